@@ -1,0 +1,218 @@
+// Package config is Tollgate's one YAML configuration file: its types, its
+// defaults, and a validation that names every error with its line and
+// column, so an operator can fix a refused reload without guessing.
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. A loaded Config is never mutated: a
+// reload builds a new one and swaps it in, so calls keep the values they
+// started with.
+type Config struct {
+	SIP    SIP     `yaml:"sip"`
+	Limits Limits  `yaml:"limits"`
+	Timers Timers  `yaml:"timers"`
+	Routes []Route `yaml:"routes"`
+	Log    Log     `yaml:"log"`
+
+	// path is the file it was read from, for reloads.
+	path string
+	// table answers longest-prefix lookups; built once by Load.
+	table routeTable
+}
+
+// SIP is the signalling side: where Tollgate listens and how it presents
+// itself to both legs.
+type SIP struct {
+	// Listen holds "transport:host:port" entries, e.g. "udp:127.0.0.1:5060",
+	// "tcp:[::1]:5060".
+	Listen []string `yaml:"listen"`
+	// PublicAddress is the host (and optional port) written into Contact and
+	// Via when Tollgate sits behind a static NAT; empty means the listen
+	// address.
+	PublicAddress string `yaml:"public_address"`
+	// UserAgent is the value of the User-Agent and Server headers Tollgate
+	// sends; the peers' own values never cross to the other leg.
+	UserAgent string `yaml:"user_agent"`
+
+	listeners []Listener
+}
+
+// Listener is one parsed listen address.
+type Listener struct {
+	Transport string // "udp" or "tcp"
+	Host      string
+	Port      int
+}
+
+// Addr is the listener as host:port.
+func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) }
+
+// Network is the Go network name for the listener's address family.
+func (l Listener) Network() string {
+	if strings.Contains(l.Host, ":") {
+		return l.Transport + "6"
+	}
+	return l.Transport + "4"
+}
+
+// Listeners returns the parsed listen addresses.
+func (s SIP) Listeners() []Listener { return s.listeners }
+
+// Limits protect the switch from overload: beyond them new calls are
+// refused early with 503 and Retry-After instead of slowing every call down.
+type Limits struct {
+	MaxCalls   int           `yaml:"max_calls"`   // concurrent calls; 0 = unlimited
+	RetryAfter time.Duration `yaml:"retry_after"` // the Retry-After given with 503
+}
+
+// Timers are the switch-wide defaults; a route may override the per-call ones.
+type Timers struct {
+	NoProgress  time.Duration `yaml:"no_progress"`  // no 18x/2xx from a gateway within this: try the next
+	MaxRing     time.Duration `yaml:"max_ring"`     // no answer within this after the INVITE: try the next
+	MaxDuration time.Duration `yaml:"max_duration"` // connected calls are cut after this; 0 = unlimited
+	ACKTimeout  time.Duration `yaml:"ack_timeout"`  // our 200 never ACKed by the caller within this: hang up
+	Drain       time.Duration `yaml:"drain"`        // on SIGTERM, how long calls may finish before being cut
+}
+
+// Route sends calls whose called number starts with Prefix to its gateways,
+// in order, with failover.
+type Route struct {
+	Name     string    `yaml:"name"`
+	Prefix   string    `yaml:"prefix"` // "" matches every number (the default route)
+	Gateways []Gateway `yaml:"gateways"`
+	// HuntStop lists the final response codes that end the hunt: the caller
+	// gets them at once instead of the next gateway being tried.
+	HuntStop    []int         `yaml:"hunt_stop"`
+	NoProgress  time.Duration `yaml:"no_progress"`
+	MaxRing     time.Duration `yaml:"max_ring"`
+	MaxDuration time.Duration `yaml:"max_duration"`
+}
+
+// StopsHunt reports whether a final code from a gateway ends the failover.
+func (r *Route) StopsHunt(code int) bool {
+	for _, c := range r.HuntStop {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Gateway is one next hop of a route.
+type Gateway struct {
+	Address   string `yaml:"address"`   // host:port
+	Transport string `yaml:"transport"` // udp (default) or tcp
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text or json; empty: text on a terminal, json otherwise
+}
+
+// DefaultHuntStop are the codes after which trying another gateway cannot
+// help: the called party itself is busy or declined.
+var DefaultHuntStop = []int{486, 600, 603}
+
+func (c *Config) applyDefaults() {
+	if c.SIP.UserAgent == "" {
+		c.SIP.UserAgent = "Tollgate"
+	}
+	if len(c.SIP.Listen) == 0 {
+		c.SIP.Listen = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}
+	}
+	if c.Limits.RetryAfter == 0 {
+		c.Limits.RetryAfter = 30 * time.Second
+	}
+	t := &c.Timers
+	if t.NoProgress == 0 {
+		t.NoProgress = 5 * time.Second
+	}
+	if t.MaxRing == 0 {
+		t.MaxRing = 120 * time.Second
+	}
+	if t.ACKTimeout == 0 {
+		t.ACKTimeout = 32 * time.Second
+	}
+	if t.Drain == 0 {
+		t.Drain = 30 * time.Second
+	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		if r.Name == "" {
+			r.Name = r.Prefix
+			if r.Name == "" {
+				r.Name = "default"
+			}
+		}
+		if r.HuntStop == nil {
+			r.HuntStop = DefaultHuntStop
+		}
+		if r.NoProgress == 0 {
+			r.NoProgress = t.NoProgress
+		}
+		if r.MaxRing == 0 {
+			r.MaxRing = t.MaxRing
+		}
+		if r.MaxDuration == 0 {
+			r.MaxDuration = t.MaxDuration
+		}
+		for j := range r.Gateways {
+			if r.Gateways[j].Transport == "" {
+				r.Gateways[j].Transport = "udp"
+			}
+		}
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+}
+
+// Path is the file the configuration was loaded from.
+func (c *Config) Path() string { return c.path }
+
+// Route returns the route for a called number: the one with the longest
+// prefix of it, or nil when no route matches.
+func (c *Config) Route(number string) *Route { return c.table.lookup(number) }
+
+// parseListen parses "transport:host:port".
+func parseListen(s string) (Listener, error) {
+	tr, hp, ok := strings.Cut(s, ":")
+	if !ok {
+		return Listener{}, fmt.Errorf("want transport:host:port, e.g. udp:127.0.0.1:5060")
+	}
+	tr = strings.ToLower(tr)
+	if tr != "udp" && tr != "tcp" {
+		return Listener{}, fmt.Errorf("transport %q: want udp or tcp", tr)
+	}
+	host, port, err := splitHostPort(hp)
+	if err != nil {
+		return Listener{}, err
+	}
+	if net.ParseIP(host) == nil {
+		return Listener{}, fmt.Errorf("host %q: want an IP address", host)
+	}
+	return Listener{Transport: tr, Host: host, Port: port}, nil
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q: %w", hp, err)
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q: want 1-65535", ps)
+	}
+	if host == "" {
+		return "", 0, fmt.Errorf("%q: missing host", hp)
+	}
+	return host, port, nil
+}

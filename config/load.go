@@ -1,0 +1,226 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Problem is one thing wrong with a configuration file, with where it is.
+type Problem struct {
+	Path   string // e.g. routes[1].gateways[0].address
+	Line   int    // 1-based; 0 when unknown
+	Column int
+	Msg    string
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("line %d, column %d: %s: %s", p.Line, p.Column, p.Path, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p.Path, p.Msg)
+}
+
+// Error lists every problem found in a configuration file, so that one
+// check-config run shows them all.
+type Error struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d problem(s)", e.File, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Load reads, defaults and validates a configuration file. The error is an
+// *Error when the file was readable but wrong.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	c.path = path
+	return c, nil
+}
+
+// Parse is Load on bytes already read.
+func Parse(data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{File: "<input>", Problems: []Problem{yamlProblem(err)}}
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+		return nil, &Error{File: "<input>", Problems: []Problem{yamlProblem(err)}}
+	}
+	c.applyDefaults()
+	v := validator{pos: map[string][2]int{}}
+	v.index(&root, "")
+	v.validate(c)
+	if len(v.problems) > 0 {
+		return nil, &Error{File: "<input>", Problems: v.problems}
+	}
+	return c, nil
+}
+
+// yamlProblem turns a yaml error, whose text carries "line N:", into a Problem.
+func yamlProblem(err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	p := Problem{Path: "(file)", Msg: msg}
+	if _, rest, ok := strings.Cut(msg, "line "); ok {
+		num, _, _ := strings.Cut(rest, ":")
+		if n, err := strconv.Atoi(num); err == nil {
+			p.Line, p.Column = n, 1
+		}
+	}
+	return p
+}
+
+// validator checks a decoded Config and remembers where each path was in
+// the file, so that a problem found on the struct points at the YAML text.
+type validator struct {
+	pos      map[string][2]int
+	problems []Problem
+}
+
+func (v *validator) index(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			v.index(c, path)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			v.pos[p] = [2]int{val.Line, val.Column}
+			v.index(val, p)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			v.pos[p] = [2]int{c.Line, c.Column}
+			v.index(c, p)
+		}
+	}
+}
+
+func (v *validator) addf(path, format string, args ...any) {
+	p := Problem{Path: path, Msg: fmt.Sprintf(format, args...)}
+	// A defaulted value has no position of its own: point at its parent.
+	for q := path; q != ""; {
+		if at, ok := v.pos[q]; ok {
+			p.Line, p.Column = at[0], at[1]
+			break
+		}
+		if i := strings.LastIndexAny(q, ".["); i > 0 {
+			q = q[:i]
+		} else {
+			q = ""
+		}
+	}
+	v.problems = append(v.problems, p)
+}
+
+func (v *validator) validate(c *Config) {
+	seen := map[string]bool{}
+	for i, s := range c.SIP.Listen {
+		l, err := parseListen(s)
+		path := fmt.Sprintf("sip.listen[%d]", i)
+		if err != nil {
+			v.addf(path, "%v", err)
+			continue
+		}
+		if seen[l.Transport+l.Addr()] {
+			v.addf(path, "listed twice")
+		}
+		seen[l.Transport+l.Addr()] = true
+		c.SIP.listeners = append(c.SIP.listeners, l)
+	}
+	if c.Limits.MaxCalls < 0 {
+		v.addf("limits.max_calls", "must not be negative")
+	}
+	v.positive("limits.retry_after", c.Limits.RetryAfter)
+	v.positive("timers.no_progress", c.Timers.NoProgress)
+	v.positive("timers.max_ring", c.Timers.MaxRing)
+	v.positive("timers.ack_timeout", c.Timers.ACKTimeout)
+	v.positive("timers.drain", c.Timers.Drain)
+	if c.Timers.MaxDuration < 0 {
+		v.addf("timers.max_duration", "must not be negative")
+	}
+	prefixes := map[string]int{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		path := fmt.Sprintf("routes[%d]", i)
+		if strings.Trim(r.Prefix, "0123456789+*#") != "" {
+			v.addf(path+".prefix", "%q: want digits, +, * or #", r.Prefix)
+		}
+		if j, dup := prefixes[r.Prefix]; dup {
+			v.addf(path+".prefix", "%q already used by routes[%d]", r.Prefix, j)
+		}
+		prefixes[r.Prefix] = i
+		if len(r.Gateways) == 0 {
+			v.addf(path+".gateways", "a route needs at least one gateway")
+		}
+		for j, g := range r.Gateways {
+			gp := fmt.Sprintf("%s.gateways[%d]", path, j)
+			if _, _, err := splitHostPort(g.Address); err != nil {
+				v.addf(gp+".address", "%v", err)
+			}
+			if g.Transport != "udp" && g.Transport != "tcp" {
+				v.addf(gp+".transport", "%q: want udp or tcp", g.Transport)
+			}
+		}
+		for j, code := range r.HuntStop {
+			if code < 300 || code > 699 {
+				v.addf(fmt.Sprintf("%s.hunt_stop[%d]", path, j), "%d: want a final failure code 300-699", code)
+			}
+		}
+		v.positive(path+".no_progress", r.NoProgress)
+		v.positive(path+".max_ring", r.MaxRing)
+		if r.MaxDuration < 0 {
+			v.addf(path+".max_duration", "must not be negative")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.addf("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		v.addf("log.format", "%q: want text or json", c.Log.Format)
+	}
+	c.table = newRouteTable(c.Routes)
+}
+
+func (v *validator) positive(path string, d interface{ Seconds() float64 }) {
+	if d.Seconds() <= 0 {
+		v.addf(path, "must be a positive duration such as 5s")
+	}
+}
