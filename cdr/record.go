@@ -1,0 +1,98 @@
+// Package cdr holds Tollgate's call detail record: the record itself, the
+// durable local spool every record lands in first, the PostgreSQL writer
+// that ships the spool in batches, daily CSV files, and CSV export.
+package cdr
+
+import "time"
+
+// Record is one call, as billing and the operator see it: exactly one per
+// call that reached the switch, whatever ended it.
+type Record struct {
+	ID     string `json:"id"`      // UUID chosen by Tollgate at call setup
+	ConfID string `json:"conf_id"` // h323-conf-id, shared by both RADIUS legs
+
+	CallIDA string `json:"call_id_a"` // caller leg Call-ID
+	CallIDB string `json:"call_id_b"` // last attempted callee leg Call-ID ("" when none)
+
+	CallerNumber   string `json:"caller_number"`
+	CallerName     string `json:"caller_name"`
+	CalledReceived string `json:"called_received"` // R-URI user as the caller sent it
+	CalledSent     string `json:"called_sent"`     // R-URI user as sent to the gateway
+	SourceIP       string `json:"source_ip"`
+	SourcePort     int    `json:"source_port"`
+	Account        string `json:"account"` // RADIUS User-Name, when authorised
+
+	Route    string    `json:"route"`   // route table entry (prefix) or "radius"
+	Gateway  string    `json:"gateway"` // gateway of the last attempt
+	Attempts []Attempt `json:"attempts"`
+
+	SetupTime      time.Time `json:"setup_time"`
+	RingingTime    time.Time `json:"ringing_time"` // zero when never ringing
+	ConnectTime    time.Time `json:"connect_time"` // zero when never answered
+	DisconnectTime time.Time `json:"disconnect_time"`
+
+	Duration      time.Duration `json:"duration"`        // connect to disconnect
+	BilledSeconds int           `json:"billed_seconds"`  // Duration rounded up to whole seconds
+	PostDialDelay time.Duration `json:"post_dial_delay"` // setup to first ringing/progress or answer
+
+	SIPCode          int    `json:"sip_code"`   // final response code the caller saw (200 when answered)
+	SIPReason        string `json:"sip_reason"` // its reason phrase
+	Q850Cause        int    `json:"q850_cause"`
+	ReleasedBy       string `json:"released_by"`       // caller, callee, switch
+	DisconnectReason string `json:"disconnect_reason"` // see the Reason constants
+
+	CreditGranted time.Duration `json:"credit_granted"` // 0 when the call had no credit limit
+
+	CodecA     string   `json:"codec_a"` // first codec of the caller's offer
+	CodecB     string   `json:"codec_b"` // first codec of the callee's answer
+	MediaRelay string   `json:"media_relay"`
+	RTPAtoB    RTPStats `json:"rtp_a_to_b"`
+	RTPBtoA    RTPStats `json:"rtp_b_to_a"`
+
+	UserAgentA string `json:"user_agent_a"`
+	UserAgentB string `json:"user_agent_b"`
+}
+
+// Attempt is one try of one gateway within a call.
+type Attempt struct {
+	Gateway   string    `json:"gateway"`
+	CallID    string    `json:"call_id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	SIPCode   int       `json:"sip_code"` // 0 when it ended without a final response (timeout, cancel)
+	SIPReason string    `json:"sip_reason"`
+	Ringing   bool      `json:"ringing"` // it sent 180/183
+	Answered  bool      `json:"answered"`
+}
+
+// RTPStats are the relay's counters for one direction of a call's media.
+type RTPStats struct {
+	Packets uint64        `json:"packets"`
+	Bytes   uint64        `json:"bytes"`
+	Lost    uint64        `json:"lost"`
+	Jitter  time.Duration `json:"jitter"`
+}
+
+// Disconnect reasons: why a call ended, in words an operator searches by.
+const (
+	ReasonNormal        = "normal"
+	ReasonBusy          = "busy"
+	ReasonNoAnswer      = "no answer"
+	ReasonCancelled     = "cancelled"
+	ReasonRejected      = "rejected"       // the switch refused it before routing
+	ReasonFailed        = "failed"         // every gateway failed
+	ReasonMaxDuration   = "max duration"   // the route's max call duration
+	ReasonCreditExpired = "credit expired" // prepaid credit ran out
+	ReasonMediaTimeout  = "media timeout"
+	ReasonACKTimeout    = "ack timeout" // the caller never ACKed our 200
+	ReasonAdminKill     = "admin kill"
+	ReasonShutdown      = "shutdown"
+	ReasonCrashed       = "switch restart" // connected when Tollgate died; written from the journal
+)
+
+// Who released the call.
+const (
+	ReleasedByCaller = "caller"
+	ReleasedByCallee = "callee"
+	ReleasedBySwitch = "switch"
+)

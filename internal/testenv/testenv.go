@@ -1,0 +1,90 @@
+// Package testenv starts the real components Tollgate's tests talk to — SIPp,
+// PostgreSQL, FreeRADIUS, Kamailio, Chromium — on free loopback ports, and
+// installs the Debian package that provides one when it is missing, so that a
+// test never depends on a service started by hand and never skips.
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+)
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: no free UDP port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: no free TCP port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreePort returns a port on 127.0.0.1 free for both UDP and TCP, as a SIP
+// listener needs.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: no free TCP port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		c, err := net.ListenPacket("udp4", l.Addr().String())
+		l.Close()
+		if err == nil {
+			c.Close()
+			return port
+		}
+	}
+	t.Fatal("testenv: no port free for both UDP and TCP")
+	return 0
+}
+
+var installMu sync.Mutex
+
+// RequireBinary returns the path of binary, installing the Debian package pkg
+// with apt-get when the binary is missing. It fails the test loudly when the
+// install fails: a missing component is never a reason to skip.
+func RequireBinary(t testing.TB, binary, pkg string) string {
+	t.Helper()
+	installMu.Lock()
+	defer installMu.Unlock()
+	if p, err := exec.LookPath(binary); err == nil {
+		return p
+	}
+	if _, err := os.Stat(binary); err == nil {
+		return binary
+	}
+	t.Logf("testenv: %s missing, installing Debian package %s", binary, pkg)
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", pkg}} {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testenv: apt-get %v: %v\n%s", args, err, out)
+		}
+	}
+	if p, err := exec.LookPath(binary); err == nil {
+		return p
+	}
+	if _, err := os.Stat(binary); err == nil {
+		return binary
+	}
+	t.Fatalf("testenv: %s still missing after installing %s", binary, pkg)
+	return ""
+}
