@@ -1,0 +1,143 @@
+package b2bua
+
+import (
+	"net"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// dialog is the part of one leg that lets Tollgate send requests within it:
+// the identifiers and routing of RFC 3261 section 12, kept as small values
+// rather than the messages that created them, so a connected call holds
+// little memory.
+type dialog struct {
+	callID    string
+	local     sip.Uri // our URI in From (requests we send)
+	localName string
+	localTag  string
+	remote    sip.Uri // the peer's URI in To (requests we send)
+	remoteNam string
+	remoteTag string
+	target    sip.Uri  // remote target: the peer's Contact
+	routeSet  []string // Route values in the order they must be sent
+	localSeq  atomic.Uint32
+	remoteSeq uint32 // last CSeq the peer used; guarded by the call lock
+
+	listener  *listener // our side of the transport
+	transport string
+	dest      string // where requests go: host:port
+}
+
+// newRequest builds an in-dialog request toward the peer (RFC 3261 12.2.1.1).
+// ACK and CANCEL reuse the CSeq they refer to; the caller sets it.
+func (d *dialog) newRequest(method sip.RequestMethod, seq uint32) *sip.Request {
+	req := sip.NewRequest(method, d.target)
+	req.AppendHeader(d.listener.via())
+	for _, r := range d.routeSet {
+		req.AppendHeader(sip.NewHeader("Route", r))
+	}
+	from := &sip.FromHeader{DisplayName: d.localName, Address: d.local, Params: sip.NewParams()}
+	from.Params.Add("tag", d.localTag)
+	req.AppendHeader(from)
+	to := &sip.ToHeader{DisplayName: d.remoteNam, Address: d.remote, Params: sip.NewParams()}
+	if d.remoteTag != "" {
+		to.Params.Add("tag", d.remoteTag)
+	}
+	req.AppendHeader(to)
+	cid := sip.CallIDHeader(d.callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
+	mf := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	if method != sip.ACK && method != sip.CANCEL && method != sip.BYE {
+		req.AppendHeader(d.listener.contact())
+	}
+	req.SetTransport(d.transport)
+	req.SetDestination(d.dest)
+	d.listener.bind(req)
+	return req
+}
+
+// setRouting fills the routing fields from the peer's Contact and the
+// Record-Route values in the order they must be sent. Without a route set,
+// requests go to the Contact when preferContact, else to fallback.
+func (d *dialog) setRouting(contact *sip.ContactHeader, routes []string, fallback string, preferContact bool) {
+	if contact != nil {
+		d.target = *contact.Address.Clone()
+	}
+	d.routeSet = routes
+	d.dest = fallback
+	if len(routes) > 0 {
+		var u sip.Uri
+		// A loose route (lr) sends the request to the first route's address;
+		// the Request-URI stays the remote target.
+		if _, err := sip.ParseAddressValue(routes[0], &u, nil); err == nil {
+			d.dest = hostPort(u, d.transport)
+		}
+		return
+	}
+	if contact != nil && preferContact {
+		d.dest = hostPort(contact.Address, d.transport)
+	}
+}
+
+// hostPort is where a URI points, with the transport's default port.
+func hostPort(u sip.Uri, transport string) string {
+	port := u.Port
+	if port == 0 {
+		port = sip.DefaultPort(transport)
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(port))
+}
+
+// recordRoutes returns the Record-Route values of a message, one per URI,
+// in the order they appear.
+func recordRoutes(m sip.Message) []string {
+	var out []string
+	for _, h := range m.GetHeaders("Record-Route") {
+		out = append(out, splitList(h.Value())...)
+	}
+	return out
+}
+
+// splitList splits a comma-separated header value, ignoring commas inside
+// <> and quotes.
+func splitList(v string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '<':
+			depth++
+		case c == '>':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, trimSpace(v[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, trimSpace(v[start:]))
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func reversed(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}

@@ -1,0 +1,287 @@
+package b2bua
+
+import (
+	"context"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/cdr"
+)
+
+// lookup finds the call and the side a request within a dialog came from.
+func (s *Switch) lookup(callID, fromTag, toTag string) (c *Call, fromA bool) {
+	if c := s.calls.get(keyB(callID)); c != nil {
+		c.mu.Lock()
+		ok := c.b != nil && c.b.d.callID == callID && c.b.d.localTag == toTag
+		c.mu.Unlock()
+		if ok {
+			return c, false
+		}
+	}
+	if c := s.calls.get(keyA(callID, fromTag)); c != nil && c.a.d.localTag == toTag {
+		return c, true
+	}
+	return nil, false
+}
+
+// onInDialog handles a request that carries a To tag.
+func (s *Switch) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	fromTag, _ := req.From().Params.Get("tag")
+	toTag, _ := req.To().Params.Get("tag")
+	c, fromA := s.lookup(req.CallID().Value(), fromTag, toTag)
+	if c == nil {
+		if !req.IsAck() {
+			s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		}
+		return
+	}
+	switch req.Method {
+	case sip.ACK:
+		c.onAck(req, fromA)
+	case sip.BYE:
+		c.onBye(req, tx, fromA)
+	default:
+		c.relay(req, tx, fromA)
+	}
+}
+
+// legs returns the leg a request came from and the one it goes to. Called
+// with the lock held; to is nil when the call has no current attempt.
+func (c *Call) legs(fromA bool) (from, to *leg) {
+	if c.b == nil {
+		return &c.a, nil
+	}
+	if fromA {
+		return &c.a, &c.b.leg
+	}
+	return &c.b.leg, &c.a
+}
+
+func (c *Call) onAck(req *sip.Request, fromA bool) {
+	c.mu.Lock()
+	from, _ := c.legs(fromA)
+	ch := from.ackCh
+	c.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- req:
+		default: // a retransmitted ACK: the first one is being handled
+		}
+	}
+}
+
+func (c *Call) onBye(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
+	c.mu.Lock()
+	connected := c.a.state == LegConnected
+	from, _ := c.legs(fromA)
+	fromState := from.state
+	c.mu.Unlock()
+	if !connected {
+		if fromA {
+			// A BYE in the caller's early dialog abandons the call like CANCEL.
+			c.sw.reply(req, tx, 200, "OK")
+			c.cancelSetup(errCallerBye)
+			return
+		}
+		c.sw.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if fromState != LegConnected {
+		c.sw.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c.sw.reply(req, tx, 200, "OK")
+	by := cdr.ReleasedByCallee
+	if fromA {
+		by = cdr.ReleasedByCaller
+	}
+	c.end(outcome{reason: cdr.ReasonNormal, releasedBy: by, code: 200, sipReason: "OK",
+		byeA: !fromA, byeB: fromA})
+}
+
+// relayedHeaders are the headers of an in-dialog request or response that
+// carry meaning for the far end and no topology, so they cross legs.
+var relayedHeaders = []string{"Event", "Subscription-State", "Info-Package", "Recv-Info", "Allow-Events"}
+
+// relay forwards a request within a connected call to the other leg and its
+// final response back: re-INVITE and UPDATE (hold, unhold, codec change),
+// INFO, OPTIONS, NOTIFY and the rest.
+func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
+	s := c.sw
+	isInvite := req.Method == sip.INVITE
+	isOffer := isInvite || req.Method == sip.UPDATE
+	c.mu.Lock()
+	from, to := c.legs(fromA)
+	if c.ended || to == nil || from.state != LegConnected || to.state != LegConnected {
+		c.mu.Unlock()
+		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	seq := req.CSeq().SeqNo
+	if seq <= from.d.remoteSeq {
+		c.mu.Unlock()
+		s.reply(req, tx, 500, "CSeq Out Of Order", sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	from.d.remoteSeq = seq
+	if isOffer && c.reinviting {
+		c.mu.Unlock()
+		s.reply(req, tx, 491, "Request Pending")
+		return
+	}
+	if isOffer {
+		c.reinviting = true
+	}
+	out := to.d.newRequest(req.Method, to.d.localSeq.Add(1))
+	c.mu.Unlock()
+	if isOffer {
+		defer func() {
+			c.mu.Lock()
+			c.reinviting = false
+			c.mu.Unlock()
+		}()
+	}
+	copyHeaders(req, out)
+	copyBody(req, out)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+	defer cancel()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-c.endedCh:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	res, err := s.do(ctx, out)
+	if err != nil {
+		s.reply(req, tx, 408, "Request Timeout")
+		return
+	}
+	back := sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil)
+	if isOffer && res.IsSuccess() {
+		back.AppendHeader(from.d.listener.contact())
+	}
+	copyHeaders(res, back)
+	copyBody(res, back)
+	s.addServer(back)
+	if !isInvite || !res.IsSuccess() {
+		if err := tx.Respond(back); err != nil {
+			s.log.Debug("response not relayed", "method", req.Method, "error", err)
+		}
+		return
+	}
+	// A 2xx to a re-INVITE: ACK the far leg (now, or with the answer the
+	// requester puts in its ACK when it made a late offer) and wait for the
+	// requester's ACK.
+	late := len(req.Body()) == 0
+	c.mu.Lock()
+	to.inviteSeq = out.CSeq().SeqNo
+	from.ackCh = make(chan *sip.Request, 1)
+	c.mu.Unlock()
+	if !late {
+		s.sendAck(to, nil)
+	}
+	if err := tx.Respond(back); err != nil {
+		s.log.Debug("re-INVITE 2xx not relayed", "error", err)
+	}
+	c.awaitAck(from, tx, back, func(ack *sip.Request) {
+		if late {
+			s.sendAck(to, ack.Body())
+		}
+	})
+}
+
+func copyHeaders(from, to sip.Message) {
+	for _, name := range relayedHeaders {
+		for _, h := range from.GetHeaders(name) {
+			to.AppendHeader(sip.NewHeader(name, h.Value()))
+		}
+	}
+}
+
+// sendAck acknowledges the 2xx to the last INVITE we sent on a leg.
+func (s *Switch) sendAck(l *leg, body []byte) {
+	ack := l.d.newRequest(sip.ACK, l.inviteSeq)
+	if len(body) > 0 {
+		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		ack.SetBody(body)
+	}
+	l.ackBody = body
+	l.ackSent = true
+	if err := s.cli.WriteRequest(ack, prebuilt); err != nil {
+		s.log.Debug("ACK not sent", "call_id", l.d.callID, "error", err)
+	}
+}
+
+// onStrayResponse gets the responses no transaction wants: chiefly 2xx
+// retransmissions of an INVITE we already ACKed (our ACK was lost, so send
+// it again), and 2xx for an attempt we gave up (ACK and BYE it).
+func (s *Switch) onStrayResponse(res *sip.Response) {
+	cseq := res.CSeq()
+	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() || res.CallID() == nil {
+		return
+	}
+	callID := res.CallID().Value()
+	toTag, _ := res.To().Params.Get("tag")
+	fromTag, _ := res.From().Params.Get("tag")
+	// Our requests carry our tag in From: a response's From tag is ours.
+	if c, _ := s.lookup(callID, toTag, fromTag); c != nil {
+		c.mu.Lock()
+		var l *leg
+		if c.b != nil && c.b.d.callID == callID {
+			l = &c.b.leg
+		} else if c.a.d.callID == callID {
+			l = &c.a
+		}
+		resend := l != nil && l.ackSent && l.inviteSeq == cseq.SeqNo
+		var body []byte
+		if resend {
+			body = l.ackBody
+		}
+		c.mu.Unlock()
+		if resend {
+			s.sendAck(l, body)
+		}
+		return
+	}
+	s.ackAndBye(res)
+}
+
+// ackAndBye acknowledges and at once ends a dialog that a 2xx created for a
+// call that is gone, from the response alone.
+func (s *Switch) ackAndBye(res *sip.Response) {
+	host, _ := splitHostPort(res.Source())
+	transport := "udp"
+	if v := res.Via(); v != nil && v.Transport != "" {
+		transport = strings.ToLower(v.Transport)
+	}
+	l := pickListener(s.listeners, transport, strings.Contains(host, ":"))
+	if l == nil {
+		return
+	}
+	d := &dialog{
+		callID:    res.CallID().Value(),
+		local:     res.From().Address,
+		localName: res.From().DisplayName,
+		remote:    res.To().Address,
+		remoteNam: res.To().DisplayName,
+		listener:  l,
+		transport: transport,
+	}
+	d.localTag, _ = res.From().Params.Get("tag")
+	d.remoteTag, _ = res.To().Params.Get("tag")
+	d.target = d.remote
+	d.setRouting(res.Contact(), reversed(recordRoutes(res)), res.Source(), true)
+	seq := res.CSeq().SeqNo
+	d.localSeq.Store(seq)
+	ack := d.newRequest(sip.ACK, seq)
+	if err := s.cli.WriteRequest(ack, prebuilt); err != nil {
+		s.log.Debug("ACK of stray 2xx not sent", "call_id", d.callID, "error", err)
+	}
+	s.log.Info("late answer from a gateway: hanging it up", "call_id", d.callID)
+	s.sendBye(d)
+}

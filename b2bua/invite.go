@@ -1,0 +1,556 @@
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/config"
+)
+
+// errCallerCancel is the setup's cancel cause when the caller sent CANCEL
+// (sipgo has already answered it and the INVITE with 487).
+var errCallerCancel = errors.New("caller cancelled")
+
+// errCallerBye is the cause when the caller sent BYE in the early dialog;
+// the INVITE still needs its 487.
+var errCallerBye = errors.New("caller hung up before answer")
+
+// killCause ends a call from inside the switch: admin kill, shutdown.
+type killCause struct{ reason string }
+
+func (k killCause) Error() string { return k.reason }
+
+// onInvite runs one call from its INVITE to the caller's ACK. sipgo runs it
+// on the INVITE's own goroutine, which must not return before the final
+// response is sent; once the call is connected and ACKed nothing of the
+// call keeps a goroutine.
+func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if s.draining.Load() {
+		s.respondBusy(req, tx, "Shutting Down")
+		return
+	}
+	if !s.admit() {
+		s.respondBusy(req, tx, "Too Many Calls")
+		return
+	}
+	s.stats.CallsStarted.Add(1)
+	// Our tag goes on the request's To so that every response built from
+	// it, sipgo's own 487 included, carries the same tag.
+	tag := sip.GenerateTagN(16)
+	req.To().Params.Add("tag", tag)
+	trying := sip.NewResponseFromRequest(req, 100, "Trying", nil)
+	if err := tx.Respond(trying); err != nil {
+		s.log.Debug("100 Trying not sent", "error", err)
+	}
+	c := s.newCall(req, tx, tag)
+	s.calls.add(c)
+	if !tx.OnCancel(func(*sip.Request) { c.cancelSetup(errCallerCancel) }) {
+		c.cancelSetup(errCallerCancel)
+	}
+	c.setup()
+}
+
+func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string) *Call {
+	from, to := req.From(), req.To()
+	fromTag, _ := from.Params.Get("tag")
+	host, port := splitHostPort(req.Source())
+	transport := strings.ToLower(req.Transport())
+	l := pickListener(s.listeners, transport, strings.Contains(host, ":"))
+	if l == nil {
+		l = s.listeners[0]
+	}
+	c := &Call{
+		ID:         newCallID(),
+		sw:         s,
+		setupT:     time.Now(),
+		caller:     from.Address.User,
+		callerName: from.DisplayName,
+		called:     req.Recipient.User,
+		calledSent: req.Recipient.User,
+		srcIP:      host,
+		srcPort:    port,
+		inviteA:    req,
+		txA:        tx,
+		offerA:     len(req.Body()) > 0,
+		setupDone:  make(chan struct{}),
+		endedCh:    make(chan struct{}),
+	}
+	if h := req.GetHeader("User-Agent"); h != nil {
+		c.userAgentA = h.Value()
+	}
+	c.setupCtx, c.cancelSetup = context.WithCancelCause(context.Background())
+	c.a.state = LegTrying
+	c.a.d = dialog{
+		callID:    req.CallID().Value(),
+		local:     to.Address,
+		localName: to.DisplayName,
+		localTag:  tag,
+		remote:    from.Address,
+		remoteNam: from.DisplayName,
+		remoteTag: fromTag,
+		listener:  l,
+		transport: transport,
+		remoteSeq: req.CSeq().SeqNo,
+	}
+	// Requests to the caller follow its Record-Route, else go back where the
+	// INVITE came from: callers behind NAT put unreachable addresses in
+	// Contact.
+	c.a.d.setRouting(req.Contact(), recordRoutes(req), req.Source(), false)
+	return c
+}
+
+// setup hunts through the route's gateways until one answers, every one
+// has failed, or the caller gives up, then waits for the caller's ACK.
+func (c *Call) setup() {
+	defer close(c.setupDone)
+	ctx := c.setupCtx
+	defer c.cancelSetup(nil)
+
+	route := c.sw.Config().Route(c.called)
+	if route == nil {
+		c.failA(404, "No Route To Destination", cdr.ReasonRejected, cdr.ReleasedBySwitch)
+		return
+	}
+	c.mu.Lock()
+	c.route = route
+	c.mu.Unlock()
+
+	var best, last *attemptResult
+	for _, gw := range route.Gateways {
+		r := c.try(ctx, route, gw)
+		switch r.kind {
+		case attemptAnswered:
+			c.awaitAck(&c.a, c.txA, r.res200, func(ack *sip.Request) {
+				c.mu.Lock()
+				b, late := c.b, !c.offerA
+				c.inviteA, c.txA = nil, nil // the connected call keeps no messages
+				c.mu.Unlock()
+				if late {
+					c.sw.sendAck(&b.leg, ack.Body())
+				}
+			})
+			return
+		case attemptCancelled:
+			c.cancelled(context.Cause(ctx))
+			return
+		}
+		last = r
+		if r.real {
+			best = r
+		}
+		if route.StopsHunt(r.code) {
+			break
+		}
+	}
+	if best == nil {
+		best = last
+	}
+	reason := cdr.ReasonFailed
+	switch best.code {
+	case 486, 600:
+		reason = cdr.ReasonBusy
+	case 408, 480:
+		reason = cdr.ReasonNoAnswer
+	}
+	by := cdr.ReleasedByCallee
+	if !best.real {
+		by = cdr.ReleasedBySwitch
+	}
+	c.failA(best.code, best.reason, reason, by)
+}
+
+type attemptKind int
+
+const (
+	attemptFailed attemptKind = iota
+	attemptAnswered
+	attemptCancelled
+)
+
+type attemptResult struct {
+	kind   attemptKind
+	code   int
+	reason string
+	real   bool          // the code came from the gateway, not from our timers
+	res200 *sip.Response // the 2xx sent to the caller, for retransmission
+}
+
+// try sends the INVITE to one gateway and follows it to its end.
+func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) *attemptResult {
+	s := c.sw
+	host, port := splitHostPort(gw.Address)
+	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
+	if l == nil {
+		return &attemptResult{code: 503, reason: "No Listener For " + gw.Transport}
+	}
+	b := &attemptLeg{gateway: gw}
+	b.state = LegTrying
+	b.inviteSeq = 1
+	b.d = dialog{
+		callID:    newCallID(),
+		local:     sip.Uri{Scheme: "sip", User: c.caller, Host: l.host},
+		localName: c.callerName,
+		localTag:  sip.GenerateTagN(16),
+		remote:    sip.Uri{Scheme: "sip", User: c.calledSent, Host: host, Port: port},
+		listener:  l,
+		transport: gw.Transport,
+		dest:      gw.Address,
+	}
+	b.d.target = b.d.remote
+	if gw.Transport == "tcp" {
+		b.d.target.UriParams = sip.NewParams()
+		b.d.target.UriParams.Add("transport", "tcp")
+	}
+	b.d.localSeq.Store(1)
+	inv := b.d.newRequest(sip.INVITE, 1)
+	c.mu.Lock()
+	inA := c.inviteA
+	if mf := inA.MaxForwards(); mf != nil && mf.Val() > 0 {
+		v := sip.MaxForwardsHeader(mf.Val() - 1)
+		inv.ReplaceHeader(&v)
+	}
+	copyBody(inA, inv)
+	inv.AppendHeader(sip.NewHeader("User-Agent", s.Config().SIP.UserAgent))
+	inv.AppendHeader(sip.NewHeader("Allow", allowed))
+	b.invite = inv
+	b.index = len(c.attempts)
+	c.attempts = append(c.attempts, cdr.Attempt{Gateway: gw.Address, CallID: b.d.callID, Start: time.Now()})
+	c.b = b
+	c.mu.Unlock()
+	s.calls.put(keyB(b.d.callID), c)
+
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	tx, err := s.cli.TransactionRequest(cctx, inv, prebuilt)
+	ccancel()
+	if err != nil {
+		s.log.Warn("gateway unreachable", "gateway", gw.Address, "error", err)
+		return c.attemptOver(b, &attemptResult{code: 503, reason: "Gateway Unreachable"})
+	}
+
+	np := time.NewTimer(route.NoProgress)
+	ring := time.NewTimer(route.MaxRing)
+	defer np.Stop()
+	defer ring.Stop()
+	for {
+		select {
+		case res := <-tx.Responses():
+			code := res.StatusCode
+			switch {
+			case code < 200:
+				c.mu.Lock()
+				b.gotProv = true
+				c.mu.Unlock()
+				if code > 100 {
+					np.Stop()
+					c.onProvisional(b, res)
+				}
+			case code < 300:
+				tx.Terminate() // 2xx retransmissions reach onStrayResponse
+				return c.onAnswer(b, res)
+			default:
+				tx.Terminate()
+				return c.attemptOver(b, &attemptResult{code: code, reason: res.Reason, real: true})
+			}
+		case <-tx.Done():
+			r := &attemptResult{code: 503, reason: "Gateway Unreachable"}
+			if errors.Is(tx.Err(), sip.ErrTransactionTimeout) {
+				r = &attemptResult{code: 408, reason: "Request Timeout"}
+			}
+			return c.attemptOver(b, r)
+		case <-np.C:
+			s.abandon(b, tx)
+			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Progress"})
+		case <-ring.C:
+			s.abandon(b, tx)
+			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Answer"})
+		case <-ctx.Done():
+			s.abandon(b, tx)
+			c.attemptOver(b, &attemptResult{code: 487, reason: "Request Terminated"})
+			return &attemptResult{kind: attemptCancelled}
+		}
+	}
+}
+
+// attemptOver records a failed attempt and forgets its dialog.
+func (c *Call) attemptOver(b *attemptLeg, r *attemptResult) *attemptResult {
+	c.mu.Lock()
+	b.state = LegDisconnected
+	c.finishAttempt(time.Now(), r.code, r.reason)
+	c.mu.Unlock()
+	return r
+}
+
+// abandon gives up on an attempt that has no final response: CANCEL it (once
+// it has sent a provisional, RFC 3261 9.1) and, should a 2xx cross the
+// CANCEL, ACK and BYE that answer so the gateway does not bill a call
+// nobody hears. It runs in the background; the hunt goes on at once.
+func (s *Switch) abandon(b *attemptLeg, tx sip.ClientTransaction) {
+	inv := b.invite
+	b.invite = nil
+	s.byesWG.Add(1)
+	go func() {
+		defer s.byesWG.Done()
+		defer tx.Terminate()
+		defer s.calls.del(keyB(b.d.callID), nil)
+		cancelled := false
+		sendCancel := func() {
+			if cancelled {
+				return
+			}
+			cancelled = true
+			creq := cancelFor(inv)
+			ctx, stop := context.WithTimeout(context.Background(), 64*sip.T1)
+			defer stop()
+			if _, err := s.do(ctx, creq); err != nil {
+				s.log.Debug("CANCEL failed", "call_id", b.d.callID, "error", err)
+			}
+		}
+		if b.gotProv {
+			sendCancel()
+		}
+		deadline := time.NewTimer(64 * sip.T1)
+		defer deadline.Stop()
+		for {
+			select {
+			case res := <-tx.Responses():
+				switch {
+				case res.StatusCode < 200:
+					sendCancel()
+				case res.StatusCode < 300:
+					s.ackAndBye(res)
+					return
+				default:
+					return
+				}
+			case <-tx.Done():
+				return
+			case <-deadline.C:
+				return
+			}
+		}
+	}()
+}
+
+// onProvisional relays a 180/183 (with its SDP) to the caller.
+func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) {
+	c.mu.Lock()
+	if c.ended || c.inviteA == nil {
+		c.mu.Unlock()
+		return
+	}
+	if tag, ok := res.To().Params.Get("tag"); ok {
+		b.d.remoteTag = tag
+	}
+	b.state = LegRinging
+	c.a.state = LegRinging
+	if c.ringT.IsZero() {
+		c.ringT = time.Now()
+	}
+	c.attempts[b.index].Ringing = true
+	inA, txA, l := c.inviteA, c.txA, c.a.d.listener
+	c.mu.Unlock()
+	out := sip.NewResponseFromRequest(inA, res.StatusCode, res.Reason, nil)
+	out.AppendHeader(l.contact())
+	copyBody(res, out)
+	c.sw.addServer(out)
+	if err := txA.Respond(out); err != nil {
+		c.sw.log.Debug("provisional not relayed", "code", res.StatusCode, "error", err)
+	}
+}
+
+// onAnswer connects the call: ACK the gateway (at once, unless the caller
+// made a late offer whose answer will come in its ACK), then 200 to the
+// caller.
+func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
+	s := c.sw
+	now := time.Now()
+	c.mu.Lock()
+	if tag, ok := res.To().Params.Get("tag"); ok {
+		b.d.remoteTag = tag
+	}
+	b.d.setRouting(res.Contact(), reversed(recordRoutes(res)), b.gateway.Address, true)
+	b.state = LegConnected
+	b.invite = nil
+	at := &c.attempts[b.index]
+	at.Answered, at.SIPCode, at.SIPReason = true, res.StatusCode, res.Reason
+	if h := res.GetHeader("Server"); h != nil {
+		c.userAgtB = h.Value()
+	} else if h := res.GetHeader("User-Agent"); h != nil {
+		c.userAgtB = h.Value()
+	}
+	c.connectT = now
+	c.a.state = LegConnected
+	c.a.ackCh = make(chan *sip.Request, 1)
+	if d := c.route.MaxDuration; d > 0 {
+		c.maxTimer = time.AfterFunc(d, func() {
+			c.end(outcome{reason: cdr.ReasonMaxDuration, releasedBy: cdr.ReleasedBySwitch,
+				code: 200, sipReason: "OK", byeA: true, byeB: true})
+		})
+	}
+	inA, txA, offer, l := c.inviteA, c.txA, c.offerA, c.a.d.listener
+	c.mu.Unlock()
+	s.stats.CallsAnswered.Add(1)
+
+	if offer {
+		s.sendAck(&b.leg, nil)
+	}
+	ok := sip.NewResponseFromRequest(inA, 200, "OK", nil)
+	ok.AppendHeader(l.contact())
+	ok.AppendHeader(sip.NewHeader("Allow", allowed))
+	copyBody(res, ok)
+	s.addServer(ok)
+	if err := txA.Respond(ok); err != nil {
+		// The caller's CANCEL won the race: sipgo answered it 487.
+		c.end(outcome{reason: cdr.ReasonCancelled, releasedBy: cdr.ReleasedByCaller,
+			code: 487, sipReason: "Request Terminated", byeB: true})
+		return &attemptResult{kind: attemptCancelled}
+	}
+	return &attemptResult{kind: attemptAnswered, res200: ok}
+}
+
+// awaitAck waits for the ACK of a 2xx we sent on leg l, retransmitting the
+// 2xx over UDP as RFC 3261 13.3.1.4 asks of the UAS core (sipgo leaves it
+// to us). No ACK in time ends the call.
+func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onAck func(*sip.Request)) {
+	c.mu.Lock()
+	ch := l.ackCh
+	c.mu.Unlock()
+	if ch == nil {
+		c.mu.Lock()
+		l.ackCh = make(chan *sip.Request, 1)
+		ch = l.ackCh
+		c.mu.Unlock()
+	}
+	interval := sip.T1
+	retransmit := time.NewTimer(interval)
+	defer retransmit.Stop()
+	if l.d.transport != "udp" {
+		retransmit.Stop()
+	}
+	deadline := time.NewTimer(c.sw.Config().Timers.ACKTimeout)
+	defer deadline.Stop()
+	acked := func(ack *sip.Request) {
+		c.mu.Lock()
+		l.ackCh = nil
+		c.mu.Unlock()
+		onAck(ack)
+	}
+	for {
+		select {
+		case ack := <-ch:
+			acked(ack)
+			return
+		case ack := <-tx.Acks():
+			acked(ack)
+			return
+		case <-retransmit.C:
+			if err := tx.Respond(res); err != nil {
+				c.sw.log.Debug("2xx retransmission failed", "error", err)
+			}
+			interval = min(2*interval, sip.T2)
+			retransmit.Reset(interval)
+		case <-deadline.C:
+			c.sw.log.Warn("no ACK for our 2xx: hanging up", "call", c.ID)
+			c.end(outcome{reason: cdr.ReasonACKTimeout, releasedBy: cdr.ReleasedBySwitch,
+				code: 200, sipReason: "OK", byeA: true, byeB: true})
+			return
+		case <-c.endedCh:
+			return
+		}
+	}
+}
+
+// cancelled finishes a call whose setup was cancelled.
+func (c *Call) cancelled(cause error) {
+	var k killCause
+	switch {
+	case errors.As(cause, &k):
+		code, reason := 480, "Call Killed"
+		if k.reason == cdr.ReasonShutdown {
+			code, reason = 503, "Shutting Down"
+		}
+		c.failA(code, reason, k.reason, cdr.ReleasedBySwitch)
+	case errors.Is(cause, errCallerBye):
+		c.failA(487, "Request Terminated", cdr.ReasonCancelled, cdr.ReleasedByCaller)
+	default:
+		// sipgo already answered the CANCEL and the INVITE (487).
+		c.end(outcome{reason: cdr.ReasonCancelled, releasedBy: cdr.ReleasedByCaller,
+			code: 487, sipReason: "Request Terminated"})
+	}
+}
+
+// failA answers the caller's INVITE with a final failure and ends the call.
+func (c *Call) failA(code int, reason, why, by string) {
+	c.mu.Lock()
+	inA, txA := c.inviteA, c.txA
+	c.mu.Unlock()
+	res := sip.NewResponseFromRequest(inA, code, reason, nil)
+	c.sw.addServer(res)
+	if err := txA.Respond(res); err != nil {
+		c.sw.log.Debug("final response not sent", "code", code, "error", err)
+	}
+	c.end(outcome{reason: why, releasedBy: by, code: code, sipReason: reason})
+}
+
+// kill ends a call from inside the switch, whatever its state.
+func (c *Call) kill(reason string) {
+	c.mu.Lock()
+	connected := c.a.state == LegConnected
+	cancel := c.cancelSetup
+	c.mu.Unlock()
+	if connected {
+		c.end(outcome{reason: reason, releasedBy: cdr.ReleasedBySwitch, code: 200, sipReason: "OK",
+			byeA: true, byeB: true})
+		return
+	}
+	cancel(killCause{reason: reason})
+}
+
+// copyBody carries a message body and its type from one leg to the other;
+// nothing else of the message crosses.
+func copyBody(from, to sip.Message) {
+	body := from.Body()
+	if len(body) == 0 {
+		return
+	}
+	for _, name := range []string{"Content-Type", "Content-Disposition", "Content-Language"} {
+		if hs := from.GetHeaders(name); len(hs) > 0 {
+			to.AppendHeader(sip.NewHeader(name, hs[0].Value()))
+		}
+	}
+	to.SetBody(body)
+}
+
+// cancelFor builds the CANCEL of an INVITE we sent (RFC 3261 9.1): same
+// Request-URI, top Via, From, To, Call-ID and CSeq number.
+func cancelFor(inv *sip.Request) *sip.Request {
+	c := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	c.AppendHeader(inv.Via().Clone())
+	sip.CopyHeaders("Route", inv, c)
+	mf := sip.MaxForwardsHeader(70)
+	c.AppendHeader(&mf)
+	c.AppendHeader(sip.HeaderClone(inv.From()))
+	c.AppendHeader(sip.HeaderClone(inv.To()))
+	c.AppendHeader(sip.HeaderClone(inv.CallID()))
+	c.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	c.SetTransport(inv.Transport())
+	c.SetDestination(inv.Destination())
+	c.Laddr = inv.Laddr
+	return c
+}
+
+func splitHostPort(hp string) (string, int) {
+	host, ps, err := net.SplitHostPort(hp)
+	if err != nil {
+		return hp, 0
+	}
+	p, _ := strconv.Atoi(ps)
+	return host, p
+}

@@ -1,0 +1,88 @@
+package b2bua
+
+import (
+	"net"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/config"
+)
+
+// listener is one address Tollgate serves SIP on, and the identity it
+// presents through it in Via and Contact.
+type listener struct {
+	transport string // udp or tcp
+	ip        net.IP
+	port      int
+	host      string // advertised host in Via/Contact
+	adPort    int    // advertised port
+	v6        bool
+}
+
+func newListener(l config.Listener, public string) *listener {
+	ln := &listener{
+		transport: l.Transport,
+		ip:        net.ParseIP(l.Host),
+		port:      l.Port,
+		host:      l.Host,
+		adPort:    l.Port,
+		v6:        strings.Contains(l.Host, ":"),
+	}
+	if public != "" {
+		if h, p, err := sip.ParseAddr(public); err == nil {
+			ln.host = h
+			if p > 0 {
+				ln.adPort = p
+			}
+		} else {
+			ln.host = public
+		}
+	}
+	return ln
+}
+
+// via is a fresh Via for a request sent through this listener.
+func (l *listener) via() *sip.ViaHeader {
+	v := &sip.ViaHeader{
+		ProtocolName:    "SIP",
+		ProtocolVersion: "2.0",
+		Transport:       strings.ToUpper(l.transport),
+		Host:            l.host,
+		Port:            l.adPort,
+		Params:          sip.NewParams(),
+	}
+	v.Params.Add("branch", sip.GenerateBranchN(16))
+	v.Params.Add("rport", "")
+	return v
+}
+
+// contact is the Contact Tollgate puts in requests and responses it sends
+// through this listener: its own address, never a peer's.
+func (l *listener) contact() *sip.ContactHeader {
+	u := sip.Uri{Scheme: "sip", Host: l.host, Port: l.adPort}
+	if l.transport == "tcp" {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", "tcp")
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+// bind makes a request leave from this listener's socket, so that a UDP
+// peer sees our well-known port (and replies reach it). TCP requests open or
+// reuse a connection chosen by the transport layer.
+func (l *listener) bind(req *sip.Request) {
+	if l.transport == "udp" {
+		req.Laddr = sip.Addr{IP: l.ip, Port: l.port}
+	}
+}
+
+// pickListener chooses the listener for a transport and address family.
+func pickListener(ls []*listener, transport string, v6 bool) *listener {
+	for _, l := range ls {
+		if l.transport == transport && l.v6 == v6 {
+			return l
+		}
+	}
+	return nil
+}

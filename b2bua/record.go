@@ -1,0 +1,145 @@
+package b2bua
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/tollgate/tollgate/cdr"
+)
+
+// RecordSink receives the one record of every call. Write may block until
+// the record is durable (the CDR spool fsyncs); it is called from the
+// goroutine that tore the call down, never under a call's lock.
+type RecordSink interface {
+	Write(ctx context.Context, r cdr.Record) error
+}
+
+// LogSink writes call records as structured log lines: the record of last
+// resort when no CDR store is configured.
+type LogSink struct{ Log *slog.Logger }
+
+// Write logs the record at info level.
+func (s LogSink) Write(_ context.Context, r cdr.Record) error {
+	s.Log.Info("call record",
+		"id", r.ID, "conf_id", r.ConfID,
+		"call_id_a", r.CallIDA, "call_id_b", r.CallIDB,
+		"caller", r.CallerNumber, "callee", r.CalledReceived, "callee_sent", r.CalledSent,
+		"source", r.SourceIP, "source_port", r.SourcePort,
+		"route", r.Route, "gateway", r.Gateway, "attempts", len(r.Attempts),
+		"setup", r.SetupTime, "connect", r.ConnectTime, "disconnect", r.DisconnectTime,
+		"duration", r.Duration, "sip_code", r.SIPCode, "sip_reason", r.SIPReason,
+		"q850", r.Q850Cause, "released_by", r.ReleasedBy, "reason", r.DisconnectReason)
+	return nil
+}
+
+// record builds the call's record. Called with the lock held, once.
+func (c *Call) record(o outcome, now time.Time) cdr.Record {
+	r := cdr.Record{
+		ID:               c.ID,
+		ConfID:           confID(c.ID),
+		CallIDA:          c.a.d.callID,
+		CallerNumber:     c.caller,
+		CallerName:       c.callerName,
+		CalledReceived:   c.called,
+		CalledSent:       c.calledSent,
+		SourceIP:         c.srcIP,
+		SourcePort:       c.srcPort,
+		Attempts:         c.attempts,
+		SetupTime:        c.setupT,
+		RingingTime:      c.ringT,
+		ConnectTime:      c.connectT,
+		DisconnectTime:   now,
+		SIPCode:          o.code,
+		SIPReason:        o.sipReason,
+		Q850Cause:        q850(o.code, o.reason),
+		ReleasedBy:       o.releasedBy,
+		DisconnectReason: o.reason,
+		CodecA:           c.codecA,
+		CodecB:           c.codecB,
+		UserAgentA:       c.userAgentA,
+		UserAgentB:       c.userAgtB,
+	}
+	if c.route != nil {
+		r.Route = c.route.Name
+	}
+	if c.b != nil {
+		r.CallIDB = c.b.d.callID
+		r.Gateway = c.b.gateway.Address
+	}
+	if !c.connectT.IsZero() {
+		r.Duration = now.Sub(c.connectT)
+		r.BilledSeconds = int((r.Duration + time.Second - 1) / time.Second)
+	}
+	switch {
+	case !c.ringT.IsZero():
+		r.PostDialDelay = c.ringT.Sub(c.setupT)
+	case !c.connectT.IsZero():
+		r.PostDialDelay = c.connectT.Sub(c.setupT)
+	}
+	return r
+}
+
+// confID renders a call's UUID as an h323-conf-id: four groups of eight
+// upper-case hex digits.
+func confID(id string) string {
+	hex := make([]byte, 0, 32)
+	for i := 0; i < len(id); i++ {
+		if ch := id[i]; ch != '-' {
+			if ch >= 'a' && ch <= 'f' {
+				ch -= 'a' - 'A'
+			}
+			hex = append(hex, ch)
+		}
+	}
+	if len(hex) != 32 {
+		return id
+	}
+	return string(hex[0:8]) + " " + string(hex[8:16]) + " " + string(hex[16:24]) + " " + string(hex[24:32])
+}
+
+// q850 maps how a call ended to its Q.850 cause, as RFC 3398 and Sippy
+// B2BUA do, so that billing sees the cause a TDM switch would report.
+func q850(code int, reason string) int {
+	// A connected call ends with a BYE or a timer, and a caller abandons
+	// with CANCEL: Sippy reports both as normal clearing (16), like a code
+	// below 200.
+	if reason == cdr.ReasonCancelled || (code >= 200 && code < 300) {
+		return 16
+	}
+	switch {
+	case code < 200:
+		return 16
+	case code < 400:
+		return 0
+	}
+	switch code {
+	case 401, 403:
+		return 57
+	case 402, 407, 603:
+		return 21
+	case 404, 410, 485, 604:
+		return 1
+	case 408, 504:
+		return 102
+	case 409, 500:
+		return 41
+	case 415, 501:
+		return 79
+	case 480, 487:
+		return 18
+	case 484:
+		return 28
+	case 486, 600:
+		return 17
+	case 502:
+		return 38
+	case 503:
+		return 63
+	case 580:
+		return 47
+	case 606:
+		return 58
+	}
+	return 127
+}

@@ -1,0 +1,327 @@
+// Package b2bua is Tollgate's switch: a SIP back-to-back user agent built on
+// sipgo's transaction and transport layers. Each call owns two legs — the
+// caller's and one attempt at a time toward a gateway — with explicit states,
+// one lock per call, and a single teardown path that produces exactly one
+// call record whatever ended the call.
+//
+// (The design names this package "switch"; that is a Go keyword, so the
+// package is b2bua.)
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/config"
+)
+
+// Switch is the running B2BUA.
+type Switch struct {
+	log  *slog.Logger
+	cfg  atomic.Pointer[config.Config]
+	sink RecordSink
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	cli *sipgo.Client
+
+	listeners []*listener
+	calls     *callTable
+	active    atomic.Int64 // calls holding a slot of limits.max_calls
+	draining  atomic.Bool
+	callsWG   sync.WaitGroup // one per call still up, for the drain
+	byesWG    sync.WaitGroup // BYEs still in flight, for shutdown
+
+	stats Stats
+}
+
+// Stats are the switch's counters since start.
+type Stats struct {
+	CallsStarted  atomic.Uint64
+	CallsAnswered atomic.Uint64
+	CallsEnded    atomic.Uint64
+	Refused       atomic.Uint64 // 503 for overload or drain
+	Malformed     atomic.Uint64 // requests answered 4xx by the front door checks
+}
+
+// Options are the switch's collaborators.
+type Options struct {
+	Log  *slog.Logger
+	Sink RecordSink // where call records go; default: LogSink on Log
+}
+
+// New builds a switch for a configuration. It does not listen yet.
+func New(cfg *config.Config, o Options) (*Switch, error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Sink == nil {
+		o.Sink = LogSink{Log: o.Log}
+	}
+	s := &Switch{log: o.Log, sink: o.Sink, calls: newCallTable()}
+	s.cfg.Store(cfg)
+	for _, l := range cfg.SIP.Listeners() {
+		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))
+	}
+	if len(s.listeners) == 0 {
+		return nil, errors.New("b2bua: no SIP listen address configured")
+	}
+	sipLog := o.Log.With("component", "sipgo")
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent(cfg.SIP.UserAgent),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(sipLog),
+			sip.WithTransactionLayerUnhandledResponseHandler(s.onStrayResponse),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(s.frontDoor),
+		),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("b2bua: %w", err)
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog)); err != nil {
+		return nil, fmt.Errorf("b2bua: %w", err)
+	}
+	if s.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog)); err != nil {
+		return nil, fmt.Errorf("b2bua: %w", err)
+	}
+	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS,
+		sip.INFO, sip.UPDATE, sip.NOTIFY, sip.MESSAGE, sip.REFER, sip.PRACK, sip.SUBSCRIBE,
+		sip.REGISTER, sip.PUBLISH} {
+		s.srv.OnRequest(m, s.onRequest)
+	}
+	s.srv.OnNoRoute(s.onRequest)
+	return s, nil
+}
+
+// Config is the configuration in force.
+func (s *Switch) Config() *config.Config { return s.cfg.Load() }
+
+// Reload swaps in a new configuration. Calls in progress keep the route they
+// were given; new calls use the new one. Listen addresses are not changed by
+// a reload.
+func (s *Switch) Reload(cfg *config.Config) {
+	s.cfg.Store(cfg)
+	s.log.Info("configuration reloaded", "file", cfg.Path(), "routes", len(cfg.Routes))
+}
+
+// Serve listens on every configured address until ctx is done or a
+// listener fails.
+func (s *Switch) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(s.listeners))
+	ready := make(chan struct{}, len(s.listeners))
+	for _, l := range s.listeners {
+		lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready))
+		go func() {
+			err := s.srv.ListenAndServe(lctx, l.transport+ipVersion(l), net.JoinHostPort(l.ip.String(), strconv.Itoa(l.port)))
+			if err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("b2bua: listen %s %s:%d: %w", l.transport, l.ip, l.port, err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	for range s.listeners {
+		select {
+		case <-ready:
+		case err := <-errc:
+			if err == nil {
+				err = errors.New("b2bua: listener stopped")
+			}
+			return err
+		}
+	}
+	s.log.Info("SIP listening", "addresses", s.Config().SIP.Listen)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+func ipVersion(l *listener) string {
+	if l.v6 {
+		return "6"
+	}
+	return "4"
+}
+
+// Close releases the SIP stack. Call it after Shutdown.
+func (s *Switch) Close() error { return s.ua.Close() }
+
+// Shutdown stops taking new calls (they get 503), lets calls in progress
+// finish for up to the configured drain time or until ctx is done, then
+// hangs up the rest with the reason "shutdown".
+func (s *Switch) Shutdown(ctx context.Context) {
+	s.draining.Store(true)
+	drain := s.Config().Timers.Drain
+	s.log.Info("draining calls", "active", s.active.Load(), "drain", drain)
+	done := make(chan struct{})
+	go func() { s.callsWG.Wait(); close(done) }()
+	t := time.NewTimer(drain)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	s.calls.each(func(c *Call) { c.kill(cdr.ReasonShutdown) })
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	byes := make(chan struct{})
+	go func() { s.byesWG.Wait(); close(byes) }()
+	select {
+	case <-byes:
+	case <-ctx.Done():
+	}
+}
+
+// CallInfo is a read-only view of one active call, for the UI and API.
+type CallInfo struct {
+	ID       string
+	Caller   string
+	Called   string
+	Source   string
+	Route    string
+	Gateway  string
+	State    string
+	Attempts int
+	Setup    time.Time
+	Connect  time.Time
+}
+
+// Snapshot lists the calls up right now.
+func (s *Switch) Snapshot() []CallInfo {
+	var out []CallInfo
+	s.calls.each(func(c *Call) {
+		c.mu.Lock()
+		ci := CallInfo{
+			ID: c.ID, Caller: c.caller, Called: c.called,
+			Source: net.JoinHostPort(c.srcIP, strconv.Itoa(c.srcPort)),
+			State:  c.a.state.String(), Attempts: len(c.attempts),
+			Setup: c.setupT, Connect: c.connectT,
+		}
+		if c.route != nil {
+			ci.Route = c.route.Name
+		}
+		if c.b != nil {
+			ci.Gateway = c.b.gateway.Address
+		}
+		c.mu.Unlock()
+		out = append(out, ci)
+	})
+	return out
+}
+
+// ErrNoSuchCall is returned by Hangup for an ID that is not up.
+var ErrNoSuchCall = errors.New("no such call")
+
+// Hangup ends a call by ID, as an administrator's kill.
+func (s *Switch) Hangup(id string) error {
+	c := s.calls.get(keyID(id))
+	if c == nil {
+		return ErrNoSuchCall
+	}
+	c.kill(cdr.ReasonAdminKill)
+	return nil
+}
+
+// ActiveCalls is the number of calls up.
+func (s *Switch) ActiveCalls() int64 { return s.active.Load() }
+
+// Stats are the switch's counters.
+func (s *Switch) Stats() *Stats { return &s.stats }
+
+// admit takes a slot for a new call, or reports the switch full.
+func (s *Switch) admit() bool {
+	limit := int64(s.Config().Limits.MaxCalls)
+	if n := s.active.Add(1); limit > 0 && n > limit {
+		s.active.Add(-1)
+		return false
+	}
+	s.callsWG.Add(1)
+	return true
+}
+
+func (s *Switch) release() {
+	s.active.Add(-1)
+	s.callsWG.Done()
+	s.stats.CallsEnded.Add(1)
+}
+
+func (s *Switch) emit(r cdr.Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.sink.Write(ctx, r); err != nil {
+		s.log.Error("call record not written", "id", r.ID, "error", err)
+	}
+}
+
+func newCallID() string { return uuid.NewString() }
+
+// sendBye ends one leg's dialog. It does not wait: the BYE's transaction
+// runs on its own, tracked for shutdown.
+func (s *Switch) sendBye(d *dialog) {
+	req := d.newRequest(sip.BYE, d.localSeq.Add(1))
+	s.byesWG.Add(1)
+	go func() {
+		defer s.byesWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+		defer cancel()
+		res, err := s.do(ctx, req)
+		if err != nil {
+			s.log.Debug("BYE failed", "call_id", d.callID, "error", err)
+		} else if res.StatusCode >= 300 {
+			s.log.Debug("BYE refused", "call_id", d.callID, "code", res.StatusCode)
+		}
+	}()
+}
+
+// do sends a non-INVITE request built by us and waits for its final response.
+func (s *Switch) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	tx, err := s.cli.TransactionRequest(ctx, req, prebuilt)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("transaction ended without a response")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// prebuilt tells sipgo's client that a request is complete: Tollgate builds
+// every header itself, so nothing of one leg can leak into the other.
+func prebuilt(*sipgo.Client, *sip.Request) error { return nil }

@@ -1,0 +1,49 @@
+// Command tollgate is the Tollgate carrier softswitch: one binary whose
+// subcommands run the switch, check a configuration and print the version.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.0.0-dev"
+
+const usage = `tollgate — carrier SIP B2BUA with RADIUS AAA, prepaid and CDRs
+
+Usage:
+  tollgate serve -c FILE          run the switch on a configuration file
+  tollgate check-config -c FILE   validate a configuration file and report every problem
+  tollgate version                print the version
+
+Signals to "serve": SIGHUP reloads the configuration (a bad file is refused
+and the running one kept); SIGTERM or SIGINT stop taking calls, let calls in
+progress finish for up to timers.drain, then hang up the rest.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "check-config":
+		return checkConfig(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "tollgate", version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

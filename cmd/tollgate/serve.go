@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tollgate/tollgate/b2bua"
+	"github.com/tollgate/tollgate/config"
+)
+
+func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "/etc/tollgate/tollgate.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return "", false
+	}
+	return *path, true
+}
+
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("check-config", args, stderr)
+	if !ok {
+		return 2
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: OK (%d listeners, %d routes)\n", path, len(c.SIP.Listeners()), len(c.Routes))
+	return 0
+}
+
+func serve(args []string, stderr io.Writer) int {
+	path, ok := configFlag("serve", args, stderr)
+	if !ok {
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+	log.Info("tollgate starting", "version", version, "config", path)
+
+	sw, err := b2bua.New(cfg, b2bua.Options{Log: log})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- sw.Serve(ctx) }()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-serveErr:
+			if err != nil {
+				log.Error("SIP service failed", "error", err)
+				return 1
+			}
+			return 0
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(sw, path, log)
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			sctx, cancel := context.WithTimeout(context.Background(), sw.Config().Timers.Drain+10*time.Second)
+			sw.Shutdown(sctx)
+			cancel()
+			stop()
+			<-serveErr
+			sw.Close()
+			log.Info("stopped")
+			return 0
+		}
+	}
+}
+
+// reload applies a new configuration file, or keeps the running one when
+// the file is wrong.
+func reload(sw *b2bua.Switch, path string, log *slog.Logger) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		log.Error("configuration reload refused; keeping the running one", "error", err)
+		return
+	}
+	sw.Reload(cfg)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.Format
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
