@@ -54,6 +54,7 @@ func (d *dialog) newRequest(method sip.RequestMethod, seq uint32) *sip.Request {
 	if method != sip.ACK && method != sip.CANCEL && method != sip.BYE {
 		req.AppendHeader(d.listener.contact())
 	}
+	req.SetBody(nil) // Content-Length: 0 until a body is set; required on TCP
 	req.SetTransport(d.transport)
 	req.SetDestination(d.dest)
 	d.listener.bind(req)

@@ -437,3 +437,24 @@ func waitSettled(t *testing.T, sw *testSwitch) {
 	}
 	t.Fatal("an INVITE transaction never completed")
 }
+
+// drain returns the records written so far, once no more arrive for a moment.
+func drain(ts *testSwitch) <-chan cdr.Record {
+	out := make(chan cdr.Record, 100)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case r := <-ts.records:
+				out <- r
+			case <-time.After(500 * time.Millisecond):
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func newInfo(ds *sipgo.DialogClientSession) *sip.Request {
+	return sip.NewRequest(sip.INFO, ds.InviteResponse.Contact().Address)
+}

@@ -2,9 +2,10 @@ package b2bua
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/b2bua/sipcheck"
 )
 
 // allowed is what Tollgate accepts within a dialog, advertised in Allow.
@@ -17,9 +18,9 @@ var supported = []string{}
 // onRequest is the one entry point for every request sipgo hands us.
 func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	if rej := s.check(req); rej != nil {
+		s.stats.Malformed.Add(1)
 		if !req.IsAck() {
-			s.stats.Malformed.Add(1)
-			s.reply(req, tx, rej.code, rej.reason, rej.headers...)
+			s.reply(req, tx, rej.Code, rej.Reason, rej.Headers...)
 		}
 		return
 	}
@@ -46,50 +47,11 @@ func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// rejection is a response the front door checks chose for a request.
-type rejection struct {
-	code    int
-	reason  string
-	headers []sip.Header
-}
-
-// check makes the checks a UAS core makes before anything else (RFC 3261
-// 8.2): hop count, required extensions.
-func (s *Switch) check(req *sip.Request) *rejection {
-	if req.Method == sip.INVITE || req.Method == sip.OPTIONS {
-		if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
-			if req.Method == sip.OPTIONS {
-				return nil // RFC 3261 11: a UAS answers an OPTIONS with Max-Forwards 0
-			}
-			return &rejection{code: 483, reason: "Too Many Hops"}
-		}
-	}
-	if req.IsAck() || req.IsCancel() {
-		return nil
-	}
-	var unsupported []string
-	for _, h := range req.GetHeaders("Require") {
-		for _, tag := range strings.Split(h.Value(), ",") {
-			tag = strings.TrimSpace(tag)
-			if tag != "" && !isSupported(tag) {
-				unsupported = append(unsupported, tag)
-			}
-		}
-	}
-	if len(unsupported) > 0 {
-		return &rejection{code: 420, reason: "Bad Extension",
-			headers: []sip.Header{sip.NewHeader("Unsupported", strings.Join(unsupported, ", "))}}
-	}
-	return nil
-}
-
-func isSupported(tag string) bool {
-	for _, t := range supported {
-		if strings.EqualFold(t, tag) {
-			return true
-		}
-	}
-	return false
+// check makes the checks a UAS core owes a request before anything else
+// (RFC 3261 8.2): version, URI scheme, mandatory headers, hop count,
+// required extensions, body type.
+func (s *Switch) check(req *sip.Request) *sipcheck.Rejection {
+	return sipcheck.Request(req, supported)
 }
 
 // reply answers a request with a response built only from the request and
@@ -117,7 +79,23 @@ func (s *Switch) addServer(m *sip.Response) {
 	m.AppendHeader(sip.NewHeader("Server", s.Config().SIP.UserAgent))
 }
 
-// frontDoor sees every UDP datagram before sipgo parses it.
-func (s *Switch) frontDoor(_ sip.TransportReadProps, data []byte) ([]byte, error) {
-	return data, nil
+// frontDoor sees every UDP datagram before sipgo parses it. What sipgo
+// would drop in silence or misread gets its stateless 400/505/416 here, or
+// is dropped when no response can be formed; either way it is counted and
+// never reaches a call. It must never return an error: that would stop
+// sipgo's read loop for the socket.
+func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	reply, ok := sipcheck.Datagram(data)
+	if ok {
+		return data, nil
+	}
+	s.stats.Malformed.Add(1)
+	if reply != nil && p.LocalAddr != nil {
+		if conn := s.udpConns[p.LocalAddr.String()]; conn != nil {
+			if _, err := conn.WriteTo(reply, p.RemoteAddr); err != nil {
+				s.log.Debug("stateless reply not sent", "to", p.RemoteAddr, "error", err)
+			}
+		}
+	}
+	return nil, nil
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -38,11 +39,14 @@ type Switch struct {
 	cli *sipgo.Client
 
 	listeners []*listener
-	calls     *callTable
-	active    atomic.Int64 // calls holding a slot of limits.max_calls
-	draining  atomic.Bool
-	callsWG   sync.WaitGroup // one per call still up, for the drain
-	byesWG    sync.WaitGroup // BYEs still in flight, for shutdown
+	// udpConns are the UDP sockets by local address, so the front door can
+	// answer a datagram sipgo must never see from the socket it came to.
+	udpConns map[string]net.PacketConn
+	calls    *callTable
+	active   atomic.Int64 // calls holding a slot of limits.max_calls
+	draining atomic.Bool
+	callsWG  sync.WaitGroup // one per call still up, for the drain
+	byesWG   sync.WaitGroup // BYEs still in flight, for shutdown
 
 	stats Stats
 }
@@ -70,6 +74,10 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.Sink == nil {
 		o.Sink = LogSink{Log: o.Log}
 	}
+	// sipgo refuses to send a UDP message over 1300 bytes instead of
+	// letting IP fragment it: a 200 with a large SDP, or a response echoing
+	// many Vias, would vanish. Carriers send such datagrams every day.
+	sip.UDPMTUSize = 65535
 	s := &Switch{log: o.Log, sink: o.Sink, calls: newCallTable()}
 	s.cfg.Store(cfg)
 	for _, l := range cfg.SIP.Listeners() {
@@ -121,39 +129,55 @@ func (s *Switch) Reload(cfg *config.Config) {
 }
 
 // Serve listens on every configured address until ctx is done or a
-// listener fails.
+// listener fails. It binds every address before serving any, so a port in
+// use is reported at once.
 func (s *Switch) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(s.listeners))
-	ready := make(chan struct{}, len(s.listeners))
-	for _, l := range s.listeners {
-		lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready))
-		go func() {
-			err := s.srv.ListenAndServe(lctx, l.transport+ipVersion(l), net.JoinHostPort(l.ip.String(), strconv.Itoa(l.port)))
-			if err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("b2bua: listen %s %s:%d: %w", l.transport, l.ip, l.port, err)
-				return
-			}
-			errc <- nil
-		}()
-	}
-	for range s.listeners {
-		select {
-		case <-ready:
-		case err := <-errc:
-			if err == nil {
-				err = errors.New("b2bua: listener stopped")
-			}
-			return err
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
 		}
+	}()
+	var serves []func() error
+	s.udpConns = map[string]net.PacketConn{}
+	for _, l := range s.listeners {
+		addr := net.JoinHostPort(l.ip.String(), strconv.Itoa(l.port))
+		switch l.transport {
+		case "udp":
+			conn, err := net.ListenPacket("udp"+ipVersion(l), addr)
+			if err != nil {
+				return fmt.Errorf("b2bua: listen udp %s: %w", addr, err)
+			}
+			closers = append(closers, conn)
+			s.udpConns[conn.LocalAddr().String()] = conn
+			serves = append(serves, func() error { return s.srv.ServeUDP(conn) })
+		case "tcp":
+			ln, err := net.Listen("tcp"+ipVersion(l), addr)
+			if err != nil {
+				return fmt.Errorf("b2bua: listen tcp %s: %w", addr, err)
+			}
+			closers = append(closers, ln)
+			serves = append(serves, func() error { return s.srv.ServeTCP(ln) })
+		}
+	}
+	errc := make(chan error, len(serves))
+	for _, serve := range serves {
+		go func() { errc <- serve() }()
 	}
 	s.log.Info("SIP listening", "addresses", s.Config().SIP.Listen)
 	select {
 	case <-ctx.Done():
 		return nil
 	case err := <-errc:
-		return err
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("listener stopped")
+		}
+		return fmt.Errorf("b2bua: %w", err)
 	}
 }
 
