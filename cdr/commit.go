@@ -1,0 +1,97 @@
+package cdr
+
+import (
+	"errors"
+	"sync"
+)
+
+var errClosed = errors.New("cdr: closed")
+
+// commitGroup is the frames of concurrent appenders that one write and one
+// fsync make durable together.
+type commitGroup struct {
+	buf      []byte
+	n        int    // frames in buf
+	firstSeq uint64 // spool: sequence numbers of the first and last frame
+	lastSeq  uint64
+	firstTS  int64 // spool: append time of the first frame
+	done     bool
+	err      error
+}
+
+// groupCommitter implements group commit: the first appender to find no
+// flush in progress becomes the leader and flushes everything queued so far;
+// the others queue into the next group and wait. Under load a group grows
+// to whatever arrived during the previous fsync, so fsyncs per second stay
+// bounded by the disk while appends per second scale with concurrency.
+type groupCommitter struct {
+	mu       sync.Mutex
+	cond     sync.Cond
+	cur      *commitGroup
+	flushing bool
+	closed   bool
+	spare    []byte
+	// flush writes g.buf durably. It runs without mu, one call at a time, in
+	// group order.
+	flush func(g *commitGroup) error
+}
+
+func newGroupCommitter(flush func(g *commitGroup) error) *groupCommitter {
+	c := &groupCommitter{flush: flush}
+	c.cond.L = &c.mu
+	return c
+}
+
+// commit runs add under the committer's lock (to append a frame to the
+// current group and assign it a place in the order) and returns once that
+// group is durable, or with the error that kept it from being so.
+func (c *groupCommitter) commit(add func(g *commitGroup)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	if c.cur == nil {
+		c.cur = &commitGroup{buf: c.spare[:0]}
+		c.spare = nil
+	}
+	g := c.cur
+	add(g)
+	for !g.done {
+		if c.flushing {
+			c.cond.Wait()
+			continue
+		}
+		if c.closed {
+			return errClosed
+		}
+		c.flushing = true
+		fg := c.cur
+		c.cur = nil
+		c.mu.Unlock()
+		err := c.flush(fg)
+		c.mu.Lock()
+		fg.err, fg.done = err, true
+		if cap(fg.buf) <= 4<<20 {
+			c.spare = fg.buf
+		}
+		fg.buf = nil
+		c.flushing = false
+		c.cond.Broadcast()
+	}
+	return g.err
+}
+
+// close waits for a flush in progress and refuses later commits. It runs f
+// (if not nil) while holding the lock, with no flush running.
+func (c *groupCommitter) close(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.flushing {
+		c.cond.Wait()
+	}
+	c.closed = true
+	if f != nil {
+		f()
+	}
+}

@@ -1,0 +1,280 @@
+package cdr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Journal remembers the calls that are connected right now, so that when
+// Tollgate dies mid-call the next start can still write their CDRs — with
+// DisconnectReason ReasonCrashed and the last time the process was known
+// alive as their disconnect time — and billing never misses a connected call.
+//
+// It is an append-only log of framed entries (connected: the call's record;
+// ended: its ID; touch: nothing) fsync'd by group commit, because each event
+// is small and a whole-file rewrite per connect would cost O(connected calls)
+// per call. Every frame carries its write time, so the newest frame is the
+// last known alive time; Touch adds one every few seconds when nothing else
+// happens. When the log outgrows the live set it is compacted (rewritten
+// with one entry per connected call, then renamed over the old one).
+type Journal struct {
+	path string
+	log  *slog.Logger
+	gc   *groupCommitter
+
+	mu      sync.Mutex // guards live and seq; taken inside gc's lock
+	live    map[string]Record
+	seq     uint64
+	orphans []Record
+
+	f    *os.File // used by flushes only
+	size int64
+}
+
+const (
+	journalName       = "connected.log"
+	journalCompactMin = 1 << 20 // never compact a log smaller than this
+
+	entryConnected = 'C'
+	entryEnded     = 'E'
+	entryTouch     = 'T'
+)
+
+// OpenJournal opens the journal in dir. Calls found connected in it were
+// left over by a process that died: their CDRs are completed now and
+// returned by Recover.
+func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("cdr journal: %w", err)
+	}
+	j := &Journal{path: filepath.Join(dir, journalName), log: logger.With("component", "cdr-journal"), live: map[string]Record{}}
+	j.gc = newGroupCommitter(j.flush)
+	data, err := os.ReadFile(j.path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("cdr journal: %w", err)
+	}
+	var lastAlive int64
+	_, damaged := scanFrames(data, func(f frame) {
+		lastAlive = max(lastAlive, f.unixNS)
+		j.apply(f.payload)
+	})
+	if damaged > 0 {
+		j.log.Warn("skipped damaged bytes in the connected-calls journal", "bytes", damaged)
+	}
+	for id, rec := range j.live {
+		if rec.DisconnectReason != ReasonCrashed {
+			rec = crashed(rec, time.Unix(0, lastAlive))
+			j.live[id] = rec
+		}
+		j.orphans = append(j.orphans, rec)
+	}
+	// Rewrite now: the orphans' disconnect time is fixed in their entries,
+	// so later touches by this process cannot move it.
+	if err := j.compact(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// crashed completes the CDR of a call that was connected when the process
+// died, ending it at the last time the process was known alive.
+func crashed(rec Record, lastAlive time.Time) Record {
+	start := rec.ConnectTime
+	if start.IsZero() {
+		start = rec.SetupTime
+	}
+	end := lastAlive.Truncate(time.Millisecond).UTC()
+	if end.Before(start) {
+		end = start
+	}
+	rec.DisconnectTime = end
+	rec.DisconnectReason = ReasonCrashed
+	rec.ReleasedBy = ReleasedBySwitch
+	if !rec.ConnectTime.IsZero() {
+		rec.Duration = end.Sub(rec.ConnectTime)
+		rec.BilledSeconds = int((rec.Duration + time.Second - 1) / time.Second)
+	}
+	return rec
+}
+
+// apply replays one entry into the live set.
+func (j *Journal) apply(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	switch p[0] {
+	case entryConnected:
+		var rec Record
+		if err := json.Unmarshal(p[1:], &rec); err != nil {
+			j.log.Error("undecodable connected-call entry", "err", err)
+			return
+		}
+		j.live[rec.ID] = rec
+	case entryEnded:
+		delete(j.live, string(p[1:]))
+	}
+}
+
+// Recover returns the CDRs of the calls that were connected when the
+// previous process died, completed with ReasonCrashed. They stay in the
+// journal until Ended is called for each: spool them first, then call Ended.
+func (j *Journal) Recover() []Record {
+	return append([]Record(nil), j.orphans...)
+}
+
+// Connected durably notes that a call is connected. rec is its CDR as known
+// at connect time (ID, numbers, times, accounting details).
+func (j *Journal) Connected(rec Record) error {
+	if err := validate(rec); err != nil {
+		return err
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	return j.append(append([]byte{entryConnected}, b...), func() { j.live[rec.ID] = rec })
+}
+
+// Ended notes that a call is over (its CDR is in the spool).
+func (j *Journal) Ended(id string) error {
+	return j.append(append([]byte{entryEnded}, id...), func() { delete(j.live, id) })
+}
+
+// Touch records that the process is alive now; call it every few seconds.
+// The interval bounds how much call time a crash can leave unbilled.
+func (j *Journal) Touch() error {
+	return j.append([]byte{entryTouch}, func() {})
+}
+
+// Run touches the journal every interval until ctx is done.
+func (j *Journal) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := j.Touch(); err != nil {
+				j.log.Error("cannot touch the connected-calls journal", "err", err)
+			}
+		}
+	}
+}
+
+// Connections returns how many calls the journal holds as connected.
+func (j *Journal) Connections() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.live)
+}
+
+func (j *Journal) append(payload []byte, update func()) error {
+	now := time.Now().UnixNano()
+	err := j.gc.commit(func(g *commitGroup) {
+		j.mu.Lock()
+		j.seq++
+		g.buf = appendFrame(g.buf, j.seq, now, payload)
+		g.n++
+		update()
+		j.mu.Unlock()
+	})
+	if err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	return nil
+}
+
+func (j *Journal) flush(g *commitGroup) error {
+	_, err := j.f.WriteAt(g.buf, j.size)
+	if err == nil {
+		err = syscall.Fdatasync(int(j.f.Fd()))
+	}
+	if err != nil {
+		if terr := j.f.Truncate(j.size); terr != nil {
+			j.log.Error("cannot cut a failed write from the journal", "err", terr)
+		}
+		return err
+	}
+	j.size += int64(len(g.buf))
+	j.mu.Lock()
+	n := len(j.live)
+	j.mu.Unlock()
+	if j.size > journalCompactMin && j.size > int64(n)*4096 {
+		if err := j.compact(); err != nil {
+			// The old log is intact and still appended to: keep going.
+			j.log.Error("cannot compact the connected-calls journal", "err", err)
+		}
+	}
+	return nil
+}
+
+// compact writes the live set to a new log and renames it over the old one.
+// Entries appended concurrently land in the new log after the snapshot; a
+// connected call twice or an end without its start replays harmlessly.
+func (j *Journal) compact() error {
+	j.mu.Lock()
+	var buf []byte
+	for _, rec := range j.live {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			j.mu.Unlock()
+			return fmt.Errorf("cdr journal: %w", err)
+		}
+		j.seq++
+		buf = appendFrame(buf, j.seq, time.Now().UnixNano(), append([]byte{entryConnected}, b...))
+	}
+	j.seq++
+	buf = appendFrame(buf, j.seq, time.Now().UnixNano(), []byte{entryTouch})
+	j.mu.Unlock()
+
+	tmp := j.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o640)
+	if err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	if _, err := f.Write(buf); err != nil {
+		f.Close()
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		f.Close()
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	// The new file is the journal now, even if making the rename durable
+	// fails below: appending to the old, unlinked one would lose entries.
+	if j.f != nil {
+		j.f.Close()
+	}
+	j.f, j.size = f, int64(len(buf))
+	if err := syncDir(filepath.Dir(j.path)); err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	return nil
+}
+
+// Close closes the journal; connected calls stay recorded in it.
+func (j *Journal) Close() error {
+	var err error
+	j.gc.close(func() {
+		if j.f != nil {
+			err = j.f.Close()
+			j.f = nil
+		}
+	})
+	return err
+}

@@ -1,0 +1,117 @@
+package cdr
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+)
+
+func openJournal(t *testing.T, dir string) *Journal {
+	t.Helper()
+	j, err := OpenJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+func connectedRecord(i int) Record {
+	r := fullRecord(i)
+	r.DisconnectTime, r.Duration, r.BilledSeconds, r.DisconnectReason, r.ReleasedBy = time.Time{}, 0, 0, "", ""
+	r.ConnectTime = time.Now().Add(-time.Minute).Truncate(time.Millisecond).UTC()
+	return r
+}
+
+func TestJournalRecoversConnectedCalls(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir)
+	if got := j.Recover(); len(got) != 0 {
+		t.Fatalf("fresh journal recovered %d calls", len(got))
+	}
+	for i := range 3 {
+		if err := j.Connected(connectedRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Ended(testID(1)); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Truncate(time.Millisecond)
+	if err := j.Touch(); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	// The process dies here: nothing closes j.
+
+	j2 := openJournal(t, dir)
+	got := j2.Recover()
+	sort.Slice(got, func(a, b int) bool { return got[a].ID < got[b].ID })
+	if len(got) != 2 || got[0].ID != testID(0) || got[1].ID != testID(2) {
+		t.Fatalf("recovered %v, want calls 0 and 2", ids(got))
+	}
+	for _, r := range got {
+		if r.DisconnectReason != ReasonCrashed || r.ReleasedBy != ReleasedBySwitch {
+			t.Errorf("%s: reason %q released by %q", r.ID, r.DisconnectReason, r.ReleasedBy)
+		}
+		if r.DisconnectTime.Before(before) || r.DisconnectTime.After(after) {
+			t.Errorf("%s: disconnect %v, want the last touch in [%v, %v]", r.ID, r.DisconnectTime, before, after)
+		}
+		if r.Duration != r.DisconnectTime.Sub(r.ConnectTime) || r.BilledSeconds < 60 {
+			t.Errorf("%s: duration %v billed %d", r.ID, r.Duration, r.BilledSeconds)
+		}
+		if r.CallerName != fullRecord(0).CallerName {
+			t.Errorf("%s: caller name %q lost", r.ID, r.CallerName)
+		}
+	}
+
+	// Dies again before the orphans are spooled: their end time must not
+	// move to this second process's touches.
+	time.Sleep(5 * time.Millisecond)
+	if err := j2.Touch(); err != nil {
+		t.Fatal(err)
+	}
+	j3 := openJournal(t, dir)
+	again := j3.Recover()
+	sort.Slice(again, func(a, b int) bool { return again[a].ID < again[b].ID })
+	if len(again) != 2 || !again[0].DisconnectTime.Equal(got[0].DisconnectTime) {
+		t.Fatalf("second recovery %+v", again)
+	}
+	for _, r := range again {
+		if err := j3.Ended(r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := openJournal(t, dir).Recover(); len(got) != 0 {
+		t.Fatalf("ended orphans came back: %v", ids(got))
+	}
+}
+
+func TestJournalCompacts(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir)
+	if err := j.Connected(connectedRecord(0)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 1500; i++ {
+		if err := j.Connected(connectedRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Ended(testID(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(dir, journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 2*journalCompactMin {
+		t.Fatalf("journal is %d bytes with one connected call: not compacted", fi.Size())
+	}
+	got := openJournal(t, dir).Recover()
+	if len(got) != 1 || got[0].ID != testID(0) {
+		t.Fatalf("after compaction recovered %v", ids(got))
+	}
+}

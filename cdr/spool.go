@@ -1,0 +1,606 @@
+package cdr
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spool is the durable local queue every CDR lands in first: append-only
+// segment files of CRC-framed records, fsync'd by group commit, consumed in
+// batches by one reader (the PostgreSQL writer or the CSV files) that marks
+// them shipped in a checkpoint file. Fully shipped segments are deleted.
+//
+// Append is safe for concurrent use. Next and Commit belong to the single
+// consumer goroutine.
+type Spool struct {
+	dir string
+	opt SpoolOptions
+	log *slog.Logger
+	gc  *groupCommitter
+
+	// Guarded by gc.mu.
+	nextSeq uint64
+
+	// Only touched by the flush in progress (gc serialises flushes).
+	active     *os.File
+	activeSeg  *segment
+	activeSize int64
+	broken     bool // the active segment's tail is untrusted: start a new one
+
+	mu       sync.Mutex // guards everything below
+	segs     []*segment // oldest first; the last may be active
+	depth    int64      // records not yet shipped
+	groups   []unshipped
+	bytes    int64
+	ckpt     uint64 // sequence number of the last shipped record
+	ckptFile *os.File
+
+	notify chan struct{} // a group became durable
+	closed chan struct{}
+
+	// The consumer's read position; only the consumer goroutine uses these.
+	rseg          *segment
+	rfile         *os.File
+	rbuf          []byte
+	rpos          int
+	lastDelivered uint64
+}
+
+// SpoolOptions tune a spool; the zero value is sensible.
+type SpoolOptions struct {
+	// SegmentSize is the size after which a new segment file is started,
+	// which is also the granularity at which disk space is given back.
+	// Default 4 MiB.
+	SegmentSize int64
+	Logger      *slog.Logger
+}
+
+// SpoolStats are the spool's gauges, for metrics and alarms.
+type SpoolStats struct {
+	Depth           int64     // records appended and not yet shipped
+	OldestUnshipped time.Time // append time of the oldest of them; zero when none
+	Bytes           int64     // bytes of segment files on disk
+	Segments        int
+}
+
+// Batch is a run of consecutive spooled records returned by Next; hand it
+// back to Commit once every record in it is stored downstream.
+type Batch struct {
+	Records []Record
+	lastSeq uint64
+	frames  int64 // spooled frames consumed, including any that did not decode
+}
+
+type segment struct {
+	first   uint64 // sequence number in the file name
+	path    string
+	size    int64  // durable bytes
+	lastSeq uint64 // of the last valid frame; first-1 when none
+	sealed  bool   // no more appends
+}
+
+type unshipped struct {
+	lastSeq uint64
+	firstTS int64
+}
+
+const (
+	segPrefix      = "seg-"
+	segSuffix      = ".tgs"
+	checkpointName = "checkpoint"
+)
+
+// OpenSpool opens (creating if needed) the spool in dir and recovers it: a
+// torn last record from a crash mid-write is cut off, damaged regions are
+// skipped with a warning, and every record after the checkpoint will be
+// delivered again by Next.
+func OpenSpool(dir string, opt SpoolOptions) (*Spool, error) {
+	if opt.SegmentSize <= 0 {
+		opt.SegmentSize = 4 << 20
+	}
+	s := &Spool{
+		dir:    dir,
+		opt:    opt,
+		log:    opt.Logger,
+		notify: make(chan struct{}, 1),
+		closed: make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("component", "cdr-spool", "dir", dir)
+	s.gc = newGroupCommitter(s.flush)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("cdr spool: %w", err)
+	}
+	if err := s.openCheckpoint(); err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
+		s.ckptFile.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Spool) recover() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("cdr spool: %w", err)
+	}
+	var segs []*segment
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, segPrefix) || !strings.HasSuffix(name, segSuffix) {
+			continue
+		}
+		first, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, segPrefix), segSuffix), 10, 64)
+		if err != nil || first == 0 {
+			continue
+		}
+		segs = append(segs, &segment{first: first, path: filepath.Join(s.dir, name), sealed: true})
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
+
+	maxSeq := s.ckpt
+	for i, seg := range segs {
+		data, err := os.ReadFile(seg.path)
+		if err != nil {
+			return fmt.Errorf("cdr spool: recover: %w", err)
+		}
+		seg.lastSeq = seg.first - 1
+		var firstTS int64
+		var pending int64
+		goodEnd, damaged := scanFrames(data, func(f frame) {
+			if f.seq <= seg.lastSeq {
+				return
+			}
+			seg.lastSeq = f.seq
+			if f.seq > s.ckpt {
+				if pending == 0 {
+					firstTS = f.unixNS
+				}
+				pending++
+			}
+		})
+		if damaged > 0 {
+			s.log.Warn("skipping damaged bytes in spool segment", "segment", seg.path, "bytes", damaged)
+		}
+		seg.size = int64(len(data))
+		if goodEnd < len(data) && i == len(segs)-1 {
+			// The newest segment was being written when the process died:
+			// whatever follows the last complete record is a torn write.
+			s.log.Warn("truncating torn tail of spool segment", "segment", seg.path, "bytes", len(data)-goodEnd)
+			if err := truncateSync(seg.path, int64(goodEnd)); err != nil {
+				return fmt.Errorf("cdr spool: recover: %w", err)
+			}
+			seg.size = int64(goodEnd)
+		}
+		maxSeq = max(maxSeq, seg.lastSeq)
+		if pending == 0 {
+			if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("cdr spool: recover: %w", err)
+			}
+			continue
+		}
+		s.depth += pending
+		s.groups = append(s.groups, unshipped{lastSeq: seg.lastSeq, firstTS: firstTS})
+		s.bytes += seg.size
+		s.segs = append(s.segs, seg)
+	}
+	s.nextSeq = maxSeq + 1
+	s.lastDelivered = s.ckpt
+	if s.depth > 0 {
+		s.log.Info("spool recovered records to ship", "records", s.depth)
+	}
+	return nil
+}
+
+// Append makes rec durable in the spool: when it returns nil the record has
+// been fsync'd and will reach the consumer even if the process dies. Many
+// goroutines may append at once; they share fsyncs. On error (a full disk,
+// an I/O error) the record may or may not be stored — appending it again is
+// safe because every consumer stores a record ID at most once. Append never
+// panics on I/O failure and works again once the cause is gone.
+func (s *Spool) Append(rec Record) error {
+	if err := validate(rec); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("cdr spool: encode %s: %w", rec.ID, err)
+	}
+	if len(payload) > maxFramePayload {
+		return fmt.Errorf("cdr spool: record %s is %d bytes encoded, over the %d limit", rec.ID, len(payload), maxFramePayload)
+	}
+	now := time.Now().UnixNano()
+	err = s.gc.commit(func(g *commitGroup) {
+		seq := s.nextSeq
+		s.nextSeq++
+		if g.n == 0 {
+			g.firstSeq, g.firstTS = seq, now
+		}
+		g.buf = appendFrame(g.buf, seq, now, payload)
+		g.n++
+		g.lastSeq = seq
+	})
+	if err != nil {
+		return fmt.Errorf("cdr spool: append %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// flush writes one group to the active segment and fsyncs it.
+func (s *Spool) flush(g *commitGroup) error {
+	if s.active == nil || s.broken {
+		if err := s.startSegment(g.firstSeq); err != nil {
+			return err
+		}
+	}
+	off := s.activeSize
+	_, err := s.active.WriteAt(g.buf, off)
+	if err == nil {
+		err = syscall.Fdatasync(int(s.active.Fd()))
+	} else if terr := s.active.Truncate(off); terr != nil {
+		// A partial write we cannot cut off: later frames must not follow it.
+		s.broken = true
+	}
+	if err != nil {
+		if errors.Is(err, syscall.EIO) {
+			// After a failed fsync the page cache may not match the disk.
+			s.broken = true
+		}
+		return fmt.Errorf("write segment: %w", err)
+	}
+	s.activeSize += int64(len(g.buf))
+
+	s.mu.Lock()
+	grew := s.activeSize - s.activeSeg.size
+	s.activeSeg.size = s.activeSize
+	s.activeSeg.lastSeq = g.lastSeq
+	s.bytes += grew
+	s.depth += int64(g.n)
+	s.groups = append(s.groups, unshipped{lastSeq: g.lastSeq, firstTS: g.firstTS})
+	if s.activeSize >= s.opt.SegmentSize {
+		s.activeSeg.sealed = true
+	}
+	s.mu.Unlock()
+	if s.activeSeg.sealed {
+		s.active.Close()
+		s.active, s.activeSeg = nil, nil
+	}
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// startSegment seals the active segment, if any, and creates the next one,
+// named for the first sequence number it will hold.
+func (s *Spool) startSegment(first uint64) error {
+	if s.active != nil {
+		s.active.Close()
+		s.mu.Lock()
+		s.activeSeg.sealed = true
+		s.mu.Unlock()
+		s.active, s.activeSeg = nil, nil
+	}
+	path := filepath.Join(s.dir, fmt.Sprintf("%s%020d%s", segPrefix, first, segSuffix))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("create segment: %w", err)
+	}
+	seg := &segment{first: first, path: path, lastSeq: first - 1}
+	s.mu.Lock()
+	s.segs = append(s.segs, seg)
+	s.mu.Unlock()
+	s.active, s.activeSeg, s.activeSize, s.broken = f, seg, 0, false
+	return nil
+}
+
+// Next returns the next batch of at most max records, waiting until there
+// is at least one record or ctx is done.
+func (s *Spool) Next(ctx context.Context, max int) (Batch, error) {
+	for {
+		b, err := s.read(max)
+		if err != nil || b.frames > 0 {
+			return b, err
+		}
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			return Batch{}, ctx.Err()
+		case <-s.closed:
+			return Batch{}, errClosed
+		}
+	}
+}
+
+func (s *Spool) read(max int) (Batch, error) {
+	var b Batch
+	for b.frames < int64(max) {
+		s.mu.Lock()
+		if s.rseg == nil {
+			for _, seg := range s.segs {
+				if seg.lastSeq > s.lastDelivered || !seg.sealed {
+					s.rseg = seg
+					break
+				}
+			}
+		}
+		seg := s.rseg
+		var durable int64
+		var sealed, hasNext bool
+		if seg != nil {
+			durable, sealed = seg.size, seg.sealed
+			hasNext = s.segs[len(s.segs)-1] != seg
+		}
+		s.mu.Unlock()
+		if seg == nil {
+			break
+		}
+		if int64(len(s.rbuf)) < durable {
+			if err := s.load(seg, durable); err != nil {
+				if b.frames > 0 {
+					break
+				}
+				return b, err
+			}
+		}
+		for b.frames < int64(max) && s.rpos < len(s.rbuf) {
+			f, n, err := decodeFrame(s.rbuf[s.rpos:])
+			if err != nil {
+				next := bytes.Index(s.rbuf[s.rpos+1:], frameMagic)
+				if next < 0 {
+					s.rpos = len(s.rbuf)
+				} else {
+					s.rpos += 1 + next
+				}
+				continue
+			}
+			s.rpos += n
+			if f.seq <= s.lastDelivered {
+				continue
+			}
+			s.lastDelivered = f.seq
+			b.lastSeq = f.seq
+			b.frames++
+			var rec Record
+			if err := json.Unmarshal(f.payload, &rec); err != nil {
+				s.log.Error("dropping undecodable spooled record", "seq", f.seq, "err", err)
+				continue
+			}
+			b.Records = append(b.Records, rec)
+		}
+		if s.rpos < len(s.rbuf) || !sealed || !hasNext {
+			break
+		}
+		s.closeReader()
+	}
+	return b, nil
+}
+
+// load reads the segment's newly durable bytes into the read buffer.
+func (s *Spool) load(seg *segment, durable int64) error {
+	if s.rfile == nil {
+		f, err := os.Open(seg.path)
+		if err != nil {
+			return fmt.Errorf("cdr spool: read: %w", err)
+		}
+		s.rfile = f
+	}
+	have := len(s.rbuf)
+	s.rbuf = append(s.rbuf, make([]byte, int(durable)-have)...)
+	if _, err := s.rfile.ReadAt(s.rbuf[have:], int64(have)); err != nil && !errors.Is(err, io.EOF) {
+		s.rbuf = s.rbuf[:have]
+		return fmt.Errorf("cdr spool: read: %w", err)
+	}
+	return nil
+}
+
+func (s *Spool) closeReader() {
+	if s.rfile != nil {
+		s.rfile.Close()
+	}
+	s.rseg, s.rfile, s.rbuf, s.rpos = nil, nil, s.rbuf[:0], 0
+}
+
+// Commit marks b shipped: its records will not be delivered again, and
+// segments holding only shipped records are deleted. Batches must be
+// committed in the order Next returned them. On error (the checkpoint could
+// not be written) call Commit again later; meanwhile the batch would be
+// delivered again after a restart, which consumers tolerate.
+func (s *Spool) Commit(b Batch) error {
+	if b.frames == 0 {
+		return nil
+	}
+	if err := s.writeCheckpoint(b.lastSeq); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if b.lastSeq <= s.ckpt {
+		s.mu.Unlock()
+		return nil
+	}
+	s.ckpt = b.lastSeq
+	s.depth -= b.frames
+	i := 0
+	for i < len(s.groups) && s.groups[i].lastSeq <= s.ckpt {
+		i++
+	}
+	s.groups = s.groups[i:]
+	var drop []*segment
+	keep := s.segs[:0]
+	for _, seg := range s.segs {
+		if seg.sealed && seg.lastSeq <= s.ckpt && seg != s.rseg {
+			drop = append(drop, seg)
+			s.bytes -= seg.size
+			continue
+		}
+		keep = append(keep, seg)
+	}
+	s.segs = keep
+	s.mu.Unlock()
+	for _, seg := range drop {
+		if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("cannot delete shipped spool segment", "segment", seg.path, "err", err)
+		}
+	}
+	return nil
+}
+
+// Stats returns the spool's gauges.
+func (s *Spool) Stats() SpoolStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := SpoolStats{Depth: s.depth, Bytes: s.bytes, Segments: len(s.segs)}
+	if len(s.groups) > 0 && s.depth > 0 {
+		st.OldestUnshipped = time.Unix(0, s.groups[0].firstTS)
+	}
+	return st
+}
+
+// Close stops the spool: appends fail with an error, a waiting Next returns.
+func (s *Spool) Close() error {
+	var err error
+	s.gc.close(func() {
+		if s.active != nil {
+			err = s.active.Close()
+			s.active = nil
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return nil
+	default:
+		close(s.closed)
+	}
+	if s.rfile != nil {
+		s.rfile.Close()
+		s.rfile = nil
+	}
+	if cerr := s.ckptFile.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// The checkpoint is 16 bytes — magic, sequence number, CRC — overwritten in
+// place rather than replaced by rename: on a full disk a rename needs a new
+// block and would fail, leaving shipped segments undeletable and the disk
+// full for good. A write this small within one sector does not tear in
+// practice; if it ever did, the CRC catches it and the spool replays from the
+// start, which consumers tolerate.
+var ckptMagic = []byte("TGK1")
+
+func (s *Spool) openCheckpoint() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, checkpointName), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return fmt.Errorf("cdr spool: checkpoint: %w", err)
+	}
+	s.ckptFile = f
+	var b [16]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return fmt.Errorf("cdr spool: checkpoint: %w", err)
+	}
+	switch {
+	case n == 0:
+	case n == 16 && bytes.Equal(b[:4], ckptMagic) && crc32.Checksum(b[:12], crcTable) == binary.BigEndian.Uint32(b[12:]):
+		s.ckpt = binary.BigEndian.Uint64(b[4:12])
+	default:
+		s.log.Error("spool checkpoint is damaged: replaying every spooled record (stores ignore duplicates)")
+	}
+	return nil
+}
+
+func (s *Spool) writeCheckpoint(seq uint64) error {
+	b := make([]byte, 0, 16)
+	b = append(b, ckptMagic...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	if _, err := s.ckptFile.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("cdr spool: checkpoint: %w", err)
+	}
+	if err := syscall.Fdatasync(int(s.ckptFile.Fd())); err != nil {
+		return fmt.Errorf("cdr spool: checkpoint: %w", err)
+	}
+	return nil
+}
+
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// syncDir makes a file creation or removal in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// validate rejects records no consumer could store exactly once.
+func validate(rec Record) error {
+	if !isUUID(rec.ID) {
+		return fmt.Errorf("cdr: record ID %q is not a UUID", rec.ID)
+	}
+	if rec.SetupTime.IsZero() {
+		return fmt.Errorf("cdr: record %s has no setup time", rec.ID)
+	}
+	return nil
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
