@@ -1,0 +1,80 @@
+package sdpedit
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestFilterCodecsAllow(t *testing.T) {
+	s := mustParse(t, ciscoOffer)
+	if err := s.FilterCodecs(CodecFilter{Allow: []string{"pcma", "0"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := crlf(`
+v=0
+o=CiscoSystemsSIP-GW-UserAgent 4127 2683 IN IP4 192.0.2.10
+s=SIP Call
+c=IN IP4 192.0.2.10
+t=0 0
+m=audio 16544 RTP/AVP 8 0 101
+c=IN IP4 192.0.2.10
+a=rtpmap:8 PCMA/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=ptime:20
+`)
+	if got := s.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if s.FirstCodec(0) != "PCMA" {
+		t.Fatalf("first codec %q", s.FirstCodec(0))
+	}
+}
+
+func TestFilterCodecsDeny(t *testing.T) {
+	s := mustParse(t, multiStream)
+	if err := s.FilterCodecs(CodecFilter{Deny: []string{"telephone-event", "97", "VP8"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.String()
+	for _, gone := range []string{"a=rtpmap:97", "a=fmtp:97", "telephone-event", "VP8", "a=rtcp-fb:100"} {
+		if strings.Contains(got, gone) {
+			t.Fatalf("%q left in\n%s", gone, got)
+		}
+	}
+	if !strings.Contains(got, "m=audio 49170 RTP/AVP 0\r\n") || !strings.Contains(got, "m=video 51372 RTP/AVPF 99\r\n") || !strings.Contains(got, "a=rtcp-fb:99 nack\r\n") {
+		t.Fatalf("got\n%s", got)
+	}
+	mustParse(t, got)
+}
+
+func TestFilterCodecsRefusesEmptyStream(t *testing.T) {
+	s := mustParse(t, asteriskOffer)
+	err := s.FilterCodecs(CodecFilter{Allow: []string{"G729"}})
+	if !errors.Is(err, ErrNoCodec) {
+		t.Fatalf("err = %v", err)
+	}
+	if s.String() != asteriskOffer {
+		t.Fatal("refused filter changed the SDP")
+	}
+	// T.38 and disabled streams are not filtered, so nothing is refused.
+	s = mustParse(t, t38ReInvite)
+	if err := s.FilterCodecs(CodecFilter{Allow: []string{"G729"}}); err != nil || s.String() != t38ReInvite {
+		t.Fatalf("t38 filtered: %v", err)
+	}
+}
+
+func TestPreferCodecs(t *testing.T) {
+	s := mustParse(t, ciscoOffer)
+	s.PreferCodecs([]string{"PCMU", "pcma"})
+	if got := s.String(); got != strings.Replace(ciscoOffer, "RTP/AVP 18 8 0 101 19", "RTP/AVP 0 8 18 101 19", 1) {
+		t.Fatalf("got\n%s", got)
+	}
+	before := s.String()
+	s.PreferCodecs([]string{"PCMU"})
+	if s.String() != before {
+		t.Fatal("no-op preference rewrote the SDP")
+	}
+}
