@@ -1,0 +1,229 @@
+package rtpproxyctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Capability dates (rtpproxy's VF list) the client uses.
+const (
+	capBasic        = "20040107"
+	capMediaNumbers = "20050322"
+	capCodecs       = "20081102"
+	capQuery        = "20080403"
+	capNotify       = "20081224"
+	capQueryDelete  = "20230314"
+)
+
+// Features are what VF probing found a relay supports.
+type Features struct {
+	Codecs      bool // c<pt list> modifier (20081102)
+	Query       bool // Q (20080403)
+	Notify      bool // timeout notifications, i.e. rtpproxy runs with -n (20081224)
+	QueryDelete bool // Q ... && D in one round trip (20230314)
+}
+
+// ErrUnsupported is returned by Probe for a relay that does not speak the
+// protocol version Tollgate needs (V 20040107 and VF 20050322, as Kamailio).
+var ErrUnsupported = errors.New("rtpproxy: unsupported protocol version")
+
+// Client speaks the rtpproxy control protocol to one relay. It is safe for
+// concurrent use.
+type Client struct {
+	address string
+	t       transport
+
+	mu       sync.Mutex
+	features Features
+}
+
+// Options tune a Client's retransmission, as Kamailio's rtpproxy_tout and
+// rtpproxy_retr do.
+type Options struct {
+	Timeout time.Duration // wait for a reply before resending; 0 = 1 s
+	Retries int           // resends after the first try; 0 = 5, negative = none
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = 5
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	return o
+}
+
+// NewClient opens the transport to the relay at address (see Config). It
+// sends nothing: call Probe before relying on Features.
+func NewClient(address string, opts Options) (*Client, error) {
+	opts = opts.withDefaults()
+	t, err := newTransport(address, opts.Timeout, opts.Retries)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{address: address, t: t}, nil
+}
+
+// Address returns the relay's control address as configured.
+func (c *Client) Address() string { return c.address }
+
+// Close releases the transport; commands in flight fail.
+func (c *Client) Close() error { return c.t.close() }
+
+// Command sends one raw command (without cookie) and returns the reply
+// body; an "E<n>" reply is returned as a *ProtocolError.
+func (c *Client) Command(ctx context.Context, cmd string) (string, error) {
+	body, err := c.t.exchange(ctx, cmd)
+	if err != nil {
+		return "", err
+	}
+	return body, replyError(body)
+}
+
+// Probe checks the protocol version (V) and probes the features Tollgate
+// uses (VF), as Kamailio does at start.
+func (c *Client) Probe(ctx context.Context) error {
+	v, err := c.Command(ctx, "V")
+	if err != nil {
+		return fmt.Errorf("rtpproxy %s: V: %w", c.address, err)
+	}
+	if v != capBasic {
+		return fmt.Errorf("rtpproxy %s: V answered %q: %w", c.address, v, ErrUnsupported)
+	}
+	var f Features
+	for _, p := range []struct {
+		date string
+		dst  *bool
+	}{{capMediaNumbers, nil}, {capCodecs, &f.Codecs}, {capQuery, &f.Query}, {capNotify, &f.Notify}, {capQueryDelete, &f.QueryDelete}} {
+		ok, err := c.supports(ctx, p.date)
+		if err != nil {
+			return fmt.Errorf("rtpproxy %s: VF %s: %w", c.address, p.date, err)
+		}
+		if p.dst == nil && !ok {
+			return fmt.Errorf("rtpproxy %s: VF %s answered 0: %w", c.address, p.date, ErrUnsupported)
+		}
+		if p.dst != nil {
+			*p.dst = ok
+		}
+	}
+	c.mu.Lock()
+	c.features = f
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Client) supports(ctx context.Context, date string) (bool, error) {
+	body, err := c.t.exchange(ctx, "VF "+date)
+	if err != nil {
+		return false, err
+	}
+	return parseFlag(body)
+}
+
+// Features returns what the last successful Probe found.
+func (c *Client) Features() Features {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.features
+}
+
+// Request is one U or L command: the media address and port of the SDP's
+// sender, and the tags (with their ";N" media number) that name the session.
+type Request struct {
+	CallID       string
+	Addr         netip.Addr // 0.0.0.0 = hold
+	Port         int
+	FromTag      string
+	ToTag        string // "" when not known yet (U only)
+	PayloadTypes []int  // sent as the c modifier when the relay supports it
+	NotifySocket string // U only: the relay's -n target; "" = none
+	NotifyTag    string // U only: written back on the notify socket at timeout
+}
+
+// Update sends U (create or update, the offer) and returns the relay's
+// address and port for the SDP forwarded to the other side.
+func (c *Client) Update(ctx context.Context, r Request) (Endpoint, error) {
+	return c.endpointCommand(ctx, 'U', r)
+}
+
+// Lookup sends L (the answer). ErrNotFound means the relay has no such
+// session (it replied "0").
+func (c *Client) Lookup(ctx context.Context, r Request) (Endpoint, error) {
+	r.NotifySocket, r.NotifyTag = "", ""
+	return c.endpointCommand(ctx, 'L', r)
+}
+
+func (c *Client) endpointCommand(ctx context.Context, op byte, r Request) (Endpoint, error) {
+	var b strings.Builder
+	b.WriteByte(op)
+	addr := r.Addr.Unmap()
+	if addr.Is6() {
+		b.WriteByte('6')
+	}
+	if len(r.PayloadTypes) > 0 && c.Features().Codecs {
+		b.WriteByte('c')
+		for i, pt := range r.PayloadTypes {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(pt))
+		}
+	}
+	fmt.Fprintf(&b, " %s %s %d %s", r.CallID, addr, r.Port, r.FromTag)
+	if r.ToTag != "" {
+		b.WriteString(" " + r.ToTag)
+	}
+	if r.NotifySocket != "" {
+		b.WriteString(" " + r.NotifySocket + " " + url.PathEscape(r.NotifyTag))
+	}
+	body, err := c.t.exchange(ctx, b.String())
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return ParseEndpoint(body)
+}
+
+// Query sends Q for one media session and, when del is set and the relay
+// supports it, deletes it in the same round trip (Q ... && D). It reports
+// whether the delete was done.
+func (c *Client) Query(ctx context.Context, callID, fromTag, toTag string, del bool) (Counters, bool, error) {
+	cmd := "Q " + callID + " " + fromTag
+	if toTag != "" {
+		cmd += " " + toTag
+	}
+	fused := del && c.Features().QueryDelete
+	if fused {
+		cmd += " && D"
+	}
+	body, err := c.t.exchange(ctx, cmd)
+	if err != nil {
+		return Counters{}, false, err
+	}
+	counters, err := ParseCounters(body)
+	return counters, fused && err == nil, err
+}
+
+// Delete sends D. Tags without ";N" delete every media session of the
+// dialog. ErrNotFound means there was nothing left to delete.
+func (c *Client) Delete(ctx context.Context, callID, fromTag, toTag string) error {
+	cmd := "D " + callID + " " + fromTag
+	if toTag != "" {
+		cmd += " " + toTag
+	}
+	body, err := c.t.exchange(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return parseAck(body)
+}

@@ -1,0 +1,270 @@
+package rtpproxyctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config is the set of rtpproxies the B2BUA anchors media on.
+type Config struct {
+	Relays []RelayConfig
+	Options
+	// ProbeInterval is how often a relay that stopped answering is probed
+	// (V) until it is back; 0 = 5 s.
+	ProbeInterval time.Duration
+	// NotifyListen is where Tollgate receives timeout notifications:
+	// "tcp:host:port" or "unix:/path"; "" = none.
+	NotifyListen string
+	// NotifySocket is the target U commands carry; it must equal one of the
+	// relay's -n options. "" = NotifyListen.
+	NotifySocket string
+	// OnTimeout is called once per call whose media timed out on the relay.
+	// It must not block (hand the event to the call's goroutine).
+	OnTimeout func(Dialog)
+	// AnchorHold writes the relay address even into an SDP that holds with
+	// 0.0.0.0; by default such a stream keeps 0.0.0.0, so the hold stays
+	// a hold for the far end.
+	AnchorHold bool
+	Logger     *slog.Logger
+}
+
+// RelayConfig is one rtpproxy.
+type RelayConfig struct {
+	// Address as rtpproxy's -s: udp:host[:port] (port 22222 by default),
+	// udp6:host[:port], unix:/path (one command per connection),
+	// cunix:/path or tcp:host:port (persistent).
+	Address string
+	Weight  int // share of new calls; 0 = 1
+	// Advertise is the address put into SDP when the relay replies with a
+	// port alone (it is bound to a wildcard address).
+	Advertise netip.Addr
+}
+
+// relay is one configured rtpproxy and its health.
+type relay struct {
+	cfg     RelayConfig
+	client  *Client
+	alive   atomic.Bool
+	probing atomic.Bool
+}
+
+// Pool is the set of relays; it opens one MediaRelay per call. It is safe
+// for concurrent use.
+type Pool struct {
+	cfg    Config
+	log    *slog.Logger
+	relays []*relay
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	notify    *NotifyListener
+	tagPrefix string
+	tagSeq    atomic.Uint64
+	mu        sync.Mutex
+	byTag     map[string]*Session
+}
+
+// New opens a Pool and probes every relay (in parallel, bounded by the
+// retransmission settings). Relays that do not answer start out of service
+// and are probed in the background; New fails only on bad configuration.
+func New(ctx context.Context, cfg Config) (*Pool, error) {
+	if len(cfg.Relays) == 0 {
+		return nil, errors.New("rtpproxy: no relay configured")
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 5 * time.Second
+	}
+	if cfg.NotifySocket == "" {
+		cfg.NotifySocket = cfg.NotifyListen
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Pool{cfg: cfg, log: cfg.Logger.With("component", "rtpproxyctl"),
+		tagPrefix: "tg" + strconv.FormatUint(uint64(rand.Uint32()), 36) + "-", byTag: make(map[string]*Session)}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	for _, rc := range cfg.Relays {
+		if rc.Weight < 0 {
+			p.Close()
+			return nil, fmt.Errorf("rtpproxy %s: negative weight", rc.Address)
+		}
+		if rc.Weight == 0 {
+			rc.Weight = 1
+		}
+		c, err := NewClient(rc.Address, cfg.Options)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.relays = append(p.relays, &relay{cfg: rc, client: c})
+	}
+	if cfg.NotifyListen != "" {
+		n, err := ListenNotify(cfg.NotifyListen, p.timedOut)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.notify = n
+	}
+	var wg sync.WaitGroup
+	for _, r := range p.relays {
+		wg.Go(func() {
+			if err := r.client.Probe(ctx); err != nil {
+				p.log.Warn("rtpproxy not usable at start, probing in the background", "relay", r.cfg.Address, "err", err)
+				p.startProbe(r)
+				return
+			}
+			r.alive.Store(true)
+			p.log.Info("rtpproxy in service", "relay", r.cfg.Address, "features", r.client.Features())
+		})
+	}
+	wg.Wait()
+	return p, nil
+}
+
+// Close stops the background probes and the notify listener and closes
+// every relay's transport. Sessions still open fail their next command.
+func (p *Pool) Close() error {
+	p.cancel()
+	var err error
+	if p.notify != nil {
+		err = p.notify.Close()
+	}
+	for _, r := range p.relays {
+		err = errors.Join(err, r.client.Close())
+	}
+	p.wg.Wait()
+	return err
+}
+
+// Open returns the MediaRelay for a new call. The relay is chosen on the
+// first Offer; nothing is sent before.
+func (p *Pool) Open(d Dialog) MediaRelay {
+	return &Session{pool: p, d: d, streams: make(map[int]*streamState)}
+}
+
+// RelayStatus describes one relay for the admin UI.
+type RelayStatus struct {
+	Address  string
+	Weight   int
+	InUse    bool // answering and taking new calls
+	Features Features
+}
+
+// Status returns the state of every configured relay.
+func (p *Pool) Status() []RelayStatus {
+	out := make([]RelayStatus, len(p.relays))
+	for i, r := range p.relays {
+		out[i] = RelayStatus{Address: r.cfg.Address, Weight: r.cfg.Weight, InUse: r.alive.Load(), Features: r.client.Features()}
+	}
+	return out
+}
+
+// pick chooses a relay for a new call, weighted, among those in service and
+// not yet tried for it.
+func (p *Pool) pick(tried []*relay) *relay {
+	total := 0
+	for _, r := range p.relays {
+		if r.alive.Load() && !contains(tried, r) {
+			total += r.cfg.Weight
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	n := rand.IntN(total)
+	for _, r := range p.relays {
+		if !r.alive.Load() || contains(tried, r) {
+			continue
+		}
+		if n < r.cfg.Weight {
+			return r
+		}
+		n -= r.cfg.Weight
+	}
+	return nil
+}
+
+func contains(rs []*relay, r *relay) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// failed takes a relay out of service after a transport failure (no
+// reply, connection refused) and starts probing it.
+func (p *Pool) failed(r *relay, err error) {
+	if r.alive.CompareAndSwap(true, false) {
+		p.log.Warn("rtpproxy out of service", "relay", r.cfg.Address, "err", err)
+		p.startProbe(r)
+	}
+}
+
+func (p *Pool) startProbe(r *relay) {
+	if !r.probing.CompareAndSwap(false, true) {
+		return
+	}
+	p.wg.Go(func() {
+		defer r.probing.Store(false)
+		t := time.NewTicker(p.cfg.ProbeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := r.client.Probe(p.ctx); err != nil {
+				p.log.Debug("rtpproxy still out of service", "relay", r.cfg.Address, "err", err)
+				continue
+			}
+			r.alive.Store(true)
+			p.log.Info("rtpproxy back in service", "relay", r.cfg.Address, "features", r.client.Features())
+			return
+		}
+	})
+}
+
+// newTag returns a notify tag unique to this process's life.
+func (p *Pool) newTag(s *Session) string {
+	tag := p.tagPrefix + strconv.FormatUint(p.tagSeq.Add(1), 10)
+	p.mu.Lock()
+	p.byTag[tag] = s
+	p.mu.Unlock()
+	return tag
+}
+
+func (p *Pool) dropTag(tag string) {
+	p.mu.Lock()
+	delete(p.byTag, tag)
+	p.mu.Unlock()
+}
+
+// timedOut handles one notification line. Each media session of a call
+// notifies on its own; the call hears about the first one only.
+func (p *Pool) timedOut(tag string) {
+	p.mu.Lock()
+	s := p.byTag[tag]
+	delete(p.byTag, tag)
+	p.mu.Unlock()
+	if s == nil {
+		p.log.Debug("rtpproxy notification for no current call", "tag", tag)
+		return
+	}
+	p.log.Info("media timeout", "call_id", s.d.CallID, "relay", s.Name())
+	if p.cfg.OnTimeout != nil {
+		p.cfg.OnTimeout(s.d)
+	}
+}

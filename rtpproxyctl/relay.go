@@ -1,0 +1,81 @@
+// Package rtpproxyctl anchors a call's media on a relay for the B2BUA: the
+// MediaRelay interface one call uses, and the client of Sippy rtpproxy's
+// control protocol (UDP with cookies and retransmission, unix and stream
+// sockets, weighted relays with failover, timeout notifications). The SDP
+// itself is rewritten separately, with b2bua/sdpedit (see Streams, Rewrite).
+package rtpproxyctl
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/tollgate/tollgate/cdr"
+)
+
+// Side is one party of a call as the B2BUA sees it.
+type Side uint8
+
+// The two sides of a call.
+const (
+	Caller Side = iota // the A leg, who sent the initial INVITE
+	Callee             // the B leg
+)
+
+func (s Side) other() Side { return 1 - s }
+
+func (s Side) String() string {
+	if s == Caller {
+		return "caller"
+	}
+	return "callee"
+}
+
+// Dialog names a call to the relay. rtpproxy keys its sessions by call-id
+// and tags; any values stable for the life of the call will do.
+type Dialog struct {
+	CallID    string // the caller leg's Call-ID
+	CallerTag string // the caller's From tag
+	CalleeTag string // stable for the call's other side: the B2BUA's own To tag on the caller leg
+}
+
+// Stream is one m= line of an SDP, as its sender described it.
+type Stream struct {
+	Index        int        // position of the m= line, 0-based; the relay's media number is Index+1
+	Addr         netip.Addr // where the sender receives media; 0.0.0.0 = hold
+	Port         int        // its RTP port; 0 = disabled stream, not sent to the relay
+	PayloadTypes []int      // offered payload types (informational for the relay)
+}
+
+// Endpoint is where the relay receives a stream's media for the other side:
+// the address and port to write into the forwarded SDP. The zero Endpoint
+// means "leave the stream as it is" (disabled streams).
+type Endpoint struct {
+	Addr netip.Addr
+	Port int
+}
+
+// Stats are a call's final RTP counters, per direction. Counters a relay
+// does not keep (rtpproxy has no byte, loss or jitter figures) stay zero.
+type Stats struct {
+	CallerToCallee cdr.RTPStats // media received from the caller
+	CalleeToCaller cdr.RTPStats
+	Relayed        uint64 // packets relayed, both directions
+	Dropped        uint64
+}
+
+// MediaRelay anchors the media of one call. Offer and Answer take the
+// streams of an SDP travelling from side `from` to the other side and
+// return, in the same order, the endpoints to put into that SDP before it
+// is forwarded. A re-INVITE or UPDATE (hold, unhold, new address) is just
+// another Offer/Answer pair, from either side; late offers (SDP in the 200)
+// are an Offer from the callee answered by the caller.
+type MediaRelay interface {
+	Offer(ctx context.Context, from Side, streams []Stream) ([]Endpoint, error)
+	Answer(ctx context.Context, from Side, streams []Stream) ([]Endpoint, error)
+	// Delete ends the media session and returns the final counters. It is
+	// best-effort: on error the call still ends, with what was collected.
+	Delete(ctx context.Context) (Stats, error)
+	// Name identifies the relay the call uses, for the CDR ("" before the
+	// first Offer).
+	Name() string
+}

@@ -1,0 +1,94 @@
+package rtpproxyctl
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// The replies of the spec's section 4 transcripts.
+func TestParseEndpointVectors(t *testing.T) {
+	for body, want := range map[string]Endpoint{
+		"31966 127.0.0.1":                    {lo, 31966},
+		"41356 ::1 6":                        {netip.MustParseAddr("::1"), 41356},
+		"34490 127.0.0.1 && 32176 127.0.0.1": {lo, 34490},
+		"40946 127.0.0.1":                    {lo, 40946},
+		"32490":                              {Port: 32490},
+	} {
+		got, err := ParseEndpoint(body)
+		if err != nil || got != want {
+			t.Errorf("%q: %v %v", body, got, err)
+		}
+	}
+	if _, err := ParseEndpoint("0"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("0: %v", err)
+	}
+	for body, code := range map[string]int{"E36": 36, "E72": 72, "E0": 0, "E50": 50} {
+		_, err := ParseEndpoint(body)
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || pe.Code != code {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	for _, body := range []string{"", "E", "Exx", "hello", "70000 127.0.0.1", "-1 127.0.0.1", "1 1.2.3.4 6", "1 ::1 7",
+		"1 not-an-ip", "1 fe80::1%eth0 6", "1 2 3 4", "0 127.0.0.1"} {
+		if _, err := ParseEndpoint(body); err == nil || errors.Is(err, ErrNotFound) && body != "0" {
+			t.Errorf("%q accepted: %v", body, err)
+		}
+	}
+}
+
+func TestParseCountersVectors(t *testing.T) {
+	c, err := ParseCounters("60 5 5 10 0")
+	if err != nil || c != (Counters{TTL: 60, FromA: 5, FromB: 5, Relayed: 10}) {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := ParseCounters("E50"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"", "60 5 5 10", "ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0", "60 -5 5 10 0", "x 5 5 10 0"} {
+		if _, err := ParseCounters(body); !errors.Is(err, ErrMalformedReply) {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	if c, _, ok := splitCookie("c72 59 5 5 10 0\n"); c != "c72" || !ok {
+		t.Fatal("cookie split")
+	}
+	if _, _, ok := splitCookie("nocookie"); ok {
+		t.Fatal("single word split")
+	}
+}
+
+// FuzzReply: no reply, however broken, panics the parsers, and every
+// endpoint accepted survives a format/parse round trip.
+func FuzzReply(f *testing.F) {
+	for _, s := range []string{"c1 20040107\n", "c29 31966 127.0.0.1\n", "k3 41356 ::1 6\n", "c78 0\n", "c39 E62\n",
+		"c35 60 5 5 10 0\n", "c68 34490 127.0.0.1 && 32176 127.0.0.1\n", "nocookie E5\n", "c43 \n", "c2 1\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, dgram string) {
+		_, body, ok := splitCookie(dgram)
+		if !ok {
+			body = dgram
+		}
+		ParseCounters(body)
+		parseFlag(body)
+		parseAck(body)
+		ep, err := ParseEndpoint(body)
+		if err != nil {
+			return
+		}
+		text := fmt.Sprint(ep.Port)
+		if ep.Addr.IsValid() {
+			text += " " + ep.Addr.String()
+			if ep.Addr.Is6() {
+				text += " 6"
+			}
+		}
+		again, err := ParseEndpoint(text)
+		if err != nil || again != ep {
+			t.Fatalf("%q -> %v -> %q -> %v %v", body, ep, text, again, err)
+		}
+	})
+}

@@ -1,0 +1,294 @@
+package rtpproxyctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// Session is the MediaRelay of one call on a Pool's rtpproxy.
+type Session struct {
+	pool *Pool
+	d    Dialog
+
+	mu      sync.Mutex
+	relay   *relay // chosen at the first Offer; the call sticks to it
+	tag     string // notify tag, "" when not registered
+	streams map[int]*streamState
+	deleted bool
+}
+
+// streamState is what the call knows of one media session on the relay.
+type streamState struct {
+	creator Side        // who sent the U that created it: Q's first tag
+	last    [2]Endpoint // last endpoint returned for an SDP sent towards each side
+}
+
+// Name returns the relay's address ("" before the first Offer).
+func (s *Session) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.relay == nil {
+		return ""
+	}
+	return s.relay.cfg.Address
+}
+
+// Offer sends U for every enabled stream of an SDP from `from`. The first
+// Offer of a call chooses a relay, and moves to another if the chosen one
+// does not answer; afterwards the call stays on its relay.
+func (s *Session) Offer(ctx context.Context, from Side, streams []Stream) ([]Endpoint, error) {
+	return s.anchor(ctx, 'U', from, streams)
+}
+
+// Answer sends L for every enabled stream of an SDP answer from `from`.
+func (s *Session) Answer(ctx context.Context, from Side, streams []Stream) ([]Endpoint, error) {
+	return s.anchor(ctx, 'L', from, streams)
+}
+
+func (s *Session) anchor(ctx context.Context, op byte, from Side, streams []Stream) ([]Endpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleted {
+		return nil, fmt.Errorf("rtpproxy: call %s: media session already deleted", s.d.CallID)
+	}
+	if s.relay == nil {
+		if op == 'L' {
+			return nil, fmt.Errorf("rtpproxy: call %s: answer before any offer: %w", s.d.CallID, ErrNotFound)
+		}
+		return s.firstOffer(ctx, from, streams)
+	}
+	if !s.relay.alive.Load() {
+		return s.keepSettings(from, streams, ErrRelayDown)
+	}
+	out, err := s.send(ctx, s.relay, op, from, streams)
+	if errors.Is(err, ErrTimeout) {
+		s.pool.failed(s.relay, err)
+		return s.keepSettings(from, streams, err)
+	}
+	return out, err
+}
+
+// firstOffer places a new call on a relay, trying the others in turn
+// while the chosen one does not answer.
+func (s *Session) firstOffer(ctx context.Context, from Side, streams []Stream) ([]Endpoint, error) {
+	var tried []*relay
+	for {
+		r := s.pool.pick(tried)
+		if r == nil {
+			return nil, fmt.Errorf("rtpproxy: call %s: %w", s.d.CallID, ErrNoRelay)
+		}
+		tried = append(tried, r)
+		if s.pool.cfg.NotifySocket != "" && r.client.Features().Notify && s.tag == "" {
+			s.tag = s.pool.newTag(s)
+		}
+		out, err := s.send(ctx, r, 'U', from, streams)
+		if errors.Is(err, ErrTimeout) {
+			s.pool.failed(r, err)
+			clear(s.streams)
+			continue
+		}
+		if err != nil {
+			if len(s.streams) > 0 {
+				// Streams before the failing one were created: release them
+				// now rather than at the relay's setup timeout.
+				_ = r.client.Delete(ctx, s.d.CallID, s.tagOf(from), s.tagOf(from.other()))
+			}
+			s.forgetTag()
+			clear(s.streams)
+			return nil, err
+		}
+		s.relay = r
+		return out, nil
+	}
+}
+
+// keepSettings answers for a call whose relay stopped answering: the
+// signalling goes on with the endpoints the relay gave before, so a
+// re-INVITE during an outage does not tear the call down. A stream never
+// anchored before has nothing to keep, and fails.
+func (s *Session) keepSettings(from Side, streams []Stream, cause error) ([]Endpoint, error) {
+	out := make([]Endpoint, len(streams))
+	to := from.other()
+	for i, st := range streams {
+		if st.Port == 0 {
+			continue
+		}
+		ss := s.streams[st.Index]
+		if ss == nil || ss.last[to].Port == 0 {
+			return nil, fmt.Errorf("rtpproxy: call %s stream %d: %w (%w)", s.d.CallID, st.Index, ErrRelayDown, cause)
+		}
+		out[i] = ss.last[to]
+		if st.Addr.IsUnspecified() && !s.pool.cfg.AnchorHold {
+			out[i].Addr = st.Addr
+		}
+	}
+	s.pool.log.Warn("rtpproxy not answering, call keeps its media settings", "call_id", s.d.CallID, "relay", s.relay.cfg.Address)
+	return out, nil
+}
+
+// send runs U or L for each enabled stream on r.
+func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, streams []Stream) ([]Endpoint, error) {
+	out := make([]Endpoint, len(streams))
+	to := from.other()
+	for i, st := range streams {
+		if st.Port == 0 {
+			continue
+		}
+		if st.Port < 0 || st.Port > 65535 || !st.Addr.IsValid() {
+			return nil, fmt.Errorf("rtpproxy: call %s stream %d: bad media address %v port %d", s.d.CallID, st.Index, st.Addr, st.Port)
+		}
+		req := Request{
+			CallID:       s.d.CallID,
+			Addr:         st.Addr,
+			Port:         st.Port,
+			PayloadTypes: st.PayloadTypes,
+		}
+		n := ";" + strconv.Itoa(st.Index+1)
+		// U names the SDP's sender first; L names the offerer first, i.e.
+		// the side this answer goes to (rtpproxy's find_stream rules).
+		first, second := from, to
+		if op == 'L' {
+			first, second = to, from
+		}
+		req.FromTag = s.tagOf(first) + n
+		if t := s.tagOf(second); t != "" {
+			req.ToTag = t + n
+		}
+		var ep Endpoint
+		var err error
+		if op == 'U' {
+			if s.tag != "" {
+				req.NotifySocket, req.NotifyTag = s.pool.cfg.NotifySocket, s.tag
+			}
+			ep, err = r.client.Update(ctx, req)
+		} else {
+			ep, err = r.client.Lookup(ctx, req)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rtpproxy %s: call %s stream %d: %c: %w", r.cfg.Address, s.d.CallID, st.Index, op, err)
+		}
+		if !ep.Addr.IsValid() {
+			if !r.cfg.Advertise.IsValid() {
+				return nil, fmt.Errorf("rtpproxy %s replied with a port only and no advertised address is configured: %w", r.cfg.Address, ErrMalformedReply)
+			}
+			ep.Addr = r.cfg.Advertise
+		}
+		ss := s.streams[st.Index]
+		if ss == nil {
+			ss = &streamState{creator: from}
+			s.streams[st.Index] = ss
+		}
+		ss.last[to] = ep
+		if st.Addr.IsUnspecified() && !s.pool.cfg.AnchorHold {
+			ep.Addr = st.Addr
+		}
+		out[i] = ep
+	}
+	return out, nil
+}
+
+func (s *Session) tagOf(side Side) string {
+	if side == Caller {
+		return s.d.CallerTag
+	}
+	return s.d.CalleeTag
+}
+
+func (s *Session) forgetTag() {
+	if s.tag != "" {
+		s.pool.dropTag(s.tag)
+		s.tag = ""
+	}
+}
+
+// Delete collects each stream's counters and deletes the call's sessions:
+// Q ... && D per stream when the relay supports it (one round trip for a
+// plain audio call), else Q then one D per creating side. On a relay that
+// is out of service it returns at once with ErrRelayDown.
+func (s *Session) Delete(ctx context.Context) (Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleted {
+		return Stats{}, nil
+	}
+	s.deleted = true
+	s.forgetTag()
+	var st Stats
+	r := s.relay
+	if r == nil || len(s.streams) == 0 {
+		return st, nil
+	}
+	if !r.alive.Load() {
+		return st, fmt.Errorf("rtpproxy %s: call %s: delete skipped: %w", r.cfg.Address, s.d.CallID, ErrRelayDown)
+	}
+	indexes := make([]int, 0, len(s.streams))
+	for i := range s.streams {
+		indexes = append(indexes, i)
+	}
+	slices.Sort(indexes)
+	var errs []error
+	undeleted := map[Side]bool{}
+	for _, i := range indexes {
+		ss := s.streams[i]
+		n := ";" + strconv.Itoa(i+1)
+		if !r.client.Features().Query {
+			undeleted[ss.creator] = true
+			continue
+		}
+		toTag := s.tagOf(ss.creator.other())
+		if toTag != "" {
+			toTag += n
+		}
+		c, deleted, err := r.client.Query(ctx, s.d.CallID, s.tagOf(ss.creator)+n, toTag, true)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // already gone: timed out on the relay
+		case errors.Is(err, ErrTimeout):
+			s.pool.failed(r, err)
+			return st, fmt.Errorf("rtpproxy %s: call %s: %w", r.cfg.Address, s.d.CallID, err)
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			st.add(ss.creator, c)
+		}
+		if !deleted {
+			undeleted[ss.creator] = true
+		}
+	}
+	for _, side := range []Side{Caller, Callee} {
+		if !undeleted[side] {
+			continue
+		}
+		// Bare tags: D deletes every media number of the dialog at once.
+		err := r.client.Delete(ctx, s.d.CallID, s.tagOf(side), s.tagOf(side.other()))
+		if errors.Is(err, ErrTimeout) {
+			s.pool.failed(r, err)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return st, fmt.Errorf("rtpproxy %s: call %s: delete: %w", r.cfg.Address, s.d.CallID, err)
+	}
+	return st, nil
+}
+
+// add folds one media session's counters into the call's; Q counts first
+// the packets of the party whose tag it was given first.
+func (st *Stats) add(first Side, c Counters) {
+	fromCaller, fromCallee := c.FromA, c.FromB
+	if first == Callee {
+		fromCaller, fromCallee = fromCallee, fromCaller
+	}
+	st.CallerToCallee.Packets += fromCaller
+	st.CalleeToCaller.Packets += fromCallee
+	st.Relayed += c.Relayed
+	st.Dropped += c.Dropped
+}
+
+var _ MediaRelay = (*Session)(nil)
