@@ -1,0 +1,112 @@
+package relay
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+)
+
+// ipTOS is the DSCP EF class (0xB8) rtpproxy marks media with.
+const (
+	ipTOS      = 0xB8
+	rcvBufSize = 256 << 10
+)
+
+// portPool hands out even RTP ports (RTCP is the port above) from the
+// configured range. Ports are shuffled at start and a released port goes to
+// the back of the queue, so a stale packet from an old call rarely lands in a
+// new one.
+type portPool struct {
+	ip   netip.Addr
+	mu   sync.Mutex
+	free []int
+}
+
+func newPortPool(ip netip.Addr, lo, hi int, skip map[int]bool) *portPool {
+	p := &portPool{ip: ip}
+	if lo%2 != 0 {
+		lo++
+	}
+	for port := lo; port+1 <= hi; port += 2 {
+		if !skip[port] && !skip[port+1] {
+			p.free = append(p.free, port)
+		}
+	}
+	rand.Shuffle(len(p.free), func(i, j int) { p.free[i], p.free[j] = p.free[j], p.free[i] })
+	return p
+}
+
+func (p *portPool) take() (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) == 0 {
+		return 0, false
+	}
+	port := p.free[0]
+	p.free = p.free[1:]
+	return port, true
+}
+
+func (p *portPool) put(port int) {
+	p.mu.Lock()
+	p.free = append(p.free, port)
+	p.mu.Unlock()
+}
+
+func (p *portPool) available() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
+}
+
+// bindPair binds an RTP/RTCP socket pair, trying ports until one pair binds
+// (ports held by other programs are skipped, section 3.1). It gives up after
+// trying as many ports as were free when it started.
+func (p *portPool) bindPair() (int, [2]*net.UDPConn, bool) {
+	for tries := p.available(); tries > 0; tries-- {
+		port, ok := p.take()
+		if !ok {
+			break
+		}
+		rtpc, err := listenMedia(p.ip, port)
+		if err != nil {
+			p.put(port)
+			continue
+		}
+		rtcpc, err := listenMedia(p.ip, port+1)
+		if err != nil {
+			rtpc.Close()
+			p.put(port)
+			continue
+		}
+		return port, [2]*net.UDPConn{rtpc, rtcpc}, true
+	}
+	return 0, [2]*net.UDPConn{}, false
+}
+
+func listenMedia(ip netip.Addr, port int) (*net.UDPConn, error) {
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+	if err != nil {
+		return nil, err
+	}
+	// Best effort: a smaller buffer or unmarked packets still relay.
+	_ = c.SetReadBuffer(rcvBufSize)
+	_ = setTOS(c, ipTOS)
+	return c, nil
+}
+
+func setTOS(c *net.UDPConn, tos int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TOS, tos)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
