@@ -1,0 +1,107 @@
+package aaa
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+)
+
+// conn is one long-lived UDP socket to one server, with its own space of
+// 256 identifiers. A reader goroutine hands each datagram to the request
+// waiting on its identifier; the waiter checks it, so the reader stays cheap.
+type conn struct {
+	udp *net.UDPConn
+	log *slog.Logger
+
+	mu      sync.Mutex
+	waiting [256]chan []byte // nil when the identifier is free
+	// free identifiers as a FIFO ring, so an identifier is reused as late as
+	// possible and a late reply rarely meets a new request.
+	free   [256]byte
+	head   int
+	nfree  int
+	closed bool
+}
+
+func dialConn(addr string, log *slog.Logger) (*conn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	udp, err := net.DialUDP("udp", nil, ua)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{udp: udp, log: log, nfree: 256}
+	for i := range c.free {
+		c.free[i] = byte(i)
+	}
+	go c.read()
+	return c, nil
+}
+
+// acquire takes a free identifier, or reports that the socket has none.
+func (c *conn) acquire() (byte, chan []byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.nfree == 0 {
+		return 0, nil, false
+	}
+	id := c.free[c.head]
+	c.head = (c.head + 1) % 256
+	c.nfree--
+	ch := make(chan []byte, 1)
+	c.waiting[id] = ch
+	return id, ch, true
+}
+
+func (c *conn) release(id byte) {
+	c.mu.Lock()
+	c.waiting[id] = nil
+	c.free[(c.head+c.nfree)%256] = id
+	c.nfree++
+	c.mu.Unlock()
+}
+
+func (c *conn) read() {
+	buf := make([]byte, 4096+1)
+	for {
+		n, err := c.udp.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// ICMP port unreachable surfaces here while a server is down;
+			// the request's own timeout deals with it.
+			continue
+		}
+		if n < 20 {
+			c.log.Debug("radius: runt datagram dropped", "server", c.udp.RemoteAddr(), "bytes", n)
+			continue
+		}
+		c.mu.Lock()
+		ch := c.waiting[buf[1]]
+		c.mu.Unlock()
+		if ch == nil {
+			c.log.Debug("radius: reply to no outstanding request", "server", c.udp.RemoteAddr(), "id", buf[1])
+			continue
+		}
+		select {
+		case ch <- append([]byte(nil), buf[:n]...):
+		default: // a reply to this identifier is already waiting
+		}
+	}
+}
+
+func (c *conn) write(b []byte) error {
+	_, err := c.udp.Write(b)
+	return err
+}
+
+func (c *conn) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.udp.Close()
+}
