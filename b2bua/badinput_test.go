@@ -96,9 +96,15 @@ func TestConcurrentCallLimit(t *testing.T) {
 	if ra := de.Res.GetHeader("Retry-After"); ra == nil || ra.Value() != "7" {
 		t.Errorf("503 Retry-After = %v", ra)
 	}
+	// The refused call has its record too: billing and ASR count it.
+	if r := sw.record(t); r.DisconnectReason != "rejected" || r.SIPCode != 503 || r.ReleasedBy != "switch" {
+		t.Errorf("refused call's record = %+v", r)
+	}
 	first.Bye(ctx)
-	sw.record(t)
-	sw.noRecord(t) // the refused call made none
+	if r := sw.record(t); r.DisconnectReason != "normal" {
+		t.Errorf("first call's record = %+v", r)
+	}
+	sw.noRecord(t)
 	// The slot is free again.
 	again, err := caller.call(ctx, sw.uri("100"))
 	if err != nil {
@@ -136,6 +142,9 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	var de *sipgo.ErrDialogResponse
 	if !errors.As(err, &de) || de.Res.StatusCode != 503 {
 		t.Fatalf("call while draining: %v, want 503", err)
+	}
+	if r := sw.record(t); r.DisconnectReason != "rejected" || r.SIPCode != 503 {
+		t.Errorf("refused call's record = %+v", r)
 	}
 	// ...a call may still end normally...
 	first.Bye(ctx)

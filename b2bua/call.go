@@ -88,7 +88,11 @@ type Call struct {
 	ended       bool
 	endedCh     chan struct{}
 	maxTimer    *time.Timer
-	reinviting  bool // an INVITE/UPDATE transaction is being relayed
+	reinviting  bool       // an INVITE/UPDATE transaction is being relayed
+	media       *callMedia // nil when the route's media mode is none
+	// journaled is closed once the journal holds the connected call; the
+	// record waits for it, so that the journal never sees "ended" first.
+	journaled chan struct{}
 }
 
 // State is the call's state as the caller's leg sees it.
@@ -137,11 +141,16 @@ func (c *Call) end(o outcome) {
 	}
 	c.a.state = LegDisconnected
 	rec := c.record(o, now)
+	journaled := c.journaled
 	c.mu.Unlock()
+	if journaled != nil {
+		<-journaled
+	}
 
 	for _, d := range byes {
 		c.sw.sendBye(d)
 	}
+	c.closeMedia(&rec)
 	c.sw.calls.remove(c)
 	c.sw.emit(rec)
 	c.sw.release()

@@ -44,7 +44,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // startSwitch runs a switch whose configuration is the given YAML after a
 // generated sip: section (UDP and TCP on a free port).
-func startSwitch(t *testing.T, yaml string) *testSwitch {
+func startSwitch(t testing.TB, yaml string) *testSwitch {
 	t.Helper()
 	port := testenv.FreePort(t)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(
@@ -109,7 +109,7 @@ func (ts *testSwitch) noRecord(t *testing.T) {
 }
 
 // waitListening polls the switch with OPTIONS over UDP until it answers.
-func waitListening(t *testing.T, addr string) {
+func waitListening(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -122,7 +122,7 @@ func waitListening(t *testing.T, addr string) {
 
 // rawExchange sends one datagram and returns the first final response
 // (provisional responses are skipped), or "" on timeout.
-func rawExchange(t *testing.T, addr, msg string, wait time.Duration) string {
+func rawExchange(t testing.TB, addr, msg string, wait time.Duration) string {
 	t.Helper()
 	c, err := net.Dial("udp", addr)
 	if err != nil {

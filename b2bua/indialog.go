@@ -144,6 +144,18 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	copyHeaders(req, out)
 	copyBody(req, out)
+	if isOffer {
+		body, err := c.inDialogSDP(opOffer, sideOf(fromA), req)
+		if err != nil {
+			code, reason := mediaRefusal(err)
+			s.log.Info("in-dialog offer not anchored", "call", c.ID, "code", code, "error", err)
+			s.reply(req, tx, code, reason)
+			return
+		}
+		if body != nil {
+			out.SetBody(body)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 	defer cancel()
@@ -167,6 +179,30 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	copyHeaders(res, back)
 	copyBody(res, back)
+	if isOffer && res.IsSuccess() {
+		op := opAnswer
+		if len(req.Body()) == 0 {
+			op = opOffer // the requester made a late offer: this is the offer
+		}
+		body, err := c.inDialogSDP(op, sideOf(!fromA), res)
+		if err != nil {
+			// The far leg's 2xx stands (ACK it); the requester keeps the
+			// media it had and hears that its request failed.
+			code, reason := mediaRefusal(err)
+			s.log.Info("in-dialog answer not anchored", "call", c.ID, "code", code, "error", err)
+			if isInvite {
+				c.mu.Lock()
+				to.inviteSeq = out.CSeq().SeqNo
+				c.mu.Unlock()
+				s.sendAck(to, nil)
+			}
+			s.reply(req, tx, code, reason)
+			return
+		}
+		if body != nil {
+			back.SetBody(body)
+		}
+	}
 	s.addServer(back)
 	if !isInvite || !res.IsSuccess() {
 		if err := tx.Respond(back); err != nil {
@@ -190,7 +226,8 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	c.awaitAck(from, tx, back, func(ack *sip.Request) {
 		if late {
-			s.sendAck(to, ack.Body())
+			body, _ := c.ackSDP(sideOf(fromA), ack)
+			s.sendAck(to, body)
 		}
 	})
 }

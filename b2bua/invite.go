@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/rtpproxyctl"
 )
 
 // errCallerCancel is the setup's cancel cause when the caller sent CANCEL
@@ -33,11 +34,11 @@ func (k killCause) Error() string { return k.reason }
 // call keeps a goroutine.
 func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if s.draining.Load() {
-		s.respondBusy(req, tx, "Shutting Down")
+		s.refuse(req, tx, "Shutting Down")
 		return
 	}
 	if !s.admit() {
-		s.respondBusy(req, tx, "Too Many Calls")
+		s.refuse(req, tx, "Too Many Calls")
 		return
 	}
 	s.stats.CallsStarted.Add(1)
@@ -121,6 +122,9 @@ func (c *Call) setup() {
 	c.mu.Lock()
 	c.route = route
 	c.mu.Unlock()
+	if !c.startMedia(route) {
+		return
+	}
 
 	var best, last *attemptResult
 	for _, gw := range route.Gateways {
@@ -133,7 +137,12 @@ func (c *Call) setup() {
 				c.inviteA, c.txA = nil, nil // the connected call keeps no messages
 				c.mu.Unlock()
 				if late {
-					c.sw.sendAck(&b.leg, ack.Body())
+					body, ok := c.ackSDP(rtpproxyctl.Caller, ack)
+					c.sw.sendAck(&b.leg, body)
+					if !ok {
+						c.end(outcome{reason: cdr.ReasonFailed, releasedBy: cdr.ReleasedBySwitch,
+							code: 200, sipReason: "OK", byeA: true, byeB: true})
+					}
 				}
 			})
 			return
@@ -145,7 +154,7 @@ func (c *Call) setup() {
 		if r.real {
 			best = r
 		}
-		if route.StopsHunt(r.code) {
+		if route.StopsHunt(r.code) || r.stop {
 			break
 		}
 	}
@@ -163,7 +172,11 @@ func (c *Call) setup() {
 	if !best.real {
 		by = cdr.ReleasedBySwitch
 	}
-	c.failA(best.code, best.reason, reason, by)
+	var hdrs []sip.Header
+	if best.stop {
+		hdrs = append(hdrs, c.sw.retryAfter()) // the media relay is full
+	}
+	c.failA(best.code, best.reason, reason, by, hdrs...)
 }
 
 type attemptKind int
@@ -179,6 +192,7 @@ type attemptResult struct {
 	code   int
 	reason string
 	real   bool          // the code came from the gateway, not from our timers
+	stop   bool          // trying another gateway cannot help (the media relay refused)
 	res200 *sip.Response // the 2xx sent to the caller, for retransmission
 }
 
@@ -189,6 +203,10 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
 	if l == nil {
 		return &attemptResult{code: 503, reason: "No Listener For " + gw.Transport}
+	}
+	offer, refused := c.attemptOffer()
+	if refused != nil {
+		return refused
 	}
 	b := &attemptLeg{gateway: gw}
 	b.state = LegTrying
@@ -217,6 +235,9 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 		inv.ReplaceHeader(&v)
 	}
 	copyBody(inA, inv)
+	if offer != nil {
+		inv.SetBody(offer)
+	}
 	inv.AppendHeader(sip.NewHeader("User-Agent", s.Config().SIP.UserAgent))
 	inv.AppendHeader(sip.NewHeader("Allow", allowed))
 	b.invite = inv
@@ -249,7 +270,11 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 				c.mu.Unlock()
 				if code > 100 {
 					np.Stop()
-					c.onProvisional(b, res)
+					if err := c.onProvisional(b, res); err != nil {
+						s.log.Info("gateway SDP not anchored: next gateway", "call", c.ID, "gateway", gw.Address, "error", err)
+						s.abandon(b, tx)
+						return c.attemptOver(b, attemptFailure(err))
+					}
 				}
 			case code < 300:
 				tx.Terminate() // 2xx retransmissions reach onStrayResponse
@@ -338,12 +363,17 @@ func (s *Switch) abandon(b *attemptLeg, tx sip.ClientTransaction) {
 	}()
 }
 
-// onProvisional relays a 180/183 (with its SDP) to the caller.
-func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) {
+// onProvisional relays a 180/183 (with its SDP, anchored) to the caller.
+// An error means the SDP could not be anchored and the attempt fails.
+func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
+	body, err := c.calleeSDP(res)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	if c.ended || c.inviteA == nil {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	if tag, ok := res.To().Params.Get("tag"); ok {
 		b.d.remoteTag = tag
@@ -359,10 +389,14 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) {
 	out := sip.NewResponseFromRequest(inA, res.StatusCode, res.Reason, nil)
 	out.AppendHeader(l.contact())
 	copyBody(res, out)
+	if body != nil {
+		out.SetBody(body)
+	}
 	c.sw.addServer(out)
 	if err := txA.Respond(out); err != nil {
 		c.sw.log.Debug("provisional not relayed", "code", res.StatusCode, "error", err)
 	}
+	return nil
 }
 
 // onAnswer connects the call: ACK the gateway (at once, unless the caller
@@ -370,6 +404,10 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) {
 // caller.
 func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	s := c.sw
+	body, err := c.calleeSDP(res)
+	if err != nil {
+		return s.rejectAnswer(c, b, res, err)
+	}
 	now := time.Now()
 	c.mu.Lock()
 	if tag, ok := res.To().Params.Get("tag"); ok {
@@ -405,6 +443,9 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	ok.AppendHeader(l.contact())
 	ok.AppendHeader(sip.NewHeader("Allow", allowed))
 	copyBody(res, ok)
+	if body != nil {
+		ok.SetBody(body)
+	}
 	s.addServer(ok)
 	if err := txA.Respond(ok); err != nil {
 		// The caller's CANCEL won the race: sipgo answered it 487.
@@ -412,6 +453,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 			code: 487, sipReason: "Request Terminated", byeB: true})
 		return &attemptResult{kind: attemptCancelled}
 	}
+	c.journal(now)
 	return &attemptResult{kind: attemptAnswered, res200: ok}
 }
 
@@ -487,11 +529,14 @@ func (c *Call) cancelled(cause error) {
 }
 
 // failA answers the caller's INVITE with a final failure and ends the call.
-func (c *Call) failA(code int, reason, why, by string) {
+func (c *Call) failA(code int, reason, why, by string, hdrs ...sip.Header) {
 	c.mu.Lock()
 	inA, txA := c.inviteA, c.txA
 	c.mu.Unlock()
 	res := sip.NewResponseFromRequest(inA, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
 	c.sw.addServer(res)
 	if err := txA.Respond(res); err != nil {
 		c.sw.log.Debug("final response not sent", "code", code, "error", err)
@@ -553,4 +598,46 @@ func splitHostPort(hp string) (string, int) {
 	}
 	p, _ := strconv.Atoi(ps)
 	return host, p
+}
+
+// journal notes the connected call in the switch's journal, after the 200
+// is on its way so that the fsync does not delay the answer.
+func (c *Call) journal(now time.Time) {
+	j := c.sw.journal
+	if j == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	rec := c.record(outcome{reason: cdr.ReasonCrashed, releasedBy: cdr.ReleasedBySwitch,
+		code: 200, sipReason: "OK"}, now)
+	c.journaled = make(chan struct{})
+	done := c.journaled
+	c.mu.Unlock()
+	if err := j.Connected(rec); err != nil {
+		c.sw.log.Error("connected call not journaled", "id", c.ID, "error", err)
+	}
+	close(done)
+}
+
+// refuse answers a new call 503 with Retry-After — the cheap refusal under
+// overload or while draining — and still writes its record: billing and
+// ASR figures count refused calls too.
+func (s *Switch) refuse(req *sip.Request, tx sip.ServerTransaction, reason string) {
+	s.respondBusy(req, tx, reason)
+	now := time.Now()
+	host, port := splitHostPort(req.Source())
+	id := newCallID()
+	s.emit(cdr.Record{
+		ID: id, ConfID: confID(id), CallIDA: req.CallID().Value(),
+		CallerNumber: req.From().Address.User, CallerName: req.From().DisplayName,
+		CalledReceived: req.Recipient.User, CalledSent: req.Recipient.User,
+		SourceIP: host, SourcePort: port,
+		SetupTime: now, DisconnectTime: now,
+		SIPCode: 503, SIPReason: reason, Q850Cause: q850(503, cdr.ReasonRejected),
+		ReleasedBy: cdr.ReleasedBySwitch, DisconnectReason: cdr.ReasonRejected,
+	})
 }

@@ -15,6 +15,13 @@ type RecordSink interface {
 	Write(ctx context.Context, r cdr.Record) error
 }
 
+// Journal durably notes each call as it connects, so that when Tollgate
+// dies the next start can still write the record of every call that was
+// up (cdr.Journal satisfies it; the record sink marks the call ended).
+type Journal interface {
+	Connected(r cdr.Record) error
+}
+
 // LogSink writes call records as structured log lines: the record of last
 // resort when no CDR store is configured.
 type LogSink struct{ Log *slog.Logger }

@@ -30,9 +30,11 @@ import (
 
 // Switch is the running B2BUA.
 type Switch struct {
-	log  *slog.Logger
-	cfg  atomic.Pointer[config.Config]
-	sink RecordSink
+	log     *slog.Logger
+	cfg     atomic.Pointer[config.Config]
+	sink    RecordSink
+	journal Journal
+	media   *Media // nil: every call in mode none
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -62,8 +64,10 @@ type Stats struct {
 
 // Options are the switch's collaborators.
 type Options struct {
-	Log  *slog.Logger
-	Sink RecordSink // where call records go; default: LogSink on Log
+	Log     *slog.Logger
+	Sink    RecordSink // where call records go; default: LogSink on Log
+	Journal Journal    // notes connected calls; optional
+	Media   *Media     // relays for media anchoring (StartMedia); nil: mode none only
 }
 
 // New builds a switch for a configuration. It does not listen yet.
@@ -78,8 +82,11 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	// letting IP fragment it: a 200 with a large SDP, or a response echoing
 	// many Vias, would vanish. Carriers send such datagrams every day.
 	sip.UDPMTUSize = 65535
-	s := &Switch{log: o.Log, sink: o.Sink, calls: newCallTable()}
+	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, calls: newCallTable()}
 	s.cfg.Store(cfg)
+	if err := s.useMedia(cfg, o.Media); err != nil {
+		return nil, err
+	}
 	for _, l := range cfg.SIP.Listeners() {
 		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))
 	}
@@ -124,6 +131,7 @@ func (s *Switch) Config() *config.Config { return s.cfg.Load() }
 // were given; new calls use the new one. Listen addresses are not changed by
 // a reload.
 func (s *Switch) Reload(cfg *config.Config) {
+	s.checkMediaReload(cfg)
 	s.cfg.Store(cfg)
 	s.log.Info("configuration reloaded", "file", cfg.Path(), "routes", len(cfg.Routes))
 }

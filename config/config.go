@@ -19,6 +19,8 @@ type Config struct {
 	Limits Limits  `yaml:"limits"`
 	Timers Timers  `yaml:"timers"`
 	Routes []Route `yaml:"routes"`
+	Media  Media   `yaml:"media"`
+	CDR    CDR     `yaml:"cdr"`
 	Log    Log     `yaml:"log"`
 
 	// path is the file it was read from, for reloads.
@@ -93,6 +95,8 @@ type Route struct {
 	NoProgress  time.Duration `yaml:"no_progress"`
 	MaxRing     time.Duration `yaml:"max_ring"`
 	MaxDuration time.Duration `yaml:"max_duration"`
+	// Media overrides media.mode for this route: none, rtpproxy or builtin.
+	Media string `yaml:"media"`
 }
 
 // StopsHunt reports whether a final code from a gateway ends the failover.
@@ -144,8 +148,12 @@ func (c *Config) applyDefaults() {
 	if t.Drain == 0 {
 		t.Drain = 30 * time.Second
 	}
+	c.Media.applyDefaults()
 	for i := range c.Routes {
 		r := &c.Routes[i]
+		if r.Media == "" {
+			r.Media = c.Media.Mode
+		}
 		if r.Name == "" {
 			r.Name = r.Prefix
 			if r.Name == "" {
@@ -173,6 +181,7 @@ func (c *Config) applyDefaults() {
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
+	c.CDR.applyDefaults()
 }
 
 // Path is the file the configuration was loaded from.

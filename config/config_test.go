@@ -108,3 +108,104 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMediaDefaultsAndRouteOverride(t *testing.T) {
+	c, err := Parse([]byte(`
+routes:
+  - {prefix: "1", gateways: [{address: "127.0.0.1:1"}]}
+  - {prefix: "2", gateways: [{address: "127.0.0.1:2"}], media: builtin}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Media.Mode != MediaNone || c.Route("1").Media != MediaNone || c.Route("2").Media != MediaBuiltin {
+		t.Fatalf("modes: switch %q, route 1 %q, route 2 %q", c.Media.Mode, c.Route("1").Media, c.Route("2").Media)
+	}
+	if !c.UsesMedia(MediaBuiltin) || c.UsesMedia(MediaRTPProxy) {
+		t.Error("UsesMedia does not follow the routes")
+	}
+	b := c.Media.Builtin
+	if b.MediaIP != "127.0.0.1" || b.PortMin != DefaultMediaPortMin || b.PortMax != DefaultMediaPortMax ||
+		b.TTL != DefaultMediaTTL || b.SetupTTL != DefaultMediaSetupTTL {
+		t.Errorf("builtin defaults: %+v", b)
+	}
+
+	c, err = Parse([]byte(`
+media:
+  mode: rtpproxy
+  rtpproxy:
+    relays:
+      - {address: "udp:127.0.0.1:22222", weight: 3}
+      - {address: "unix:/run/rtpproxy.sock"}
+    notify: tcp:127.0.0.1:22223
+routes:
+  - {prefix: "", gateways: [{address: "127.0.0.1:1"}]}
+  - {prefix: "9", gateways: [{address: "127.0.0.1:1"}], media: none}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Media.RTPProxy
+	if c.Route("1").Media != MediaRTPProxy || c.Route("9").Media != MediaNone || p.Relays[0].Weight != 3 ||
+		p.Relays[1].Weight != 1 || p.Timeout != DefaultRTPProxyTimeout || p.Retries != DefaultRTPProxyRetries ||
+		p.NotifySocket != "tcp:127.0.0.1:22223" {
+		t.Errorf("rtpproxy section: %+v, routes %q %q", p, c.Route("1").Media, c.Route("9").Media)
+	}
+}
+
+func TestMediaProblemsNameTheirLocation(t *testing.T) {
+	_, err := Parse([]byte(`media:
+  mode: kernel
+  rtpproxy:
+    relays:
+      - address: "sctp:127.0.0.1:1"
+        weight: -1
+    notify: "127.0.0.1:9"
+  builtin:
+    media_ip: "::1"
+    port_min: 40000
+    port_max: 40001
+    ttl: 10ms
+    control: ["tcp:127.0.0.1"]
+routes:
+  - prefix: ""
+    gateways: [{address: "127.0.0.1:1"}]
+    media: rtpengine
+`))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	want := []string{
+		"line 2, column 9: media.mode",
+		"line 5, column 18: media.rtpproxy.relays[0].address",
+		"line 6, column 17: media.rtpproxy.relays[0].weight",
+		"line 7, column 13: media.rtpproxy.notify",
+		"line 9, column 15: media.builtin.media_ip",
+		"line 11, column 15: media.builtin.port_max",
+		"line 12, column 10: media.builtin.ttl",
+		"line 13, column 15: media.builtin.control[0]",
+		"line 17, column 12: routes[0].media",
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error lacks %q:\n%s", w, msg)
+		}
+	}
+	_, err = Parse([]byte("routes: [{prefix: \"\", gateways: [{address: \"127.0.0.1:1\"}], media: rtpproxy}]\n"))
+	if err == nil || !strings.Contains(err.Error(), "media.rtpproxy.relays: media mode rtpproxy needs at least one relay") {
+		t.Errorf("a route on rtpproxy without relays: %v", err)
+	}
+}
+
+// TestExampleUsesBuiltinRelay: make run anchors media on the built-in relay.
+func TestExampleUsesBuiltinRelay(t *testing.T) {
+	c, err := Load("../examples/tollgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Media.Mode != MediaBuiltin || c.Route("1").Media != MediaBuiltin || c.UsesMedia(MediaRTPProxy) {
+		t.Fatalf("example media: mode %q, route %q", c.Media.Mode, c.Route("1").Media)
+	}
+}

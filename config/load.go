@@ -206,6 +206,8 @@ func (v *validator) validate(c *Config) {
 			v.addf(path+".max_duration", "must not be negative")
 		}
 	}
+	v.validateCDR(&c.CDR)
+	v.validateMedia(c)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -16,6 +16,11 @@ const usage = `tollgate — carrier SIP B2BUA with RADIUS AAA, prepaid and CDRs
 Usage:
   tollgate serve -c FILE          run the switch on a configuration file
   tollgate check-config -c FILE   validate a configuration file and report every problem
+  tollgate migrate -c FILE        apply the database migrations (cdr.database)
+  tollgate cdr export -c FILE --from TIME [--to TIME] [--format csv]
+                                  stream call records from the database as CSV (RFC 4180)
+  tollgate relay -c FILE          run the built-in media relay alone (media.builtin), answering
+                                  the rtpproxy protocol on media.builtin.control
   tollgate version                print the version
 
 Signals to "serve": SIGHUP reloads the configuration (a bad file is refused
@@ -37,6 +42,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
+	case "cdr":
+		return cdrCommand(args[1:], stdout, stderr)
+	case "relay":
+		return relayCommand(args[1:], stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "tollgate", version)
 		return 0

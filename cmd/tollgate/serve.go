@@ -53,13 +53,28 @@ func serve(args []string, stderr io.Writer) int {
 	slog.SetDefault(log)
 	log.Info("tollgate starting", "version", version, "config", path)
 
-	sw, err := b2bua.New(cfg, b2bua.Options{Log: log})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	records, err := openCDR(ctx, cfg.CDR, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+	defer records.Close()
+	defer stop() // the shipper stops before the records close
+	// The media relays outlive the switch: the switch's shutdown ends every
+	// call, deleting its relay session, before they close.
+	media, err := b2bua.StartMedia(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	defer media.Close()
+	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Media: media})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
 
@@ -83,6 +98,7 @@ func serve(args []string, stderr io.Writer) int {
 			sctx, cancel := context.WithTimeout(context.Background(), sw.Config().Timers.Drain+10*time.Second)
 			sw.Shutdown(sctx)
 			cancel()
+			records.Flush(10 * time.Second)
 			stop()
 			<-serveErr
 			sw.Close()

@@ -1,0 +1,287 @@
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/b2bua/sdpedit"
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/rtpproxyctl"
+)
+
+// mediaTimeout bounds one relay operation (its own retransmissions are
+// bounded by the relay settings; this is the backstop). Relay operations do
+// not use the call's setup context: a U aborted half-way would leave a
+// session on the relay that the call no longer knows about.
+const mediaTimeout = 10 * time.Second
+
+// callMedia is the media plumbing of one call whose route anchors media on
+// a relay. A call in mode none has none, and its SDP is never parsed.
+type callMedia struct {
+	relay rtpproxyctl.MediaRelay
+	name  string // for the CDR: "builtin", or the rtpproxy's address
+	// offer is the caller's offer as anchored for the first attempt;
+	// later attempts anchor it again, which also restarts the relay's
+	// setup timer while the hunt goes on.
+	offer    []byte
+	attempts int
+}
+
+type mediaOp uint8
+
+const (
+	opOffer  mediaOp = iota // rtpproxy U
+	opAnswer                // rtpproxy L
+)
+
+// errNotSDP is a body a relay cannot anchor: it is not plain SDP
+// (multipart bodies are not rewritten).
+var errNotSDP = errors.New("body is not application/sdp")
+
+// sideOf names the side a message of the call comes from.
+func sideOf(fromA bool) rtpproxyctl.Side {
+	if fromA {
+		return rtpproxyctl.Caller
+	}
+	return rtpproxyctl.Callee
+}
+
+// startMedia opens the call's relay session for the route's media mode and
+// anchors the caller's offer, before any gateway is tried. When the call
+// cannot go on it answers the caller itself (488 for bad SDP, 503 when the
+// relay refuses) and returns false.
+func (c *Call) startMedia(route *config.Route) bool {
+	if route.Media == config.MediaNone || route.Media == "" {
+		return true
+	}
+	s := c.sw
+	pool := s.media.pool(route.Media)
+	if pool == nil {
+		s.log.Error("route needs a media relay that is not running (media changes need a restart)",
+			"route", route.Name, "mode", route.Media)
+		c.failA(503, "Media Relay Unavailable", cdr.ReasonRejected, cdr.ReleasedBySwitch, s.retryAfter())
+		return false
+	}
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return false
+	}
+	m := &callMedia{
+		relay: pool.Open(rtpproxyctl.Dialog{CallID: c.a.d.callID, CallerTag: c.a.d.remoteTag, CalleeTag: c.a.d.localTag}),
+		name:  route.Media,
+	}
+	c.media = m
+	inA := c.inviteA
+	c.mu.Unlock()
+	if len(inA.Body()) == 0 {
+		return true // late offer: the gateway's 200 carries it
+	}
+	body, err := c.anchor(opOffer, rtpproxyctl.Caller, inA)
+	if err != nil {
+		code, reason := mediaRefusal(err)
+		s.log.Info("caller's offer not anchored", "call", c.ID, "code", code, "error", err)
+		var hdrs []sip.Header
+		switch code {
+		case 415:
+			hdrs = append(hdrs, sip.NewHeader("Accept", "application/sdp"))
+		case 503:
+			hdrs = append(hdrs, s.retryAfter())
+		}
+		c.failA(code, reason, cdr.ReasonRejected, cdr.ReleasedBySwitch, hdrs...)
+		return false
+	}
+	m.offer = body
+	return true
+}
+
+// attemptOffer returns the caller's offer anchored for the next gateway
+// attempt (nil: send the caller's body as it is), or the result that ends
+// the hunt when the relay no longer takes it.
+func (c *Call) attemptOffer() ([]byte, *attemptResult) {
+	c.mu.Lock()
+	m, inA := c.media, c.inviteA
+	c.mu.Unlock()
+	if m == nil || m.offer == nil {
+		return nil, nil
+	}
+	m.attempts++
+	if m.attempts == 1 {
+		return m.offer, nil
+	}
+	body, err := c.anchor(opOffer, rtpproxyctl.Caller, inA)
+	if err != nil {
+		c.sw.log.Warn("caller's offer not anchored for the next gateway", "call", c.ID, "error", err)
+		code, reason := mediaRefusal(err)
+		return nil, &attemptResult{code: code, reason: reason, stop: true}
+	}
+	return body, nil
+}
+
+// calleeSDP anchors the SDP of a gateway's 18x or 2xx during setup: the
+// answer to the caller's offer, or the gateway's own offer when the caller
+// made none (late offer). It returns nil when there is nothing to rewrite.
+func (c *Call) calleeSDP(res *sip.Response) ([]byte, error) {
+	c.mu.Lock()
+	m, late := c.media, !c.offerA
+	c.mu.Unlock()
+	if m == nil || len(res.Body()) == 0 {
+		return nil, nil
+	}
+	op := opAnswer
+	if late {
+		op = opOffer
+	}
+	return c.anchor(op, rtpproxyctl.Callee, res)
+}
+
+// attemptFailure is how an attempt ends when the gateway's SDP could not be
+// anchored: bad SDP fails that gateway only (the hunt goes on, as for any
+// broken response); a relay that refuses or fails ends the hunt with 503.
+func attemptFailure(err error) *attemptResult {
+	if errors.Is(err, sdpedit.ErrMalformed) || errors.Is(err, errNotSDP) {
+		return &attemptResult{code: 502, reason: "Bad Gateway"}
+	}
+	return &attemptResult{code: 503, reason: "Media Relay Unavailable", stop: true}
+}
+
+// rejectAnswer gets rid of a gateway's 2xx whose SDP could not be anchored:
+// ACK and BYE it, so the gateway does not bill a call nobody hears.
+func (s *Switch) rejectAnswer(c *Call, b *attemptLeg, res *sip.Response, err error) *attemptResult {
+	s.log.Info("gateway answer not anchored: hanging it up", "call", c.ID, "gateway", b.gateway.Address, "error", err)
+	s.calls.del(keyB(b.d.callID), c)
+	s.ackAndBye(res)
+	return c.attemptOver(b, attemptFailure(err))
+}
+
+// ackSDP anchors the SDP of an ACK (the answer to a late offer) from side
+// from, for the ACK sent on the other leg. ok is false when it could not:
+// the ACK then goes without a body.
+func (c *Call) ackSDP(from rtpproxyctl.Side, ack *sip.Request) (body []byte, ok bool) {
+	c.mu.Lock()
+	m := c.media
+	c.mu.Unlock()
+	if m == nil || len(ack.Body()) == 0 {
+		return ack.Body(), true
+	}
+	body, err := c.anchor(opAnswer, from, ack)
+	if err != nil {
+		c.sw.log.Warn("SDP answer in ACK not anchored", "call", c.ID, "error", err)
+		return nil, false
+	}
+	return body, true
+}
+
+// inDialogSDP anchors the SDP of a re-INVITE or UPDATE, or of its 2xx,
+// travelling from side from. It returns nil when there is nothing to
+// rewrite.
+func (c *Call) inDialogSDP(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, error) {
+	c.mu.Lock()
+	m := c.media
+	c.mu.Unlock()
+	if m == nil || len(msg.Body()) == 0 {
+		return nil, nil
+	}
+	return c.anchor(op, from, msg)
+}
+
+// anchor runs one SDP through the relay and returns it rewritten to the
+// relay's address and ports. The first codec of each side's SDP is kept
+// for the CDR.
+func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, error) {
+	if cts := msg.GetHeaders("Content-Type"); len(cts) > 0 {
+		mt, _, _ := strings.Cut(cts[0].Value(), ";")
+		if !strings.EqualFold(strings.TrimSpace(mt), "application/sdp") {
+			return nil, errNotSDP
+		}
+	}
+	sd, err := sdpedit.Parse(msg.Body())
+	if err != nil {
+		return nil, err
+	}
+	streams := rtpproxyctl.Streams(sd)
+	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
+	defer cancel()
+	c.mu.Lock()
+	relay := c.media.relay
+	c.mu.Unlock()
+	var eps []rtpproxyctl.Endpoint
+	if op == opOffer {
+		eps, err = relay.Offer(ctx, from, streams)
+	} else {
+		eps, err = relay.Answer(ctx, from, streams)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := rtpproxyctl.Rewrite(sd, streams, eps); err != nil {
+		return nil, err
+	}
+	if len(streams) > 0 {
+		codec := sd.FirstCodec(streams[0].Index)
+		c.mu.Lock()
+		if from == rtpproxyctl.Caller {
+			c.codecA = codec
+		} else {
+			c.codecB = codec
+		}
+		c.mu.Unlock()
+	}
+	return sd.Bytes(), nil
+}
+
+// mediaRefusal is the answer to a request whose SDP could not be anchored.
+func mediaRefusal(err error) (int, string) {
+	switch {
+	case errors.Is(err, errNotSDP):
+		return 415, "Unsupported Media Type"
+	case errors.Is(err, sdpedit.ErrMalformed):
+		return 488, "Not Acceptable Here"
+	}
+	return 503, "Media Relay Unavailable"
+}
+
+// closeMedia ends the call's relay session at teardown and puts its RTP
+// counters into the record. Called once, from end, without the lock.
+func (c *Call) closeMedia(rec *cdr.Record) {
+	c.mu.Lock()
+	m := c.media
+	c.mu.Unlock()
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
+	defer cancel()
+	st, err := m.relay.Delete(ctx)
+	if err != nil {
+		c.sw.log.Warn("media session not cleanly deleted", "call", c.ID, "error", err)
+	}
+	rec.MediaRelay = m.name
+	if m.name == config.MediaRTPProxy {
+		rec.MediaRelay = m.relay.Name()
+	}
+	rec.RTPAtoB = st.CallerToCallee
+	rec.RTPBtoA = st.CalleeToCaller
+}
+
+// onMediaTimeout is told by the relay that a call's media stopped: the call
+// ends like any other, both legs hung up, with the reason "media timeout".
+// It must not block (it runs on the notification reader).
+func (s *Switch) onMediaTimeout(d rtpproxyctl.Dialog) {
+	c := s.calls.get(keyA(d.CallID, d.CallerTag))
+	if c == nil || c.a.d.localTag != d.CalleeTag {
+		return
+	}
+	s.log.Info("media timeout: hanging up", "call", c.ID)
+	go c.kill(cdr.ReasonMediaTimeout)
+}
+
+func (s *Switch) retryAfter() sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(int(s.Config().Limits.RetryAfter.Seconds())))
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/migrations"
+)
+
+// cdrPipe is the path of every call record: the durable spool first, then
+// a shipper to PostgreSQL or, without a database, to daily CSV files. It is
+// the switch's record sink and its connected-calls journal.
+type cdrPipe struct {
+	spool   *cdr.Spool
+	journal *cdr.Journal
+	shipper *cdr.Shipper
+	pool    *pgxpool.Pool
+	csv     *cdr.CSVFiles
+	done    chan struct{}
+}
+
+func openCDR(ctx context.Context, c config.CDR, log *slog.Logger) (*cdrPipe, error) {
+	spool, err := cdr.OpenSpool(filepath.Join(c.Dir, "spool"), cdr.SpoolOptions{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("cdr spool: %w", err)
+	}
+	p := &cdrPipe{spool: spool, done: make(chan struct{})}
+	if p.journal, err = cdr.OpenJournal(filepath.Join(c.Dir, "journal"), log); err != nil {
+		spool.Close()
+		return nil, fmt.Errorf("cdr journal: %w", err)
+	}
+	// Calls that were up when the last process died get their records now.
+	for _, rec := range p.journal.Recover() {
+		if err := p.Write(ctx, rec); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("recovering connected calls: %w", err)
+		}
+		log.Warn("call was connected when Tollgate stopped: record written from the journal",
+			"id", rec.ID, "connect", rec.ConnectTime, "last_alive", rec.DisconnectTime)
+	}
+	var sink cdr.Sink
+	if c.Database != "" {
+		if c.Migrate {
+			mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := migrations.Up(mctx, c.Database)
+			cancel()
+			if err != nil {
+				// Records wait in the spool until the database is back.
+				log.Error("database migrations failed; records wait in the spool", "error", err)
+			}
+		}
+		if p.pool, err = pgxpool.New(ctx, c.Database); err != nil {
+			p.Close()
+			return nil, errors.New("cdr.database: invalid connection string")
+		}
+		sink = cdr.NewPGWriter(p.pool)
+		log.Info("call records: spool, then PostgreSQL", "dir", c.Dir)
+	} else {
+		if p.csv, err = cdr.OpenCSVFiles(filepath.Join(c.Dir, "csv"), log); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("cdr csv: %w", err)
+		}
+		sink = p.csv
+		log.Info("call records: no database configured; spool, then daily CSV files",
+			"dir", filepath.Join(c.Dir, "csv"))
+	}
+	p.shipper = cdr.NewShipper(spool, sink, cdr.ShipperOptions{Logger: log})
+	go func() {
+		defer close(p.done)
+		p.shipper.Run(ctx)
+	}()
+	go p.journal.Run(ctx, 5*time.Second)
+	return p, nil
+}
+
+// Write makes a call's record durable in the spool, then closes its journal
+// entry: a crash in between leaves both, and the spool's copy wins because
+// recovery writes the journal's under the same ID, which is idempotent.
+func (p *cdrPipe) Write(_ context.Context, rec cdr.Record) error {
+	if err := p.spool.Append(rec); err != nil {
+		return err
+	}
+	return p.journal.Ended(rec.ID)
+}
+
+// Connected notes a connected call in the journal.
+func (p *cdrPipe) Connected(rec cdr.Record) error { return p.journal.Connected(rec) }
+
+// Flush waits, for up to limit, until every spooled record has been
+// shipped: a clean stop leaves nothing behind (what it does leave is shipped
+// at the next start).
+func (p *cdrPipe) Flush(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for p.spool.Stats().Depth > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Close waits for the shipper (its context must be done) and closes files.
+func (p *cdrPipe) Close() {
+	if p.shipper != nil {
+		<-p.done
+	}
+	if p.csv != nil {
+		p.csv.Close()
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+	p.journal.Close()
+	p.spool.Close()
+}
+
+// migrate applies the database migrations named by the configuration.
+func migrate(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("migrate", args, stderr)
+	if !ok {
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if cfg.CDR.Database == "" {
+		fmt.Fprintln(stderr, "tollgate migrate: cdr.database is not set in", path)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := migrations.Up(ctx, cfg.CDR.Database); err != nil {
+		fmt.Fprintln(stderr, "tollgate migrate:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "database schema is up to date")
+	return 0
+}
+
+// cdrCommand runs "tollgate cdr export".
+func cdrCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "export" {
+		fmt.Fprintln(stderr, "usage: tollgate cdr export -c FILE --from TIME --to TIME [--format csv]")
+		return 2
+	}
+	fs := flag.NewFlagSet("cdr export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "/etc/tollgate/tollgate.yaml", "configuration file")
+	from := fs.String("from", "", "first setup time included (RFC 3339 or YYYY-MM-DD)")
+	to := fs.String("to", "", "setup time excluded (RFC 3339 or YYYY-MM-DD); default now")
+	format := fs.String("format", "csv", "output format: csv")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *format != "csv" {
+		fmt.Fprintf(stderr, "tollgate cdr export: format %q: only csv is supported\n", *format)
+		return 2
+	}
+	var f cdr.Filter
+	var err error
+	if f.From, err = parseTime(*from, time.Time{}); err != nil || *from == "" {
+		fmt.Fprintln(stderr, "tollgate cdr export: --from: want RFC 3339 or YYYY-MM-DD")
+		return 2
+	}
+	if f.To, err = parseTime(*to, time.Now()); err != nil {
+		fmt.Fprintln(stderr, "tollgate cdr export: --to: want RFC 3339 or YYYY-MM-DD")
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if cfg.CDR.Database == "" {
+		fmt.Fprintln(stderr, "tollgate cdr export: cdr.database is not set; without a database the records are in", filepath.Join(cfg.CDR.Dir, "csv"))
+		return 1
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, cfg.CDR.Database)
+	if err != nil {
+		fmt.Fprintln(stderr, "tollgate cdr export: cdr.database: invalid connection string")
+		return 1
+	}
+	defer pool.Close()
+	if err := cdr.Export(ctx, pool, f, stdout); err != nil {
+		fmt.Fprintln(stderr, "tollgate cdr export:", err)
+		return 1
+	}
+	return 0
+}
+
+func parseTime(s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation("2006-01-02", s, time.UTC)
+}

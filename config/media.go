@@ -1,0 +1,289 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Media modes: how a call's media is anchored. A route may override the
+// switch-wide mode.
+const (
+	MediaNone     = "none"     // SDP passes through untouched; media flows end to end
+	MediaRTPProxy = "rtpproxy" // external rtpproxies, over their control protocol
+	MediaBuiltin  = "builtin"  // Tollgate's own relay, run inside `tollgate serve`
+)
+
+// Media configures media anchoring.
+type Media struct {
+	Mode     string        `yaml:"mode"` // none (default), rtpproxy or builtin
+	RTPProxy RTPProxyMedia `yaml:"rtpproxy"`
+	Builtin  BuiltinMedia  `yaml:"builtin"`
+}
+
+// RTPProxyMedia is the set of external rtpproxies (Sippy rtpproxy, or
+// another Tollgate running `tollgate relay`).
+type RTPProxyMedia struct {
+	Relays []RTPProxyRelay `yaml:"relays"`
+	// Timeout is how long to wait for a reply before resending (Kamailio's
+	// rtpproxy_tout); Retries is how many resends follow the first try
+	// (rtpproxy_retr; -1: none).
+	Timeout time.Duration `yaml:"timeout"`
+	Retries int           `yaml:"retries"`
+	// ProbeInterval is how often a relay that stopped answering is probed.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// Notify is where Tollgate listens for media timeout notifications:
+	// "tcp:host:port" or "unix:/path"; empty: none. NotifySocket is the same
+	// target as the relays know it (their -n option), when it differs.
+	Notify       string `yaml:"notify"`
+	NotifySocket string `yaml:"notify_socket"`
+}
+
+// RTPProxyRelay is one rtpproxy.
+type RTPProxyRelay struct {
+	// Address as rtpproxy's -s: udp:host[:port], udp6:host[:port],
+	// unix:/path, cunix:/path, tcp:host:port.
+	Address string `yaml:"address"`
+	Weight  int    `yaml:"weight"` // share of new calls; default 1
+	// Advertise is the address written into SDP when the relay replies with
+	// a port alone (it is bound to a wildcard address).
+	Advertise string `yaml:"advertise"`
+}
+
+// BuiltinMedia configures Tollgate's own relay: in-process under
+// `tollgate serve` when a call uses mode builtin, or standalone under
+// `tollgate relay`.
+type BuiltinMedia struct {
+	MediaIP     string `yaml:"media_ip"`     // IPv4 address the RTP sockets bind to; default 127.0.0.1
+	AdvertiseIP string `yaml:"advertise_ip"` // address written into SDP when it differs (NAT)
+	PortMin     int    `yaml:"port_min"`     // media port range, inclusive; default 35000-65000
+	PortMax     int    `yaml:"port_max"`
+	// TTL ends a session that has seen no packet for this long (media
+	// timeout); SetupTTL bounds how long a session waits for its answer.
+	TTL      time.Duration `yaml:"ttl"`
+	SetupTTL time.Duration `yaml:"setup_ttl"`
+	// MaxSessions and MaxPacketRate make the relay refuse new sessions
+	// (the caller gets 503) before it saturates; 0: no limit.
+	MaxSessions   int `yaml:"max_sessions"`
+	MaxPacketRate int `yaml:"max_packet_rate"`
+	// Control lists control sockets in rtpproxy's -s syntax, for other
+	// controllers (Kamailio, OpenSIPS, another Tollgate). `tollgate relay`
+	// needs at least one; `tollgate serve` drives its in-process relay over
+	// a private loopback socket of its own and serves these besides.
+	Control []string `yaml:"control"`
+	// Notify lists the timeout-notification targets controllers may name
+	// (rtpproxy -n): "tcp:host:port" or "unix:/path".
+	Notify []string `yaml:"notify"`
+}
+
+// Defaults of the media section.
+const (
+	DefaultRTPProxyTimeout = time.Second
+	DefaultRTPProxyRetries = 5
+	DefaultProbeInterval   = 5 * time.Second
+	DefaultMediaPortMin    = 35000
+	DefaultMediaPortMax    = 65000
+	DefaultMediaTTL        = 60 * time.Second
+	// DefaultMediaSetupTTL outlasts the default max_ring (120 s) plus
+	// no_progress, so a long-ringing call keeps its relay session.
+	DefaultMediaSetupTTL = 180 * time.Second
+)
+
+func (m *Media) applyDefaults() {
+	if m.Mode == "" {
+		m.Mode = MediaNone
+	}
+	p := &m.RTPProxy
+	if p.Timeout == 0 {
+		p.Timeout = DefaultRTPProxyTimeout
+	}
+	if p.Retries == 0 {
+		p.Retries = DefaultRTPProxyRetries
+	}
+	if p.ProbeInterval == 0 {
+		p.ProbeInterval = DefaultProbeInterval
+	}
+	if p.NotifySocket == "" {
+		p.NotifySocket = p.Notify
+	}
+	for i := range p.Relays {
+		if p.Relays[i].Weight == 0 {
+			p.Relays[i].Weight = 1
+		}
+	}
+	b := &m.Builtin
+	if b.MediaIP == "" {
+		b.MediaIP = "127.0.0.1"
+	}
+	if b.PortMin == 0 && b.PortMax == 0 {
+		b.PortMin, b.PortMax = DefaultMediaPortMin, DefaultMediaPortMax
+	}
+	if b.TTL == 0 {
+		b.TTL = DefaultMediaTTL
+	}
+	if b.SetupTTL == 0 {
+		b.SetupTTL = DefaultMediaSetupTTL
+	}
+}
+
+// UsesMedia reports whether the switch-wide mode or any route anchors
+// media with mode, i.e. whether that relay must be running.
+func (c *Config) UsesMedia(mode string) bool {
+	if c.Media.Mode == mode {
+		return true
+	}
+	for i := range c.Routes {
+		if c.Routes[i].Media == mode {
+			return true
+		}
+	}
+	return false
+}
+
+func validMediaMode(m string) bool {
+	return m == MediaNone || m == MediaRTPProxy || m == MediaBuiltin
+}
+
+func (v *validator) validateMedia(c *Config) {
+	m := &c.Media
+	if !validMediaMode(m.Mode) {
+		v.addf("media.mode", "%q: want none, rtpproxy or builtin", m.Mode)
+	}
+	for i := range c.Routes {
+		if r := &c.Routes[i]; !validMediaMode(r.Media) {
+			v.addf(fmt.Sprintf("routes[%d].media", i), "%q: want none, rtpproxy or builtin", r.Media)
+		}
+	}
+	p := &m.RTPProxy
+	if c.UsesMedia(MediaRTPProxy) && len(p.Relays) == 0 {
+		v.addf("media.rtpproxy.relays", "media mode rtpproxy needs at least one relay")
+	}
+	for i, r := range p.Relays {
+		path := fmt.Sprintf("media.rtpproxy.relays[%d]", i)
+		if err := checkControlAddress(r.Address, true); err != nil {
+			v.addf(path+".address", "%v", err)
+		}
+		if r.Weight < 0 {
+			v.addf(path+".weight", "must not be negative")
+		}
+		if r.Advertise != "" {
+			if _, err := netip.ParseAddr(r.Advertise); err != nil {
+				v.addf(path+".advertise", "%q: want an IP address", r.Advertise)
+			}
+		}
+	}
+	v.positive("media.rtpproxy.timeout", p.Timeout)
+	v.positive("media.rtpproxy.probe_interval", p.ProbeInterval)
+	if p.Retries < -1 {
+		v.addf("media.rtpproxy.retries", "want -1 (no resend) or more")
+	}
+	if p.Notify != "" {
+		if err := checkNotifyAddress(p.Notify); err != nil {
+			v.addf("media.rtpproxy.notify", "%v", err)
+		}
+	}
+	if p.NotifySocket != "" {
+		if err := checkNotifyAddress(p.NotifySocket); err != nil {
+			v.addf("media.rtpproxy.notify_socket", "%v", err)
+		}
+	}
+
+	b := &m.Builtin
+	if a, err := netip.ParseAddr(b.MediaIP); err != nil || !a.Is4() {
+		v.addf("media.builtin.media_ip", "%q: want an IPv4 address", b.MediaIP)
+	}
+	if b.AdvertiseIP != "" {
+		if _, err := netip.ParseAddr(b.AdvertiseIP); err != nil {
+			v.addf("media.builtin.advertise_ip", "%q: want an IP address", b.AdvertiseIP)
+		}
+	} else if b.MediaIP == "0.0.0.0" && c.UsesMedia(MediaBuiltin) {
+		v.addf("media.builtin.advertise_ip", "media_ip 0.0.0.0 needs the address to write into SDP")
+	}
+	if b.PortMin < 1024 || b.PortMin > 65535 {
+		v.addf("media.builtin.port_min", "%d: want 1024-65535", b.PortMin)
+	}
+	if b.PortMax < 1024 || b.PortMax > 65535 {
+		v.addf("media.builtin.port_max", "%d: want 1024-65535", b.PortMax)
+	} else if b.PortMax-b.PortMin < 3 {
+		v.addf("media.builtin.port_max", "range %d-%d: want at least 4 ports", b.PortMin, b.PortMax)
+	}
+	if b.TTL < time.Second {
+		v.addf("media.builtin.ttl", "want at least 1s")
+	}
+	if b.SetupTTL < time.Second {
+		v.addf("media.builtin.setup_ttl", "want at least 1s")
+	}
+	if b.MaxSessions < 0 {
+		v.addf("media.builtin.max_sessions", "must not be negative")
+	}
+	if b.MaxPacketRate < 0 {
+		v.addf("media.builtin.max_packet_rate", "must not be negative")
+	}
+	for i, s := range b.Control {
+		if err := checkControlAddress(s, false); err != nil {
+			v.addf(fmt.Sprintf("media.builtin.control[%d]", i), "%v", err)
+		}
+	}
+	for i, s := range b.Notify {
+		if err := checkNotifyAddress(s); err != nil {
+			v.addf(fmt.Sprintf("media.builtin.notify[%d]", i), "%v", err)
+		}
+	}
+}
+
+// checkControlAddress checks an rtpproxy -s style address. A client
+// (rtpproxy relay) needs a host to send to; a listener may use "*".
+func checkControlAddress(s string, client bool) error {
+	kind, rest, ok := strings.Cut(s, ":")
+	if strings.HasPrefix(s, "/") {
+		return nil
+	}
+	if !ok {
+		return fmt.Errorf("%q: want udp:host[:port], udp6:host[:port], unix:/path, cunix:/path or tcp:host:port", s)
+	}
+	switch kind {
+	case "unix", "cunix":
+		if !strings.HasPrefix(rest, "/") {
+			return fmt.Errorf("%q: want an absolute socket path", s)
+		}
+		return nil
+	case "udp", "udp6", "tcp", "tcp6":
+		host, port, err := net.SplitHostPort(rest)
+		switch {
+		case err == nil:
+			if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || (n == 0 && client) {
+				return fmt.Errorf("%q: port %q: want 1-65535", s, port)
+			}
+		case kind == "udp" || kind == "udp6":
+			host = strings.Trim(rest, "[]") // the port defaults to 22222
+		default:
+			return fmt.Errorf("%q: %w", s, err)
+		}
+		if host == "*" && !client {
+			return nil
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%q: host %q: want an IP address", s, host)
+		}
+		return nil
+	}
+	return fmt.Errorf("%q: unknown transport %q", s, kind)
+}
+
+// checkNotifyAddress checks a timeout-notification target.
+func checkNotifyAddress(s string) error {
+	kind, rest, _ := strings.Cut(s, ":")
+	switch {
+	case kind == "unix" && strings.HasPrefix(rest, "/"):
+		return nil
+	case kind == "tcp":
+		if _, _, err := splitHostPort(rest); err != nil {
+			return fmt.Errorf("%q: %w", s, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%q: want tcp:host:port or unix:/path", s)
+}

@@ -1,0 +1,214 @@
+package rtpproxyctl_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/rtpproxyctl"
+	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+)
+
+// The client against Tollgate's own relay, over real sockets: what the
+// B2BUA does in media mode builtin, and what it does against a standalone
+// `tollgate relay` in mode rtpproxy.
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// builtinPool runs a relay with a UDP control socket and a unix notify
+// target, and a Pool driving it. Timeouts are reported on the channel.
+func builtinPool(t *testing.T, ports int, ttl time.Duration, control string) (*relay.Relay, *rtpproxyctl.Pool, <-chan rtpproxyctl.Dialog) {
+	t.Helper()
+	lo, hi := freeRange(t, ports)
+	notify := "unix:" + filepath.Join(t.TempDir(), "notify.sock")
+	log := slog.New(slog.DiscardHandler)
+	r, err := relay.New(relay.Config{Control: []string{control}, PortMin: lo, PortMax: hi, TTL: ttl, Notify: []string{notify}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ctx) }()
+	timeouts := make(chan rtpproxyctl.Dialog, 10)
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer pcancel()
+	p, err := rtpproxyctl.New(pctx, rtpproxyctl.Config{
+		Relays:       []rtpproxyctl.RelayConfig{{Address: r.ControlAddrs()[0]}},
+		Options:      rtpproxyctl.Options{Timeout: 300 * time.Millisecond, Retries: 9},
+		NotifyListen: notify,
+		OnTimeout:    func(d rtpproxyctl.Dialog) { timeouts <- d },
+		Logger:       log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Close()
+		cancel()
+		<-served
+	})
+	return r, p, timeouts
+}
+
+func freeRange(t *testing.T, n int) (int, int) {
+	t.Helper()
+	for range 100 {
+		lo := 10000 + rand.IntN(4900)*2
+		free := true
+		for port := lo; port < lo+n && free; port++ {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+			if err != nil {
+				free = false
+				break
+			}
+			c.Close()
+		}
+		if free {
+			return lo, lo + n - 1
+		}
+	}
+	t.Fatal("no free port range")
+	return 0, 0
+}
+
+func opCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func listen(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func stream(c *net.UDPConn) []rtpproxyctl.Stream {
+	return []rtpproxyctl.Stream{{Index: 0, Addr: loopback, Port: c.LocalAddr().(*net.UDPAddr).Port, PayloadTypes: []int{0, 101}}}
+}
+
+// relayed sends n RTP packets from `from` to the relay endpoint ep and
+// waits for all of them at `to`.
+func relayed(t *testing.T, from, to *net.UDPConn, ep rtpproxyctl.Endpoint, n int) {
+	t.Helper()
+	pkt := make([]byte, 12+160)
+	pkt[0] = 0x80
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ep.Addr, uint16(ep.Port)))
+	buf := make([]byte, 2048)
+	for i := 0; i < n; i++ {
+		pkt[3] = byte(i)
+		if _, err := from.WriteToUDP(pkt, dst); err != nil {
+			t.Fatal(err)
+		}
+		to.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := to.Read(buf); err != nil {
+			t.Fatalf("packet %d not relayed: %v", i, err)
+		}
+	}
+}
+
+func TestClientAgainstBuiltinRelay(t *testing.T) {
+	for _, control := range []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"} {
+		t.Run(control, func(t *testing.T) {
+			r, p, _ := builtinPool(t, 40, 0, control)
+			if st := p.Status()[0]; !st.InUse || st.Features != (rtpproxyctl.Features{Codecs: true, Query: true, Notify: true, QueryDelete: true}) {
+				t.Fatalf("relay status %+v", st)
+			}
+			a, b := listen(t), listen(t)
+			m := p.Open(rtpproxyctl.Dialog{CallID: "c1@test", CallerTag: "ta", CalleeTag: "tb"})
+			toB, err := m.Offer(opCtx(t), rtpproxyctl.Caller, stream(a))
+			if err != nil {
+				t.Fatal(err)
+			}
+			toA, err := m.Answer(opCtx(t), rtpproxyctl.Callee, stream(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			relayed(t, a, b, toA[0], 7)
+			relayed(t, b, a, toB[0], 5)
+			// Hold from the callee (0.0.0.0): the same ports, 0.0.0.0 kept
+			// for the SDP, and media still relayed.
+			hold, err := m.Offer(opCtx(t), rtpproxyctl.Callee, []rtpproxyctl.Stream{{Index: 0, Addr: netip.IPv4Unspecified(), Port: 9}})
+			if err != nil || hold[0] != (rtpproxyctl.Endpoint{Addr: netip.IPv4Unspecified(), Port: toA[0].Port}) {
+				t.Fatalf("hold: %v %v (caller-facing port %d)", hold, err, toA[0].Port)
+			}
+			back, err := m.Answer(opCtx(t), rtpproxyctl.Caller, stream(a))
+			if err != nil || back[0] != toB[0] {
+				t.Fatalf("answer to the hold: %v %v, want %v", back, err, toB[0])
+			}
+			relayed(t, a, b, toA[0], 1)
+			st, err := m.Delete(opCtx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.CallerToCallee.Packets != 8 || st.CalleeToCaller.Packets != 5 || st.Relayed != 13 {
+				t.Errorf("stats %+v", st)
+			}
+			if rs := r.Stats(); rs.ActiveSessions != 0 {
+				t.Errorf("relay still holds %d sessions", rs.ActiveSessions)
+			}
+		})
+	}
+}
+
+func TestBuiltinRelayRefusesWhenFull(t *testing.T) {
+	r, p, _ := builtinPool(t, 4, 0, "udp:127.0.0.1:0")
+	a, b := listen(t), listen(t)
+	first := p.Open(rtpproxyctl.Dialog{CallID: "full-1", CallerTag: "a", CalleeTag: "b"})
+	if _, err := first.Offer(opCtx(t), rtpproxyctl.Caller, stream(a)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Answer(opCtx(t), rtpproxyctl.Callee, stream(b)); err != nil {
+		t.Fatal(err)
+	}
+	second := p.Open(rtpproxyctl.Dialog{CallID: "full-2", CallerTag: "a", CalleeTag: "b"})
+	if _, err := second.Offer(opCtx(t), rtpproxyctl.Caller, stream(a)); !errors.Is(err, rtpproxyctl.ErrRefused) {
+		t.Fatalf("offer with no port left: %v, want ErrRefused", err)
+	}
+	if _, err := second.Delete(opCtx(t)); err != nil {
+		t.Errorf("delete of a refused call: %v", err)
+	}
+	if _, err := first.Delete(opCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.ActiveSessions != 0 || st.PortPairsFree != 2 || st.SessionsRefused == 0 {
+		t.Errorf("relay after refusal: %+v", st)
+	}
+}
+
+func TestBuiltinRelayTimeoutNotifies(t *testing.T) {
+	_, p, timeouts := builtinPool(t, 40, time.Second, "udp:127.0.0.1:0")
+	a, b := listen(t), listen(t)
+	d := rtpproxyctl.Dialog{CallID: "tmo@test", CallerTag: "ta", CalleeTag: "tb"}
+	m := p.Open(d)
+	if _, err := m.Offer(opCtx(t), rtpproxyctl.Caller, stream(a)); err != nil {
+		t.Fatal(err)
+	}
+	toA, err := m.Answer(opCtx(t), rtpproxyctl.Callee, stream(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed(t, a, b, toA[0], 3)
+	select {
+	case got := <-timeouts:
+		if got != d {
+			t.Fatalf("timeout for %+v, want %+v", got, d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no timeout notification")
+	}
+	// The relay already ended the session: Delete is quiet about it.
+	if _, err := m.Delete(opCtx(t)); err != nil {
+		t.Errorf("delete after timeout: %v", err)
+	}
+}
