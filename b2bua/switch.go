@@ -28,6 +28,12 @@ import (
 	"github.com/tollgate/tollgate/config"
 )
 
+// sipgo refuses to send a UDP message over 1300 bytes instead of letting
+// IP fragment it: a 200 with a large SDP, or a response echoing many Vias,
+// would vanish. Carriers send such datagrams every day. The limit is a
+// sipgo package variable, so it is raised once, before any goroutine runs.
+func init() { sip.UDPMTUSize = 65535 }
+
 // Switch is the running B2BUA.
 type Switch struct {
 	log     *slog.Logger
@@ -78,10 +84,6 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.Sink == nil {
 		o.Sink = LogSink{Log: o.Log}
 	}
-	// sipgo refuses to send a UDP message over 1300 bytes instead of
-	// letting IP fragment it: a 200 with a large SDP, or a response echoing
-	// many Vias, would vanish. Carriers send such datagrams every day.
-	sip.UDPMTUSize = 65535
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, calls: newCallTable()}
 	s.cfg.Store(cfg)
 	if err := s.useMedia(cfg, o.Media); err != nil {
