@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -614,6 +615,8 @@ func (c *Call) journal(now time.Time) {
 	}
 	rec := c.record(outcome{reason: cdr.ReasonCrashed, releasedBy: cdr.ReleasedBySwitch,
 		code: 200, sipReason: "OK"}, now)
+	// The journal keeps the record; the call goes on changing its attempts.
+	rec.Attempts = slices.Clone(rec.Attempts)
 	c.journaled = make(chan struct{})
 	done := c.journaled
 	c.mu.Unlock()
