@@ -27,18 +27,19 @@ func BenchmarkCall(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer caller.Close()
-	to, _ := net.ResolveUDPAddr("udp4", sw.addr())
+	swAddr := sw.addr()
+	to, _ := net.ResolveUDPAddr("udp4", swAddr)
 	me := caller.LocalAddr().String()
 	buf := make([]byte, 65535)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		callID := "bench-" + strconv.Itoa(i)
-		caller.WriteTo([]byte(benchInvite(sw.addr(), me, callID)), to)
+		caller.WriteTo([]byte(benchInvite(swAddr, me, callID)), to)
 		res := awaitFinal(b, caller, buf)
 		toHdr := header(res, "To")
-		caller.WriteTo([]byte(benchInDialog("ACK", sw.addr(), me, callID, toHdr, 1)), to)
-		caller.WriteTo([]byte(benchInDialog("BYE", sw.addr(), me, callID, toHdr, 2)), to)
+		caller.WriteTo([]byte(benchInDialog("ACK", swAddr, me, callID, toHdr, 1)), to)
+		caller.WriteTo([]byte(benchInDialog("BYE", swAddr, me, callID, toHdr, 2)), to)
 		awaitFinal(b, caller, buf)
 		<-sw.records
 	}

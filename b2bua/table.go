@@ -15,29 +15,37 @@ type callTable struct {
 
 type tableShard struct {
 	mu sync.RWMutex
-	m  map[string]*Call
+	m  map[tableKey]*Call
+}
+
+// tableKey is one way to find a call. A struct rather than a concatenated
+// string: a lookup then allocates nothing.
+type tableKey struct {
+	kind   byte // 'a' caller's dialog, 'b' an attempt's dialog, 'i' the call's ID
+	callID string
+	tag    string
 }
 
 func newCallTable() *callTable {
 	t := &callTable{seed: maphash.MakeSeed()}
 	for i := range t.shards {
-		t.shards[i].m = make(map[string]*Call)
+		t.shards[i].m = make(map[tableKey]*Call)
 	}
 	return t
 }
 
-func (t *callTable) shard(key string) *tableShard {
-	return &t.shards[maphash.String(t.seed, key)%uint64(len(t.shards))]
+func (t *callTable) shard(key tableKey) *tableShard {
+	return &t.shards[maphash.String(t.seed, key.callID)%uint64(len(t.shards))]
 }
 
-func (t *callTable) put(key string, c *Call) {
+func (t *callTable) put(key tableKey, c *Call) {
 	s := t.shard(key)
 	s.mu.Lock()
 	s.m[key] = c
 	s.mu.Unlock()
 }
 
-func (t *callTable) get(key string) *Call {
+func (t *callTable) get(key tableKey) *Call {
 	s := t.shard(key)
 	s.mu.RLock()
 	c := s.m[key]
@@ -45,7 +53,7 @@ func (t *callTable) get(key string) *Call {
 	return c
 }
 
-func (t *callTable) del(key string, c *Call) {
+func (t *callTable) del(key tableKey, c *Call) {
 	s := t.shard(key)
 	s.mu.Lock()
 	if s.m[key] == c {
@@ -56,9 +64,9 @@ func (t *callTable) del(key string, c *Call) {
 
 // Keys of the three ways to find a call. The caller's Call-ID is only unique
 // together with its From tag; our B-leg Call-IDs are ours and unique.
-func keyA(callID, fromTag string) string { return "a\x00" + callID + "\x00" + fromTag }
-func keyB(callID string) string          { return "b\x00" + callID }
-func keyID(id string) string             { return "i\x00" + id }
+func keyA(callID, fromTag string) tableKey { return tableKey{'a', callID, fromTag} }
+func keyB(callID string) tableKey          { return tableKey{'b', callID, ""} }
+func keyID(id string) tableKey             { return tableKey{'i', id, ""} }
 
 func (t *callTable) add(c *Call) {
 	t.put(keyID(c.ID), c)
@@ -85,7 +93,7 @@ func (t *callTable) each(f func(*Call)) {
 		s.mu.RLock()
 		var calls []*Call
 		for k, c := range s.m {
-			if k[0] == 'i' {
+			if k.kind == 'i' {
 				calls = append(calls, c)
 			}
 		}
