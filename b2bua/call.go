@@ -93,6 +93,7 @@ type Call struct {
 	// journaled is closed once the journal holds the connected call; the
 	// record waits for it, so that the journal never sees "ended" first.
 	journaled chan struct{}
+	aaa       callAAA // authorisation, limits, credit and accounting (aaa.go)
 }
 
 // State is the call's state as the caller's leg sees it.
@@ -141,6 +142,7 @@ func (c *Call) end(o outcome) {
 	}
 	c.a.state = LegDisconnected
 	rec := c.record(o, now)
+	c.endAAA(o, now, &rec)
 	journaled := c.journaled
 	c.mu.Unlock()
 	if journaled != nil {

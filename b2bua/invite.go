@@ -115,7 +115,10 @@ func (c *Call) setup() {
 	ctx := c.setupCtx
 	defer c.cancelSetup(nil)
 
-	route := c.sw.Config().Route(c.called)
+	route, hops, ok := c.authorize(ctx, c.sw.Config())
+	if !ok {
+		return
+	}
 	if route == nil {
 		c.failA(404, "No Route To Destination", cdr.ReasonRejected, cdr.ReleasedBySwitch)
 		return
@@ -128,8 +131,8 @@ func (c *Call) setup() {
 	}
 
 	var best, last *attemptResult
-	for _, gw := range route.Gateways {
-		r := c.try(ctx, route, gw)
+	for _, h := range hops {
+		r := c.attempt(ctx, h)
 		switch r.kind {
 		case attemptAnswered:
 			c.awaitAck(&c.a, c.txA, r.res200, func(ack *sip.Request) {
@@ -155,7 +158,7 @@ func (c *Call) setup() {
 		if r.real {
 			best = r
 		}
-		if route.StopsHunt(r.code) || r.stop {
+		if h.route.StopsHunt(r.code) || r.stop {
 			break
 		}
 	}
@@ -214,8 +217,8 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	b.inviteSeq = 1
 	b.d = dialog{
 		callID:    newCallID(),
-		local:     sip.Uri{Scheme: "sip", User: c.caller, Host: l.host},
-		localName: c.callerName,
+		local:     sip.Uri{Scheme: "sip", User: c.fromUser(), Host: l.host},
+		localName: c.fromName(),
 		localTag:  sip.GenerateTagN(16),
 		remote:    sip.Uri{Scheme: "sip", User: c.calledSent, Host: host, Port: port},
 		listener:  l,
@@ -241,6 +244,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	}
 	inv.AppendHeader(sip.NewHeader("User-Agent", s.Config().SIP.UserAgent))
 	inv.AppendHeader(sip.NewHeader("Allow", allowed))
+	c.addRouteHeaders(inv)
 	b.invite = inv
 	b.index = len(c.attempts)
 	c.attempts = append(c.attempts, cdr.Attempt{Gateway: gw.Address, CallID: b.d.callID, Start: time.Now()})
@@ -433,6 +437,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 				code: 200, sipReason: "OK", byeA: true, byeB: true})
 		})
 	}
+	c.connectedAAA(now)
 	inA, txA, offer, l := c.inviteA, c.txA, c.offerA, c.a.d.listener
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)

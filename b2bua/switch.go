@@ -41,6 +41,7 @@ type Switch struct {
 	sink    RecordSink
 	journal Journal
 	media   *Media // nil: every call in mode none
+	aaa     *AAA
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -74,6 +75,7 @@ type Options struct {
 	Sink    RecordSink // where call records go; default: LogSink on Log
 	Journal Journal    // notes connected calls; optional
 	Media   *Media     // relays for media anchoring (StartMedia); nil: mode none only
+	AAA     *AAA       // RADIUS and limits (StartAAA); nil: the limits of cfg, no RADIUS
 }
 
 // New builds a switch for a configuration. It does not listen yet.
@@ -84,7 +86,10 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.Sink == nil {
 		o.Sink = LogSink{Log: o.Log}
 	}
-	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, calls: newCallTable()}
+	if o.AAA == nil {
+		o.AAA = newLimitsOnly(cfg, o.Log)
+	}
+	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, aaa: o.AAA, calls: newCallTable()}
 	s.cfg.Store(cfg)
 	if err := s.useMedia(cfg, o.Media); err != nil {
 		return nil, err

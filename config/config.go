@@ -15,13 +15,15 @@ import (
 // reload builds a new one and swaps it in, so calls keep the values they
 // started with.
 type Config struct {
-	SIP    SIP     `yaml:"sip"`
-	Limits Limits  `yaml:"limits"`
-	Timers Timers  `yaml:"timers"`
-	Routes []Route `yaml:"routes"`
-	Media  Media   `yaml:"media"`
-	CDR    CDR     `yaml:"cdr"`
-	Log    Log     `yaml:"log"`
+	SIP     SIP     `yaml:"sip"`
+	Limits  Limits  `yaml:"limits"`
+	Timers  Timers  `yaml:"timers"`
+	Routes  []Route `yaml:"routes"`
+	Media   Media   `yaml:"media"`
+	CDR     CDR     `yaml:"cdr"`
+	Log     Log     `yaml:"log"`
+	Radius  Radius  `yaml:"radius"`
+	Prepaid Prepaid `yaml:"prepaid"`
 
 	// path is the file it was read from, for reloads.
 	path string
@@ -72,6 +74,7 @@ func (s SIP) Listeners() []Listener { return s.listeners }
 type Limits struct {
 	MaxCalls   int           `yaml:"max_calls"`   // concurrent calls; 0 = unlimited
 	RetryAfter time.Duration `yaml:"retry_after"` // the Retry-After given with 503
+	CallLimits `yaml:",inline"`
 }
 
 // Timers are the switch-wide defaults; a route may override the per-call ones.
@@ -97,6 +100,10 @@ type Route struct {
 	MaxDuration time.Duration `yaml:"max_duration"`
 	// Media overrides media.mode for this route: none, rtpproxy or builtin.
 	Media string `yaml:"media"`
+	// Auth overrides radius.auth for this route: none, ip or digest.
+	Auth string `yaml:"auth"`
+	// CreditTime bounds the length of its calls after connect; 0: none.
+	CreditTime time.Duration `yaml:"credit_time"`
 }
 
 // StopsHunt reports whether a final code from a gateway ends the failover.
@@ -182,6 +189,7 @@ func (c *Config) applyDefaults() {
 		c.Log.Level = "info"
 	}
 	c.CDR.applyDefaults()
+	c.applyRadiusDefaults()
 }
 
 // Path is the file the configuration was loaded from.

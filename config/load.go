@@ -183,7 +183,7 @@ func (v *validator) validate(c *Config) {
 			v.addf(path+".prefix", "%q already used by routes[%d]", r.Prefix, j)
 		}
 		prefixes[r.Prefix] = i
-		if len(r.Gateways) == 0 {
+		if len(r.Gateways) == 0 && r.Auth == AuthNone { // else RADIUS may give the routes
 			v.addf(path+".gateways", "a route needs at least one gateway")
 		}
 		for j, g := range r.Gateways {
@@ -208,6 +208,7 @@ func (v *validator) validate(c *Config) {
 	}
 	v.validateCDR(&c.CDR)
 	v.validateMedia(c)
+	v.validateRadius(c)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

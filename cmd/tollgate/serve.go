@@ -70,7 +70,15 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer media.Close()
-	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Media: media})
+	// RADIUS closes first: the switch's shutdown has sent every call's
+	// Stop records, which it may still be delivering or queueing.
+	radius, err := b2bua.StartAAA(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	defer radius.Close()
+	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Media: media, AAA: radius})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
