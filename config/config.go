@@ -24,6 +24,7 @@ type Config struct {
 	Log     Log     `yaml:"log"`
 	Radius  Radius  `yaml:"radius"`
 	Prepaid Prepaid `yaml:"prepaid"`
+	Web     Web     `yaml:"web"`
 
 	// path is the file it was read from, for reloads.
 	path string
@@ -190,6 +191,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.CDR.applyDefaults()
 	c.applyRadiusDefaults()
+	c.Web.applyDefaults()
 }
 
 // Path is the file the configuration was loaded from.

@@ -209,6 +209,7 @@ func (v *validator) validate(c *Config) {
 	v.validateCDR(&c.CDR)
 	v.validateMedia(c)
 	v.validateRadius(c)
+	v.validateWeb(&c.Web)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -19,6 +19,8 @@ Usage:
   tollgate migrate -c FILE        apply the database migrations (cdr.database)
   tollgate cdr export -c FILE --from TIME [--to TIME] [--format csv]
                                   stream call records from the database as CSV (RFC 4180)
+  tollgate user add -c FILE --name NAME --role admin|operator|viewer [--password-stdin]
+                                  create a web UI user; prints a generated password
   tollgate relay -c FILE          run the built-in media relay alone (media.builtin), answering
                                   the rtpproxy protocol on media.builtin.control
   tollgate version                print the version
@@ -46,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return migrate(args[1:], stdout, stderr)
 	case "cdr":
 		return cdrCommand(args[1:], stdout, stderr)
+	case "user":
+		return userCommand(args[1:], os.Stdin, stdout, stderr)
 	case "relay":
 		return relayCommand(args[1:], stderr)
 	case "version", "--version", "-v":

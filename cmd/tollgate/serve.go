@@ -85,6 +85,12 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
+	stopWeb, err := startWeb(ctx, cfg, path, sw, records, media, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	defer stopWeb()
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

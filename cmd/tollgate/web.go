@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/tollgate/tollgate/b2bua"
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/rtpproxyctl"
+	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+	"github.com/tollgate/tollgate/web"
+)
+
+// startWeb runs the admin UI, API and /metrics beside the switch. The
+// returned function stops it and waits. A web server that cannot listen is
+// logged, not fatal: calls are switched without it.
+func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *b2bua.Media, log *slog.Logger) (func(), error) {
+	if cfg.Web.Disable {
+		return func() {}, nil
+	}
+	o := web.Options{
+		Log: log, Switch: sw, DB: records.pool, Web: cfg.Web,
+		Spool: func() cdr.SpoolStats { return records.spool.Stats() },
+		Reload: func() error {
+			c, err := config.Load(path)
+			if err != nil {
+				return err
+			}
+			sw.Reload(c)
+			return nil
+		},
+	}
+	if media != nil {
+		o.Relays = func() map[string][]rtpproxyctl.RelayStatus {
+			out := map[string][]rtpproxyctl.RelayStatus{}
+			if st := media.Status(config.MediaRTPProxy); len(st) > 0 {
+				out[config.MediaRTPProxy] = st
+			}
+			return out
+		}
+		if b := media.Builtin(); b != nil {
+			o.Builtin = func() relay.Stats { return b.Stats() }
+		}
+	}
+	srv, err := web.New(o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go srv.Run(ctx)
+	go func() {
+		defer close(done)
+		if err := web.ListenAndServe(ctx, cfg.Web.Listen, cfg.Web.TLSCert, cfg.Web.TLSKey, srv.Handler(), log); err != nil {
+			log.Error("web UI stopped", "error", err)
+		}
+	}()
+	if records.pool == nil {
+		log.Warn("web UI without a database: it will only say that it needs one (set cdr.database)")
+	}
+	return func() {
+		cancel()
+		<-done
+		srv.Close()
+	}, nil
+}

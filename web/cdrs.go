@@ -1,0 +1,273 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tollgate/tollgate/cdr"
+)
+
+// cdrQuery is a CDR search as the form and the API take it.
+type cdrQuery struct {
+	Filter cdr.Filter
+	Page   cdr.Page
+	Form   url.Values // the parameters as given, to refill the form
+}
+
+// badParam is a parameter a user got wrong; its text is shown to them.
+type badParam struct{ name, msg string }
+
+func (e badParam) Error() string { return e.name + ": " + e.msg }
+
+var timeLayouts = []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"}
+
+// parseTimeParam reads a time in UTC unless it names its zone.
+func parseTimeParam(name, v string) (time.Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l, v, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, badParam{name, "want a time such as 2026-01-31T14:00 (UTC) or RFC 3339"}
+}
+
+// parseCDRQuery validates every search parameter; the first wrong one is
+// reported.
+func parseCDRQuery(q url.Values) (cdrQuery, error) {
+	cq := cdrQuery{Form: q}
+	f := &cq.Filter
+	var err error
+	text := func(name string, limit int) (string, error) {
+		v := strings.TrimSpace(q.Get(name))
+		if len(v) > limit {
+			return "", badParam{name, fmt.Sprintf("at most %d characters", limit)}
+		}
+		return v, nil
+	}
+	for name := range q {
+		if !knownCDRParams[name] {
+			return cq, badParam{name, "unknown parameter"}
+		}
+	}
+	if v := q.Get("from"); v != "" {
+		if f.From, err = parseTimeParam("from", v); err != nil {
+			return cq, err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if f.To, err = parseTimeParam("to", v); err != nil {
+			return cq, err
+		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		return cq, badParam{"to", "must be after from"}
+	}
+	for _, p := range []struct {
+		name  string
+		dst   *string
+		limit int
+	}{
+		{"caller", &f.CallerPrefix, 64}, {"called", &f.CalledPrefix, 64}, {"account", &f.Account, 128},
+		{"gateway", &f.Gateway, 128}, {"call_id", &f.CallID, 256}, {"conf_id", &f.ConfID, 128},
+	} {
+		if *p.dst, err = text(p.name, p.limit); err != nil {
+			return cq, err
+		}
+	}
+	if v := q.Get("code"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 || n > 699 {
+			return cq, badParam{"code", "want a SIP code 100-699"}
+		}
+		f.SIPCode = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return cq, badParam{"limit", "want 1 to 1000"}
+		}
+		cq.Page.Limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		if !validCursor(v) {
+			return cq, badParam{"cursor", "not a cursor this server gave"}
+		}
+		cq.Page.Cursor = v
+	}
+	return cq, nil
+}
+
+var knownCDRParams = map[string]bool{
+	"from": true, "to": true, "caller": true, "called": true, "account": true, "gateway": true,
+	"code": true, "call_id": true, "conf_id": true, "limit": true, "cursor": true,
+}
+
+// validCursor checks the shape of cdr.Search's cursors (base64 of
+// "unix-micros/uuid") so that a mangled one is a 400, not a 500.
+func validCursor(c string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return false
+	}
+	us, id, ok := strings.Cut(string(b), "/")
+	_, err = strconv.ParseInt(us, 10, 64)
+	return ok && err == nil && validCallID(id)
+}
+
+// withoutCursor is the query of the same search from its first page.
+func withoutCursor(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if k != "cursor" && len(v) > 0 && v[0] != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+type cdrsView struct {
+	Q         cdrQuery
+	Records   []cdr.Record
+	Next      string // query of the next page, "" on the last
+	First     string // query of the first page, "" when on it
+	CSV       string // query of the CSV export
+	Error     string
+	Searching bool
+	Elapsed   time.Duration
+}
+
+func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
+	cq, err := parseCDRQuery(r.URL.Query())
+	v := cdrsView{Q: cq}
+	if err != nil {
+		v.Error = err.Error()
+		s.render(w, r, http.StatusBadRequest, "cdrs", v)
+		return
+	}
+	if cq.Page.Limit == 0 {
+		cq.Page.Limit = 50
+	}
+	start := time.Now()
+	recs, next, err := cdr.Search(r.Context(), s.db, cq.Filter, cq.Page)
+	if err != nil {
+		s.log.Error("CDR search", "error", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed: is PostgreSQL up?")
+		return
+	}
+	v.Records, v.Elapsed = recs, time.Since(start).Round(time.Millisecond)
+	base := withoutCursor(r.URL.Query())
+	if next != "" {
+		nq := withoutCursor(r.URL.Query())
+		nq.Set("cursor", next)
+		v.Next = nq.Encode()
+	}
+	if cq.Page.Cursor != "" {
+		v.First = base.Encode()
+	}
+	base.Del("limit")
+	v.CSV = base.Encode()
+	s.render(w, r, http.StatusOK, "cdrs", v)
+}
+
+func (s *Server) apiCDRs(w http.ResponseWriter, r *http.Request) {
+	cq, err := parseCDRQuery(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	recs, next, err := cdr.Search(r.Context(), s.db, cq.Filter, cq.Page)
+	if err != nil {
+		s.log.Error("CDR search", "error", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed")
+		return
+	}
+	if recs == nil {
+		recs = []cdr.Record{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cdrs": recs, "next_cursor": next})
+}
+
+// cdrsCSV streams every CDR of a search, oldest first.
+func (s *Server) cdrsCSV(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	q.Del("limit")
+	q.Del("cursor")
+	cq, err := parseCDRQuery(q)
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	name := "tollgate-cdrs-" + time.Now().UTC().Format("20060102-150405") + ".csv"
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if err := cdr.Export(r.Context(), s.db, cq.Filter, w); err != nil {
+		// The status is sent; a broken download is all the client can be told.
+		s.log.Error("CDR export", "error", err)
+	}
+}
+
+// recordByID finds one CDR through the Call-ID and setup-time indexes
+// that cdr.Search uses.
+func (s *Server) recordByID(r *http.Request, id string) (cdr.Record, error) {
+	var callID string
+	var setup time.Time
+	err := s.db.QueryRow(r.Context(), "SELECT call_id_a, setup_time FROM cdrs WHERE id = $1", id).Scan(&callID, &setup)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cdr.Record{}, errNotFound
+	}
+	if err != nil {
+		return cdr.Record{}, err
+	}
+	f := cdr.Filter{CallID: callID, From: setup, To: setup.Add(time.Millisecond)}
+	recs, _, err := cdr.Search(r.Context(), s.db, f, cdr.Page{Limit: 1000})
+	if err != nil {
+		return cdr.Record{}, err
+	}
+	for _, rec := range recs {
+		if rec.ID == id {
+			return rec, nil
+		}
+	}
+	return cdr.Record{}, errNotFound
+}
+
+func (s *Server) lookupCDR(w http.ResponseWriter, r *http.Request) (cdr.Record, bool) {
+	id := chi.URLParam(r, "id")
+	if !validCallID(id) {
+		s.fail(w, r, http.StatusBadRequest, "bad CDR id: want a UUID")
+		return cdr.Record{}, false
+	}
+	rec, err := s.recordByID(r, strings.ToLower(id))
+	if errors.Is(err, errNotFound) {
+		s.fail(w, r, http.StatusNotFound, "no CDR "+id)
+		return rec, false
+	}
+	if err != nil {
+		s.log.Error("CDR lookup", "error", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "the CDR lookup failed")
+		return rec, false
+	}
+	return rec, true
+}
+
+func (s *Server) cdrPage(w http.ResponseWriter, r *http.Request) {
+	if rec, ok := s.lookupCDR(w, r); ok {
+		s.render(w, r, http.StatusOK, "cdr", rec)
+	}
+}
+
+func (s *Server) apiCDR(w http.ResponseWriter, r *http.Request) {
+	if rec, ok := s.lookupCDR(w, r); ok {
+		writeJSON(w, http.StatusOK, rec)
+	}
+}

@@ -1,0 +1,173 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// callStats are the CDR figures of a time window.
+type callStats struct {
+	Calls    int64   `json:"calls"`
+	Answered int64   `json:"answered"`
+	ASR      float64 `json:"asr"`      // answered / calls, percent
+	ACDSec   float64 `json:"acd_sec"`  // mean duration of answered calls
+	PDDMs    float64 `json:"pdd_ms"`   // mean post-dial delay
+	Minutes  float64 `json:"minutes"`  // billed minutes
+	Failures []cause `json:"failures"` // by SIP code, most frequent first
+	Hourly   []hour  `json:"hourly"`   // per hour, oldest first
+	Window   string  `json:"window"`   // e.g. "24h"
+}
+
+type cause struct {
+	Code   int    `json:"sip_code"`
+	Reason string `json:"reason"`
+	Calls  int64  `json:"calls"`
+}
+
+type hour struct {
+	At       time.Time `json:"t"`
+	Calls    int64     `json:"calls"`
+	Answered int64     `json:"answered"`
+	ASR      float64   `json:"asr"`
+	ACDSec   float64   `json:"acd_sec"`
+	PDDMs    float64   `json:"pdd_ms"`
+}
+
+// cdrStats aggregates the CDRs set up in the last window; the setup-time
+// index bounds the scan to that window.
+func (s *Server) cdrStats(ctx context.Context, window time.Duration) (callStats, error) {
+	st := callStats{Window: window.String()}
+	from := time.Now().Add(-window)
+	rows, err := s.db.Query(ctx, `
+		SELECT date_trunc('hour', setup_time) AS h, count(*),
+		       count(*) FILTER (WHERE connect_time IS NOT NULL),
+		       coalesce(avg(duration_ms) FILTER (WHERE connect_time IS NOT NULL), 0),
+		       coalesce(avg(post_dial_delay_ms) FILTER (WHERE post_dial_delay_ms > 0), 0),
+		       coalesce(sum(billed_seconds), 0)
+		FROM cdrs WHERE setup_time >= $1 GROUP BY h ORDER BY h`, from)
+	if err != nil {
+		return st, err
+	}
+	var durSum, pddSum float64
+	var pddN int64
+	for rows.Next() {
+		var h hour
+		var billed int64
+		if err := rows.Scan(&h.At, &h.Calls, &h.Answered, &h.ACDSec, &h.PDDMs, &billed); err != nil {
+			rows.Close()
+			return st, err
+		}
+		h.ACDSec /= 1000
+		if h.Calls > 0 {
+			h.ASR = 100 * float64(h.Answered) / float64(h.Calls)
+		}
+		st.Calls += h.Calls
+		st.Answered += h.Answered
+		durSum += h.ACDSec * float64(h.Answered)
+		if h.PDDMs > 0 {
+			pddSum += h.PDDMs * float64(h.Calls)
+			pddN += h.Calls
+		}
+		st.Minutes += float64(billed) / 60
+		st.Hourly = append(st.Hourly, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	if st.Calls > 0 {
+		st.ASR = 100 * float64(st.Answered) / float64(st.Calls)
+	}
+	if st.Answered > 0 {
+		st.ACDSec = durSum / float64(st.Answered)
+	}
+	if pddN > 0 {
+		st.PDDMs = pddSum / float64(pddN)
+	}
+	rows, err = s.db.Query(ctx, `
+		SELECT sip_code, min(sip_reason), count(*) FROM cdrs
+		WHERE setup_time >= $1 AND connect_time IS NULL
+		GROUP BY sip_code ORDER BY count(*) DESC LIMIT 10`, from)
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c cause
+		if err := rows.Scan(&c.Code, &c.Reason, &c.Calls); err != nil {
+			return st, err
+		}
+		st.Failures = append(st.Failures, c)
+	}
+	return st, rows.Err()
+}
+
+// liveStats is what the dashboard polls.
+type liveStats struct {
+	Now      time.Time  `json:"now"`
+	Active   int64      `json:"active_calls"`
+	Started  uint64     `json:"calls_started"`
+	Answered uint64     `json:"calls_answered"`
+	Ended    uint64     `json:"calls_ended"`
+	Refused  uint64     `json:"calls_refused"`
+	Bad      uint64     `json:"sip_malformed"`
+	CPS      float64    `json:"cps"`
+	Series   []sample   `json:"series"`
+	CDR      *callStats `json:"cdr,omitempty"`
+	CDRError string     `json:"cdr_error,omitempty"`
+}
+
+func (s *Server) live(ctx context.Context, minutes int, window time.Duration) liveStats {
+	st := s.sw.Stats()
+	now := time.Now()
+	ls := liveStats{
+		Now: now, Active: s.sw.ActiveCalls(), Started: st.CallsStarted.Load(), Answered: st.CallsAnswered.Load(),
+		Ended: st.CallsEnded.Load(), Refused: st.Refused.Load(), Bad: st.Malformed.Load(),
+		CPS: s.series.last().CPS, Series: s.series.since(now.Add(-time.Duration(minutes) * time.Minute)),
+	}
+	if ls.Series == nil {
+		ls.Series = []sample{}
+	}
+	if window > 0 {
+		cs, err := s.cdrStats(ctx, window)
+		if err != nil {
+			s.log.Error("CDR statistics", "error", err)
+			ls.CDRError = "CDR statistics unavailable"
+		} else {
+			ls.CDR = &cs
+		}
+	}
+	return ls
+}
+
+type dashboardView struct {
+	Live   liveStats
+	Health health
+}
+
+func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "dashboard", dashboardView{Live: s.live(r.Context(), 15, 24*time.Hour), Health: s.health(r.Context())})
+}
+
+// apiStats: ?minutes= of live samples (1-60, default 15), ?hours= of CDR
+// statistics (0-168, default 24; 0 skips the database).
+func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) {
+	minutes, hours := 15, 24
+	for _, p := range []struct {
+		name     string
+		dst      *int
+		min, max int
+	}{{"minutes", &minutes, 1, 60}, {"hours", &hours, 0, 168}} {
+		if v := r.URL.Query().Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < p.min || n > p.max {
+				s.fail(w, r, http.StatusBadRequest, p.name+": want "+strconv.Itoa(p.min)+" to "+strconv.Itoa(p.max))
+				return
+			}
+			*p.dst = n
+		}
+	}
+	writeJSON(w, http.StatusOK, s.live(r.Context(), minutes, time.Duration(hours)*time.Hour))
+}

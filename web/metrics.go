@@ -1,0 +1,132 @@
+package web
+
+import (
+	"net/http"
+	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// collector reads the switch's own counters at scrape time, so the hot path
+// pays nothing for metrics it already keeps.
+type collector struct{ s *Server }
+
+var (
+	descActive    = prometheus.NewDesc("tollgate_calls_active", "Calls up now.", nil, nil)
+	descStarted   = prometheus.NewDesc("tollgate_calls_started_total", "Calls admitted by the switch (INVITEs that became calls).", nil, nil)
+	descAttempts  = prometheus.NewDesc("tollgate_call_attempts_total", "Call attempts by outcome: answered, refused (503 overload or drain), malformed (rejected by the front door).", []string{"outcome"}, nil)
+	descEnded     = prometheus.NewDesc("tollgate_calls_ended_total", "Calls ended, whatever the cause.", nil, nil)
+	descCPS       = prometheus.NewDesc("tollgate_calls_per_second", "Calls started per second over the last sampling step (5s); prefer rate(tollgate_calls_started_total) in queries.", nil, nil)
+	descSpool     = prometheus.NewDesc("tollgate_cdr_spool_depth", "CDRs in the local spool not yet shipped.", nil, nil)
+	descSpoolB    = prometheus.NewDesc("tollgate_cdr_spool_bytes", "Bytes of spool segment files on disk.", nil, nil)
+	descSpoolAge  = prometheus.NewDesc("tollgate_cdr_spool_oldest_unshipped_timestamp_seconds", "Append time of the oldest unshipped CDR; 0 when none.", nil, nil)
+	descRadReq    = prometheus.NewDesc("tollgate_radius_requests_total", "RADIUS requests sent, by server.", []string{"server"}, nil)
+	descRadTO     = prometheus.NewDesc("tollgate_radius_timeouts_total", "RADIUS requests no try of which was answered, by server.", []string{"server"}, nil)
+	descRadLat    = prometheus.NewDesc("tollgate_radius_latency_seconds", "Mean RADIUS answer latency, by server.", []string{"server"}, nil)
+	descRadUp     = prometheus.NewDesc("tollgate_radius_server_up", "1 when the RADIUS server is in service.", []string{"server"}, nil)
+	descRelayUp   = prometheus.NewDesc("tollgate_media_relay_up", "1 when the rtpproxy relay answers and takes calls.", []string{"mode", "relay"}, nil)
+	descRelaySess = prometheus.NewDesc("tollgate_builtin_relay_sessions", "Sessions open in the built-in relay.", nil, nil)
+	descRelayPkt  = prometheus.NewDesc("tollgate_builtin_relay_packets_total", "Packets through the built-in relay by result.", []string{"result"}, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descActive, descStarted, descAttempts, descEnded, descCPS, descSpool,
+		descSpoolB, descSpoolAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	st := s.sw.Stats()
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, l...)
+	}
+	gauge(descActive, float64(s.sw.ActiveCalls()))
+	counter(descStarted, float64(st.CallsStarted.Load()))
+	counter(descAttempts, float64(st.CallsAnswered.Load()), "answered")
+	counter(descAttempts, float64(st.Refused.Load()), "refused")
+	counter(descAttempts, float64(st.Malformed.Load()), "malformed")
+	counter(descEnded, float64(st.CallsEnded.Load()))
+	gauge(descCPS, s.series.last().CPS)
+	if s.opt.Spool != nil {
+		sp := s.opt.Spool()
+		gauge(descSpool, float64(sp.Depth))
+		gauge(descSpoolB, float64(sp.Bytes))
+		var oldest float64
+		if !sp.OldestUnshipped.IsZero() {
+			oldest = float64(sp.OldestUnshipped.UnixNano()) / 1e9
+		}
+		gauge(descSpoolAge, oldest)
+	}
+	if s.opt.Radius != nil {
+		for _, r := range s.opt.Radius() {
+			counter(descRadReq, float64(r.Requests), r.Addr)
+			counter(descRadTO, float64(r.Timeouts), r.Addr)
+			gauge(descRadLat, r.MeanLatency.Seconds(), r.Addr)
+			gauge(descRadUp, boolFloat(r.Up), r.Addr)
+		}
+	}
+	if s.opt.Relays != nil {
+		for mode, rs := range s.opt.Relays() {
+			for _, r := range rs {
+				gauge(descRelayUp, boolFloat(r.InUse), mode, r.Address)
+			}
+		}
+	}
+	if s.opt.Builtin != nil {
+		b := s.opt.Builtin()
+		gauge(descRelaySess, float64(b.ActiveSessions))
+		counter(descRelayPkt, float64(b.PacketsRelayed), "relayed")
+		counter(descRelayPkt, float64(b.PacketsDropped), "dropped")
+		counter(descRelayPkt, float64(b.PacketsDiscarded), "discarded")
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// metricsHandler serves /metrics to loopback peers without credentials —
+// the default listen address is loopback, and a local agent or Prometheus
+// needs no secret to read traffic counters (they hold no secrets) — and to
+// anyone else with an API token. A request that a local reverse proxy
+// forwarded (Forwarded / X-Forwarded-For) is not treated as loopback.
+func (s *Server) metricsHandler() http.Handler {
+	prom := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: nil})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.metricsAllowed(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)
+			s.fail(w, r, http.StatusUnauthorized, "metrics need an API token from a non-loopback address")
+			return
+		}
+		prom.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) metricsAllowed(r *http.Request) bool {
+	forwarded := r.Header.Get("Forwarded") != "" || r.Header.Get("X-Forwarded-For") != ""
+	if ip, err := netip.ParseAddr(clientIP(r)); err == nil && ip.IsLoopback() && !forwarded {
+		return true
+	}
+	secret, ok := bearer(r.Header.Get("Authorization"))
+	if !ok || s.store == nil {
+		return false
+	}
+	_, err := s.store.userByToken(r.Context(), secret)
+	return err == nil
+}

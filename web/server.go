@@ -1,0 +1,190 @@
+// Package web is Tollgate's admin UI, JSON API and Prometheus endpoint: a
+// chi router serving server-rendered pages (templates and assets embedded in
+// the binary), /api/v1 for machines with API tokens, and /metrics. Users,
+// sessions, API tokens and the audit log live in PostgreSQL.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate/tollgate/aaa"
+	"github.com/tollgate/tollgate/b2bua"
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/rtpproxyctl"
+	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+)
+
+// Switch is what the UI reads from and does to the running switch;
+// *b2bua.Switch satisfies it.
+type Switch interface {
+	Snapshot() []b2bua.CallInfo
+	Hangup(id string) error
+	ActiveCalls() int64
+	Stats() *b2bua.Stats
+	Config() *config.Config
+}
+
+// Options are the server's collaborators. Only Switch is required.
+type Options struct {
+	Log    *slog.Logger
+	Switch Switch
+	// DB holds users, sessions, the audit log and the CDRs. Without it every
+	// page but /healthz and /metrics says that the UI needs a database.
+	DB *pgxpool.Pool
+	// Reload loads the configuration file again and applies it, as SIGHUP
+	// does; nil hides the reload button.
+	Reload func() error
+	// Spool reports the CDR spool, for health and metrics.
+	Spool func() cdr.SpoolStats
+	// Radius reports the RADIUS servers' counters, when RADIUS is in use.
+	Radius func() []aaa.ServerStats
+	// Relays reports the rtpproxy relays of each media mode in use.
+	Relays func() map[string][]rtpproxyctl.RelayStatus
+	// Builtin reports the built-in relay, when one runs.
+	Builtin func() relay.Stats
+	// Web is the web section of the configuration (cookies, lifetimes).
+	Web config.Web
+	// Registry receives the metrics; default a new registry with the Go
+	// runtime and process collectors.
+	Registry *prometheus.Registry
+}
+
+// Server is the web server's handler and its background state.
+type Server struct {
+	opt      Options
+	log      *slog.Logger
+	sw       Switch
+	db       *pgxpool.Pool
+	store    *store
+	sessions *scs.SessionManager
+	pgstore  *pgxstore.PostgresStore
+	throttle *throttle
+	series   *series
+	pages    *pages
+	handler  http.Handler
+	registry *prometheus.Registry
+}
+
+// New builds the server. Call Run to sample statistics and Close at the end.
+func New(o Options) (*Server, error) {
+	if o.Switch == nil {
+		return nil, errors.New("web: no switch")
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Web.SessionLifetime == 0 {
+		o.Web.SessionLifetime = 12 * time.Hour
+	}
+	if o.Web.IdleTimeout == 0 {
+		o.Web.IdleTimeout = time.Hour
+	}
+	pages, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opt: o, log: o.Log.With("component", "web"), sw: o.Switch, db: o.DB,
+		throttle: newThrottle(), series: newSeries(), pages: pages,
+	}
+	s.sessions = scs.New()
+	s.sessions.Lifetime = o.Web.SessionLifetime
+	s.sessions.IdleTimeout = o.Web.IdleTimeout
+	s.sessions.Cookie.Name = "tollgate_session"
+	s.sessions.Cookie.HttpOnly = true
+	s.sessions.Cookie.SameSite = http.SameSiteLaxMode
+	s.sessions.Cookie.Secure = !o.Web.InsecureCookies
+	s.sessions.Cookie.Persist = false
+	s.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		s.log.Error("session store", "error", err)
+		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+	}
+	if o.DB != nil {
+		s.store = &store{db: o.DB}
+		s.pgstore = pgxstore.NewWithCleanupInterval(o.DB, 10*time.Minute)
+		s.sessions.Store = s.pgstore
+	}
+	s.registry = o.Registry
+	if s.registry == nil {
+		s.registry = newRegistry()
+	}
+	if err := s.registry.Register(&collector{s: s}); err != nil {
+		return nil, fmt.Errorf("web: metrics: %w", err)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the whole web server as one http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run samples the switch's counters for the live charts until ctx is done.
+func (s *Server) Run(ctx context.Context) {
+	t := time.NewTicker(sampleEvery)
+	defer t.Stop()
+	s.sample(time.Now())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.sample(now)
+		}
+	}
+}
+
+func (s *Server) sample(now time.Time) {
+	st := s.sw.Stats()
+	s.series.add(now, s.sw.ActiveCalls(), st.CallsStarted.Load(), st.CallsAnswered.Load())
+}
+
+// Close stops the session store's cleanup.
+func (s *Server) Close() {
+	if s.pgstore != nil {
+		s.pgstore.StopCleanup()
+	}
+}
+
+// ListenAndServe serves on addr (HTTPS when cert and key are set) until ctx
+// is done, then shuts down gracefully.
+func ListenAndServe(ctx context.Context, addr, cert, key string, h http.Handler, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("web: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cert != "" {
+			errc <- srv.ServeTLS(ln, cert, key)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("web UI listening", "address", ln.Addr().String(), "tls", cert != "")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
