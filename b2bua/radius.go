@@ -72,6 +72,16 @@ type AAA struct {
 	stopRun context.CancelFunc
 	runDone chan struct{}
 	closers []func() error
+	clients []*aaa.Client // auth, then accounting: their counters for the UI
+}
+
+// ServerStats are the counters of every RADIUS server, auth servers first.
+func (a *AAA) ServerStats() []aaa.ServerStats {
+	var out []aaa.ServerStats
+	for _, c := range a.clients {
+		out = append(out, c.Stats()...)
+	}
+	return out
 }
 
 // LimitsConfig is the billing configuration of a switch configuration.
@@ -110,6 +120,7 @@ func StartAAA(ctx context.Context, cfg *config.Config, log *slog.Logger) (*AAA, 
 			return nil, fmt.Errorf("radius auth: %w", err)
 		}
 		a.closers = append(a.closers, c.Close)
+		a.clients = append(a.clients, c)
 		codes := aaa.DefaultReturnCodes()
 		for rc, s := range r.ReturnCodes {
 			codes[rc] = aaa.SIPStatus{Code: s.Code, Reason: s.Reason}
@@ -125,6 +136,7 @@ func StartAAA(ctx context.Context, cfg *config.Config, log *slog.Logger) (*AAA, 
 			return nil, fmt.Errorf("radius accounting: %w", err)
 		}
 		a.closers = append(a.closers, c.Close)
+		a.clients = append(a.clients, c)
 		q, err := aaa.OpenQueue(r.Accounting.QueueDir)
 		if err != nil {
 			a.Close()

@@ -85,7 +85,7 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
-	stopWeb, err := startWeb(ctx, cfg, path, sw, records, media, log)
+	stopWeb, err := startWeb(ctx, cfg, path, sw, records, media, radius, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

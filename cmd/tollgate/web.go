@@ -15,7 +15,7 @@ import (
 // startWeb runs the admin UI, API and /metrics beside the switch. The
 // returned function stops it and waits. A web server that cannot listen is
 // logged, not fatal: calls are switched without it.
-func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *b2bua.Media, log *slog.Logger) (func(), error) {
+func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *b2bua.Media, radius *b2bua.AAA, log *slog.Logger) (func(), error) {
 	if cfg.Web.Disable {
 		return func() {}, nil
 	}
@@ -30,6 +30,9 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 			sw.Reload(c)
 			return nil
 		},
+	}
+	if len(radius.ServerStats()) > 0 {
+		o.Radius = radius.ServerStats
 	}
 	if media != nil {
 		o.Relays = func() map[string][]rtpproxyctl.RelayStatus {

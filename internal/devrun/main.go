@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,7 +73,8 @@ func run(cfgPath, dir string, port int, bin string) error {
 	if err != nil {
 		return err
 	}
-	banner(cfg, cfgPath, dsn)
+	login := demoAdmin(ctx, bin, cfgPath, env)
+	banner(cfg, cfgPath, dsn, login)
 
 	serve := exec.Command(bin, "serve", "-c", cfgPath)
 	serve.Env, serve.Stdout, serve.Stderr = env, os.Stdout, os.Stderr
@@ -118,14 +120,31 @@ func createDatabase(ctx context.Context, adminDSN, name string) error {
 	return nil
 }
 
-func banner(cfg *config.Config, cfgPath, dsn string) {
+// demoAdmin creates the web UI's demo administrator on the first run and
+// says how to log in. There is no default password: the one printed here
+// is generated, and shown this once.
+func demoAdmin(ctx context.Context, bin, cfgPath string, env []string) string {
+	add := exec.CommandContext(ctx, bin, "user", "add", "-c", cfgPath, "--name", "admin", "--role", "admin")
+	add.Env = env
+	out, err := add.CombinedOutput()
+	if err == nil {
+		_, password, _ := strings.Cut(strings.TrimSpace(string(out)), "password: ")
+		return "user admin, password " + password + " (shown once: note it)"
+	}
+	if strings.Contains(string(out), "exists") || strings.Contains(string(out), "duplicate") {
+		return "user admin, with the password printed the first time make run ran (rm -rf .run to start afresh)"
+	}
+	return "no demo admin: " + strings.TrimSpace(string(out))
+}
+
+func banner(cfg *config.Config, cfgPath, dsn, login string) {
 	fmt.Printf(`
   Tollgate is starting on %s
     SIP:          %v
     Routes:       %d (the example sends every call to 127.0.0.1:5080)
+    Web UI:       http://%s/  —  log in as %s
     Call records: PostgreSQL %s
                   (psql "%s" -c 'select setup_time, caller_number, called_received, sip_code, disconnect_reason from cdrs')
-    Web UI:       not part of this build yet — the switch is driven by its config and signals.
 
   Place a test call from another terminal:
     sipp -sn uas -i 127.0.0.1 -p 5080 &
@@ -133,5 +152,5 @@ func banner(cfg *config.Config, cfgPath, dsn string) {
 
   Ctrl-C stops Tollgate (calls drain first) and the private PostgreSQL.
 
-`, cfgPath, cfg.SIP.Listen, len(cfg.Routes), dsn, dsn)
+`, cfgPath, cfg.SIP.Listen, len(cfg.Routes), cfg.Web.Listen, login, dsn, dsn)
 }
