@@ -166,6 +166,15 @@ func (s *Switch) Serve(ctx context.Context) error {
 				return fmt.Errorf("b2bua: listen udp %s: %w", addr, err)
 			}
 			closers = append(closers, conn)
+			// One socket carries every call's signalling: the default
+			// receive buffer (~200 kB) overflows in bursts of a few
+			// thousand calls per second, and a datagram dropped there
+			// costs a retransmission 500 ms later. The kernel caps the
+			// size at net.core.rmem_max.
+			if uc, ok := conn.(*net.UDPConn); ok {
+				uc.SetReadBuffer(udpBuffer)
+				uc.SetWriteBuffer(udpBuffer)
+			}
 			s.udpConns[conn.LocalAddr().String()] = conn
 			serves = append(serves, func() error { return s.srv.ServeUDP(conn) })
 		case "tcp":
@@ -195,6 +204,9 @@ func (s *Switch) Serve(ctx context.Context) error {
 		return fmt.Errorf("b2bua: %w", err)
 	}
 }
+
+// udpBuffer is the socket buffer size asked for on SIP UDP listeners.
+const udpBuffer = 8 << 20
 
 func ipVersion(l *listener) string {
 	if l.v6 {
