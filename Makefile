@@ -30,11 +30,16 @@ fmt:
 vet:
 	$(GO) vet ./...
 
-# Go micro-benchmarks of the hot paths, then the SIPp load driver once it
-# exists as a main package in internal/bench.
+# Flags for the load driver, e.g. `make bench BENCHFLAGS=-quick` for a
+# smoke run of about 3 minutes; `go run ./internal/bench -h` lists them.
+BENCHFLAGS ?=
+
+# Go micro-benchmarks of the hot paths, then the load driver: SIPp through
+# the switch (call rate, concurrent calls) and the built-in relay's load
+# tool. docs/benchmarks.md explains the figures.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
-	$(if $(wildcard internal/bench/*.go),$(GO) run ./internal/bench,@echo "bench: no SIPp load driver in internal/bench yet")
+	$(GO) run ./internal/bench $(BENCHFLAGS)
 
 # The whole appliance on this machine: a private PostgreSQL under .run/
 # (installed from Debian when missing), migrated, and tollgate serve on the

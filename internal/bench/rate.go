@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// maxFailedFraction is the pass mark of a call-rate step: under 0.1% of its
+// calls may fail.
+const maxFailedFraction = 0.001
+
+// minAchievedFraction is how much of the asked rate SIPp must have reached
+// over the step for it to count as held: a rate nobody could generate was
+// not sustained, even if every call that was placed succeeded.
+const minAchievedFraction = 0.95
+
+// rateStep is the outcome of one step of the call-rate run.
+type rateStep struct {
+	rate       int     // asked calls/s
+	calls      int     // calls the step places: rate × step time
+	successful int     // UAC calls that completed INVITE..BYE/200
+	uasFailed  int     // calls the UAS counted as failed during the step
+	retrans    int     // UAC retransmissions
+	udpDrops   int64   // datagrams the kernel dropped for full receive buffers, machine-wide
+	tgDrops    int64   // of which at Tollgate's socket
+	achieved   float64 // calls/s the UAC really placed
+	cpuPct     float64 // tollgate CPU as % of one core over the step
+	cpuPerCall time.Duration
+	rssMax     int64   // tollgate's highest VmRSS seen during the step
+	sippPct    float64 // both SIPps' CPU as % of one core
+	err        string  // why the step could not be measured, if it could not
+}
+
+// failed counts every call of the step that did not complete: failed,
+// never placed, or still hanging, plus those the UAS saw fail.
+func (s rateStep) failed() int {
+	lost := max(s.calls-s.successful, 0)
+	return lost + s.uasFailed
+}
+
+func (s rateStep) failedFraction() float64 {
+	if s.calls == 0 {
+		return 1
+	}
+	return float64(s.failed()) / float64(s.calls)
+}
+
+func (s rateStep) passed() bool {
+	return s.err == "" && s.failedFraction() < maxFailedFraction &&
+		s.achieved >= minAchievedFraction*float64(s.rate)
+}
+
+// rateResult is the whole call-rate run.
+type rateResult struct {
+	steps   []rateStep
+	idleRSS int64
+	best    int // highest rate held, 0 if none
+}
+
+// runRate steps the call rate up through one switch and one UAS, a fresh
+// UAC per step, and stops after the first step that is not held.
+func runRate(ctx context.Context, e *env, rates []int, stepTime, hold time.Duration) (rateResult, error) {
+	var res rateResult
+	dir := e.sub("rate")
+	uasPort, err := freeUDPPort()
+	if err != nil {
+		return res, err
+	}
+	bound := time.Duration(len(rates))*(stepTime+hold+time.Minute) + time.Minute
+	uas, err := startSIPp(e.sipp, dir, sippRun{name: "uas", scenario: e.uas, port: uasPort, timeout: bound})
+	if err != nil {
+		return res, err
+	}
+	defer uas.stop(syscall.SIGKILL, time.Second)
+	tg, err := startTollgate(ctx, e.tollgate, dir+"/tollgate", fmt.Sprintf("127.0.0.1:%d", uasPort), 1_000_000)
+	if err != nil {
+		return res, err
+	}
+	defer tg.shutdown()
+	idle, err := sampleProc(tg.pid())
+	if err != nil {
+		return res, err
+	}
+	res.idleRSS = idle.rss
+
+	fmt.Printf("%6s %7s %7s %7s %9s %8s %9s %9s %7s %8s %8s %8s  %s\n", "rate", "calls", "failed", "fail%",
+		"placed/s", "tg cpu%", "cpu/call", "tg RSS", "sipp%", "retrans", "drop all", "drop tg", "result")
+	for i, rate := range rates {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		step := measureStep(ctx, e, dir, tg, uas, i, rate, stepTime, hold)
+		res.steps = append(res.steps, step)
+		verdict := "held"
+		if !step.passed() {
+			verdict = "NOT held"
+			if step.err != "" {
+				verdict += ": " + step.err
+			}
+		}
+		fmt.Printf("%6d %7d %7d %7.3f %9.0f %8.1f %9s %9s %7.1f %8d %8d %8d  %s\n",
+			step.rate, step.calls, step.failed(), 100*step.failedFraction(), step.achieved, step.cpuPct,
+			fmtMicros(step.cpuPerCall), fmtMB(step.rssMax), step.sippPct, step.retrans, step.udpDrops,
+			step.tgDrops, verdict)
+		if !step.passed() {
+			break
+		}
+		res.best = rate
+	}
+	return res, nil
+}
+
+// measureStep runs one UAC at rate for stepTime and measures the switch.
+func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sipp, i, rate int,
+	stepTime, hold time.Duration) rateStep {
+	step := rateStep{rate: rate, calls: int(float64(rate) * stepTime.Seconds())}
+	fail := func(err error) rateStep {
+		step.err = err.Error()
+		return step
+	}
+	uacPort, err := freeUDPPort()
+	if err != nil {
+		return fail(err)
+	}
+	uasBefore, _ := uas.stats()
+	dropsBefore, err := udpReceiveDrops()
+	if err != nil {
+		return fail(err)
+	}
+	tgDropsBefore, err := udpSocketDrops(tg.port)
+	if err != nil {
+		return fail(err)
+	}
+	tgBefore, err := sampleProc(tg.pid())
+	if err != nil {
+		return fail(err)
+	}
+	uasCPUBefore, err := sampleProc(uas.pid())
+	if err != nil {
+		return fail(err)
+	}
+	// SIPp ends its own run 10s after the last call should have ended. A
+	// call not done by then has failed the step anyway (it counts as lost),
+	// and waiting out SIPp's 32s retransmission timers would only make a
+	// failing step slow.
+	limit := stepTime + hold + 10*time.Second
+	uac, err := startSIPp(e.sipp, dir, sippRun{name: fmt.Sprintf("uac-%d-%d", i, rate), scenario: e.uac,
+		remote: tg.addr, port: uacPort, rate: rate, calls: step.calls, hold: hold, timeout: limit})
+	if err != nil {
+		return fail(err)
+	}
+	step.rssMax = watchRSS(ctx, tg, uac.child, limit+5*time.Second)
+	uac.finish(ctx, time.Second)
+	tgAfter, err := sampleProc(tg.pid())
+	if err != nil {
+		return fail(fmt.Errorf("tollgate gone: %w: %s", err, tailFile(tg.log, 800)))
+	}
+	uasCPUAfter, err := sampleProc(uas.pid())
+	if err != nil {
+		return fail(err)
+	}
+	if dropsAfter, err := udpReceiveDrops(); err == nil {
+		step.udpDrops = dropsAfter - dropsBefore
+	}
+	if tgDropsAfter, err := udpSocketDrops(tg.port); err == nil {
+		step.tgDrops = tgDropsAfter - tgDropsBefore
+	}
+	wall := tgAfter.at.Sub(tgBefore.at)
+	cpu := tgAfter.cpu - tgBefore.cpu
+	step.cpuPct = 100 * cpu.Seconds() / wall.Seconds()
+	if st, err := uac.stats(); err == nil {
+		step.successful, step.retrans = st.successful, st.retrans
+		if placing := st.elapsed - hold; placing > 0 {
+			step.achieved = float64(st.created) / placing.Seconds()
+		}
+	} else {
+		return fail(err)
+	}
+	if step.successful > 0 {
+		step.cpuPerCall = cpu / time.Duration(step.successful)
+	}
+	sippCPU := uasCPUAfter.cpu - uasCPUBefore.cpu
+	if ps := uac.cmd.ProcessState; ps != nil {
+		sippCPU += ps.UserTime() + ps.SystemTime()
+	}
+	step.sippPct = 100 * sippCPU.Seconds() / wall.Seconds()
+	// The UAS's report is up to a second old: let it show the step's end.
+	awaitUASIdle(ctx, uas, 15*time.Second)
+	if uasAfter, err := uas.stats(); err == nil {
+		step.uasFailed = uasAfter.failed - uasBefore.failed
+	}
+	if step.failed() > 0 {
+		if sum := uac.errorSummary(); sum != "" {
+			fmt.Printf("  UAC error log:\n%s\n", sum)
+		}
+	}
+	return step
+}
+
+// watchRSS samples the switch's memory every second until c exits, the
+// limit passes or ctx ends, and returns the highest VmRSS seen.
+func watchRSS(ctx context.Context, tg *tollgate, c *child, limit time.Duration) int64 {
+	var peak int64
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	deadline := time.After(limit)
+	for {
+		if s, err := sampleProc(tg.pid()); err == nil {
+			peak = max(peak, s.rss)
+		}
+		select {
+		case <-c.done:
+			return peak
+		case <-ctx.Done():
+			return peak
+		case <-deadline:
+			return peak
+		case <-tick.C:
+		}
+	}
+}
+
+// awaitUASIdle waits until the UAS reports no call in progress.
+func awaitUASIdle(ctx context.Context, uas *sipp, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if st, err := uas.stats(); err == nil && st.current == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

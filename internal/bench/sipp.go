@@ -1,0 +1,332 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// sippRun says how to start one SIPp, with the flags internal/testenv uses.
+type sippRun struct {
+	name     string // "uac" or "uas", also the log folder's name
+	scenario string // path of the scenario file
+	remote   string // host:port a UAC sends to; empty for a UAS
+	port     int    // local SIP port
+	rate     int    // calls per second, UAC only
+	calls    int    // -m: stop after that many calls; 0 for no limit
+	limit    int    // -l: simultaneous calls; 0 keeps SIPp's default
+	hold     time.Duration
+	timeout  time.Duration // -timeout: SIPp ends itself after that long
+}
+
+// sipp is one running SIPp process.
+type sipp struct {
+	*child
+	run sippRun
+	dir string
+}
+
+// startSIPp starts SIPp on 127.0.0.1 and returns once it owns its SIP
+// socket, so a UAS is ready for the first INVITE.
+func startSIPp(bin, dir string, r sippRun) (*sipp, error) {
+	dir = filepath.Join(dir, r.name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sipp folder: %w", err)
+	}
+	out, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		return nil, fmt.Errorf("sipp output log: %w", err)
+	}
+	defer out.Close() // the child holds its own descriptor
+	cmd := exec.Command(bin, sippArgs(dir, r)...)
+	cmd.Dir = dir
+	cmd.Stdout = out
+	cmd.Stderr = out
+	c, err := startChild("sipp "+r.name, cmd)
+	if err != nil {
+		return nil, err
+	}
+	s := &sipp{child: c, run: r, dir: dir}
+	deadline := time.Now().Add(15 * time.Second)
+	for !ownsUDPSocket(c.pid(), r.port) {
+		if c.exited() {
+			return nil, fmt.Errorf("sipp %s exited with status %d before binding port %d: %s",
+				r.name, c.exitCode(), r.port, tailFile(filepath.Join(dir, "output.log"), 600))
+		}
+		if time.Now().After(deadline) {
+			c.stop(syscall.SIGKILL, time.Second)
+			return nil, fmt.Errorf("sipp %s did not bind port %d within 15s", r.name, r.port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s, nil
+}
+
+func sippArgs(dir string, r sippRun) []string {
+	var a []string
+	if r.remote != "" {
+		a = append(a, r.remote)
+	}
+	a = append(a,
+		"-sf", r.scenario,
+		"-i", "127.0.0.1", "-p", strconv.Itoa(r.port), "-bind_local", "-t", "u1",
+		"-ci", "127.0.0.1",
+		"-nostdin",
+		"-aa",
+		// Default socket buffers overflow above about 2,000 calls/s, and
+		// SIPp then counts its own drops as retransmissions and timeouts.
+		"-buff_size", "4194304",
+		"-timeout", strconv.FormatInt(int64(r.timeout.Seconds())+1, 10)+"s",
+		"-trace_stat", "-stf", filepath.Join(dir, "stats.csv"), "-fd", "1",
+		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
+		"-key", "caller", "bench",
+	)
+	if r.rate > 0 {
+		a = append(a, "-r", strconv.Itoa(r.rate), "-rp", "1000")
+	}
+	if r.calls > 0 {
+		a = append(a, "-m", strconv.Itoa(r.calls))
+	}
+	if r.limit > 0 {
+		a = append(a, "-l", strconv.Itoa(r.limit))
+	}
+	if r.hold > 0 {
+		a = append(a, "-d", strconv.FormatInt(r.hold.Milliseconds(), 10))
+	}
+	return a
+}
+
+// finish waits for SIPp to end by itself within limit, else stops it.
+func (s *sipp) finish(ctx context.Context, limit time.Duration) {
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	if s.wait(wctx) != nil {
+		s.stop(syscall.SIGUSR1, 3*time.Second)
+	}
+}
+
+// stats reads SIPp's latest report (one a second, and a last one at exit).
+func (s *sipp) stats() (sippStats, error) {
+	data, err := os.ReadFile(filepath.Join(s.dir, "stats.csv"))
+	if err != nil {
+		return sippStats{}, fmt.Errorf("sipp %s statistics: %w", s.run.name, err)
+	}
+	return parseSIPpStats(data)
+}
+
+// errorSummary counts the kinds of event in SIPp's error log, most frequent
+// first, for a report of failed calls.
+func (s *sipp) errorSummary() string {
+	data, err := os.ReadFile(filepath.Join(s.dir, "errors.log"))
+	if err != nil {
+		return ""
+	}
+	return summarizeSIPpErrors(data, 3)
+}
+
+// sippEventStart matches the timestamp that opens each event of SIPp's
+// error log: date, time and epoch, tab-separated.
+var sippEventStart = regexp.MustCompile(`\d{4}-\d{2}-\d{2}\t[\d:.]+\t[\d.]+: `)
+
+// sippCallID is the per-call part of an event, left out so that events of
+// one kind count together.
+var sippCallID = regexp.MustCompile(`(?i)Call-Id '[^']*'`)
+
+// eventKind is an event's line with every number outside quotes replaced:
+// events that differ only in such numbers (a watchdog's trip count) are one
+// kind, while the quoted codes SIPp expected or received tell kinds apart.
+func eventKind(line string) string {
+	var b strings.Builder
+	quoted, inNumber := false, false
+	for _, r := range line {
+		if r == '\'' {
+			quoted = !quoted
+		}
+		if !quoted && r >= '0' && r <= '9' {
+			if !inNumber {
+				b.WriteByte('#')
+			}
+			inNumber = true
+			continue
+		}
+		inNumber = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// summarizeSIPpErrors returns the top kinds of event in an error log, each
+// as its count and the first line of its first event, on one line each.
+func summarizeSIPpErrors(log []byte, top int) string {
+	counts := map[string]int{}
+	example := map[string]string{}
+	var order []string
+	for _, ev := range sippEventStart.Split(string(log), -1)[1:] {
+		first, _, _ := strings.Cut(ev, "\n")
+		first = sippCallID.ReplaceAllString(strings.TrimSpace(first), "Call-Id '…'")
+		if len(first) > 160 {
+			first = first[:160] + "…"
+		}
+		kind := eventKind(first)
+		if counts[kind] == 0 {
+			order = append(order, kind)
+			example[kind] = first
+		}
+		counts[kind]++
+	}
+	sort.SliceStable(order, func(i, j int) bool { return counts[order[i]] > counts[order[j]] })
+	var b strings.Builder
+	for i, k := range order {
+		if i == top {
+			fmt.Fprintf(&b, "    … and %d other kinds\n", len(order)-top)
+			break
+		}
+		fmt.Fprintf(&b, "    %6d × %s\n", counts[k], example[k])
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// sippStats are the counters of SIPp's last complete statistics row.
+type sippStats struct {
+	created, current, successful, failed, retrans int
+	elapsed                                       time.Duration
+}
+
+var errNoStatsRow = errors.New("no complete statistics row")
+
+// parseSIPpStats reads the header and the last complete row of SIPp's
+// ';'-separated statistics file; a row still being written is skipped.
+func parseSIPpStats(data []byte) (sippStats, error) {
+	var st sippStats
+	lines := strings.Split(string(data), "\n")
+	header := strings.Split(strings.TrimRight(lines[0], "\r"), ";")
+	var row []string
+	for i := len(lines) - 1; i > 0 && len(header) > 1; i-- {
+		if f := strings.Split(strings.TrimRight(lines[i], "\r"), ";"); len(f) == len(header) {
+			row = f
+			break
+		}
+	}
+	if row == nil {
+		return st, errNoStatsRow
+	}
+	col := make(map[string]string, len(header))
+	for i, h := range header {
+		col[h] = row[i]
+	}
+	var errs []error
+	num := func(name string) int {
+		n, err := strconv.Atoi(col[name])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sipp statistics column %s: %w", name, err))
+		}
+		return n
+	}
+	st.created = num("TotalCallCreated")
+	st.current = num("CurrentCall")
+	st.successful = num("SuccessfulCall(C)")
+	st.failed = num("FailedCall(C)")
+	st.retrans = num("Retransmissions(C)")
+	var err error
+	if st.elapsed, err = parseSIPpClock(col["ElapsedTime(C)"]); err != nil {
+		errs = append(errs, err)
+	}
+	return st, errors.Join(errs...)
+}
+
+// parseSIPpClock reads SIPp's "hh:mm:ss" or "hh:mm:ss:micros" durations.
+func parseSIPpClock(v string) (time.Duration, error) {
+	p := strings.Split(v, ":")
+	if len(p) != 3 && len(p) != 4 {
+		return 0, fmt.Errorf("sipp duration %q: want hh:mm:ss[:us]", v)
+	}
+	// The bounds keep the sum from overflowing; hours are the open field.
+	limits := [4]int64{1e6, 60, 60, 1e6}
+	units := [4]time.Duration{time.Hour, time.Minute, time.Second, time.Microsecond}
+	var d time.Duration
+	for i, s := range p {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n >= limits[i] {
+			return 0, fmt.Errorf("sipp duration %q: bad field %q", v, s)
+		}
+		d += time.Duration(n) * units[i]
+	}
+	return d, nil
+}
+
+// ownsUDPSocket reports whether process pid holds a UDP socket bound to
+// 127.0.0.1:port, judged from /proc so that the check never takes the port.
+func ownsUDPSocket(pid, port int) bool {
+	data, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		if f := strings.Fields(line); len(f) >= 10 && f[1] == want {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return false
+	}
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if link, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && inodes[link] {
+			return true
+		}
+	}
+	return false
+}
+
+// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func freeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("no free UDP port: %w", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// requireSIPp returns the sipp binary, installing Debian's sip-tester when
+// it is missing, as the tests' harness does.
+func requireSIPp(ctx context.Context) (string, error) {
+	if p, err := exec.LookPath("sipp"); err == nil {
+		return p, nil
+	}
+	fmt.Println("sipp missing: installing the Debian package sip-tester")
+	cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "sip-tester")
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("apt-get install sip-tester: %w\n%s", err, out)
+	}
+	return exec.LookPath("sipp")
+}
+
+// tailFile returns at most the last limit bytes of a file, "" if absent.
+func tailFile(path string, limit int64) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if int64(len(data)) > limit {
+		data = data[int64(len(data))-limit:]
+	}
+	return strings.TrimSpace(string(data))
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// buildTollgate compiles the switch from the checkout at root into dir.
+func buildTollgate(ctx context.Context, root, dir string) (string, error) {
+	bin := filepath.Join(dir, "tollgate")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/tollgate")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/tollgate: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// tollgate is one running `tollgate serve`.
+type tollgate struct {
+	*child
+	addr string // 127.0.0.1:port of its UDP listener
+	port int
+	log  string // its stderr
+}
+
+// startTollgate writes a config that routes every call to gateway, starts
+// the switch with its own CDR folder, and returns once it answers OPTIONS.
+func startTollgate(ctx context.Context, bin, dir, gateway string, maxCalls int) (*tollgate, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("tollgate folder: %w", err)
+	}
+	port, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	// Logs at warn: an info line per call would measure the log writer.
+	// max_duration 0 and a large max_calls keep the switch's own limits out
+	// of the way; drain is short because the driver stops it idle.
+	conf := fmt.Sprintf(`sip:
+  listen:
+    - udp:%s
+limits:
+  max_calls: %d
+timers:
+  max_duration: 0s
+  drain: 2s
+routes:
+  - name: bench
+    prefix: ""
+    gateways:
+      - address: %s
+        transport: udp
+log:
+  level: warn
+  format: text
+cdr:
+  dir: %s
+`, addr, maxCalls, gateway, filepath.Join(dir, "cdr"))
+	confPath := filepath.Join(dir, "tollgate.yaml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, fmt.Errorf("write tollgate config: %w", err)
+	}
+	logPath := filepath.Join(dir, "tollgate.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("tollgate log: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, "serve", "-c", confPath)
+	cmd.Dir = dir
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	c, err := startChild("tollgate", cmd)
+	if err != nil {
+		return nil, err
+	}
+	t := &tollgate{child: c, addr: addr, port: port, log: logPath}
+	if err := t.awaitOptions(ctx, 20*time.Second); err != nil {
+		t.shutdown()
+		return nil, err
+	}
+	return t, nil
+}
+
+// awaitOptions sends out-of-dialog OPTIONS until the switch answers, which
+// proves its SIP stack is serving rather than merely bound.
+func (t *tollgate) awaitOptions(ctx context.Context, limit time.Duration) error {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("OPTIONS probe socket: %w", err)
+	}
+	defer conn.Close()
+	dst, err := net.ResolveUDPAddr("udp4", t.addr)
+	if err != nil {
+		return err
+	}
+	local := conn.LocalAddr().String()
+	deadline := time.Now().Add(limit)
+	buf := make([]byte, 4096)
+	for n := 1; ; n++ {
+		if t.exited() {
+			return fmt.Errorf("tollgate exited with status %d: %s", t.exitCode(), tailFile(t.log, 1500))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("tollgate did not answer OPTIONS on %s within %v: %s", t.addr, limit, tailFile(t.log, 1500))
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("OPTIONS sip:ping@%s SIP/2.0\r\n"+
+			"Via: SIP/2.0/UDP %s;branch=z9hG4bK-bench-%d\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:bench@%s>;tag=bench%d\r\nTo: <sip:ping@%s>\r\n"+
+			"Call-ID: bench-ping-%d@127.0.0.1\r\nCSeq: %d OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			t.addr, local, n, local, n, t.addr, n, n)
+		if _, err := conn.WriteTo([]byte(msg), dst); err != nil {
+			return fmt.Errorf("OPTIONS probe: %w", err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		m, _, err := conn.ReadFrom(buf)
+		if err == nil && strings.HasPrefix(string(buf[:m]), "SIP/2.0 200") {
+			return nil
+		}
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			time.Sleep(250 * time.Millisecond) // ICMP refused: not bound yet
+		}
+	}
+}
+
+// shutdown stops the switch as systemd would, and kills it if it hangs.
+func (t *tollgate) shutdown() {
+	t.stop(syscall.SIGTERM, 20*time.Second)
+}
