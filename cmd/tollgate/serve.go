@@ -53,6 +53,11 @@ func serve(args []string, stderr io.Writer) int {
 	slog.SetDefault(log)
 	log.Info("tollgate starting", "version", version, "config", path)
 
+	// Signals are caught before anything starts: a SIGTERM while the
+	// listeners come up must still drain rather than kill the process.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	records, err := openCDR(ctx, cfg.CDR, log)
@@ -92,9 +97,6 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	defer stopWeb()
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 	for {
 		select {
 		case err := <-serveErr:
