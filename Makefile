@@ -47,5 +47,16 @@ bench:
 run: build
 	$(GO) run ./internal/devrun -c examples/tollgate.yaml -dir .run -bin bin/tollgate
 
+# The .deb and .rpm (nfpm, a go tool of this module) in PACKAGE_DIR:
+# tollgate_<version>_<arch>.deb and tollgate-<version>.<rpm arch>.rpm, the
+# version from git (packaging/version.sh) unless PACKAGE_VERSION is given.
+# `make package PACKAGE_ARCH=arm64` cross-compiles for arm64.
+PACKAGE_ARCH ?= amd64
+PACKAGE_DIR ?= dist
+PACKAGE_VERSION ?=
+.PHONY: package
+package:
+	GO="$(GO)" sh packaging/package.sh "$(PACKAGE_ARCH)" "$(PACKAGE_DIR)" "$(PACKAGE_VERSION)"
+
 clean:
 	rm -rf bin dist .run

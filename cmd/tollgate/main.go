@@ -17,6 +17,7 @@ Usage:
   tollgate serve -c FILE          run the switch on a configuration file
   tollgate check-config -c FILE   validate a configuration file and report every problem
   tollgate migrate -c FILE        apply the database migrations (cdr.database)
+  tollgate setup-db               as root: create the local PostgreSQL role and database, migrate
   tollgate cdr export -c FILE --from TIME [--to TIME] [--format csv]
                                   stream call records from the database as CSV (RFC 4180)
   tollgate user add -c FILE --name NAME --role admin|operator|viewer [--password-stdin]
@@ -46,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfig(args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(args[1:], stdout, stderr)
+	case "setup-db":
+		return setupDB(args[1:], stdout, stderr)
 	case "cdr":
 		return cdrCommand(args[1:], stdout, stderr)
 	case "user":
