@@ -94,6 +94,8 @@ type Call struct {
 	// record waits for it, so that the journal never sees "ended" first.
 	journaled chan struct{}
 	aaa       callAAA // authorisation, limits, credit and accounting (aaa.go)
+	// chain runs the call profile's modules (chain.go); nil: no profile.
+	chain *callChain
 }
 
 // State is the call's state as the caller's leg sees it.
@@ -141,6 +143,7 @@ func (c *Call) end(o outcome) {
 		b.state = LegDisconnected
 	}
 	c.a.state = LegDisconnected
+	c.chain.ended()
 	rec := c.record(o, now)
 	c.endAAA(o, now, &rec)
 	journaled := c.journaled

@@ -115,7 +115,11 @@ func (c *Call) setup() {
 	ctx := c.setupCtx
 	defer c.cancelSetup(nil)
 
-	route, hops, ok := c.authorize(ctx, c.sw.Config())
+	cfg := c.sw.Config()
+	if !c.selectProfile(cfg) {
+		return
+	}
+	route, hops, ok := c.authorize(ctx, cfg)
 	if !ok {
 		return
 	}
@@ -180,7 +184,8 @@ func (c *Call) setup() {
 	if best.stop {
 		hdrs = append(hdrs, c.sw.retryAfter()) // the media relay is full
 	}
-	c.failA(best.code, best.reason, reason, by, hdrs...)
+	code, why := c.chain.finalReply(best.code, best.reason)
+	c.failA(code, why, reason, by, hdrs...)
 }
 
 type attemptKind int
@@ -245,6 +250,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	inv.AppendHeader(sip.NewHeader("User-Agent", s.Config().SIP.UserAgent))
 	inv.AppendHeader(sip.NewHeader("Allow", allowed))
 	c.addRouteHeaders(inv)
+	c.chain.gatewayInvite(b, inv)
 	b.invite = inv
 	b.index = len(c.attempts)
 	c.attempts = append(c.attempts, cdr.Attempt{Gateway: gw.Address, CallID: b.d.callID, Start: time.Now()})
@@ -438,6 +444,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 		})
 	}
 	c.connectedAAA(now)
+	c.chain.connected()
 	inA, txA, offer, l := c.inviteA, c.txA, c.offerA, c.a.d.listener
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)

@@ -26,6 +26,8 @@ type Config struct {
 	Prepaid Prepaid `yaml:"prepaid"`
 	Web     Web     `yaml:"web"`
 
+	CallProfiles `yaml:",inline"` // profiles and profile_select (profiles.go)
+
 	// path is the file it was read from, for reloads.
 	path string
 	// table answers longest-prefix lookups; built once by Load.
@@ -105,6 +107,7 @@ type Route struct {
 	Auth string `yaml:"auth"`
 	// CreditTime bounds the length of its calls after connect; 0: none.
 	CreditTime time.Duration `yaml:"credit_time"`
+	Profile    string        `yaml:"profile"` // call profile when no selector picks one
 }
 
 // StopsHunt reports whether a final code from a gateway ends the failover.
@@ -192,6 +195,7 @@ func (c *Config) applyDefaults() {
 	c.CDR.applyDefaults()
 	c.applyRadiusDefaults()
 	c.Web.applyDefaults()
+	c.applyProfileDefaults()
 }
 
 // Path is the file the configuration was loaded from.

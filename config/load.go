@@ -210,6 +210,7 @@ func (v *validator) validate(c *Config) {
 	v.validateMedia(c)
 	v.validateRadius(c)
 	v.validateWeb(&c.Web)
+	v.validateProfiles(c)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -24,6 +24,7 @@ Usage:
                                   create a web UI user; prints a generated password
   tollgate relay -c FILE          run the built-in media relay alone (media.builtin), answering
                                   the rtpproxy protocol on media.builtin.control
+  tollgate profile test -c FILE --invite FILE.sip   show the call profile and gateway INVITE for an INVITE
   tollgate version                print the version
 
 Signals to "serve": SIGHUP reloads the configuration (a bad file is refused
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return userCommand(args[1:], os.Stdin, stdout, stderr)
 	case "relay":
 		return relayCommand(args[1:], stderr)
+	case "profile":
+		return profileCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "tollgate", version)
 		return 0

@@ -1,0 +1,96 @@
+package b2bua
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/config"
+)
+
+// Preview is what the switch would do with an INVITE, without traffic:
+// the profile chosen and either its refusal or the INVITE to the route's
+// first gateway.
+type Preview struct {
+	Profile string        // "" when no profile applies
+	Refusal *config.Reply // the profile refuses the call (refuse_with, codec filter)
+	Invite  *sip.Request  // the INVITE to the first gateway
+}
+
+// PreviewInvite runs profile selection and the profile's modules on req as
+// a call would, and builds the gateway INVITE the way Call.try does. It
+// consults no RADIUS server and no media relay: numbers RADIUS would
+// rewrite stay as received and the SDP is not anchored. req.Source() is
+// the address $si and $sp read.
+func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
+	if req.Method != sip.INVITE {
+		return nil, fmt.Errorf("preview: %s is not an INVITE", req.Method)
+	}
+	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
+		return nil, errors.New("preview: the INVITE needs From, To, Call-ID and CSeq")
+	}
+	s := &Switch{log: slog.New(slog.DiscardHandler), calls: newCallTable()}
+	s.cfg.Store(cfg)
+	for _, l := range cfg.SIP.Listeners() {
+		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))
+	}
+	if len(s.listeners) == 0 {
+		return nil, errors.New("preview: the configuration has no listener")
+	}
+	c := s.newCall(req, nil, sip.GenerateTagN(16))
+	route := cfg.Route(c.called)
+	p, err := cfg.SelectProfile(profileRequest(req, c.a.d.listener), route)
+	if err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
+	}
+	pv := &Preview{}
+	if p != nil {
+		pv.Profile = p.Name
+		c.chain = newChain(c, p, profileRequest(req, c.a.d.listener))
+		if r := c.chain.invite(); r != nil {
+			pv.Refusal = r
+			return pv, nil
+		}
+	}
+	if route == nil || len(route.Gateways) == 0 {
+		return pv, fmt.Errorf("preview: no static route with a gateway for %q", c.called)
+	}
+	gw := route.Gateways[0]
+	host, port := splitHostPort(gw.Address)
+	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
+	if l == nil {
+		return pv, fmt.Errorf("preview: no %s listener for gateway %s", gw.Transport, gw.Address)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := &attemptLeg{gateway: gw}
+	b.d = dialog{
+		callID:    newCallID(),
+		local:     sip.Uri{Scheme: "sip", User: c.fromUser(), Host: l.host},
+		localName: c.fromName(),
+		localTag:  sip.GenerateTagN(16),
+		remote:    sip.Uri{Scheme: "sip", User: c.calledSent, Host: host, Port: port},
+		listener:  l,
+		transport: gw.Transport,
+		dest:      gw.Address,
+	}
+	b.d.target = b.d.remote
+	if gw.Transport == "tcp" {
+		b.d.target.UriParams = sip.NewParams()
+		b.d.target.UriParams.Add("transport", "tcp")
+	}
+	inv := b.d.newRequest(sip.INVITE, 1)
+	if mf := req.MaxForwards(); mf != nil && mf.Val() > 0 {
+		v := sip.MaxForwardsHeader(mf.Val() - 1)
+		inv.ReplaceHeader(&v)
+	}
+	copyBody(req, inv)
+	inv.AppendHeader(sip.NewHeader("User-Agent", cfg.SIP.UserAgent))
+	inv.AppendHeader(sip.NewHeader("Allow", allowed))
+	c.chain.gatewayInvite(b, inv)
+	pv.Invite = inv
+	return pv, nil
+}

@@ -1,0 +1,35 @@
+package b2bua
+
+import (
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/config"
+)
+
+// selectProfile picks the call's profile and runs its modules' onInvite.
+// It answers the caller itself and returns false when the call must not go
+// on: a selector naming an unknown profile (500, as SEMS does) or a module
+// refusing the call.
+func (c *Call) selectProfile(cfg *config.Config) bool {
+	c.mu.Lock()
+	inA, l := c.inviteA, c.a.d.listener
+	c.mu.Unlock()
+	req := profileRequest(inA, l)
+	p, err := cfg.SelectProfile(req, cfg.Route(c.called))
+	if err != nil {
+		c.sw.log.Warn("no call profile", "call", c.ID, "error", err)
+		c.failA(500, "Server Internal Error", cdr.ReasonRejected, cdr.ReleasedBySwitch)
+		return false
+	}
+	if p == nil {
+		return true
+	}
+	cc := newChain(c, p, req)
+	c.mu.Lock()
+	c.chain = cc
+	c.mu.Unlock()
+	if r := cc.invite(); r != nil {
+		c.failA(r.Code, r.Reason, cdr.ReasonRejected, cdr.ReleasedBySwitch)
+		return false
+	}
+	return true
+}

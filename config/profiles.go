@@ -1,0 +1,327 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tollgate/tollgate/b2bua/profile"
+)
+
+// CallProfiles are the SEMS-style call profiles and how a call picks one.
+// They are compiled once at load: a reload builds new ones, so a call keeps
+// the profile it started with.
+type CallProfiles struct {
+	Profiles      []CallProfile `yaml:"profiles"`
+	ProfileSelect ProfileSelect `yaml:"profile_select"`
+
+	byName    map[string]*Profile
+	selectors []profile.Selector
+}
+
+// ProfileSelect is SEMS's active_profile: selectors evaluated in order, the
+// first non-empty result names the profile; regex maps they may use.
+type ProfileSelect struct {
+	Selectors []string      `yaml:"selectors"`
+	Maps      []RegexMapDef `yaml:"maps"`
+}
+
+// RegexMapDef is a SEMS regex map, from a file or written inline in the
+// same regex=>value format.
+type RegexMapDef struct {
+	Name    string `yaml:"name"`
+	File    string `yaml:"file"`
+	Entries string `yaml:"entries"`
+}
+
+// CallProfile is one profile as written. Every string option except the
+// lists of names is a pattern ($rU, $fh, $H(X-Foo), $M($si=>map)...).
+type CallProfile struct {
+	Name string `yaml:"name"`
+	// RURI replaces the gateway's Request-URI; RURIHost only its host.
+	RURI     string `yaml:"ruri"`
+	RURIHost string `yaml:"ruri_host"`
+	// From and To replace the address ("name" <sip:user@host>) on the
+	// gateway leg.
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+	// HeaderFilter decides which of the caller's headers cross to the
+	// gateway: none (the default), transparent, whitelist or blacklist
+	// (of HeaderList). Dialog and transport headers never cross.
+	HeaderFilter  string   `yaml:"header_filter"`
+	HeaderList    []string `yaml:"header_list"`
+	AppendHeaders []string `yaml:"append_headers"`
+	// ReplyTranslate maps final codes for the caller:
+	// "603=>488 Not acceptable here|600=>406 Not Acceptable".
+	ReplyTranslate string `yaml:"reply_translate"`
+	// RefuseWith answers every call with "code reason".
+	RefuseWith string `yaml:"refuse_with"`
+	// CallTimer is the longest connected time in seconds, e.g. "3600" or
+	// "$H(P-Call-Timer)"; an empty result means no limit.
+	CallTimer string `yaml:"call_timer"`
+	// CodecFilter is whitelist or blacklist of Codecs (names or payload
+	// types), applied to the offer sent to the gateway.
+	CodecFilter string   `yaml:"codec_filter"`
+	Codecs      []string `yaml:"codecs"`
+}
+
+// Header filter modes.
+const (
+	FilterNone        = "none"
+	FilterTransparent = "transparent"
+	FilterWhitelist   = "whitelist"
+	FilterBlacklist   = "blacklist"
+)
+
+// Profile is a compiled CallProfile, shared read-only by every call using it.
+type Profile struct {
+	Name          string
+	Origin        string // where in the config, e.g. profiles[2]
+	Checksum      string // of the profile as written
+	RURI          *profile.Pattern
+	RURIHost      *profile.Pattern
+	From          *profile.Pattern
+	To            *profile.Pattern
+	HeaderFilter  string
+	HeaderList    map[string]bool // lower-case names
+	AppendHeaders []*profile.Pattern
+	Replies       map[int]Reply
+	RefuseWith    *profile.Pattern
+	CallTimer     *profile.Pattern
+	CodecFilter   string
+	Codecs        []string
+}
+
+// Reply is a translated final response.
+type Reply struct {
+	Code   int
+	Reason string
+}
+
+// Profile returns the profile called name.
+func (c *Config) Profile(name string) (*Profile, bool) {
+	p, ok := c.byName[name]
+	return p, ok
+}
+
+// ProfileList returns the loaded profiles in config order.
+func (c *Config) ProfileList() []*Profile {
+	out := make([]*Profile, 0, len(c.Profiles))
+	for _, cp := range c.Profiles {
+		if p, ok := c.byName[cp.Name]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SelectProfile picks the profile of a call: the first selector with a
+// non-empty result, else the route's profile, else none (nil, nil). A
+// selector naming an unknown profile is an error, as in SEMS.
+func (c *Config) SelectProfile(r *profile.Request, route *Route) (*Profile, error) {
+	if name, rule := profile.Select(c.selectors, r); name != "" {
+		p, ok := c.byName[name]
+		if !ok {
+			return nil, &profile.UnknownProfileError{Name: name, Rule: rule}
+		}
+		return p, nil
+	}
+	if route != nil && route.Profile != "" {
+		return c.byName[route.Profile], nil
+	}
+	return nil, nil
+}
+
+func (c *Config) applyProfileDefaults() {
+	for i := range c.Profiles {
+		if c.Profiles[i].HeaderFilter == "" {
+			c.Profiles[i].HeaderFilter = FilterNone
+		}
+	}
+}
+
+func (v *validator) validateProfiles(c *Config) {
+	var maps []*profile.RegexMap
+	for i, m := range c.ProfileSelect.Maps {
+		path := fmt.Sprintf("profile_select.maps[%d]", i)
+		data := []byte(m.Entries)
+		if m.File != "" {
+			b, err := os.ReadFile(m.File)
+			if err != nil {
+				v.addf(path+".file", "%v", err)
+				continue
+			}
+			data = b
+		}
+		rm, err := profile.ParseMap(m.Name, data)
+		if err != nil {
+			v.addf(path, "%v", err)
+			continue
+		}
+		maps = append(maps, rm)
+	}
+	set, err := profile.NewMapSet(maps...)
+	if err != nil {
+		v.addf("profile_select.maps", "%v", err)
+		return
+	}
+	c.byName = make(map[string]*Profile, len(c.Profiles))
+	seen := make(map[string]bool, len(c.Profiles))
+	for i := range c.Profiles {
+		path := fmt.Sprintf("profiles[%d]", i)
+		cp := &c.Profiles[i]
+		if cp.Name == "" {
+			v.addf(path+".name", "a profile needs a name")
+			continue
+		}
+		if seen[cp.Name] {
+			v.addf(path+".name", "%q defined twice", cp.Name)
+			continue
+		}
+		seen[cp.Name] = true
+		if p := v.compileProfile(path, cp, set); p != nil {
+			c.byName[cp.Name] = p
+		}
+	}
+	sels, err := profile.CompileSelectors(c.ProfileSelect.Selectors, set)
+	if err != nil {
+		v.addf("profile_select.selectors", "%v", err)
+	}
+	c.selectors = sels
+	for i, sel := range sels {
+		if name, ok := literal(sel.String()); ok {
+			if _, found := c.byName[name]; !found {
+				v.addf(fmt.Sprintf("profile_select.selectors[%d]", i), "names profile %q, which is not defined", name)
+			}
+		}
+	}
+	for i, r := range c.Routes {
+		if _, ok := c.byName[r.Profile]; r.Profile != "" && !ok {
+			v.addf(fmt.Sprintf("routes[%d].profile", i), "%q: no such profile", r.Profile)
+		}
+	}
+}
+
+// literal reports whether a selector is a fixed profile name.
+func literal(rule string) (string, bool) {
+	p, err := profile.Compile(rule)
+	if err != nil {
+		return "", false
+	}
+	return p.Literal()
+}
+
+func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.MapSet) *Profile {
+	src, _ := yaml.Marshal(cp)
+	p := &Profile{Name: cp.Name, Origin: path, Checksum: profile.Checksum(src),
+		HeaderFilter: cp.HeaderFilter, CodecFilter: cp.CodecFilter, Codecs: cp.Codecs}
+	ok := true
+	pat := func(option, s string) *profile.Pattern {
+		if s == "" {
+			return nil
+		}
+		out, err := profile.CompileOption(cp.Name, option, s, maps)
+		if err != nil {
+			v.addf(path+"."+option, "%v", err)
+			ok = false
+		}
+		return out
+	}
+	p.RURI = pat("ruri", cp.RURI)
+	p.RURIHost = pat("ruri_host", cp.RURIHost)
+	p.From = pat("from", cp.From)
+	p.To = pat("to", cp.To)
+	p.RefuseWith = pat("refuse_with", cp.RefuseWith)
+	p.CallTimer = pat("call_timer", cp.CallTimer)
+	for i, h := range cp.AppendHeaders {
+		option := fmt.Sprintf("append_headers[%d]", i)
+		if name, _, found := strings.Cut(h, ":"); !found || strings.TrimSpace(name) == "" {
+			v.addf(path+"."+option, "%q: want \"Name: value\"", h)
+			ok = false
+			continue
+		}
+		p.AppendHeaders = append(p.AppendHeaders, pat(option, h))
+	}
+	switch cp.HeaderFilter {
+	case FilterNone, FilterTransparent:
+	case FilterWhitelist, FilterBlacklist:
+		p.HeaderList = make(map[string]bool, len(cp.HeaderList))
+		for _, h := range cp.HeaderList {
+			p.HeaderList[strings.ToLower(strings.TrimSpace(h))] = true
+		}
+	default:
+		v.addf(path+".header_filter", "%q: want none, transparent, whitelist or blacklist", cp.HeaderFilter)
+		ok = false
+	}
+	switch cp.CodecFilter {
+	case "":
+	case FilterWhitelist, FilterBlacklist:
+		if len(cp.Codecs) == 0 {
+			v.addf(path+".codecs", "a codec %s needs codecs", cp.CodecFilter)
+			ok = false
+		}
+	default:
+		v.addf(path+".codec_filter", "%q: want whitelist or blacklist", cp.CodecFilter)
+		ok = false
+	}
+	replies, err := ParseReplyTranslate(cp.ReplyTranslate)
+	if err != nil {
+		v.addf(path+".reply_translate", "%v", err)
+		ok = false
+	}
+	p.Replies = replies
+	if !ok {
+		return nil
+	}
+	return p
+}
+
+// ParseReplyTranslate parses SEMS's reply_translate:
+// "603=>488 Not acceptable here|600=>406 Not Acceptable".
+func ParseReplyTranslate(s string) (map[int]Reply, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[int]Reply{}
+	for i, item := range strings.Split(s, "|") {
+		from, to, found := strings.Cut(item, "=>")
+		if !found {
+			return nil, fmt.Errorf("entry %d %q: want code=>code reason", i+1, item)
+		}
+		code, err := finalCode(strings.TrimSpace(from))
+		if err != nil {
+			return nil, fmt.Errorf("entry %d %q: %w", i+1, item, err)
+		}
+		rep, err := ParseStatus(to)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d %q: %w", i+1, item, err)
+		}
+		out[code] = rep
+	}
+	return out, nil
+}
+
+// ParseStatus parses "488 Not acceptable here" into a final response.
+func ParseStatus(s string) (Reply, error) {
+	code, reason, _ := strings.Cut(strings.TrimSpace(s), " ")
+	n, err := finalCode(code)
+	if err != nil {
+		return Reply{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Reply{}, fmt.Errorf("%q: a reason phrase is needed after the code", s)
+	}
+	return Reply{Code: n, Reason: reason}, nil
+}
+
+func finalCode(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 300 || n > 699 {
+		return 0, fmt.Errorf("%q: want a final failure code 300-699", s)
+	}
+	return n, nil
+}
