@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -134,12 +135,15 @@ func withoutCursor(q url.Values) url.Values {
 	return out
 }
 
+// cdrsView's links are template.URL: they are built from url.Values.Encode,
+// already escaped, and html/template would otherwise escape their "=" and
+// "&" again as if the whole query were one value.
 type cdrsView struct {
 	Q         cdrQuery
 	Records   []cdr.Record
-	Next      string // query of the next page, "" on the last
-	First     string // query of the first page, "" when on it
-	CSV       string // query of the CSV export
+	Next      template.URL // the next page, "" on the last
+	First     template.URL // the first page, "" when on it
+	CSV       template.URL // the CSV export of the search
 	Error     string
 	Searching bool
 	Elapsed   time.Duration
@@ -168,13 +172,13 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 	if next != "" {
 		nq := withoutCursor(r.URL.Query())
 		nq.Set("cursor", next)
-		v.Next = nq.Encode()
+		v.Next = template.URL("/cdrs?" + nq.Encode())
 	}
 	if cq.Page.Cursor != "" {
-		v.First = base.Encode()
+		v.First = template.URL("/cdrs?" + base.Encode())
 	}
 	base.Del("limit")
-	v.CSV = base.Encode()
+	v.CSV = template.URL("/cdrs.csv?" + base.Encode())
 	s.render(w, r, http.StatusOK, "cdrs", v)
 }
 

@@ -69,6 +69,17 @@
   }
   const hhmm = t => new Date(t).toISOString().substring(11, 16);
 
+  // lastDay places the hours that had calls on the last 24 hours, empty
+  // hours at 0, so that a bar's place and width say when: the server sends
+  // only the hours with calls.
+  function lastDay(hours, field) {
+    const H = 3600e3, at = new Map(hours.map(h => [Math.floor(Date.parse(h.t) / H), h[field]]));
+    const end = Math.max(Math.floor(Date.now() / H), ...at.keys());
+    const out = [];
+    for (let i = end - 23; i <= end; i++) out.push({ v: at.get(i) || 0, label: hhmm(i * H) });
+    return out;
+  }
+
   async function dashboard() {
     try {
       const st = await getJSON("/api/v1/stats?minutes=15&hours=24");
@@ -81,8 +92,8 @@
         set("t-asr", c.asr.toFixed(1) + "%"); set("t-acd", Math.round(c.acd_sec) + " s");
         set("t-pdd", Math.round(c.pdd_ms) + " ms"); set("t-calls", c.calls);
         const hours = c.hourly || [];
-        chart("chart-asr", hours.map(h => ({ v: h.asr, label: hhmm(h.t) })), { color: "#6b46c1", bars: true, max: 100, unit: "%" });
-        chart("chart-calls", hours.map(h => ({ v: h.calls, label: hhmm(h.t) })), { color: "#0b5cad", bars: true, min: 5 });
+        chart("chart-asr", lastDay(hours, "asr"), { color: "#6b46c1", bars: true, max: 100, unit: "%" });
+        chart("chart-calls", lastDay(hours, "calls"), { color: "#0b5cad", bars: true, min: 5 });
       }
     } catch (e) { console.warn(e); }
   }
