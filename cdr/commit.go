@@ -82,16 +82,42 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 	return g.err
 }
 
-// close waits for a flush in progress and refuses later commits. It runs f
-// (if not nil) while holding the lock, with no flush running.
-func (c *groupCommitter) close(f func()) {
+// enqueue adds a frame to the current group without waiting for it to be
+// durable: the next commit's flush, or close, writes it. It is for frames
+// whose loss in a crash is harmless, so that they cost no fsync of their own.
+func (c *groupCommitter) enqueue(add func(g *commitGroup)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errClosed
+	}
+	if c.cur == nil {
+		c.cur = &commitGroup{buf: c.spare[:0]}
+		c.spare = nil
+	}
+	add(c.cur)
+	return nil
+}
+
+// close waits for a flush in progress, flushes what enqueue left behind, and
+// refuses later commits. It runs f (if not nil) while holding the lock, with
+// no flush running.
+func (c *groupCommitter) close(f func()) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.flushing {
 		c.cond.Wait()
 	}
 	c.closed = true
+	var err error
+	if g := c.cur; g != nil && g.n > 0 {
+		c.cur = nil
+		err = c.flush(g)
+		g.err, g.done = err, true
+		c.cond.Broadcast()
+	}
 	if f != nil {
 		f()
 	}
+	return err
 }

@@ -3,6 +3,7 @@ package cdr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -145,9 +146,26 @@ func (j *Journal) Connected(rec Record) error {
 	return j.append(append([]byte{entryConnected}, b...), func() { j.live[rec.ID] = rec })
 }
 
-// Ended notes that a call is over (its CDR is in the spool).
+// Ended notes that a call is over (its CDR is in the spool). It does not
+// wait for an fsync of its own: the next Connected or Touch makes it
+// durable. Lost in a crash, it only makes recovery write the call's record
+// again under the same ID, which the PostgreSQL writer ignores (and the CSV
+// files skip) as a duplicate; the spool's record was written first and wins.
 func (j *Journal) Ended(id string) error {
-	return j.append(append([]byte{entryEnded}, id...), func() { delete(j.live, id) })
+	now := time.Now().UnixNano()
+	payload := append([]byte{entryEnded}, id...)
+	err := j.gc.enqueue(func(g *commitGroup) {
+		j.mu.Lock()
+		j.seq++
+		g.buf = appendFrame(g.buf, j.seq, now, payload)
+		g.n++
+		delete(j.live, id)
+		j.mu.Unlock()
+	})
+	if err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	return nil
 }
 
 // Touch records that the process is alive now; call it every few seconds.
@@ -270,11 +288,11 @@ func (j *Journal) compact() error {
 // Close closes the journal; connected calls stay recorded in it.
 func (j *Journal) Close() error {
 	var err error
-	j.gc.close(func() {
+	ferr := j.gc.close(func() {
 		if j.f != nil {
 			err = j.f.Close()
 			j.f = nil
 		}
 	})
-	return err
+	return errors.Join(ferr, err)
 }

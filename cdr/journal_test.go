@@ -84,6 +84,10 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Ended waits for no fsync of its own: the next commit carries it.
+	if err := j3.Touch(); err != nil {
+		t.Fatal(err)
+	}
 	if got := openJournal(t, dir).Recover(); len(got) != 0 {
 		t.Fatalf("ended orphans came back: %v", ids(got))
 	}
@@ -103,6 +107,9 @@ func TestJournalCompacts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := j.Touch(); err != nil {
+		t.Fatal(err)
+	}
 	fi, err := os.Stat(filepath.Join(dir, journalName))
 	if err != nil {
 		t.Fatal(err)
@@ -113,5 +120,26 @@ func TestJournalCompacts(t *testing.T) {
 	got := openJournal(t, dir).Recover()
 	if len(got) != 1 || got[0].ID != testID(0) {
 		t.Fatalf("after compaction recovered %v", ids(got))
+	}
+}
+
+// Ended costs no fsync of its own; Close makes what it left durable.
+func TestJournalEndedIsFlushedByClose(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Connected(connectedRecord(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Ended(testID(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := openJournal(t, dir).Recover(); len(got) != 0 {
+		t.Fatalf("an ended call came back after a clean close: %v", ids(got))
 	}
 }
