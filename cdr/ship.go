@@ -22,7 +22,11 @@ type ShipperOptions struct {
 	BatchSize  int           // records per Write; default 1000
 	MinBackoff time.Duration // first wait after a failed Write; default 100ms
 	MaxBackoff time.Duration // longest wait between retries; default 10s
-	Logger     *slog.Logger
+	// Linger is the pause after shipping a batch smaller than BatchSize, so
+	// that under a steady call rate records go out in batches rather than
+	// one write, one fsync and one checkpoint each; default 100ms.
+	Linger time.Duration
+	Logger *slog.Logger
 }
 
 // Shipper moves spooled records to a sink: it takes a batch from the spool,
@@ -54,6 +58,9 @@ func NewShipper(spool *Spool, sink Sink, opt ShipperOptions) *Shipper {
 	}
 	if opt.MinBackoff <= 0 {
 		opt.MinBackoff = 100 * time.Millisecond
+	}
+	if opt.Linger <= 0 {
+		opt.Linger = 100 * time.Millisecond
 	}
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 10 * time.Second
@@ -97,6 +104,12 @@ func (s *Shipper) Run(ctx context.Context) error {
 				}
 				s.stats.Failing = false
 				s.mu.Unlock()
+				if len(b.Records) < s.opt.BatchSize {
+					select {
+					case <-ctx.Done():
+					case <-time.After(s.opt.Linger):
+					}
+				}
 				break
 			}
 			if ctx.Err() != nil {
