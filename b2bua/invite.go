@@ -34,6 +34,12 @@ func (k killCause) Error() string { return k.reason }
 // response is sent; once the call is connected and ACKed nothing of the
 // call keeps a goroutine.
 func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	// RFC 3261 8.2.2.2: a new INVITE of a call already up (same Call-ID and
+	// From tag) is a merged request or a late copy of the call's INVITE.
+	if fromTag, _ := req.From().Params.Get("tag"); s.calls.get(keyA(req.CallID().Value(), fromTag)) != nil {
+		s.reply(req, tx, 482, "Loop Detected")
+		return
+	}
 	if s.draining.Load() {
 		s.refuse(req, tx, "Shutting Down")
 		return
@@ -142,6 +148,11 @@ func (c *Call) setup() {
 			c.awaitAck(&c.a, c.txA, r.res200, func(ack *sip.Request) {
 				c.mu.Lock()
 				b, late := c.b, !c.offerA
+				// The caller has its answer: the INVITE transaction needs
+				// no 32 s of Timer L, and ending it now frees its messages
+				// (a late copy of the INVITE meets onInvite's merged-request
+				// check instead).
+				c.txA.Terminate()
 				c.inviteA, c.txA = nil, nil // the connected call keeps no messages
 				c.mu.Unlock()
 				if late {
