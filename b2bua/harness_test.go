@@ -46,6 +46,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 // generated sip: section (UDP and TCP on a free port).
 func startSwitch(t testing.TB, yaml string) *testSwitch {
 	t.Helper()
+	return startSwitchWith(t, yaml, nil)
+}
+
+// startSwitchWith is startSwitch with the records going to sink, when not
+// nil, instead of the test's channel.
+func startSwitchWith(t testing.TB, yaml string, sink RecordSink) *testSwitch {
+	t.Helper()
 	port := testenv.FreePort(t)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(
 		"sip:\n  listen: [\"udp:127.0.0.1:%d\", \"tcp:127.0.0.1:%d\"]\n%s", port, port, yaml)))
@@ -53,7 +60,10 @@ func startSwitch(t testing.TB, yaml string) *testSwitch {
 		t.Fatal(err)
 	}
 	ts := &testSwitch{port: port, records: make(chan cdr.Record, 100)}
-	ts.Switch, err = New(cfg, Options{Log: testLogger(t), Sink: chanSink(ts.records)})
+	if sink == nil {
+		sink = chanSink(ts.records)
+	}
+	ts.Switch, err = New(cfg, Options{Log: testLogger(t), Sink: sink})
 	if err != nil {
 		t.Fatal(err)
 	}

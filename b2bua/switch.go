@@ -56,6 +56,7 @@ type Switch struct {
 	draining atomic.Bool
 	callsWG  sync.WaitGroup // one per call still up, for the drain
 	byesWG   sync.WaitGroup // BYEs still in flight, for shutdown
+	closing  chan struct{}  // closed by Close: records still held are logged
 
 	stats Stats
 }
@@ -67,6 +68,11 @@ type Stats struct {
 	CallsEnded    atomic.Uint64
 	Refused       atomic.Uint64 // 503 for overload or drain
 	Malformed     atomic.Uint64 // requests answered 4xx by the front door checks
+	// RecordErrors counts failed attempts to hand a record to the sink (a
+	// full disk under the spool): an alarm. RecordsPending are the records
+	// held in memory meanwhile, retried until the sink takes them.
+	RecordErrors   atomic.Uint64
+	RecordsPending atomic.Int64
 }
 
 // Options are the switch's collaborators.
@@ -89,7 +95,8 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.AAA == nil {
 		o.AAA = newLimitsOnly(cfg, o.Log)
 	}
-	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, aaa: o.AAA, calls: newCallTable()}
+	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, aaa: o.AAA, calls: newCallTable(),
+		closing: make(chan struct{})}
 	s.cfg.Store(cfg)
 	if err := s.useMedia(cfg, o.Media); err != nil {
 		return nil, err
@@ -216,7 +223,10 @@ func ipVersion(l *listener) string {
 }
 
 // Close releases the SIP stack. Call it after Shutdown.
-func (s *Switch) Close() error { return s.ua.Close() }
+func (s *Switch) Close() error {
+	close(s.closing)
+	return s.ua.Close()
+}
 
 // Shutdown stops taking new calls (they get 503), lets calls in progress
 // finish for up to the configured drain time or until ctx is done, then
@@ -320,12 +330,43 @@ func (s *Switch) release() {
 	s.stats.CallsEnded.Add(1)
 }
 
+// emit hands a call's record to the sink. When the sink fails (the spool's
+// disk is full) the record is kept in memory and retried with backoff until
+// it is taken, and the failure is counted for the alarm: a full disk must
+// not crash the switch, nor lose the record while the process lives.
 func (s *Switch) emit(r cdr.Record) {
+	err := s.writeRecord(r)
+	if err == nil {
+		return
+	}
+	s.stats.RecordErrors.Add(1)
+	s.stats.RecordsPending.Add(1)
+	s.log.Error("call record not written; holding it and retrying", "id", r.ID, "error", err)
+	go func() {
+		defer s.stats.RecordsPending.Add(-1)
+		for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+			select {
+			case <-time.After(wait):
+			case <-s.closing:
+				// Last resort: the whole record in the log, for an operator
+				// to replay.
+				LogSink{Log: s.log}.Write(context.Background(), r)
+				s.log.Error("call record not written before exit: it is in the log line above", "id", r.ID)
+				return
+			}
+			if err := s.writeRecord(r); err == nil {
+				s.log.Info("held call record written", "id", r.ID)
+				return
+			}
+			s.stats.RecordErrors.Add(1)
+		}
+	}()
+}
+
+func (s *Switch) writeRecord(r cdr.Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.sink.Write(ctx, r); err != nil {
-		s.log.Error("call record not written", "id", r.ID, "error", err)
-	}
+	return s.sink.Write(ctx, r)
 }
 
 func newCallID() string { return uuid.NewString() }

@@ -24,6 +24,8 @@ var (
 	descStarted   = prometheus.NewDesc("tollgate_calls_started_total", "Calls admitted by the switch (INVITEs that became calls).", nil, nil)
 	descAttempts  = prometheus.NewDesc("tollgate_call_attempts_total", "Call attempts by outcome: answered, refused (503 overload or drain), malformed (rejected by the front door).", []string{"outcome"}, nil)
 	descEnded     = prometheus.NewDesc("tollgate_calls_ended_total", "Calls ended, whatever the cause.", nil, nil)
+	descRecErr    = prometheus.NewDesc("tollgate_cdr_write_errors_total", "Failed hand-overs of a call record to the spool (a full disk): an alarm.", nil, nil)
+	descRecHeld   = prometheus.NewDesc("tollgate_cdr_records_held", "Call records held in memory until the spool takes them.", nil, nil)
 	descCPS       = prometheus.NewDesc("tollgate_calls_per_second", "Calls started per second over the last sampling step (5s); prefer rate(tollgate_calls_started_total) in queries.", nil, nil)
 	descSpool     = prometheus.NewDesc("tollgate_cdr_spool_depth", "CDRs in the local spool not yet shipped.", nil, nil)
 	descSpoolB    = prometheus.NewDesc("tollgate_cdr_spool_bytes", "Bytes of spool segment files on disk.", nil, nil)
@@ -38,7 +40,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descStarted, descAttempts, descEnded, descCPS, descSpool,
+	for _, d := range []*prometheus.Desc{descActive, descStarted, descAttempts, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
 		descSpoolB, descSpoolAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt} {
 		ch <- d
 	}
@@ -59,6 +61,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAttempts, float64(st.Refused.Load()), "refused")
 	counter(descAttempts, float64(st.Malformed.Load()), "malformed")
 	counter(descEnded, float64(st.CallsEnded.Load()))
+	counter(descRecErr, float64(st.RecordErrors.Load()))
+	gauge(descRecHeld, float64(st.RecordsPending.Load()))
 	gauge(descCPS, s.series.last().CPS)
 	if s.opt.Spool != nil {
 		sp := s.opt.Spool()
