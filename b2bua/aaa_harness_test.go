@@ -11,8 +11,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/cdr"
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
@@ -42,42 +40,17 @@ func radiusYAML(fr *testenv.FreeRADIUS, extra string) string {
 // its configuration (the accounting queue in a temporary directory).
 func startAAASwitch(t *testing.T, yaml string) *testSwitch {
 	t.Helper()
-	port := testenv.FreePort(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(
-		"sip:\n  listen: [\"udp:127.0.0.1:%d\", \"tcp:127.0.0.1:%d\"]\ncdr: {dir: %q}\n%s", port, port, t.TempDir(), yaml)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, port := testConfig(t, fmt.Sprintf("cdr: {dir: %q}\n%s", t.TempDir(), yaml))
 	ctx, cancel := context.WithCancel(context.Background())
 	radius, err := StartAAA(ctx, cfg, testLogger(t))
 	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testSwitch{port: port, records: make(chan cdr.Record, 100)}
-	ts.Switch, err = New(cfg, Options{Log: testLogger(t), Sink: chanSink(ts.records), AAA: radius})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := ts.Serve(ctx); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		ts.draining.Store(true)
-		ts.calls.each(func(c *Call) { c.kill(cdr.ReasonShutdown) })
-		ts.Shutdown(sctx)
 		cancel()
-		<-done
-		ts.Close()
+		t.Fatal(err)
+	}
+	return runSwitch(t, cfg, port, Options{AAA: radius}, func() {
+		cancel()
 		radius.Close()
 	})
-	waitListening(t, ts.addr())
-	return ts
 }
 
 // callWith places a call answering a digest challenge with user and

@@ -53,18 +53,38 @@ func startSwitch(t testing.TB, yaml string) *testSwitch {
 // nil, instead of the test's channel.
 func startSwitchWith(t testing.TB, yaml string, sink RecordSink) *testSwitch {
 	t.Helper()
+	cfg, port := testConfig(t, yaml)
+	return runSwitch(t, cfg, port, Options{Sink: sink}, nil)
+}
+
+// testConfig parses yaml after a sip: section on a free port.
+func testConfig(t testing.TB, yaml string) (*config.Config, int) {
+	t.Helper()
 	port := testenv.FreePort(t)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(
 		"sip:\n  listen: [\"udp:127.0.0.1:%d\", \"tcp:127.0.0.1:%d\"]\n%s", port, port, yaml)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, port
+}
+
+// runSwitch builds a switch from cfg and o (records to the test's channel
+// unless o.Sink is set), serves it until the test ends, then shuts it down
+// and runs after, if not nil, to close what the switch used.
+func runSwitch(t testing.TB, cfg *config.Config, port int, o Options, after func()) *testSwitch {
+	t.Helper()
 	ts := &testSwitch{port: port, records: make(chan cdr.Record, 100)}
-	if sink == nil {
-		sink = chanSink(ts.records)
+	if o.Sink == nil {
+		o.Sink = chanSink(ts.records)
 	}
-	ts.Switch, err = New(cfg, Options{Log: testLogger(t), Sink: sink})
+	o.Log = testLogger(t)
+	var err error
+	ts.Switch, err = New(cfg, o)
 	if err != nil {
+		if after != nil {
+			after()
+		}
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -84,6 +104,9 @@ func startSwitchWith(t testing.TB, yaml string, sink RecordSink) *testSwitch {
 		cancel()
 		<-done
 		ts.Close()
+		if after != nil {
+			after()
+		}
 	})
 	waitListening(t, ts.addr())
 	return ts

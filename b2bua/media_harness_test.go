@@ -19,8 +19,6 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/tollgate/tollgate/b2bua/sdpedit"
-	"github.com/tollgate/tollgate/cdr"
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
@@ -28,46 +26,18 @@ import (
 // names started as `tollgate serve` starts them.
 func startMediaSwitch(t *testing.T, yaml string) (*testSwitch, *Media) {
 	t.Helper()
-	port := testenv.FreePort(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(
-		"sip:\n  listen: [\"udp:127.0.0.1:%d\", \"tcp:127.0.0.1:%d\"]\n%s", port, port, yaml)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, port := testConfig(t, yaml)
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	media, err := StartMedia(sctx, cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testSwitch{port: port, records: make(chan cdr.Record, 100)}
-	ts.Switch, err = New(cfg, Options{Log: testLogger(t), Sink: chanSink(ts.records), Media: media})
-	if err != nil {
-		media.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := ts.Serve(ctx); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		ts.draining.Store(true)
-		ts.calls.each(func(c *Call) { c.kill(cdr.ReasonShutdown) })
-		ts.Shutdown(sctx)
-		cancel()
-		<-done
-		ts.Close()
+	ts := runSwitch(t, cfg, port, Options{Media: media}, func() {
 		if err := media.Close(); err != nil {
 			t.Errorf("media close: %v", err)
 		}
 	})
-	waitListening(t, ts.addr())
 	return ts, media
 }
 
