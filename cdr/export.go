@@ -28,6 +28,7 @@ type Filter struct {
 	Account      string
 	Gateway      string
 	SIPCode      int
+	Q850Cause    int    // 1-127; 0 does not filter
 	CallID       string // either leg's Call-ID
 	ConfID       string
 }
@@ -61,6 +62,9 @@ func (f Filter) where() (string, []any) {
 	}
 	if f.SIPCode != 0 {
 		conds = append(conds, "sip_code = "+arg(f.SIPCode)+"::integer")
+	}
+	if f.Q850Cause != 0 {
+		conds = append(conds, "q850_cause = "+arg(f.Q850Cause)+"::integer")
 	}
 	if f.CallID != "" {
 		p := arg(f.CallID)

@@ -214,6 +214,8 @@ func TestSearchFiltersAndPages(t *testing.T) {
 		{"called prefix either form", Filter{CalledPrefix: "44207946"}, 30},
 		{"gateway", Filter{Gateway: "gw-b"}, 30},
 		{"sip code", Filter{SIPCode: 486}, 0},
+		{"q850 cause", Filter{Q850Cause: 16}, 30},
+		{"another q850 cause", Filter{Q850Cause: 17}, 0},
 		{"call-id b leg", Filter{CallID: "b-5@tollgate"}, 1},
 		{"conf-id", Filter{ConfID: recs[4].ConfID}, 1},
 	}

@@ -91,6 +91,13 @@ func parseCDRQuery(q url.Values) (cdrQuery, error) {
 		}
 		f.SIPCode = n
 	}
+	if v := q.Get("q850"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 127 {
+			return cq, badParam{"q850", "want a Q.850 cause 1-127"}
+		}
+		f.Q850Cause = n
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
@@ -109,7 +116,7 @@ func parseCDRQuery(q url.Values) (cdrQuery, error) {
 
 var knownCDRParams = map[string]bool{
 	"from": true, "to": true, "caller": true, "called": true, "account": true, "gateway": true,
-	"code": true, "call_id": true, "conf_id": true, "limit": true, "cursor": true,
+	"code": true, "q850": true, "call_id": true, "conf_id": true, "limit": true, "cursor": true,
 }
 
 // validCursor checks the shape of cdr.Search's cursors (base64 of

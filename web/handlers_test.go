@@ -251,8 +251,9 @@ func testRecord(i int, setup time.Time) cdr.Record {
 		Attempts: []cdr.Attempt{{Gateway: "127.0.0.1:5080", CallID: "b", Start: setup, End: setup.Add(time.Minute), SIPCode: 200, Answered: true}},
 	}
 	if i%3 == 0 {
-		r.SIPCode, r.SIPReason, r.DisconnectReason = 486, "Busy Here", cdr.ReasonBusy
+		r.SIPCode, r.SIPReason, r.DisconnectReason, r.Q850Cause = 486, "Busy Here", cdr.ReasonBusy, 17
 	} else {
+		r.Q850Cause = 16
 		r.ConnectTime = setup.Add(2 * time.Second)
 		r.Duration = 58 * time.Second
 		r.BilledSeconds = 58
@@ -305,6 +306,19 @@ func TestCDRSearchDetailCSV(t *testing.T) {
 	}
 	if len(res.CDRs) == 0 {
 		t.Fatal("no busy calls of acct3")
+	}
+	res.CDRs = nil
+	json.Unmarshal([]byte(v.get("/api/v1/cdrs?q850=17&limit=1000").body), &res)
+	for _, r := range res.CDRs {
+		if r.Q850Cause != 17 {
+			t.Fatalf("q850 filter returned %+v", r)
+		}
+	}
+	if len(res.CDRs) != 40 {
+		t.Fatalf("q850=17 found %d records, want the 40 busy ones", len(res.CDRs))
+	}
+	if r := v.get("/api/v1/cdrs?q850=300"); r.StatusCode != 400 || !strings.Contains(r.body, "q850") {
+		t.Fatalf("a bad q850 got %d %s", r.StatusCode, r.body)
 	}
 	// Detail page and API.
 	id := recs[7].ID
