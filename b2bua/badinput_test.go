@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,35 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	<-second.Context().Done()
 	if r := sw.record(t); r.DisconnectReason != "shutdown" || r.ReleasedBy != "switch" {
 		t.Errorf("second record = %+v", r)
+	}
+}
+
+// A second INVITE with the Call-ID, From tag and CSeq of a call in progress
+// but another branch is a merged request (RFC 3261 8.2.2.2): 482, and no
+// second call.
+func TestMergedRequestGets482(t *testing.T) {
+	gw := newPeer(t, "gw")
+	gw.silentRing(180)
+	sw := startSwitch(t, routeTo(gw))
+	ruri := "sip:100@" + sw.addr()
+	invite := func(branch string) string {
+		return "INVITE " + ruri + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK" + branch + "\r\n" +
+			"Max-Forwards: 70\r\nFrom: <sip:merged@127.0.0.1>;tag=merged1\r\nTo: <" + ruri + ">\r\n" +
+			"Call-ID: merged-call@test\r\nCSeq: 7 INVITE\r\nContact: <sip:merged@127.0.0.1:9>\r\n" +
+			"Content-Length: 0\r\n\r\n"
+	}
+	c, err := net.Dial("udp", sw.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(invite("first")))
+	gw.waitRequest(sip.INVITE, 5*time.Second)
+	if res := rawExchange(t, sw.addr(), invite("second"), 3*time.Second); !strings.HasPrefix(res, "SIP/2.0 482 ") {
+		t.Fatalf("merged INVITE got %q, want 482", firstLine(res))
+	}
+	if n := len(sw.Snapshot()); n != 1 {
+		t.Fatalf("%d calls up, want the first one only", n)
 	}
 }

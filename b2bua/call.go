@@ -69,6 +69,7 @@ type Call struct {
 	route                      *config.Route
 	codecA                     string
 	inviteA                    *sip.Request // until the caller ACKs our 2xx
+	inviteCSeq                 uint32       // of the caller's INVITE, to spot merged requests
 	txA                        sip.ServerTransaction
 	offerA                     bool // the caller's INVITE carried SDP
 

@@ -34,9 +34,11 @@ func (k killCause) Error() string { return k.reason }
 // response is sent; once the call is connected and ACKed nothing of the
 // call keeps a goroutine.
 func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	// RFC 3261 8.2.2.2: a new INVITE of a call already up (same Call-ID and
-	// From tag) is a merged request or a late copy of the call's INVITE.
-	if fromTag, _ := req.From().Params.Get("tag"); s.calls.get(keyA(req.CallID().Value(), fromTag)) != nil {
+	// RFC 3261 8.2.2.2: an INVITE with the Call-ID, From tag and CSeq of a
+	// call already up is a merged request or a late copy of that call's
+	// INVITE, not a new call. (A retry after a 407 has a new CSeq.)
+	fromTag, _ := req.From().Params.Get("tag")
+	if c := s.calls.get(keyA(req.CallID().Value(), fromTag)); c != nil && c.inviteCSeq == req.CSeq().SeqNo {
 		s.reply(req, tx, 482, "Loop Detected")
 		return
 	}
@@ -86,6 +88,7 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 		srcPort:    port,
 		inviteA:    req,
 		txA:        tx,
+		inviteCSeq: req.CSeq().SeqNo,
 		offerA:     len(req.Body()) > 0,
 		setupDone:  make(chan struct{}),
 		endedCh:    make(chan struct{}),
