@@ -219,18 +219,11 @@ type attemptResult struct {
 	res200 *sip.Response // the 2xx sent to the caller, for retransmission
 }
 
-// try sends the INVITE to one gateway and follows it to its end.
-func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) *attemptResult {
-	s := c.sw
+// newAttempt builds an attempt toward gw through listener l and its
+// INVITE: a dialog of its own, the caller's body (or the anchored offer),
+// and nothing else of the caller's message. Called with the lock held.
+func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offer []byte) (*attemptLeg, *sip.Request) {
 	host, port := splitHostPort(gw.Address)
-	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
-	if l == nil {
-		return &attemptResult{code: 503, reason: "No Listener For " + gw.Transport}
-	}
-	offer, refused := c.attemptOffer()
-	if refused != nil {
-		return refused
-	}
 	b := &attemptLeg{gateway: gw}
 	b.state = LegTrying
 	b.inviteSeq = 1
@@ -251,8 +244,6 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	}
 	b.d.localSeq.Store(1)
 	inv := b.d.newRequest(sip.INVITE, 1)
-	c.mu.Lock()
-	inA := c.inviteA
 	if mf := inA.MaxForwards(); mf != nil && mf.Val() > 0 {
 		v := sip.MaxForwardsHeader(mf.Val() - 1)
 		inv.ReplaceHeader(&v)
@@ -261,8 +252,25 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	if offer != nil {
 		inv.SetBody(offer)
 	}
-	inv.AppendHeader(sip.NewHeader("User-Agent", s.Config().SIP.UserAgent))
+	inv.AppendHeader(sip.NewHeader("User-Agent", c.sw.Config().SIP.UserAgent))
 	inv.AppendHeader(sip.NewHeader("Allow", allowed))
+	return b, inv
+}
+
+// try sends the INVITE to one gateway and follows it to its end.
+func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) *attemptResult {
+	s := c.sw
+	host, _ := splitHostPort(gw.Address)
+	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
+	if l == nil {
+		return &attemptResult{code: 503, reason: "No Listener For " + gw.Transport}
+	}
+	offer, refused := c.attemptOffer()
+	if refused != nil {
+		return refused
+	}
+	c.mu.Lock()
+	b, inv := c.newAttempt(gw, l, c.inviteA, offer)
 	c.addRouteHeaders(inv)
 	c.chain.gatewayInvite(b, inv)
 	b.invite = inv

@@ -59,37 +59,14 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 		return pv, fmt.Errorf("preview: no static route with a gateway for %q", c.called)
 	}
 	gw := route.Gateways[0]
-	host, port := splitHostPort(gw.Address)
+	host, _ := splitHostPort(gw.Address)
 	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
 	if l == nil {
 		return pv, fmt.Errorf("preview: no %s listener for gateway %s", gw.Transport, gw.Address)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := &attemptLeg{gateway: gw}
-	b.d = dialog{
-		callID:    newCallID(),
-		local:     sip.Uri{Scheme: "sip", User: c.fromUser(), Host: l.host},
-		localName: c.fromName(),
-		localTag:  sip.GenerateTagN(16),
-		remote:    sip.Uri{Scheme: "sip", User: c.calledSent, Host: host, Port: port},
-		listener:  l,
-		transport: gw.Transport,
-		dest:      gw.Address,
-	}
-	b.d.target = b.d.remote
-	if gw.Transport == "tcp" {
-		b.d.target.UriParams = sip.NewParams()
-		b.d.target.UriParams.Add("transport", "tcp")
-	}
-	inv := b.d.newRequest(sip.INVITE, 1)
-	if mf := req.MaxForwards(); mf != nil && mf.Val() > 0 {
-		v := sip.MaxForwardsHeader(mf.Val() - 1)
-		inv.ReplaceHeader(&v)
-	}
-	copyBody(req, inv)
-	inv.AppendHeader(sip.NewHeader("User-Agent", cfg.SIP.UserAgent))
-	inv.AppendHeader(sip.NewHeader("Allow", allowed))
+	b, inv := c.newAttempt(gw, l, req, nil)
 	c.chain.gatewayInvite(b, inv)
 	pv.Invite = inv
 	return pv, nil
