@@ -221,8 +221,19 @@ type peer struct {
 
 func newPeer(t *testing.T, name string) *peer {
 	t.Helper()
+	return startPeer(t, name, nil)
+}
+
+// startPeer is newPeer with inDialog, when not nil, answering requests
+// within a dialog instead of peer.inDialog (sipgo's handlers cannot be
+// replaced once the peer serves).
+func startPeer(t *testing.T, name string, inDialog func(*sip.Request, sip.ServerTransaction)) *peer {
+	t.Helper()
 	p := &peer{t: t, name: name, port: testenv.FreePort(t), reqs: make(chan *sip.Request, 100),
 		cancelled: make(chan *sip.Request, 10)}
+	if inDialog == nil {
+		inDialog = p.inDialog
+	}
 	var err error
 	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(testLogger(t))),
@@ -239,7 +250,7 @@ func newPeer(t *testing.T, name string) *peer {
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		p.note(req)
 		if to, _ := req.To().Params.Get("tag"); to != "" {
-			p.inDialog(req, tx)
+			inDialog(req, tx)
 			return
 		}
 		p.mu.Lock()
@@ -268,7 +279,7 @@ func newPeer(t *testing.T, name string) *peer {
 	for _, m := range []sip.RequestMethod{sip.UPDATE, sip.INFO, sip.OPTIONS, sip.NOTIFY} {
 		p.srv.OnRequest(m, func(req *sip.Request, tx sip.ServerTransaction) {
 			p.note(req)
-			p.inDialog(req, tx)
+			inDialog(req, tx)
 		})
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/tollgate/tollgate/b2bua/sdpedit"
-	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // startMediaSwitch is startSwitch with the media relays the configuration
@@ -209,66 +207,6 @@ func newMediaPeer(t *testing.T, name string) *mediaPeer {
 	mp := &mediaPeer{rtp: newRTPEnd(t)}
 	mp.peer = startPeer(t, name, mp.inDialog)
 	return mp
-}
-
-// startPeer is the harness's newPeer with another answer to in-dialog
-// INVITEs: sipgo's handlers cannot be replaced once the peer serves.
-func startPeer(t *testing.T, name string, inDialogInvite func(*sip.Request, sip.ServerTransaction)) *peer {
-	t.Helper()
-	p := &peer{t: t, name: name, port: testenv.FreePort(t), reqs: make(chan *sip.Request, 100),
-		cancelled: make(chan *sip.Request, 10)}
-	var err error
-	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(testLogger(t))),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(testLogger(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(testLogger(t)))
-	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(p.port),
-		sipgo.WithClientLogger(testLogger(t)))
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: "127.0.0.1", Port: p.port}}
-	p.dsc = sipgo.NewDialogServerCache(p.cli, contact)
-	p.dcc = sipgo.NewDialogClientCache(p.cli, contact)
-	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.note(req)
-		if to, _ := req.To().Params.Get("tag"); to != "" {
-			inDialogInvite(req, tx)
-			return
-		}
-		p.mu.Lock()
-		h := p.onInvite
-		p.mu.Unlock()
-		if h == nil {
-			tx.Respond(sip.NewResponseFromRequest(req, 603, "Decline", nil))
-			return
-		}
-		h(req, tx)
-	})
-	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.note(req)
-		p.dsc.ReadAck(req, tx)
-	})
-	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.note(req)
-		if err := p.dsc.ReadBye(req, tx); err == nil {
-			return
-		}
-		if err := p.dcc.ReadBye(req, tx); err == nil {
-			return
-		}
-		tx.Respond(sip.NewResponseFromRequest(req, 481, "No Dialog", nil))
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{}, 2)
-	lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready))
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port))
-	go p.srv.ListenAndServe(lctx, "udp", addr)
-	go p.srv.ListenAndServe(lctx, "tcp", addr)
-	<-ready
-	<-ready
-	t.Cleanup(func() { cancel(); p.ua.Close() })
-	return p
 }
 
 // answerDirection is the direction that answers an offer's.
