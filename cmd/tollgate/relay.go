@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os/signal"
 	"syscall"
 
 	"github.com/tollgate/tollgate/b2bua"
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
 )
 
@@ -21,17 +19,10 @@ import (
 // SIGINT stop it: new sessions are refused, the sockets close and every
 // session ends.
 func relayCommand(args []string, stderr io.Writer) int {
-	path, ok := configFlag("relay", args, stderr)
-	if !ok {
-		return 2
+	cfg, path, log, code := startDaemon("relay", args, stderr)
+	if code != 0 {
+		return code
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	log := newLogger(cfg.Log, stderr)
-	slog.SetDefault(log)
 	b := cfg.Media.Builtin
 	if len(b.Control) == 0 {
 		log.Error("cannot start: media.builtin.control lists no control socket to answer on", "config", path)

@@ -39,18 +39,29 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func serve(args []string, stderr io.Writer) int {
-	path, ok := configFlag("serve", args, stderr)
+// startDaemon is the start of the long-running commands: the -c flag, the
+// configuration, and the logger it asks for (made the default). code is
+// the exit code when it fails, 0 otherwise.
+func startDaemon(name string, args []string, stderr io.Writer) (cfg *config.Config, path string, log *slog.Logger, code int) {
+	path, ok := configFlag(name, args, stderr)
 	if !ok {
-		return 2
+		return nil, "", nil, 2
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return nil, "", nil, 1
 	}
-	log := newLogger(cfg.Log, stderr)
+	log = newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
+	return cfg, path, log, 0
+}
+
+func serve(args []string, stderr io.Writer) int {
+	cfg, path, log, code := startDaemon("serve", args, stderr)
+	if code != 0 {
+		return code
+	}
 	log.Info("tollgate starting", "version", version, "config", path)
 
 	// Signals are caught before anything starts: a SIGTERM while the
