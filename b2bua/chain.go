@@ -25,6 +25,14 @@ type callModule interface {
 	onGatewayInvite(cc *callChain, b *attemptLeg, inv *sip.Request)
 	// onFinalReply may change the final failure the caller receives.
 	onFinalReply(cc *callChain, code int, reason string) (int, string)
+	// onReply shapes a gateway's provisional or 2xx answer to the INVITE
+	// (res) as relayed to the caller (out, built by the switch). It runs
+	// without the call's lock.
+	onReply(cc *callChain, res, out *sip.Response)
+	// onRequest may refuse a request within the dialog before it is
+	// relayed to the other leg (fromCaller tells its direction); ACK and
+	// BYE never reach it. It runs with the call's lock held.
+	onRequest(cc *callChain, req *sip.Request, fromCaller bool) *config.Reply
 	// onConnect runs as the call is answered.
 	onConnect(cc *callChain)
 	// onEnd runs once as the call ends, whatever the cause.
@@ -37,6 +45,8 @@ type baseModule struct{}
 func (baseModule) onInvite(*callChain) *config.Reply                        { return nil }
 func (baseModule) onGatewayInvite(*callChain, *attemptLeg, *sip.Request)    {}
 func (baseModule) onFinalReply(_ *callChain, c int, r string) (int, string) { return c, r }
+func (baseModule) onReply(*callChain, *sip.Response, *sip.Response)         {}
+func (baseModule) onRequest(*callChain, *sip.Request, bool) *config.Reply   { return nil }
 func (baseModule) onConnect(*callChain)                                     {}
 func (baseModule) onEnd(*callChain)                                         {}
 
@@ -111,6 +121,27 @@ func (cc *callChain) finalReply(code int, reason string) (int, string) {
 		code, reason = m.onFinalReply(cc, code, reason)
 	}
 	return code, reason
+}
+
+func (cc *callChain) reply(res, out *sip.Response) {
+	if cc == nil {
+		return
+	}
+	for _, m := range cc.modules {
+		m.onReply(cc, res, out)
+	}
+}
+
+func (cc *callChain) request(req *sip.Request, fromCaller bool) *config.Reply {
+	if cc == nil {
+		return nil
+	}
+	for _, m := range cc.modules {
+		if r := m.onRequest(cc, req, fromCaller); r != nil {
+			return r
+		}
+	}
+	return nil
 }
 
 func (cc *callChain) connected() {

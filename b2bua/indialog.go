@@ -118,6 +118,11 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if r := c.chain.request(req, fromA); r != nil {
+		c.mu.Unlock()
+		s.reply(req, tx, r.Code, r.Reason)
+		return
+	}
 	seq := req.CSeq().SeqNo
 	if seq <= from.d.remoteSeq {
 		c.mu.Unlock()

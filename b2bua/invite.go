@@ -214,9 +214,10 @@ type attemptResult struct {
 	kind   attemptKind
 	code   int
 	reason string
-	real   bool          // the code came from the gateway, not from our timers
-	stop   bool          // trying another gateway cannot help (the media relay refused)
-	res200 *sip.Response // the 2xx sent to the caller, for retransmission
+	real   bool           // the code came from the gateway, not from our timers
+	stop   bool           // trying another gateway cannot help (the media relay refused)
+	local  AttemptOutcome // the outcome when not real
+	res200 *sip.Response  // the 2xx sent to the caller, for retransmission
 }
 
 // newAttempt builds an attempt toward gw through listener l and its
@@ -285,7 +286,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	ccancel()
 	if err != nil {
 		s.log.Warn("gateway unreachable", "gateway", gw.Address, "error", err)
-		return c.attemptOver(b, &attemptResult{code: 503, reason: "Gateway Unreachable"})
+		return c.attemptOver(b, &attemptResult{code: 503, reason: "Gateway Unreachable", local: OutcomeUnreachable})
 	}
 
 	np := time.NewTimer(route.NoProgress)
@@ -317,20 +318,20 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 				return c.attemptOver(b, &attemptResult{code: code, reason: res.Reason, real: true})
 			}
 		case <-tx.Done():
-			r := &attemptResult{code: 503, reason: "Gateway Unreachable"}
+			r := &attemptResult{code: 503, reason: "Gateway Unreachable", local: OutcomeUnreachable}
 			if errors.Is(tx.Err(), sip.ErrTransactionTimeout) {
-				r = &attemptResult{code: 408, reason: "Request Timeout"}
+				r = &attemptResult{code: 408, reason: "Request Timeout", local: OutcomeUnreachable}
 			}
 			return c.attemptOver(b, r)
 		case <-np.C:
 			s.abandon(b, tx)
-			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Progress"})
+			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Progress", local: OutcomeNoAnswer})
 		case <-ring.C:
 			s.abandon(b, tx)
-			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Answer"})
+			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Answer", local: OutcomeNoAnswer})
 		case <-ctx.Done():
 			s.abandon(b, tx)
-			c.attemptOver(b, &attemptResult{code: 487, reason: "Request Terminated"})
+			c.attemptOver(b, &attemptResult{code: 487, reason: "Request Terminated", local: OutcomeCancelled})
 			return &attemptResult{kind: attemptCancelled}
 		}
 	}
@@ -342,6 +343,7 @@ func (c *Call) attemptOver(b *attemptLeg, r *attemptResult) *attemptResult {
 	b.state = LegDisconnected
 	c.finishAttempt(time.Now(), r.code, r.reason)
 	c.mu.Unlock()
+	c.sw.stats.attempts[outcomeOf(r)].Add(1)
 	return r
 }
 
@@ -425,6 +427,7 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 	if body != nil {
 		out.SetBody(body)
 	}
+	c.chain.reply(res, out)
 	c.sw.addServer(out)
 	if err := txA.Respond(out); err != nil {
 		c.sw.log.Debug("provisional not relayed", "code", res.StatusCode, "error", err)
@@ -470,6 +473,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	inA, txA, offer, l := c.inviteA, c.txA, c.offerA, c.a.d.listener
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)
+	s.stats.attempts[OutcomeAnswered].Add(1)
 
 	if offer {
 		s.sendAck(&b.leg, nil)
@@ -481,6 +485,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	if body != nil {
 		ok.SetBody(body)
 	}
+	c.chain.reply(res, ok)
 	s.addServer(ok)
 	if err := txA.Respond(ok); err != nil {
 		// The caller's CANCEL won the race: sipgo answered it 487.

@@ -73,6 +73,8 @@ type Stats struct {
 	// held in memory meanwhile, retried until the sink takes them.
 	RecordErrors   atomic.Uint64
 	RecordsPending atomic.Int64
+
+	attempts attemptCounters
 }
 
 // Options are the switch's collaborators.
@@ -269,6 +271,13 @@ type CallInfo struct {
 	Attempts int
 	Setup    time.Time
 	Connect  time.Time
+	// Account is the RADIUS User-Name ("" without RADIUS authorisation).
+	Account string
+	// MediaRelay names the relay anchoring the media ("" when none), and
+	// Codec is the first codec of the answer (else of the offer), known
+	// only when the media is anchored: the switch parses SDP only then.
+	MediaRelay string
+	Codec      string
 }
 
 // Snapshot lists the calls up right now.
@@ -281,6 +290,16 @@ func (s *Switch) Snapshot() []CallInfo {
 			Source: net.JoinHostPort(c.srcIP, strconv.Itoa(c.srcPort)),
 			State:  c.a.state.String(), Attempts: len(c.attempts),
 			Setup: c.setupT, Connect: c.connectT,
+			Account: c.aaa.account, Codec: c.codecB,
+		}
+		if ci.Codec == "" {
+			ci.Codec = c.codecA
+		}
+		if c.media != nil {
+			ci.MediaRelay = c.media.name
+			if c.media.name == config.MediaRTPProxy {
+				ci.MediaRelay = c.media.relay.Name()
+			}
 		}
 		if c.route != nil {
 			ci.Route = c.route.Name
