@@ -69,6 +69,7 @@ func (c *Call) authorize(ctx context.Context, cfg *config.Config) (route *config
 	if static != nil {
 		mode = static.Auth
 	}
+	mode = c.authMode(mode)
 	var grant *aaa.AuthResult
 	var account string
 	switch mode {
@@ -78,7 +79,7 @@ func (c *Call) authorize(ctx context.Context, cfg *config.Config) (route *config
 		}
 	}
 	radiusCredit := billing.Credit{}
-	if grant != nil && grant.HasCreditTime {
+	if grant != nil && grant.HasCreditTime && c.prepaid() {
 		radiusCredit = billing.Limit(grant.CreditTime)
 	}
 	credit, err := a.limits.GrantCredit(radiusCredit, billing.Credit{})
@@ -95,7 +96,7 @@ func (c *Call) authorize(ctx context.Context, cfg *config.Config) (route *config
 	c.mu.Lock()
 	c.aaa.account, c.aaa.accountHeld = account, account != ""
 	c.aaa.radius, c.aaa.credit = radiusCredit, credit
-	c.aaa.accounting = a.acct != nil
+	c.aaa.accounting = a.acct != nil && c.accountingAllowed()
 	c.aaa.confID = req.ConfID
 	if grant != nil {
 		c.aaa.cli, c.aaa.cnam = grant.CLI, grant.CNAM
@@ -267,7 +268,7 @@ func (c *Call) beginHop(h hop) *attemptResult {
 	lim := c.sw.aaa.limits
 	routeCredit := billing.Credit{}
 	switch {
-	case h.radius != nil && h.radius.HasCreditTime:
+	case h.radius != nil && h.radius.HasCreditTime && c.prepaid():
 		routeCredit = billing.Limit(h.radius.CreditTime)
 	case h.route.CreditTime > 0:
 		routeCredit = billing.Limit(h.route.CreditTime)

@@ -132,7 +132,8 @@ func (c *Call) setup() {
 	if !ok {
 		return
 	}
-	if route == nil {
+	route, hops = c.profileRouting(cfg, route, hops)
+	if route == nil || len(hops) == 0 {
 		c.failA(404, "No Route To Destination", cdr.ReasonRejected, cdr.ReleasedBySwitch)
 		return
 	}
@@ -143,45 +144,33 @@ func (c *Call) setup() {
 		return
 	}
 
-	var best, last *attemptResult
-	for _, h := range hops {
-		r := c.attempt(ctx, h)
-		switch r.kind {
-		case attemptAnswered:
-			c.awaitAck(&c.a, c.txA, r.res200, func(ack *sip.Request) {
-				c.mu.Lock()
-				b, late := c.b, !c.offerA
-				// The caller has its answer: the INVITE transaction needs
-				// no 32 s of Timer L, and ending it now frees its messages
-				// (a late copy of the INVITE meets onInvite's merged-request
-				// check instead).
-				c.txA.Terminate()
-				c.inviteA, c.txA = nil, nil // the connected call keeps no messages
-				c.mu.Unlock()
-				if late {
-					body, ok := c.ackSDP(rtpproxyctl.Caller, ack)
-					c.sw.sendAck(&b.leg, body)
-					if !ok {
-						c.end(outcome{reason: cdr.ReasonFailed, releasedBy: cdr.ReleasedBySwitch,
-							code: 200, sipReason: "OK", byeA: true, byeB: true})
-					}
+	end, best := c.hunt(ctx, hops)
+	switch {
+	case end == nil:
+	case end.kind == attemptAnswered:
+		c.awaitAck(&c.a, c.txA, end.res200, func(ack *sip.Request) {
+			c.mu.Lock()
+			b, late := c.b, !c.offerA
+			// The caller has its answer: the INVITE transaction needs
+			// no 32 s of Timer L, and ending it now frees its messages
+			// (a late copy of the INVITE meets onInvite's merged-request
+			// check instead).
+			c.txA.Terminate()
+			c.inviteA, c.txA = nil, nil // the connected call keeps no messages
+			c.mu.Unlock()
+			if late {
+				body, ok := c.ackSDP(rtpproxyctl.Caller, ack)
+				c.sw.sendAck(&b.leg, body)
+				if !ok {
+					c.end(outcome{reason: cdr.ReasonFailed, releasedBy: cdr.ReleasedBySwitch,
+						code: 200, sipReason: "OK", byeA: true, byeB: true})
 				}
-			})
-			return
-		case attemptCancelled:
-			c.cancelled(context.Cause(ctx))
-			return
-		}
-		last = r
-		if r.real {
-			best = r
-		}
-		if h.route.StopsHunt(r.code) || r.stop {
-			break
-		}
-	}
-	if best == nil {
-		best = last
+			}
+		})
+		return
+	default:
+		c.cancelled(context.Cause(ctx))
+		return
 	}
 	reason := cdr.ReasonFailed
 	switch best.code {
@@ -243,6 +232,12 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 		b.d.target.UriParams = sip.NewParams()
 		b.d.target.UriParams.Add("transport", "tcp")
 	}
+	if gw.Proxy != "" {
+		// RFC 3261 8.1.2: a loose-routing outbound proxy goes in Route, the
+		// request goes to it, the Request-URI stays the gateway.
+		b.d.routeSet = []string{proxyRoute(gw)}
+		b.d.dest = gw.Proxy
+	}
 	b.d.localSeq.Store(1)
 	inv := b.d.newRequest(sip.INVITE, 1)
 	if mf := inA.MaxForwards(); mf != nil && mf.Val() > 0 {
@@ -289,6 +284,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 		return c.attemptOver(b, &attemptResult{code: 503, reason: "Gateway Unreachable", local: OutcomeUnreachable})
 	}
 
+	challenged := false // a second challenge means the credentials are wrong
 	np := time.NewTimer(route.NoProgress)
 	ring := time.NewTimer(route.MaxRing)
 	defer np.Stop()
@@ -315,6 +311,17 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 				return c.onAnswer(b, res)
 			default:
 				tx.Terminate()
+				if (code == 401 || code == 407) && !challenged {
+					challenged = true
+					ntx, ok, err := c.authenticate(ctx, b, res)
+					if ok && err == nil {
+						tx = ntx
+						continue
+					}
+					if err != nil {
+						s.log.Warn("gateway challenge not answered", "call", c.ID, "gateway", gw.Address, "error", err)
+					}
+				}
 				return c.attemptOver(b, &attemptResult{code: code, reason: res.Reason, real: true})
 			}
 		case <-tx.Done():
@@ -331,6 +338,9 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Answer", local: OutcomeNoAnswer})
 		case <-ctx.Done():
 			s.abandon(b, tx)
+			if errors.Is(context.Cause(ctx), errGroupTimeout) && c.setupCtx.Err() == nil {
+				return c.attemptOver(b, &attemptResult{code: 408, reason: "Group Timeout", local: OutcomeNoAnswer})
+			}
 			c.attemptOver(b, &attemptResult{code: 487, reason: "Request Terminated", local: OutcomeCancelled})
 			return &attemptResult{kind: attemptCancelled}
 		}

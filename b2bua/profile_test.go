@@ -40,6 +40,13 @@ func failedCall(t *testing.T, caller *peer, target sip.Uri, hdrs ...sip.Header) 
 // the INVITE the gateway received.
 func gwInvite(t *testing.T, sw *testSwitch, gw, caller *peer, user string, hdrs ...sip.Header) *sip.Request {
 	t.Helper()
+	inv, _ := gwCall(t, sw, gw, caller, user, hdrs...)
+	return inv
+}
+
+// gwCall is gwInvite returning the call's record too.
+func gwCall(t *testing.T, sw *testSwitch, gw, caller *peer, user string, hdrs ...sip.Header) (*sip.Request, cdr.Record) {
+	t.Helper()
 	ctx := within(t, 20*time.Second)
 	ds, err := caller.call(ctx, sw.uri(user), hdrs...)
 	if err != nil {
@@ -55,8 +62,7 @@ func gwInvite(t *testing.T, sw *testSwitch, gw, caller *peer, user string, hdrs 
 		t.Errorf("BYE From/To %q/%q differ from the INVITE's %q/%q", bye.From().Address.String(),
 			bye.To().Address.String(), inv.From().Address.String(), inv.To().Address.String())
 	}
-	sw.record(t)
-	return inv
+	return inv, sw.record(t)
 }
 
 func hdrValue(m sip.Message, name string) string {

@@ -124,6 +124,10 @@ func (r *Route) StopsHunt(code int) bool {
 type Gateway struct {
 	Address   string `yaml:"address"`   // host:port
 	Transport string `yaml:"transport"` // udp (default) or tcp
+	// Proxy, when set, is the outbound proxy (host:port) the INVITE is sent
+	// to with a loose Route, the Request-URI still naming Address. Set from
+	// a call profile's outbound_proxy, not from the route table.
+	Proxy string `yaml:"-"`
 }
 
 // Log configures log/slog.

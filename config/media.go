@@ -129,7 +129,7 @@ func (m *Media) applyDefaults() {
 	}
 }
 
-// UsesMedia reports whether the switch-wide mode or any route anchors
+// UsesMedia reports whether the switch-wide mode, a route or a profile anchors
 // media with mode, i.e. whether that relay must be running.
 func (c *Config) UsesMedia(mode string) bool {
 	if c.Media.Mode == mode {
@@ -137,6 +137,11 @@ func (c *Config) UsesMedia(mode string) bool {
 	}
 	for i := range c.Routes {
 		if c.Routes[i].Media == mode {
+			return true
+		}
+	}
+	for i := range c.Profiles {
+		if c.Profiles[i].Media == mode {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -66,6 +67,34 @@ type CallProfile struct {
 	// types), applied to the offer sent to the gateway.
 	CodecFilter string   `yaml:"codec_filter"`
 	Codecs      []string `yaml:"codecs"`
+
+	// Routing and AAA of the profile's calls; each overrides the route's.
+	//
+	// NextHop lists the gateways of the profile's calls in failover order,
+	// each "host:port" with an optional ";transport=tcp"; patterns allowed
+	// ($rd, $H(X-Next-Hop)...). Routes from RADIUS still take precedence.
+	NextHop []string `yaml:"next_hop"`
+	// OutboundProxy is a SIP URI the gateway INVITE goes through (a loose
+	// Route header) while its Request-URI stays the gateway's.
+	OutboundProxy string `yaml:"outbound_proxy"`
+	// GatewayAuth answers a gateway's 401/407 digest challenge (SEMS
+	// auth_b2b); user and password are patterns.
+	GatewayAuth *GatewayAuth `yaml:"gateway_auth"`
+	// Auth is the RADIUS authorisation mode: none, ip or digest.
+	Auth string `yaml:"auth"`
+	// Accounting false sends no RADIUS accounting for the profile's calls.
+	Accounting *bool `yaml:"accounting"`
+	// Prepaid false ignores the credit time RADIUS grants (the route's and
+	// the configured maximum still apply).
+	Prepaid *bool `yaml:"prepaid"`
+	// Media is the media mode: none, rtpproxy or builtin.
+	Media string `yaml:"media"`
+}
+
+// GatewayAuth is the digest identity the switch presents to a gateway.
+type GatewayAuth struct {
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
 }
 
 // Header filter modes.
@@ -93,6 +122,15 @@ type Profile struct {
 	CallTimer     *profile.Pattern
 	CodecFilter   string
 	Codecs        []string
+
+	NextHop         []*profile.Pattern
+	OutboundProxy   *profile.Pattern
+	GatewayUser     *profile.Pattern // nil: no gateway authentication
+	GatewayPassword *profile.Pattern
+	Auth            string // "" inherits the route's
+	Accounting      *bool  // nil inherits
+	Prepaid         *bool  // nil inherits
+	Media           string // "" inherits the route's
 }
 
 // Reply is a translated final response.
@@ -267,6 +305,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 		v.addf(path+".codec_filter", "%q: want whitelist or blacklist", cp.CodecFilter)
 		ok = false
 	}
+	ok = v.compileRouting(path, cp, p, pat) && ok
 	replies, err := ParseReplyTranslate(cp.ReplyTranslate)
 	if err != nil {
 		v.addf(path+".reply_translate", "%v", err)
@@ -277,6 +316,101 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 		return nil
 	}
 	return p
+}
+
+// compileRouting compiles the profile's routing and AAA options.
+func (v *validator) compileRouting(path string, cp *CallProfile, p *Profile, pat func(option, s string) *profile.Pattern) bool {
+	ok := true
+	for i, h := range cp.NextHop {
+		option := fmt.Sprintf("next_hop[%d]", i)
+		if _, _, err := ParseNextHop(h); err != nil && !strings.Contains(h, "$") {
+			v.addf(path+"."+option, "%v", err)
+			ok = false
+			continue
+		}
+		p.NextHop = append(p.NextHop, pat(option, h))
+	}
+	if cp.OutboundProxy != "" {
+		if !strings.Contains(cp.OutboundProxy, "$") {
+			if _, _, err := ParseOutboundProxy(cp.OutboundProxy); err != nil {
+				v.addf(path+".outbound_proxy", "%v", err)
+				ok = false
+			}
+		}
+		p.OutboundProxy = pat("outbound_proxy", cp.OutboundProxy)
+	}
+	if ga := cp.GatewayAuth; ga != nil {
+		if ga.User == "" {
+			v.addf(path+".gateway_auth.user", "a user is needed")
+			ok = false
+		}
+		p.GatewayUser = pat("gateway_auth.user", ga.User)
+		p.GatewayPassword = pat("gateway_auth.password", ga.Password)
+	}
+	switch cp.Auth {
+	case "", AuthNone, AuthIP, AuthDigest:
+		p.Auth = cp.Auth
+	default:
+		v.addf(path+".auth", "%q: want none, ip or digest", cp.Auth)
+		ok = false
+	}
+	switch cp.Media {
+	case "", MediaNone, MediaRTPProxy, MediaBuiltin:
+		p.Media = cp.Media
+	default:
+		v.addf(path+".media", "%q: want none, rtpproxy or builtin", cp.Media)
+		ok = false
+	}
+	p.Accounting, p.Prepaid = cp.Accounting, cp.Prepaid
+	return ok
+}
+
+// ParseNextHop parses a next hop, "host:port" with an optional
+// ";transport=udp|tcp", into a gateway address and transport.
+func ParseNextHop(s string) (address, transport string, err error) {
+	hp, params, _ := strings.Cut(strings.TrimSpace(s), ";")
+	transport = "udp"
+	if params != "" {
+		k, val, _ := strings.Cut(params, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "transport") {
+			return "", "", fmt.Errorf("next hop %q: only a transport parameter is allowed", s)
+		}
+		transport = strings.ToLower(strings.TrimSpace(val))
+		if transport != "udp" && transport != "tcp" {
+			return "", "", fmt.Errorf("next hop %q: transport %q: want udp or tcp", s, val)
+		}
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		host, port = strings.Trim(hp, "[]"), "5060"
+	}
+	if host == "" || strings.ContainsAny(host, " \t@;") {
+		return "", "", fmt.Errorf("next hop %q: want host:port", s)
+	}
+	if n, perr := strconv.Atoi(port); perr != nil || n <= 0 || n > 65535 {
+		return "", "", fmt.Errorf("next hop %q: bad port %q", s, port)
+	}
+	return net.JoinHostPort(host, port), transport, nil
+}
+
+// ParseOutboundProxy parses an outbound proxy's SIP URI ("sip:host[:port]"
+// with an optional ";transport=tcp") into where requests go and how.
+func ParseOutboundProxy(s string) (address, transport string, err error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s), "sip:")
+	if !ok {
+		return "", "", fmt.Errorf("outbound proxy %q: want a sip: URI", s)
+	}
+	if _, host, found := strings.Cut(rest, "@"); found {
+		rest = host
+	}
+	hp, params, _ := strings.Cut(rest, ";")
+	transport = "udp"
+	for p := range strings.SplitSeq(params, ";") {
+		if k, val, _ := strings.Cut(p, "="); strings.EqualFold(k, "transport") {
+			transport = strings.ToLower(val)
+		}
+	}
+	return ParseNextHop(hp + ";transport=" + transport)
 }
 
 // ParseReplyTranslate parses SEMS's reply_translate:

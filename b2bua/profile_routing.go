@@ -1,0 +1,117 @@
+package b2bua
+
+import (
+	"github.com/tollgate/tollgate/config"
+)
+
+// The profile options below shape how a call is authorised and routed
+// rather than what its messages carry, so the switch consults them while
+// it routes instead of through module hooks: next_hop and outbound_proxy
+// change the hunt, auth, accounting, prepaid and media override the
+// route's AAA and media settings.
+
+// profile returns the call's profile, nil without one. The chain is set
+// once, by the setup goroutine that also calls this.
+func (c *Call) profile() *config.Profile {
+	if c.chain == nil {
+		return nil
+	}
+	return c.chain.profile
+}
+
+// authMode is the RADIUS authorisation mode: the profile's, else the
+// route's.
+func (c *Call) authMode(routeMode string) string {
+	if p := c.profile(); p != nil && p.Auth != "" {
+		return p.Auth
+	}
+	return routeMode
+}
+
+// prepaid reports whether RADIUS credit times bound the call.
+func (c *Call) prepaid() bool {
+	p := c.profile()
+	return p == nil || p.Prepaid == nil || *p.Prepaid
+}
+
+// accountingAllowed reports whether the profile lets the call be accounted.
+func (c *Call) accountingAllowed() bool {
+	p := c.profile()
+	return p == nil || p.Accounting == nil || *p.Accounting
+}
+
+// profileRouting applies the profile's next hops, outbound proxy and media
+// mode to the route and hunt authorize worked out. RADIUS routes keep
+// precedence over next_hop: the billing back-end decides where a call it
+// rates may go. A next hop whose pattern expands to garbage is skipped and
+// logged; with none left the call has no route.
+func (c *Call) profileRouting(cfg *config.Config, route *config.Route, hops []hop) (*config.Route, []hop) {
+	p := c.profile()
+	if p == nil {
+		return route, hops
+	}
+	req := c.chain.req
+	fromRADIUS := len(hops) > 0 && hops[0].radius != nil
+	if len(p.NextHop) > 0 && !fromRADIUS {
+		if route == nil {
+			route = baseRoute(cfg, nil)
+			route.Name = "profile " + p.Name
+		}
+		hops = nil
+		for _, pat := range p.NextHop {
+			addr, transport, err := config.ParseNextHop(pat.Expand(req))
+			if err != nil {
+				c.chain.log().Warn("next hop skipped", "error", err)
+				continue
+			}
+			hops = append(hops, hop{route: route, gw: config.Gateway{Address: addr, Transport: transport}})
+		}
+		if len(hops) == 0 {
+			return nil, nil
+		}
+	}
+	if p.OutboundProxy != nil && len(hops) > 0 {
+		addr, transport, err := config.ParseOutboundProxy(p.OutboundProxy.Expand(req))
+		if err != nil {
+			c.chain.log().Warn("outbound proxy not used", "error", err)
+		} else {
+			// Copy: hops may share the static route's gateway slice.
+			hops = append([]hop(nil), hops...)
+			for i := range hops {
+				hops[i].gw.Proxy, hops[i].gw.Transport = addr, transport
+			}
+		}
+	}
+	if p.Media != "" && route != nil && route.Media != p.Media {
+		r := *route
+		r.Media = p.Media
+		route = &r
+	}
+	return route, hops
+}
+
+// gatewayCredentials is who the switch says it is when a gateway
+// challenges the INVITE: the RADIUS route's auth=user:pass, else the
+// profile's gateway_auth; ok false when there is neither. Called with the
+// lock held.
+func (c *Call) gatewayCredentials() (user, password string, ok bool) {
+	if rr := c.aaa.hop.radius; rr != nil && rr.AuthUser != "" {
+		return rr.AuthUser, rr.AuthPass, true
+	}
+	if p := c.profile(); p != nil && p.GatewayUser != nil {
+		password := ""
+		if p.GatewayPassword != nil {
+			password = p.GatewayPassword.Expand(c.chain.req)
+		}
+		return p.GatewayUser.Expand(c.chain.req), password, true
+	}
+	return "", "", false
+}
+
+// proxyRoute is the Route value that sends a request through gw's proxy.
+func proxyRoute(gw config.Gateway) string {
+	if gw.Transport == "tcp" {
+		return "<sip:" + gw.Proxy + ";transport=tcp;lr>"
+	}
+	return "<sip:" + gw.Proxy + ";lr>"
+}

@@ -1,0 +1,74 @@
+package b2bua
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestRadiusRouteParameters: the per-route parameters of Routing: entries
+// that change the hunt — auth=user:pass toward a challenging gateway,
+// forward_on_fail, and gt=<timeout>,<skip> route groups. The called number
+// picks the Access-Accept.
+func TestRadiusRouteParameters(t *testing.T) {
+	authGW, busyGW, silentGW, spareGW, lastGW := newPeer(t, "authgw"), newPeer(t, "busygw"), newPeer(t, "silentgw"),
+		newPeer(t, "sparegw"), newPeer(t, "lastgw")
+	authGW.challenging(407, "tollgate", "s3cret")
+	busyGW.reject(480, "Temporarily Unavailable")
+	silentGW.silentRing(180)
+	spareGW.answer(0, nil)
+	lastGW.answer(0, nil)
+	fr := startRadius(t, fmt.Sprintf(`"127.0.0.1"	Called-Station-Id == "100", Cleartext-Password := "cisco"
+	h323-return-code = "h323-return-code=0",
+	Cisco-AVPair = "h323-ivr-in=Routing:%[1]s;auth=tollgate:s3cret"
+
+"127.0.0.1"	Called-Station-Id == "200", Cleartext-Password := "cisco"
+	h323-return-code = "h323-return-code=0",
+	Cisco-AVPair = "h323-ivr-in=Routing:%[2]s;forward_on_fail",
+	Cisco-AVPair += "h323-ivr-in=Routing:%[5]s"
+
+"127.0.0.1"	Called-Station-Id == "300", Cleartext-Password := "cisco"
+	h323-return-code = "h323-return-code=0",
+	Cisco-AVPair = "h323-ivr-in=Routing:%[3]s;gt=1,2",
+	Cisco-AVPair += "h323-ivr-in=Routing:%[4]s",
+	Cisco-AVPair += "h323-ivr-in=Routing:%[5]s"
+`, authGW.addr(), busyGW.addr(), silentGW.addr(), spareGW.addr(), lastGW.addr()))
+	sw := startAAASwitch(t, radiusYAML(fr, "  auth: ip\n"))
+	caller := newPeer(t, "caller")
+
+	t.Run("auth", func(t *testing.T) {
+		_, rec := gwCall(t, sw, authGW, caller, "100")
+		invs := authGW.invites()
+		if len(invs) != 2 || invs[1].GetHeader("Proxy-Authorization") == nil {
+			t.Fatalf("gateway got %d INVITEs, want a challenged one and an authenticated one", len(invs))
+		}
+		if rec.SIPCode != 200 || len(rec.Attempts) != 1 {
+			t.Errorf("record: %d, attempts %+v", rec.SIPCode, rec.Attempts)
+		}
+	})
+	t.Run("forward_on_fail", func(t *testing.T) {
+		res := failedCall(t, caller, sw.uri("200"))
+		if res.StatusCode != 480 {
+			t.Errorf("caller got %d %s, want the route's 480", res.StatusCode, res.Reason)
+		}
+		if rec := sw.record(t); len(rec.Attempts) != 1 {
+			t.Errorf("attempts %+v, want busygw only", rec.Attempts)
+		}
+		if n := len(lastGW.invites()); n != 0 {
+			t.Errorf("the route after forward_on_fail got %d INVITEs", n)
+		}
+	})
+	t.Run("group_timeout", func(t *testing.T) {
+		_, rec := gwCall(t, sw, lastGW, caller, "300")
+		silentGW.waitCancelled(10 * time.Second)
+		if n := len(spareGW.invites()); n != 0 {
+			t.Errorf("the route inside the timed-out group got %d INVITEs", n)
+		}
+		if len(rec.Attempts) != 2 || rec.Attempts[0].SIPReason != "Group Timeout" || !rec.Attempts[1].Answered {
+			t.Errorf("attempts %+v, want silentgw timed out then lastgw answered", rec.Attempts)
+		}
+		if d := rec.Attempts[0].End.Sub(rec.Attempts[0].Start); d < time.Second {
+			t.Errorf("group timed out after %v, before its 1 s", d)
+		}
+	})
+}
