@@ -28,6 +28,8 @@ type dialog struct {
 	listener  *listener // our side of the transport
 	transport string
 	dest      string // where requests go: host:port
+
+	auth *credentials // answers the peer's challenges; nil: none
 }
 
 // newRequest builds an in-dialog request toward the peer (RFC 3261 12.2.1.1).

@@ -173,7 +173,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		case <-ctx.Done():
 		}
 	}()
-	res, err := s.do(ctx, out)
+	res, out, err := s.doAuth(ctx, &to.d, out)
 	if err != nil {
 		s.reply(req, tx, 408, "Request Timeout")
 		return

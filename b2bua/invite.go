@@ -267,6 +267,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	}
 	c.mu.Lock()
 	b, inv := c.newAttempt(gw, l, c.inviteA, offer)
+	b.d.auth = c.gatewayCredentials()
 	c.addRouteHeaders(inv)
 	c.chain.gatewayInvite(b, inv)
 	b.invite = inv

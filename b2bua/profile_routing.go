@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"github.com/tollgate/tollgate/b2bua/profile"
 	"github.com/tollgate/tollgate/config"
 )
 
@@ -91,21 +92,34 @@ func (c *Call) profileRouting(cfg *config.Config, route *config.Route, hops []ho
 }
 
 // gatewayCredentials is who the switch says it is when a gateway
-// challenges the INVITE: the RADIUS route's auth=user:pass, else the
-// profile's gateway_auth; ok false when there is neither. Called with the
-// lock held.
-func (c *Call) gatewayCredentials() (user, password string, ok bool) {
+// challenges a request: the RADIUS route's auth=user:pass, else the
+// profile's gateway_auth; nil when there is neither. Called with the lock
+// held.
+func (c *Call) gatewayCredentials() *credentials {
 	if rr := c.aaa.hop.radius; rr != nil && rr.AuthUser != "" {
-		return rr.AuthUser, rr.AuthPass, true
+		return &credentials{user: rr.AuthUser, password: rr.AuthPass}
 	}
 	if p := c.profile(); p != nil && p.GatewayUser != nil {
-		password := ""
-		if p.GatewayPassword != nil {
-			password = p.GatewayPassword.Expand(c.chain.req)
-		}
-		return p.GatewayUser.Expand(c.chain.req), password, true
+		return c.chain.credentials(p.GatewayUser, p.GatewayPassword)
 	}
-	return "", "", false
+	return nil
+}
+
+// callerCredentials answer the caller's challenges to requests the switch
+// sends it within the dialog (SEMS auth_aleg): the profile's caller_auth.
+func (c *Call) callerCredentials() *credentials {
+	if p := c.profile(); p != nil && p.CallerUser != nil {
+		return c.chain.credentials(p.CallerUser, p.CallerPassword)
+	}
+	return nil
+}
+
+func (cc *callChain) credentials(user, password *profile.Pattern) *credentials {
+	cred := &credentials{user: user.Expand(cc.req)}
+	if password != nil {
+		cred.password = password.Expand(cc.req)
+	}
+	return cred
 }
 
 // proxyRoute is the Route value that sends a request through gw's proxy.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
@@ -253,4 +254,74 @@ func TestProfilePrepaidExample(t *testing.T) {
 		t.Errorf("record: reason %q credit %v account %q", rec.DisconnectReason, rec.CreditGranted, rec.Account)
 	}
 	waitAcct(t, fr, rec.CallIDA, count("Stop", "", 2))
+}
+
+// challengeInDialog answers requests within a dialog like a peer that wants
+// digest authentication for each: 401 without credentials, 200 with the
+// right ones, 403 with wrong ones. The requests reach got.
+func challengeInDialog(name, user, password string, got chan<- *sip.Request) func(*sip.Request, sip.ServerTransaction) {
+	chal := &digest.Challenge{Realm: name, Nonce: "in-dialog-" + name, Algorithm: "MD5"}
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		got <- req
+		h := req.GetHeader("Authorization")
+		if h == nil {
+			res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+			res.AppendHeader(sip.NewHeader("WWW-Authenticate", chal.String()))
+			tx.Respond(res)
+			return
+		}
+		cred, err := digest.ParseCredentials(h.Value())
+		want, derr := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: req.Recipient.Addr(),
+			Username: user, Password: password})
+		if err != nil || derr != nil || cred.Username != user || cred.Response != want.Response {
+			tx.Respond(sip.NewResponseFromRequest(req, 403, "Wrong Credentials", nil))
+			return
+		}
+		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	}
+}
+
+// TestProfileAuthPerLegInDialog: requests the switch relays within the
+// dialog answer each leg's challenge with that leg's credentials — the
+// gateway's (gateway_auth) toward the gateway, the caller's (caller_auth)
+// toward the caller.
+func TestProfileAuthPerLegInDialog(t *testing.T) {
+	gwGot, callerGot := make(chan *sip.Request, 10), make(chan *sip.Request, 10)
+	gw := startPeer(t, "gw", challengeInDialog("gw", "to-gw", "gw-pw", gwGot))
+	sessions := make(chan *sipgo.DialogServerSession, 1)
+	gw.answer(0, sessions)
+	sw := startSwitch(t, routeTo(gw)+`profile_select:
+  selectors: [legs]
+profiles:
+  - name: legs
+    gateway_auth: {user: to-gw, password: gw-pw}
+    caller_auth: {user: "to-$fU", password: caller-pw}
+`)
+	caller := startPeer(t, "caller", challengeInDialog("caller", "to-caller", "caller-pw", callerGot))
+	ctx := within(t, 20*time.Second)
+	ds, err := caller.call(ctx, sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := <-sessions
+	gw.waitRequest(sip.ACK, 5*time.Second)
+
+	res, err := ds.Do(ctx, newInfo(ds))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("caller's INFO: %v %v", res, err)
+	}
+	if first, retry := <-gwGot, <-gwGot; first.GetHeader("Authorization") != nil || retry.CSeq().SeqNo != first.CSeq().SeqNo+1 {
+		t.Errorf("gateway got CSeq %d then %d", first.CSeq().SeqNo, retry.CSeq().SeqNo)
+	}
+	res, err = gs.Do(ctx, sip.NewRequest(sip.INFO, gs.InviteRequest.Contact().Address))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("gateway's INFO: %v %v", res, err)
+	}
+	if first, retry := <-callerGot, <-callerGot; first.GetHeader("Authorization") != nil || retry.GetHeader("Authorization") == nil {
+		t.Error("the caller's challenge was not answered")
+	}
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sw.record(t)
 }

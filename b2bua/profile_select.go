@@ -10,11 +10,15 @@ import (
 // on: a selector naming an unknown profile (500, as SEMS does) or a module
 // refusing the call.
 func (c *Call) selectProfile(cfg *config.Config) bool {
+	route := cfg.Route(c.called)
+	if !cfg.MayUseProfile(route) {
+		return true
+	}
 	c.mu.Lock()
 	inA, l := c.inviteA, c.a.d.listener
 	c.mu.Unlock()
 	req := profileRequest(inA, l)
-	p, err := cfg.SelectProfile(req, cfg.Route(c.called))
+	p, err := cfg.SelectProfile(req, route)
 	if err != nil {
 		c.sw.log.Warn("no call profile", "call", c.ID, "error", err)
 		c.failA(500, "Server Internal Error", cdr.ReasonRejected, cdr.ReleasedBySwitch)
@@ -26,6 +30,7 @@ func (c *Call) selectProfile(cfg *config.Config) bool {
 	cc := newChain(c, p, req)
 	c.mu.Lock()
 	c.chain = cc
+	c.a.d.auth = c.callerCredentials()
 	c.mu.Unlock()
 	if r := cc.invite(); r != nil {
 		c.failA(r.Code, r.Reason, cdr.ReasonRejected, cdr.ReleasedBySwitch)

@@ -399,7 +399,7 @@ func (s *Switch) sendBye(d *dialog) {
 		defer s.byesWG.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 		defer cancel()
-		res, err := s.do(ctx, req)
+		res, _, err := s.doAuth(ctx, d, req)
 		if err != nil {
 			s.log.Debug("BYE failed", "call_id", d.callID, "error", err)
 		} else if res.StatusCode >= 300 {

@@ -44,6 +44,7 @@ profiles:
     next_hop: ["10.0.0.1:5060", "$H(X-Hop)"]
     outbound_proxy: "sip:10.0.0.9"
     gateway_auth: {user: "$fU", password: "pw"}
+    caller_auth: {user: "c"}
     auth: digest
     accounting: false
     prepaid: false
@@ -53,7 +54,7 @@ profiles:
 		t.Fatal(err)
 	}
 	p, _ := c.Profile("p")
-	if len(p.NextHop) != 2 || p.OutboundProxy == nil || p.GatewayUser == nil || p.GatewayPassword == nil ||
+	if len(p.NextHop) != 2 || p.OutboundProxy == nil || p.GatewayUser == nil || p.GatewayPassword == nil || p.CallerUser == nil ||
 		p.Auth != AuthDigest || p.Accounting == nil || *p.Accounting || p.Prepaid == nil || *p.Prepaid || p.Media != MediaBuiltin {
 		t.Errorf("profile = %+v", p)
 	}
@@ -68,6 +69,7 @@ profiles:
     next_hop: ["10.0.0.1:5060;transport=sctp"]
     outbound_proxy: "10.0.0.9"
     gateway_auth: {password: "pw"}
+    caller_auth: {password: "pw"}
     auth: always
     media: magic
 `))
@@ -78,6 +80,7 @@ profiles:
 		`profiles[0].next_hop[0]: next hop "10.0.0.1:5060;transport=sctp"`,
 		`profiles[0].outbound_proxy: outbound proxy "10.0.0.9": want a sip: URI`,
 		`profiles[0].gateway_auth.user: a user is needed`,
+		`profiles[0].caller_auth.user: a user is needed`,
 		`profiles[0].auth: "always": want none, ip or digest`,
 		`profiles[0].media: "magic": want none, rtpproxy or builtin`,
 	} {

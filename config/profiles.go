@@ -77,9 +77,12 @@ type CallProfile struct {
 	// OutboundProxy is a SIP URI the gateway INVITE goes through (a loose
 	// Route header) while its Request-URI stays the gateway's.
 	OutboundProxy string `yaml:"outbound_proxy"`
-	// GatewayAuth answers a gateway's 401/407 digest challenge (SEMS
-	// auth_b2b); user and password are patterns.
+	// GatewayAuth answers the gateway's 401/407 digest challenges, to the
+	// INVITE and within the dialog (SEMS auth_b2b); CallerAuth answers the
+	// caller's challenges to requests the switch sends it within the dialog
+	// (SEMS auth_aleg). User and password are patterns.
 	GatewayAuth *GatewayAuth `yaml:"gateway_auth"`
+	CallerAuth  *GatewayAuth `yaml:"caller_auth"`
 	// Auth is the RADIUS authorisation mode: none, ip or digest.
 	Auth string `yaml:"auth"`
 	// Accounting false sends no RADIUS accounting for the profile's calls.
@@ -91,7 +94,7 @@ type CallProfile struct {
 	Media string `yaml:"media"`
 }
 
-// GatewayAuth is the digest identity the switch presents to a gateway.
+// GatewayAuth is a digest identity the switch presents on one leg.
 type GatewayAuth struct {
 	User     string `yaml:"user"`
 	Password string `yaml:"password"`
@@ -127,6 +130,8 @@ type Profile struct {
 	OutboundProxy   *profile.Pattern
 	GatewayUser     *profile.Pattern // nil: no gateway authentication
 	GatewayPassword *profile.Pattern
+	CallerUser      *profile.Pattern // nil: no authentication toward the caller
+	CallerPassword  *profile.Pattern
 	Auth            string // "" inherits the route's
 	Accounting      *bool  // nil inherits
 	Prepaid         *bool  // nil inherits
@@ -346,6 +351,14 @@ func (v *validator) compileRouting(path string, cp *CallProfile, p *Profile, pat
 		}
 		p.GatewayUser = pat("gateway_auth.user", ga.User)
 		p.GatewayPassword = pat("gateway_auth.password", ga.Password)
+	}
+	if ca := cp.CallerAuth; ca != nil {
+		if ca.User == "" {
+			v.addf(path+".caller_auth.user", "a user is needed")
+			ok = false
+		}
+		p.CallerUser = pat("caller_auth.user", ca.User)
+		p.CallerPassword = pat("caller_auth.password", ca.Password)
 	}
 	switch cp.Auth {
 	case "", AuthNone, AuthIP, AuthDigest:

@@ -1,0 +1,9 @@
+package config
+
+// MayUseProfile reports whether a call to route could get a call profile:
+// there are selectors, or the route names one. The switch asks before it
+// parses the caller's INVITE for the profile's patterns, which a config
+// without profiles never needs.
+func (c *Config) MayUseProfile(route *Route) bool {
+	return len(c.selectors) > 0 || (route != nil && route.Profile != "")
+}
