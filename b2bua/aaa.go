@@ -41,6 +41,8 @@ type callAAA struct {
 	stopped      int // attempts (a prefix of Call.attempts) whose Stop is sent
 	interimTimer *time.Timer
 	chain        sendChain
+
+	result cdr.RADIUS // what RADIUS said, for the record (radius_result.go)
 }
 
 // hop is one gateway of a call's hunt with the route parameters it is
@@ -146,7 +148,9 @@ func (c *Call) radiusAuthorize(ctx context.Context, cfg *config.Config, mode str
 		}
 		req.Digest, account = cred, cred.Username
 	}
+	sent := time.Now()
 	grant, err := a.auth.Authorize(ctx, req)
+	c.noteAuth(mode, time.Since(sent), grant, err)
 	var rej *aaa.RejectError
 	switch {
 	case err == nil:
@@ -386,6 +390,7 @@ func (c *Call) interim(every time.Duration) {
 // the Stop records not yet sent and note the account and credit in the
 // record. Called by Call.end with the lock held.
 func (c *Call) endAAA(o outcome, now time.Time, rec *cdr.Record) {
+	defer c.radiusRecord(rec) // after the Stops below are counted
 	for _, t := range []*time.Timer{c.aaa.creditTimer, c.aaa.interimTimer} {
 		if t != nil {
 			t.Stop()
@@ -482,6 +487,7 @@ func (c *Call) originateLeg(i int) aaa.Leg {
 func (c *Call) sendAcct(f func(context.Context, Accountant) error) {
 	a := c.sw.aaa
 	id := c.ID
+	c.countAcct(f)
 	a.send(&c.aaa.chain, func(ctx context.Context) {
 		if err := f(ctx, a.acct); err != nil {
 			a.log.Error("radius accounting record lost", "call", id, "error", err)

@@ -44,6 +44,8 @@ type Limiter interface {
 	AcquireGateway(gateway string) error
 	ReleaseGateway(gateway string)
 	GrantCredit(radius, route billing.Credit) (billing.Credit, error)
+	// Refused counts the calls each kind of limit refused, for metrics.
+	Refused() map[billing.Kind]uint64
 }
 
 // sendGrace is how long Close lets accounting records in flight reach a
@@ -160,6 +162,9 @@ func StartAAA(ctx context.Context, cfg *config.Config, log *slog.Logger) (*AAA, 
 	}
 	return a, nil
 }
+
+// LimitRefusals counts the calls each kind of limit refused since start.
+func (a *AAA) LimitRefusals() map[billing.Kind]uint64 { return a.limits.Refused() }
 
 // QueuedAccounting is how many accounting records wait for a server.
 func (a *AAA) QueuedAccounting() int {

@@ -28,6 +28,10 @@ var columns = []string{
 	"rtp_a_to_b_packets", "rtp_a_to_b_bytes", "rtp_a_to_b_lost", "rtp_a_to_b_jitter_us",
 	"rtp_b_to_a_packets", "rtp_b_to_a_bytes", "rtp_b_to_a_lost", "rtp_b_to_a_jitter_us",
 	"user_agent_a", "user_agent_b",
+	// Added in migration 00003; appended, so older CSV readers that go by
+	// position still find every earlier column where it was.
+	"radius_auth", "radius_auth_method", "radius_server", "radius_return_code", "radius_latency_us",
+	"radius_acct_starts", "radius_acct_interims", "radius_acct_stops", "radius_acct_queued",
 }
 
 var columnList = strings.Join(columns, ", ")
@@ -108,6 +112,8 @@ func values(rec Record, row []any) ([]any, error) {
 		clampUint64(rec.RTPAtoB.Packets), clampUint64(rec.RTPAtoB.Bytes), clampUint64(rec.RTPAtoB.Lost), rec.RTPAtoB.Jitter.Microseconds(),
 		clampUint64(rec.RTPBtoA.Packets), clampUint64(rec.RTPBtoA.Bytes), clampUint64(rec.RTPBtoA.Lost), rec.RTPBtoA.Jitter.Microseconds(),
 		clean(rec.UserAgentA), clean(rec.UserAgentB),
+		clean(rec.RADIUS.Auth), clean(rec.RADIUS.AuthMethod), clean(rec.RADIUS.Server), clampInt32(rec.RADIUS.ReturnCode), rec.RADIUS.Latency.Microseconds(),
+		clampInt32(rec.RADIUS.AcctStarts), clampInt32(rec.RADIUS.AcctInterims), clampInt32(rec.RADIUS.AcctStops), clampInt32(rec.RADIUS.AcctQueued),
 	), nil
 }
 
@@ -122,6 +128,9 @@ type scanner struct {
 	port, billed, code, q850      int32
 	aPk, aBy, aLost, aJit         int64
 	bPk, bBy, bLost, bJit         int64
+	radCode, radStarts            int32
+	radInterims, radStops, radQ   int32
+	radLatUS                      int64
 	dest                          []any
 	rec                           Record
 }
@@ -141,6 +150,8 @@ func newScanner() *scanner {
 		&s.aPk, &s.aBy, &s.aLost, &s.aJit,
 		&s.bPk, &s.bBy, &s.bLost, &s.bJit,
 		&r.UserAgentA, &r.UserAgentB,
+		&r.RADIUS.Auth, &r.RADIUS.AuthMethod, &r.RADIUS.Server, &s.radCode, &s.radLatUS,
+		&s.radStarts, &s.radInterims, &s.radStops, &s.radQ,
 	}
 	return s
 }
@@ -169,6 +180,9 @@ func (s *scanner) scan(row rowScanner) (Record, error) {
 	r.CreditGranted = time.Duration(s.creditMS) * time.Millisecond
 	r.RTPAtoB = RTPStats{Packets: uint64(s.aPk), Bytes: uint64(s.aBy), Lost: uint64(s.aLost), Jitter: time.Duration(s.aJit) * time.Microsecond}
 	r.RTPBtoA = RTPStats{Packets: uint64(s.bPk), Bytes: uint64(s.bBy), Lost: uint64(s.bLost), Jitter: time.Duration(s.bJit) * time.Microsecond}
+	r.RADIUS.ReturnCode, r.RADIUS.Latency = int(s.radCode), time.Duration(s.radLatUS)*time.Microsecond
+	r.RADIUS.AcctStarts, r.RADIUS.AcctInterims = int(s.radStarts), int(s.radInterims)
+	r.RADIUS.AcctStops, r.RADIUS.AcctQueued = int(s.radStops), int(s.radQ)
 	return r, nil
 }
 
@@ -221,5 +235,7 @@ func csvRow(rec Record, row []string) []string {
 		u64(rec.RTPAtoB.Packets), u64(rec.RTPAtoB.Bytes), u64(rec.RTPAtoB.Lost), i64(rec.RTPAtoB.Jitter.Microseconds()),
 		u64(rec.RTPBtoA.Packets), u64(rec.RTPBtoA.Bytes), u64(rec.RTPBtoA.Lost), i64(rec.RTPBtoA.Jitter.Microseconds()),
 		rec.UserAgentA, rec.UserAgentB,
+		rec.RADIUS.Auth, rec.RADIUS.AuthMethod, rec.RADIUS.Server, itoa(rec.RADIUS.ReturnCode), i64(rec.RADIUS.Latency.Microseconds()),
+		itoa(rec.RADIUS.AcctStarts), itoa(rec.RADIUS.AcctInterims), itoa(rec.RADIUS.AcctStops), itoa(rec.RADIUS.AcctQueued),
 	)
 }

@@ -51,6 +51,8 @@ type Record struct {
 
 	UserAgentA string `json:"user_agent_a"`
 	UserAgentB string `json:"user_agent_b"`
+
+	RADIUS RADIUS `json:"radius"`
 }
 
 // Attempt is one try of one gateway within a call.
@@ -72,6 +74,35 @@ type RTPStats struct {
 	Lost    uint64        `json:"lost"`
 	Jitter  time.Duration `json:"jitter"`
 }
+
+// RADIUS is what the billing back-end said about a call: its answer to the
+// Access-Request, and the accounting records the call produced. The zero
+// value is a call that RADIUS neither authorised nor accounted.
+type RADIUS struct {
+	Auth       string        `json:"auth"`        // AuthAccept, AuthReject, AuthError; "" when RADIUS did not authorise the call
+	AuthMethod string        `json:"auth_method"` // AuthByIP or AuthByDigest
+	Server     string        `json:"server"`      // the auth server that answered, when known
+	ReturnCode int           `json:"return_code"` // h323-return-code of the answer; -1 when it had none or none came
+	Latency    time.Duration `json:"latency"`     // from the Access-Request to its answer, or to giving up
+
+	// Accounting-Requests the call produced, per Acct-Status-Type. They are
+	// sent after the record is written: AcctQueued counts the records of
+	// every call that were waiting in the resend queue at that moment, a
+	// sign that the accounting servers were not answering.
+	AcctStarts   int `json:"acct_starts"`
+	AcctInterims int `json:"acct_interims"`
+	AcctStops    int `json:"acct_stops"`
+	AcctQueued   int `json:"acct_queued"`
+}
+
+// RADIUS authorisation results and methods.
+const (
+	AuthAccept   = "accept"
+	AuthReject   = "reject"
+	AuthError    = "error" // no valid answer: timeouts, a bad reply, the call cancelled meanwhile
+	AuthByIP     = "ip"
+	AuthByDigest = "digest"
+)
 
 // Disconnect reasons: why a call ended, in words an operator searches by.
 const (

@@ -65,13 +65,18 @@ const sessionUser = "user_id"
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tollgate-no-such-user"), bcryptCost)
 
 // sessionPrincipal loads the user of the request's session; a disabled or
-// deleted user's session ends.
+// deleted user's session ends, and so does one from before a password
+// change.
 func (s *Server) sessionPrincipal(r *http.Request) *principal {
 	id := s.sessions.GetInt64(r.Context(), sessionUser)
 	if id == 0 {
 		return nil
 	}
 	u, err := s.store.userByID(r.Context(), id)
+	if err == nil && s.sessions.GetString(r.Context(), sessionStamp) != passwordStamp(u.hash) {
+		// The password changed since this session logged in.
+		u.Disabled = true
+	}
 	if err != nil || u.Disabled {
 		if err != nil && !errors.Is(err, errNotFound) {
 			s.log.Error("session user", "error", err)
@@ -247,6 +252,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions.Put(r.Context(), sessionUser, u.ID)
 	s.sessions.Put(r.Context(), sessionCSRF, newSecret())
+	s.sessions.Put(r.Context(), sessionStamp, passwordStamp(u.hash))
 	if err := s.store.touchLogin(r.Context(), u.ID); err != nil {
 		s.log.Warn("last login not recorded", "error", err)
 	}

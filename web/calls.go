@@ -20,6 +20,9 @@ type callView struct {
 	Source      string    `json:"source"`
 	Route       string    `json:"route"`
 	Gateway     string    `json:"gateway"`
+	Account     string    `json:"account"`     // RADIUS User-Name; "" without RADIUS authorisation
+	MediaRelay  string    `json:"media_relay"` // "" when the media is not anchored
+	Codec       string    `json:"codec"`       // known only when the media is anchored
 	State       string    `json:"state"`
 	Attempts    int       `json:"attempts"`
 	Setup       time.Time `json:"setup_time"`
@@ -30,7 +33,8 @@ type callView struct {
 }
 
 // activeCalls lists the calls up, newest first, keeping those any of
-// whose caller, called number, source, route, gateway or ID contains q.
+// whose caller, called number, account, source, route, gateway, media
+// relay, codec or ID contains q.
 func (s *Server) activeCalls(q string) []callView {
 	now := time.Now()
 	q = strings.ToLower(strings.TrimSpace(q))
@@ -40,7 +44,7 @@ func (s *Server) activeCalls(q string) []callView {
 			continue
 		}
 		v := callView{ID: c.ID, Caller: c.Caller, Called: c.Called, Source: c.Source, Route: c.Route,
-			Gateway: c.Gateway, State: c.State, Attempts: c.Attempts, Setup: c.Setup, Connect: c.Connect,
+			Gateway: c.Gateway, Account: c.Account, MediaRelay: c.MediaRelay, Codec: c.Codec, State: c.State, Attempts: c.Attempts, Setup: c.Setup, Connect: c.Connect,
 			Age: durText(now.Sub(c.Setup)), Duration: "—"}
 		if !c.Connect.IsZero() {
 			d := now.Sub(c.Connect)
@@ -54,7 +58,7 @@ func (s *Server) activeCalls(q string) []callView {
 }
 
 func matches(c b2bua.CallInfo, q string) bool {
-	for _, f := range []string{c.ID, c.Caller, c.Called, c.Source, c.Route, c.Gateway} {
+	for _, f := range []string{c.ID, c.Caller, c.Called, c.Account, c.Source, c.Route, c.Gateway, c.MediaRelay, c.Codec} {
 		if strings.Contains(strings.ToLower(f), q) {
 			return true
 		}

@@ -106,17 +106,21 @@ func (s *Server) cdrStats(ctx context.Context, window time.Duration) (callStats,
 
 // liveStats is what the dashboard polls.
 type liveStats struct {
-	Now      time.Time  `json:"now"`
-	Active   int64      `json:"active_calls"`
-	Started  uint64     `json:"calls_started"`
-	Answered uint64     `json:"calls_answered"`
-	Ended    uint64     `json:"calls_ended"`
-	Refused  uint64     `json:"calls_refused"`
-	Bad      uint64     `json:"sip_malformed"`
-	CPS      float64    `json:"cps"`
-	Series   []sample   `json:"series"`
-	CDR      *callStats `json:"cdr,omitempty"`
-	CDRError string     `json:"cdr_error,omitempty"`
+	Now      time.Time `json:"now"`
+	Active   int64     `json:"active_calls"`
+	Started  uint64    `json:"calls_started"`
+	Answered uint64    `json:"calls_answered"`
+	Ended    uint64    `json:"calls_ended"`
+	Refused  uint64    `json:"calls_refused"` // 503 at the front door: overload or drain
+	Bad      uint64    `json:"sip_malformed"`
+	// Attempts are the attempts toward gateways by outcome, and Limits the
+	// calls refused by each billing limit (absent when not known).
+	Attempts []outcomeCount `json:"gateway_attempts"`
+	Limits   []limitCount   `json:"calls_refused_by_limit,omitempty"`
+	CPS      float64        `json:"cps"`
+	Series   []sample       `json:"series"`
+	CDR      *callStats     `json:"cdr,omitempty"`
+	CDRError string         `json:"cdr_error,omitempty"`
 }
 
 func (s *Server) live(ctx context.Context, minutes int, window time.Duration) liveStats {
@@ -125,6 +129,7 @@ func (s *Server) live(ctx context.Context, minutes int, window time.Duration) li
 	ls := liveStats{
 		Now: now, Active: s.sw.ActiveCalls(), Started: st.CallsStarted.Load(), Answered: st.CallsAnswered.Load(),
 		Ended: st.CallsEnded.Load(), Refused: st.Refused.Load(), Bad: st.Malformed.Load(),
+		Attempts: gatewayAttempts(st), Limits: s.limitRefusals(),
 		CPS: s.series.last().CPS, Series: s.series.since(now.Add(-time.Duration(minutes) * time.Minute)),
 	}
 	if ls.Series == nil {

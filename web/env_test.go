@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate/tollgate/b2bua"
+	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/internal/testenv"
@@ -113,6 +114,9 @@ func newEnv(t testing.TB) *env {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Switch: e.sw, DB: db,
 		Reload: func() error { e.reloads++; return e.reloadE },
 		Spool:  func() cdr.SpoolStats { return cdr.SpoolStats{Depth: 3, Segments: 1, OldestUnshipped: time.Now()} },
+		LimitRefusals: func() map[billing.Kind]uint64 {
+			return map[billing.Kind]uint64{billing.AccountCalls: 4, billing.GatewayCalls: 0, billing.CallRate: 9, billing.NoCredit: 1}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +212,7 @@ func (e *env) addCall(id, caller, called string) {
 	defer e.sw.mu.Unlock()
 	e.sw.calls = append(e.sw.calls, b2bua.CallInfo{ID: id, Caller: caller, Called: called, Source: "127.0.0.1:5061",
 		Route: "uk", Gateway: "127.0.0.1:5080", State: "connected", Attempts: 1,
+		Account: "acct-" + caller, MediaRelay: "builtin", Codec: "PCMA",
 		Setup: time.Now().Add(-time.Minute), Connect: time.Now().Add(-50 * time.Second)})
 }
 

@@ -47,9 +47,12 @@ func TestRoutesByRole(t *testing.T) {
 		{"GET", "/config", [5]int{anonPage, ok, ok, ok, anonPage}},
 		{"GET", "/audit", [5]int{anonPage, forbidden, forbidden, ok, anonPage}},
 		{"GET", "/users", [5]int{anonPage, forbidden, forbidden, ok, anonPage}},
+		{"GET", "/account", [5]int{anonPage, ok, ok, ok, anonPage}},
+		{"POST", "/account/password", [5]int{anonPage, http.StatusBadRequest, http.StatusBadRequest, http.StatusBadRequest, anonPage}},
 		{"POST", "/calls/" + callID + "/kill", [5]int{anonPage, forbidden, http.StatusSeeOther, http.StatusSeeOther, anonPage}},
 		{"POST", "/config/reload", [5]int{anonPage, forbidden, forbidden, http.StatusSeeOther, anonPage}},
 		{"GET", "/api/v1/me", [5]int{anonAPI, ok, ok, ok, ok}},
+		{"POST", "/api/v1/me/password", [5]int{anonAPI, http.StatusBadRequest, http.StatusBadRequest, http.StatusBadRequest, http.StatusBadRequest}},
 		{"GET", "/api/v1/calls", [5]int{anonAPI, ok, ok, ok, ok}},
 		{"DELETE", "/api/v1/calls/" + callID, [5]int{anonAPI, forbidden, http.StatusNotFound, http.StatusNotFound, forbidden}},
 		{"GET", "/api/v1/cdrs", [5]int{anonAPI, ok, ok, ok, ok}},
@@ -238,6 +241,24 @@ func TestKillCall(t *testing.T) {
 	e.addCall("2f8fad5b-d9cb-469f-a165-70867728950e", "300", "3311")
 	if err := json.Unmarshal([]byte(op.get("/api/v1/calls?q=4499").body), &got); err != nil || len(got.Calls) != 1 || got.Calls[0].Called != "4499" {
 		t.Fatalf("search calls: %v %+v", err, got)
+	}
+	// Account, media relay and codec are shown and searched.
+	c := got.Calls[0]
+	if c.Account != "acct-200" || c.MediaRelay != "builtin" || c.Codec != "PCMA" {
+		t.Fatalf("call's account, relay, codec: %+v", c)
+	}
+	got.Calls = nil
+	if err := json.Unmarshal([]byte(op.get("/api/v1/calls?q=ACCT-300").body), &got); err != nil || len(got.Calls) != 1 || got.Calls[0].Called != "3311" {
+		t.Fatalf("search calls by account: %v %+v", err, got)
+	}
+	got.Calls = nil
+	if err := json.Unmarshal([]byte(op.get("/api/v1/calls?q=pcma").body), &got); err != nil || len(got.Calls) != 2 {
+		t.Fatalf("search calls by codec: %v %+v", err, got)
+	}
+	page = op.get("/calls?q=acct-200")
+	if !strings.Contains(page.body, "<th>Account</th>") || !strings.Contains(page.body, "<td>acct-200</td>") ||
+		!strings.Contains(page.body, "<td>builtin</td>") || !strings.Contains(page.body, "<td>PCMA</td>") || strings.Contains(page.body, "3311") {
+		t.Fatalf("calls page filtered by account: %s", page.body)
 	}
 }
 
@@ -472,12 +493,39 @@ func TestMetrics(t *testing.T) {
 	e.sw.stats.CallsStarted.Add(7)
 	e.sw.stats.CallsAnswered.Add(5)
 	e.sw.stats.Refused.Add(2)
+	e.sw.stats.Malformed.Add(3)
 	body := e.anon().get("/metrics").body
-	for _, want := range []string{"tollgate_calls_active 1", "tollgate_calls_started_total 7",
-		`tollgate_call_attempts_total{outcome="answered"} 5`, `tollgate_call_attempts_total{outcome="refused"} 2`,
-		"tollgate_cdr_spool_depth 3", "go_goroutines", "process_cpu_seconds_total"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q", want)
+	want := []string{"tollgate_calls_active 1", "tollgate_calls_started_total 7", "tollgate_calls_answered_total 5",
+		"tollgate_overload_refused_total 2", "tollgate_sip_malformed_requests_total 3",
+		`tollgate_calls_refused_total{limit="account_calls"} 4`, `tollgate_calls_refused_total{limit="gateway_calls"} 0`,
+		`tollgate_calls_refused_total{limit="call_rate"} 9`, `tollgate_calls_refused_total{limit="no_credit"} 1`,
+		"# TYPE tollgate_gateway_attempts_total counter",
+		"tollgate_cdr_spool_depth 3", "go_goroutines", "process_cpu_seconds_total"}
+	// Every outcome has its series from the start, so rate() sees the first one.
+	for _, o := range []string{"answered", "busy", "no_answer", "rejected", "unreachable", "cancelled", "error"} {
+		want = append(want, `tollgate_gateway_attempts_total{outcome="`+o+`"} 0`)
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	if strings.Contains(body, "tollgate_call_attempts_total") {
+		t.Error("/metrics still has tollgate_call_attempts_total, which mixed attempts and refusals")
+	}
+	// The dashboard shows the same.
+	v := e.login("viewer")
+	var st liveStats
+	if err := json.Unmarshal([]byte(v.get("/api/v1/stats?hours=0").body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Attempts) != 7 || st.Attempts[1].Outcome != "answered" || len(st.Limits) != 4 || st.Limits[2] != (limitCount{"call_rate", 9}) || st.Refused != 2 {
+		t.Fatalf("stats: attempts %+v limits %+v refused %d", st.Attempts, st.Limits, st.Refused)
+	}
+	page := v.get("/").body
+	for _, w := range []string{`id="attempts-by-outcome"`, `data-outcome="no_answer"`, "no answer", `data-limit="call_rate">9<`} {
+		if !strings.Contains(page, w) {
+			t.Errorf("dashboard lacks %q", w)
 		}
 	}
 }

@@ -22,7 +22,11 @@ type collector struct{ s *Server }
 var (
 	descActive    = prometheus.NewDesc("tollgate_calls_active", "Calls up now.", nil, nil)
 	descStarted   = prometheus.NewDesc("tollgate_calls_started_total", "Calls admitted by the switch (INVITEs that became calls).", nil, nil)
-	descAttempts  = prometheus.NewDesc("tollgate_call_attempts_total", "Call attempts by outcome: answered, refused (503 overload or drain), malformed (rejected by the front door).", []string{"outcome"}, nil)
+	descAnswered  = prometheus.NewDesc("tollgate_calls_answered_total", "Calls answered: a gateway's 200 OK relayed to the caller.", nil, nil)
+	descAttempts  = prometheus.NewDesc("tollgate_gateway_attempts_total", "Attempts toward gateways (several per call when it hunts) by how each ended: answered, busy, no_answer, rejected, unreachable, cancelled, or error (on our side).", []string{"outcome"}, nil)
+	descOverload  = prometheus.NewDesc("tollgate_overload_refused_total", "INVITEs refused with 503 and Retry-After before becoming calls: the switch at limits.max_calls, or draining.", nil, nil)
+	descMalformed = prometheus.NewDesc("tollgate_sip_malformed_requests_total", "SIP requests the front door checks answered with 4xx (or dropped) as malformed.", nil, nil)
+	descLimit     = prometheus.NewDesc("tollgate_calls_refused_total", "Calls refused by a billing limit: account_calls, gateway_calls (an attempt skipped), call_rate or no_credit.", []string{"limit"}, nil)
 	descEnded     = prometheus.NewDesc("tollgate_calls_ended_total", "Calls ended, whatever the cause.", nil, nil)
 	descRecErr    = prometheus.NewDesc("tollgate_cdr_write_errors_total", "Failed hand-overs of a call record to the spool (a full disk): an alarm.", nil, nil)
 	descRecHeld   = prometheus.NewDesc("tollgate_cdr_records_held", "Call records held in memory until the spool takes them.", nil, nil)
@@ -40,7 +44,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descStarted, descAttempts, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
+	for _, d := range []*prometheus.Desc{descActive, descStarted, descAnswered, descAttempts, descOverload, descMalformed, descLimit, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
 		descSpoolB, descSpoolAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt} {
 		ch <- d
 	}
@@ -57,9 +61,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descActive, float64(s.sw.ActiveCalls()))
 	counter(descStarted, float64(st.CallsStarted.Load()))
-	counter(descAttempts, float64(st.CallsAnswered.Load()), "answered")
-	counter(descAttempts, float64(st.Refused.Load()), "refused")
-	counter(descAttempts, float64(st.Malformed.Load()), "malformed")
+	counter(descAnswered, float64(st.CallsAnswered.Load()))
+	for _, a := range gatewayAttempts(st) {
+		counter(descAttempts, float64(a.Attempts), a.Outcome)
+	}
+	counter(descOverload, float64(st.Refused.Load()))
+	counter(descMalformed, float64(st.Malformed.Load()))
+	for _, l := range s.limitRefusals() {
+		counter(descLimit, float64(l.Calls), l.Limit)
+	}
 	counter(descEnded, float64(st.CallsEnded.Load()))
 	counter(descRecErr, float64(st.RecordErrors.Load()))
 	gauge(descRecHeld, float64(st.RecordsPending.Load()))

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/cdr"
 )
 
 //go:embed templates/*.html
@@ -23,13 +25,17 @@ var staticFiles embed.FS
 type pages struct{ t map[string]*template.Template }
 
 var funcs = template.FuncMap{
-	"since":    sinceText,
-	"dur":      durText,
-	"ms":       func(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) },
-	"ts":       tsText,
-	"codeCls":  codeClass,
-	"stateCls": stateClass,
-	"q":        urlQueryEscape,
+	"since":      sinceText,
+	"dur":        durText,
+	"ms":         func(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) },
+	"ts":         tsText,
+	"codeCls":    codeClass,
+	"stateCls":   stateClass,
+	"outcomeCls": outcomeClass,
+	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"latency":    latencyText,
+	"radiusCls":  radiusClass,
+	"q":          urlQueryEscape,
 }
 
 func loadPages() (*pages, error) {
@@ -100,7 +106,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 var titles = map[string]string{
 	"login": "Log in", "dashboard": "Dashboard", "calls": "Active calls", "cdrs": "Call records",
 	"cdr": "Call record", "config": "Configuration", "audit": "Audit log", "users": "Users and tokens",
-	"error": "Error",
+	"account": "Your account",
+	"error":   "Error",
 }
 
 func (s *Server) flash(r *http.Request, msg string) { s.sessions.Put(r.Context(), "flash", msg) }
@@ -183,6 +190,37 @@ func codeClass(code int) string {
 		return "bad"
 	}
 	return "muted"
+}
+
+// outcomeClass colours an attempt outcome: answered good, what the far
+// end decided (busy, no answer, cancelled) a warning, failures bad.
+func outcomeClass(outcome string) string {
+	switch outcome {
+	case "answered":
+		return "ok"
+	case "busy", "no_answer", "cancelled":
+		return "warn"
+	}
+	return "bad"
+}
+
+// latencyText shows a RADIUS latency to the microsecond below a
+// millisecond (a local server answers that fast), else to 0.1 ms.
+func latencyText(d time.Duration) string {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond).String()
+	}
+	return d.Round(100 * time.Microsecond).String()
+}
+
+func radiusClass(auth string) string {
+	switch auth {
+	case cdr.AuthAccept:
+		return "ok"
+	case cdr.AuthReject:
+		return "warn"
+	}
+	return "bad"
 }
 
 func stateClass(state string) string {

@@ -35,6 +35,8 @@ func (s *Server) routes() http.Handler {
 			r.Use(s.requirePage)
 			r.Post("/logout", s.logout)
 			r.Get("/", s.dashboardPage)
+			r.Get("/account", s.accountPage)
+			r.Post("/account/password", s.changePasswordForm)
 			r.Get("/calls", s.callsPage)
 			r.With(s.role(roleOperator)).Post("/calls/{id}/kill", s.killCallForm)
 			r.Get("/cdrs", s.cdrsPage)
@@ -58,6 +60,7 @@ func (s *Server) routes() http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.sessions.LoadAndSave, s.needDB, s.requireAPI)
 		r.Get("/me", s.apiMe)
+		r.Post("/me/password", s.apiChangePassword)
 		r.Get("/calls", s.apiCalls)
 		r.With(s.role(roleOperator)).Delete("/calls/{id}", s.apiKillCall)
 		r.Get("/cdrs", s.apiCDRs)

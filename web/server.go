@@ -20,6 +20,7 @@ import (
 
 	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/b2bua"
+	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
@@ -54,6 +55,10 @@ type Options struct {
 	Relays func() map[string][]rtpproxyctl.RelayStatus
 	// Builtin reports the built-in relay, when one runs.
 	Builtin func() relay.Stats
+	// LimitRefusals reports how many calls each billing limit refused
+	// (billing.Limits.Refused); nil leaves them out of /metrics and the
+	// dashboard.
+	LimitRefusals func() map[billing.Kind]uint64
 	// Web is the web section of the configuration (cookies, lifetimes).
 	Web config.Web
 	// Registry receives the metrics; default a new registry with the Go

@@ -64,6 +64,9 @@ const (
 	auditUserEnable   = "user enable"
 	auditTokenAdd     = "token add"
 	auditTokenRevoke  = "token revoke"
+
+	auditPasswordChange = "password change"
+	auditPasswordFailed = "password change failed"
 )
 
 var (
@@ -126,11 +129,8 @@ func AddUser(ctx context.Context, db *pgxpool.Pool, name string, role Role, pass
 	if !role.valid() {
 		return 0, fmt.Errorf("role %q: want admin, operator or viewer", role)
 	}
-	if len(password) < MinPasswordLen {
-		return 0, fmt.Errorf("a password has at least %d characters", MinPasswordLen)
-	}
-	if len(password) > 72 {
-		return 0, errors.New("a password has at most 72 bytes (bcrypt's limit)")
+	if err := checkPassword(password); err != nil {
+		return 0, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
 	if err != nil {
@@ -168,6 +168,17 @@ func (st *store) setDisabled(ctx context.Context, id int64, disabled bool) (User
 		}
 	}
 	return u, nil
+}
+
+func (st *store) setPassword(ctx context.Context, id int64, hash []byte) error {
+	tag, err := st.db.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1", id, string(hash))
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errNotFound
+	}
+	return nil
 }
 
 func (st *store) touchLogin(ctx context.Context, id int64) error {

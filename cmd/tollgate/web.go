@@ -31,6 +31,7 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 			return nil
 		},
 	}
+	o.LimitRefusals = radius.LimitRefusals
 	if len(radius.ServerStats()) > 0 {
 		o.Radius = radius.ServerStats
 	}

@@ -95,12 +95,22 @@
         chart("chart-asr", lastDay(hours, "asr"), { color: "#6b46c1", bars: true, max: 100, unit: "%" });
         chart("chart-calls", lastDay(hours, "calls"), { color: "#0b5cad", bars: true, min: 5 });
       }
+      for (const a of st.gateway_attempts || []) {
+        const tr = document.querySelector('#attempts-by-outcome tr[data-outcome="' + a.outcome + '"]');
+        if (tr) { tr.cells[1].textContent = a.attempts; tr.cells[2].textContent = a.percent.toFixed(1) + "%"; }
+      }
+      for (const l of st.calls_refused_by_limit || []) {
+        const e = document.querySelector('#limit-refusals [data-limit="' + l.limit + '"]');
+        if (e) e.textContent = l.calls;
+      }
+      const ov = document.getElementById("c-overload");
+      if (ov) ov.textContent = st.calls_refused;
     } catch (e) { console.warn(e); }
   }
 
   function callRow(c, canKill) {
     const tr = el("tr", { "data-id": c.id });
-    const cells = [[c.caller], [c.called], [c.source, "mono"], [c.route], [c.gateway, "mono"]];
+    const cells = [[c.caller], [c.called], [c.account], [c.source, "mono"], [c.route], [c.gateway, "mono"], [c.media_relay], [c.codec]];
     for (const [v, cls] of cells) tr.appendChild(el("td", cls ? { class: cls } : {}, v));
     const st = el("td");
     const cls = c.state === "connected" ? "ok" : (c.state === "ringing" || c.state === "trying") ? "warn" : "muted";
@@ -129,7 +139,7 @@
       const rows = r.calls.map(c => callRow(c, canKill));
       if (!rows.length) {
         const tr = el("tr", { class: "empty" });
-        tr.appendChild(el("td", { colspan: "10", class: "muted" }, "No calls up."));
+        tr.appendChild(el("td", { colspan: "13", class: "muted" }, "No calls up."));
         rows.push(tr);
       }
       table.tBodies[0].replaceChildren(...rows);
