@@ -33,12 +33,14 @@ type callAAA struct {
 	cli, cnam    string
 	extraHeaders []string
 
-	// Accounting: on once the call is authorised and accounting servers
-	// are configured.
+	// Accounting: on for every call when accounting servers are
+	// configured, unless its profile turns it off or it is only a digest
+	// challenge.
 	accounting   bool
 	confID       aaa.ConfID
-	hop          hop // the current attempt's route, for its originate leg
-	stopped      int // attempts (a prefix of Call.attempts) whose Stop is sent
+	claimed      string // the digest user a refused caller claimed to be
+	hop          hop    // the current attempt's route, for its originate leg
+	stopped      int    // attempts (a prefix of Call.attempts) whose Stop is sent
 	interimTimer *time.Timer
 	chain        sendChain
 
@@ -98,8 +100,6 @@ func (c *Call) authorize(ctx context.Context, cfg *config.Config) (route *config
 	c.mu.Lock()
 	c.aaa.account, c.aaa.accountHeld = account, account != ""
 	c.aaa.radius, c.aaa.credit = radiusCredit, credit
-	c.aaa.accounting = a.acct != nil && c.accountingAllowed()
-	c.aaa.confID = req.ConfID
 	if grant != nil {
 		c.aaa.cli, c.aaa.cnam = grant.CLI, grant.CNAM
 	}
@@ -142,11 +142,19 @@ func (c *Call) radiusAuthorize(ctx context.Context, cfg *config.Config, mode str
 			if found {
 				c.sw.log.Info("digest credentials refused: challenging again", "call", c.ID, "stale", stale)
 			}
+			// A challenge is a step of the call's authentication, not a
+			// call: accounting it would bill every digest caller twice.
+			c.mu.Lock()
+			c.aaa.accounting = false
+			c.mu.Unlock()
 			c.failA(407, "Proxy Authentication Required", cdr.ReasonRejected, cdr.ReleasedBySwitch,
 				sip.NewHeader("Proxy-Authenticate", a.nonces.Challenge(cfg.Radius.Realm, stale)))
 			return nil, "", false
 		}
 		req.Digest, account = cred, cred.Username
+		c.mu.Lock()
+		c.aaa.claimed = cred.Username
+		c.mu.Unlock()
 	}
 	sent := time.Now()
 	grant, err := a.auth.Authorize(ctx, req)
@@ -446,6 +454,9 @@ func (c *Call) stopAttempt(i int, r *attemptResult) {
 // answerLeg is the caller's accounting session. Called with the lock held.
 func (c *Call) answerLeg() aaa.Leg {
 	user := c.aaa.account
+	if user == "" {
+		user = c.aaa.claimed
+	}
 	if user == "" {
 		user = c.srcIP
 	}

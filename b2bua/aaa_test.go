@@ -329,13 +329,65 @@ DEFAULT	Auth-Type := Reject
 	if len(recs) != 4 || recs[0].Get("User-Name") != "alice" {
 		t.Errorf("accepted call's accounting: %+v", recs)
 	}
-	every, err := fr.Detail()
+	// Every refused call gets its answer leg's Stop (DESIGN.md: a Stop for
+	// every call that reached the switch), never answered; a digest
+	// challenge is no call and gets none.
+	want := map[string]string{"402": "15", "403": "39"}
+	stops := 0
+	// A digest caller retries on the challenged INVITE's Call-ID: tell the
+	// calls apart by their conf-id.
+	ofConf := func(recs []testenv.DetailRecord, conf string) []testenv.DetailRecord {
+		var out []testenv.DetailRecord
+		for _, r := range recs {
+			if r.Get("h323-conf-id") == "h323-conf-id="+conf {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for _, r := range refused {
+		if r.SIPCode == 407 {
+			continue
+		}
+		waitAcct(t, fr, r.CallIDA, func(recs []testenv.DetailRecord) bool { return len(ofConf(recs, r.ConfID)) > 0 })
+		stops++
+	}
+	every := mustDetail(t, fr)
+	for _, r := range refused {
+		recs := ofConf(every, r.ConfID)
+		if r.SIPCode == 407 {
+			if len(recs) != 0 {
+				t.Errorf("a challenge was accounted: %+v", recs)
+			}
+			continue
+		}
+		if len(recs) != 1 {
+			t.Errorf("refused %d: %d records, want its Stop only", r.SIPCode, len(recs))
+			continue
+		}
+		user := "127.0.0.1"
+		if r.SIPCode == 403 {
+			user = "alice" // the identity the caller claimed
+		} else if r.CalledReceived == "9123" {
+			user = "zed"
+		}
+		wantAttrs(t, fmt.Sprintf("refused %d Stop", r.SIPCode), recs[0], map[string]string{
+			"User-Name": user, "Acct-Session-Time": "0", "h323-call-origin": "h323-call-origin=answer",
+			"h323-disconnect-cause": "h323-disconnect-cause=" + want[itoa(r.SIPCode)], "h323-conf-id": "h323-conf-id=" + r.ConfID,
+		}, "call-id="+r.CallIDA)
+	}
+	if stops != 3 {
+		t.Errorf("%d refused calls accounted, want 3", stops)
+	}
+}
+
+func mustDetail(t *testing.T, fr *testenv.FreeRADIUS) []testenv.DetailRecord {
+	t.Helper()
+	recs, err := fr.Detail()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(every) != 4 {
-		t.Errorf("%d accounting records; refused calls must send none: %+v", len(every), every)
-	}
+	return recs
 }
 
 // TestRadiusServerFailoverAndAccountLimit: the first auth and accounting
@@ -505,4 +557,35 @@ func TestLimitsWithoutRadius(t *testing.T) {
 		}
 	}
 	waitCalls(t, sw, 0)
+}
+
+// TestRadiusStopForOverloadRefusal: a call refused 503 over the call limit,
+// before it is even a call, still gets its answer leg's Stop.
+func TestRadiusStopForOverloadRefusal(t *testing.T) {
+	gw := newPeer(t, "gw")
+	sessions := make(chan *sipgo.DialogServerSession, 1)
+	gw.answer(0, sessions)
+	fr := startRadius(t, "")
+	sw := startAAASwitch(t, routeTo(gw)+radiusYAML(fr, "")+"limits: {max_calls: 1}\n")
+	caller := newPeer(t, "caller")
+	ctx := within(t, 30*time.Second)
+	ds, err := caller.call(ctx, sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sessions
+	_, err = caller.call(ctx, sw.uri("200"))
+	if code, _ := finalCode(err); code != 503 {
+		t.Fatalf("second call: %v, want 503", err)
+	}
+	refused := sw.record(t)
+	recs := waitAcct(t, fr, refused.CallIDA, count("Stop", "answer", 1))
+	wantAttrs(t, "overload Stop", recs[0], map[string]string{
+		"User-Name": "127.0.0.1", "Called-Station-Id": "200", "Acct-Session-Time": "0",
+		"h323-disconnect-cause": "h323-disconnect-cause=3F", "h323-conf-id": "h323-conf-id=" + refused.ConfID,
+	}, "call-id="+refused.CallIDA, "release-source=8")
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sw.record(t)
 }

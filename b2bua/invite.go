@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
@@ -96,6 +97,11 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	if h := req.GetHeader("User-Agent"); h != nil {
 		c.userAgentA = h.Value()
 	}
+	// Every call that reaches the switch is accounted (DESIGN.md's hard
+	// rule), refused ones too: their Stop is the billing side's record
+	// of the attempt. The profile or a digest challenge may turn it off.
+	c.aaa.accounting = s.aaa.acct != nil
+	c.aaa.confID, _ = aaa.ParseConfID(confID(c.ID)) // the ID is a UUID: it always parses
 	c.setupCtx, c.cancelSetup = context.WithCancelCause(context.Background())
 	c.a.state = LegTrying
 	c.a.d = dialog{
@@ -684,6 +690,7 @@ func (s *Switch) refuse(req *sip.Request, tx sip.ServerTransaction, reason strin
 	now := time.Now()
 	host, port := splitHostPort(req.Source())
 	id := newCallID()
+	s.aaa.refusedStop(req, id, host, now)
 	s.emit(cdr.Record{
 		ID: id, ConfID: confID(id), CallIDA: req.CallID().Value(),
 		CallerNumber: req.From().Address.User, CallerName: req.From().DisplayName,

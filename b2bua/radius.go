@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/config"
@@ -241,6 +243,26 @@ func (a *AAA) send(ch *sendChain, f func(context.Context)) {
 			ch.q = ch.q[1:]
 			ch.mu.Unlock()
 			next(a.sendCtx)
+		}
+	})
+}
+
+// refusedStop accounts a call refused before it became a Call (overload or
+// drain): the answer leg's Stop, never answered, released by the switch.
+// It is queued like any record, so a RADIUS outage loses none of them.
+func (a *AAA) refusedStop(req *sip.Request, id, srcIP string, now time.Time) {
+	if a.acct == nil {
+		return
+	}
+	conf, _ := aaa.ParseConfID(confID(id)) // id is a UUID: it always parses
+	callID := req.CallID().Value()
+	leg := aaa.Leg{Origin: aaa.OriginAnswer, UserName: srcIP, CallingNumber: req.From().Address.User,
+		CalledNumber: req.Recipient.User, RemoteAddress: srcIP, CallID: callID, LegCallID: callID,
+		ConfID: conf, SetupTime: now}
+	stop := aaa.StopInfo{Time: now, SIPCode: 503, ReleaseSource: aaa.ReleasedBySwitch}
+	a.send(&sendChain{}, func(ctx context.Context) {
+		if err := a.acct.Stop(ctx, leg, stop); err != nil {
+			a.log.Error("radius accounting record lost", "call", id, "error", err)
 		}
 	})
 }

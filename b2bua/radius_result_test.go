@@ -91,8 +91,8 @@ DEFAULT	Auth-Type := Reject
 		aaa.DefaultReturnCodes().Lookup(r.ReturnCode).Reason != res.Reason || r.Latency <= 0 {
 		t.Errorf("rejected call's RADIUS = %+v (the caller got %d %s)", r, code, res.Reason)
 	}
-	if r.AcctStarts+r.AcctInterims+r.AcctStops != 0 {
-		t.Errorf("a refused call sends no accounting: %+v", r)
+	if r.AcctStarts+r.AcctInterims != 0 || r.AcctStops != 1 {
+		t.Errorf("a refused call sends its answer leg's Stop only: %+v", r)
 	}
 
 	// 4. No auth server answers: an error, with no server and no return code.
