@@ -120,7 +120,11 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	if r := c.chain.request(req, fromA); r != nil {
 		c.mu.Unlock()
-		s.reply(req, tx, r.Code, r.Reason)
+		var hdrs []sip.Header
+		if r.Allow != "" {
+			hdrs = append(hdrs, sip.NewHeader("Allow", r.Allow))
+		}
+		s.reply(req, tx, r.Code, r.Reason, hdrs...)
 		return
 	}
 	seq := req.CSeq().SeqNo

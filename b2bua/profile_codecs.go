@@ -1,7 +1,7 @@
 package b2bua
 
 import (
-	"strings"
+	"errors"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -9,8 +9,11 @@ import (
 	"github.com/tollgate/tollgate/config"
 )
 
-// codecModule is SEMS's SDP codec filter: the offer sent to the gateway
-// keeps only the whitelisted codecs, or loses the blacklisted ones.
+// codecModule is SEMS's SDP codec filter, applied as SEMS does to the SDP
+// going either way: the offer sent to the gateway keeps only the
+// whitelisted codecs, or loses the blacklisted ones, and so does the SDP
+// of the gateway's provisional or 2xx relayed to the caller (an answer, or
+// the offer of a late-offer call).
 type codecModule struct {
 	baseModule
 	filter sdpedit.CodecFilter
@@ -34,7 +37,11 @@ func (m codecModule) onInvite(cc *callChain) *config.Reply {
 	cc.call.mu.Lock()
 	inA := cc.call.inviteA
 	cc.call.mu.Unlock()
-	if _, err := m.apply(inA); err != nil {
+	s, err := sdpOf(inA)
+	if err == nil && s != nil {
+		err = s.FilterCodecs(m.filter)
+	}
+	if err != nil {
 		cc.log().Info("offer refused by the codec filter", "error", err)
 		return &config.Reply{Code: 488, Reason: "Not Acceptable Here"}
 	}
@@ -42,28 +49,21 @@ func (m codecModule) onInvite(cc *callChain) *config.Reply {
 }
 
 func (m codecModule) onGatewayInvite(cc *callChain, _ *attemptLeg, inv *sip.Request) {
-	body, err := m.apply(inv)
-	if err != nil {
+	if err := editSDP(inv, func(s *sdpedit.SDP) error { return s.FilterCodecs(m.filter) }); err != nil {
 		cc.log().Warn("codec filter not applied to the gateway offer", "error", err)
-		return
-	}
-	if body != nil {
-		inv.SetBody(body)
 	}
 }
 
-// apply returns the message's SDP filtered, or nil when it carries none.
-func (m codecModule) apply(msg sip.Message) ([]byte, error) {
-	ct := msg.GetHeaders("Content-Type")
-	if len(msg.Body()) == 0 || len(ct) == 0 || !strings.EqualFold(strings.TrimSpace(strings.Split(ct[0].Value(), ";")[0]), "application/sdp") {
-		return nil, nil
+// onReply filters the SDP the caller receives but refuses nothing: the
+// gateway has already accepted the call, and an answer the filter would
+// empty (a gateway ignoring our offer) is better relayed as it is than
+// turned into a call without media.
+func (m codecModule) onReply(cc *callChain, _, out *sip.Response) {
+	err := editSDP(out, func(s *sdpedit.SDP) error { return s.FilterCodecs(m.filter) })
+	switch {
+	case errors.Is(err, sdpedit.ErrNoCodec):
+		cc.log().Info("gateway SDP relayed unfiltered: the codec filter would leave no codec", "code", out.StatusCode)
+	case err != nil:
+		cc.log().Warn("codec filter not applied to the gateway SDP", "code", out.StatusCode, "error", err)
 	}
-	s, err := sdpedit.Parse(msg.Body())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.FilterCodecs(m.filter); err != nil {
-		return nil, err
-	}
-	return s.Bytes(), nil
 }

@@ -8,13 +8,16 @@ import (
 	"github.com/tollgate/tollgate/config"
 )
 
-// headersModule is SEMS's header filter and append_headers on the gateway
-// leg. The switch builds the gateway INVITE anew, so the filter decides
-// which of the caller's headers are copied across: all of them
-// (transparent), only the listed ones (whitelist) or all but the listed
-// ones (blacklist). Headers that belong to one leg's dialog or transport,
-// or to our own authentication, never cross whatever the list says. The
-// ACK is never filtered: the switch builds its own ACKs.
+// headersModule is SEMS's header filter and append_headers. The switch
+// builds every message of a leg anew, so the filter decides which headers
+// are copied across, both ways: the caller's INVITE headers onto the
+// gateway INVITE, and the headers of the gateway's provisional and 2xx
+// responses onto those relayed to the caller — all of them (transparent),
+// only the listed ones (whitelist) or all but the listed ones (blacklist).
+// Headers that belong to one leg's dialog, transport or extensions, or to
+// authentication, never cross whatever the list says. The ACK is never
+// filtered: the switch builds its own ACKs. append_headers applies to the
+// gateway INVITE only, as in SEMS.
 type headersModule struct{ baseModule }
 
 func init() {
@@ -26,15 +29,26 @@ func init() {
 	})
 }
 
-// legHeaders are per-leg headers (lower case, with compact forms).
+// legHeaders are per-leg headers (lower case, with compact forms): the
+// dialog and its routing, the body (the switch copies and rewrites it
+// itself), what each hop supports and requires (reliable provisionals,
+// session timers: Tollgate negotiates those per leg, so a caller's
+// "Supported: 100rel" must not let a gateway require PRACKs the switch
+// would have to send), and every credential or challenge.
 var legHeaders = map[string]bool{
 	"via": true, "v": true, "from": true, "f": true, "to": true, "t": true,
 	"call-id": true, "i": true, "cseq": true, "contact": true, "m": true,
 	"route": true, "record-route": true, "max-forwards": true,
 	"content-length": true, "l": true, "content-type": true, "c": true,
 	"content-disposition": true, "content-language": true,
+	"content-encoding": true, "e": true,
 	"allow": true, "user-agent": true, "server": true,
+	"supported": true, "k": true, "require": true, "proxy-require": true,
+	"unsupported": true, "rseq": true, "rack": true,
+	"session-expires": true, "x": true, "min-se": true,
 	"authorization": true, "proxy-authorization": true,
+	"www-authenticate": true, "proxy-authenticate": true,
+	"authentication-info": true, "proxy-authentication-info": true,
 }
 
 func (headersModule) onGatewayInvite(cc *callChain, _ *attemptLeg, inv *sip.Request) {
@@ -46,6 +60,21 @@ func (headersModule) onGatewayInvite(cc *callChain, _ *attemptLeg, inv *sip.Requ
 		name, value, _ := strings.Cut(pat.Expand(cc.req), ":")
 		if name = strings.TrimSpace(name); name != "" {
 			inv.AppendHeader(sip.NewHeader(name, strings.TrimSpace(value)))
+		}
+	}
+}
+
+// onReply copies the gateway's response headers the filter lets through
+// onto the response relayed to the caller. It runs without the call's
+// lock and touches only the two responses.
+func (headersModule) onReply(cc *callChain, res, out *sip.Response) {
+	p := cc.profile
+	if p.HeaderFilter == config.FilterNone {
+		return
+	}
+	for _, h := range res.Headers() {
+		if passes(p, h.Name()) {
+			out.AppendHeader(sip.NewHeader(h.Name(), h.Value()))
 		}
 	}
 }
@@ -63,7 +92,7 @@ func (c *Call) copyHeaders(p *config.Profile, inv *sip.Request) {
 	}
 }
 
-// passes reports whether the filter lets a header of the caller through.
+// passes reports whether the filter lets a header cross between legs.
 func passes(p *config.Profile, name string) bool {
 	n := strings.ToLower(name)
 	if legHeaders[n] {

@@ -21,7 +21,8 @@ type Preview struct {
 }
 
 // PreviewInvite runs profile selection and the profile's modules on req as
-// a call would, and builds the gateway INVITE the way Call.try does. It
+// a call would, and builds the INVITE to the first gateway (the profile's
+// next hop, else the static route's) the way Call.try does. It
 // consults no RADIUS server and no media relay: numbers RADIUS would
 // rewrite stay as received and the SDP is not anchored. req.Source() is
 // the address $si and $sp read.
@@ -32,7 +33,8 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
 		return nil, errors.New("preview: the INVITE needs From, To, Call-ID and CSeq")
 	}
-	s := &Switch{log: slog.New(slog.DiscardHandler), calls: newCallTable()}
+	log := slog.New(slog.DiscardHandler)
+	s := &Switch{log: log, calls: newCallTable(), aaa: newLimitsOnly(cfg, log)}
 	s.cfg.Store(cfg)
 	for _, l := range cfg.SIP.Listeners() {
 		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))
@@ -50,15 +52,22 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	if p != nil {
 		pv.Profile = p.Name
 		c.chain = newChain(c, p, profileRequest(req, c.a.d.listener))
+		defer c.chain.ended() // gives back what onInvite took (a limit's slot)
 		if r := c.chain.invite(); r != nil {
 			pv.Refusal = r
 			return pv, nil
 		}
 	}
-	if route == nil || len(route.Gateways) == 0 {
-		return pv, fmt.Errorf("preview: no static route with a gateway for %q", c.called)
+	var hops []hop
+	if route != nil {
+		for _, gw := range route.Gateways {
+			hops = append(hops, hop{route: route, gw: gw})
+		}
 	}
-	gw := route.Gateways[0]
+	if _, hops = c.profileRouting(cfg, route, hops); len(hops) == 0 {
+		return pv, fmt.Errorf("preview: no route or next hop with a gateway for %q", c.called)
+	}
+	gw := hops[0].gw
 	host, _ := splitHostPort(gw.Address)
 	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
 	if l == nil {

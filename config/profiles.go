@@ -68,6 +68,26 @@ type CallProfile struct {
 	CodecFilter string   `yaml:"codec_filter"`
 	Codecs      []string `yaml:"codecs"`
 
+	// SDP and message shaping (SEMS codec_preference, sdp_anonymize,
+	// message_filter, cc_pcalls).
+	//
+	// CodecPreference moves the listed codecs (names or payload types) to
+	// the front of every SDP sent to the gateway, in this order;
+	// CodecPreferenceALeg does the same for every SDP sent to the caller.
+	CodecPreference     []string `yaml:"codec_preference"`
+	CodecPreferenceALeg []string `yaml:"codec_preference_aleg"`
+	// SDPAnonymize hides who made the SDP, both ways: o= username "-" and
+	// our address, s=-, and no u=, e=, p= or i= lines.
+	SDPAnonymize bool `yaml:"sdp_anonymize"`
+	// MessageFilter decides which requests within the dialog are relayed:
+	// transparent (the default), whitelist or blacklist of MessageList
+	// (method names); the others are answered 405. ACK, BYE and CANCEL
+	// always pass.
+	MessageFilter string   `yaml:"message_filter"`
+	MessageList   []string `yaml:"message_list"`
+	// Limit caps the calls up at once per key.
+	Limit *CallLimit `yaml:"limit"`
+
 	// Routing and AAA of the profile's calls; each overrides the route's.
 	//
 	// NextHop lists the gateways of the profile's calls in failover order,
@@ -126,6 +146,13 @@ type Profile struct {
 	CodecFilter   string
 	Codecs        []string
 
+	CodecPreference     []string
+	CodecPreferenceALeg []string
+	SDPAnonymize        bool
+	MessageFilter       string          // FilterNone, FilterWhitelist or FilterBlacklist
+	MessageList         map[string]bool // upper-case method names
+	Limit               *ProfileLimit   // nil: no limit
+
 	NextHop         []*profile.Pattern
 	OutboundProxy   *profile.Pattern
 	GatewayUser     *profile.Pattern // nil: no gateway authentication
@@ -138,10 +165,11 @@ type Profile struct {
 	Media           string // "" inherits the route's
 }
 
-// Reply is a translated final response.
+// Reply is a final response a profile gives instead of the switch.
 type Reply struct {
 	Code   int
 	Reason string
+	Allow  string // the Allow header of a 405; "" otherwise
 }
 
 // Profile returns the profile called name.
@@ -311,6 +339,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 		ok = false
 	}
 	ok = v.compileRouting(path, cp, p, pat) && ok
+	ok = v.compileShaping(path, cp, p, pat) && ok
 	replies, err := ParseReplyTranslate(cp.ReplyTranslate)
 	if err != nil {
 		v.addf(path+".reply_translate", "%v", err)
@@ -471,4 +500,111 @@ func finalCode(s string) (int, error) {
 		return 0, fmt.Errorf("%q: want a final failure code 300-699", s)
 	}
 	return n, nil
+}
+
+// CallLimit is SEMS's parallel-calls control (cc_pcalls) as written: at
+// most MaxCalls calls up at once per value of Key, a pattern such as "$fu"
+// or "$si". The count is shared by every profile whose key gives the same
+// value and survives reloads; RefuseWith ("code reason", a pattern)
+// answers the calls over it (default "402 Too Many Simultaneous Calls", as
+// SEMS).
+type CallLimit struct {
+	Key        string `yaml:"key"`
+	MaxCalls   int    `yaml:"max_calls"`
+	RefuseWith string `yaml:"refuse_with"`
+}
+
+// ProfileLimit is a compiled CallLimit.
+type ProfileLimit struct {
+	Key        *profile.Pattern
+	MaxCalls   int
+	RefuseWith *profile.Pattern // "code reason"; nil: DefaultLimitRefusal
+}
+
+// DefaultLimitRefusal is what SEMS's cc_pcalls answers a call over its limit.
+var DefaultLimitRefusal = Reply{Code: 402, Reason: "Too Many Simultaneous Calls"}
+
+// compileShaping compiles the profile's SDP and message shaping options and
+// its call limit.
+func (v *validator) compileShaping(path string, cp *CallProfile, p *Profile, pat func(option, s string) *profile.Pattern) bool {
+	ok := true
+	prefs := []struct {
+		option string
+		list   []string
+	}{{"codec_preference", cp.CodecPreference}, {"codec_preference_aleg", cp.CodecPreferenceALeg}}
+	for _, pref := range prefs {
+		for i, c := range pref.list {
+			if strings.TrimSpace(c) == "" || strings.ContainsAny(c, " \t") {
+				v.addf(fmt.Sprintf("%s.%s[%d]", path, pref.option, i), "%q: want a codec name or payload type", c)
+				ok = false
+			}
+		}
+	}
+	p.CodecPreference, p.CodecPreferenceALeg = cp.CodecPreference, cp.CodecPreferenceALeg
+	p.SDPAnonymize = cp.SDPAnonymize
+	p.MessageFilter = FilterNone
+	switch cp.MessageFilter {
+	case "", FilterNone, FilterTransparent:
+	case FilterWhitelist, FilterBlacklist:
+		p.MessageFilter = cp.MessageFilter
+		p.MessageList = make(map[string]bool, len(cp.MessageList))
+		for i, m := range cp.MessageList {
+			m = strings.ToUpper(strings.TrimSpace(m))
+			option := fmt.Sprintf("%s.message_list[%d]", path, i)
+			switch {
+			case !isToken(m):
+				v.addf(option, "%q: want a SIP method name", cp.MessageList[i])
+				ok = false
+			case cp.MessageFilter == FilterBlacklist && (m == "ACK" || m == "BYE" || m == "CANCEL"):
+				v.addf(option, "%s is never filtered: a call must always be acknowledged and ended", m)
+				ok = false
+			}
+			p.MessageList[m] = true
+		}
+	default:
+		v.addf(path+".message_filter", "%q: want transparent, whitelist or blacklist", cp.MessageFilter)
+		ok = false
+	}
+	if l := cp.Limit; l != nil {
+		lp := &ProfileLimit{MaxCalls: l.MaxCalls}
+		if strings.TrimSpace(l.Key) == "" {
+			v.addf(path+".limit.key", "a limit needs a key, e.g. \"$fu\" or \"$si\"")
+			ok = false
+		} else if lp.Key = pat("limit.key", l.Key); lp.Key == nil {
+			ok = false
+		}
+		if l.MaxCalls < 1 {
+			v.addf(path+".limit.max_calls", "%d: want at least 1 (refuse_with refuses every call)", l.MaxCalls)
+			ok = false
+		}
+		if l.RefuseWith != "" {
+			if lp.RefuseWith = pat("limit.refuse_with", l.RefuseWith); lp.RefuseWith == nil {
+				ok = false
+			} else if text, fixed := lp.RefuseWith.Literal(); fixed {
+				if _, err := ParseStatus(text); err != nil {
+					v.addf(path+".limit.refuse_with", "%v", err)
+					ok = false
+				}
+			}
+		}
+		p.Limit = lp
+	}
+	return ok
+}
+
+// isToken reports whether s is a SIP token (RFC 3261 25.1), as a method is.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-.!%*_+`'~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

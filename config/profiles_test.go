@@ -25,8 +25,8 @@ profiles:
 		t.Fatal(err)
 	}
 	de, ok := c.Profile("de")
-	if !ok || de.HeaderFilter != FilterNone || de.Replies[603] != (Reply{488, "Not acceptable here"}) ||
-		de.Replies[600] != (Reply{406, "Nope"}) || len(de.Checksum) != 64 || de.Origin != "profiles[0]" {
+	if !ok || de.HeaderFilter != FilterNone || de.Replies[603] != (Reply{Code: 488, Reason: "Not acceptable here"}) ||
+		de.Replies[600] != (Reply{Code: 406, Reason: "Nope"}) || len(de.Checksum) != 64 || de.Origin != "profiles[0]" {
 		t.Errorf("de = %+v", de)
 	}
 	if o, _ := c.Profile("other"); !o.HeaderList["x-foo"] {
@@ -131,7 +131,7 @@ routes: [{prefix: "", profile: ghost, gateways: [{address: "127.0.0.1:5070"}]}]
 }
 
 func TestParseStatus(t *testing.T) {
-	if r, err := ParseStatus(" 488 Not acceptable here "); err != nil || r != (Reply{488, "Not acceptable here"}) {
+	if r, err := ParseStatus(" 488 Not acceptable here "); err != nil || r != (Reply{Code: 488, Reason: "Not acceptable here"}) {
 		t.Errorf("got %+v, %v", r, err)
 	}
 	for _, bad := range []string{"", "488", "abc Foo", "200 OK", "700 Big"} {
@@ -155,4 +155,108 @@ func FuzzParseReplyTranslate(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestProfileShapingOptions(t *testing.T) {
+	c, err := Parse([]byte(route + `
+profiles:
+  - name: shaped
+    codec_preference: [PCMA, "18"]
+    codec_preference_aleg: [pcmu]
+    sdp_anonymize: true
+    message_filter: whitelist
+    message_list: [info, ACK, Bye, UPDATE]
+    limit: {key: "$fu", max_calls: 2}
+  - name: custom
+    message_filter: blacklist
+    message_list: [MESSAGE]
+    limit: {key: "$si", max_calls: 1, refuse_with: "486 Busy $fU"}
+  - {name: plain}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.Profile("shaped")
+	if !s.SDPAnonymize || strings.Join(s.CodecPreference, ",") != "PCMA,18" || strings.Join(s.CodecPreferenceALeg, ",") != "pcmu" {
+		t.Errorf("shaped = %+v", s)
+	}
+	if s.MessageFilter != FilterWhitelist || !s.MessageList["INFO"] || !s.MessageList["BYE"] || s.MessageList["MESSAGE"] {
+		t.Errorf("message filter %s %v", s.MessageFilter, s.MessageList)
+	}
+	if s.Limit == nil || s.Limit.MaxCalls != 2 || s.Limit.RefuseWith != nil || s.Limit.Key.String() != "$fu" {
+		t.Errorf("limit = %+v", s.Limit)
+	}
+	cu, _ := c.Profile("custom")
+	if cu.MessageFilter != FilterBlacklist || !cu.MessageList["MESSAGE"] || cu.Limit.RefuseWith.String() != "486 Busy $fU" {
+		t.Errorf("custom = %+v %+v", cu, cu.Limit)
+	}
+	if p, _ := c.Profile("plain"); p.MessageFilter != FilterNone || p.Limit != nil || p.SDPAnonymize {
+		t.Errorf("plain = %+v", p)
+	}
+	if s.Checksum == cu.Checksum {
+		t.Error("checksums do not tell the profiles apart")
+	}
+}
+
+// TestProfileShapingChecksum: each shaping option is part of what the
+// checksum covers, so a reload that changes only it shows.
+func TestProfileShapingChecksum(t *testing.T) {
+	sum := func(extra string) string {
+		t.Helper()
+		c, err := Parse([]byte(route + "profiles:\n  - {name: p" + extra + "}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := c.Profile("p")
+		return p.Checksum
+	}
+	base := sum("")
+	for _, extra := range []string{
+		", codec_preference: [PCMA]",
+		", codec_preference_aleg: [PCMA]",
+		", sdp_anonymize: true",
+		", message_filter: blacklist, message_list: [INFO]",
+		", limit: {key: $fu, max_calls: 1}",
+		", limit: {key: $fu, max_calls: 2}",
+	} {
+		if sum(extra) == base {
+			t.Errorf("checksum unchanged by %q", extra)
+		}
+	}
+}
+
+func TestProfileShapingErrorsAreLocated(t *testing.T) {
+	_, err := Parse([]byte(route + `
+profiles:
+  - name: bad
+    codec_preference: ["PC MA"]
+    codec_preference_aleg: [""]
+    message_filter: sometimes
+  - name: worse
+    message_filter: blacklist
+    message_list: [BYE, "IN FO", cancel]
+    limit: {key: "$fX", max_calls: 0, refuse_with: "200 OK"}
+  - name: keyless
+    limit: {max_calls: 3}
+`))
+	if err == nil {
+		t.Fatal("bad profiles accepted")
+	}
+	text := err.Error()
+	for _, want := range []string{
+		`profiles[0].codec_preference[0]: "PC MA": want a codec name`,
+		`profiles[0].codec_preference_aleg[0]: "": want a codec name`,
+		`profiles[0].message_filter: "sometimes"`,
+		`profiles[1].message_list[0]: BYE is never filtered`,
+		`profiles[1].message_list[1]: "IN FO": want a SIP method name`,
+		`profiles[1].message_list[2]: CANCEL is never filtered`,
+		`profiles[1].limit.key: profile "worse": limit.key: column 1`,
+		`profiles[1].limit.max_calls: 0: want at least 1`,
+		`profiles[1].limit.refuse_with: "200": want a final failure code`,
+		`profiles[2].limit.key: a limit needs a key`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in\n%s", want, text)
+		}
+	}
 }

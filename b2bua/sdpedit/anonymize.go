@@ -2,6 +2,7 @@ package sdpedit
 
 import (
 	"net/netip"
+	"strings"
 )
 
 // Anonymization says what replaces the identifying session-level lines.
@@ -11,10 +12,12 @@ type Anonymization struct {
 	SessionName string     // s= value; "" = "-"
 }
 
-// Anonymize hides the sender's identity at session level: the o= username
-// (and address when a.Addr is valid) and the s= name are replaced, and the
-// u=, e= and p= lines are removed. The o= session id and version are kept so
-// that the far end still sees versions increase on re-INVITEs.
+// Anonymize hides who made the SDP, as SEMS's sdp_anonymize does: the o=
+// username (and address when a.Addr is valid) and the s= name are
+// replaced, and the u=, e= and p= lines are removed, as are the free-text
+// i= lines of the session and of every stream (products and people name
+// themselves there). The o= session id and version are kept so that the
+// far end still sees versions increase on re-INVITEs.
 func (s *SDP) Anonymize(a Anonymization) {
 	user, name := a.Username, a.SessionName
 	if user == "" {
@@ -37,8 +40,13 @@ func (s *SDP) Anonymize(a Anonymization) {
 			l.text = anonymousOrigin(l.text, user, a.Addr)
 		case 's':
 			l.text = "s=" + name
-		case 'u', 'e', 'p':
-			l.gone = true
+		}
+	}
+	// i= is also a stream line; u=, e= and p= belong to the session only,
+	// but a sloppy sender may put them anywhere: they go wherever they are.
+	for i := range s.lines {
+		if t := s.lines[i].text; len(t) >= 2 && t[1] == '=' && strings.IndexByte("uepi", t[0]) >= 0 {
+			s.lines[i].gone = true
 		}
 	}
 }
