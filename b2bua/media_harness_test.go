@@ -153,6 +153,41 @@ func (e *rtpEnd) send(to netip.AddrPort, n int) {
 	}
 }
 
+// sendUneven sends n packets to `to` like send, but leaves out those for
+// which lost(i) holds (their sequence numbers and timestamps are used up,
+// so the receiver sees a gap) and waits gap(i) after packet i instead of
+// 20 ms, so that arrivals stray from the timestamps (jitter). It returns
+// how many packets went out.
+func (e *rtpEnd) sendUneven(to netip.AddrPort, n int, lost func(int) bool, gap func(int) time.Duration) int {
+	dst := net.UDPAddrFromAddrPort(to)
+	sent := 0
+	for i := 0; i < n; i++ {
+		e.seq++
+		e.ts += 160
+		if lost(i) {
+			continue
+		}
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: e.seq, Timestamp: e.ts, SSRC: e.ssrc},
+			Payload: payload(e.seq)}
+		b, err := p.Marshal()
+		if err != nil {
+			e.t.Error(err)
+			return sent
+		}
+		if _, err := e.conn.WriteToUDP(b, dst); err != nil {
+			e.t.Errorf("RTP send: %v", err)
+			return sent
+		}
+		sent++
+		time.Sleep(gap(i))
+	}
+	return sent
+}
+
+// rtpSize is the UDP payload of one packet of send: RTP header and 160
+// bytes of G.711, what the relay counts as bytes.
+const rtpSize = 12 + 160
+
 // expect waits for n packets from the endpoint whose SSRC is ssrc, each
 // with its payload intact.
 func (e *rtpEnd) expect(n int, ssrc uint32) {

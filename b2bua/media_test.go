@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,11 +57,47 @@ func TestMediaRelayedBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := sw.record(t)
-	if r.RTPAtoB.Packets != exchanged || r.RTPBtoA.Packets != exchanged {
-		t.Errorf("RTP counters a->b %+v b->a %+v, want %d packets each way", r.RTPAtoB, r.RTPBtoA, exchanged)
+	if r.RTPAtoB.Packets != exchanged || r.RTPBtoA.Packets != exchanged ||
+		r.RTPAtoB.Bytes != exchanged*rtpSize || r.RTPBtoA.Bytes != exchanged*rtpSize || r.RTPAtoB.Lost != 0 || r.RTPBtoA.Lost != 0 {
+		t.Errorf("RTP counters a->b %+v b->a %+v, want %d packets of %d bytes each way, none lost", r.RTPAtoB, r.RTPBtoA, exchanged, rtpSize)
 	}
 	if r.MediaRelay != "builtin" || r.CodecA != "PCMU" || r.CodecB != "PCMU" || r.DisconnectReason != cdr.ReasonNormal {
 		t.Errorf("record: relay %q codecs %q/%q reason %q", r.MediaRelay, r.CodecA, r.CodecB, r.DisconnectReason)
+	}
+	eventually(t, "relay session deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
+}
+
+// TestMediaRTPCountersInRecord: the record carries the relay's counters
+// per direction. The caller's phone loses three packets (sequence numbers
+// it skips) and sends unevenly, so its direction has loss and jitter; the
+// gateway's is clean. Bytes are the relay's own count of UDP payload.
+func TestMediaRTPCountersInRecord(t *testing.T) {
+	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
+	sw, media := startMediaSwitch(t, builtinMedia(t, 40, "")+routeTo(gw.peer))
+	ds, _, callerTo, gwTo := mediaCall(t, sw, caller, gw)
+	lost := func(i int) bool { return i == 10 || i == 11 || i == 30 }
+	uneven := func(i int) time.Duration { return time.Duration(5+30*(i%2)) * time.Millisecond }
+	var wg sync.WaitGroup
+	sent := 0
+	wg.Go(func() { sent = caller.rtp.sendUneven(callerTo, exchanged, lost, uneven) })
+	wg.Go(func() { gw.rtp.send(gwTo, exchanged) })
+	gw.rtp.expect(exchanged-3, caller.rtp.ssrc)
+	caller.rtp.expect(exchanged, gw.rtp.ssrc)
+	wg.Wait()
+	if sent != exchanged-3 {
+		t.Fatalf("caller sent %d packets", sent)
+	}
+
+	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := sw.record(t)
+	t.Logf("record: a->b %+v, b->a %+v", r.RTPAtoB, r.RTPBtoA)
+	if ab := r.RTPAtoB; ab.Packets != uint64(sent) || ab.Bytes != uint64(sent*rtpSize) || ab.Lost != 3 || ab.Jitter <= 0 {
+		t.Errorf("caller to gateway %+v, want %d packets, %d bytes, 3 lost, some jitter", ab, sent, sent*rtpSize)
+	}
+	if ba := r.RTPBtoA; ba.Packets != exchanged || ba.Bytes != exchanged*rtpSize || ba.Lost != 0 {
+		t.Errorf("gateway to caller %+v, want %d packets, %d bytes, none lost", ba, exchanged, exchanged*rtpSize)
 	}
 	eventually(t, "relay session deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
 }

@@ -22,6 +22,17 @@ import (
 // code path — U, L, Q && D, retransmission, timeout notification — serves
 // every mode; the built-in relay pays one loopback datagram per command for
 // it, which is nothing next to a SIP transaction.
+//
+// The CDR's RTP counters take the same path. At teardown the client asks
+// each direction's packets, loss (rtpa_nlost) and mean jitter (rtpa_javg)
+// with named Q counters, as far as the relay's VF answers allow. Bytes,
+// which rtpproxy does not count, come from a Tollgate extension counter
+// (tg_nbytes_ina) that the client asks only of a relay answering 1 to
+// "VF tollgate_nbytes": the built-in relay, in this process or run alone as
+// `tollgate relay`. A real rtpproxy answers 0 to that VF and is never asked,
+// so it cannot see the E62 an unknown counter would earn. Reading the
+// relay's statistics in-process instead would serve serve's own relay only,
+// need a second path beside Q ... && D, and race with the delete.
 type Media struct {
 	log     *slog.Logger
 	pools   map[string]*rtpproxyctl.Pool // by config.Media* mode

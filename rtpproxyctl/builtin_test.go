@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/pion/rtp"
 
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
@@ -94,7 +97,7 @@ func listen(t *testing.T) *net.UDPConn {
 }
 
 func stream(c *net.UDPConn) []rtpproxyctl.Stream {
-	return []rtpproxyctl.Stream{{Index: 0, Addr: loopback, Port: c.LocalAddr().(*net.UDPAddr).Port, PayloadTypes: []int{0, 101}}}
+	return []rtpproxyctl.Stream{{Index: 0, Addr: loopback, Port: c.LocalAddr().(*net.UDPAddr).Port, PayloadTypes: []int{0, 101}, ClockRate: 8000}}
 }
 
 // relayed sends n RTP packets from `from` to the relay endpoint ep and
@@ -121,7 +124,8 @@ func TestClientAgainstBuiltinRelay(t *testing.T) {
 	for _, control := range []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"} {
 		t.Run(control, func(t *testing.T) {
 			r, p, _ := builtinPool(t, 40, 0, control)
-			if st := p.Status()[0]; !st.InUse || st.Features != (rtpproxyctl.Features{Codecs: true, Query: true, Notify: true, QueryDelete: true}) {
+			if st := p.Status()[0]; !st.InUse || st.Features != (rtpproxyctl.Features{Codecs: true, Query: true, Notify: true, QueryDelete: true,
+				NamedQuery: true, Loss: true, Jitter: true, Bytes: true}) {
 				t.Fatalf("relay status %+v", st)
 			}
 			a, b := listen(t), listen(t)
@@ -151,7 +155,8 @@ func TestClientAgainstBuiltinRelay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.CallerToCallee.Packets != 8 || st.CalleeToCaller.Packets != 5 || st.Relayed != 13 {
+			if st.CallerToCallee.Packets != 8 || st.CalleeToCaller.Packets != 5 || st.Relayed != 13 ||
+				st.CallerToCallee.Bytes != 8*172 || st.CalleeToCaller.Bytes != 5*172 {
 				t.Errorf("stats %+v", st)
 			}
 			if rs := r.Stats(); rs.ActiveSessions != 0 {
@@ -210,5 +215,103 @@ func TestBuiltinRelayTimeoutNotifies(t *testing.T) {
 	// The relay already ended the session: Delete is quiet about it.
 	if _, err := m.Delete(opCtx(t)); err != nil {
 		t.Errorf("delete after timeout: %v", err)
+	}
+}
+
+// sendRTP sends PCMU packets with the given sequence numbers (timestamps
+// follow them, 160 per packet, so a gap is a loss) from `from` to the
+// relay endpoint ep, pausing gap(i) after packet i, and waits for each at
+// `to`.
+func sendRTP(t *testing.T, from, to *net.UDPConn, ep rtpproxyctl.Endpoint, ssrc uint32, seqs []uint16, gap func(int) time.Duration) {
+	t.Helper()
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ep.Addr, uint16(ep.Port)))
+	buf := make([]byte, 2048)
+	for i, seq := range seqs {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: ssrc},
+			Payload: make([]byte, 160)}
+		b, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := from.WriteToUDP(b, dst); err != nil {
+			t.Fatal(err)
+		}
+		to.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := to.Read(buf); err != nil {
+			t.Fatalf("packet %d not relayed: %v", seq, err)
+		}
+		time.Sleep(gap(i))
+	}
+}
+
+// seqsWithout numbers n packets from first, leaving out the skipped ones.
+func seqsWithout(first uint16, n int, skipped ...uint16) []uint16 {
+	var out []uint16
+	for seq := first; len(out) < n; seq++ {
+		if !slices.Contains(skipped, seq) {
+			out = append(out, seq)
+		}
+	}
+	return out
+}
+
+// TestCounterQueryAgainstBuiltinRelay: the named-counter Q (QueryFlow)
+// against Tollgate's relay over UDP gives each party's packets, bytes,
+// loss and jitter when asked with that party's tag first, and a call's
+// Delete puts them in the right direction.
+func TestCounterQueryAgainstBuiltinRelay(t *testing.T) {
+	r, p, _ := builtinPool(t, 40, 0, "udp:127.0.0.1:0")
+	a, b := listen(t), listen(t)
+	m := p.Open(rtpproxyctl.Dialog{CallID: "cnt@test", CallerTag: "ta", CalleeTag: "tb"})
+	toB, err := m.Offer(opCtx(t), rtpproxyctl.Caller, stream(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toA, err := m.Answer(opCtx(t), rtpproxyctl.Callee, stream(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The caller loses 3 packets on the way and sends unevenly (jitter);
+	// the callee sends 20 packets back to back.
+	uneven := func(i int) time.Duration { return time.Duration(2+28*(i%2)) * time.Millisecond }
+	sendRTP(t, a, b, toA[0], 0xa, seqsWithout(100, 27, 105, 110, 111), uneven)
+	sendRTP(t, b, a, toB[0], 0xb, seqsWithout(7000, 20), func(int) time.Duration { return 0 })
+
+	c, err := rtpproxyctl.NewClient(r.ControlAddrs()[0], rtpproxyctl.Options{Timeout: 300 * time.Millisecond, Retries: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Probe(opCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	fromA, deleted, err := c.QueryFlow(opCtx(t), "cnt@test", "ta;1", "tb;1", false)
+	if err != nil || deleted {
+		t.Fatalf("caller's counters: %v (deleted %v)", err, deleted)
+	}
+	if fromA.FromA != 27 || fromA.FromB != 20 || fromA.BytesA != 27*172 || fromA.LostA != 3 || fromA.JitterA <= 0 ||
+		fromA.Relayed != 47 || fromA.Dropped != 0 {
+		t.Errorf("caller's counters %+v", fromA)
+	}
+	fromB, _, err := c.QueryFlow(opCtx(t), "cnt@test", "tb;1", "ta;1", false)
+	if err != nil || fromB.FromA != 20 || fromB.FromB != 27 || fromB.BytesA != 20*172 || fromB.LostA != 0 {
+		t.Errorf("callee's counters %+v %v", fromB, err)
+	}
+
+	st, err := m.Delete(opCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ab := st.CallerToCallee; ab.Packets != 27 || ab.Bytes != 27*172 || ab.Lost != 3 || ab.Jitter <= 0 {
+		t.Errorf("caller to callee %+v", ab)
+	}
+	if ba := st.CalleeToCaller; ba.Packets != 20 || ba.Bytes != 20*172 || ba.Lost != 0 {
+		t.Errorf("callee to caller %+v", ba)
+	}
+	if st.Relayed != 47 {
+		t.Errorf("relayed %d", st.Relayed)
+	}
+	if rs := r.Stats(); rs.ActiveSessions != 0 {
+		t.Errorf("relay still holds %d sessions", rs.ActiveSessions)
 	}
 }

@@ -19,7 +19,15 @@ const (
 	capCodecs       = "20081102"
 	capQuery        = "20080403"
 	capNotify       = "20081224"
+	capNamedQuery   = "20150420" // counter names after the to-tag, rtpa_* counters
+	capLoss         = "20230205" // rtpa_nlost
 	capQueryDelete  = "20230314"
+	capJitter       = "20230424" // longest_ipi, rtpa_jlast/jmax/javg
+	// capBytes is Tollgate's own relay's byte counters (tg_nbytes_ina).
+	// It is not a date: rtpproxy, whose VF is a plain string compare,
+	// answers 0, so the counters are never asked of a relay that would
+	// reply E62 to them.
+	capBytes = "tollgate_nbytes"
 )
 
 // Features are what VF probing found a relay supports.
@@ -28,7 +36,15 @@ type Features struct {
 	Query       bool // Q (20080403)
 	Notify      bool // timeout notifications, i.e. rtpproxy runs with -n (20081224)
 	QueryDelete bool // Q ... && D in one round trip (20230314)
+	NamedQuery  bool // Q with counter names (20150420)
+	Loss        bool // rtpa_nlost (20230205)
+	Jitter      bool // rtpa_jlast/jmax/javg (20230424)
+	Bytes       bool // tg_nbytes_ina: a Tollgate relay (VF tollgate_nbytes)
 }
+
+// flows reports whether a named Q brings more than the plain one: the
+// per-direction loss, jitter or bytes the CDR records.
+func (f Features) flows() bool { return f.NamedQuery && (f.Loss || f.Jitter || f.Bytes) }
 
 // ErrUnsupported is returned by Probe for a relay that does not speak the
 // protocol version Tollgate needs (V 20040107 and VF 20050322, as Kamailio).
@@ -105,7 +121,9 @@ func (c *Client) Probe(ctx context.Context) error {
 	for _, p := range []struct {
 		date string
 		dst  *bool
-	}{{capMediaNumbers, nil}, {capCodecs, &f.Codecs}, {capQuery, &f.Query}, {capNotify, &f.Notify}, {capQueryDelete, &f.QueryDelete}} {
+	}{{capMediaNumbers, nil}, {capCodecs, &f.Codecs}, {capQuery, &f.Query}, {capNotify, &f.Notify},
+		{capQueryDelete, &f.QueryDelete}, {capNamedQuery, &f.NamedQuery}, {capLoss, &f.Loss}, {capJitter, &f.Jitter},
+		{capBytes, &f.Bytes}} {
 		ok, err := c.supports(ctx, p.date)
 		if err != nil {
 			return fmt.Errorf("rtpproxy %s: VF %s: %w", c.address, p.date, err)
@@ -212,6 +230,43 @@ func (c *Client) Query(ctx context.Context, callID, fromTag, toTag string, del b
 	}
 	counters, err := ParseCounters(body)
 	return counters, fused && err == nil, err
+}
+
+// QueryFlow sends a named-counter Q (Qv, verbose, so that the reply names
+// each value) for one media session: the plain counters plus, as far as the
+// relay's features go, the loss (rtpa_nlost), the mean jitter (rtpa_javg)
+// and the bytes (tg_nbytes_ina, Tollgate's relay only) of the party whose
+// tag is fromTag. Those are per stream in rtpproxy: the other party's are
+// another QueryFlow with the tags swapped. toTag is required, since counter
+// names are only parsed after it. With del it deletes the session in the
+// same round trip (Q ... && D) when the relay supports it, and reports
+// whether the delete was done.
+func (c *Client) QueryFlow(ctx context.Context, callID, fromTag, toTag string, del bool) (Counters, bool, error) {
+	if toTag == "" {
+		return Counters{}, false, errors.New("rtpproxy: a named Q needs a to-tag")
+	}
+	f := c.Features()
+	var b strings.Builder
+	b.WriteString("Qv " + callID + " " + fromTag + " " + toTag + " ttl npkts_ina npkts_ino nrelayed ndropped")
+	if f.Loss {
+		b.WriteString(" " + counterLost)
+	}
+	if f.Jitter {
+		b.WriteString(" " + counterJitter)
+	}
+	if f.Bytes {
+		b.WriteString(" " + counterBytes)
+	}
+	fused := del && f.QueryDelete
+	if fused {
+		b.WriteString(" && D")
+	}
+	body, err := c.t.exchange(ctx, b.String())
+	if err != nil {
+		return Counters{}, false, err
+	}
+	counters, subFailed, err := ParseNamedCounters(body)
+	return counters, fused && !subFailed && err == nil, err
 }
 
 // Delete sends D. Tags without ";N" delete every media session of the

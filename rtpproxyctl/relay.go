@@ -44,6 +44,10 @@ type Stream struct {
 	Addr         netip.Addr // where the sender receives media; 0.0.0.0 = hold
 	Port         int        // its RTP port; 0 = disabled stream, not sent to the relay
 	PayloadTypes []int      // offered payload types (informational for the relay)
+	// ClockRate is the RTP clock of the stream's first codec (0 when the
+	// SDP does not tell): what turns the relay's jitter, counted in RTP
+	// timestamp units, into time.
+	ClockRate int
 }
 
 // Endpoint is where the relay receives a stream's media for the other side:
@@ -54,8 +58,12 @@ type Endpoint struct {
 	Port int
 }
 
-// Stats are a call's final RTP counters, per direction. Counters a relay
-// does not keep (rtpproxy has no byte, loss or jitter figures) stay zero.
+// Stats are a call's final RTP counters, per direction, summed over the
+// call's streams (the jitter is the first stream's that reports one, i.e.
+// the audio of an audio and video call). What a relay cannot tell stays
+// zero: loss and jitter need rtpproxy 20230205 and 20230424 (rtpa_nlost,
+// rtpa_javg), and bytes Tollgate's own relay, since rtpproxy counts none
+// and a figure derived from packets and ptime would be a guess.
 type Stats struct {
 	CallerToCallee cdr.RTPStats // media received from the caller
 	CalleeToCaller cdr.RTPStats

@@ -3,6 +3,7 @@ package rtpproxyctl
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -94,13 +95,94 @@ func ParseEndpoint(body string) (Endpoint, error) {
 	return ep, nil
 }
 
-// Counters is a plain Q reply.
+// Counters is a Q reply. The fields after Dropped come from a named Q
+// (QueryFlow) only and describe the party whose tag came first; they stay
+// zero when the relay does not keep them.
 type Counters struct {
 	TTL     int    // seconds before the media timeout
 	FromA   uint64 // RTP packets received from the party whose tag came first
 	FromB   uint64 // RTP packets from the other party
 	Relayed uint64
 	Dropped uint64
+	// BytesA is the UDP payload (RTP header included) received from A:
+	// Tollgate's relay only, rtpproxy counts no bytes.
+	BytesA uint64
+	// LostA is how many of A's packets never arrived, from the RTP sequence
+	// numbers (RFC 3550 A.3).
+	LostA uint64
+	// JitterA is the mean of A's RFC 3550 interarrival jitter estimate over
+	// the stream, in RTP timestamp units (rtpproxy's unit): 0 when the
+	// relay does not know the payload type's clock.
+	JitterA float64
+}
+
+// Counter names a named Q asks for besides the plain five.
+const (
+	counterLost   = "rtpa_nlost"
+	counterJitter = "rtpa_javg"
+	counterBytes  = "tg_nbytes_ina" // Tollgate's relay only (capBytes)
+)
+
+// ParseNamedCounters parses a Qv reply to QueryFlow: "name=value" pairs,
+// which must include the plain five counters, then the sub-command results
+// (" && <code>") when a sub-command failed; subFailed reports that. A
+// name QueryFlow does not ask for, a repeated one, or a value that is not a
+// count (for the jitter: a finite, non-negative number) is malformed.
+func ParseNamedCounters(body string) (c Counters, subFailed bool, err error) {
+	if err := replyError(body); err != nil {
+		return Counters{}, false, err
+	}
+	bad := func() (Counters, bool, error) {
+		return Counters{}, false, fmt.Errorf("%w: %q", ErrMalformedReply, body)
+	}
+	main, subs, hasSubs := strings.Cut(body, " && ")
+	if hasSubs {
+		for _, r := range strings.Split(subs, " && ") {
+			code, err := strconv.Atoi(r)
+			if err != nil {
+				return bad()
+			}
+			subFailed = subFailed || code != 0
+		}
+	}
+	counts := map[string]*uint64{
+		"npkts_ina": &c.FromA, "npkts_ino": &c.FromB, "nrelayed": &c.Relayed, "ndropped": &c.Dropped,
+		counterBytes: &c.BytesA, counterLost: &c.LostA,
+	}
+	seen := map[string]bool{}
+	for _, kv := range strings.Fields(main) {
+		name, v, ok := strings.Cut(kv, "=")
+		if !ok || seen[name] {
+			return bad()
+		}
+		seen[name] = true
+		switch name {
+		case "ttl":
+			if c.TTL, err = strconv.Atoi(v); err != nil {
+				return bad()
+			}
+		case counterJitter:
+			j, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(j) || math.IsInf(j, 0) || j < 0 {
+				return bad()
+			}
+			c.JitterA = j
+		default:
+			dst := counts[name]
+			if dst == nil {
+				return bad()
+			}
+			if *dst, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return bad()
+			}
+		}
+	}
+	for _, name := range []string{"ttl", "npkts_ina", "npkts_ino", "nrelayed", "ndropped"} {
+		if !seen[name] {
+			return bad()
+		}
+	}
+	return c, subFailed, nil
 }
 
 // ParseCounters parses a plain Q reply: "ttl npkts_ina npkts_ino nrelayed

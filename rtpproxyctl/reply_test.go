@@ -3,7 +3,9 @@ package rtpproxyctl
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
+	"strconv"
 	"testing"
 )
 
@@ -89,6 +91,76 @@ func FuzzReply(f *testing.F) {
 		again, err := ParseEndpoint(text)
 		if err != nil || again != ep {
 			t.Fatalf("%q -> %v -> %q -> %v %v", body, ep, text, again, err)
+		}
+	})
+}
+
+func TestParseNamedCountersVectors(t *testing.T) {
+	for _, tc := range []struct {
+		body      string
+		want      Counters
+		subFailed bool
+	}{
+		{"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0", Counters{TTL: 60, FromA: 5, FromB: 5, Relayed: 10}, false},
+		{"ttl=59 npkts_ina=47 npkts_ino=50 nrelayed=97 ndropped=1 rtpa_nlost=3 rtpa_javg=61.250000 tg_nbytes_ina=8084",
+			Counters{TTL: 59, FromA: 47, FromB: 50, Relayed: 97, Dropped: 1, LostA: 3, JitterA: 61.25, BytesA: 8084}, false},
+		// Reordered, as a relay may: the names carry the meaning.
+		{"rtpa_nlost=0 ttl=3 ndropped=0 nrelayed=0 npkts_ino=0 npkts_ina=0", Counters{TTL: 3}, false},
+		// The D sub-command failed: the counters stand, the delete did not happen.
+		{"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 && -1", Counters{TTL: 60, FromA: 5, FromB: 5, Relayed: 10}, true},
+	} {
+		c, subFailed, err := ParseNamedCounters(tc.body)
+		if err != nil || c != tc.want || subFailed != tc.subFailed {
+			t.Errorf("%q: %+v %v %v", tc.body, c, subFailed, err)
+		}
+	}
+	if _, _, err := ParseNamedCounters("E62"); err == nil || errors.Is(err, ErrMalformedReply) {
+		t.Errorf("E62: %v", err)
+	}
+	for _, body := range []string{
+		"", "60 5 5 10 0", // the plain form
+		"ttl=60 nrelayed=10", // the spec's c38: not what QueryFlow asks
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 rtpa_jmax=1.0",
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 ndropped=0",
+		"ttl=60 npkts_ina=-5 npkts_ino=5 nrelayed=10 ndropped=0",
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 rtpa_javg=nan",
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 rtpa_javg=-1.5",
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 rtpa_javg=+Inf",
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped",
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 && x",
+	} {
+		if _, _, err := ParseNamedCounters(body); !errors.Is(err, ErrMalformedReply) {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
+
+// FuzzParseNamedCounters: no Qv reply panics the parser, and what it
+// accepts comes back the same from the reply QueryFlow's relay would give.
+func FuzzParseNamedCounters(f *testing.F) {
+	for _, s := range []string{
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0",
+		"ttl=59 npkts_ina=47 npkts_ino=50 nrelayed=97 ndropped=1 rtpa_nlost=3 rtpa_javg=61.250000 tg_nbytes_ina=8084 && -1",
+		"ttl=60 nrelayed=10", "E50", "ttl= npkts_ina==5", "rtpa_javg=1e308 && 0 && -3",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		c, subFailed, err := ParseNamedCounters(body)
+		if err != nil {
+			return
+		}
+		if c.JitterA < 0 || math.IsNaN(c.JitterA) {
+			t.Fatalf("%q: jitter %v", body, c.JitterA)
+		}
+		text := fmt.Sprintf("ttl=%d npkts_ina=%d npkts_ino=%d nrelayed=%d ndropped=%d rtpa_nlost=%d rtpa_javg=%s tg_nbytes_ina=%d",
+			c.TTL, c.FromA, c.FromB, c.Relayed, c.Dropped, c.LostA, strconv.FormatFloat(c.JitterA, 'g', -1, 64), c.BytesA)
+		if subFailed {
+			text += " && -1"
+		}
+		again, againFailed, err := ParseNamedCounters(text)
+		if err != nil || again != c || againFailed != subFailed {
+			t.Fatalf("%q -> %+v -> %q -> %+v %v %v", body, c, text, again, againFailed, err)
 		}
 	})
 }

@@ -115,11 +115,15 @@ func (e *emulator) handle(cmd string) string {
 		if hasSub && sub == "D" {
 			e.remove(s)
 		}
-		// The creator sent 7 packets, the other side 5.
-		if dir == 0 {
-			return "60 7 5 12 0"
+		// The creator sent 7 packets, 2 of them lost, with a mean jitter
+		// of 80 timestamp units; the other side 5, none lost, jitter 16.
+		if len(f) == 4 {
+			if dir == 0 {
+				return "60 7 5 12 0"
+			}
+			return "60 5 7 12 0"
 		}
-		return "60 5 7 12 0"
+		return e.named(f[0], f[4:], dir)
 	case "D":
 		if len(f) < 3 || len(f) > 4 {
 			return "E1"
@@ -138,6 +142,42 @@ func (e *emulator) handle(cmd string) string {
 		return "0"
 	}
 	return "E0"
+}
+
+// named answers a Q with counter names as rtpproxy does: the rtpa_*
+// counters describe the stream of the party named first only, and a name
+// the emulated version does not know is E62.
+func (e *emulator) named(cmd string, names []string, dir int) string {
+	sent := [2]string{"7", "5"}
+	lost := [2]string{"2", "0"}
+	javg := [2]string{"80.000000", "16.000000"}
+	var out []string
+	for _, n := range names {
+		var v string
+		switch {
+		case n == "ttl":
+			v = "60"
+		case n == "npkts_ina":
+			v = sent[dir]
+		case n == "npkts_ino":
+			v = sent[1-dir]
+		case n == "nrelayed":
+			v = "12"
+		case n == "ndropped":
+			v = "0"
+		case n == "rtpa_nlost" && e.caps["20230205"]:
+			v = lost[dir]
+		case n == "rtpa_javg" && e.caps["20230424"]:
+			v = javg[dir]
+		default:
+			return "E62"
+		}
+		if strings.ContainsAny(cmd[1:], "vV") {
+			v = n + "=" + v
+		}
+		out = append(out, v)
+	}
+	return strings.Join(out, " ")
 }
 
 // find applies rtpproxy's find_stream: direction 0 when the stored from-tag

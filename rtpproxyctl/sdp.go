@@ -15,8 +15,11 @@ func Streams(sd *sdpedit.SDP) []Stream {
 			continue
 		}
 		st := Stream{Index: i, Addr: m.Addr, Port: m.Port}
-		for _, c := range sd.Codecs(i) {
+		for j, c := range sd.Codecs(i) {
 			st.PayloadTypes = append(st.PayloadTypes, c.PT)
+			if j == 0 {
+				st.ClockRate = c.Rate
+			}
 		}
 		out = append(out, st)
 	}

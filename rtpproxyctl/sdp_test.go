@@ -20,7 +20,8 @@ func TestSDPRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	streams := Streams(sd)
-	if len(streams) != 1 || streams[0].Index != 0 || streams[0].Port != 4000 || fmt.Sprint(streams[0].PayloadTypes) != "[8 101]" {
+	if len(streams) != 1 || streams[0].Index != 0 || streams[0].Port != 4000 || fmt.Sprint(streams[0].PayloadTypes) != "[8 101]" ||
+		streams[0].ClockRate != 8000 {
 		t.Fatalf("streams %+v", streams)
 	}
 	r := startUDP(t, newEmulator())

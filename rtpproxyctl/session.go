@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
+
+	"github.com/tollgate/tollgate/cdr"
 )
 
 // Session is the MediaRelay of one call on a Pool's rtpproxy.
@@ -25,6 +28,10 @@ type Session struct {
 type streamState struct {
 	creator Side        // who sent the U that created it: Q's first tag
 	last    [2]Endpoint // last endpoint returned for an SDP sent towards each side
+	// clock is the RTP clock of the codec in use, for the jitter: the
+	// first codec of the last answer, which is the one the answerer chose
+	// (RFC 3264), or of the offer until an answer comes.
+	clock int
 }
 
 // Name returns the relay's address ("" before the first Offer).
@@ -183,6 +190,9 @@ func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, stream
 			s.streams[st.Index] = ss
 		}
 		ss.last[to] = ep
+		if st.ClockRate > 0 && (op == 'L' || ss.clock == 0) {
+			ss.clock = st.ClockRate
+		}
 		if st.Addr.IsUnspecified() && !s.pool.cfg.AnchorHold {
 			ep.Addr = st.Addr
 		}
@@ -205,10 +215,14 @@ func (s *Session) forgetTag() {
 	}
 }
 
-// Delete collects each stream's counters and deletes the call's sessions:
-// Q ... && D per stream when the relay supports it (one round trip for a
-// plain audio call), else Q then one D per creating side. On a relay that
-// is out of service it returns at once with ErrRelayDown.
+// Delete collects each stream's counters and deletes the call's sessions.
+// On a relay that keeps per-direction loss, jitter or bytes (named Q) it
+// asks, per stream, first the answering party's counters (Q with the tags
+// swapped: rtpproxy analyses each direction's stream on its own) and then
+// the creator's with Q ... && D: two round trips per stream instead of one.
+// On an older relay it sends the plain Q ... && D, or Q then one D per
+// creating side. On a relay that is out of service it returns at once with
+// ErrRelayDown.
 func (s *Session) Delete(ctx context.Context) (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,18 +246,29 @@ func (s *Session) Delete(ctx context.Context) (Stats, error) {
 	slices.Sort(indexes)
 	var errs []error
 	undeleted := map[Side]bool{}
+	f := r.client.Features()
 	for _, i := range indexes {
 		ss := s.streams[i]
-		n := ";" + strconv.Itoa(i+1)
-		if !r.client.Features().Query {
+		if !f.Query {
 			undeleted[ss.creator] = true
 			continue
 		}
-		toTag := s.tagOf(ss.creator.other())
+		n := ";" + strconv.Itoa(i+1)
+		fromTag, toTag := s.tagOf(ss.creator)+n, s.tagOf(ss.creator.other())
 		if toTag != "" {
 			toTag += n
 		}
-		c, deleted, err := r.client.Query(ctx, s.d.CallID, s.tagOf(ss.creator)+n, toTag, true)
+		var deleted bool
+		var err error
+		if f.flows() && toTag != "" {
+			deleted, err = s.queryFlows(ctx, r, ss, &st, fromTag, toTag)
+		} else {
+			var c Counters
+			c, deleted, err = r.client.Query(ctx, s.d.CallID, fromTag, toTag, true)
+			if err == nil {
+				st.add(ss.creator, c)
+			}
+		}
 		switch {
 		case errors.Is(err, ErrNotFound):
 			continue // already gone: timed out on the relay
@@ -252,8 +277,6 @@ func (s *Session) Delete(ctx context.Context) (Stats, error) {
 			return st, fmt.Errorf("rtpproxy %s: call %s: %w", r.cfg.Address, s.d.CallID, err)
 		case err != nil:
 			errs = append(errs, err)
-		default:
-			st.add(ss.creator, c)
 		}
 		if !deleted {
 			undeleted[ss.creator] = true
@@ -278,17 +301,58 @@ func (s *Session) Delete(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// add folds one media session's counters into the call's; Q counts first
-// the packets of the party whose tag it was given first.
-func (st *Stats) add(first Side, c Counters) {
-	fromCaller, fromCallee := c.FromA, c.FromB
-	if first == Callee {
-		fromCaller, fromCallee = fromCallee, fromCaller
+// queryFlows collects one stream's counters with two named Qs, the other
+// party's first, then the creator's with the delete, and folds them into
+// st. If only the first fails, the second still deletes the stream, and
+// the other party's packets come from its npkts_ino.
+func (s *Session) queryFlows(ctx context.Context, r *relay, ss *streamState, st *Stats, creatorTag, otherTag string) (bool, error) {
+	other, _, otherErr := r.client.QueryFlow(ctx, s.d.CallID, otherTag, creatorTag, false)
+	if errors.Is(otherErr, ErrNotFound) || errors.Is(otherErr, ErrTimeout) {
+		return false, otherErr
 	}
-	st.CallerToCallee.Packets += fromCaller
-	st.CalleeToCaller.Packets += fromCallee
+	c, deleted, err := r.client.QueryFlow(ctx, s.d.CallID, creatorTag, otherTag, true)
+	if err != nil {
+		return deleted, err
+	}
+	st.addFlow(ss.creator, c, ss.clock)
+	if otherErr != nil {
+		st.flow(ss.creator.other()).Packets += c.FromB
+	} else {
+		st.addFlow(ss.creator.other(), other, ss.clock)
+	}
 	st.Relayed += c.Relayed
 	st.Dropped += c.Dropped
+	return deleted, otherErr
+}
+
+// add folds one media session's plain counters into the call's; Q counts
+// first the packets of the party whose tag it was given first.
+func (st *Stats) add(first Side, c Counters) {
+	st.flow(first).Packets += c.FromA
+	st.flow(first.other()).Packets += c.FromB
+	st.Relayed += c.Relayed
+	st.Dropped += c.Dropped
+}
+
+// addFlow folds what one party sent through one media session, from a
+// named Q that named it first, into the call's counters. clock (Hz) turns
+// the jitter from RTP timestamp units into time; unknown, it stays zero.
+func (st *Stats) addFlow(from Side, c Counters, clock int) {
+	d := st.flow(from)
+	d.Packets += c.FromA
+	d.Bytes += c.BytesA
+	d.Lost += c.LostA
+	if d.Jitter == 0 && clock > 0 {
+		d.Jitter = time.Duration(c.JitterA / float64(clock) * float64(time.Second))
+	}
+}
+
+// flow is the direction of the media the side sends.
+func (st *Stats) flow(from Side) *cdr.RTPStats {
+	if from == Caller {
+		return &st.CallerToCallee
+	}
+	return &st.CalleeToCaller
 }
 
 var _ MediaRelay = (*Session)(nil)

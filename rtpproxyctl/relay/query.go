@@ -8,11 +8,30 @@ import (
 // maxReply is rtpproxy's reply buffer; G and Q replies beyond it fail.
 const maxReply = 1024
 
-// queryCounters are the names Q accepts after a to-tag (section 2.8).
+// Tollgate's extension of Q: the UDP payload bytes received from each
+// party, which rtpproxy does not count. A relay announces it by answering 1
+// to "VF tollgate_nbytes". The name is not a date, so it cannot collide with
+// a capability rtpproxy may add later, and rtpproxy answers 0 to it (VF is a
+// string compare): a client only asks the counters of a relay that said 1,
+// and a real rtpproxy, which would answer E62 to them, is never asked.
+// Kamailio and OpenSIPS never send either name.
+const (
+	capBytes        = "tollgate_nbytes"
+	counterBytesIna = "tg_nbytes_ina"
+	counterBytesIno = "tg_nbytes_ino"
+)
+
+// The capability is registered here, beside the counters it announces,
+// so that VF and Q cannot disagree.
+func init() { features[capBytes] = true }
+
+// queryCounters are the names Q accepts after a to-tag (section 2.8), and
+// Tollgate's byte counters.
 var queryCounters = map[string]bool{
 	"ttl": true, "npkts_ina": true, "npkts_ino": true, "nrelayed": true, "ndropped": true,
 	"rtpa_nsent": true, "rtpa_nrcvd": true, "rtpa_ndups": true, "rtpa_nlost": true, "rtpa_perrs": true,
 	"longest_ipi": true, "rtpa_jlast": true, "rtpa_jmax": true, "rtpa_javg": true,
+	counterBytesIna: true, counterBytesIno: true,
 }
 
 var defaultCounters = []string{"ttl", "npkts_ina", "npkts_ino", "nrelayed", "ndropped"}
@@ -70,14 +89,17 @@ func (r *Relay) cmdQuery(c command) (string, error) {
 }
 
 // counter formats one Q counter. "ina" is what the party named by the
-// command's from-tag sent: leg idx faces it. The rtpa_* counts add both
-// directions; longest_ipi (seconds) and the jitters (milliseconds) give the
-// worse direction.
+// command's from-tag sent: leg idx faces it. As in rtpproxy (rpcpv1_query.c
+// reads stream[idx] only), longest_ipi and the rtpa_* counters describe that
+// party's stream alone: the other direction is queried with the tags
+// swapped. longest_ipi is in seconds; the jitters are in RTP timestamp units,
+// rtpproxy's unit (rtp_analyze.c), which a client turns into time with the
+// codec's clock rate.
 func (s *session) counter(name string, idx int) string {
 	ina, ino := &s.legs[idx], &s.legs[1-idx]
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	f := func(a, b float64) string { return strconv.FormatFloat(max(a, b), 'f', 6, 64) }
-	a, o := &ina.rtpa, &ino.rtpa
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+	a := &ina.rtpa
 	switch name {
 	case "ttl":
 		return strconv.Itoa(s.ttl)
@@ -91,23 +113,27 @@ func (s *session) counter(name string, idx int) string {
 		p, q := &ina.pipes[kindRTP], &ino.pipes[kindRTP]
 		return u(p.ndropped + p.nignored + q.ndropped + q.nignored)
 	case "rtpa_nsent":
-		return u(a.expected() + o.expected())
+		return u(a.expected())
 	case "rtpa_nrcvd":
-		return u(a.prevRcvd + a.received + o.prevRcvd + o.received)
+		return u(a.prevRcvd + a.received)
 	case "rtpa_ndups":
-		return u(a.dups + o.dups)
+		return u(a.dups)
 	case "rtpa_nlost":
-		return u(a.lost() + o.lost())
+		return u(a.lost())
 	case "rtpa_perrs":
-		return u(a.perrs + o.perrs)
+		return u(a.perrs)
 	case "longest_ipi":
-		return f(float64(a.longestIPI)/1e9, float64(o.longestIPI)/1e9)
+		return f(float64(a.longestIPI) / 1e9)
 	case "rtpa_jlast":
-		return f(a.jitterMs(), o.jitterMs())
+		return f(a.jitter)
 	case "rtpa_jmax":
-		return f(a.jitterMaxMs(), o.jitterMaxMs())
+		return f(a.jitterMax)
 	case "rtpa_javg":
-		return f(a.jitterAvgMs(), o.jitterAvgMs())
+		return f(a.jitterMean())
+	case counterBytesIna:
+		return u(ina.pipes[kindRTP].nbytes)
+	case counterBytesIno:
+		return u(ino.pipes[kindRTP].nbytes)
 	}
 	return ""
 }

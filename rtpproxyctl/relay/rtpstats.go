@@ -176,9 +176,12 @@ func (s *rtpStats) jitterMs() float64 { return s.toMs(s.jitter) }
 
 func (s *rtpStats) jitterMaxMs() float64 { return s.toMs(s.jitterMax) }
 
-func (s *rtpStats) jitterAvgMs() float64 {
+// jitterMean is the mean of the jitter estimate over the stream, in
+// timestamp units, as rtpproxy's rtpa_javg: a figure for the whole call,
+// where the last estimate only tells of its last packets.
+func (s *rtpStats) jitterMean() float64 {
 	if s.jitterN == 0 {
 		return 0
 	}
-	return s.toMs(s.jitterSum / float64(s.jitterN))
+	return s.jitterSum / float64(s.jitterN)
 }
