@@ -257,6 +257,7 @@ func (c *Call) attempt(ctx context.Context, h hop) *attemptResult {
 	if r := c.beginHop(h); r != nil {
 		return r
 	}
+	c.hopMedia(h)
 	c.mu.Lock()
 	before := len(c.attempts)
 	c.mu.Unlock()

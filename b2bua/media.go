@@ -60,45 +60,88 @@ func (c *Call) startMedia(route *config.Route) bool {
 	if route.Media == config.MediaNone || route.Media == "" {
 		return true
 	}
+	err := c.openMedia(route.Media)
+	if err == nil {
+		return true
+	}
 	s := c.sw
-	pool := s.media.pool(route.Media)
-	if pool == nil {
+	if errors.Is(err, errCallEnded) {
+		return false
+	}
+	code, reason := mediaRefusal(err)
+	var hdrs []sip.Header
+	switch {
+	case errors.Is(err, errNoRelay):
 		s.log.Error("route needs a media relay that is not running (media changes need a restart)",
 			"route", route.Name, "mode", route.Media)
-		c.failA(503, "Media Relay Unavailable", cdr.ReasonRejected, cdr.ReleasedBySwitch, s.retryAfter())
-		return false
+		code, reason = 503, "Media Relay Unavailable"
+		hdrs = append(hdrs, s.retryAfter())
+	case code == 415:
+		s.log.Info("caller's offer not anchored", "call", c.ID, "code", code, "error", err)
+		hdrs = append(hdrs, sip.NewHeader("Accept", "application/sdp"))
+	case code == 503:
+		s.log.Info("caller's offer not anchored", "call", c.ID, "code", code, "error", err)
+		hdrs = append(hdrs, s.retryAfter())
+	default:
+		s.log.Info("caller's offer not anchored", "call", c.ID, "code", code, "error", err)
+	}
+	c.failA(code, reason, cdr.ReasonRejected, cdr.ReleasedBySwitch, hdrs...)
+	return false
+}
+
+// errNoRelay is a media mode whose relay is not running.
+var errNoRelay = errors.New("media relay not running")
+
+// errCallEnded is returned for a call that ended meanwhile.
+var errCallEnded = errors.New("call ended")
+
+// openMedia opens a relay session of the given mode for the call and
+// anchors the caller's offer (none yet with a late offer). On error the
+// call has no media session.
+func (c *Call) openMedia(mode string) error {
+	pool := c.sw.media.pool(mode)
+	if pool == nil {
+		return errNoRelay
 	}
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
-		return false
+		return errCallEnded
 	}
 	m := &callMedia{
 		relay: pool.Open(rtpproxyctl.Dialog{CallID: c.a.d.callID, CallerTag: c.a.d.remoteTag, CalleeTag: c.a.d.localTag}),
-		name:  route.Media,
+		name:  mode,
 	}
 	c.media = m
 	inA := c.inviteA
 	c.mu.Unlock()
 	if len(inA.Body()) == 0 {
-		return true // late offer: the gateway's 200 carries it
+		return nil // late offer: the gateway's 200 carries it
 	}
 	body, err := c.anchor(opOffer, rtpproxyctl.Caller, inA)
 	if err != nil {
-		code, reason := mediaRefusal(err)
-		s.log.Info("caller's offer not anchored", "call", c.ID, "code", code, "error", err)
-		var hdrs []sip.Header
-		switch code {
-		case 415:
-			hdrs = append(hdrs, sip.NewHeader("Accept", "application/sdp"))
-		case 503:
-			hdrs = append(hdrs, s.retryAfter())
-		}
-		c.failA(code, reason, cdr.ReasonRejected, cdr.ReleasedBySwitch, hdrs...)
-		return false
+		c.dropMedia()
+		return err
 	}
 	m.offer = body
-	return true
+	return nil
+}
+
+// dropMedia deletes the call's relay session before the call ends: the
+// next gateway gets the caller's SDP as it is.
+func (c *Call) dropMedia() {
+	c.mu.Lock()
+	m := c.media
+	c.media = nil
+	c.mu.Unlock()
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
+	defer cancel()
+	if _, err := m.relay.Delete(ctx); err != nil {
+		c.sw.log.Warn("media session not cleanly deleted", "call", c.ID, "error", err)
+	}
 }
 
 // attemptOffer returns the caller's offer anchored for the next gateway

@@ -1,9 +1,14 @@
 package b2bua
 
 import (
+	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // TestRadiusRouteParameters: the per-route parameters of Routing: entries
@@ -71,4 +76,76 @@ func TestRadiusRouteParameters(t *testing.T) {
 			t.Errorf("group timed out after %v, before its 1 s", d)
 		}
 	})
+}
+
+// TestRadiusRouteRTPP: rtpp=0 sends its route the caller's own SDP on a
+// switch that anchors media, the next route without rtpp is anchored
+// again, and an answering rtpp=0 route's SDP reaches the caller untouched.
+func TestRadiusRouteRTPP(t *testing.T) {
+	direct1, anchored, direct2 := newPeer(t, "direct1"), newPeer(t, "anchored"), newPeer(t, "direct2")
+	direct1.reject(503, "Service Unavailable")
+	anchored.reject(503, "Service Unavailable")
+	direct2.answer(0, nil)
+	fr := startRadius(t, fmt.Sprintf(`"127.0.0.1"	Cleartext-Password := "cisco"
+	h323-return-code = "h323-return-code=0",
+	Cisco-AVPair = "h323-ivr-in=Routing:%s;rtpp=0",
+	Cisco-AVPair += "h323-ivr-in=Routing:%s",
+	Cisco-AVPair += "h323-ivr-in=Routing:%s;rtpp=0"
+`, direct1.addr(), anchored.addr(), direct2.addr()))
+	lo, hi := freeMediaRange(t, 8)
+	cfg, port := testConfig(t, fmt.Sprintf("cdr: {dir: %q}\n", t.TempDir())+radiusYAML(fr, "  auth: ip\n")+
+		fmt.Sprintf("media:\n  mode: builtin\n  builtin:\n    port_min: %d\n    port_max: %d\n", lo, hi))
+	ctx, cancel := context.WithCancel(context.Background())
+	radius, err := StartAAA(ctx, cfg, testLogger(t))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	media, err := StartMedia(ctx, cfg, testLogger(t))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	sw := runSwitch(t, cfg, port, Options{AAA: radius, Media: media}, func() {
+		cancel()
+		radius.Close()
+		media.Close()
+	})
+	caller := newPeer(t, "caller")
+	ds, err := caller.call(within(t, 20*time.Second), sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(direct1.invites()[0].Body()); got != sdpOffer {
+		t.Errorf("first rtpp=0 route got\n%s\nwant the caller's SDP", got)
+	}
+	if p := audioPort(t, anchored.invites()[0]); p < lo || p > hi {
+		t.Errorf("the route without rtpp got port %d, want the relay's %d-%d", p, lo, hi)
+	}
+	if got := string(direct2.invites()[0].Body()); got != sdpOffer {
+		t.Errorf("second rtpp=0 route got\n%s\nwant the caller's SDP", got)
+	}
+	if got := string(ds.InviteResponse.Body()); got != sdpAnswer {
+		t.Errorf("caller got answer\n%s\nwant the gateway's own", got)
+	}
+	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if r := sw.record(t); r.MediaRelay != "" {
+		t.Errorf("record's media relay %q, want none for the unanchored call", r.MediaRelay)
+	}
+	eventually(t, "relay sessions deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
+}
+
+// audioPort is the port of the first m=audio line of a message's SDP.
+func audioPort(t *testing.T, m sip.Message) int {
+	t.Helper()
+	for line := range strings.SplitSeq(string(m.Body()), "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "m=audio "); ok {
+			p, _ := strconv.Atoi(strings.Fields(rest)[0])
+			return p
+		}
+	}
+	t.Fatalf("no m=audio in\n%s", m.Body())
+	return 0
 }
