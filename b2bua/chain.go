@@ -29,6 +29,11 @@ type callModule interface {
 	// (res) as relayed to the caller (out, built by the switch). It runs
 	// without the call's lock.
 	onReply(cc *callChain, res, out *sip.Response)
+	// onInDialog shapes a request or response the switch relays within
+	// the dialog (in, as received; out, as built for the other leg, its
+	// SDP already anchored): the same filters as at setup, toward the
+	// caller when toCaller. It runs without the call's lock.
+	onInDialog(cc *callChain, in, out sip.Message, toCaller bool)
 	// onRequest may refuse a request within the dialog before it is
 	// relayed to the other leg (fromCaller tells its direction); ACK and
 	// BYE never reach it. It runs with the call's lock held.
@@ -47,6 +52,7 @@ func (baseModule) onGatewayInvite(*callChain, *attemptLeg, *sip.Request)    {}
 func (baseModule) onFinalReply(_ *callChain, c int, r string) (int, string) { return c, r }
 func (baseModule) onReply(*callChain, *sip.Response, *sip.Response)         {}
 func (baseModule) onRequest(*callChain, *sip.Request, bool) *config.Reply   { return nil }
+func (baseModule) onInDialog(*callChain, sip.Message, sip.Message, bool)    {}
 func (baseModule) onConnect(*callChain)                                     {}
 func (baseModule) onEnd(*callChain)                                         {}
 
@@ -129,6 +135,15 @@ func (cc *callChain) reply(res, out *sip.Response) {
 	}
 	for _, m := range cc.modules {
 		m.onReply(cc, res, out)
+	}
+}
+
+func (cc *callChain) inDialog(in, out sip.Message, toCaller bool) {
+	if cc == nil {
+		return
+	}
+	for _, m := range cc.modules {
+		m.onInDialog(cc, in, out, toCaller)
 	}
 }
 

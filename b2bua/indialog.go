@@ -165,6 +165,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 			out.SetBody(body)
 		}
 	}
+	c.chain.inDialog(req, out, !fromA)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 	defer cancel()
@@ -212,6 +213,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 			back.SetBody(body)
 		}
 	}
+	c.chain.inDialog(res, back, fromA)
 	s.addServer(back)
 	if !isInvite || !res.IsSuccess() {
 		if err := tx.Respond(back); err != nil {

@@ -36,6 +36,25 @@ func (anonymizeModule) onGatewayInvite(cc *callChain, b *attemptLeg, inv *sip.Re
 
 // onReply runs without the call's lock: the caller's listener is read
 // under it.
+// onInDialog anonymises re-INVITE and UPDATE SDP both ways: a later offer
+// must not give away what the first one hid.
+func (anonymizeModule) onInDialog(cc *callChain, _, out sip.Message, toCaller bool) {
+	c := cc.call
+	c.mu.Lock()
+	l := c.a.d.listener
+	if !toCaller && c.b != nil {
+		l = c.b.d.listener
+	}
+	addr := originAddr(l)
+	c.mu.Unlock()
+	if err := editSDP(out, func(s *sdpedit.SDP) error {
+		s.Anonymize(sdpedit.Anonymization{Addr: addr})
+		return nil
+	}); err != nil {
+		cc.log().Warn("relayed SDP not anonymised", "error", err)
+	}
+}
+
 func (anonymizeModule) onReply(cc *callChain, _, out *sip.Response) {
 	cc.call.mu.Lock()
 	addr := originAddr(cc.call.a.d.listener)

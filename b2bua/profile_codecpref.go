@@ -43,6 +43,20 @@ func (m codecPrefModule) onReply(cc *callChain, _, out *sip.Response) {
 	}
 }
 
+// onInDialog orders re-INVITE and UPDATE SDP by the preference of the leg
+// it goes to.
+func (m codecPrefModule) onInDialog(cc *callChain, _, out sip.Message, toCaller bool) {
+	order := m.gateway
+	if toCaller {
+		order = m.caller
+	}
+	if len(order) > 0 {
+		if err := editSDP(out, prefer(order)); err != nil {
+			cc.log().Warn("codec preference not applied to a relayed SDP", "error", err)
+		}
+	}
+}
+
 func prefer(order []string) func(*sdpedit.SDP) error {
 	return func(s *sdpedit.SDP) error {
 		s.PreferCodecs(order)

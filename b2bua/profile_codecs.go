@@ -59,11 +59,21 @@ func (m codecModule) onGatewayInvite(cc *callChain, _ *attemptLeg, inv *sip.Requ
 // empty (a gateway ignoring our offer) is better relayed as it is than
 // turned into a call without media.
 func (m codecModule) onReply(cc *callChain, _, out *sip.Response) {
+	m.filterRelayed(cc, out)
+}
+
+// onInDialog filters re-INVITE and UPDATE offers and answers both ways,
+// refusing nothing, like onReply.
+func (m codecModule) onInDialog(cc *callChain, _, out sip.Message, _ bool) {
+	m.filterRelayed(cc, out)
+}
+
+func (m codecModule) filterRelayed(cc *callChain, out sip.Message) {
 	err := editSDP(out, func(s *sdpedit.SDP) error { return s.FilterCodecs(m.filter) })
 	switch {
 	case errors.Is(err, sdpedit.ErrNoCodec):
-		cc.log().Info("gateway SDP relayed unfiltered: the codec filter would leave no codec", "code", out.StatusCode)
+		cc.log().Info("SDP relayed unfiltered: the codec filter would leave no codec")
 	case err != nil:
-		cc.log().Warn("codec filter not applied to the gateway SDP", "code", out.StatusCode, "error", err)
+		cc.log().Warn("codec filter not applied to a relayed SDP", "error", err)
 	}
 }

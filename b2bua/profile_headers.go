@@ -79,6 +79,37 @@ func (headersModule) onReply(cc *callChain, res, out *sip.Response) {
 	}
 }
 
+// onInDialog copies the headers the filter lets through of a request or
+// response relayed within the dialog, both ways; the few the switch always
+// relays (Event, Info-Package...) are there already.
+func (headersModule) onInDialog(cc *callChain, in, out sip.Message, _ bool) {
+	p := cc.profile
+	if p.HeaderFilter == config.FilterNone {
+		return
+	}
+	var hs []sip.Header
+	switch m := in.(type) {
+	case *sip.Request:
+		hs = m.Headers()
+	case *sip.Response:
+		hs = m.Headers()
+	}
+	for _, h := range hs {
+		if passes(p, h.Name()) && !alwaysRelayed(h.Name()) {
+			out.AppendHeader(sip.NewHeader(h.Name(), h.Value()))
+		}
+	}
+}
+
+func alwaysRelayed(name string) bool {
+	for _, r := range relayedHeaders {
+		if strings.EqualFold(r, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // copyHeaders copies the caller's headers the filter lets through. Called
 // with the call's lock held (inviteA is read).
 func (c *Call) copyHeaders(p *config.Profile, inv *sip.Request) {

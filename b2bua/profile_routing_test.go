@@ -325,3 +325,57 @@ profiles:
 	}
 	sw.record(t)
 }
+
+// TestProfileShapesInDialog: a re-INVITE is shaped like the initial
+// INVITE — anonymised SDP, codec preference, header filter — so a later
+// offer gives away nothing the first one hid.
+func TestProfileShapesInDialog(t *testing.T) {
+	gw := newPeer(t, "gw")
+	gw.answer(0, nil)
+	sw := startSwitch(t, routeTo(gw)+`profile_select:
+  selectors: [shape]
+profiles:
+  - name: shape
+    sdp_anonymize: true
+    codec_preference: [PCMA]
+    header_filter: whitelist
+    header_list: [X-Trace]
+`)
+	caller := newPeer(t, "caller")
+	ctx := within(t, 20*time.Second)
+	ds, err := caller.call(ctx, sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.waitRequest(sip.INVITE, 5*time.Second)
+	gw.waitRequest(sip.ACK, 5*time.Second)
+	waitSettled(t, sw)
+
+	offer := strings.Replace(sdpOffer, "o=caller 1 1 IN IP4 127.0.0.1", "o=alice 1 2 IN IP4 192.0.2.55", 1)
+	req := sip.NewRequest(sip.INVITE, ds.InviteResponse.Contact().Address)
+	req.SetBody([]byte(offer))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(sip.NewHeader("X-Trace", "t1"))
+	req.AppendHeader(sip.NewHeader("X-Secret", "s1"))
+	res, err := ds.Do(ctx, req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("re-INVITE: %v %v", res, err)
+	}
+	if err := ds.WriteAck(ctx, ackFor(req, res)); err != nil {
+		t.Fatal(err)
+	}
+	got := gw.waitRequest(sip.INVITE, 5*time.Second)
+	body := string(got.Body())
+	if !strings.Contains(body, "o=- 1 2 IN IP4 127.0.0.1\r\n") || strings.Contains(body, "alice") ||
+		!strings.Contains(body, "m=audio 40000 RTP/AVP 8 0 101\r\n") {
+		t.Errorf("gateway's re-INVITE SDP:\n%s", body)
+	}
+	if hdrValue(got, "X-Trace") != "t1" || got.GetHeader("X-Secret") != nil {
+		t.Errorf("gateway's re-INVITE headers:\n%s", got)
+	}
+	gw.waitRequest(sip.ACK, 5*time.Second)
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sw.record(t)
+}
