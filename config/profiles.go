@@ -373,22 +373,19 @@ func (v *validator) compileRouting(path string, cp *CallProfile, p *Profile, pat
 		}
 		p.OutboundProxy = pat("outbound_proxy", cp.OutboundProxy)
 	}
-	if ga := cp.GatewayAuth; ga != nil {
-		if ga.User == "" {
-			v.addf(path+".gateway_auth.user", "a user is needed")
+	// identity compiles a leg's digest identity; a user is required.
+	identity := func(option string, a *GatewayAuth) (user, password *profile.Pattern) {
+		if a == nil {
+			return nil, nil
+		}
+		if a.User == "" {
+			v.addf(path+"."+option+".user", "a user is needed")
 			ok = false
 		}
-		p.GatewayUser = pat("gateway_auth.user", ga.User)
-		p.GatewayPassword = pat("gateway_auth.password", ga.Password)
+		return pat(option+".user", a.User), pat(option+".password", a.Password)
 	}
-	if ca := cp.CallerAuth; ca != nil {
-		if ca.User == "" {
-			v.addf(path+".caller_auth.user", "a user is needed")
-			ok = false
-		}
-		p.CallerUser = pat("caller_auth.user", ca.User)
-		p.CallerPassword = pat("caller_auth.password", ca.Password)
-	}
+	p.GatewayUser, p.GatewayPassword = identity("gateway_auth", cp.GatewayAuth)
+	p.CallerUser, p.CallerPassword = identity("caller_auth", cp.CallerAuth)
 	switch cp.Auth {
 	case "", AuthNone, AuthIP, AuthDigest:
 		p.Auth = cp.Auth
