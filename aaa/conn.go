@@ -24,6 +24,9 @@ type conn struct {
 	closed bool
 }
 
+// readBuffer is the receive buffer asked for each server's socket.
+const readBuffer = 4 << 20
+
 func dialConn(addr string, log *slog.Logger) (*conn, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
@@ -32,6 +35,13 @@ func dialConn(addr string, log *slog.Logger) (*conn, error) {
 	udp, err := net.DialUDP("udp", nil, ua)
 	if err != nil {
 		return nil, err
+	}
+	// Thousands of replies a second arrive on this one socket; with the
+	// kernel's default buffer a scheduling hiccup drops some, and each
+	// drop is a retry the server records twice (its Acct-Delay-Time
+	// differs, so it cannot tell). Best effort: the kernel caps it.
+	if err := udp.SetReadBuffer(readBuffer); err != nil {
+		log.Debug("radius: receive buffer not enlarged", "server", addr, "error", err)
 	}
 	c := &conn{udp: udp, log: log, nfree: 256}
 	for i := range c.free {

@@ -180,6 +180,7 @@ func checkDebMetadata(t *testing.T, deb string) {
 		"/usr/share/doc/tollgate/changelog.gz":     "-rw-r--r-- root/root",
 		"/usr/share/doc/tollgate/install.md":       "-rw-r--r-- root/root",
 		"/usr/share/lintian/overrides/tollgate":    "-rw-r--r-- root/root",
+		"/usr/lib/sysctl.d/60-tollgate.conf":       "-rw-r--r-- root/root",
 		"/usr/lib/systemd/system/tollgate.service": "",
 		"/var/lib/tollgate/":                       "",
 	} {
@@ -210,6 +211,7 @@ func checkRPMMetadata(t *testing.T, rpm string) {
 		confPath:            "-rw-r----- root tollgate cn",
 		"/usr/lib/systemd/system/tollgate.service": "-rw-r--r-- root root",
 		"/usr/share/man/man1/tollgate.1.gz":        "-rw-r--r-- root root",
+		"/usr/lib/sysctl.d/60-tollgate.conf":       "-rw-r--r-- root root",
 		"/var/lib/tollgate":                        "drwxr-x--- tollgate tollgate",
 		"/var/lib/tollgate/cdr":                    "drwxr-x--- tollgate tollgate",
 	} {
