@@ -31,12 +31,13 @@ vet:
 	$(GO) vet ./...
 
 # Flags for the load driver, e.g. `make bench BENCHFLAGS=-quick` for a
-# smoke run of about 3 minutes; `go run ./internal/bench -h` lists them.
+# smoke run of about 4 minutes; `go run ./internal/bench -h` lists them.
 BENCHFLAGS ?=
 
 # Go micro-benchmarks of the hot paths, then the load driver: SIPp through
-# the switch (call rate, concurrent calls) and the built-in relay's load
-# tool. docs/benchmarks.md explains the figures.
+# the switch (call rate, concurrent calls, call rate with RADIUS auth and
+# accounting on a real FreeRADIUS) and the built-in relay's load tool.
+# docs/benchmarks.md explains the figures.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	$(GO) run ./internal/bench $(BENCHFLAGS)

@@ -64,7 +64,8 @@ func runConcurrent(ctx context.Context, e *env, n, rate int, hold, settle time.D
 		return res, err
 	}
 	defer uas.stop(syscall.SIGKILL, time.Second)
-	tg, err := startTollgate(ctx, e.tollgate, dir+"/tollgate", fmt.Sprintf("127.0.0.1:%d", uasPort), n+n/5+1000)
+	tg, err := startTollgate(ctx, e.tollgate, dir+"/tollgate",
+		tgConfig{gateway: fmt.Sprintf("127.0.0.1:%d", uasPort), maxCalls: n + n/5 + 1000})
 	if err != nil {
 		return res, err
 	}

@@ -6,10 +6,14 @@
 //     rate with under 0.1% failed calls and Tollgate's CPU and memory;
 //  2. concurrent calls: -concurrent long calls up at once, reporting
 //     Tollgate's memory per held call;
-//  3. the built-in RTP relay, by running internal/bench/relayload briefly.
+//  3. the built-in RTP relay, by running internal/bench/relayload briefly;
+//  4. the call rate with RADIUS: the steps of 1 again, every call authorised
+//     by source IP and accounted (Start and Stop per leg) on a real
+//     FreeRADIUS without -X, whose detail file must hold all four records
+//     of every connected call.
 //
 // Every run is bounded in time and stops by itself; -quick makes a smoke
-// run of about three minutes. docs/benchmarks.md explains each figure.
+// run of about four minutes. docs/benchmarks.md explains each figure.
 //
 //	go run ./internal/bench -quick
 //	go run ./internal/bench -steps 1000,2000,3000 -step-time 30s -concurrent 100000
@@ -48,8 +52,8 @@ type options struct {
 
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "smoke run: 5s steps, 20,000 concurrent calls, a short relay run (about 3 minutes)")
-	runs := fs.String("runs", "rate,concurrent,relay", "which runs to do, comma-separated: rate, concurrent, relay")
+	quick := fs.Bool("quick", false, "smoke run: 5s steps, 20,000 concurrent calls, a short relay run (about 4 minutes)")
+	runs := fs.String("runs", "rate,concurrent,relay,radius", "which runs to do, comma-separated: rate, concurrent, relay, radius")
 	steps := fs.String("steps", "250,500,1000,1500,2000,2500,3000,3500,4000", "call rates (calls/s) of the call-rate run, in order")
 	stepTime := fs.Duration("step-time", 30*time.Second, "how long each call rate is held (-quick: 5s)")
 	hold := fs.Duration("hold", time.Second, "how long each call of the call-rate run lasts before its BYE")
@@ -85,10 +89,10 @@ func parseFlags(args []string) (options, error) {
 		settle: *settle, relayArgs: strings.Fields(*relayArgs), keep: *keep, tollgate: *tollgateBin}
 	for _, r := range strings.Split(*runs, ",") {
 		switch r = strings.TrimSpace(r); r {
-		case "rate", "concurrent", "relay":
+		case "rate", "concurrent", "relay", "radius":
 			o.runs[r] = true
 		default:
-			return o, fmt.Errorf("-runs: unknown run %q (want rate, concurrent, relay)", r)
+			return o, fmt.Errorf("-runs: unknown run %q (want rate, concurrent, relay, radius)", r)
 		}
 	}
 	for _, s := range strings.Split(*steps, ",") {
@@ -176,7 +180,7 @@ func run(ctx context.Context, o options) error {
 	rep := report{opts: o, machine: m}
 	if o.runs["rate"] {
 		fmt.Printf("== call-rate run: %v per step, calls held %v\n", o.stepTime, o.hold)
-		res, err := runRate(ctx, e, o.rates, o.stepTime, o.hold)
+		res, err := runRate(ctx, e, "rate", false, o.rates, o.stepTime, o.hold)
 		if err != nil {
 			return fmt.Errorf("call-rate run: %w", err)
 		}
@@ -196,6 +200,15 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("== relay run: go run ./internal/bench/relayload %s\n", strings.Join(o.relayArgs, " "))
 		res := runRelay(ctx, root, o.relayArgs, 3*time.Minute)
 		rep.relay = &res
+		fmt.Println()
+	}
+	if o.runs["radius"] {
+		fmt.Printf("== radius run: the call-rate steps with RADIUS IP authorisation and accounting on FreeRADIUS, %v per step\n", o.stepTime)
+		res, err := runRate(ctx, e, "radius", true, o.rates, o.stepTime, o.hold)
+		if err != nil {
+			return fmt.Errorf("radius run: %w", err)
+		}
+		rep.radius = &res
 		fmt.Println()
 	}
 	rep.elapsed = time.Since(started)

@@ -28,9 +28,10 @@ type rateStep struct {
 	achieved   float64 // calls/s the UAC really placed
 	cpuPct     float64 // tollgate CPU as % of one core over the step
 	cpuPerCall time.Duration
-	rssMax     int64   // tollgate's highest VmRSS seen during the step
-	sippPct    float64 // both SIPps' CPU as % of one core
-	err        string  // why the step could not be measured, if it could not
+	rssMax     int64       // tollgate's highest VmRSS seen during the step
+	sippPct    float64     // both SIPps' CPU as % of one core
+	err        string      // why the step could not be measured, if it could not
+	radius     *radiusStep // the radius run's accounting and FreeRADIUS; nil in the plain run
 }
 
 // failed counts every call of the step that did not complete: failed,
@@ -49,7 +50,8 @@ func (s rateStep) failedFraction() float64 {
 
 func (s rateStep) passed() bool {
 	return s.err == "" && s.failedFraction() < maxFailedFraction &&
-		s.achieved >= minAchievedFraction*float64(s.rate)
+		s.achieved >= minAchievedFraction*float64(s.rate) &&
+		(s.radius == nil || s.radius.ok(s.successful))
 }
 
 // rateResult is the whole call-rate run.
@@ -60,21 +62,36 @@ type rateResult struct {
 }
 
 // runRate steps the call rate up through one switch and one UAS, a fresh
-// UAC per step, and stops after the first step that is not held.
-func runRate(ctx context.Context, e *env, rates []int, stepTime, hold time.Duration) (rateResult, error) {
+// UAC per step, and stops after the first step that is not held. With
+// withRadius (the radius run) the switch authorises every call by IP and
+// accounts both legs on a real FreeRADIUS, whose Routing AVPair is the only
+// route to the UAS, and each step also waits for its accounting.
+func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []int, stepTime, hold time.Duration) (rateResult, error) {
 	var res rateResult
-	dir := e.sub("rate")
+	dir := e.sub(name)
 	uasPort, err := freeUDPPort()
 	if err != nil {
 		return res, err
 	}
+	uasAddr := fmt.Sprintf("127.0.0.1:%d", uasPort)
 	bound := time.Duration(len(rates))*(stepTime+hold+time.Minute) + time.Minute
+	conf := tgConfig{gateway: uasAddr, maxCalls: 1_000_000}
+	var rs *radiusSide
+	if withRadius {
+		if rs, err = startRadiusSide(dir, uasAddr); err != nil {
+			return res, err
+		}
+		defer rs.close()
+		conf.gateway, conf.radius = "", rs.yaml()
+		// Each step may wait for its accounting after its calls.
+		bound += time.Duration(len(rates)) * (stepTime + 2*time.Minute)
+	}
 	uas, err := startSIPp(e.sipp, dir, sippRun{name: "uas", scenario: e.uas, port: uasPort, timeout: bound})
 	if err != nil {
 		return res, err
 	}
 	defer uas.stop(syscall.SIGKILL, time.Second)
-	tg, err := startTollgate(ctx, e.tollgate, dir+"/tollgate", fmt.Sprintf("127.0.0.1:%d", uasPort), 1_000_000)
+	tg, err := startTollgate(ctx, e.tollgate, dir+"/tollgate", conf)
 	if err != nil {
 		return res, err
 	}
@@ -85,31 +102,63 @@ func runRate(ctx context.Context, e *env, rates []int, stepTime, hold time.Durat
 	}
 	res.idleRSS = idle.rss
 
-	fmt.Printf("%6s %7s %7s %7s %9s %8s %9s %9s %7s %8s %8s %8s  %s\n", "rate", "calls", "failed", "fail%",
-		"placed/s", "tg cpu%", "cpu/call", "tg RSS", "sipp%", "retrans", "drop all", "drop tg", "result")
+	printStepHeader(withRadius)
 	for i, rate := range rates {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		step := measureStep(ctx, e, dir, tg, uas, i, rate, stepTime, hold)
-		res.steps = append(res.steps, step)
-		verdict := "held"
-		if !step.passed() {
-			verdict = "NOT held"
-			if step.err != "" {
-				verdict += ": " + step.err
+		var frBefore frSample
+		if rs != nil {
+			if frBefore, err = rs.sample(); err != nil {
+				return res, fmt.Errorf("freeradius: %w", err)
 			}
 		}
-		fmt.Printf("%6d %7d %7d %7.3f %9.0f %8.1f %9s %9s %7.1f %8d %8d %8d  %s\n",
-			step.rate, step.calls, step.failed(), 100*step.failedFraction(), step.achieved, step.cpuPct,
-			fmtMicros(step.cpuPerCall), fmtMB(step.rssMax), step.sippPct, step.retrans, step.udpDrops,
-			step.tgDrops, verdict)
+		step := measureStep(ctx, e, dir, tg, uas, i, rate, stepTime, hold)
+		if rs != nil {
+			rs.after(ctx, &step, frBefore, stepTime)
+		}
+		res.steps = append(res.steps, step)
+		printStep(step)
 		if !step.passed() {
 			break
 		}
 		res.best = rate
 	}
 	return res, nil
+}
+
+// printStepHeader prints the column names of printStep.
+func printStepHeader(withRadius bool) {
+	fmt.Printf("%6s %7s %7s %7s %9s %8s %9s %9s %7s %8s %8s %8s", "rate", "calls", "failed", "fail%",
+		"placed/s", "tg cpu%", "cpu/call", "tg RSS", "sipp%", "retrans", "drop all", "drop tg")
+	if withRadius {
+		fmt.Printf(" %8s %8s %8s %7s %8s", "fr cpu%", "drop fr", "acct/s", "lag", "acct ok")
+	}
+	fmt.Println("  result")
+}
+
+// printStep prints a step's row as soon as it is measured.
+func printStep(step rateStep) {
+	verdict := "held"
+	if !step.passed() {
+		verdict = "NOT held"
+		if step.err != "" {
+			verdict += ": " + step.err
+		}
+	}
+	fmt.Printf("%6d %7d %7d %7.3f %9.0f %8.1f %9s %9s %7.1f %8d %8d %8d",
+		step.rate, step.calls, step.failed(), 100*step.failedFraction(), step.achieved, step.cpuPct,
+		fmtMicros(step.cpuPerCall), fmtMB(step.rssMax), step.sippPct, step.retrans, step.udpDrops,
+		step.tgDrops)
+	if r := step.radius; r != nil {
+		fmt.Printf(" %8.1f %8d %8.0f %6.1fs %8s", r.frCPUPct, r.frDrops, r.acctRate, r.lag.Seconds(), yesNo(r.ok(step.successful)))
+		if r.err != "" {
+			verdict += "; accounting: " + r.err
+		} else if !r.ok(step.successful) {
+			verdict += fmt.Sprintf("; accounting: %d calls connected, %d of the run lack a record", r.answered, r.open)
+		}
+	}
+	fmt.Println("  " + verdict)
 }
 
 // measureStep runs one UAC at rate for stepTime and measures the switch.

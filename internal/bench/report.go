@@ -13,6 +13,11 @@ const (
 	goalConcurrent    = 100_000 // calls up at once...
 	goalConcurrentMem = 2 << 30 // ...in under this much memory
 	kamailioCallRate  = 1750    // Kamailio 5.6 tm proxy, same harness
+
+	// Issue 3's goal with RADIUS authorisation and accounting on, with
+	// FreeRADIUS on the same cores too, and Sippy B2BUA's claimed range.
+	goalRadiusCallRate  = 1000
+	sippyLow, sippyHigh = 150, 400
 )
 
 // report is the summary printed after all runs.
@@ -22,6 +27,7 @@ type report struct {
 	rate       *rateResult
 	concurrent *concurrentResult
 	relay      *relayResult
+	radius     *rateResult
 	elapsed    time.Duration
 	loadAfter  string
 }
@@ -38,6 +44,9 @@ func (r report) print() {
 	if r.rate != nil {
 		r.printRate()
 	}
+	if r.radius != nil {
+		r.printRadius()
+	}
 	if r.concurrent != nil {
 		r.printConcurrent()
 	}
@@ -47,8 +56,42 @@ func (r report) print() {
 }
 
 func (r report) printRate() {
-	res := r.rate
 	fmt.Printf("\ncall rate (steps of %v, calls held %v):\n", r.opts.stepTime, r.opts.hold)
+	r.printSteps(r.rate)
+	fmt.Printf("  goal ≥ %d calls/s: %s; Kamailio 5.6 tm proxy on the same harness: ~%d calls/s\n",
+		goalCallRate, verdict(r.rate.best >= goalCallRate), kamailioCallRate)
+}
+
+func (r report) printRadius() {
+	res := r.radius
+	fmt.Printf("\ncall rate with RADIUS IP authorisation and accounting on FreeRADIUS (no -X), steps of %v:\n", r.opts.stepTime)
+	r.printSteps(res)
+	for _, s := range res.steps {
+		if s.rate != res.best || s.radius == nil {
+			continue
+		}
+		a := s.radius
+		fmt.Printf("  at that rate: FreeRADIUS CPU %.1f%% of one core, %d datagrams dropped at its sockets; %d calls "+
+			"(an Access-Request each) and %d accounting records (%.0f/s written during the step, the rest %.1fs after it)\n",
+			a.frCPUPct, a.frDrops, s.calls, a.written, a.acctRate, a.lag.Seconds())
+	}
+	if n := len(res.steps); n > 0 {
+		a := res.steps[n-1].radius
+		if a != nil {
+			fmt.Printf("  accounting check (every connected call: Start and Stop on both legs in the detail file): %s; "+
+				"%d calls of the run lack a record, %d records duplicated, %d unplaceable\n",
+				verdict(a.err == "" && a.open == 0 && a.bad == 0), a.open, a.dups, a.bad)
+			if a.err != "" {
+				fmt.Println("  accounting could not be checked:", a.err)
+			}
+		}
+	}
+	fmt.Printf("  goal ≥ %d calls/s: %s; Sippy B2BUA claims %d–%d calls/s\n",
+		goalRadiusCallRate, verdict(res.best >= goalRadiusCallRate), sippyLow, sippyHigh)
+}
+
+// printSteps prints the outcome of a call-rate run, plain or with RADIUS.
+func (r report) printSteps(res *rateResult) {
 	if res.best == 0 {
 		fmt.Printf("  no step held (first step %d calls/s)\n", r.opts.rates[0])
 	} else {
@@ -68,12 +111,17 @@ func (r report) printRate() {
 		if s.err != "" {
 			why = s.err
 		}
+		if a := s.radius; a != nil && !a.ok(s.successful) {
+			why += fmt.Sprintf("; accounting: %d calls connected of %d completed, %d of the run lacking a record after %.0fs",
+				a.answered, s.successful, a.open, a.lag.Seconds())
+			if a.err != "" {
+				why += " (" + a.err + ")"
+			}
+		}
 		fmt.Printf("  stopped at %d calls/s: %s\n", s.rate, why)
 	} else if n == len(r.opts.rates) {
 		fmt.Println("  every step held: the ceiling is above the last step")
 	}
-	fmt.Printf("  goal ≥ %d calls/s: %s; Kamailio 5.6 tm proxy on the same harness: ~%d calls/s\n",
-		goalCallRate, verdict(res.best >= goalCallRate), kamailioCallRate)
 }
 
 func (r report) printConcurrent() {

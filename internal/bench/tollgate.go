@@ -32,9 +32,18 @@ type tollgate struct {
 	log  string // its stderr
 }
 
-// startTollgate writes a config that routes every call to gateway, starts
-// the switch with its own CDR folder, and returns once it answers OPTIONS.
-func startTollgate(ctx context.Context, bin, dir, gateway string, maxCalls int) (*tollgate, error) {
+// tgConfig is what differs between the runs' switch configurations.
+type tgConfig struct {
+	// gateway is where the one static route sends every call; empty with
+	// radius set, where the Access-Accept's Routing AVPairs are the routes.
+	gateway  string
+	maxCalls int
+	radius   string // a radius: section, or empty for none
+}
+
+// startTollgate writes a config for c, starts the switch with its own CDR
+// folder, and returns once it answers OPTIONS.
+func startTollgate(ctx context.Context, bin, dir string, c tgConfig) (*tollgate, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("tollgate folder: %w", err)
 	}
@@ -43,6 +52,16 @@ func startTollgate(ctx context.Context, bin, dir, gateway string, maxCalls int) 
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var routes string
+	if c.gateway != "" {
+		routes = fmt.Sprintf(`routes:
+  - name: bench
+    prefix: ""
+    gateways:
+      - address: %s
+        transport: udp
+`, c.gateway)
+	}
 	// Logs at warn: an info line per call would measure the log writer.
 	// max_duration 0 and a large max_calls keep the switch's own limits out
 	// of the way; drain is short because the driver stops it idle.
@@ -54,18 +73,12 @@ limits:
 timers:
   max_duration: 0s
   drain: 2s
-routes:
-  - name: bench
-    prefix: ""
-    gateways:
-      - address: %s
-        transport: udp
-log:
+%slog:
   level: warn
   format: text
 cdr:
   dir: %s
-`, addr, maxCalls, gateway, filepath.Join(dir, "cdr"))
+%s`, addr, c.maxCalls, routes, filepath.Join(dir, "cdr"), c.radius)
 	confPath := filepath.Join(dir, "tollgate.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("write tollgate config: %w", err)
@@ -80,11 +93,11 @@ cdr:
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	c, err := startChild("tollgate", cmd)
+	ch, err := startChild("tollgate", cmd)
 	if err != nil {
 		return nil, err
 	}
-	t := &tollgate{child: c, addr: addr, port: port, log: logPath}
+	t := &tollgate{child: ch, addr: addr, port: port, log: logPath}
 	if err := t.awaitOptions(ctx, 20*time.Second); err != nil {
 		t.shutdown()
 		return nil, err

@@ -32,15 +32,25 @@ import (
 //go:embed freeradius
 var freeradiusConf embed.FS
 
-// FreeRADIUSOptions tunes a test FreeRADIUS.
+// FreeRADIUSOptions tunes a FreeRADIUS.
 type FreeRADIUSOptions struct {
 	// RequireMessageAuthenticator makes the server drop requests without a
 	// valid Message-Authenticator.
 	RequireMessageAuthenticator bool
+	// Users, when set, replaces the users file of
+	// internal/testenv/freeradius/users: for callers whose addresses are
+	// only known at run time, such as the load driver's SIPp.
+	Users string
+	// Dir is where the configuration, the detail file and the log go;
+	// empty: the test's TempDir (StartFreeRADIUS), or a temporary folder
+	// that Close removes (NewFreeRADIUS).
+	Dir string
 }
 
 // FreeRADIUS is a real FreeRADIUS 3.2 on free loopback ports, with the users
-// of internal/testenv/freeradius/users and a detail file of accounting.
+// of internal/testenv/freeradius/users and a detail file of accounting. It
+// always runs without -X: debug logging makes it about ten times slower,
+// which would make the load driver measure FreeRADIUS's log writer.
 type FreeRADIUS struct {
 	AuthAddr string // 127.0.0.1:port
 	AcctAddr string
@@ -48,11 +58,12 @@ type FreeRADIUS struct {
 	ConfDir  string
 	AcctDir  string // holds the "detail" file
 
-	t      testing.TB
-	bin    string
-	runDir string
-	cmd    *exec.Cmd
-	exited chan struct{}
+	t       testing.TB // nil outside a test (NewFreeRADIUS)
+	bin     string
+	runDir  string
+	tempDir string // removed by Close, when NewFreeRADIUS made it
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // StartFreeRADIUS starts FreeRADIUS (installing Debian's freeradius when
@@ -61,18 +72,76 @@ type FreeRADIUS struct {
 func StartFreeRADIUS(t testing.TB, opts FreeRADIUSOptions) *FreeRADIUS {
 	t.Helper()
 	bin := RequireBinary(t, "/usr/sbin/freeradius", "freeradius")
-	base := t.TempDir()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	f, err := configureFreeRADIUS(bin, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.t = t
+	t.Cleanup(f.Stop)
+	f.Start()
+	return f
+}
+
+// NewFreeRADIUS is StartFreeRADIUS for programs that are not tests (the
+// load driver): it installs, configures and starts the server and returns
+// once it answers, or an error. Close stops it.
+func NewFreeRADIUS(opts FreeRADIUSOptions) (*FreeRADIUS, error) {
+	bin, err := LookOrInstall("/usr/sbin/freeradius", "freeradius", stderrf)
+	if err != nil {
+		return nil, err
+	}
+	var temp string
+	if opts.Dir == "" {
+		if temp, err = os.MkdirTemp("", "tollgate-freeradius-"); err != nil {
+			return nil, fmt.Errorf("testenv: FreeRADIUS folder: %w", err)
+		}
+		opts.Dir = temp
+	}
+	f, err := configureFreeRADIUS(bin, opts)
+	if err == nil {
+		err = f.Launch()
+	}
+	if err != nil {
+		if temp != "" {
+			os.RemoveAll(temp)
+		}
+		return nil, err
+	}
+	f.tempDir = temp
+	return f, nil
+}
+
+// Close stops the server and removes the folder NewFreeRADIUS made for it.
+func (f *FreeRADIUS) Close() error {
+	f.Stop()
+	if f.tempDir == "" {
+		return nil
+	}
+	return os.RemoveAll(f.tempDir)
+}
+
+// configureFreeRADIUS picks free ports and writes the configuration tree
+// into opts.Dir; the server is not started yet.
+func configureFreeRADIUS(bin string, opts FreeRADIUSOptions) (*FreeRADIUS, error) {
 	f := &FreeRADIUS{
 		Secret:  "tollgate-test-secret",
-		ConfDir: filepath.Join(base, "raddb"),
-		AcctDir: filepath.Join(base, "radacct"),
-		runDir:  filepath.Join(base, "run"),
-		t:       t,
+		ConfDir: filepath.Join(opts.Dir, "raddb"),
+		AcctDir: filepath.Join(opts.Dir, "radacct"),
+		runDir:  filepath.Join(opts.Dir, "run"),
 		bin:     bin,
 	}
-	authPort, acctPort := FreeUDPPort(t), FreeUDPPort(t)
+	authPort, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	acctPort := authPort
 	for acctPort == authPort {
-		acctPort = FreeUDPPort(t)
+		if acctPort, err = freeUDPPort(); err != nil {
+			return nil, err
+		}
 	}
 	f.AuthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(authPort))
 	f.AcctAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(acctPort))
@@ -83,15 +152,30 @@ func StartFreeRADIUS(t testing.TB, opts FreeRADIUSOptions) *FreeRADIUS {
 	}
 	for _, d := range []string{f.AcctDir, f.runDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatalf("testenv: %v", err)
+			return nil, fmt.Errorf("testenv: %w", err)
 		}
 	}
 	if err := renderTree(freeradiusConf, "freeradius", f.ConfDir, vars); err != nil {
-		t.Fatalf("testenv: FreeRADIUS config: %v", err)
+		return nil, fmt.Errorf("testenv: FreeRADIUS config: %w", err)
 	}
-	t.Cleanup(f.Stop)
-	f.Start()
-	return f
+	if opts.Users != "" {
+		// Written as is, not as a template: users files hold no Go template
+		// fields, and the caller's text may contain "{{".
+		if err := os.WriteFile(filepath.Join(f.ConfDir, "users"), []byte(opts.Users), 0o600); err != nil {
+			return nil, fmt.Errorf("testenv: FreeRADIUS users: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// freeUDPPort is FreeUDPPort for callers without a test.
+func freeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("testenv: no free UDP port: %w", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 func renderTree(src fs.FS, root, dst string, vars map[string]any) error {
@@ -123,19 +207,30 @@ func renderTree(src fs.FS, root, dst string, vars map[string]any) error {
 	})
 }
 
-// Start (re)starts the server on its ports, as after an outage, and waits
-// until it answers.
+// Start (re)starts the server of a test on its ports, as after an outage,
+// and waits until it answers; it fails the test when it cannot.
 func (f *FreeRADIUS) Start() {
-	f.t.Helper()
-	if f.cmd != nil {
-		f.t.Fatal("testenv: FreeRADIUS already running")
+	if f.t == nil {
+		panic("testenv: FreeRADIUS.Start needs a test (StartFreeRADIUS); use Launch")
 	}
-	// -f: foreground; no -X, which is ten times slower.
+	f.t.Helper()
+	if err := f.Launch(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// Launch is Start returning an error: it (re)starts the server and waits
+// until it answers a Status-Server.
+func (f *FreeRADIUS) Launch() error {
+	if f.cmd != nil {
+		return errors.New("testenv: FreeRADIUS already running")
+	}
+	// -f: foreground; no -X (see FreeRADIUS).
 	cmd := exec.Command(f.bin, "-f", "-d", f.ConfDir)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		f.t.Fatalf("testenv: start FreeRADIUS: %v", err)
+		return fmt.Errorf("testenv: start FreeRADIUS: %w", err)
 	}
 	f.cmd, f.exited = cmd, make(chan struct{})
 	go func(exited chan struct{}) {
@@ -148,15 +243,28 @@ func (f *FreeRADIUS) Start() {
 		select {
 		case <-f.exited:
 			f.cmd = nil
-			f.t.Fatalf("testenv: FreeRADIUS exited at start-up:\n%s", f.Log())
+			return fmt.Errorf("testenv: FreeRADIUS exited at start-up:\n%s", f.Log())
 		default:
 		}
 		if f.statusServer() == nil {
-			return
+			return nil
 		}
 	}
-	f.t.Fatalf("testenv: FreeRADIUS did not answer Status-Server within 30 s:\n%s", f.Log())
+	f.Stop()
+	return fmt.Errorf("testenv: FreeRADIUS did not answer Status-Server within 30 s:\n%s", f.Log())
 }
+
+// Pid is the server's process id (0 when it is not running), for
+// measuring its CPU.
+func (f *FreeRADIUS) Pid() int {
+	if f.cmd == nil {
+		return 0
+	}
+	return f.cmd.Process.Pid
+}
+
+// DetailPath is the detail file FreeRADIUS writes accounting to.
+func (f *FreeRADIUS) DetailPath() string { return filepath.Join(f.AcctDir, "detail") }
 
 // Stop stops the server (an outage); Start brings it back.
 func (f *FreeRADIUS) Stop() {
@@ -229,7 +337,7 @@ func (r DetailRecord) Get(attr string) string {
 // Detail reads back every complete record of the detail file (none when
 // the server has not written it yet).
 func (f *FreeRADIUS) Detail() ([]DetailRecord, error) {
-	fh, err := os.Open(filepath.Join(f.AcctDir, "detail"))
+	fh, err := os.Open(f.DetailPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -337,3 +445,6 @@ func unquoteDetail(s string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// stderrf says what a program without a test is doing, on standard error.
+func stderrf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }

@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -62,29 +63,42 @@ var installMu sync.Mutex
 // install fails: a missing component is never a reason to skip.
 func RequireBinary(t testing.TB, binary, pkg string) string {
 	t.Helper()
+	p, err := LookOrInstall(binary, pkg, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// LookOrInstall is RequireBinary for programs without a test (make bench's
+// driver): the path of binary, after installing pkg when it is missing,
+// saying so through logf.
+func LookOrInstall(binary, pkg string, logf func(format string, args ...any)) (string, error) {
 	installMu.Lock()
 	defer installMu.Unlock()
-	if p, err := exec.LookPath(binary); err == nil {
-		return p
+	find := func() (string, bool) {
+		if p, err := exec.LookPath(binary); err == nil {
+			return p, true
+		}
+		if _, err := os.Stat(binary); err == nil {
+			return binary, true
+		}
+		return "", false
 	}
-	if _, err := os.Stat(binary); err == nil {
-		return binary
+	if p, ok := find(); ok {
+		return p, nil
 	}
-	t.Logf("testenv: %s missing, installing Debian package %s", binary, pkg)
+	logf("testenv: %s missing, installing Debian package %s", binary, pkg)
 	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", pkg}} {
 		cmd := exec.Command("apt-get", args...)
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("testenv: apt-get %v: %v\n%s", args, err, out)
+			return "", fmt.Errorf("testenv: apt-get %v: %w\n%s", args, err, out)
 		}
 	}
-	if p, err := exec.LookPath(binary); err == nil {
-		return p
+	if p, ok := find(); ok {
+		return p, nil
 	}
-	if _, err := os.Stat(binary); err == nil {
-		return binary
-	}
-	t.Fatalf("testenv: %s still missing after installing %s", binary, pkg)
-	return ""
+	return "", fmt.Errorf("testenv: %s still missing after installing %s", binary, pkg)
 }
