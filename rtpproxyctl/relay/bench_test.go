@@ -17,7 +17,7 @@ func BenchmarkRoute(b *testing.B) {
 	s := &session{r: r, complete: true}
 	src := netip.MustParseAddrPort("127.0.0.1:40000")
 	s.legs[1].pipes[kindRTP].remote = netip.MustParseAddrPort("127.0.0.1:40002")
-	s.legs[1].conns[kindRTP] = &net.UDPConn{} // never written to: route only picks it
+	s.legs[1].socks[kindRTP] = &msock{fd: -1} // never written to: route only picks it
 	pkt := rtpPacket(1, 0, 0, 160)
 	var h rtp.Header
 	b.ReportAllocs()

@@ -44,6 +44,11 @@ type Config struct {
 	// more packets per second than this (measured each second), so that
 	// established calls keep low latency instead of queueing. 0: no limit.
 	MaxPacketRate int
+	// MaxBusy refuses new sessions with E98 while the busiest packet loop
+	// spends more than this share of its time relaying (measured each
+	// second, projected to the sessions set up since), before the loops
+	// saturate and latency grows. Default 0.5; negative: no limit.
+	MaxBusy float64
 	// Notify lists the allowed timeout-notification targets (rtpproxy -n):
 	// "tcp:host:port" or "unix:/path" (a bare path means unix). A U command
 	// naming a target not in this list is accepted without notification;
@@ -57,6 +62,7 @@ const (
 	DefaultPortMax  = 65000
 	DefaultTTL      = 60 * time.Second
 	DefaultSetupTTL = 60 * time.Second
+	DefaultMaxBusy  = 0.5
 	defaultUDPPort  = "22222"
 )
 
@@ -72,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SetupTTL == 0 {
 		c.SetupTTL = DefaultSetupTTL
+	}
+	if c.MaxBusy == 0 {
+		c.MaxBusy = DefaultMaxBusy
 	}
 	return c
 }
@@ -132,6 +141,9 @@ func (c Config) validate() (media, advertise netip.Addr, err error) {
 	}
 	if c.TTL < time.Second || c.SetupTTL < time.Second {
 		return media, advertise, fmt.Errorf("relay: TTL %v and setup TTL %v must be at least 1s", c.TTL, c.SetupTTL)
+	}
+	if c.MaxBusy >= 1 {
+		return media, advertise, fmt.Errorf("relay: max busy %v must be below 1 (a share of the time)", c.MaxBusy)
 	}
 	if c.MaxSessions < 0 || c.MaxPacketRate < 0 {
 		return media, advertise, fmt.Errorf("relay: max sessions and max packet rate must not be negative")

@@ -225,7 +225,7 @@ func (r *Relay) update(u updateCmd) (int, *session, int, error) {
 			return 0, nil, 0, err
 		}
 		s = &session{
-			r: r, callID: u.callID, fromTag: u.from, created: time.Now(),
+			r: r, lp: r.pickLoop(), callID: u.callID, fromTag: u.from, created: time.Now(),
 			ttl: seconds(r.cfg.SetupTTL), streamTTL: seconds(r.cfg.TTL),
 		}
 		created = true
@@ -243,7 +243,7 @@ func (r *Relay) update(u updateCmd) (int, *session, int, error) {
 		return 0, nil, 0, eNoSession
 	}
 	if o := &s.legs[out]; o.port == 0 || u.mods.newPort {
-		oldPort, oldConns := o.port, o.conns
+		oldPort, oldSocks := o.port, o.socks
 		if !s.openLeg(out) {
 			r.refused.Add(1)
 			if created {
@@ -252,8 +252,8 @@ func (r *Relay) update(u updateCmd) (int, *session, int, error) {
 			return 0, nil, 0, eLegPorts
 		}
 		if oldPort != 0 {
-			for _, c := range oldConns {
-				c.Close()
+			for _, m := range oldSocks {
+				m.lp.remove(m)
 			}
 			r.ports.put(oldPort)
 		}
@@ -313,7 +313,8 @@ func (r *Relay) admitLocked() error {
 		return eDraining
 	}
 	if (r.cfg.MaxSessions > 0 && r.nsess >= r.cfg.MaxSessions) ||
-		(r.cfg.MaxPacketRate > 0 && float64From(r.ppsIn.Load()) >= float64(r.cfg.MaxPacketRate)) {
+		(r.cfg.MaxPacketRate > 0 && float64From(r.ppsIn.Load()) >= float64(r.cfg.MaxPacketRate)) ||
+		(r.cfg.MaxBusy > 0 && float64From(r.ppsIn.Load()) >= busyMinRate && r.projectedBusyLocked() >= r.cfg.MaxBusy) {
 		r.refused.Add(1)
 		return eOverload
 	}
@@ -427,9 +428,9 @@ func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, er
 			return "", nil
 		}
 		for i := range s.legs {
-			for _, c := range s.legs[i].conns {
-				if c != nil {
-					if err := setTOS(c, v); err != nil {
+			for _, m := range s.legs[i].socks {
+				if m != nil {
+					if err := setTOS(m.fd, v); err != nil {
 						return "", eSubc
 					}
 				}

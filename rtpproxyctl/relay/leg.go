@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"net"
 	"net/netip"
 	"time"
 
@@ -49,8 +48,8 @@ func (p *pipe) latch(h *rtp.Header, valid bool) {
 // legs[0] of a session faces the offerer (the party whose from-tag created
 // it), legs[1] the answerer.
 type leg struct {
-	port    int // local RTP port; 0 until allocated
-	conns   [2]*net.UDPConn
+	port    int       // local RTP port; 0 until allocated
+	socks   [2]*msock // nil until allocated
 	pipes   [2]pipe
 	rtpa    rtpStats // analysis of the RTP the party sends
 	asym    bool     // signalled address is authoritative (modifier A)
@@ -129,10 +128,10 @@ func (l *leg) close(pool *portPool) {
 	if l.port == 0 {
 		return
 	}
-	for _, c := range l.conns {
-		c.Close()
+	for _, m := range l.socks {
+		m.lp.remove(m)
 	}
 	pool.put(l.port)
 	l.port = 0
-	l.conns = [2]*net.UDPConn{}
+	l.socks = [2]*msock{}
 }

@@ -1,11 +1,12 @@
 package relay
 
 import (
+	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ipTOS is the DSCP EF class (0xB8) rtpproxy marks media with.
@@ -63,50 +64,45 @@ func (p *portPool) available() int {
 
 // bindPair binds an RTP/RTCP socket pair, trying ports until one pair binds
 // (ports held by other programs are skipped, section 3.1). It gives up after
-// trying as many ports as were free when it started.
-func (p *portPool) bindPair() (int, [2]*net.UDPConn, bool) {
+// trying as many ports as were free when it started. The sockets are
+// non-blocking, for a packet loop.
+func (p *portPool) bindPair() (int, [2]int, bool) {
 	for tries := p.available(); tries > 0; tries-- {
 		port, ok := p.take()
 		if !ok {
 			break
 		}
-		rtpc, err := listenMedia(p.ip, port)
+		rtpfd, err := listenMedia(p.ip, port)
 		if err != nil {
 			p.put(port)
 			continue
 		}
-		rtcpc, err := listenMedia(p.ip, port+1)
+		rtcpfd, err := listenMedia(p.ip, port+1)
 		if err != nil {
-			rtpc.Close()
+			unix.Close(rtpfd)
 			p.put(port)
 			continue
 		}
-		return port, [2]*net.UDPConn{rtpc, rtcpc}, true
+		return port, [2]int{rtpfd, rtcpfd}, true
 	}
-	return 0, [2]*net.UDPConn{}, false
+	return 0, [2]int{}, false
 }
 
-func listenMedia(ip netip.Addr, port int) (*net.UDPConn, error) {
-	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+func listenMedia(ip netip.Addr, port int) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return -1, fmt.Errorf("relay: socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: ip.As4(), Port: port}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("relay: bind %v:%d: %w", ip, port, err)
 	}
 	// Best effort: a smaller buffer or unmarked packets still relay.
-	_ = c.SetReadBuffer(rcvBufSize)
-	_ = setTOS(c, ipTOS)
-	return c, nil
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBufSize)
+	_ = setTOS(fd, ipTOS)
+	return fd, nil
 }
 
-func setTOS(c *net.UDPConn, tos int) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TOS, tos)
-	}); err != nil {
-		return err
-	}
-	return serr
+func setTOS(fd, tos int) error {
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, tos)
 }

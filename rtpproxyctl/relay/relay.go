@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,9 @@ type Relay struct {
 	notifiers map[string]*notifier
 	controls  []*control
 	epoch     time.Time
-	readers   sync.WaitGroup // socket readers of all sessions
+	loops     []*loop // the packet loops; a session's sockets all go to one
+	nextLoop  atomic.Uint32
+	loopsDone sync.WaitGroup
 
 	mu       sync.Mutex // the session table; never taken on the packet path
 	sessions map[string][]*session
@@ -35,9 +38,11 @@ type Relay struct {
 	cmds     cmdCounters
 	cache    *replyCache
 	// measured by the 1-Hz sweep
-	ppsIn   atomic.Uint64 // float64 bits
-	load    atomic.Uint64 // float64 bits
-	refused atomic.Uint64
+	ppsIn    atomic.Uint64 // float64 bits
+	load     atomic.Uint64 // float64 bits
+	busy     atomic.Uint64 // float64 bits: the busiest packet loop's share of time
+	busySess atomic.Int64  // sessions when busy was measured
+	refused  atomic.Uint64
 
 	closeOnce sync.Once
 }
@@ -105,7 +110,36 @@ func New(cfg Config, log *slog.Logger) (*Relay, error) {
 		}
 	}
 	r.ports = newPortPool(media, cfg.PortMin, cfg.PortMax, skip)
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newLoop(r)
+		if err != nil {
+			r.closeControls()
+			for _, l := range r.loops {
+				l.shut() // not started yet
+			}
+			return nil, err
+		}
+		r.loops = append(r.loops, l)
+	}
+	for _, l := range r.loops {
+		r.loopsDone.Add(1)
+		go l.run()
+	}
 	return r, nil
+}
+
+// pickLoop spreads sessions over the packet loops.
+func (r *Relay) pickLoop() *loop {
+	return r.loops[int(r.nextLoop.Add(1))%len(r.loops)]
+}
+
+// stopLoops stops the packet loops, which close the sockets left, and waits
+// for them.
+func (r *Relay) stopLoops() {
+	for _, l := range r.loops {
+		l.halt()
+	}
+	r.loopsDone.Wait()
 }
 
 // ControlAddrs returns the bound address of each control socket, in the
@@ -139,8 +173,8 @@ func (r *Relay) Serve(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Close ends every session, releases all ports and waits for the socket
-// readers to exit. It is what Serve does on the way out; call it when Serve
+// Close ends every session, releases all ports and waits for the packet
+// loops to exit. It is what Serve does on the way out; call it when Serve
 // is not used.
 func (r *Relay) Close() error {
 	r.closeOnce.Do(func() {
@@ -153,7 +187,7 @@ func (r *Relay) Close() error {
 			}
 		}
 		r.mu.Unlock()
-		r.readers.Wait()
+		r.stopLoops()
 	})
 	return nil
 }
@@ -175,6 +209,7 @@ func (r *Relay) sweep(ctx context.Context) {
 	defer tick.Stop()
 	lastRcvd, lastAt := r.received(), time.Now()
 	lastCPU := cpuTime()
+	lastBusy := make([]int64, len(r.loops))
 	for {
 		select {
 		case <-ctx.Done():
@@ -187,11 +222,45 @@ func (r *Relay) sweep(ctx context.Context) {
 				cpu := cpuTime()
 				r.load.Store(floatBits((cpu - lastCPU).Seconds() / dt))
 				lastCPU = cpu
+				r.measureBusy(lastBusy, dt)
 			}
 			lastRcvd, lastAt = rcvd, now
 			r.cache.purge(now)
 		}
 	}
+}
+
+// measureBusy stores the share of the last dt seconds the busiest packet
+// loop spent handling packets, and the session count it was measured with.
+func (r *Relay) measureBusy(last []int64, dt float64) {
+	busiest := 0.0
+	for i, l := range r.loops {
+		b := l.busy.Load()
+		busiest = max(busiest, float64(b-last[i])/1e9/dt)
+		last[i] = b
+	}
+	r.mu.Lock()
+	n := r.nsess
+	r.mu.Unlock()
+	r.busy.Store(floatBits(busiest))
+	r.busySess.Store(int64(n))
+}
+
+// busyMinRate is the packet rate (per second) below which the loops' busy
+// share does not refuse sessions: so few packets cannot saturate a loop, and
+// a loop made slow by other programs on the machine is not helped by
+// refusing calls.
+const busyMinRate = 1000
+
+// projectedBusyLocked is the busiest loop's share of time with the sessions
+// there are now, extrapolated from the last measurement: sessions set up
+// since then have not sent much media yet, but will. r.mu is held.
+func (r *Relay) projectedBusyLocked() float64 {
+	b := float64From(r.busy.Load())
+	if n := r.busySess.Load(); n > 0 && int64(r.nsess) > n {
+		b = b * float64(r.nsess) / float64(n)
+	}
+	return b
 }
 
 // age runs one TTL tick over all sessions and returns the packets received
@@ -325,6 +394,7 @@ type Stats struct {
 	PacketsDiscarded  uint64 // arrived before the session was complete
 	PacketsPerSecond  float64
 	Load              float64 // process CPU seconds per second, last sweep
+	Busy              float64 // busiest packet loop's share of time spent relaying, last sweep
 	Commands          uint64
 	CommandErrors     uint64
 }
@@ -348,6 +418,7 @@ func (r *Relay) Stats() Stats {
 		PacketsDiscarded:  g.discard,
 		PacketsPerSecond:  float64From(r.ppsIn.Load()),
 		Load:              float64From(r.load.Load()),
+		Busy:              float64From(r.busy.Load()),
 		Commands:          r.cmds.rcvd.Load(),
 		CommandErrors:     r.cmds.errs.Load(),
 	}

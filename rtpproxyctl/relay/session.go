@@ -1,26 +1,22 @@
 package relay
 
 import (
-	"errors"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 )
-
-// readBufSize bounds one datagram; media paths never carry more than an
-// Ethernet MTU.
-const readBufSize = 2048
 
 // session is one media stream of a call (one m= line when the controller
 // uses ;N media numbers): two legs and their lifetime state. mu guards
-// everything mutable; it is taken by this session's four socket readers and
-// by the control path, never by other sessions' packets.
+// everything mutable; it is taken by the packet loop for this session's
+// packets and by the control path, never for other sessions' packets.
 type session struct {
 	r       *Relay
+	lp      *loop // owns all sockets of the session
 	callID  string
 	fromTag string // of the U that created it; the to-tag is never stored
 	created time.Time
@@ -39,46 +35,9 @@ type session struct {
 	notifyTag string
 }
 
-// serve is the reader of one socket: it receives what the party facing leg x
-// sends and relays it out of the other leg. It owns buf and h, so the packet
-// path allocates nothing.
-func (s *session) serve(c *net.UDPConn, x, kind int) {
-	defer s.r.readers.Done()
-	buf := make([]byte, readBufSize)
-	var h rtp.Header
-	for {
-		n, src, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		valid := false
-		if kind == kindRTP && n >= 12 && buf[0]>>6 == 2 {
-			_, perr := h.Unmarshal(buf[:n])
-			valid = perr == nil
-		}
-		now := s.r.now()
-		s.mu.Lock()
-		dst, out := s.route(x, kind, n, src, &h, valid, now)
-		s.mu.Unlock()
-		if out == nil {
-			continue
-		}
-		if _, err := out.WriteToUDPAddrPort(buf[:n], dst); err != nil {
-			s.mu.Lock()
-			s.legs[x].pipes[kind].ndropped++
-			s.legs[x].pipes[kind].nrelayed--
-			s.mu.Unlock()
-		}
-	}
-}
-
 // route accounts a packet and decides where it goes. It returns a nil
 // socket when the packet is not relayed.
-func (s *session) route(x, kind, n int, src netip.AddrPort, h *rtp.Header, valid bool, now int64) (netip.AddrPort, *net.UDPConn) {
+func (s *session) route(x, kind, n int, src netip.AddrPort, h *rtp.Header, valid bool, now int64) (netip.AddrPort, *msock) {
 	if !s.complete || s.closed {
 		s.ndiscard++
 		return netip.AddrPort{}, nil
@@ -101,25 +60,38 @@ func (s *session) route(x, kind, n int, src netip.AddrPort, h *rtp.Header, valid
 	s.active = true
 	o := &s.legs[1-x]
 	dst := o.pipes[kind].remote
-	if !dst.IsValid() || o.conns[kind] == nil {
+	if !dst.IsValid() || o.socks[kind] == nil {
 		p.ndropped++
 		return netip.AddrPort{}, nil
 	}
 	p.nrelayed++
-	return dst, o.conns[kind]
+	return dst, o.socks[kind]
 }
 
-// openLeg binds the port pair of leg i and starts its readers.
+// openLeg binds the port pair of leg i and hands it to the session's
+// packet loop.
 func (s *session) openLeg(i int) bool {
-	port, conns, ok := s.r.ports.bindPair()
+	port, fds, ok := s.r.ports.bindPair()
 	if !ok {
 		return false
 	}
+	var socks [2]*msock
+	for k, fd := range fds {
+		m, err := s.lp.add(fd, s, i, k)
+		if err != nil {
+			s.r.log.Warn("relay: media socket not registered", "port", port+k, "err", err)
+			if k == kindRTCP {
+				socks[kindRTP].lp.remove(socks[kindRTP])
+			} else {
+				unix.Close(fds[kindRTCP])
+			}
+			s.r.ports.put(port)
+			return false
+		}
+		socks[k] = m
+	}
 	l := &s.legs[i]
-	l.port, l.conns = port, conns
-	s.r.readers.Add(2)
-	go s.serve(conns[kindRTP], i, kindRTP)
-	go s.serve(conns[kindRTCP], i, kindRTCP)
+	l.port, l.socks = port, socks
 	return true
 }
 
@@ -156,7 +128,7 @@ func (s *session) matchesPrefix(from, to string) (int, bool) {
 	return 0, false
 }
 
-// closeLocked releases the ports; the readers exit when their sockets close.
+// closeLocked releases the ports; the loop closes the sockets.
 func (s *session) closeLocked() {
 	s.closed = true
 	for i := range s.legs {

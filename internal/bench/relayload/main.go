@@ -1,12 +1,17 @@
 // Command relayload measures Tollgate's built-in RTP relay under G.711 load:
-// it runs the relay in a child process, sets up calls over the rtpproxy
+// it runs the relay in a child process (default configuration, so its E98
+// admission limit is the production one), sets up calls over the rtpproxy
 // control protocol, and steps the number of concurrent calls (50 packets/s
-// each way, 160-byte payload) up until packets are lost or the latency
-// through the relay grows. For each step it reports the relay's CPU time per
-// relayed packet (the child's getrusage), packets/s relayed, loss, and the
-// p50/p99 latency through the relay. Loopback only, bounded in time.
+// each way, 160-byte payload) up until packets are lost, the latency through
+// the relay grows, or the relay refuses new calls (E98). For each step it
+// reports packets/s sent and relayed, loss, the p50/p99 latency through the
+// relay (send time in the payload to the kernel's arrival stamp at the
+// receiving socket), the relay's CPU time per relayed packet and in all
+// (the child's getrusage, % of one core), the generator's own CPU, and the
+// relay's admission measure (its busiest packet loop's share of time).
+// Loopback only, bounded in time.
 //
-//	go run ./internal/bench/relayload -steps 100,200,400,600,800,1000 -step-time 5s
+//	go run ./internal/bench/relayload -steps 100,200,400,600,800,1000 -step-time 3s
 package main
 
 import (
@@ -19,7 +24,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,14 +33,15 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+	"golang.org/x/sys/unix"
 )
 
 const (
 	pps        = 50  // per direction per call
 	payloadLen = 160 // G.711, 20 ms
-	senders    = 20  // sending goroutines, staggered 1 ms apart over the 20 ms period
 )
 
 func main() {
@@ -73,8 +78,9 @@ func main() {
 }
 
 // runChild runs the relay with a UDP control socket, prints its address,
-// then answers each "rusage" line on stdin with its CPU time in ns. It exits
-// when stdin closes.
+// then answers each "rusage" line on stdin with its CPU time in ns and the
+// busiest packet loop's share of time (the relay's admission measure). It
+// exits when stdin closes.
 func runChild(portMin, portMax int) error {
 	r, err := relay.New(relay.Config{
 		Control: []string{"udp:127.0.0.1:0"}, PortMin: portMin, PortMax: portMax,
@@ -94,7 +100,7 @@ func runChild(portMin, portMax int) error {
 		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 			return err
 		}
-		fmt.Println(ru.Utime.Nano() + ru.Stime.Nano())
+		fmt.Println(ru.Utime.Nano()+ru.Stime.Nano(), r.Stats().Busy)
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -147,15 +153,21 @@ func startChild(portMin, portMax int) (*childRelay, error) {
 	return c, nil
 }
 
-func (c *childRelay) cpu() (time.Duration, error) {
+// cpu returns the child's CPU time and its busiest packet loop's share of
+// the last second.
+func (c *childRelay) cpu() (time.Duration, float64, error) {
 	if _, err := io.WriteString(c.in, "rusage\n"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if !c.out.Scan() {
-		return 0, fmt.Errorf("relay child stopped")
+		return 0, 0, fmt.Errorf("relay child stopped")
 	}
-	ns, err := strconv.ParseInt(c.out.Text(), 10, 64)
-	return time.Duration(ns), err
+	var ns int64
+	var busy float64
+	if _, err := fmt.Sscan(c.out.Text(), &ns, &busy); err != nil {
+		return 0, 0, fmt.Errorf("relay child said %q: %w", c.out.Text(), err)
+	}
+	return time.Duration(ns), busy, nil
 }
 
 // command sends one control command and returns the reply body, resending
@@ -189,11 +201,28 @@ func (c *childRelay) stop() {
 	_ = c.cmd.Wait()
 }
 
-// stream is one direction of one call: a UDP endpoint sending to the relay
-// port facing it and receiving the other party's packets.
+// The generator's sockets are shared by many calls (each call's two parties
+// use two of them, signalled in U and L like any other address) and driven
+// by one goroutine that wakes every millisecond, sends the packets due and
+// takes what arrived with recvmmsg; the packets are sent with sendmmsg. So
+// the load generator costs far less CPU than the relay it measures (both
+// share the same cores), and its sockets have no sleeping reader that every
+// relayed packet would have to wake. The latency stays exact: each packet
+// carries its send time (wall clock, taken just before the sendmmsg), and
+// the kernel stamps its arrival at the generator's socket (SO_TIMESTAMPNS).
+const (
+	genSockets = 8  // UDP sockets of the generator
+	batchLen   = 64 // datagrams per recvmmsg / sendmmsg
+	slots      = 1000 / pps
+)
+
+// stream is one direction of one call: the party sends from a generator
+// socket to the relay port facing it, and receives the other party's
+// packets on its socket.
 type stream struct {
-	conn *net.UDPConn
-	dst  netip.AddrPort
+	sock int // index in generator.fds
+	dst  [4]byte
+	port uint16
 	ssrc uint32
 	seq  uint16
 }
@@ -235,103 +264,225 @@ func (h *histogram) quantile(q float64) time.Duration {
 }
 
 type generator struct {
-	epoch    time.Time
+	fds      [genSockets]int
+	ports    [genSockets]int
 	mu       sync.Mutex
-	streams  []*stream
+	due      [slots][genSockets][]*stream // streams sending in each 1 ms slot, by socket
+	nstreams int
 	sent     atomic.Uint64
 	received atomic.Uint64
 	hist     histogram
 	wg       sync.WaitGroup
+
+	// receive state, the run goroutine's own
+	rbufs [batchLen][2048]byte
+	rctl  [batchLen][64]byte
+	riovs [batchLen]unix.Iovec
+	rmsgs [batchLen]unix.Mmsghdr
+	// send state, the run goroutine's own
+	sbufs  [batchLen][12 + payloadLen]byte
+	siovs  [batchLen]unix.Iovec
+	snames [batchLen]unix.RawSockaddrInet4
+	smsgs  [batchLen]unix.Mmsghdr
 }
 
-func (g *generator) receive(s *stream) {
-	defer g.wg.Done()
-	buf := make([]byte, 2048)
-	for {
-		n, _, err := s.conn.ReadFromUDPAddrPort(buf)
+func newGenerator() (*generator, error) {
+	g := &generator{}
+	for i := range g.fds {
+		g.fds[i] = -1
+	}
+	for i := range g.fds {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
+			g.close()
+			return nil, err
 		}
-		if n < 20 {
-			continue
+		g.fds[i] = fd
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			g.close()
+			return nil, err
 		}
-		sentAt := int64(binary.BigEndian.Uint64(buf[12:20]))
-		g.hist.add(time.Since(g.epoch) - time.Duration(sentAt))
-		g.received.Add(1)
+		// A millisecond of the whole load waits here between two reads.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			g.close()
+			return nil, fmt.Errorf("SO_TIMESTAMPNS: %w", err)
+		}
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			g.close()
+			return nil, err
+		}
+		g.ports[i] = sa.(*unix.SockaddrInet4).Port
+	}
+	for i := range g.rmsgs {
+		g.riovs[i].Base = &g.rbufs[i][0]
+		g.riovs[i].SetLen(len(g.rbufs[i]))
+		g.rmsgs[i].Hdr.Iov = &g.riovs[i]
+		g.rmsgs[i].Hdr.SetIovlen(1)
+		g.rmsgs[i].Hdr.Control = &g.rctl[i][0]
+	}
+	for i := range g.smsgs {
+		g.sbufs[i][0] = 0x80
+		g.siovs[i].Base = &g.sbufs[i][0]
+		g.siovs[i].SetLen(len(g.sbufs[i]))
+		g.smsgs[i].Hdr.Iov = &g.siovs[i]
+		g.smsgs[i].Hdr.SetIovlen(1)
+		g.smsgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&g.snames[i]))
+		g.smsgs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
+		g.snames[i].Family = unix.AF_INET
+	}
+	return g, nil
+}
+
+func (g *generator) close() {
+	for _, fd := range g.fds {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 	}
 }
 
-// send is one of the staggered senders: every 20 ms it sends one packet on
-// each stream whose index falls to it.
-func (g *generator) send(ctx context.Context, k int) {
+// run is the generator's only goroutine: every millisecond it sends the
+// slot due (the slots missed while it was not scheduled too, late rather
+// than never), reading every socket dry after each.
+func (g *generator) run(ctx context.Context) {
 	defer g.wg.Done()
-	pkt := make([]byte, 12+payloadLen)
-	pkt[0] = 0x80
-	time.Sleep(time.Duration(k) * time.Second / pps / senders)
-	tick := time.NewTicker(time.Second / pps)
+	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
+	epoch := time.Now()
+	next := int64(0) // the next slot to send
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		g.mu.Lock()
-		streams := g.streams
-		g.mu.Unlock()
-		for i := k; i < len(streams); i += senders {
-			s := streams[i]
-			s.seq++
-			binary.BigEndian.PutUint16(pkt[2:], s.seq)
-			binary.BigEndian.PutUint32(pkt[4:], uint32(s.seq)*payloadLen)
-			binary.BigEndian.PutUint32(pkt[8:], s.ssrc)
-			binary.BigEndian.PutUint64(pkt[12:], uint64(time.Since(g.epoch)))
-			if _, err := s.conn.WriteToUDPAddrPort(pkt, s.dst); err == nil {
-				g.sent.Add(1)
+		for ; next <= int64(time.Since(epoch)/time.Millisecond); next++ {
+			g.sendSlot(int(next % slots))
+			// Behind schedule, sending slot after slot must not leave the
+			// sockets unread until their buffers overflow.
+			for _, fd := range g.fds {
+				g.drain(fd)
 			}
 		}
 	}
 }
 
+func (g *generator) sendSlot(slot int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for sock, list := range g.due[slot] {
+		k := 0
+		for _, s := range list {
+			s.seq++
+			b := &g.sbufs[k]
+			binary.BigEndian.PutUint16(b[2:], s.seq)
+			binary.BigEndian.PutUint32(b[4:], uint32(s.seq)*payloadLen)
+			binary.BigEndian.PutUint32(b[8:], s.ssrc)
+			g.snames[k].Addr = s.dst
+			g.snames[k].Port = s.port>>8 | s.port<<8
+			if k++; k == batchLen {
+				g.flush(g.fds[sock], k)
+				k = 0
+			}
+		}
+		if k > 0 {
+			g.flush(g.fds[sock], k)
+		}
+	}
+}
+
+// flush stamps the first k prepared packets with the time and sends them.
+func (g *generator) flush(fd, k int) {
+	at := uint64(time.Now().UnixNano())
+	for i := range k {
+		binary.BigEndian.PutUint64(g.sbufs[i][12:], at)
+	}
+	for off := 0; off < k; {
+		got, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&g.smsgs[off])), uintptr(k-off), unix.MSG_DONTWAIT, 0, 0)
+		if errno != 0 {
+			off++ // this one failed: not counted as sent
+			continue
+		}
+		g.sent.Add(uint64(got))
+		off += int(got)
+	}
+}
+
+// drain reads fd until it is empty, timing each packet from its send time
+// to the kernel's arrival stamp.
+func (g *generator) drain(fd int) {
+	for {
+		for i := range g.rmsgs {
+			g.rmsgs[i].Hdr.SetControllen(len(g.rctl[i]))
+		}
+		got, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&g.rmsgs[0])), batchLen, unix.MSG_DONTWAIT, 0, 0)
+		if errno != 0 || got == 0 {
+			return
+		}
+		now := time.Now().UnixNano()
+		for i := range int(got) {
+			if g.rmsgs[i].Len < 20 {
+				continue
+			}
+			sentAt := int64(binary.BigEndian.Uint64(g.rbufs[i][12:20]))
+			g.hist.add(time.Duration(arrival(&g.rmsgs[i].Hdr, &g.rctl[i], now) - sentAt))
+		}
+		g.received.Add(uint64(got))
+		if int(got) < batchLen {
+			return
+		}
+	}
+}
+
+// arrival is the kernel's receive time stamp of a datagram, or now when it
+// has none.
+func arrival(h *unix.Msghdr, ctl *[64]byte, now int64) int64 {
+	if int(h.Controllen) < unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
+		return now
+	}
+	c := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+	if c.Level != unix.SOL_SOCKET || c.Type != unix.SCM_TIMESTAMPNS {
+		return now
+	}
+	ts := (*unix.Timespec)(unsafe.Pointer(&ctl[unix.CmsgLen(0)]))
+	return ts.Nano()
+}
+
+// errRefused is a call the relay refused with E98: it is at its limit.
+var errRefused = errors.New("refused (E98)")
+
 // addCall sets up one call through the relay and adds its two streams.
 func (g *generator) addCall(c *childRelay, id int) error {
-	a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return err
-	}
-	b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		a.Close()
-		return err
-	}
-	port := func(x *net.UDPConn) int { return x.LocalAddr().(*net.UDPAddr).Port }
+	sa, sb := (2*id)%genSockets, (2*id+1)%genSockets
 	callID := fmt.Sprintf("load-%d", id)
-	rb, err := c.command(fmt.Sprintf("U %s 127.0.0.1 %d fa", callID, port(a)))
+	rb, err := c.command(fmt.Sprintf("U %s 127.0.0.1 %d fa", callID, g.ports[sa]))
 	if err != nil {
 		return err
 	}
-	ra, err := c.command(fmt.Sprintf("L %s 127.0.0.1 %d fa fb", callID, port(b)))
+	if rb == "E98" {
+		return errRefused
+	}
+	ra, err := c.command(fmt.Sprintf("L %s 127.0.0.1 %d fa fb", callID, g.ports[sb]))
 	if err != nil {
 		return err
 	}
 	pb, errB := strconv.Atoi(strings.Fields(rb + " x")[0])
 	pa, errA := strconv.Atoi(strings.Fields(ra + " x")[0])
 	if errA != nil || errB != nil || pa == 0 || pb == 0 {
-		a.Close()
-		b.Close()
 		return fmt.Errorf("call %d refused: U %q, L %q", id, rb, ra)
 	}
-	lo := netip.MustParseAddr("127.0.0.1")
-	sa := &stream{conn: a, dst: netip.AddrPortFrom(lo, uint16(pa)), ssrc: uint32(2 * id)}
-	sb := &stream{conn: b, dst: netip.AddrPortFrom(lo, uint16(pb)), ssrc: uint32(2*id + 1)}
-	g.wg.Add(2)
-	go g.receive(sa)
-	go g.receive(sb)
+	lo := [4]byte{127, 0, 0, 1}
+	a := &stream{sock: sa, dst: lo, port: uint16(pa), ssrc: uint32(2 * id)}
+	b := &stream{sock: sb, dst: lo, port: uint16(pb), ssrc: uint32(2*id + 1)}
 	g.mu.Lock()
-	g.streams = append(g.streams, sa, sb)
+	for _, s := range []*stream{a, b} {
+		slot := g.nstreams % slots
+		g.due[slot][s.sock] = append(g.due[slot][s.sock], s)
+		g.nstreams++
+	}
 	g.mu.Unlock()
 	return nil
 }
@@ -350,28 +501,32 @@ func run(ctx context.Context, portMin, portMax int, counts []int, stepTime time.
 		return err
 	}
 	defer c.stop()
-	g := &generator{epoch: time.Now()}
-	sendCtx, stopSend := context.WithCancel(ctx)
-	for k := range senders {
-		g.wg.Add(1)
-		go g.send(sendCtx, k)
+	g, err := newGenerator()
+	if err != nil {
+		return err
 	}
+	sendCtx, stopSend := context.WithCancel(ctx)
+	g.wg.Add(1)
+	go g.run(sendCtx)
 	defer func() {
 		stopSend()
-		g.mu.Lock()
-		for _, s := range g.streams {
-			s.conn.Close()
-		}
-		g.mu.Unlock()
 		g.wg.Wait()
+		g.close()
 	}()
-	fmt.Printf("%6s %10s %10s %8s %10s %10s %12s\n", "calls", "sent/s", "relayed/s", "loss%", "p50", "p99", "cpu/pkt")
+	fmt.Printf("load average at start: %s\n", loadAvg())
+	defer func() { fmt.Printf("load average at end: %s\n", loadAvg()) }()
+	fmt.Printf("%6s %10s %10s %8s %10s %10s %10s %10s %10s %6s\n", "calls", "sent/s", "relayed/s", "loss%", "p50", "p99", "cpu/pkt", "relay cpu", "gen cpu", "busy")
 	calls := 0
 	for _, want := range counts {
+		refused := false
 		for calls < want {
 			if err := g.addCall(c, calls); err != nil {
-				fmt.Printf("stop: %v\n", err)
-				return nil
+				if !errors.Is(err, errRefused) {
+					fmt.Printf("stop: %v\n", err)
+					return nil
+				}
+				refused = true
+				break
 			}
 			calls++
 		}
@@ -387,20 +542,22 @@ func run(ctx context.Context, portMin, portMax int, counts []int, stepTime time.
 		if err != nil {
 			return err
 		}
-		cpu0, err := c.cpu()
+		cpu0, _, err := c.cpu()
 		if err != nil {
 			return err
 		}
+		gen0 := selfCPU()
 		start := time.Now()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(stepTime):
 		}
-		cpu1, err := c.cpu()
+		cpu1, busy, err := c.cpu()
 		if err != nil {
 			return err
 		}
+		gen1 := selfCPU()
 		rel1, err := relayedPackets(c)
 		if err != nil {
 			return err
@@ -416,11 +573,41 @@ func run(ctx context.Context, portMin, portMax int, counts []int, stepTime time.
 			perPkt = (cpu1 - cpu0) / time.Duration(rel)
 		}
 		p50, p99 := g.hist.quantile(0.5), g.hist.quantile(0.99)
-		fmt.Printf("%6d %10.0f %10.0f %8.3f %10v %10v %12v\n", calls, float64(sent)/el, float64(rel)/el, loss*100, p50, p99, perPkt)
+		fmt.Printf("%6d %10.0f %10.0f %8.3f %10v %10v %10v %9.1f%% %9.1f%% %6.2f\n", calls, float64(sent)/el, float64(rel)/el, loss*100, p50, p99, perPkt,
+			(cpu1-cpu0).Seconds()/el*100, (gen1-gen0).Seconds()/el*100, busy)
+		if refused {
+			fmt.Printf("stop: the relay refused new calls (E98) at %d calls\n", calls)
+			return nil
+		}
 		if loss > maxLoss || p99 > maxP99 {
 			fmt.Printf("stop: loss or latency limit reached at %d calls\n", calls)
 			return nil
 		}
 	}
 	return nil
+}
+
+// selfCPU is the generator's own CPU time (user + system), to show that it
+// leaves the relay room on shared cores.
+func selfCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAvg is the machine's 1/5/15-minute load average: the relay and the
+// generator share the cores with whatever else runs, which the figures
+// should be read with.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
