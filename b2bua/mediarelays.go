@@ -64,6 +64,7 @@ func BuiltinRelayConfig(b config.BuiltinMedia) relay.Config {
 		TTL:           b.TTL,
 		MaxSessions:   b.MaxSessions,
 		MaxPacketRate: b.MaxPacketRate,
+		MaxBusy:       b.MaxBusy,
 		Notify:        append([]string(nil), b.Notify...),
 	}
 }

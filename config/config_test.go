@@ -209,3 +209,14 @@ func TestExampleUsesBuiltinRelay(t *testing.T) {
 		t.Fatalf("example media: mode %q, route %q", c.Media.Mode, c.Route("1").Media)
 	}
 }
+
+func TestBuiltinMaxBusy(t *testing.T) {
+	c, err := Parse([]byte(route + "media:\n  builtin: {max_busy: 0.7}\n"))
+	if err != nil || c.Media.Builtin.MaxBusy != 0.7 {
+		t.Fatalf("max_busy: %v %v", c.Media.Builtin.MaxBusy, err)
+	}
+	if _, err := Parse([]byte(route + "media:\n  builtin: {max_busy: 1.5}\n")); err == nil ||
+		!strings.Contains(err.Error(), "media.builtin.max_busy") {
+		t.Errorf("max_busy 1.5: %v", err)
+	}
+}

@@ -69,6 +69,11 @@ type BuiltinMedia struct {
 	// (the caller gets 503) before it saturates; 0: no limit.
 	MaxSessions   int `yaml:"max_sessions"`
 	MaxPacketRate int `yaml:"max_packet_rate"`
+	// MaxBusy refuses new sessions while the busiest packet loop spends
+	// this share of its time relaying, projected to the sessions up: the
+	// point past which latency grows. 0: the relay's default (0.5);
+	// negative: no such limit.
+	MaxBusy float64 `yaml:"max_busy"`
 	// Control lists control sockets in rtpproxy's -s syntax, for other
 	// controllers (Kamailio, OpenSIPS, another Tollgate). `tollgate relay`
 	// needs at least one; `tollgate serve` drives its in-process relay over
@@ -226,6 +231,9 @@ func (v *validator) validateMedia(c *Config) {
 	}
 	if b.MaxPacketRate < 0 {
 		v.addf("media.builtin.max_packet_rate", "must not be negative")
+	}
+	if b.MaxBusy >= 1 {
+		v.addf("media.builtin.max_busy", "%g: want a share below 1 (0: the default, negative: no limit)", b.MaxBusy)
 	}
 	for i, s := range b.Control {
 		if err := checkControlAddress(s, false); err != nil {
