@@ -408,9 +408,6 @@ func ownsSocket(pid int, transport string, port int) bool {
 // Addr is the "127.0.0.1:port" SIPp sends from and listens on.
 func (s *SIPp) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
-// Port is SIPp's local SIP port.
-func (s *SIPp) Port() int { return s.port }
-
 // Dir is the folder holding SIPp's copy of its scenario and its logs, removed
 // after the test: stats.csv, errors.log (-trace_err), screen.log (final
 // screens), output.log (stdout and stderr) and, when traced, messages.log.
