@@ -71,7 +71,7 @@ func TestConfID(t *testing.T) {
 			t.Errorf("ParseConfID(%q) accepted", bad)
 		}
 	}
-	if NewConfID() == NewConfID() {
+	if a, b := NewConfID(), NewConfID(); a == b {
 		t.Error("two equal random conf ids")
 	}
 }

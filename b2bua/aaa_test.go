@@ -208,7 +208,7 @@ func TestRadiusRoutesAndAccounting(t *testing.T) {
 
 	// 4. Cut when the route's 4 s of credit run out: BYE both legs.
 	gw2.answer(0, sessions)
-	ds, err = caller.call(ctx, sw.uri("15551230002"))
+	_, err = caller.call(ctx, sw.uri("15551230002"))
 	if err != nil {
 		t.Fatal(err)
 	}

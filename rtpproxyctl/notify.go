@@ -20,7 +20,6 @@ type NotifyListener struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
-	unlink string
 }
 
 // ListenNotify listens on "tcp:host:port" or "unix:/path" and calls handle
