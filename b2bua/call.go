@@ -70,6 +70,7 @@ type Call struct {
 	codecA                     string
 	inviteA                    *sip.Request // until the caller ACKs our 2xx
 	inviteCSeq                 uint32       // of the caller's INVITE, to spot merged requests
+	inviteBranch               string       // its top Via branch, to spot its late retransmissions
 	txA                        sip.ServerTransaction
 	offerA                     bool // the caller's INVITE carried SDP
 
@@ -175,10 +176,4 @@ func (c *Call) finishAttempt(at time.Time, code int, reason string) {
 	if a.SIPCode == 0 && code != 0 {
 		a.SIPCode, a.SIPReason = code, reason
 	}
-}
-
-func (c *Call) isEnded() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ended
 }

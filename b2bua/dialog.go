@@ -24,6 +24,9 @@ type dialog struct {
 	routeSet  []string // Route values in the order they must be sent
 	localSeq  atomic.Uint32
 	remoteSeq uint32 // last CSeq the peer used; guarded by the call lock
+	// remoteBranch is the top Via branch of the peer's request with
+	// remoteSeq, to absorb its late retransmissions; guarded by the call lock.
+	remoteBranch string
 
 	listener  *listener // our side of the transport
 	transport string

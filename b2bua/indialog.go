@@ -130,10 +130,17 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	seq := req.CSeq().SeqNo
 	if seq <= from.d.remoteSeq {
 		c.mu.Unlock()
+		if b := topBranch(req); seq == from.d.remoteSeq && b != "" && b == from.d.remoteBranch {
+			// A late retransmission of the request being (or just) relayed,
+			// after sipgo let its INVITE transaction go (Timer L): the
+			// original's answer is on its way, or retransmitted by awaitAck.
+			return
+		}
 		s.reply(req, tx, 500, "CSeq Out Of Order", sip.NewHeader("Retry-After", "1"))
 		return
 	}
 	from.d.remoteSeq = seq
+	from.d.remoteBranch = topBranch(req)
 	if isOffer && c.reinviting {
 		c.mu.Unlock()
 		s.reply(req, tx, 491, "Request Pending")

@@ -36,11 +36,17 @@ func (k killCause) Error() string { return k.reason }
 // call keeps a goroutine.
 func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// RFC 3261 8.2.2.2: an INVITE with the Call-ID, From tag and CSeq of a
-	// call already up is a merged request or a late copy of that call's
-	// INVITE, not a new call. (A retry after a 407 has a new CSeq.)
+	// call already up is not a new call. With the branch of that call's
+	// INVITE it is a late retransmission, arriving after sipgo let the
+	// transaction go (the ACK, or Timer L): the call answers it already by
+	// retransmitting its 2xx, so it is absorbed as the transaction would
+	// have absorbed it. With another branch it is a merged request: 482.
+	// (A retry after a 407 has a new CSeq.)
 	fromTag, _ := req.From().Params.Get("tag")
 	if c := s.calls.get(keyA(req.CallID().Value(), fromTag)); c != nil && c.inviteCSeq == req.CSeq().SeqNo {
-		s.reply(req, tx, 482, "Loop Detected")
+		if topBranch(req) != c.inviteBranch {
+			s.reply(req, tx, 482, "Loop Detected")
+		}
 		return
 	}
 	if s.draining.Load() {
@@ -62,8 +68,13 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c := s.newCall(req, tx, tag)
 	s.calls.add(c)
-	if !tx.OnCancel(func(*sip.Request) { c.cancelSetup(errCallerCancel) }) {
-		c.cancelSetup(errCallerCancel)
+	// The callback holds the setup's cancel function, not the call: sipgo
+	// v1.7.2 keeps a terminated INVITE transaction (and so this callback)
+	// until its Timer L fires (acceptedTimer), and the call must not be held
+	// with it.
+	cancel := c.cancelSetup
+	if !tx.OnCancel(func(*sip.Request) { cancel(errCallerCancel) }) {
+		cancel(errCallerCancel)
 	}
 	c.setup()
 }
@@ -78,21 +89,22 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 		l = s.listeners[0]
 	}
 	c := &Call{
-		ID:         newCallID(),
-		sw:         s,
-		setupT:     time.Now(),
-		caller:     from.Address.User,
-		callerName: from.DisplayName,
-		called:     req.Recipient.User,
-		calledSent: req.Recipient.User,
-		srcIP:      host,
-		srcPort:    port,
-		inviteA:    req,
-		txA:        tx,
-		inviteCSeq: req.CSeq().SeqNo,
-		offerA:     len(req.Body()) > 0,
-		setupDone:  make(chan struct{}),
-		endedCh:    make(chan struct{}),
+		ID:           newCallID(),
+		sw:           s,
+		setupT:       time.Now(),
+		caller:       from.Address.User,
+		callerName:   from.DisplayName,
+		called:       req.Recipient.User,
+		calledSent:   req.Recipient.User,
+		srcIP:        host,
+		srcPort:      port,
+		inviteA:      req,
+		txA:          tx,
+		inviteCSeq:   req.CSeq().SeqNo,
+		inviteBranch: topBranch(req),
+		offerA:       len(req.Body()) > 0,
+		setupDone:    make(chan struct{}),
+		endedCh:      make(chan struct{}),
 	}
 	if h := req.GetHeader("User-Agent"); h != nil {
 		c.userAgentA = h.Value()
@@ -516,7 +528,9 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 
 // awaitAck waits for the ACK of a 2xx we sent on leg l, retransmitting the
 // 2xx over UDP as RFC 3261 13.3.1.4 asks of the UAS core (sipgo leaves it
-// to us). No ACK in time ends the call.
+// to us). No ACK in time ends the call. The ACK comes through the
+// transaction (tx.Acks) while sipgo keeps it, else as an in-dialog request
+// (onAck, into l.ackCh).
 func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onAck func(*sip.Request)) {
 	c.mu.Lock()
 	ch := l.ackCh
@@ -550,7 +564,9 @@ func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onA
 			acked(ack)
 			return
 		case <-retransmit.C:
-			if err := tx.Respond(res); err != nil {
+			// Straight to the transport, as RFC 3261 13.3.1.4 has the UAS
+			// core do: the transaction may be gone already (Timer L).
+			if err := c.sw.srv.WriteResponse(res); err != nil {
 				c.sw.log.Debug("2xx retransmission failed", "error", err)
 			}
 			interval = min(2*interval, sip.T2)
@@ -700,4 +716,15 @@ func (s *Switch) refuse(req *sip.Request, tx sip.ServerTransaction, reason strin
 		SIPCode: 503, SIPReason: reason, Q850Cause: q850(503, cdr.ReasonRejected),
 		ReleasedBy: cdr.ReleasedBySwitch, DisconnectReason: cdr.ReasonRejected,
 	})
+}
+
+// topBranch is the branch of a request's top Via: with the CSeq, what tells
+// a retransmission from a new request with the same CSeq.
+func topBranch(req *sip.Request) string {
+	v := req.Via()
+	if v == nil || v.Params == nil {
+		return ""
+	}
+	b, _ := v.Params.Get("branch")
+	return b
 }

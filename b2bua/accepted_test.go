@@ -1,0 +1,100 @@
+package b2bua
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/cdr"
+)
+
+// TestAnswerOutlivesItsTransaction holds the switch to RFC 3261 13.3.1.4
+// once sipgo has let the caller's INVITE transaction go (acceptedTimer,
+// Timer L): the 2xx is still retransmitted until the ACK, the late ACK
+// still connects the call, and a late retransmission of the INVITE is
+// absorbed, neither a new call nor a 482.
+func TestAnswerOutlivesItsTransaction(t *testing.T) {
+	gw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	go rawGateway(gw)
+	sw := startSwitch(t, fmt.Sprintf("routes:\n  - prefix: \"\"\n    gateways: [{address: %q}]\ntimers:\n  ack_timeout: 30s\n",
+		gw.LocalAddr().String()))
+	caller, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	swAddr := sw.addr()
+	to, _ := net.ResolveUDPAddr("udp4", swAddr)
+	me := caller.LocalAddr().String()
+	const callID = "accepted-1"
+	invite := []byte(benchInvite(swAddr, me, callID))
+	caller.WriteTo(invite, to)
+
+	// Count the 2xx until one arrives after Timer L has ended the transaction.
+	buf := make([]byte, 65535)
+	var first time.Time
+	var oks int
+	var toHdr string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		caller.SetReadDeadline(deadline)
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("after %d 200 OKs: %v", oks, err)
+		}
+		if !bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200 ")) {
+			continue
+		}
+		oks++
+		if first.IsZero() {
+			first = time.Now()
+			toHdr = header(buf[:n], "To")
+		}
+		if time.Since(first) > acceptedTimer+time.Second {
+			break
+		}
+	}
+	if oks < 4 {
+		t.Fatalf("%d 200 OKs before %v, want the retransmissions of RFC 3261 13.3.1.4", oks, acceptedTimer)
+	}
+
+	caller.WriteTo([]byte(benchInDialog("ACK", swAddr, me, callID, toHdr, 1)), to)
+	// The same INVITE again, after the ACK: a late retransmission.
+	caller.WriteTo(invite, to)
+	caller.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	for {
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			break // nothing but at most 2xx retransmissions crossing the ACK
+		}
+		if !bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200 ")) {
+			t.Fatalf("late INVITE retransmission answered: %q", firstLine(string(buf[:n])))
+		}
+	}
+	caller.WriteTo([]byte(benchInDialog("BYE", swAddr, me, callID, toHdr, 2)), to)
+	caller.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			t.Fatal("no answer to BYE:", err)
+		}
+		if bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200 ")) && bytes.Contains(buf[:n], []byte(" BYE\r\n")) {
+			break
+		}
+	}
+	r := sw.record(t)
+	if r.DisconnectReason != cdr.ReasonNormal || r.ReleasedBy != cdr.ReleasedByCaller || r.ConnectTime.IsZero() {
+		t.Errorf("record = %+v", r)
+	}
+	select {
+	case extra := <-sw.records:
+		t.Errorf("a second record: %+v", extra)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
