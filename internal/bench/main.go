@@ -61,7 +61,7 @@ func parseFlags(args []string) (options, error) {
 	concurrentRate := fs.Int("concurrent-rate", 1000, "calls/s while building up the concurrent calls")
 	concurrentHold := fs.Duration("concurrent-hold", 0, "how long each concurrent call lasts; 0 chooses one that outlasts the build-up and the measurement")
 	settle := fs.Duration("settle", 40*time.Second, "how long the concurrent calls are held while memory is sampled; "+
-		"longer than the 32s sipgo keeps finished set-up transactions (-quick: 5s)")
+		"longer than finished transactions stay in memory: set-up ones 4s, others 32s (-quick: 5s)")
 	relayArgs := fs.String("relay-args", "-steps 100,200,400,600,800,1000,1200,1400 -step-time 3s", "flags for internal/bench/relayload (-quick: -steps 100,200,400 -step-time 2s)")
 	keep := fs.Bool("keep", false, "keep the work folder (configs, SIPp and Tollgate logs, CDRs)")
 	tollgateBin := fs.String("tollgate", "", "a tollgate binary to measure; empty builds ./cmd/tollgate from the checkout")
