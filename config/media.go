@@ -71,7 +71,7 @@ type BuiltinMedia struct {
 	MaxPacketRate int `yaml:"max_packet_rate"`
 	// MaxBusy refuses new sessions while the busiest packet loop spends
 	// this share of its time relaying, projected to the sessions up: the
-	// point past which latency grows. 0: the relay's default (0.5);
+	// point past which latency grows. 0: the relay's default (0.45);
 	// negative: no such limit.
 	MaxBusy float64 `yaml:"max_busy"`
 	// Control lists control sockets in rtpproxy's -s syntax, for other

@@ -47,7 +47,7 @@ type Config struct {
 	// MaxBusy refuses new sessions with E98 while the busiest packet loop
 	// spends more than this share of its time relaying (measured each
 	// second, projected to the sessions set up since), before the loops
-	// saturate and latency grows. Default 0.5; negative: no limit.
+	// saturate and latency grows. Default 0.45; negative: no limit.
 	MaxBusy float64
 	// Notify lists the allowed timeout-notification targets (rtpproxy -n):
 	// "tcp:host:port" or "unix:/path" (a bare path means unix). A U command
@@ -62,7 +62,7 @@ const (
 	DefaultPortMax  = 65000
 	DefaultTTL      = 60 * time.Second
 	DefaultSetupTTL = 60 * time.Second
-	DefaultMaxBusy  = 0.5
+	DefaultMaxBusy  = 0.45
 	defaultUDPPort  = "22222"
 )
 
