@@ -189,22 +189,16 @@ func (s *Switch) Serve(ctx context.Context) error {
 		addr := net.JoinHostPort(l.ip.String(), strconv.Itoa(l.port))
 		switch l.transport {
 		case "udp":
-			conn, err := net.ListenPacket("udp"+ipVersion(l), addr)
+			conns, err := listenUDP(ctx, "udp"+ipVersion(l), addr, udpSockets(s.Config().SIP.UDPSockets, l.port))
 			if err != nil {
 				return fmt.Errorf("b2bua: listen udp %s: %w", addr, err)
 			}
-			closers = append(closers, conn)
-			// One socket carries every call's signalling: the default
-			// receive buffer (~200 kB) overflows in bursts of a few
-			// thousand calls per second, and a datagram dropped there
-			// costs a retransmission 500 ms later. The kernel caps the
-			// size at net.core.rmem_max.
-			if uc, ok := conn.(*net.UDPConn); ok {
-				uc.SetReadBuffer(udpBuffer)
-				uc.SetWriteBuffer(udpBuffer)
+			for _, conn := range conns {
+				closers = append(closers, conn)
+				// The front door answers from any of them: they share the address.
+				s.udpConns[conn.LocalAddr().String()] = conn
+				serves = append(serves, func() error { return s.srv.ServeUDP(conn) })
 			}
-			s.udpConns[conn.LocalAddr().String()] = conn
-			serves = append(serves, func() error { return s.srv.ServeUDP(conn) })
 		case "tcp":
 			ln, err := net.Listen("tcp"+ipVersion(l), addr)
 			if err != nil {

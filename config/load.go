@@ -161,6 +161,9 @@ func (v *validator) validate(c *Config) {
 		seen[l.Transport+l.Addr()] = true
 		c.SIP.listeners = append(c.SIP.listeners, l)
 	}
+	if c.SIP.UDPSockets < 0 || c.SIP.UDPSockets > 64 {
+		v.addf("sip.udp_sockets", "%d: want 0 (one per CPU) to 64", c.SIP.UDPSockets)
+	}
 	if c.Limits.MaxCalls < 0 {
 		v.addf("limits.max_calls", "must not be negative")
 	}

@@ -1,0 +1,78 @@
+package b2bua
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// udpSockets is how many sockets a UDP listener gets: configured, else one
+// per CPU. A listener on port 0 gets one (each socket would get its own
+// port).
+func udpSockets(configured, port int) int {
+	switch {
+	case port == 0:
+		return 1
+	case configured > 0:
+		return configured
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// listenUDP binds n sockets to one UDP address. sipgo reads and parses each
+// socket's datagrams in one goroutine, which saturates a core near 1,500
+// calls/s; with SO_REUSEPORT the kernel spreads datagrams over n sockets by
+// their source, and replies leave by the socket the peer reached. Every
+// socket gets large buffers: the default (~200 kB) overflows in bursts of a
+// few thousand calls per second, and a datagram dropped there costs a
+// retransmission 500 ms later (the kernel caps the size at
+// net.core.rmem_max).
+//
+// SO_REUSEPORT would also let a second Tollgate of the same user join the
+// group and take half the traffic. So the address is first bound without
+// it: a port another process holds, with or without SO_REUSEPORT, fails at
+// once as it would with a single socket.
+func listenUDP(ctx context.Context, network, addr string, n int) ([]net.PacketConn, error) {
+	probe, err := net.ListenPacket(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if n == 1 {
+		setBuffers(probe)
+		return []net.PacketConn{probe}, nil
+	}
+	probe.Close()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	conns := make([]net.PacketConn, 0, n)
+	for range n {
+		conn, err := lc.ListenPacket(ctx, network, addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, fmt.Errorf("socket %d of %d: %w", len(conns)+1, n, err)
+		}
+		setBuffers(conn)
+		conns = append(conns, conn)
+	}
+	return conns, nil
+}
+
+func setBuffers(conn net.PacketConn) {
+	if uc, ok := conn.(*net.UDPConn); ok {
+		uc.SetReadBuffer(udpBuffer)
+		uc.SetWriteBuffer(udpBuffer)
+	}
+}
