@@ -284,6 +284,7 @@ func startPeer(t *testing.T, name string, inDialog func(*sip.Request, sip.Server
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{}, 2)
+	//lint:ignore SA1029 sipgo's API: its ListenReadyCtxKey is a string.
 	lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready))
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port))
 	go p.srv.ListenAndServe(lctx, "udp", addr)
