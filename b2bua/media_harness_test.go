@@ -18,6 +18,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/tollgate/tollgate/b2bua/sdpedit"
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // startMediaSwitch is startSwitch with the media relays the configuration
@@ -46,29 +47,9 @@ func builtinMedia(t *testing.T, ports int, extra string) string {
 	return fmt.Sprintf("media:\n  mode: builtin\n  builtin:\n    port_min: %d\n    port_max: %d\n%s", lo, hi, extra)
 }
 
-// freeMediaRange finds n consecutive UDP ports on 127.0.0.1, free now,
-// starting at an even port below the kernel's ephemeral range and away
-// from the zone the relay package's own tests use.
-func freeMediaRange(t *testing.T, n int) (int, int) {
-	t.Helper()
-	for range 100 {
-		lo := 10000 + rand.IntN(4900)*2
-		free := true
-		for p := lo; p < lo+n && free; p++ {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-			if err != nil {
-				free = false
-				break
-			}
-			c.Close()
-		}
-		if free {
-			return lo, lo + n - 1
-		}
-	}
-	t.Fatal("no free media port range")
-	return 0, 0
-}
+// freeMediaRange finds n consecutive free UDP ports for the relay, in this
+// package's zone (the relay packages' own tests use others).
+func freeMediaRange(t *testing.T, n int) (int, int) { return testenv.FreeUDPRange(t, n, 10000, 15000) }
 
 // rtpEnd is a Go RTP endpoint: one UDP socket on loopback that sends G.711
 // packets paced at 20 ms and hands over the packets it receives.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/tollgate/tollgate/internal/testenv"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
 )
@@ -59,26 +59,9 @@ func builtinPool(t *testing.T, ports int, ttl time.Duration, control string) (*r
 	return r, p, timeouts
 }
 
-func freeRange(t *testing.T, n int) (int, int) {
-	t.Helper()
-	for range 100 {
-		lo := 10000 + rand.IntN(4900)*2
-		free := true
-		for port := lo; port < lo+n && free; port++ {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-			if err != nil {
-				free = false
-				break
-			}
-			c.Close()
-		}
-		if free {
-			return lo, lo + n - 1
-		}
-	}
-	t.Fatal("no free port range")
-	return 0, 0
-}
+// freeRange finds n consecutive free UDP ports for the relay, in this
+// package's zone (the b2bua and relay tests use others).
+func freeRange(t *testing.T, n int) (int, int) { return testenv.FreeUDPRange(t, n, 15000, 20000) }
 
 func opCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

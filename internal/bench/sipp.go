@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // sippRun says how to start one SIPp, with the flags internal/testenv uses.
@@ -58,7 +60,7 @@ func startSIPp(bin, dir string, r sippRun) (*sipp, error) {
 	}
 	s := &sipp{child: c, run: r, dir: dir}
 	deadline := time.Now().Add(15 * time.Second)
-	for !ownsUDPSocket(c.pid(), r.port) {
+	for !testenv.OwnsSocket(c.pid(), "udp", r.port) {
 		if c.exited() {
 			return nil, fmt.Errorf("sipp %s exited with status %d before binding port %d: %s",
 				r.name, c.exitCode(), r.port, tailFile(filepath.Join(dir, "output.log"), 600))
@@ -262,36 +264,6 @@ func parseSIPpClock(v string) (time.Duration, error) {
 		d += time.Duration(n) * units[i]
 	}
 	return d, nil
-}
-
-// ownsUDPSocket reports whether process pid holds a UDP socket bound to
-// 127.0.0.1:port, judged from /proc so that the check never takes the port.
-func ownsUDPSocket(pid, port int) bool {
-	data, err := os.ReadFile("/proc/net/udp")
-	if err != nil {
-		return false
-	}
-	want := fmt.Sprintf("0100007F:%04X", port)
-	inodes := map[string]bool{}
-	for _, line := range strings.Split(string(data), "\n")[1:] {
-		if f := strings.Fields(line); len(f) >= 10 && f[1] == want {
-			inodes["socket:["+f[9]+"]"] = true
-		}
-	}
-	if len(inodes) == 0 {
-		return false
-	}
-	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(fdDir)
-	if err != nil {
-		return false
-	}
-	for _, fd := range fds {
-		if link, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && inodes[link] {
-			return true
-		}
-	}
-	return false
 }
 
 // freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.

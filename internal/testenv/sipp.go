@@ -354,7 +354,7 @@ func (s *SIPp) awaitBound(limit time.Duration) error {
 				s.exitCode, s.port, s.outputTail())
 		default:
 		}
-		if ownsSocket(s.cmd.Process.Pid, s.opts.Transport, s.port) {
+		if OwnsSocket(s.cmd.Process.Pid, s.opts.Transport, s.port) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -365,10 +365,11 @@ func (s *SIPp) awaitBound(limit time.Duration) error {
 	}
 }
 
-// ownsSocket reports whether process pid holds a socket bound to
+// OwnsSocket reports whether process pid holds a socket bound to
 // 127.0.0.1:port (listening, for TCP), judged from /proc so that the check
-// never takes the port itself.
-func ownsSocket(pid int, transport string, port int) bool {
+// never takes the port itself: how a test or the load driver knows a child
+// (SIPp, a relay) is ready.
+func OwnsSocket(pid int, transport string, port int) bool {
 	table := "/proc/net/udp"
 	if transport == "tcp" {
 		table = "/proc/net/tcp"

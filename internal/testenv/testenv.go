@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -33,6 +34,34 @@ func FreeTCPPort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeUDPRange returns n consecutive UDP ports on 127.0.0.1, free a moment
+// ago, starting at a random even port in [from, to): a media relay's port
+// range. Ranges below the kernel's ephemeral ports (32768 up) are not taken
+// from under the test by outgoing sockets; packages that run their tests at
+// the same time pass different zones so their ranges never meet.
+func FreeUDPRange(t testing.TB, n, from, to int) (lo, hi int) {
+	t.Helper()
+	for range 100 {
+		lo = from + rand.IntN((to-from-n)/2)*2
+		if udpRangeFree(lo, n) {
+			return lo, lo + n - 1
+		}
+	}
+	t.Fatalf("testenv: no %d free UDP ports in %d-%d", n, from, to)
+	return 0, 0
+}
+
+func udpRangeFree(lo, n int) bool {
+	for p := lo; p < lo+n; p++ {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
 }
 
 // FreePort returns a port on 127.0.0.1 free for both UDP and TCP, as a SIP

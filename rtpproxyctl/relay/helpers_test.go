@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // startRelay runs a relay with cfg until the test ends. Ports default to a
@@ -55,30 +57,9 @@ func (w *testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// freeRange finds n consecutive UDP ports on 127.0.0.1 that are free now,
-// starting at a random even port of the ephemeral-free zone 20000-32000.
-func freeRange(t *testing.T, n int) (int, int) {
-	t.Helper()
-	for try := 0; try < 50; try++ {
-		var probe [8]byte
-		binary.LittleEndian.PutUint64(probe[:], uint64(time.Now().UnixNano())+uint64(try)*7919)
-		lo := 20000 + int(binary.LittleEndian.Uint64(probe[:])%6000)*2
-		ok := true
-		for p := lo; p < lo+n && ok; p += 37 {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-			if err != nil {
-				ok = false
-				break
-			}
-			c.Close()
-		}
-		if ok {
-			return lo, lo + n - 1
-		}
-	}
-	t.Fatal("no free port range")
-	return 0, 0
-}
+// freeRange finds n consecutive free UDP ports, in this package's zone
+// (the b2bua and rtpproxyctl tests use others).
+func freeRange(t *testing.T, n int) (int, int) { return testenv.FreeUDPRange(t, n, 20000, 32000) }
 
 // udpPeer is a test endpoint: an RTP socket and its RTCP socket (port+1).
 type udpPeer struct {
