@@ -121,7 +121,7 @@ func runConcurrent(ctx context.Context, e *env, n, rate int, hold, settle time.D
 		res.err = err.Error()
 		return res, nil
 	}
-	res.successful, res.failed = st.successful, st.failed
+	res.successful, res.failed = st.Successful, st.Failed
 	if tg.exited() {
 		res.err = "tollgate exited: " + tailFile(tg.log, 800)
 	}
@@ -148,11 +148,11 @@ func awaitAllUp(ctx context.Context, uac, uas *sipp, n int, upBy time.Time) (int
 		b, errB := uas.stats()
 		// Polls and reports are both a second apart: a report read twice
 		// proves nothing stable.
-		if errA == nil && errB == nil && a.elapsed != lastReport {
-			lastReport = a.elapsed
-			up := min(a.current, b.current)
+		if errA == nil && errB == nil && a.Elapsed != lastReport {
+			lastReport = a.Elapsed
+			up := min(a.Current, b.Current)
 			peak = max(peak, up)
-			if a.created == n && up == last {
+			if a.Created == n && up == last {
 				return up, up == n
 			}
 			last = up

@@ -73,26 +73,6 @@ func TestParseUDPSocketDrops(t *testing.T) {
 	}
 }
 
-func TestParseSIPpStats(t *testing.T) {
-	header := "StartTime;ElapsedTime(C);TotalCallCreated;CurrentCall;SuccessfulCall(C);FailedCall(C);Retransmissions(C);"
-	data := header + "\n" +
-		"x;00:00:01:000500;10;10;0;0;0;\n" +
-		"x;00:01:02:250000;500;3;490;7;12;\n" +
-		"x;00:01:03" // a row being written is skipped
-	st, err := parseSIPpStats([]byte(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := sippStats{created: 500, current: 3, successful: 490, failed: 7, retrans: 12,
-		elapsed: time.Minute + 2*time.Second + 250*time.Millisecond}
-	if st != want {
-		t.Fatalf("got %+v, want %+v", st, want)
-	}
-	if _, err := parseSIPpStats([]byte(header + "\n")); !errors.Is(err, errNoStatsRow) {
-		t.Fatalf("header only: err = %v", err)
-	}
-}
-
 func TestSummarizeSIPpErrors(t *testing.T) {
 	ev := func(id, what string) string {
 		return "2026-11-22\t22:30:08.601262\t1795386608.601262: Aborting call on unexpected message for Call-Id '" +
@@ -178,14 +158,4 @@ func FuzzParseUDPSocketDrops(f *testing.F) {
 func FuzzSummarizeSIPpErrors(f *testing.F) {
 	f.Add([]byte("x\n2026-11-22\t22:30:08.6\t1.6: Aborting call for Call-Id 'a': y\nz"))
 	f.Fuzz(func(t *testing.T, b []byte) { _ = summarizeSIPpErrors(b, 3) })
-}
-
-func FuzzParseSIPpStats(f *testing.F) {
-	f.Add([]byte("ElapsedTime(C);TotalCallCreated\n00:00:01;1\n"))
-	f.Add([]byte("a;b\n1;2\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if st, err := parseSIPpStats(b); err == nil && st.elapsed < 0 {
-			t.Fatalf("negative elapsed %v", st.elapsed)
-		}
-	})
 }

@@ -220,9 +220,9 @@ func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sip
 	cpu := tgAfter.cpu - tgBefore.cpu
 	step.cpuPct = 100 * cpu.Seconds() / wall.Seconds()
 	if st, err := uac.stats(); err == nil {
-		step.successful, step.retrans = st.successful, st.retrans
-		if placing := st.elapsed - hold; placing > 0 {
-			step.achieved = float64(st.created) / placing.Seconds()
+		step.successful, step.retrans = st.Successful, st.Retransmissions
+		if placing := st.Elapsed - hold; placing > 0 {
+			step.achieved = float64(st.Created) / placing.Seconds()
 		}
 	} else {
 		return fail(err)
@@ -238,7 +238,7 @@ func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sip
 	// The UAS's report is up to a second old: let it show the step's end.
 	awaitUASIdle(ctx, uas, 15*time.Second)
 	if uasAfter, err := uas.stats(); err == nil {
-		step.uasFailed = uasAfter.failed - uasBefore.failed
+		step.uasFailed = uasAfter.Failed - uasBefore.Failed
 	}
 	if step.failed() > 0 {
 		if sum := uac.errorSummary(); sum != "" {
@@ -275,7 +275,7 @@ func watchRSS(ctx context.Context, tg *tollgate, c *child, limit time.Duration) 
 func awaitUASIdle(ctx context.Context, uas *sipp, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if st, err := uas.stats(); err == nil && st.current == 0 {
+		if st, err := uas.stats(); err == nil && st.Current == 0 {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)

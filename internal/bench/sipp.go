@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -118,12 +117,12 @@ func (s *sipp) finish(ctx context.Context, limit time.Duration) {
 }
 
 // stats reads SIPp's latest report (one a second, and a last one at exit).
-func (s *sipp) stats() (sippStats, error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, "stats.csv"))
+func (s *sipp) stats() (testenv.SIPpStats, error) {
+	st, err := testenv.ReadSIPpStats(filepath.Join(s.dir, "stats.csv"))
 	if err != nil {
-		return sippStats{}, fmt.Errorf("sipp %s statistics: %w", s.run.name, err)
+		return st, fmt.Errorf("sipp %s: %w", s.run.name, err)
 	}
-	return parseSIPpStats(data)
+	return st, nil
 }
 
 // errorSummary counts the kinds of event in SIPp's error log, most frequent
@@ -196,74 +195,6 @@ func summarizeSIPpErrors(log []byte, top int) string {
 		fmt.Fprintf(&b, "    %6d × %s\n", counts[k], example[k])
 	}
 	return strings.TrimRight(b.String(), "\n")
-}
-
-// sippStats are the counters of SIPp's last complete statistics row.
-type sippStats struct {
-	created, current, successful, failed, retrans int
-	elapsed                                       time.Duration
-}
-
-var errNoStatsRow = errors.New("no complete statistics row")
-
-// parseSIPpStats reads the header and the last complete row of SIPp's
-// ';'-separated statistics file; a row still being written is skipped.
-func parseSIPpStats(data []byte) (sippStats, error) {
-	var st sippStats
-	lines := strings.Split(string(data), "\n")
-	header := strings.Split(strings.TrimRight(lines[0], "\r"), ";")
-	var row []string
-	for i := len(lines) - 1; i > 0 && len(header) > 1; i-- {
-		if f := strings.Split(strings.TrimRight(lines[i], "\r"), ";"); len(f) == len(header) {
-			row = f
-			break
-		}
-	}
-	if row == nil {
-		return st, errNoStatsRow
-	}
-	col := make(map[string]string, len(header))
-	for i, h := range header {
-		col[h] = row[i]
-	}
-	var errs []error
-	num := func(name string) int {
-		n, err := strconv.Atoi(col[name])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sipp statistics column %s: %w", name, err))
-		}
-		return n
-	}
-	st.created = num("TotalCallCreated")
-	st.current = num("CurrentCall")
-	st.successful = num("SuccessfulCall(C)")
-	st.failed = num("FailedCall(C)")
-	st.retrans = num("Retransmissions(C)")
-	var err error
-	if st.elapsed, err = parseSIPpClock(col["ElapsedTime(C)"]); err != nil {
-		errs = append(errs, err)
-	}
-	return st, errors.Join(errs...)
-}
-
-// parseSIPpClock reads SIPp's "hh:mm:ss" or "hh:mm:ss:micros" durations.
-func parseSIPpClock(v string) (time.Duration, error) {
-	p := strings.Split(v, ":")
-	if len(p) != 3 && len(p) != 4 {
-		return 0, fmt.Errorf("sipp duration %q: want hh:mm:ss[:us]", v)
-	}
-	// The bounds keep the sum from overflowing; hours are the open field.
-	limits := [4]int64{1e6, 60, 60, 1e6}
-	units := [4]time.Duration{time.Hour, time.Minute, time.Second, time.Microsecond}
-	var d time.Duration
-	for i, s := range p {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 || n >= limits[i] {
-			return 0, fmt.Errorf("sipp duration %q: bad field %q", v, s)
-		}
-		d += time.Duration(n) * units[i]
-	}
-	return d, nil
 }
 
 // freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.

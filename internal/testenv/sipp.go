@@ -417,7 +417,7 @@ func (s *SIPp) Dir() string { return s.dir }
 // Stats reads SIPp's latest periodic report (written every second) while it
 // runs, or its final one after it exited.
 func (s *SIPp) Stats() (SIPpStats, error) {
-	st, err := readSIPpStats(filepath.Join(s.dir, "stats.csv"))
+	st, err := ReadSIPpStats(filepath.Join(s.dir, "stats.csv"))
 	select {
 	case <-s.done:
 		st.ExitCode = s.exitCode
@@ -587,10 +587,10 @@ func tailFile(path string, limit int64) string {
 // errNoStats says SIPp has written no complete statistics row yet.
 var errNoStats = errors.New("no statistics report yet")
 
-// readSIPpStats parses the header and the last complete row of a SIPp
-// statistics file (';'-separated, one row per report). A row being written
+// ReadSIPpStats parses the header and the last complete row of a SIPp
+// statistics file (-trace_stat; the load driver reads its SIPps' too) (';'-separated, one row per report). A row being written
 // has fewer fields than the header and is skipped.
-func readSIPpStats(path string) (SIPpStats, error) {
+func ReadSIPpStats(path string) (SIPpStats, error) {
 	st := SIPpStats{ExitCode: -1}
 	data, err := os.ReadFile(path)
 	if err != nil {

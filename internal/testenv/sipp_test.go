@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -289,12 +290,19 @@ func TestReadSIPpStatsSkipsPartialRow(t *testing.T) {
 	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st, err := readSIPpStats(path)
+	st, err := ReadSIPpStats(path)
 	if err != nil || st.Created != 5 || st.Elapsed != 2*time.Second {
 		t.Fatalf("got %s, %v", st, err)
 	}
-	if _, err := readSIPpStats(filepath.Join(t.TempDir(), "none.csv")); err == nil {
+	if _, err := ReadSIPpStats(filepath.Join(t.TempDir(), "none.csv")); err == nil {
 		t.Fatal("a missing file gave statistics")
+	}
+	header := filepath.Join(t.TempDir(), "header.csv")
+	if err := os.WriteFile(header, []byte(strings.SplitN(full, "\n", 2)[0]+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSIPpStats(header); !errors.Is(err, errNoStats) {
+		t.Fatalf("header only: err = %v", err)
 	}
 }
 
