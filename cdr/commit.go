@@ -56,6 +56,16 @@ const (
 	commitLingerFrames = 8
 )
 
+// current is the group frames are added to, opened on the spare buffer
+// when there is none. Called with mu held.
+func (c *groupCommitter) current() *commitGroup {
+	if c.cur == nil {
+		c.cur = &commitGroup{buf: c.spare[:0]}
+		c.spare = nil
+	}
+	return c.cur
+}
+
 func newGroupCommitter(flush func(g *commitGroup) error) *groupCommitter {
 	c := &groupCommitter{flush: flush}
 	c.cond.L = &c.mu
@@ -71,11 +81,7 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 	if c.closed {
 		return errClosed
 	}
-	if c.cur == nil {
-		c.cur = &commitGroup{buf: c.spare[:0]}
-		c.spare = nil
-	}
-	g := c.cur
+	g := c.current()
 	add(g)
 	for !g.done {
 		if c.flushing {
@@ -117,11 +123,7 @@ func (c *groupCommitter) enqueue(add func(g *commitGroup)) error {
 	if c.closed {
 		return errClosed
 	}
-	if c.cur == nil {
-		c.cur = &commitGroup{buf: c.spare[:0]}
-		c.spare = nil
-	}
-	add(c.cur)
+	add(c.current())
 	return nil
 }
 
