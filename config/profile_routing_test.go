@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
 )
@@ -88,4 +89,25 @@ profiles:
 			t.Errorf("missing %q in\n%s", want, err)
 		}
 	}
+}
+
+// FuzzParseNextHop: whatever a next hop or outbound proxy pattern expands
+// to, parsing returns an error or an address that splits into host and a
+// valid port, with udp or tcp.
+func FuzzParseNextHop(f *testing.F) {
+	for _, s := range []string{"10.0.0.1:5070", "gw.example.com", "[2001:db8::1]:5062;transport=TCP", "sip:edge@10.0.0.9:5080;transport=tcp;lr", ":", "a;b=c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, parse := range []func(string) (string, string, error){ParseNextHop, ParseOutboundProxy} {
+			addr, transport, err := parse(s)
+			if err != nil {
+				continue
+			}
+			host, port, serr := net.SplitHostPort(addr)
+			if serr != nil || host == "" || port == "" || (transport != "udp" && transport != "tcp") {
+				t.Fatalf("%q gave %q %q", s, addr, transport)
+			}
+		}
+	})
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -421,10 +422,18 @@ func ParseNextHop(s string) (address, transport string, err error) {
 	}
 	host, port, err := net.SplitHostPort(hp)
 	if err != nil {
-		host, port = strings.Trim(hp, "[]"), "5060"
+		host, port = hp, "5060"
+		if inner, ok := strings.CutPrefix(hp, "["); ok {
+			host, _ = strings.CutSuffix(inner, "]")
+		}
 	}
-	if host == "" || strings.ContainsAny(host, " \t@;") {
+	if host == "" || strings.ContainsAny(host, " \t@;[]") {
 		return "", "", fmt.Errorf("next hop %q: want host:port", s)
+	}
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", "", fmt.Errorf("next hop %q: %q is not an IPv6 address", s, host)
+		}
 	}
 	if n, perr := strconv.Atoi(port); perr != nil || n <= 0 || n > 65535 {
 		return "", "", fmt.Errorf("next hop %q: bad port %q", s, port)
