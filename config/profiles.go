@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tollgate/tollgate/b2bua/profile"
+	"github.com/tollgate/tollgate/switch/profile"
 )
 
 // CallProfiles are the SEMS-style call profiles and how a call picks one.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tollgate/tollgate/b2bua/profile"
+	"github.com/tollgate/tollgate/switch/profile"
 )
 
 const route = "routes:\n  - {prefix: \"\", gateways: [{address: \"127.0.0.1:5070\"}]}\n"

@@ -1,7 +1,7 @@
 package rtpproxyctl
 
 import (
-	"github.com/tollgate/tollgate/b2bua/sdpedit"
+	"github.com/tollgate/tollgate/switch/sdpedit"
 )
 
 // Streams lists the streams of an SDP a relay anchors: active audio and

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tollgate/tollgate/b2bua/sdpedit"
+	"github.com/tollgate/tollgate/switch/sdpedit"
 )
 
 // TestSDPRoundTrip is the B2BUA's media path for one offer: parse, list the

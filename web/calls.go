@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/tollgate/tollgate/b2bua"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // callView is one active call as the UI and the API show it.

@@ -4,7 +4,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/tollgate/tollgate/b2bua"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // outcomeCount is how many attempts toward gateways ended one way.

@@ -18,12 +18,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tollgate/tollgate/b2bua"
 	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/internal/testenv"
 	"github.com/tollgate/tollgate/migrations"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.PostgresMain(m)) }

@@ -19,12 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate/tollgate/aaa"
-	"github.com/tollgate/tollgate/b2bua"
 	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // Switch is what the UI reads from and does to the running switch;

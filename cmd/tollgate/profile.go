@@ -10,8 +10,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/b2bua"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // profileCommand runs "tollgate profile test": it shows which call profile

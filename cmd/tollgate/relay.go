@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/tollgate/tollgate/b2bua"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // relayCommand runs the built-in media relay on its own, from the media

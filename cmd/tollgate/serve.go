@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tollgate/tollgate/b2bua"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 func configFlag(name string, args []string, stderr io.Writer) (string, bool) {

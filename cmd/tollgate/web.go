@@ -4,11 +4,11 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/tollgate/tollgate/b2bua"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+	"github.com/tollgate/tollgate/switch/b2bua"
 	"github.com/tollgate/tollgate/web"
 )
 

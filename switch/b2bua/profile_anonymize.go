@@ -3,8 +3,8 @@ package b2bua
 import (
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/b2bua/sdpedit"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/sdpedit"
 )
 
 // anonymizeModule is SEMS's sdp_anonymize, both ways: the SDP the gateway

@@ -5,8 +5,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/b2bua/sdpedit"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/sdpedit"
 )
 
 // codecModule is SEMS's SDP codec filter, applied as SEMS does to the SDP

@@ -6,7 +6,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/b2bua/sipcheck"
+	"github.com/tollgate/tollgate/switch/sipcheck"
 )
 
 // allowed is what Tollgate accepts within a dialog, advertised in Allow.

@@ -9,10 +9,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/b2bua/sdpedit"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
+	"github.com/tollgate/tollgate/switch/sdpedit"
 )
 
 // mediaTimeout bounds one relay operation (its own retransmissions are

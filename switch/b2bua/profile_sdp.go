@@ -7,7 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/b2bua/sdpedit"
+	"github.com/tollgate/tollgate/switch/sdpedit"
 )
 
 // The SDP modules of a profile (codec filter, codec preference,

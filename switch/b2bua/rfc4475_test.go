@@ -104,7 +104,7 @@ func TestRFC4475LeavesCallsAlone(t *testing.T) {
 }
 
 func tortureFiles(t *testing.T) []string {
-	files, err := filepath.Glob("sipcheck/testdata/rfc4475/*.dat")
+	files, err := filepath.Glob("../sipcheck/testdata/rfc4475/*.dat")
 	if err != nil || len(files) != 49 {
 		t.Fatalf("want the 49 torture messages, found %d (%v)", len(files), err)
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/b2bua/profile"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/profile"
 )
 
 // callModule is one call-control feature of a call profile, after SEMS's

@@ -18,7 +18,7 @@ import (
 // example returns a profile example of examples/profiles as config text.
 func example(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../examples/profiles/" + name + ".yaml")
+	b, err := os.ReadFile("../../examples/profiles/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
-	"github.com/tollgate/tollgate/b2bua/sdpedit"
 	"github.com/tollgate/tollgate/internal/testenv"
+	"github.com/tollgate/tollgate/switch/sdpedit"
 )
 
 // startMediaSwitch is startSwitch with the media relays the configuration

@@ -1,8 +1,8 @@
 package b2bua
 
 import (
-	"github.com/tollgate/tollgate/b2bua/profile"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/profile"
 )
 
 // The profile options below shape how a call is authorised and routed
