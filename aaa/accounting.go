@@ -67,6 +67,12 @@ type Accountant struct {
 	queue  *Queue
 	cfg    AccountingConfig
 	kick   chan struct{}
+
+	// mu keeps a record and its parked copies together: a record is queued
+	// and parked, or unparked and taken from the queue, in one step, so the
+	// drain never resends a record whose copy it has not got yet.
+	mu     sync.Mutex
+	parked map[uint64][]*sent // queue seq -> copies the servers may still answer
 }
 
 // NewAccountant uses client (the accounting server group) and queue.
@@ -77,7 +83,7 @@ func NewAccountant(client *Client, queue *Queue, cfg AccountingConfig) *Accounta
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Accountant{client: client, queue: queue, cfg: cfg, kick: make(chan struct{}, 1)}
+	return &Accountant{client: client, queue: queue, cfg: cfg, kick: make(chan struct{}, 1), parked: map[uint64][]*sent{}}
 }
 
 // Start sends the leg's Start record (at connect).
@@ -110,18 +116,29 @@ func (a *Accountant) Stop(ctx context.Context, leg Leg, stop StopInfo) error {
 // send delivers p or queues it durably; an error means the record could not
 // even be queued. While older records wait in the queue, new ones join them
 // at once, which keeps records in order and spares each call the timeouts
-// of servers known to be unreachable.
+// of servers known to be unreachable. A record no server answered stays
+// parked on the servers it was sent to, so that its resend is a
+// retransmission, not a second record.
 func (a *Accountant) send(ctx context.Context, p *radius.Packet) error {
 	created := time.Now()
+	var held []*sent
 	if a.queue.Len() == 0 {
-		_, err := a.client.exchange(ctx, p, created)
+		_, parked, err := a.client.exchange(ctx, p, created, nil)
 		if err == nil {
 			return nil
 		}
+		held = parked
 		a.cfg.Logger.Warn("radius: accounting not answered, queued", "err", err)
 	}
 	rfc2866.AcctDelayTime_Del(p)
-	if err := a.queue.Append(p.Attributes, created); err != nil {
+	a.mu.Lock()
+	seq, err := a.queue.Append(p.Attributes, created)
+	if err == nil && len(held) > 0 {
+		a.parked[seq] = held
+	}
+	a.mu.Unlock()
+	if err != nil {
+		releaseAll(held)
 		return fmt.Errorf("radius: accounting record lost: %w", err)
 	}
 	select {
@@ -154,7 +171,14 @@ func (a *Accountant) Run(ctx context.Context) {
 // drainOnce resends one batch and reports whether all of it was delivered
 // and more is waiting.
 func (a *Accountant) drainOnce(ctx context.Context) bool {
+	a.mu.Lock()
 	recs := a.queue.Head(drainBatch)
+	held := make([][]*sent, len(recs))
+	for i, r := range recs {
+		held[i] = a.parked[r.Seq]
+		delete(a.parked, r.Seq)
+	}
+	a.mu.Unlock()
 	if len(recs) == 0 {
 		return false
 	}
@@ -164,14 +188,15 @@ func (a *Accountant) drainOnce(ctx context.Context) bool {
 		delivered []uint64
 		failures  []error
 	)
-	for _, r := range recs {
+	for i, r := range recs {
 		wg.Go(func() {
 			p := &radius.Packet{Code: radius.CodeAccountingRequest, Attributes: append(radius.Attributes(nil), r.Attrs...)}
-			_, err := a.client.exchange(ctx, p, r.Created)
+			_, parked, err := a.client.exchange(ctx, p, r.Created, held[i])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				failures = append(failures, err)
+				a.park(r.Seq, parked)
 				return
 			}
 			delivered = append(delivered, r.Seq)
@@ -187,6 +212,16 @@ func (a *Accountant) drainOnce(ctx context.Context) bool {
 		return false
 	}
 	return a.queue.Len() > 0
+}
+
+// park keeps the copies of a queued record that servers may still answer.
+func (a *Accountant) park(seq uint64, copies []*sent) {
+	if len(copies) == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.parked[seq] = copies
+	a.mu.Unlock()
 }
 
 func (a *Accountant) sessionID(leg Leg) string {

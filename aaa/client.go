@@ -78,30 +78,77 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // User-Password attribute is given in clear and hidden per server. A reply
 // that fails verification is an error for this request, not a failover.
 func (c *Client) Exchange(ctx context.Context, p *radius.Packet) (*radius.Packet, error) {
-	return c.exchange(ctx, p, time.Now())
+	reply, parked, err := c.exchange(ctx, p, time.Now(), nil)
+	releaseAll(parked)
+	return reply, err
 }
 
 // exchange is Exchange for a packet first produced at created, from which
-// Acct-Delay-Time is counted.
-func (c *Client) exchange(ctx context.Context, p *radius.Packet, created time.Time) (*radius.Packet, error) {
-	var errs []error
+// Acct-Delay-Time is counted. held are the copies of this request parked on
+// servers by an earlier exchange: each is resent as it was. When no server
+// answers, the copies parked now are returned with the error, for the
+// caller to keep until the next try or to release; a server tried after
+// another one failed gets the packet with its Acct-Delay-Time, the mark of
+// a possible second copy elsewhere.
+func (c *Client) exchange(ctx context.Context, p *radius.Packet, created time.Time, held []*sent) (*radius.Packet, []*sent, error) {
+	var (
+		errs   []error
+		parked []*sent
+	)
 	for _, s := range c.order() {
-		reply, err := s.exchange(ctx, p, created, 0)
+		reply, r, err := s.exchange(ctx, p, created, 0, takeHeld(held, s))
+		if r != nil {
+			parked = append(parked, r)
+		}
 		if err == nil {
-			return reply, nil
+			releaseAll(parked)
+			releaseAll(held)
+			return reply, nil, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("radius: %v: %w", p.Code, ctx.Err())
+			return nil, append(parked, remaining(held)...), fmt.Errorf("radius: %v: %w", p.Code, ctx.Err())
 		}
 		if !errors.Is(err, ErrTimeout) {
-			return nil, err
+			return nil, append(parked, remaining(held)...), err
 		}
 		errs = append(errs, err)
 		if s.failures.Load() >= int32(c.cfg.DownAfter) {
 			c.markDown(s)
 		}
 	}
-	return nil, fmt.Errorf("%w: %w", ErrNoServer, errors.Join(errs...))
+	return nil, append(parked, remaining(held)...), fmt.Errorf("%w: %w", ErrNoServer, errors.Join(errs...))
+}
+
+// takeHeld returns the copy parked on s, if any, and removes it from held.
+func takeHeld(held []*sent, s *server) *sent {
+	for i, r := range held {
+		if r != nil && r.s == s {
+			held[i] = nil
+			return r
+		}
+	}
+	return nil
+}
+
+// remaining is what takeHeld left: copies on servers not tried this time.
+func remaining(held []*sent) []*sent {
+	var out []*sent
+	for _, r := range held {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// releaseAll frees the identifiers of parked copies once the request is
+// delivered (or abandoned): a late reply to them is then known as late.
+func releaseAll(rs []*sent) {
+	for _, r := range rs {
+		if r != nil {
+			r.release()
+		}
+	}
 }
 
 // order lists the servers to try: the up ones first, in configured order
@@ -155,7 +202,7 @@ func (c *Client) probe(s *server) {
 			rfc2865.NASIdentifier_SetString(p, "tollgate")
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, s.cfg.Timeout*2)
-		_, err := s.exchange(ctx, p, time.Now(), 1)
+		_, _, err := s.exchange(ctx, p, time.Now(), 1, nil)
 		cancel()
 		if err == nil {
 			s.down.Store(false)

@@ -16,6 +16,9 @@ type conn struct {
 
 	mu      sync.Mutex
 	waiting [256]chan []byte // nil when the identifier is free
+	// previous holds, per identifier, the last request released from it, so
+	// that a late reply to it is told from a forged one.
+	previous [256][]byte
 	// free identifiers as a FIFO ring, so an identifier is reused as late as
 	// possible and a late reply rarely meets a new request.
 	free   [256]byte
@@ -66,12 +69,20 @@ func (c *conn) acquire() (byte, chan []byte, bool) {
 	return id, ch, true
 }
 
-func (c *conn) release(id byte) {
+func (c *conn) release(id byte, req []byte) {
 	c.mu.Lock()
 	c.waiting[id] = nil
+	c.previous[id] = req
 	c.free[(c.head+c.nfree)%256] = id
 	c.nfree++
 	c.mu.Unlock()
+}
+
+// previousRequest is the last request released from id, or nil.
+func (c *conn) previousRequest(id byte) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.previous[id]
 }
 
 func (c *conn) read() {

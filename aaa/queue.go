@@ -159,16 +159,17 @@ func (q *Queue) write(b []byte) error {
 	return nil
 }
 
-// Append stores a packet's attributes durably (fsync'd on return).
-func (q *Queue) Append(attrs radius.Attributes, created time.Time) error {
+// Append stores a packet's attributes durably (fsync'd on return) and
+// returns the record's sequence number.
+func (q *Queue) Append(attrs radius.Attributes, created time.Time) (uint64, error) {
 	n, err := radius.AttributesEncodedLen(attrs)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p := &radius.Packet{Attributes: attrs}
 	b, err := p.MarshalBinary()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	payload := make([]byte, 16, 16+n)
 	q.mu.Lock()
@@ -178,11 +179,11 @@ func (q *Queue) Append(attrs radius.Attributes, created time.Time) error {
 	binary.BigEndian.PutUint64(payload[8:], uint64(created.UnixNano()))
 	payload = append(payload, b[20:]...)
 	if err := q.write(appendLogEntry(nil, recRecord, payload)); err != nil {
-		return fmt.Errorf("accounting queue: %w", err)
+		return 0, fmt.Errorf("accounting queue: %w", err)
 	}
 	q.nextSeq++
 	q.pending = append(q.pending, QueuedRecord{Seq: seq, Created: created, Attrs: attrs})
-	return nil
+	return seq, nil
 }
 
 // Head returns up to n of the oldest undelivered records.

@@ -24,7 +24,7 @@ func TestQueueReplayAndCheckpoints(t *testing.T) {
 	}
 	created := time.Unix(1_800_000_000, 5)
 	for _, u := range []string{"a", "b", "c", "d"} {
-		if err := q.Append(attrs(u), created); err != nil {
+		if _, err := q.Append(attrs(u), created); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +53,7 @@ func TestQueueReplayAndCheckpoints(t *testing.T) {
 	if len(users) != 3 || users[0] != "a" || users[1] != "c" || users[2] != "d" {
 		t.Fatalf("replayed %v", users)
 	}
-	if err := q.Append(attrs("e"), created); err != nil {
+	if _, err := q.Append(attrs("e"), created); err != nil {
 		t.Fatal(err)
 	}
 	var seqs []uint64
@@ -88,7 +88,7 @@ func FuzzQueueReplay(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = q.Append(attrs("x"), time.Now())
+		_, _ = q.Append(attrs("x"), time.Now())
 		q.Close()
 	})
 }

@@ -37,6 +37,7 @@ type ServerStats struct {
 	Rejects     uint64 // Access-Reject
 	Timeouts    uint64 // requests no try of which was answered
 	BadReplies  uint64 // requests failed by an invalid reply
+	LateReplies uint64 // replies to requests already answered or given up on
 	MeanLatency time.Duration
 }
 
@@ -56,6 +57,7 @@ type server struct {
 	rejects   atomic.Uint64
 	timeouts  atomic.Uint64
 	bad       atomic.Uint64
+	late      atomic.Uint64
 	answered  atomic.Uint64
 	latencyNS atomic.Uint64
 }
@@ -84,10 +86,16 @@ func newServer(cfg ServerConfig, log *slog.Logger) (*server, error) {
 }
 
 // acquire finds a socket with a free identifier, opening another socket when
-// all are full and waiting (bounded by ctx) when MaxSockets are all full.
+// all are full. When MaxSockets are all full it waits one try's timeout at
+// most: identifiers held by parked requests of a hung server must not stall
+// the caller, who fails over or queues instead.
 func (s *server) acquire(ctx context.Context) (*conn, byte, chan []byte, error) {
+	timer := time.NewTimer(s.cfg.Timeout)
+	defer timer.Stop()
 	select {
 	case s.slots <- struct{}{}:
+	case <-timer.C:
+		return nil, 0, nil, fmt.Errorf("%w: every identifier of %s is in use", ErrTimeout, s.cfg.Addr)
 	case <-ctx.Done():
 		return nil, 0, nil, ctx.Err()
 	}
@@ -108,84 +116,140 @@ func (s *server) acquire(ctx context.Context) (*conn, byte, chan []byte, error) 
 	return c, id, ch, nil
 }
 
-func (s *server) release(c *conn, id byte) {
-	c.release(id)
-	<-s.slots
+// sent is one request as one server was sent it: the socket and identifier
+// it holds and its exact bytes. An accounting request that no try answered
+// keeps all three (it is parked) until it is delivered, so that resending it
+// to this server is a retransmission that the server's duplicate detection
+// absorbs (same source port, Identifier and Request Authenticator), never a
+// second record.
+type sent struct {
+	s   *server
+	c   *conn
+	id  byte
+	ch  chan []byte
+	req []byte
 }
 
-// exchange sends p with retries and returns the checked reply. Access
-// requests are retransmitted byte for byte (the server may answer from its
-// duplicate cache); accounting requests are re-encoded with a fresh
-// identifier because Acct-Delay-Time changes (RFC 2866 §5.2).
-func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Time, tries int) (*radius.Packet, error) {
+// release frees the identifier; the conn remembers the request so that a
+// reply to it arriving later is known as late.
+func (r *sent) release() {
+	r.c.release(r.id, r.req)
+	<-r.s.slots
+}
+
+// send takes an identifier and encodes p for this server. Acct-Delay-Time
+// is the delay at this first send and stays so in every retransmission.
+func (s *server) send(ctx context.Context, p *radius.Packet, created time.Time) (*sent, error) {
+	c, id, ch, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &sent{s: s, c: c, id: id, ch: ch}
+	if p.Code == radius.CodeAccountingRequest {
+		delay := uint32(time.Since(created) / time.Second)
+		rfc2866.AcctDelayTime_Set(p, rfc2866.AcctDelayTime(delay))
+	}
+	if r.req, err = encodeRequest(p, id, s.secret); err != nil {
+		r.release()
+		return nil, err
+	}
+	return r, nil
+}
+
+// exchange sends p with retries and returns the checked reply. Every try is
+// the same datagram, byte for byte: a server that is merely slow answers the
+// first it processes and drops the others as duplicates (RFC 5080 §2.2.2).
+// RFC 2866 would have Acct-Delay-Time updated on each try, but that makes
+// each try a new record to the server, which is how a hung server doubled
+// records. held, when not nil, is this request parked on this server by an
+// earlier exchange: it is resent as it was. An accounting request that no
+// try answered comes back parked (with its error); any other ends released.
+func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Time, tries int, held *sent) (*radius.Packet, *sent, error) {
 	if tries <= 0 {
 		tries = 1 + s.cfg.Retries
 	}
-	s.requests.Add(1)
 	start := time.Now()
-	var (
-		c   *conn
-		id  byte
-		ch  chan []byte
-		req []byte
-	)
-	defer func() {
-		if c != nil {
-			s.release(c, id)
+	r := held
+	if r == nil {
+		var err error
+		if r, err = s.send(ctx, p, created); err != nil {
+			return nil, nil, err
 		}
-	}()
+		s.requests.Add(1)
+	} else if reply := s.answeredWhileParked(r); reply != nil {
+		s.answeredAfter(0, reply.Code)
+		r.release()
+		return reply, nil, nil
+	}
 	for try := range tries {
-		if c == nil || p.Code == radius.CodeAccountingRequest {
-			if c != nil {
-				s.release(c, id)
-				c = nil
-			}
-			var err error
-			if c, id, ch, err = s.acquire(ctx); err != nil {
-				return nil, err
-			}
-			if p.Code == radius.CodeAccountingRequest {
-				delay := uint32(time.Since(created) / time.Second)
-				rfc2866.AcctDelayTime_Set(p, rfc2866.AcctDelayTime(delay))
-			}
-			if req, err = encodeRequest(p, id, s.secret); err != nil {
-				return nil, err
-			}
-		}
-		if err := c.write(req); err != nil {
+		if err := r.c.write(r.req); err != nil {
 			s.log.Debug("radius: send failed", "try", try, "err", err)
 		}
-		reply, err := s.await(ctx, ch, req)
+		reply, err := s.await(ctx, r)
 		if err == nil {
 			s.answeredAfter(time.Since(start), reply.Code)
-			return reply, nil
+			r.release()
+			return reply, nil, nil
+		}
+		if ctx.Err() != nil {
+			break
 		}
 		if !errors.Is(err, ErrTimeout) {
-			if ctx.Err() == nil {
-				s.bad.Add(1)
-				s.failures.Store(0)
-			}
-			return nil, err
+			s.bad.Add(1)
+			s.failures.Store(0)
+			r.release()
+			return nil, nil, err
 		}
 	}
-	s.timeouts.Add(1)
-	s.failures.Add(1)
-	return nil, fmt.Errorf("%w from %s after %d tries", ErrTimeout, s.cfg.Addr, tries)
+	err := ctx.Err()
+	if err == nil {
+		s.timeouts.Add(1)
+		s.failures.Add(1)
+		err = fmt.Errorf("%w from %s after %d tries", ErrTimeout, s.cfg.Addr, tries)
+	}
+	if p.Code == radius.CodeAccountingRequest {
+		return nil, r, err
+	}
+	r.release()
+	return nil, nil, err
 }
 
-// await waits one try's timeout for a valid reply. An invalid one does not
-// end the wait (it may be a late reply to an earlier user of the
-// identifier); if nothing valid follows, it is the request's error.
-func (s *server) await(ctx context.Context, ch chan []byte, req []byte) (*radius.Packet, error) {
+// answeredWhileParked returns the reply that came for a parked request while
+// nobody waited for it, if one did.
+func (s *server) answeredWhileParked(r *sent) *radius.Packet {
+	select {
+	case b := <-r.ch:
+		reply, err := DecodeReply(b, r.req, s.secret, s.cfg.RequireMessageAuthenticator)
+		if err == nil {
+			return reply
+		}
+	default:
+	}
+	return nil
+}
+
+// await waits one try's timeout for a valid reply. A reply to the request
+// that held the identifier before (the server answering a retransmission it
+// had already answered, or answering after we gave up) is late, not forged:
+// it is counted and ignored. Any other invalid reply does not end the wait
+// either; if nothing valid follows, it is the request's error.
+func (s *server) await(ctx context.Context, r *sent) (*radius.Packet, error) {
 	timer := time.NewTimer(s.cfg.Timeout)
 	defer timer.Stop()
 	var bad error
 	for {
 		select {
-		case b := <-ch:
-			reply, err := DecodeReply(b, req, s.secret, s.cfg.RequireMessageAuthenticator)
+		case b := <-r.ch:
+			reply, err := DecodeReply(b, r.req, s.secret, s.cfg.RequireMessageAuthenticator)
 			if err == nil {
 				return reply, nil
+			}
+			if prev := r.c.previousRequest(r.id); prev != nil {
+				if _, lateErr := DecodeReply(b, prev, s.secret, false); lateErr == nil {
+					s.late.Add(1)
+					s.log.Debug("radius: late reply to an earlier request ignored", "id", r.id)
+					continue
+				}
 			}
 			s.log.Warn("radius: invalid reply", "err", err)
 			bad = err
@@ -214,13 +278,14 @@ func (s *server) answeredAfter(d time.Duration, code radius.Code) {
 
 func (s *server) stats() ServerStats {
 	st := ServerStats{
-		Addr:       s.cfg.Addr,
-		Up:         !s.down.Load(),
-		Requests:   s.requests.Load(),
-		Accepts:    s.accepts.Load(),
-		Rejects:    s.rejects.Load(),
-		Timeouts:   s.timeouts.Load(),
-		BadReplies: s.bad.Load(),
+		Addr:        s.cfg.Addr,
+		Up:          !s.down.Load(),
+		Requests:    s.requests.Load(),
+		Accepts:     s.accepts.Load(),
+		Rejects:     s.rejects.Load(),
+		Timeouts:    s.timeouts.Load(),
+		BadReplies:  s.bad.Load(),
+		LateReplies: s.late.Load(),
 	}
 	if n := s.answered.Load(); n > 0 {
 		st.MeanLatency = time.Duration(s.latencyNS.Load() / n)
