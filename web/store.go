@@ -123,8 +123,8 @@ func (st *store) users(ctx context.Context) ([]User, error) {
 // `tollgate user add` calls.
 func AddUser(ctx context.Context, db *pgxpool.Pool, name string, role Role, password string) (int64, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 64 {
-		return 0, errors.New("a user name is 1 to 64 characters")
+	if name == "" || len(name) > 64 || !plainText(name) {
+		return 0, errors.New("a user name is 1 to 64 characters of UTF-8 text")
 	}
 	if !role.valid() {
 		return 0, fmt.Errorf("role %q: want admin, operator or viewer", role)

@@ -108,8 +108,8 @@ func (s *Server) addTokenForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	if name == "" || len(name) > 64 {
-		s.fail(w, r, http.StatusBadRequest, "a token name is 1 to 64 characters")
+	if name == "" || len(name) > 64 || !plainText(name) {
+		s.fail(w, r, http.StatusBadRequest, "a token name is 1 to 64 characters of UTF-8 text")
 		return
 	}
 	u, err := s.store.userByID(r.Context(), id)

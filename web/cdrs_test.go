@@ -1,0 +1,69 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/cdr"
+)
+
+// TestCDRCSVNeutralisesFormulas: a caller number chosen by whoever sent the
+// INVITE reaches the spreadsheet as text, in the UI's and the API's export.
+func TestCDRCSVNeutralisesFormulas(t *testing.T) {
+	e := newEnv(t)
+	rec := testRecord(1, time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond))
+	rec.CallerNumber = "=2+5"
+	rec.CallerName = `=HYPERLINK("http://evil.example/","x")`
+	rec.CalledReceived = "+4930123456"
+	if err := cdr.NewPGWriter(e.db).Write(context.Background(), []cdr.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	v := e.login("viewer")
+	for _, path := range []string{"/cdrs.csv", "/api/v1/cdrs/export.csv"} {
+		res := v.get(path)
+		rows, err := csv.NewReader(strings.NewReader(res.body)).ReadAll()
+		if res.StatusCode != http.StatusOK || err != nil || len(rows) != 2 {
+			t.Fatalf("%s: %d %v %d rows", path, res.StatusCode, err, len(rows))
+		}
+		cells := map[string]string{}
+		for i, c := range rows[0] {
+			cells[c] = rows[1][i]
+		}
+		for col, want := range map[string]string{
+			"caller_number": "'=2+5", "caller_name": `'=HYPERLINK("http://evil.example/","x")`,
+			"called_received": "'+4930123456", "account": rec.Account,
+		} {
+			if cells[col] != want {
+				t.Errorf("%s %s = %q, want %q", path, col, cells[col], want)
+			}
+		}
+	}
+}
+
+// TestCDRFilterRejectsBadText: NUL or broken UTF-8 in a filter is the
+// user's mistake (400 naming the parameter), not an outage (503) nor an
+// empty download.
+func TestCDRFilterRejectsBadText(t *testing.T) {
+	e := newEnv(t)
+	v := e.login("viewer")
+	for _, bad := range []string{"12\x003", "\xff\xfe", "ab\xc3"} {
+		for _, path := range []string{"/cdrs", "/cdrs.csv", "/api/v1/cdrs", "/api/v1/cdrs/export.csv"} {
+			for _, param := range []string{"caller", "account", "call_id"} {
+				res := v.get(path + "?" + param + "=" + url.QueryEscape(bad))
+				if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.body, param) {
+					t.Errorf("%s?%s=%q: %d %.200s", path, param, bad, res.StatusCode, res.body)
+				}
+			}
+		}
+	}
+	// The same on the login form: a wrong name, not an unavailable database.
+	res := e.anon().post("/login", url.Values{"name": {"admin\x00"}, "password": {testPassword}})
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("login with a NUL in the name: %d", res.StatusCode)
+	}
+}
