@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -220,7 +221,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	password := r.PostForm.Get("password")
 	view := loginView{Next: safeNext(r.PostForm.Get("next")), Name: name}
 	ip := clientIP(r)
-	if wait := s.throttle.blocked(ip, name); wait > 0 {
+	at := attempt{name: name, ip: ip}
+	if c, err := r.Cookie(deviceCookie); err == nil {
+		at.trusted = s.throttle.trustedDevice(c.Value, name)
+	}
+	if wait := s.throttle.blocked(at); wait > 0 {
 		s.auditEntry(r.Context(), AuditEntry{Actor: name, Action: auditLoginLimited, IP: ip})
 		w.Header().Set("Retry-After", retryAfter(wait))
 		view.Error = "Too many failed logins. Try again in " + humanWait(wait) + "."
@@ -243,13 +248,18 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		hash = dummyHash
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u.Disabled || err != nil {
-		s.throttle.failed(ip, name)
+		s.throttle.failed(at)
 		s.auditEntry(r.Context(), AuditEntry{Actor: name, Action: auditLoginFailed, IP: ip})
 		view.Error = "Wrong user name or password."
 		s.render(w, r, http.StatusUnauthorized, "login", view)
 		return
 	}
-	s.throttle.succeeded(ip, name)
+	s.throttle.succeeded(at)
+	http.SetCookie(w, &http.Cookie{
+		Name: deviceCookie, Value: s.throttle.deviceMAC(u.Name), Path: "/login",
+		MaxAge: int((30 * 24 * time.Hour).Seconds()), HttpOnly: true,
+		Secure: !s.opt.Web.InsecureCookies, SameSite: http.SameSiteStrictMode,
+	})
 	// A new session token on login defeats session fixation.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "session error")

@@ -37,15 +37,17 @@ func checkPassword(password string) error {
 
 // changePassword changes the requesting user's own password after checking
 // the current one, and returns the HTTP status and what to tell the user.
-// Wrong current passwords count toward the login throttle: a stolen session
-// must not become a way to guess the password.
+// Wrong current passwords are throttled: a stolen session or a leaked API
+// token must not become a way to guess the password. A session's count with
+// its address's logins of that name; a token's on their own, so that they
+// cannot lock the user's login (throttle.go).
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, current, next string) (int, string) {
 	if current == "" {
 		return http.StatusBadRequest, "the current password is required"
 	}
 	p := who(r.Context())
-	ip := clientIP(r)
-	if wait := s.throttle.blocked(ip, p.Name); wait > 0 {
+	at := attempt{name: p.Name, ip: clientIP(r), trusted: true, token: p.viaToken}
+	if wait := s.throttle.blocked(at); wait > 0 {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		return http.StatusTooManyRequests, "too many wrong passwords: try again in " + humanWait(wait)
 	}
@@ -55,7 +57,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, current,
 		return http.StatusServiceUnavailable, "the user database is unavailable"
 	}
 	if bcrypt.CompareHashAndPassword(u.hash, []byte(current)) != nil {
-		s.throttle.failed(ip, p.Name)
+		s.throttle.failed(at)
 		s.auditReq(r, auditPasswordFailed, u.Name, "wrong current password")
 		return http.StatusForbidden, "the current password is wrong"
 	}
@@ -73,7 +75,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, current,
 		s.log.Error("password change", "error", err)
 		return http.StatusServiceUnavailable, "the user database is unavailable"
 	}
-	s.throttle.succeeded(ip, p.Name)
+	s.throttle.succeeded(at)
 	if !p.viaToken {
 		// This session goes on, under a new token, with the new stamp.
 		if err := s.sessions.RenewToken(r.Context()); err != nil {
