@@ -214,6 +214,10 @@ func safeNext(next string) string {
 
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			s.fail(w, r, http.StatusRequestEntityTooLarge, "the login form is too large")
+			return
+		}
 		s.fail(w, r, http.StatusBadRequest, "bad form")
 		return
 	}

@@ -91,7 +91,11 @@ type env struct {
 
 const testPassword = "correct horse battery"
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with options changed by opt before the server is
+// built.
+func newEnvWith(t testing.TB, opt func(*Options)) *env {
 	t.Helper()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -110,14 +114,18 @@ func newEnv(t testing.TB) *env {
 			t.Fatal(err)
 		}
 	}
-	e.srv, err = New(Options{
+	o := Options{
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Switch: e.sw, DB: db,
 		Reload: func() error { e.reloads++; return e.reloadE },
 		Spool:  func() cdr.SpoolStats { return cdr.SpoolStats{Depth: 3, Segments: 1, OldestUnshipped: time.Now()} },
 		LimitRefusals: func() map[billing.Kind]uint64 {
 			return map[billing.Kind]uint64{billing.AccountCalls: 4, billing.GatewayCalls: 0, billing.CallRate: 9, billing.NoCredit: 1}
 		},
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	e.srv, err = New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

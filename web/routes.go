@@ -1,7 +1,9 @@
 package web
 
 import (
+	"io"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -12,7 +14,7 @@ import (
 // (/api/v1); each route then names the least role it needs.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, securityHeaders)
+	r.Use(middleware.Recoverer, securityHeaders, s.bodyDeadline, bodyLimit(maxBody))
 	// CrossOriginProtection refuses state-changing requests that a browser
 	// marks as cross-site (Sec-Fetch-Site, else Origin); the per-session
 	// form token (csrf.go) also covers browsers that send neither.
@@ -30,7 +32,7 @@ func (s *Server) routes() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.sessions.LoadAndSave, s.needDB)
 		r.Get("/login", s.loginPage)
-		r.Post("/login", s.loginSubmit)
+		r.With(bodyLimit(maxLoginBody)).Post("/login", s.loginSubmit)
 		r.Group(func(r chi.Router) {
 			r.Use(s.requirePage)
 			r.Post("/logout", s.logout)
@@ -86,4 +88,53 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Request bodies: every form and JSON body of the UI and API is small, and
+// one that trickles in must not hold a connection (and a goroutine) open.
+const (
+	maxBody      = 64 << 10 // the largest form: a user or a token
+	maxLoginBody = 4 << 10  // a name, a password and a redirect target
+)
+
+// bodyLimit refuses a body larger than n with 413 when it is read.
+func bodyLimit(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// bodyDeadline gives a request that has a body Options.BodyTimeout to send
+// it all, from the end of its headers (which http.Server's
+// ReadHeaderTimeout bounds): a client sending one byte every few seconds is
+// cut off instead of being waited for. The deadline is lifted once the body
+// is read: net/http's background read of an idle connection would otherwise
+// hit it and cancel the request's context in the middle of the handler.
+func (s *Server) bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(s.opt.BodyTimeout)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	rc *http.ResponseController
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Time{}) // it was set on this connection: cannot fail
+		b.rc = nil
+	}
+	return n, err
 }

@@ -59,6 +59,9 @@ type Options struct {
 	// (billing.Limits.Refused); nil leaves them out of /metrics and the
 	// dashboard.
 	LimitRefusals func() map[billing.Kind]uint64
+	// BodyTimeout is how long a request may take to send its body once its
+	// headers are in; default 10 s.
+	BodyTimeout time.Duration
 	// Web is the web section of the configuration (cookies, lifetimes).
 	Web config.Web
 	// Registry receives the metrics; default a new registry with the Go
@@ -92,6 +95,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Web.SessionLifetime == 0 {
 		o.Web.SessionLifetime = 12 * time.Hour
+	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = 10 * time.Second
 	}
 	if o.Web.IdleTimeout == 0 {
 		o.Web.IdleTimeout = time.Hour
@@ -172,8 +178,12 @@ func ListenAndServe(ctx context.Context, addr, cert, key string, h http.Handler,
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// No ReadTimeout or WriteTimeout: net/http cancels a handler's
+		// context when the connection's read deadline passes, and a CSV
+		// export of millions of CDRs streams for longer than any fixed
+		// limit. Bodies get their own deadline (bodyDeadline).
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() {
