@@ -218,25 +218,18 @@ func csvTimeCell(t time.Time) string {
 	return t.UTC().Format(csvTime)
 }
 
-// csvRow is one record as CSV cells, every cell neutralised (csvCell).
-func csvRow(rec Record, row []string) []string {
-	row = csvCells(rec, row)
-	for i, c := range row {
-		row[i] = csvCell(c)
-	}
-	return row
-}
-
-// csvCell defuses spreadsheet formula injection as OWASP advises: a cell
-// that starts with = + - @ tab or CR gets a leading single quote, so that
-// Excel, LibreOffice and Google Sheets show it as text instead of running
-// it. A caller number "=HYPERLINK(...)" or "=2+5" comes from the INVITE,
-// that is from anyone. E.164 numbers such as "+4930..." are quoted too:
-// one rule for every cell leaves no gap for an attacker to fit through
-// ("+1+cmd|..." is a formula), and a spreadsheet would otherwise turn the
-// number into a figure, dropping its "+" and digits past the fifteenth.
-// A program reading the file undoes it by dropping a leading ' that is
-// followed by one of those characters (docs/install.md).
+// csvCell defuses spreadsheet formula injection as OWASP advises: a text
+// cell that starts with = + - @ tab or CR gets a leading single quote, so
+// that Excel, LibreOffice and Google Sheets show it as text instead of
+// running it. A caller number "=HYPERLINK(...)" or "=2+5" comes from the
+// INVITE, that is from anyone. E.164 numbers such as "+4930..." are quoted
+// too: one rule for every text cell leaves no gap for an attacker to fit
+// through ("+1+cmd|..." is a formula), and a spreadsheet would otherwise
+// turn the number into a figure, dropping its "+" and digits past the
+// fifteenth. Cells Tollgate writes as numbers ("-1" for a RADIUS code not
+// received) stay numbers: strconv cannot write a formula. A program
+// reading the file undoes it by dropping a leading ' that is followed by
+// one of those characters (docs/install.md).
 func csvCell(c string) string {
 	if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
 		return "'" + c
@@ -244,24 +237,25 @@ func csvCell(c string) string {
 	return c
 }
 
-func csvCells(rec Record, row []string) []string {
+func csvRow(rec Record, row []string) []string {
 	attempts, _ := json.Marshal(cleanAttempts(rec.Attempts)) // plain structs: cannot fail
 	itoa := strconv.Itoa
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
 	u64 := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	txt := csvCell
 	return append(row[:0],
-		rec.ID, rec.ConfID, rec.CallIDA, rec.CallIDB,
-		rec.CallerNumber, rec.CallerName, rec.CalledReceived, rec.CalledSent,
-		rec.SourceIP, itoa(rec.SourcePort), rec.Account, rec.Route, rec.Gateway,
-		itoa(len(rec.Attempts)), string(attempts),
+		rec.ID, txt(rec.ConfID), txt(rec.CallIDA), txt(rec.CallIDB),
+		txt(rec.CallerNumber), txt(rec.CallerName), txt(rec.CalledReceived), txt(rec.CalledSent),
+		txt(rec.SourceIP), itoa(rec.SourcePort), txt(rec.Account), txt(rec.Route), txt(rec.Gateway),
+		itoa(len(rec.Attempts)), txt(string(attempts)),
 		csvTimeCell(rec.SetupTime), csvTimeCell(rec.RingingTime), csvTimeCell(rec.ConnectTime), csvTimeCell(rec.DisconnectTime),
 		i64(ms(rec.Duration)), itoa(rec.BilledSeconds), i64(ms(rec.PostDialDelay)),
-		itoa(rec.SIPCode), rec.SIPReason, itoa(rec.Q850Cause), rec.ReleasedBy, rec.DisconnectReason,
-		i64(ms(rec.CreditGranted)), rec.CodecA, rec.CodecB, rec.MediaRelay,
+		itoa(rec.SIPCode), txt(rec.SIPReason), itoa(rec.Q850Cause), txt(rec.ReleasedBy), txt(rec.DisconnectReason),
+		i64(ms(rec.CreditGranted)), txt(rec.CodecA), txt(rec.CodecB), txt(rec.MediaRelay),
 		u64(rec.RTPAtoB.Packets), u64(rec.RTPAtoB.Bytes), u64(rec.RTPAtoB.Lost), i64(rec.RTPAtoB.Jitter.Microseconds()),
 		u64(rec.RTPBtoA.Packets), u64(rec.RTPBtoA.Bytes), u64(rec.RTPBtoA.Lost), i64(rec.RTPBtoA.Jitter.Microseconds()),
-		rec.UserAgentA, rec.UserAgentB,
-		rec.RADIUS.Auth, rec.RADIUS.AuthMethod, rec.RADIUS.Server, itoa(rec.RADIUS.ReturnCode), i64(rec.RADIUS.Latency.Microseconds()),
+		txt(rec.UserAgentA), txt(rec.UserAgentB),
+		txt(rec.RADIUS.Auth), txt(rec.RADIUS.AuthMethod), txt(rec.RADIUS.Server), itoa(rec.RADIUS.ReturnCode), i64(rec.RADIUS.Latency.Microseconds()),
 		itoa(rec.RADIUS.AcctStarts), itoa(rec.RADIUS.AcctInterims), itoa(rec.RADIUS.AcctStops), itoa(rec.RADIUS.AcctQueued),
 	)
 }

