@@ -90,3 +90,32 @@ func BenchmarkRelayLoopback(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkConvert is the transcoder's share of the packet path: one
+// 20 ms packet converted in place, per direction of conversion.
+func BenchmarkConvert(b *testing.B) {
+	for _, c := range []struct{ name, from, to string }{
+		{"PCMA-PCMU", "PCMA/8", "PCMU/0"},
+		{"G722-PCMA", "G722/9", "PCMA/8"},
+		{"PCMA-G722", "PCMA/8", "G722/9"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := &session{}
+			fa, _ := parseFormats([]string{c.from})
+			fb, _ := parseFormats([]string{c.to})
+			s.setFormats(0, fa)
+			s.setFormats(1, fb)
+			var sc scratch
+			var st xstats
+			pkt := rtpPacket(1, 0, 0, 160)
+			pt := byte(fa.ptOf[fa.send])
+			b.ReportAllocs()
+			for b.Loop() {
+				pkt[1] = pt
+				if _, ok := s.convert(0, pkt, &sc, &st); !ok {
+					b.Fatal("discarded")
+				}
+			}
+		})
+	}
+}

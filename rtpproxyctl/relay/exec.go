@@ -354,6 +354,13 @@ func checkSubs(c command, haveTo bool) error {
 			if (sc.mods != "" && sc.mods != "w" && sc.mods != "W") || len(sc.args) != 0 {
 				return eSubc
 			}
+		case 'T':
+			if c.op == 'Q' || (sc.mods != "" && sc.mods != "r" && sc.mods != "R") {
+				return eSubc
+			}
+			if _, ok := parseFormats(sc.args); !ok {
+				return eSubc
+			}
 		default:
 			return eSubc
 		}
@@ -441,6 +448,21 @@ func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, er
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.dropFlagLocked(s, idx, sc.mods != "")
+		return "", nil
+	case 'T':
+		// The leg facing the party whose SDP the command carries, as
+		// update chose it; Tr the other one.
+		side := idx
+		if !u.isU {
+			side = 1 - idx
+		}
+		if sc.mods != "" {
+			side = 1 - side
+		}
+		f, _ := parseFormats(sc.args)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.setFormats(side, f)
 		return "", nil
 	}
 	return "", eSubc

@@ -57,6 +57,7 @@ type leg struct {
 	updated int64    // relay clock of the last U/L that addressed this leg
 	codecs  string   // payload types from the c modifier
 	ptime   int      // z modifier, accepted and stored only
+	formats formats  // payload formats from a T sub-command, for transcoding
 }
 
 // setRemote applies an address from signalling (U/L). An address learned

@@ -82,6 +82,8 @@ type loop struct {
 	tx     [rxBatch]unix.Mmsghdr
 	txName [rxBatch]unix.RawSockaddrInet4
 	h      rtp.Header
+	pcm    scratch
+	xstats xstats
 }
 
 func newLoop(r *Relay) (*loop, error) {
@@ -324,6 +326,15 @@ func (l *loop) serve(m *msock) {
 		dst, o := s.route(m.leg, m.kind, size, src, &l.h, valid, now)
 		if o == nil {
 			continue
+		}
+		if s.xc != nil && valid {
+			var keep bool
+			if size, keep = s.convert(m.leg, buf, &l.pcm, &l.xstats); !keep {
+				pp := &s.legs[m.leg].pipes[kindRTP]
+				pp.nrelayed--
+				pp.ndropped++
+				continue
+			}
 		}
 		out = o
 		t := &l.tx[k]

@@ -397,6 +397,7 @@ type Stats struct {
 	Busy              float64 // busiest packet loop's share of time spent relaying, last sweep
 	Commands          uint64
 	CommandErrors     uint64
+	Transcoder        []CodecStats // per encoding; zero counts until a session transcodes
 }
 
 // Stats returns the current counters.
@@ -421,6 +422,7 @@ func (r *Relay) Stats() Stats {
 		Busy:              float64From(r.busy.Load()),
 		Commands:          r.cmds.rcvd.Load(),
 		CommandErrors:     r.cmds.errs.Load(),
+		Transcoder:        r.transcoderStats(),
 	}
 	for _, list := range r.sessions {
 		for _, s := range list {

@@ -33,6 +33,7 @@ type session struct {
 	ndiscard  uint64
 	notify    *notifier
 	notifyTag string
+	xc        *transcoder // nil until both parties' formats are known
 }
 
 // route accounts a packet and decides where it goes. It returns a nil
