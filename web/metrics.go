@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tollgate/tollgate/rtpproxyctl/relay"
 )
 
 func newRegistry() *prometheus.Registry {
@@ -41,11 +43,12 @@ var (
 	descRelayUp   = prometheus.NewDesc("tollgate_media_relay_up", "1 when the rtpproxy relay answers and takes calls.", []string{"mode", "relay"}, nil)
 	descRelaySess = prometheus.NewDesc("tollgate_builtin_relay_sessions", "Sessions open in the built-in relay.", nil, nil)
 	descRelayPkt  = prometheus.NewDesc("tollgate_builtin_relay_packets_total", "Packets through the built-in relay by result.", []string{"result"}, nil)
+	descRelayXc   = prometheus.NewDesc("tollgate_builtin_relay_transcoder_packets_total", "RTP packets through the built-in relay's transcoder by encoding: in (received in it, converted or renumbered), out (sent in it), discarded (the receiving party did not list it).", []string{"codec", "direction"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActive, descStarted, descAnswered, descAttempts, descOverload, descMalformed, descLimit, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
-		descSpoolB, descSpoolAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt} {
+		descSpoolB, descSpoolAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc} {
 		ch <- d
 	}
 }
@@ -100,11 +103,23 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if s.opt.Builtin != nil {
-		b := s.opt.Builtin()
-		gauge(descRelaySess, float64(b.ActiveSessions))
-		counter(descRelayPkt, float64(b.PacketsRelayed), "relayed")
-		counter(descRelayPkt, float64(b.PacketsDropped), "dropped")
-		counter(descRelayPkt, float64(b.PacketsDiscarded), "discarded")
+		collectBuiltin(ch, s.opt.Builtin())
+	}
+}
+
+// collectBuiltin reports the built-in relay's counters.
+func collectBuiltin(ch chan<- prometheus.Metric, b relay.Stats) {
+	ch <- prometheus.MustNewConstMetric(descRelaySess, prometheus.GaugeValue, float64(b.ActiveSessions))
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	counter(descRelayPkt, b.PacketsRelayed, "relayed")
+	counter(descRelayPkt, b.PacketsDropped, "dropped")
+	counter(descRelayPkt, b.PacketsDiscarded, "discarded")
+	for _, x := range b.Transcoder {
+		counter(descRelayXc, x.In, x.Codec, "in")
+		counter(descRelayXc, x.Out, x.Codec, "out")
+		counter(descRelayXc, x.Discarded, x.Codec, "discarded")
 	}
 }
 
