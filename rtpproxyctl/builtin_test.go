@@ -108,7 +108,7 @@ func TestClientAgainstBuiltinRelay(t *testing.T) {
 		t.Run(control, func(t *testing.T) {
 			r, p, _ := builtinPool(t, 40, 0, control)
 			if st := p.Status()[0]; !st.InUse || st.Features != (rtpproxyctl.Features{Codecs: true, Query: true, Notify: true, QueryDelete: true,
-				NamedQuery: true, Loss: true, Jitter: true, Bytes: true}) {
+				NamedQuery: true, Loss: true, Jitter: true, Bytes: true, Transcode: true}) {
 				t.Fatalf("relay status %+v", st)
 			}
 			a, b := listen(t), listen(t)
@@ -296,5 +296,51 @@ func TestCounterQueryAgainstBuiltinRelay(t *testing.T) {
 	}
 	if rs := r.Stats(); rs.ActiveSessions != 0 {
 		t.Errorf("relay still holds %d sessions", rs.ActiveSessions)
+	}
+}
+
+// TestClientDrivesTranscoding: streams that carry their payload formats
+// make the built-in relay transcode: a PCMA caller's packet reaches a
+// PCMU-only callee as PCMU, and back.
+func TestClientDrivesTranscoding(t *testing.T) {
+	_, p, _ := builtinPool(t, 20, 0, "udp:127.0.0.1:0")
+	a, b := listen(t), listen(t)
+	m := p.Open(rtpproxyctl.Dialog{CallID: "xc@test", CallerTag: "ta", CalleeTag: "tb"})
+	sa, sb := stream(a), stream(b)
+	sa[0].Formats = []rtpproxyctl.Format{{Encoding: "PCMA", PT: 8}, {Encoding: "tele phone", PT: 101}}
+	sb[0].Formats = []rtpproxyctl.Format{{Encoding: "PCMU", PT: 0}}
+	toB, err := m.Offer(opCtx(t), rtpproxyctl.Caller, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toA, err := m.Answer(opCtx(t), rtpproxyctl.Callee, sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange := func(from, to *net.UDPConn, ep rtpproxyctl.Endpoint, pt, payload byte) []byte {
+		t.Helper()
+		pkt := make([]byte, 12+160)
+		pkt[0], pkt[1] = 0x80, pt
+		for i := range pkt[12:] {
+			pkt[12+i] = payload
+		}
+		if _, err := from.WriteToUDP(pkt, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ep.Addr, uint16(ep.Port)))); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 2048)
+		to.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := to.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf[:n]
+	}
+	// A-law 0xD5 and µ-law 0xFE are both +8 (on the 16-bit scale); µ-law
+	// 0xFF is 0, for which A-law's nearest is 0xD5.
+	if got := exchange(a, b, toA[0], 8, 0xD5); got[1] != 0 || got[12] != 0xFE {
+		t.Fatalf("caller's PCMA reached the callee as pt %d payload %#x", got[1], got[12])
+	}
+	if got := exchange(b, a, toB[0], 0, 0xFF); got[1] != 8 || got[12] != 0xD5 {
+		t.Fatalf("callee's PCMU reached the caller as pt %d payload %#x", got[1], got[12])
 	}
 }

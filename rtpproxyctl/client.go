@@ -28,6 +28,10 @@ const (
 	// answers 0, so the counters are never asked of a relay that would
 	// reply E62 to them.
 	capBytes = "tollgate_nbytes"
+	// capTranscode is Tollgate's relay's transcoder: the T sub-command
+	// after U/L naming a party's payload formats (rtpproxyctl/relay's
+	// README). Asked the same way, for the same reason, as capBytes.
+	capTranscode = "tollgate_transcode"
 )
 
 // Features are what VF probing found a relay supports.
@@ -40,6 +44,7 @@ type Features struct {
 	Loss        bool // rtpa_nlost (20230205)
 	Jitter      bool // rtpa_jlast/jmax/javg (20230424)
 	Bytes       bool // tg_nbytes_ina: a Tollgate relay (VF tollgate_nbytes)
+	Transcode   bool // the T sub-command: a Tollgate relay (VF tollgate_transcode)
 }
 
 // flows reports whether a named Q brings more than the plain one: the
@@ -123,7 +128,7 @@ func (c *Client) Probe(ctx context.Context) error {
 		dst  *bool
 	}{{capMediaNumbers, nil}, {capCodecs, &f.Codecs}, {capQuery, &f.Query}, {capNotify, &f.Notify},
 		{capQueryDelete, &f.QueryDelete}, {capNamedQuery, &f.NamedQuery}, {capLoss, &f.Loss}, {capJitter, &f.Jitter},
-		{capBytes, &f.Bytes}} {
+		{capBytes, &f.Bytes}, {capTranscode, &f.Transcode}} {
 		ok, err := c.supports(ctx, p.date)
 		if err != nil {
 			return fmt.Errorf("rtpproxy %s: VF %s: %w", c.address, p.date, err)
@@ -167,6 +172,18 @@ type Request struct {
 	PayloadTypes []int  // sent as the c modifier when the relay supports it
 	NotifySocket string // U only: the relay's -n target; "" = none
 	NotifyTag    string // U only: written back on the notify socket at timeout
+	// Formats, when the relay transcodes, are sent as "&& T": the payload
+	// formats of the SDP's sender, so that the relay converts media
+	// between parties that chose different codecs.
+	Formats []Format
+}
+
+// Format is one payload format of an SDP's m= line: its encoding name as
+// in a=rtpmap (PCMU, PCMA, G722, telephone-event, CN, or any other, which
+// the relay relays unconverted) and its payload type.
+type Format struct {
+	Encoding string
+	PT       int
 }
 
 // Update sends U (create or update, the offer) and returns the relay's
@@ -204,6 +221,9 @@ func (c *Client) endpointCommand(ctx context.Context, op byte, r Request) (Endpo
 	}
 	if r.NotifySocket != "" {
 		b.WriteString(" " + r.NotifySocket + " " + url.PathEscape(r.NotifyTag))
+	}
+	if len(r.Formats) > 0 && c.Features().Transcode {
+		b.WriteString(transcodeSub(r.Formats))
 	}
 	body, err := c.t.exchange(ctx, b.String())
 	if err != nil {
@@ -281,4 +301,23 @@ func (c *Client) Delete(ctx context.Context, callID, fromTag, toTag string) erro
 		return err
 	}
 	return parseAck(body)
+}
+
+// transcodeSub is the " && T enc/pt ..." sub-command for formats. A format
+// that cannot be written as one token (an encoding name from an SDP with
+// odd characters, a payload type out of range) is left out rather than
+// have the relay refuse the whole U or L: the relay passes what it was not
+// told about unconverted.
+func transcodeSub(formats []Format) string {
+	var b strings.Builder
+	b.WriteString(" && T")
+	for _, f := range formats {
+		if f.PT < 0 || f.PT > 127 || f.Encoding == "" || strings.IndexFunc(f.Encoding, func(r rune) bool {
+			return !(r == '-' || r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z')
+		}) >= 0 {
+			continue
+		}
+		fmt.Fprintf(&b, " %s/%d", f.Encoding, f.PT)
+	}
+	return b.String()
 }

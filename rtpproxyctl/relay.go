@@ -48,6 +48,9 @@ type Stream struct {
 	// SDP does not tell): what turns the relay's jitter, counted in RTP
 	// timestamp units, into time.
 	ClockRate int
+	// Formats are the sender's payload formats, in its SDP's order, for a
+	// relay that transcodes (Features.Transcode); nil: no transcoding.
+	Formats []Format
 }
 
 // Endpoint is where the relay receives a stream's media for the other side:

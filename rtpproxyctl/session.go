@@ -153,6 +153,7 @@ func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, stream
 			Addr:         st.Addr,
 			Port:         st.Port,
 			PayloadTypes: st.PayloadTypes,
+			Formats:      st.Formats,
 		}
 		n := ";" + strconv.Itoa(st.Index+1)
 		// U names the SDP's sender first; L names the offerer first, i.e.
