@@ -1,8 +1,8 @@
 // Package rtpproxyctl anchors a call's media on a relay for the B2BUA: the
 // MediaRelay interface one call uses, and the client of Sippy rtpproxy's
 // control protocol (UDP with cookies and retransmission, unix and stream
-// sockets, weighted relays with failover, timeout notifications). The SDP
-// itself is rewritten separately, with b2bua/sdpedit (see Streams, Rewrite).
+// sockets, weighted relays with failover, timeout notifications). It
+// speaks in streams and endpoints; the switch reads and rewrites the SDP.
 package rtpproxyctl
 
 import (

@@ -248,7 +248,7 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	streams := rtpproxyctl.Streams(sd)
+	streams := anchorableStreams(sd)
 	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
 	defer cancel()
 	c.mu.Lock()
@@ -263,7 +263,7 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	if err := rtpproxyctl.Rewrite(sd, streams, eps); err != nil {
+	if err := rewriteStreams(sd, streams, eps); err != nil {
 		return nil, err
 	}
 	if len(streams) > 0 {
