@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
-	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // relayCommand runs the built-in media relay on its own, from the media
@@ -28,7 +27,7 @@ func relayCommand(args []string, stderr io.Writer) int {
 		log.Error("cannot start: media.builtin.control lists no control socket to answer on", "config", path)
 		return 1
 	}
-	r, err := relay.New(b2bua.BuiltinRelayConfig(b), log.With("component", "relay"))
+	r, err := relay.New(builtinRelayConfig(b), log.With("component", "relay"))
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

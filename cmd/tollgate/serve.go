@@ -111,7 +111,7 @@ func serve(args []string, stderr io.Writer) int {
 	defer stop() // the shipper stops before the records close
 	// The media relays outlive the switch: the switch's shutdown ends every
 	// call, deleting its relay session, before they close.
-	media, err := b2bua.StartMedia(ctx, cfg, log)
+	media, err := startMedia(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
@@ -119,17 +119,18 @@ func serve(args []string, stderr io.Writer) int {
 	defer media.Close()
 	// RADIUS closes first: the switch's shutdown has sent every call's
 	// Stop records, which it may still be delivering or queueing.
-	radius, err := b2bua.StartAAA(ctx, cfg, log)
+	radius, err := startRadius(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
 	defer radius.Close()
-	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Media: media, AAA: radius})
+	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Media: media.relays(), AAA: radius.AAA})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
+	media.bind(sw.MediaTimedOut)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
 	stopWeb, err := startWeb(ctx, cfg, path, sw, records, media, radius, log)

@@ -15,7 +15,7 @@ import (
 // startWeb runs the admin UI, API and /metrics beside the switch. The
 // returned function stops it and waits. A web server that cannot listen is
 // logged, not fatal: calls are switched without it.
-func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *b2bua.Media, radius *b2bua.AAA, log *slog.Logger) (func(), error) {
+func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *media, radius *radius, log *slog.Logger) (func(), error) {
 	if cfg.Web.Disable {
 		return func() {}, nil
 	}
@@ -43,7 +43,7 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 			}
 			return out
 		}
-		if b := media.Builtin(); b != nil {
+		if b := media.builtin; b != nil {
 			o.Builtin = func() relay.Stats { return b.Stats() }
 		}
 	}

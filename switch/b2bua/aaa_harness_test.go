@@ -42,14 +42,10 @@ func startAAASwitch(t *testing.T, yaml string) *testSwitch {
 	t.Helper()
 	cfg, port := testConfig(t, fmt.Sprintf("cdr: {dir: %q}\n%s", t.TempDir(), yaml))
 	ctx, cancel := context.WithCancel(context.Background())
-	radius, err := StartAAA(ctx, cfg, testLogger(t))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	radius, closeRADIUS := radiusAAA(t, ctx, cfg)
 	return runSwitch(t, cfg, port, Options{AAA: radius}, func() {
+		closeRADIUS()
 		cancel()
-		radius.Close()
 	})
 }
 

@@ -79,6 +79,9 @@ func runSwitch(t testing.TB, cfg *config.Config, port int, o Options, after func
 		o.Sink = chanSink(ts.records)
 	}
 	o.Log = testLogger(t)
+	if o.AAA == nil {
+		o.AAA = limitsAAA(t, cfg)
+	}
 	var err error
 	ts.Switch, err = New(cfg, o)
 	if err != nil {

@@ -316,10 +316,10 @@ func (c *Call) closeMedia(rec *cdr.Record) {
 	rec.RTPBtoA = st.CalleeToCaller
 }
 
-// onMediaTimeout is told by the relay that a call's media stopped: the call
+// MediaTimedOut is told by a relay that a call's media stopped: the call
 // ends like any other, both legs hung up, with the reason "media timeout".
 // It must not block (it runs on the notification reader).
-func (s *Switch) onMediaTimeout(d rtpproxyctl.Dialog) {
+func (s *Switch) MediaTimedOut(d rtpproxyctl.Dialog) {
 	c := s.calls.get(keyA(d.CallID, d.CallerTag))
 	if c == nil || c.a.d.localTag != d.CalleeTag {
 		return

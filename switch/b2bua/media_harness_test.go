@@ -23,20 +23,18 @@ import (
 
 // startMediaSwitch is startSwitch with the media relays the configuration
 // names started as `tollgate serve` starts them.
-func startMediaSwitch(t *testing.T, yaml string) (*testSwitch, *Media) {
+func startMediaSwitch(t *testing.T, yaml string) (*testSwitch, *testMedia) {
 	t.Helper()
 	cfg, port := testConfig(t, yaml)
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
-	media, err := StartMedia(sctx, cfg, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := runSwitch(t, cfg, port, Options{Media: media}, func() {
+	media := startTestMedia(t, sctx, cfg)
+	ts := runSwitch(t, cfg, port, Options{Media: media.relays()}, func() {
 		if err := media.Close(); err != nil {
 			t.Errorf("media close: %v", err)
 		}
 	})
+	media.bind(ts.Switch)
 	return ts, media
 }
 

@@ -40,14 +40,3 @@ func (c *Call) hopMedia(h hop) {
 		}
 	}
 }
-
-// running names a media mode whose relay runs, the built-in one first; ""
-// when none does.
-func (m *Media) running() string {
-	for _, mode := range []string{config.MediaBuiltin, config.MediaRTPProxy} {
-		if m.pool(mode) != nil {
-			return mode
-		}
-	}
-	return ""
-}

@@ -383,10 +383,7 @@ func BenchmarkMediaAnchoredCall(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := StartMedia(b.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := startTestMedia(b, b.Context(), cfg)
 	defer m.Close()
 	sw := &Switch{log: slog.New(slog.DiscardHandler)}
 	inv := sip.NewRequest(sip.INVITE, sip.Uri{Host: "127.0.0.1"})
@@ -397,7 +394,7 @@ func BenchmarkMediaAnchoredCall(b *testing.B) {
 	for b.Loop() {
 		i++
 		c := &Call{sw: sw, media: &callMedia{name: config.MediaBuiltin,
-			relay: m.pool(config.MediaBuiltin).Open(rtpproxyctl.Dialog{CallID: fmt.Sprint("bench-", i), CallerTag: "a", CalleeTag: "b"})}}
+			relay: m.pool.Open(rtpproxyctl.Dialog{CallID: fmt.Sprint("bench-", i), CallerTag: "a", CalleeTag: "b"})}}
 		if _, err := c.anchor(opOffer, rtpproxyctl.Caller, inv); err != nil {
 			b.Fatal(err)
 		}

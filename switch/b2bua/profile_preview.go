@@ -34,7 +34,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 		return nil, errors.New("preview: the INVITE needs From, To, Call-ID and CSeq")
 	}
 	log := slog.New(slog.DiscardHandler)
-	s := &Switch{log: log, calls: newCallTable(), aaa: newLimitsOnly(cfg, log)}
+	s := &Switch{log: log, calls: newCallTable(), aaa: NewAAA(log, AAAOptions{})}
 	s.cfg.Store(cfg)
 	for _, l := range cfg.SIP.Listeners() {
 		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))

@@ -2,10 +2,7 @@ package b2bua
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -54,17 +51,38 @@ type Limiter interface {
 // server before queueing them on disk for the next start.
 const sendGrace = 10 * time.Second
 
+// AccountingQueue is the durable queue of accounting records no server
+// has taken yet (aaa.Queue satisfies it), counted for the call's result.
+type AccountingQueue interface {
+	Len() int
+}
+
+// AAAOptions are the back-ends cmd/tollgate builds for the switch's AAA:
+// the switch declares what it needs of them and builds none, so it
+// depends on no RADIUS client or limiter implementation.
+type AAAOptions struct {
+	Limits Limiter      // required: limits and credit apply with or without RADIUS
+	Auth   Authorizer   // nil: no RADIUS authorisation
+	Nonces DigestNonces // with Auth: the digest challenges
+	// AuthServer names the auth server that answered, "" when that is not
+	// certain (with failover, the client does not say which one did).
+	AuthServer func() string
+	Acct       Accountant      // nil: no RADIUS accounting
+	Queue      AccountingQueue // with Acct
+}
+
 // AAA is what the switch asks about each call: limits and credit always,
-// RADIUS authorisation and accounting when servers are configured. RADIUS
-// changes need a restart; the modes, timers and credit limits in force are
-// read from the configuration of the moment.
+// RADIUS authorisation and accounting when their back-ends are given.
+// RADIUS changes need a restart; the modes, timers and credit limits in
+// force are read from the configuration of the moment.
 type AAA struct {
-	log    *slog.Logger
-	auth   Authorizer // nil: no auth servers
-	nonces DigestNonces
-	acct   Accountant // nil: no accounting servers
-	queue  *aaa.Queue // the accounting records waiting for a server
-	limits Limiter
+	log        *slog.Logger
+	auth       Authorizer // nil: no auth servers
+	nonces     DigestNonces
+	authServer func() string
+	acct       Accountant // nil: no accounting servers
+	queue      AccountingQueue
+	limits     Limiter
 
 	// Accounting records are sent in the background, in order per call;
 	// sendCtx ends those still waiting when Close's grace runs out, which
@@ -72,20 +90,6 @@ type AAA struct {
 	sendCtx     context.Context
 	cancelSends context.CancelFunc
 	sends       sync.WaitGroup
-
-	stopRun context.CancelFunc
-	runDone chan struct{}
-	closers []func() error
-	clients []*aaa.Client // auth, then accounting: their counters for the UI
-}
-
-// ServerStats are the counters of every RADIUS server, auth servers first.
-func (a *AAA) ServerStats() []aaa.ServerStats {
-	var out []aaa.ServerStats
-	for _, c := range a.clients {
-		out = append(out, c.Stats()...)
-	}
-	return out
 }
 
 // LimitsConfig is the billing configuration of a switch configuration.
@@ -103,66 +107,16 @@ func LimitsConfig(cfg *config.Config) billing.Config {
 	}
 }
 
-// newLimitsOnly is the AAA of a switch without RADIUS: limits and credit.
-func newLimitsOnly(cfg *config.Config, log *slog.Logger) *AAA {
-	a := &AAA{log: log, limits: billing.NewLimits(LimitsConfig(cfg))}
+// NewAAA is the switch's AAA on the back-ends o. Close it after the
+// switch has shut down, before closing the back-ends.
+func NewAAA(log *slog.Logger, o AAAOptions) *AAA {
+	a := &AAA{log: log, limits: o.Limits, auth: o.Auth, nonces: o.Nonces, authServer: o.AuthServer,
+		acct: o.Acct, queue: o.Queue}
+	if a.authServer == nil {
+		a.authServer = func() string { return "" }
+	}
 	a.sendCtx, a.cancelSends = context.WithCancel(context.Background())
 	return a
-}
-
-// StartAAA builds the RADIUS clients of the configuration and starts
-// resending the accounting records an earlier run queued. Close it after
-// the switch has shut down.
-func StartAAA(ctx context.Context, cfg *config.Config, log *slog.Logger) (*AAA, error) {
-	a := newLimitsOnly(cfg, log)
-	r := cfg.Radius
-	nas, _ := netip.ParseAddr(r.NASIPAddress) // validated by config
-	if len(r.AuthServers) > 0 {
-		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AuthServers), RoundRobin: r.RoundRobin,
-			ProbeInterval: r.ProbeInterval, Logger: log.With("component", "radius-auth")})
-		if err != nil {
-			return nil, fmt.Errorf("radius auth: %w", err)
-		}
-		a.closers = append(a.closers, c.Close)
-		a.clients = append(a.clients, c)
-		codes := aaa.DefaultReturnCodes()
-		for rc, s := range r.ReturnCodes {
-			codes[rc] = aaa.SIPStatus{Code: s.Code, Reason: s.Reason}
-		}
-		a.auth = aaa.NewAuthorizer(c, aaa.AuthConfig{IPPassword: r.IPPassword, NASIPAddress: nas, ReturnCodes: codes})
-		a.nonces = aaa.NewNonces(aaa.NonceConfig{Lifetime: r.NonceLifetime})
-	}
-	if len(r.AcctServers) > 0 {
-		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AcctServers), RoundRobin: r.RoundRobin,
-			ProbeInterval: r.ProbeInterval, Logger: log.With("component", "radius-acct")})
-		if err != nil {
-			a.Close()
-			return nil, fmt.Errorf("radius accounting: %w", err)
-		}
-		a.closers = append(a.closers, c.Close)
-		a.clients = append(a.clients, c)
-		q, err := aaa.OpenQueue(r.Accounting.QueueDir)
-		if err != nil {
-			a.Close()
-			return nil, fmt.Errorf("radius accounting: %w", err)
-		}
-		a.closers = append(a.closers, q.Close)
-		a.queue = q
-		acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{SessionIDPerLeg: r.Accounting.SessionIDPerLeg,
-			NASIPAddress: nas, Logger: log.With("component", "radius-acct")})
-		a.acct = acct
-		var runCtx context.Context
-		runCtx, a.stopRun = context.WithCancel(ctx)
-		a.runDone = make(chan struct{})
-		go func() {
-			defer close(a.runDone)
-			acct.Run(runCtx)
-		}()
-		if n := q.Len(); n > 0 {
-			log.Info("radius: resending accounting records queued by an earlier run", "records", n)
-		}
-	}
-	return a, nil
 }
 
 // LimitRefusals counts the calls each kind of limit refused since start.
@@ -176,20 +130,9 @@ func (a *AAA) QueuedAccounting() int {
 	return a.queue.Len()
 }
 
-// radiusServers converts configured servers; secrets pass through, never logged.
-func radiusServers(in []config.RadiusServer) []aaa.ServerConfig {
-	out := make([]aaa.ServerConfig, len(in))
-	for i, s := range in {
-		out[i] = aaa.ServerConfig{Addr: s.Address, Secret: s.Secret, Timeout: s.Timeout, Retries: s.Retries,
-			RequireMessageAuthenticator: s.RequireMessageAuthenticator}
-	}
-	return out
-}
-
-// Close waits for accounting records in flight (queueing on disk those no
-// server took within a grace period), stops the resender and closes the
-// RADIUS sockets and the queue.
-func (a *AAA) Close() error {
+// Close waits for accounting records in flight, ending those no server
+// took within a grace period: the Accountant queues them on disk.
+func (a *AAA) Close() {
 	done := make(chan struct{})
 	go func() { a.sends.Wait(); close(done) }()
 	t := time.NewTimer(sendGrace)
@@ -201,16 +144,6 @@ func (a *AAA) Close() error {
 		<-done
 	}
 	a.cancelSends()
-	if a.stopRun != nil {
-		a.stopRun()
-		<-a.runDone
-	}
-	var errs []error
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		errs = append(errs, a.closers[i]())
-	}
-	a.closers = nil
-	return errors.Join(errs...)
 }
 
 // sendChain runs one call's accounting sends in order, on one goroutine

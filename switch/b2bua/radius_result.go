@@ -41,20 +41,6 @@ func (c *Call) noteAuth(mode string, took time.Duration, grant *aaa.AuthResult, 
 	r.Auth, r.AuthMethod, r.Server, r.ReturnCode, r.Latency = auth, method, server, code, took
 }
 
-// authServer names the auth server that answered, when that is certain:
-// the aaa client does not say which of several servers did, so with
-// failover configured it is left unknown ("") rather than guessed.
-func (a *AAA) authServer() string {
-	if a.auth == nil || len(a.clients) == 0 {
-		return ""
-	}
-	// StartAAA puts the auth client first.
-	if st := a.clients[0].Stats(); len(st) == 1 {
-		return st[0].Addr
-	}
-	return ""
-}
-
 // countAcct counts the accounting record f sends. f is one of sendAcct's
 // closures, which do nothing but call one method of the Accountant they
 // are given: handing it a counter tells which record it is, at the moment

@@ -96,21 +96,14 @@ func TestRadiusRouteRTPP(t *testing.T) {
 	cfg, port := testConfig(t, fmt.Sprintf("cdr: {dir: %q}\n", t.TempDir())+radiusYAML(fr, "  auth: ip\n")+
 		fmt.Sprintf("media:\n  mode: builtin\n  builtin:\n    port_min: %d\n    port_max: %d\n", lo, hi))
 	ctx, cancel := context.WithCancel(context.Background())
-	radius, err := StartAAA(ctx, cfg, testLogger(t))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	media, err := StartMedia(ctx, cfg, testLogger(t))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	sw := runSwitch(t, cfg, port, Options{AAA: radius, Media: media}, func() {
-		cancel()
-		radius.Close()
+	radius, closeRADIUS := radiusAAA(t, ctx, cfg)
+	media := startTestMedia(t, ctx, cfg)
+	sw := runSwitch(t, cfg, port, Options{AAA: radius, Media: media.relays()}, func() {
+		closeRADIUS()
 		media.Close()
+		cancel()
 	})
+	media.bind(sw.Switch)
 	caller := newPeer(t, "caller")
 	ds, err := caller.call(within(t, 20*time.Second), sw.uri("100"))
 	if err != nil {

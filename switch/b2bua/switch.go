@@ -59,7 +59,7 @@ type Switch struct {
 	cfg     atomic.Pointer[config.Config]
 	sink    RecordSink
 	journal Journal
-	media   *Media // nil: every call in mode none
+	media   MediaRelays // empty: every call in mode none
 	aaa     *AAA
 
 	ua  *sipgo.UserAgent
@@ -99,10 +99,10 @@ type Stats struct {
 // Options are the switch's collaborators.
 type Options struct {
 	Log     *slog.Logger
-	Sink    RecordSink // where call records go; default: LogSink on Log
-	Journal Journal    // notes connected calls; optional
-	Media   *Media     // relays for media anchoring (StartMedia); nil: mode none only
-	AAA     *AAA       // RADIUS and limits (StartAAA); nil: the limits of cfg, no RADIUS
+	Sink    RecordSink  // where call records go; default: LogSink on Log
+	Journal Journal     // notes connected calls; optional
+	Media   MediaRelays // relays for media anchoring; empty: mode none only
+	AAA     *AAA        // limits, credit and RADIUS (NewAAA); required
 }
 
 // New builds a switch for a configuration. It does not listen yet.
@@ -114,7 +114,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		o.Sink = LogSink{Log: o.Log}
 	}
 	if o.AAA == nil {
-		o.AAA = newLimitsOnly(cfg, o.Log)
+		return nil, errors.New("b2bua: no AAA: limits and credit apply to every call")
 	}
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, aaa: o.AAA, calls: newCallTable(),
 		closing: make(chan struct{})}

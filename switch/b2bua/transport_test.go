@@ -52,7 +52,7 @@ func TestIPv6Listener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw, err := New(cfg, Options{Log: testLogger(t)})
+	sw, err := New(cfg, Options{Log: testLogger(t), AAA: limitsAAA(t, cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}

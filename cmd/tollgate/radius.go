@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/tollgate/tollgate/aaa"
+	"github.com/tollgate/tollgate/billing"
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/b2bua"
+)
+
+// radius is serve's AAA: the limits, and the RADIUS clients, accounting
+// queue and resender of the configuration, built here and handed to the
+// switch as the interfaces it declares (b2bua.AAAOptions). RADIUS changes
+// need a restart.
+type radius struct {
+	*b2bua.AAA
+	stopRun context.CancelFunc
+	runDone chan struct{}
+	closers []func() error
+	clients []*aaa.Client // auth, then accounting: their counters for the UI
+}
+
+// startRadius builds the AAA of cfg and starts resending the accounting
+// records an earlier run queued. Close it after the switch has shut down.
+func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*radius, error) {
+	a := &radius{}
+	o := b2bua.AAAOptions{Limits: billing.NewLimits(b2bua.LimitsConfig(cfg))}
+	r := cfg.Radius
+	nas, _ := netip.ParseAddr(r.NASIPAddress) // validated by config
+	if len(r.AuthServers) > 0 {
+		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AuthServers), RoundRobin: r.RoundRobin,
+			ProbeInterval: r.ProbeInterval, Logger: log.With("component", "radius-auth")})
+		if err != nil {
+			return nil, fmt.Errorf("radius auth: %w", err)
+		}
+		a.closers = append(a.closers, c.Close)
+		a.clients = append(a.clients, c)
+		codes := aaa.DefaultReturnCodes()
+		for rc, s := range r.ReturnCodes {
+			codes[rc] = aaa.SIPStatus{Code: s.Code, Reason: s.Reason}
+		}
+		o.Auth = aaa.NewAuthorizer(c, aaa.AuthConfig{IPPassword: r.IPPassword, NASIPAddress: nas, ReturnCodes: codes})
+		o.Nonces = aaa.NewNonces(aaa.NonceConfig{Lifetime: r.NonceLifetime})
+		o.AuthServer = func() string { return authServer(c) }
+	}
+	if len(r.AcctServers) > 0 {
+		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AcctServers), RoundRobin: r.RoundRobin,
+			ProbeInterval: r.ProbeInterval, Logger: log.With("component", "radius-acct")})
+		if err != nil {
+			a.closeBackends()
+			return nil, fmt.Errorf("radius accounting: %w", err)
+		}
+		a.closers = append(a.closers, c.Close)
+		a.clients = append(a.clients, c)
+		q, err := aaa.OpenQueue(r.Accounting.QueueDir)
+		if err != nil {
+			a.closeBackends()
+			return nil, fmt.Errorf("radius accounting: %w", err)
+		}
+		a.closers = append(a.closers, q.Close)
+		acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{SessionIDPerLeg: r.Accounting.SessionIDPerLeg,
+			NASIPAddress: nas, Logger: log.With("component", "radius-acct")})
+		o.Acct, o.Queue = acct, q
+		var runCtx context.Context
+		runCtx, a.stopRun = context.WithCancel(ctx)
+		a.runDone = make(chan struct{})
+		go func() {
+			defer close(a.runDone)
+			acct.Run(runCtx)
+		}()
+		if n := q.Len(); n > 0 {
+			log.Info("radius: resending accounting records queued by an earlier run", "records", n)
+		}
+	}
+	a.AAA = b2bua.NewAAA(log, o)
+	return a, nil
+}
+
+// authServer names the auth server that answered, when that is certain:
+// the aaa client does not say which of several servers did, so with
+// failover configured it is left unknown ("") rather than guessed.
+func authServer(c *aaa.Client) string {
+	if st := c.Stats(); len(st) == 1 {
+		return st[0].Addr
+	}
+	return ""
+}
+
+// radiusServers converts configured servers; secrets pass through, never logged.
+func radiusServers(in []config.RadiusServer) []aaa.ServerConfig {
+	out := make([]aaa.ServerConfig, len(in))
+	for i, s := range in {
+		out[i] = aaa.ServerConfig{Addr: s.Address, Secret: s.Secret, Timeout: s.Timeout, Retries: s.Retries,
+			RequireMessageAuthenticator: s.RequireMessageAuthenticator}
+	}
+	return out
+}
+
+// ServerStats are the counters of every RADIUS server, auth servers first.
+func (a *radius) ServerStats() []aaa.ServerStats {
+	var out []aaa.ServerStats
+	for _, c := range a.clients {
+		out = append(out, c.Stats()...)
+	}
+	return out
+}
+
+// Close waits for the switch's accounting records in flight (queueing on
+// disk those no server took within a grace period), stops the resender and
+// closes the RADIUS sockets and the queue.
+func (a *radius) Close() error {
+	a.AAA.Close()
+	return a.closeBackends()
+}
+
+func (a *radius) closeBackends() error {
+	if a.stopRun != nil {
+		a.stopRun()
+		<-a.runDone
+	}
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
