@@ -2,179 +2,134 @@ package b2bua
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
-	"sort"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/callctl"
 	"github.com/tollgate/tollgate/switch/profile"
 )
 
-// callModule is one call-control feature of a call profile, after SEMS's
-// call-control modules and CoreDNS's plugins: each feature is one file that
-// registers a constructor, and the call runs the hooks of the modules its
-// profile enables. Hooks other than onInvite run with the call's lock held
-// and must not block.
-type callModule interface {
-	// onInvite runs once, when the profile is chosen and before
-	// authorisation; a non-nil reply refuses the call with it.
-	onInvite(cc *callChain) *config.Reply
-	// onGatewayInvite shapes the INVITE to one gateway (and the B leg's
-	// dialog, so that later requests in it agree).
-	onGatewayInvite(cc *callChain, b *attemptLeg, inv *sip.Request)
-	// onFinalReply may change the final failure the caller receives.
-	onFinalReply(cc *callChain, code int, reason string) (int, string)
-	// onReply shapes a gateway's provisional or 2xx answer to the INVITE
-	// (res) as relayed to the caller (out, built by the switch). It runs
-	// without the call's lock.
-	onReply(cc *callChain, res, out *sip.Response)
-	// onInDialog shapes a request or response the switch relays within
-	// the dialog (in, as received; out, as built for the other leg, its
-	// SDP already anchored): the same filters as at setup, toward the
-	// caller when toCaller. It runs without the call's lock.
-	onInDialog(cc *callChain, in, out sip.Message, toCaller bool)
-	// onRequest may refuse a request within the dialog before it is
-	// relayed to the other leg (fromCaller tells its direction); ACK and
-	// BYE never reach it. It runs with the call's lock held.
-	onRequest(cc *callChain, req *sip.Request, fromCaller bool) *config.Reply
-	// onConnect runs as the call is answered.
-	onConnect(cc *callChain)
-	// onEnd runs once as the call ends, whatever the cause.
-	onEnd(cc *callChain)
-}
-
-// baseModule gives a module the hooks it does not use.
-type baseModule struct{}
-
-func (baseModule) onInvite(*callChain) *config.Reply                        { return nil }
-func (baseModule) onGatewayInvite(*callChain, *attemptLeg, *sip.Request)    {}
-func (baseModule) onFinalReply(_ *callChain, c int, r string) (int, string) { return c, r }
-func (baseModule) onReply(*callChain, *sip.Response, *sip.Response)         {}
-func (baseModule) onRequest(*callChain, *sip.Request, bool) *config.Reply   { return nil }
-func (baseModule) onInDialog(*callChain, sip.Message, sip.Message, bool)    {}
-func (baseModule) onConnect(*callChain)                                     {}
-func (baseModule) onEnd(*callChain)                                         {}
-
-// moduleFactory builds a profile's module, or returns nil when the profile
-// does not use the feature.
-type moduleFactory struct {
-	name  string
-	order int // lower runs first: refusals before rewriting
-	build func(p *config.Profile) callModule
-}
-
-var moduleFactories []moduleFactory
-
-// registerModule adds a feature; each module file calls it from init.
-func registerModule(name string, order int, build func(p *config.Profile) callModule) {
-	moduleFactories = append(moduleFactories, moduleFactory{name: name, order: order, build: build})
-	sort.SliceStable(moduleFactories, func(i, j int) bool { return moduleFactories[i].order < moduleFactories[j].order })
-}
-
-// callChain is the profile of one call and its modules, with the parsed
-// caller's INVITE the profile's patterns read.
+// callChain is a call's profile: its call-control modules
+// (switch/callctl), and what the switch's own steps read of it (routing,
+// credentials, AAA overrides: profile_routing.go). Its hook methods are
+// where the switch runs the modules; they hand each module callctl's
+// narrow view of the call, so no module touches the Call or its lock. A
+// nil chain (no profile) does nothing.
 type callChain struct {
 	call    *Call
 	profile *config.Profile
 	req     *profile.Request
-	modules []callModule
+	ctl     *callctl.Chain
 }
 
+// newChain builds the chain of c for profile p; req is what p's patterns
+// read of the caller's INVITE.
 func newChain(c *Call, p *config.Profile, req *profile.Request) *callChain {
 	cc := &callChain{call: c, profile: p, req: req}
-	for _, f := range moduleFactories {
-		if m := f.build(p); m != nil {
-			cc.modules = append(cc.modules, m)
-		}
-	}
+	cc.ctl = callctl.New(&callctl.Call{
+		ID:           c.ID,
+		Profile:      p,
+		Request:      req,
+		Log:          c.sw.log.With("call", c.ID, "profile", p.Name),
+		Switch:       &c.sw.modules,
+		CallerOrigin: originAddr(c.a.d.listener), // the caller's listener never changes
+		Expire: func() {
+			c.end(outcome{reason: cdr.ReasonMaxDuration, releasedBy: cdr.ReleasedBySwitch,
+				code: 200, sipReason: "OK", byeA: true, byeB: true})
+		},
+	})
 	return cc
 }
 
-func (cc *callChain) log() *slog.Logger {
-	return cc.call.sw.log.With("call", cc.call.ID, "profile", cc.profile.Name)
-}
+func (cc *callChain) log() *slog.Logger { return cc.ctl.Call().Log }
 
-// The hooks below are called by the switch; a nil chain (no profile) does
-// nothing.
-
-func (cc *callChain) invite() *config.Reply {
+// invite runs with the caller's INVITE, before authorisation; a non-nil
+// reply refuses the call.
+func (cc *callChain) invite(inA *sip.Request) *config.Reply {
 	if cc == nil {
 		return nil
 	}
-	for _, m := range cc.modules {
-		if r := m.onInvite(cc); r != nil {
-			return r
-		}
-	}
-	return nil
+	return cc.ctl.Invite(inA)
 }
 
+// gatewayInvite shapes the INVITE to one gateway, with the call's lock
+// held, and gives b's dialog the Request-URI, From and To the modules
+// left, so that later requests in it agree with the INVITE.
 func (cc *callChain) gatewayInvite(b *attemptLeg, inv *sip.Request) {
 	if cc == nil {
 		return
 	}
-	for _, m := range cc.modules {
-		m.onGatewayInvite(cc, b, inv)
-	}
+	cc.ctl.GatewayInvite(callctl.GatewayInvite{Caller: cc.call.inviteA, Out: inv, Origin: originAddr(b.d.listener)})
+	b.d.target = inv.Recipient
+	b.d.local, b.d.localName = inv.From().Address, inv.From().DisplayName
+	b.d.remote, b.d.remoteNam = inv.To().Address, inv.To().DisplayName
 }
 
 func (cc *callChain) finalReply(code int, reason string) (int, string) {
 	if cc == nil {
 		return code, reason
 	}
-	for _, m := range cc.modules {
-		code, reason = m.onFinalReply(cc, code, reason)
-	}
-	return code, reason
+	return cc.ctl.FinalReply(code, reason)
 }
 
+// reply shapes a gateway's answer relayed to the caller; it runs without
+// the call's lock.
 func (cc *callChain) reply(res, out *sip.Response) {
 	if cc == nil {
 		return
 	}
-	for _, m := range cc.modules {
-		m.onReply(cc, res, out)
-	}
+	cc.ctl.Reply(res, out)
 }
 
+// inDialog shapes a message relayed within the dialog, toward the caller
+// when toCaller; it runs without the call's lock.
 func (cc *callChain) inDialog(in, out sip.Message, toCaller bool) {
 	if cc == nil {
 		return
 	}
-	for _, m := range cc.modules {
-		m.onInDialog(cc, in, out, toCaller)
+	r := callctl.Relayed{In: in, Out: out, To: callctl.Caller, Origin: cc.ctl.Call().CallerOrigin}
+	if !toCaller {
+		c := cc.call
+		c.mu.Lock()
+		if c.b != nil {
+			r.Origin = originAddr(c.b.d.listener)
+		}
+		c.mu.Unlock()
+		r.To = callctl.Gateway
 	}
+	cc.ctl.InDialog(r)
 }
 
+// request may refuse a request within the dialog; it runs with the call's
+// lock held.
 func (cc *callChain) request(req *sip.Request, fromCaller bool) *config.Reply {
 	if cc == nil {
 		return nil
 	}
-	for _, m := range cc.modules {
-		if r := m.onRequest(cc, req, fromCaller); r != nil {
-			return r
-		}
+	from := callctl.Gateway
+	if fromCaller {
+		from = callctl.Caller
 	}
-	return nil
+	return cc.ctl.Request(req, from)
 }
 
 func (cc *callChain) connected() {
 	if cc == nil {
 		return
 	}
-	for _, m := range cc.modules {
-		m.onConnect(cc)
-	}
+	cc.ctl.Connected()
 }
 
 func (cc *callChain) ended() {
 	if cc == nil {
 		return
 	}
-	for _, m := range cc.modules {
-		m.onEnd(cc)
-	}
+	cc.ctl.Ended()
 }
 
 // profileRequest is what the profile's patterns read of the caller's INVITE.
@@ -187,4 +142,21 @@ func profileRequest(req *sip.Request, l *listener) *profile.Request {
 		local.InterfaceName, local.PublicIP = "default", l.host
 	}
 	return profile.FromSIP(req, local)
+}
+
+// originAddr is the address a listener shows the world, for the o= line
+// of an anonymised SDP: its advertised host when that is an IP literal,
+// else the address it is bound to when that is specific; invalid (keep
+// the o= address as it is) when neither is.
+func originAddr(l *listener) netip.Addr {
+	if l == nil {
+		return netip.Addr{}
+	}
+	if a, err := netip.ParseAddr(strings.Trim(l.host, "[]")); err == nil && a.Zone() == "" {
+		return a.Unmap()
+	}
+	if a, ok := netip.AddrFromSlice(l.ip); ok && !l.ip.Equal(net.IPv4zero) && !l.ip.Equal(net.IPv6unspecified) {
+		return a.Unmap()
+	}
+	return netip.Addr{}
 }

@@ -468,7 +468,7 @@ profiles:
 	}
 	sw.record(t)
 	hangUp(t, sw, gw, ds)
-	if n := profileCalls.Count("acme-limit-test"); n != 0 {
+	if n := sw.profileCalls.Count("acme-limit-test"); n != 0 {
 		t.Errorf("%d calls still counted after hang-up", n)
 	}
 }

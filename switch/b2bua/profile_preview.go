@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/callctl"
 )
 
 // Preview is what the switch would do with an INVITE, without traffic:
@@ -35,6 +36,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	s := &Switch{log: log, calls: newCallTable(), aaa: NewAAA(log, AAAOptions{})}
+	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
 	s.cfg.Store(cfg)
 	for _, l := range cfg.SIP.Listeners() {
 		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))
@@ -53,7 +55,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 		pv.Profile = p.Name
 		c.chain = newChain(c, p, profileRequest(req, c.a.d.listener))
 		defer c.chain.ended() // gives back what onInvite took (a limit's slot)
-		if r := c.chain.invite(); r != nil {
+		if r := c.chain.invite(req); r != nil {
 			pv.Refusal = r
 			return pv, nil
 		}

@@ -33,7 +33,7 @@ func (c *Call) selectProfile(cfg *config.Config) bool {
 	c.a.d.auth = c.callerCredentials()
 	c.aaa.accounting = c.aaa.accounting && c.accountingAllowed()
 	c.mu.Unlock()
-	if r := cc.invite(); r != nil {
+	if r := cc.invite(inA); r != nil {
 		c.failA(r.Code, r.Reason, cdr.ReasonRejected, cdr.ReleasedBySwitch)
 		return false
 	}

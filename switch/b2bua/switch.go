@@ -24,8 +24,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 
+	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/callctl"
 )
 
 // sipgo refuses to send a UDP message over 1300 bytes instead of letting
@@ -61,6 +63,12 @@ type Switch struct {
 	journal Journal
 	media   MediaRelays // empty: every call in mode none
 	aaa     *AAA
+
+	// modules is what every call's profile modules share; profileCalls
+	// holds their per-key call counts for the life of the switch, across
+	// reloads.
+	modules      callctl.Switch
+	profileCalls billing.Keyed
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -118,6 +126,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	}
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, aaa: o.AAA, calls: newCallTable(),
 		closing: make(chan struct{})}
+	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
 	s.cfg.Store(cfg)
 	if err := s.useMedia(cfg, o.Media); err != nil {
 		return nil, err

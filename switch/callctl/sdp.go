@@ -1,8 +1,6 @@
-package b2bua
+package callctl
 
 import (
-	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -45,21 +43,4 @@ func editSDP(msg sip.Message, edit func(*sdpedit.SDP) error) error {
 	}
 	msg.SetBody(s.Bytes())
 	return nil
-}
-
-// originAddr is the address a listener shows the world, for the o= line
-// of an anonymised SDP: its advertised host when that is an IP literal,
-// else the address it is bound to when that is specific; invalid (keep
-// the o= address as it is) when neither is.
-func originAddr(l *listener) netip.Addr {
-	if l == nil {
-		return netip.Addr{}
-	}
-	if a, err := netip.ParseAddr(strings.Trim(l.host, "[]")); err == nil && a.Zone() == "" {
-		return a.Unmap()
-	}
-	if a, ok := netip.AddrFromSlice(l.ip); ok && !l.ip.Equal(net.IPv4zero) && !l.ip.Equal(net.IPv6unspecified) {
-		return a.Unmap()
-	}
-	return netip.Addr{}
 }
