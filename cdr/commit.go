@@ -127,6 +127,16 @@ func (c *groupCommitter) enqueue(add func(g *commitGroup)) error {
 	return nil
 }
 
+// idle runs f with no flush in progress and none starting until it returns.
+func (c *groupCommitter) idle(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.flushing {
+		c.cond.Wait()
+	}
+	f()
+}
+
 // close waits for a flush in progress, flushes what enqueue left behind, and
 // refuses later commits. It runs f (if not nil) while holding the lock, with
 // no flush running.

@@ -37,6 +37,10 @@ type Journal struct {
 
 	f    *os.File // used by flushes only
 	size int64
+	// compactAt is the size at which a flush compacts the log next; a
+	// failed compaction (a full disk) moves it on rather than retrying it
+	// at every flush.
+	compactAt int64
 }
 
 const (
@@ -65,7 +69,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
 	var lastAlive int64
-	_, damaged := scanFrames(data, func(f frame) {
+	goodEnd, damaged := scanFrames(data, func(f frame) {
 		lastAlive = max(lastAlive, f.unixNS)
 		j.apply(f.payload)
 	})
@@ -82,9 +86,50 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	// Rewrite now: the orphans' disconnect time is fixed in their entries,
 	// so later touches by this process cannot move it.
 	if err := j.compact(); err != nil {
-		return nil, err
+		// A full disk must not keep Tollgate from starting: go on with the
+		// log as it is, which needs no new space.
+		j.log.Warn("connected-calls journal not compacted at start; appending to it as it is", "error", err)
+		if err := j.reopen(int64(goodEnd)); err != nil {
+			return nil, err
+		}
 	}
+	j.compactAt = max(journalCompactMin, 2*j.size)
 	return j, nil
+}
+
+// reopen continues the existing log, cut after its last whole entry, and
+// fixes the orphans' disconnect times in it as compaction would have (if
+// even that small write fails, recovery of this process's own crash would
+// end them later than it should, and that is all).
+func (j *Journal) reopen(goodEnd int64) error {
+	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	if err := f.Truncate(goodEnd); err != nil {
+		f.Close()
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	j.f, j.size = f, goodEnd
+	var buf []byte
+	for _, rec := range j.orphans {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("cdr journal: %w", err)
+		}
+		j.seq++
+		buf = appendFrame(buf, j.seq, time.Now().UnixNano(), append([]byte{entryConnected}, b...))
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	if _, err := f.WriteAt(buf, goodEnd); err != nil {
+		f.Truncate(goodEnd)
+		j.log.Warn("crashed calls' end times not fixed in the journal", "error", err)
+		return nil
+	}
+	j.size += int64(len(buf))
+	return nil
 }
 
 // crashed completes the CDR of a call that was connected when the process
@@ -228,11 +273,12 @@ func (j *Journal) flush(g *commitGroup) error {
 	j.mu.Lock()
 	n := len(j.live)
 	j.mu.Unlock()
-	if j.size > journalCompactMin && j.size > int64(n)*4096 {
+	if j.size > j.compactAt && j.size > int64(n)*4096 {
 		if err := j.compact(); err != nil {
 			// The old log is intact and still appended to: keep going.
 			j.log.Error("cannot compact the connected-calls journal", "err", err)
 		}
+		j.compactAt = max(journalCompactMin, 2*j.size)
 	}
 	return nil
 }
@@ -259,19 +305,20 @@ func (j *Journal) compact() error {
 	tmp := j.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o640)
 	if err != nil {
-		return fmt.Errorf("cdr journal: %w", err)
+		return j.compactError(err)
 	}
-	if _, err := f.Write(buf); err != nil {
-		f.Close()
-		return fmt.Errorf("cdr journal: %w", err)
+	_, err = f.Write(buf)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("cdr journal: %w", err)
+	if err == nil {
+		err = os.Rename(tmp, j.path)
 	}
-	if err := os.Rename(tmp, j.path); err != nil {
+	if err != nil {
+		// A half-written copy would only hold on to space the disk lacks.
 		f.Close()
-		return fmt.Errorf("cdr journal: %w", err)
+		os.Remove(tmp)
+		return j.compactError(err)
 	}
 	// The new file is the journal now, even if making the rename durable
 	// fails below: appending to the old, unlinked one would lose entries.
@@ -280,9 +327,22 @@ func (j *Journal) compact() error {
 	}
 	j.f, j.size = f, int64(len(buf))
 	if err := syncDir(filepath.Dir(j.path)); err != nil {
-		return fmt.Errorf("cdr journal: %w", err)
+		return j.compactError(err)
 	}
 	return nil
+}
+
+// compactError names the journal, not the temporary copy, with the cause.
+func (j *Journal) compactError(err error) error {
+	var pe *os.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("compacting %s: %w", j.path, err)
 }
 
 // Close closes the journal; connected calls stay recorded in it.

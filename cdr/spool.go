@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -53,6 +54,14 @@ type Spool struct {
 	notify chan struct{} // a group became durable
 	closed chan struct{}
 
+	// The reserve: a file holding disk space that the spool gives back to
+	// itself when the disk fills, so that the records of calls already up
+	// are still written while new calls are refused.
+	reserveMu   sync.Mutex
+	reservePath string
+	state       atomic.Int32 // a SpoolState
+	lastRestore atomic.Int64 // unix ns of the last attempt to restore the reserve
+
 	// The consumer's read position; only the consumer goroutine uses these.
 	rseg          *segment
 	rfile         *os.File
@@ -63,12 +72,52 @@ type Spool struct {
 
 // SpoolOptions tune a spool; the zero value is sensible.
 type SpoolOptions struct {
-	// SegmentSize is the size after which a new segment file is started,
-	// which is also the granularity at which disk space is given back.
-	// Default 4 MiB.
+	// SegmentSize is the size after which a new segment file is started.
+	// Default 4 MiB. Shipped segments are deleted whatever their size: the
+	// one being written is cut short once all of it has shipped and it has
+	// grown past reclaimSize, or at once while the disk is full.
 	SegmentSize int64
-	Logger      *slog.Logger
+	// Reserve is the disk space the spool holds back in a file of its own
+	// and gives back to itself when the disk fills. Default two segments.
+	Reserve int64
+	Logger  *slog.Logger
 }
+
+// SpoolState says whether records can be made durable, and with what
+// margin. The switch refuses new calls in any state but SpoolReady (unless
+// configured otherwise): a call it could not bill is not switched.
+type SpoolState int32
+
+const (
+	// SpoolReady: records are written and the reserve is in place.
+	SpoolReady SpoolState = iota
+	// SpoolOnReserve: the disk is full (or the reserve could not be made);
+	// records are still written, into the space of the reserve.
+	SpoolOnReserve
+	// SpoolFull: a record could not be written at all.
+	SpoolFull
+)
+
+func (st SpoolState) String() string {
+	switch st {
+	case SpoolReady:
+		return "ready"
+	case SpoolOnReserve:
+		return "on reserve"
+	case SpoolFull:
+		return "full"
+	}
+	return fmt.Sprintf("SpoolState(%d)", int32(st))
+}
+
+// reclaimSize is how big a fully shipped active segment may grow before it
+// is closed and deleted: beyond it, the space of shipped records is given
+// back without waiting for the segment to reach SegmentSize.
+const reclaimSize = 64 << 10
+
+// restoreInterval paces attempts to restore the reserve when no shipping
+// frees space (an operator freed it).
+const restoreInterval = time.Second
 
 // SpoolStats are the spool's gauges, for metrics and alarms.
 type SpoolStats struct {
@@ -76,6 +125,8 @@ type SpoolStats struct {
 	OldestUnshipped time.Time // append time of the oldest of them; zero when none
 	Bytes           int64     // bytes of segment files on disk
 	Segments        int
+	State           SpoolState
+	FreeBytes       int64 // available to the spool on its file system, reserve not counted
 }
 
 // Batch is a run of consecutive spooled records returned by Next; hand it
@@ -103,6 +154,7 @@ const (
 	segPrefix      = "seg-"
 	segSuffix      = ".tgs"
 	checkpointName = "checkpoint"
+	reserveName    = "reserve"
 )
 
 // OpenSpool opens (creating if needed) the spool in dir and recovers it: a
@@ -113,12 +165,16 @@ func OpenSpool(dir string, opt SpoolOptions) (*Spool, error) {
 	if opt.SegmentSize <= 0 {
 		opt.SegmentSize = 4 << 20
 	}
+	if opt.Reserve <= 0 {
+		opt.Reserve = 2 * opt.SegmentSize
+	}
 	s := &Spool{
-		dir:    dir,
-		opt:    opt,
-		log:    opt.Logger,
-		notify: make(chan struct{}, 1),
-		closed: make(chan struct{}),
+		dir:         dir,
+		opt:         opt,
+		log:         opt.Logger,
+		notify:      make(chan struct{}, 1),
+		closed:      make(chan struct{}),
+		reservePath: filepath.Join(dir, reserveName),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -134,6 +190,11 @@ func OpenSpool(dir string, opt SpoolOptions) (*Spool, error) {
 	if err := s.recover(); err != nil {
 		s.ckptFile.Close()
 		return nil, err
+	}
+	// After recovery, which deleted what had shipped: a full disk must not
+	// keep the spool from opening, only from being ready.
+	if err := s.makeReserve(); err != nil {
+		s.setState(SpoolOnReserve, err)
 	}
 	return s, nil
 }
@@ -245,8 +306,24 @@ func (s *Spool) Append(rec Record) error {
 	return nil
 }
 
-// flush writes one group to the active segment and fsyncs it.
+// flush writes one group durably. On a full disk it gives the reserve back
+// and tries again: the group holds records of calls that already happened.
 func (s *Spool) flush(g *commitGroup) error {
+	err := s.write(g)
+	if isNoSpace(err) && s.releaseReserve(err) {
+		err = s.write(g)
+	}
+	switch {
+	case err != nil:
+		s.setState(SpoolFull, err)
+	case s.State() == SpoolFull:
+		s.setState(SpoolOnReserve, nil)
+	}
+	return err
+}
+
+// write writes one group to the active segment and fsyncs it.
+func (s *Spool) write(g *commitGroup) error {
 	if s.active == nil || s.broken {
 		if err := s.startSegment(g.firstSeq); err != nil {
 			return err
@@ -435,9 +512,14 @@ func (s *Spool) Commit(b Batch) error {
 	if b.frames == 0 {
 		return nil
 	}
-	if err := s.writeCheckpoint(b.lastSeq); err != nil {
+	err := s.writeCheckpoint(b.lastSeq)
+	if isNoSpace(err) && s.releaseReserve(err) {
+		err = s.writeCheckpoint(b.lastSeq)
+	}
+	if err != nil {
 		return err
 	}
+	s.gc.idle(func() { s.reclaimActive(b.lastSeq) })
 	s.mu.Lock()
 	if b.lastSeq <= s.ckpt {
 		s.mu.Unlock()
@@ -445,6 +527,9 @@ func (s *Spool) Commit(b Batch) error {
 	}
 	s.ckpt = b.lastSeq
 	s.depth -= b.frames
+	if s.rseg != nil && s.rseg.sealed && s.rseg.lastSeq <= s.ckpt {
+		s.closeReader()
+	}
 	i := 0
 	for i < len(s.groups) && s.groups[i].lastSeq <= s.ckpt {
 		i++
@@ -467,16 +552,138 @@ func (s *Spool) Commit(b Batch) error {
 			s.log.Warn("cannot delete shipped spool segment", "segment", seg.path, "err", err)
 		}
 	}
+	if len(drop) > 0 && s.State() != SpoolReady {
+		s.restoreReserve()
+	}
 	return nil
+}
+
+// reclaimActive closes the active segment when every record in it has
+// shipped (up to ckpt) and it is worth deleting: big enough, or the disk is
+// full. Commit then deletes it like any sealed segment. It runs with no
+// flush in progress (groupCommitter.idle).
+func (s *Spool) reclaimActive(ckpt uint64) {
+	if s.active == nil || s.activeSeg.lastSeq > ckpt {
+		return
+	}
+	if s.activeSize < reclaimSize && s.State() == SpoolReady {
+		return
+	}
+	s.active.Close()
+	s.mu.Lock()
+	s.activeSeg.sealed = true
+	s.mu.Unlock()
+	s.active, s.activeSeg = nil, nil
+}
+
+// State says whether records can be made durable now. Out of SpoolReady it
+// tries, at most every restoreInterval, to make the reserve again: space
+// may have been freed by something other than shipping.
+func (s *Spool) State() SpoolState {
+	st := SpoolState(s.state.Load())
+	if st != SpoolReady {
+		now := time.Now().UnixNano()
+		last := s.lastRestore.Load()
+		if now-last > int64(restoreInterval) && s.lastRestore.CompareAndSwap(last, now) {
+			s.restoreReserve()
+			st = SpoolState(s.state.Load())
+		}
+	}
+	return st
+}
+
+// setState changes the state, logging the change (and only a change).
+func (s *Spool) setState(st SpoolState, cause error) {
+	old := SpoolState(s.state.Swap(int32(st)))
+	if old == st {
+		return
+	}
+	switch st {
+	case SpoolReady:
+		s.log.Info("cdr spool ready again: its reserve is back", "was", old.String())
+	case SpoolOnReserve:
+		s.log.Error("cdr spool disk full: writing into its reserve; new calls are refused", "was", old.String(), "error", cause)
+	case SpoolFull:
+		s.log.Error("cdr spool cannot write records: they are held in memory", "was", old.String(), "error", cause)
+	}
+}
+
+// makeReserve allocates the reserve file to its full size (a no-op when it
+// already is). On failure it leaves no partial reserve behind.
+func (s *Spool) makeReserve() error {
+	s.reserveMu.Lock()
+	defer s.reserveMu.Unlock()
+	f, err := os.OpenFile(s.reservePath, os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("cdr spool reserve: %w", err)
+	}
+	defer f.Close()
+	err = syscall.Fallocate(int(f.Fd()), 0, 0, s.opt.Reserve)
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		err = fillZeros(f, s.opt.Reserve)
+	}
+	if err == nil {
+		err = syscall.Fdatasync(int(f.Fd()))
+	}
+	if err != nil {
+		f.Truncate(0)
+		return fmt.Errorf("cdr spool reserve of %d bytes: %w", s.opt.Reserve, err)
+	}
+	return nil
+}
+
+// fillZeros allocates size bytes of f by writing them, where the file
+// system cannot preallocate.
+func fillZeros(f *os.File, size int64) error {
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		n := min(int64(len(buf)), size-off)
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseReserve gives the reserve's space back to the file system, for
+// the spool's own writes, and reports whether there was any to give.
+func (s *Spool) releaseReserve(cause error) bool {
+	s.reserveMu.Lock()
+	st, err := os.Stat(s.reservePath)
+	released := err == nil && st.Size() > 0 && os.Truncate(s.reservePath, 0) == nil
+	s.reserveMu.Unlock()
+	if released {
+		s.setState(SpoolOnReserve, cause)
+	}
+	return released
+}
+
+// restoreReserve makes the reserve again once space is back.
+func (s *Spool) restoreReserve() {
+	if err := s.makeReserve(); err != nil {
+		s.log.Debug("cdr spool reserve not restored yet", "error", err)
+		return
+	}
+	s.setState(SpoolReady, nil)
+}
+
+// isNoSpace tells a full disk (or quota) from other write errors.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // Stats returns the spool's gauges.
 func (s *Spool) Stats() SpoolStats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := SpoolStats{Depth: s.depth, Bytes: s.bytes, Segments: len(s.segs)}
 	if len(s.groups) > 0 && s.depth > 0 {
 		st.OldestUnshipped = time.Unix(0, s.groups[0].firstTS)
+	}
+	s.mu.Unlock()
+	st.State = s.State()
+	var fs syscall.Statfs_t
+	if syscall.Statfs(s.dir, &fs) == nil {
+		st.FreeBytes = int64(fs.Bavail) * fs.Bsize
 	}
 	return st
 }
@@ -530,6 +737,11 @@ func (s *Spool) openCheckpoint() error {
 	}
 	switch {
 	case n == 0:
+		// Written now, while there may be space: the checkpoint is then
+		// overwritten in place and never needs a new block.
+		if err := s.writeCheckpoint(0); err != nil {
+			s.log.Warn("spool checkpoint not written yet", "error", err)
+		}
 	case n == 16 && bytes.Equal(b[:4], ckptMagic) && crc32.Checksum(b[:12], crcTable) == binary.BigEndian.Uint32(b[12:]):
 		s.ckpt = binary.BigEndian.Uint64(b[4:12])
 	default:

@@ -1,0 +1,148 @@
+package cdr
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+)
+
+// tmpfs mounts a file system of size bytes for the test (tests run as
+// root), so that a full disk is real and quick to reach.
+func tmpfs(t *testing.T, size int) string {
+	t.Helper()
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs (tests run as root): %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	return mnt
+}
+
+// fill writes a file until the file system is full.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !isNoSpace(err) {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// TestSpoolReserveOnFullDisk: the disk fills up under the spool. The
+// spool writes on into its reserve (and says so: SpoolOnReserve, the state
+// in which the switch refuses new calls), fails only once the reserve is
+// used up too, gives back every shipped byte — the segment being written
+// included, far below its segment size — and is ready again with its
+// reserve once shipping has freed the space. Then, with the disk full once
+// more, the spool and the journal still open: start works on a full disk.
+func TestSpoolReserveOnFullDisk(t *testing.T) {
+	mnt := tmpfs(t, 1<<20)
+	dir := filepath.Join(mnt, "spool")
+	const reserve = 128 << 10
+	s, err := OpenSpool(dir, SpoolOptions{SegmentSize: 1 << 20, Reserve: reserve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st := s.Stats(); st.State != SpoolReady {
+		t.Fatalf("state %v on an empty disk", st.State)
+	}
+	jdir := filepath.Join(mnt, "journal")
+	j, err := OpenJournal(jdir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := j.Connected(connectedRecord(10000 + i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill(t, filepath.Join(mnt, "filler"))
+
+	var acked []string
+	var appendErr error
+	onReserveAt := -1
+	for i := range 1000 {
+		if appendErr = s.Append(fullRecord(i)); appendErr != nil {
+			break
+		}
+		acked = append(acked, testID(i))
+		if onReserveAt < 0 && s.Stats().State == SpoolOnReserve {
+			onReserveAt = i
+		}
+	}
+	if onReserveAt != 0 {
+		t.Errorf("on reserve from record %d, want the first on a full disk", onReserveAt)
+	}
+	if !isNoSpace(appendErr) || s.Stats().State != SpoolFull {
+		t.Fatalf("after the reserve: append error %v, state %v", appendErr, s.Stats().State)
+	}
+	// The reserve held most of a segment's records.
+	if len(acked) < 40 {
+		t.Fatalf("only %d records written into a %d-byte reserve", len(acked), reserve)
+	}
+
+	got := ids(drain(t, s))
+	sort.Strings(got)
+	sort.Strings(acked)
+	if len(got) != len(acked) {
+		t.Fatalf("shipped %d records, %d were acknowledged", len(got), len(acked))
+	}
+	st := s.Stats()
+	if st.State != SpoolReady || st.Segments != 0 || st.Bytes != 0 {
+		t.Fatalf("after shipping everything: %+v, want ready with no segment left", st)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != checkpointName && e.Name() != reserveName {
+			t.Errorf("%s left in the spool after shipping everything", e.Name())
+		}
+	}
+
+	// A restart on a disk full again: both open, and the spool's reserve
+	// takes the records of the calls the journal recovers.
+	s.Close()
+	j.Close()
+	fill(t, filepath.Join(mnt, "filler2"))
+	s2, err := OpenSpool(dir, SpoolOptions{SegmentSize: 1 << 20, Reserve: reserve})
+	if err != nil {
+		t.Fatalf("spool on a full disk: %v", err)
+	}
+	defer s2.Close()
+	j2, err := OpenJournal(jdir, nil)
+	if err != nil {
+		t.Fatalf("journal on a full disk: %v", err)
+	}
+	defer j2.Close()
+	orphans := j2.Recover()
+	if len(orphans) != 20 {
+		t.Fatalf("%d calls recovered, want 20", len(orphans))
+	}
+	for _, rec := range orphans {
+		if err := s2.Append(rec); err != nil {
+			t.Fatalf("recovered record on a full disk: %v", err)
+		}
+		if err := j2.Ended(rec.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s2.Stats(); st.State != SpoolOnReserve || st.Depth != 20 {
+		t.Errorf("after recovery on a full disk: %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(jdir, journalName+".tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed compaction left its temporary file: %v", err)
+	}
+}
