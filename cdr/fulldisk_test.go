@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // tmpfs mounts a file system of size bytes for the test (tests run as
@@ -45,8 +48,8 @@ func fill(t *testing.T, path string) {
 // spool writes on into its reserve (and says so: SpoolOnReserve, the state
 // in which the switch refuses new calls), fails only once the reserve is
 // used up too, gives back every shipped byte — the segment being written
-// included, far below its segment size — and is ready again with its
-// reserve once shipping has freed the space. Then, with the disk full once
+// included, far below its segment size — to its reserve first, and is ready
+// again once the disk has room. Then, with the disk full once
 // more, the spool and the journal still open: start works on a full disk.
 func TestSpoolReserveOnFullDisk(t *testing.T) {
 	mnt := tmpfs(t, 1<<20)
@@ -101,10 +104,15 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 	if len(got) != len(acked) {
 		t.Fatalf("shipped %d records, %d were acknowledged", len(got), len(acked))
 	}
+	// What shipping gave back went to the reserve first.
 	st := s.Stats()
-	if st.State != SpoolReady || st.Segments != 0 || st.Bytes != 0 {
-		t.Fatalf("after shipping everything: %+v, want ready with no segment left", st)
+	if st.State != SpoolOnReserve || st.Segments != 0 || st.Bytes != 0 {
+		t.Fatalf("after shipping everything: %+v, want the reserve back and no segment left", st)
 	}
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, "spool ready once the disk has room", func() bool { return s.State() == SpoolReady })
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.Name() != checkpointName && e.Name() != reserveName {
@@ -139,7 +147,7 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := s2.Stats(); st.State != SpoolOnReserve || st.Depth != 20 {
+	if st := s2.Stats(); st.State == SpoolReady || st.Depth != 20 {
 		t.Errorf("after recovery on a full disk: %+v", st)
 	}
 	if _, err := os.Stat(filepath.Join(jdir, journalName+".tmp")); !errors.Is(err, os.ErrNotExist) {

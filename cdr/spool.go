@@ -60,7 +60,7 @@ type Spool struct {
 	reserveMu   sync.Mutex
 	reservePath string
 	state       atomic.Int32 // a SpoolState
-	lastRestore atomic.Int64 // unix ns of the last attempt to restore the reserve
+	lastCheck   atomic.Int64 // unix ns of the last look at the disk
 
 	// The consumer's read position; only the consumer goroutine uses these.
 	rseg          *segment
@@ -115,9 +115,13 @@ func (st SpoolState) String() string {
 // back without waiting for the segment to reach SegmentSize.
 const reclaimSize = 64 << 10
 
-// restoreInterval paces attempts to restore the reserve when no shipping
-// frees space (an operator freed it).
-const restoreInterval = time.Second
+// checkInterval paces looks at the disk's free space, which also restore
+// the reserve when no shipping freed space (an operator did).
+const checkInterval = time.Second
+
+// lowSpace is the free space below which the spool counts as on its
+// reserve already: the next records would need it.
+const lowSpace = 64 << 10
 
 // SpoolStats are the spool's gauges, for metrics and alarms.
 type SpoolStats struct {
@@ -193,9 +197,7 @@ func OpenSpool(dir string, opt SpoolOptions) (*Spool, error) {
 	}
 	// After recovery, which deleted what had shipped: a full disk must not
 	// keep the spool from opening, only from being ready.
-	if err := s.makeReserve(); err != nil {
-		s.setState(SpoolOnReserve, err)
-	}
+	s.restoreReserve()
 	return s, nil
 }
 
@@ -576,20 +578,42 @@ func (s *Spool) reclaimActive(ckpt uint64) {
 	s.active, s.activeSeg = nil, nil
 }
 
-// State says whether records can be made durable now. Out of SpoolReady it
-// tries, at most every restoreInterval, to make the reserve again: space
-// may have been freed by something other than shipping.
+// State says whether records can be made durable now. At most every
+// checkInterval it looks at the disk: with less than lowSpace free, or no
+// reserve, the spool is on its reserve before any write fails (the switch
+// refuses new calls early); with both back, it is ready again.
 func (s *Spool) State() SpoolState {
-	st := SpoolState(s.state.Load())
-	if st != SpoolReady {
-		now := time.Now().UnixNano()
-		last := s.lastRestore.Load()
-		if now-last > int64(restoreInterval) && s.lastRestore.CompareAndSwap(last, now) {
-			s.restoreReserve()
-			st = SpoolState(s.state.Load())
-		}
+	now := time.Now().UnixNano()
+	last := s.lastCheck.Load()
+	if now-last > int64(checkInterval) && s.lastCheck.CompareAndSwap(last, now) {
+		s.checkSpace()
 	}
-	return st
+	return SpoolState(s.state.Load())
+}
+
+// checkSpace restores the reserve when it can and sets the state from the
+// space left. A spool that failed a write stays full until a write works or
+// its reserve is back.
+func (s *Spool) checkSpace() {
+	reserveErr := s.makeReserve()
+	free := s.freeBytes()
+	switch {
+	case reserveErr == nil && free >= lowSpace:
+		s.setState(SpoolReady, nil)
+	case reserveErr == nil:
+		s.setState(SpoolOnReserve, fmt.Errorf("%d bytes free on the spool's disk besides the reserve", free))
+	case SpoolState(s.state.Load()) == SpoolReady:
+		s.setState(SpoolOnReserve, reserveErr)
+	}
+}
+
+// freeBytes is the space left to the spool on its file system.
+func (s *Spool) freeBytes() int64 {
+	var fs syscall.Statfs_t
+	if syscall.Statfs(s.dir, &fs) != nil {
+		return 0
+	}
+	return int64(fs.Bavail) * fs.Bsize
 }
 
 // setState changes the state, logging the change (and only a change).
@@ -658,13 +682,10 @@ func (s *Spool) releaseReserve(cause error) bool {
 	return released
 }
 
-// restoreReserve makes the reserve again once space is back.
+// restoreReserve makes the reserve again once shipping freed space.
 func (s *Spool) restoreReserve() {
-	if err := s.makeReserve(); err != nil {
-		s.log.Debug("cdr spool reserve not restored yet", "error", err)
-		return
-	}
-	s.setState(SpoolReady, nil)
+	s.lastCheck.Store(time.Now().UnixNano())
+	s.checkSpace()
 }
 
 // isNoSpace tells a full disk (or quota) from other write errors.
@@ -681,10 +702,7 @@ func (s *Spool) Stats() SpoolStats {
 	}
 	s.mu.Unlock()
 	st.State = s.State()
-	var fs syscall.Statfs_t
-	if syscall.Statfs(s.dir, &fs) == nil {
-		st.FreeBytes = int64(fs.Bavail) * fs.Bsize
-	}
+	st.FreeBytes = s.freeBytes()
 	return st
 }
 

@@ -22,11 +22,32 @@ type CDR struct {
 	Database string `yaml:"database"`
 	// Migrate applies the schema migrations at start.
 	Migrate bool `yaml:"migrate"`
+	// SegmentSize (bytes) is the size at which a spool segment file is
+	// closed and the next started; default 4 MiB. Shipped segments are
+	// deleted whatever their size.
+	SegmentSize int64 `yaml:"segment_size"`
+	// Reserve (bytes) is the disk space the spool holds back for a full
+	// disk: records of calls already up are written into it while new calls
+	// are refused; default two segments.
+	Reserve int64 `yaml:"reserve"`
+	// NoSpace says what the switch does with new calls while records cannot
+	// be made durable with their reserve (the spool's disk is full): refuse
+	// (default; 503, no bill no call) or accept them anyway.
+	NoSpace string `yaml:"no_space"`
 }
+
+// What the switch does with new calls when records cannot be made durable.
+const (
+	NoSpaceRefuse = "refuse"
+	NoSpaceAccept = "accept"
+)
 
 func (c *CDR) applyDefaults() {
 	if c.Dir == "" {
 		c.Dir = "/var/lib/tollgate/cdr"
+	}
+	if c.NoSpace == "" {
+		c.NoSpace = NoSpaceRefuse
 	}
 	if dsn := os.Getenv(DatabaseEnv); dsn != "" {
 		c.Database = dsn
@@ -39,5 +60,14 @@ func (v *validator) validateCDR(c *CDR) {
 	}
 	if c.Migrate && c.Database == "" {
 		v.addf("cdr.migrate", "needs cdr.database")
+	}
+	if c.NoSpace != NoSpaceRefuse && c.NoSpace != NoSpaceAccept {
+		v.addf("cdr.no_space", "must be %s or %s, not %q", NoSpaceRefuse, NoSpaceAccept, c.NoSpace)
+	}
+	if c.SegmentSize < 0 || c.SegmentSize > 0 && c.SegmentSize < 64<<10 {
+		v.addf("cdr.segment_size", "must be at least 65536 bytes")
+	}
+	if c.Reserve < 0 {
+		v.addf("cdr.reserve", "must not be negative")
 	}
 }

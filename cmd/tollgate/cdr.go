@@ -30,23 +30,31 @@ type cdrPipe struct {
 }
 
 func openCDR(ctx context.Context, c config.CDR, log *slog.Logger) (*cdrPipe, error) {
-	spool, err := cdr.OpenSpool(filepath.Join(c.Dir, "spool"), cdr.SpoolOptions{Logger: log})
+	spool, err := cdr.OpenSpool(filepath.Join(c.Dir, "spool"), cdr.SpoolOptions{Logger: log,
+		SegmentSize: c.SegmentSize, Reserve: c.Reserve})
 	if err != nil {
-		return nil, fmt.Errorf("cdr spool: %w", err)
+		return nil, err
 	}
 	p := &cdrPipe{spool: spool, done: make(chan struct{})}
 	if p.journal, err = cdr.OpenJournal(filepath.Join(c.Dir, "journal"), log); err != nil {
 		spool.Close()
-		return nil, fmt.Errorf("cdr journal: %w", err)
+		return nil, err
 	}
 	// Calls that were up when the last process died get their records now.
+	// One the spool cannot take yet (its disk is full) stays in the journal
+	// and is retried: a full disk must not keep Tollgate from starting.
+	var unwritten []cdr.Record
 	for _, rec := range p.journal.Recover() {
 		if err := p.Write(ctx, rec); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("recovering connected calls: %w", err)
+			log.Error("record of a call recovered from the journal not written yet; retrying", "id", rec.ID, "error", err)
+			unwritten = append(unwritten, rec)
+			continue
 		}
 		log.Warn("call was connected when Tollgate stopped: record written from the journal",
 			"id", rec.ID, "connect", rec.ConnectTime, "last_alive", rec.DisconnectTime)
+	}
+	if len(unwritten) > 0 {
+		go p.retryRecovered(ctx, unwritten, log)
 	}
 	var sink cdr.Sink
 	if c.Database != "" {
@@ -92,6 +100,30 @@ func (p *cdrPipe) Write(_ context.Context, rec cdr.Record) error {
 	}
 	return p.journal.Ended(rec.ID)
 }
+
+// retryRecovered writes recovered records the spool could not take at
+// start, every few seconds until it does; what is left at exit stays in the
+// journal for the next start.
+func (p *cdrPipe) retryRecovered(ctx context.Context, recs []cdr.Record, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for len(recs) > 0 {
+		select {
+		case <-ctx.Done():
+			log.Error("records of recovered calls left in the journal for the next start", "records", len(recs))
+			return
+		case <-t.C:
+		}
+		for len(recs) > 0 && p.Write(ctx, recs[0]) == nil {
+			log.Warn("record of a call recovered from the journal written", "id", recs[0].ID)
+			recs = recs[1:]
+		}
+	}
+}
+
+// RecordsDurable says whether the spool can take records with its reserve
+// in place; while not, the switch refuses new calls (cdr.no_space).
+func (p *cdrPipe) RecordsDurable() bool { return p.spool.State() == cdr.SpoolReady }
 
 // Connected notes a connected call in the journal.
 func (p *cdrPipe) Connected(rec cdr.Record) error { return p.journal.Connected(rec) }

@@ -125,7 +125,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer radius.Close()
-	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Media: media.relays(), AAA: radius.AAA})
+	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Gate: records, Media: media.relays(), AAA: radius.AAA})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

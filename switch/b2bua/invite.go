@@ -53,6 +53,13 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, "Shutting Down")
 		return
 	}
+	if s.gate != nil && s.Config().CDR.NoSpace == config.NoSpaceRefuse && !s.gate.RecordsDurable() {
+		// No record of this refusal either: it could not be made durable
+		// any more than the call's, and would only eat the spool's reserve.
+		s.stats.RefusedNoSpace.Add(1)
+		s.respondBusy(req, tx, "Call Records Not Durable")
+		return
+	}
 	if !s.admit() {
 		s.refuse(req, tx, "Too Many Calls")
 		return

@@ -22,6 +22,14 @@ type Journal interface {
 	Connected(r cdr.Record) error
 }
 
+// RecordGate says whether call records can be made durable now (the CDR
+// spool's disk has room, with its reserve). While they cannot, new calls are
+// refused with 503 (unless cdr.no_space is accept): a call that could not
+// be billed is not switched.
+type RecordGate interface {
+	RecordsDurable() bool
+}
+
 // LogSink writes call records as structured log lines: the record of last
 // resort when no CDR store is configured.
 type LogSink struct{ Log *slog.Logger }

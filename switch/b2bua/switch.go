@@ -61,6 +61,7 @@ type Switch struct {
 	cfg     atomic.Pointer[config.Config]
 	sink    RecordSink
 	journal Journal
+	gate    RecordGate  // nil: calls are taken whatever the spool's disk
 	media   MediaRelays // empty: every call in mode none
 	aaa     *AAA
 
@@ -83,7 +84,8 @@ type Switch struct {
 	draining atomic.Bool
 	callsWG  sync.WaitGroup // one per call still up, for the drain
 	byesWG   sync.WaitGroup // BYEs still in flight, for shutdown
-	closing  chan struct{}  // closed by Close: records still held are logged
+	closing  chan struct{}  // closed by Close: records still held get a last write
+	heldWG   sync.WaitGroup // one per record held in memory, for Close
 
 	stats Stats
 }
@@ -93,8 +95,11 @@ type Stats struct {
 	CallsStarted  atomic.Uint64
 	CallsAnswered atomic.Uint64
 	CallsEnded    atomic.Uint64
-	Refused       atomic.Uint64 // 503 for overload or drain
-	Malformed     atomic.Uint64 // requests answered 4xx by the front door checks
+	Refused       atomic.Uint64 // 503 for overload, drain or records not durable
+	// RefusedNoSpace counts the calls refused because their record could
+	// not have been made durable (the CDR spool's disk is full).
+	RefusedNoSpace atomic.Uint64
+	Malformed      atomic.Uint64 // requests answered 4xx by the front door checks
 	// RecordErrors counts failed attempts to hand a record to the sink (a
 	// full disk under the spool): an alarm. RecordsPending are the records
 	// held in memory meanwhile, retried until the sink takes them.
@@ -109,6 +114,7 @@ type Options struct {
 	Log     *slog.Logger
 	Sink    RecordSink  // where call records go; default: LogSink on Log
 	Journal Journal     // notes connected calls; optional
+	Gate    RecordGate  // refuses new calls while records cannot be made durable; optional
 	Media   MediaRelays // relays for media anchoring; empty: mode none only
 	AAA     *AAA        // limits, credit and RADIUS (NewAAA); required
 }
@@ -124,7 +130,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.AAA == nil {
 		return nil, errors.New("b2bua: no AAA: limits and credit apply to every call")
 	}
-	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, aaa: o.AAA, calls: newCallTable(),
+	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(),
 		closing: make(chan struct{})}
 	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
 	s.cfg.Store(cfg)
@@ -247,8 +253,13 @@ func ipVersion(l *listener) string {
 }
 
 // Close releases the SIP stack. Call it after Shutdown.
+//
+// Records still held in memory (the sink failed) get a last write attempt
+// first, and Close waits for each: written, or logged whole with the reason
+// it was not.
 func (s *Switch) Close() error {
 	close(s.closing)
+	s.heldWG.Wait()
 	return s.ua.Close()
 }
 
@@ -374,7 +385,8 @@ func (s *Switch) release() {
 // emit hands a call's record to the sink. When the sink fails (the spool's
 // disk is full) the record is kept in memory and retried with backoff until
 // it is taken, and the failure is counted for the alarm: a full disk must
-// not crash the switch, nor lose the record while the process lives.
+// not crash the switch, nor lose the record while the process lives. The
+// call's journal entry stays meanwhile, so a crash does not lose it either.
 func (s *Switch) emit(r cdr.Record) {
 	err := s.writeRecord(r)
 	if err == nil {
@@ -383,26 +395,37 @@ func (s *Switch) emit(r cdr.Record) {
 	s.stats.RecordErrors.Add(1)
 	s.stats.RecordsPending.Add(1)
 	s.log.Error("call record not written; holding it and retrying", "id", r.ID, "error", err)
+	s.heldWG.Add(1)
 	go func() {
+		defer s.heldWG.Done()
 		defer s.stats.RecordsPending.Add(-1)
-		for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		for wait := time.Second; ; wait = min(2*wait, maxHeldRetry) {
+			closing := false
 			select {
 			case <-time.After(wait):
 			case <-s.closing:
-				// Last resort: the whole record in the log, for an operator
-				// to replay.
-				LogSink{Log: s.log}.Write(context.Background(), r)
-				s.log.Error("call record not written before exit: it is in the log line above", "id", r.ID)
-				return
+				closing = true
 			}
-			if err := s.writeRecord(r); err == nil {
+			err := s.writeRecord(r)
+			if err == nil {
 				s.log.Info("held call record written", "id", r.ID)
 				return
 			}
 			s.stats.RecordErrors.Add(1)
+			if closing {
+				// Last resort: the whole record in the log, for an operator
+				// to replay, and why it is there.
+				LogSink{Log: s.log}.Write(context.Background(), r)
+				s.log.Error("call record not written before exit: it is in the log line above", "id", r.ID, "error", err)
+				return
+			}
 		}
 	}()
 }
+
+// maxHeldRetry bounds the wait between writes of a held record: once the
+// disk has room, held records go to it within seconds.
+const maxHeldRetry = 5 * time.Second
 
 func (s *Switch) writeRecord(r cdr.Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

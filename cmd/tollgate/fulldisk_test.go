@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
+)
+
+// startTollgateOnTmpfs is startTollgate with cdr.dir on a tmpfs of size
+// bytes mounted by the test (tests run as root): a disk that fills for real.
+func startTollgateOnTmpfs(t *testing.T, size int, body string, env ...string) (*proc, string) {
+	t.Helper()
+	p := &proc{t: t, port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000),
+		exited: make(chan struct{})}
+	mnt := filepath.Join(p.dir, "cdr")
+	if err := os.Mkdir(mnt, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	p.cfg = filepath.Join(p.dir, "tollgate.yaml")
+	p.writeConfig(body)
+	p.start(env...)
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("tollgate log:\n%s", p.output())
+		}
+	})
+	return p, mnt
+}
+
+// fillDisk writes a file until its file system is full.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// TestFullSpoolDiskRefusesNewCalls fills the disk under cdr.dir while calls
+// are up: their records still reach PostgreSQL (through the spool's
+// reserve), new calls get 503 while the disk is full, and calls are taken
+// again once it has room. Every answered call has exactly one CDR.
+func TestFullSpoolDiskRefusesNewCalls(t *testing.T) {
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	gw := uas(t, "uas.xml", nil)
+	p, mnt := startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+
+		"cdr:\n  migrate: true\n  segment_size: 65536\n  reserve: 262144\n", "TOLLGATE_CDR_DATABASE="+dsn)
+	long := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
+		Calls: 20, Rate: 100, Pause: 3 * time.Second, Timeout: 60 * time.Second})
+	testenv.Eventually(t, 20*time.Second, "the long calls up", func() bool { st, _ := gw.Stats(); return st.Created >= 20 })
+
+	fillDisk(t, filepath.Join(mnt, "filler"))
+	refused := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "200",
+		Calls: 20, Rate: 20, Timeout: 30 * time.Second})
+	ctx, cancel := contextWithTimeout(60 * time.Second)
+	defer cancel()
+	// The spool looks at its disk once a second: a call in the first second
+	// may still be taken (its record then goes into the reserve).
+	onFull, _ := refused.Wait(ctx)
+	if onFull.Failed < 18 || onFull.Successful+onFull.Failed != 20 {
+		t.Errorf("calls on a full disk: %s, want them refused", onFull)
+	}
+	if st, err := long.Wait(ctx); err != nil || st.Successful != 20 {
+		t.Fatalf("calls up when the disk filled: %s %v", st, err)
+	}
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("cdr spool ready again", 10*time.Second)
+	again := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "300",
+		Calls: 10, Rate: 20, Timeout: 30 * time.Second})
+	if st, err := again.Wait(ctx); err != nil || st.Successful != 10 {
+		t.Fatalf("calls once the disk has room: %s %v", st, err)
+	}
+	answered := int64(30 + onFull.Successful)
+	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", answered)
+	waitRows(t, dsn, "SELECT count(DISTINCT call_id_a) AS n FROM cdrs WHERE sip_code = 200", answered)
+	if n := strings.Count(p.output(), "cdr spool disk full"); n < 1 {
+		t.Errorf("the full disk was logged %d times", n)
+	}
+}
