@@ -8,7 +8,7 @@ set -euo pipefail
 
 # The Debian packages the test suite needs, separated by spaces. Add to this
 # list when a test starts to depend on another component.
-DEB_PACKAGES="sip-tester postgresql freeradius kamailio chromium chromium-driver rpm lintian"
+DEB_PACKAGES="sip-tester postgresql freeradius freeradius-utils kamailio chromium chromium-driver rpm lintian"
 
 missing=()
 for pkg in $DEB_PACKAGES; do
