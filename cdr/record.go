@@ -119,6 +119,9 @@ const (
 	ReasonAdminKill     = "admin kill"
 	ReasonShutdown      = "shutdown"
 	ReasonCrashed       = "switch restart" // connected when Tollgate died; written from the journal
+
+	// ReasonRadiusDisconnect: a RADIUS Disconnect-Request (RFC 5176) ended it.
+	ReasonRadiusDisconnect = "radius disconnect"
 )
 
 // Who released the call.

@@ -41,6 +41,8 @@ type Radius struct {
 	// ReturnCodes override the SIP response of an h323-return-code.
 	ReturnCodes map[int]SIPResponse `yaml:"return_codes"`
 	Accounting  Accounting          `yaml:"accounting"`
+	// DynamicAuthorization receives Disconnect and CoA requests (RFC 5176).
+	DynamicAuthorization DynamicAuthorization `yaml:"dynamic_authorization"`
 }
 
 // RadiusServer is one RADIUS server.
@@ -67,7 +69,14 @@ type Accounting struct {
 	// true); Stop records are sent for every leg whatever this says.
 	StartOnConnect *bool `yaml:"start_on_connect"`
 	// Interim is the Interim-Update interval of connected calls; 0: none.
+	// An Access-Accept's Acct-Interim-Interval (or a CoA-Request's) sets
+	// a call's own interval instead, kept within InterimMin and InterimMax.
 	Interim time.Duration `yaml:"interim"`
+	// InterimMin is the shortest interval a server may set; default 60s,
+	// the least RFC 2869 allows, so one account cannot flood the servers.
+	InterimMin time.Duration `yaml:"interim_min"`
+	// InterimMax is the longest interval a server may set; 0: no bound.
+	InterimMax time.Duration `yaml:"interim_max"`
 	// SessionIDPerLeg puts each leg's own Call-ID in Acct-Session-Id, as
 	// Cisco gateways do; the default is Sippy B2BUA's incoming Call-ID on
 	// every leg.
@@ -125,6 +134,10 @@ func (c *Config) applyRadiusDefaults() {
 			}
 		}
 	}
+	r.DynamicAuthorization.applyDefaults()
+	if r.Accounting.InterimMin == 0 {
+		r.Accounting.InterimMin = time.Minute
+	}
 	if r.Accounting.QueueDir == "" {
 		r.Accounting.QueueDir = filepath.Join(c.CDR.Dir, "radius-queue")
 	}
@@ -180,6 +193,7 @@ func (v *validator) validateRadius(c *Config) {
 			}
 		}
 	}
+	v.validateDynamicAuthorization(&r.DynamicAuthorization)
 	v.positive("radius.nonce_lifetime", r.NonceLifetime)
 	v.positive("radius.probe_interval", r.ProbeInterval)
 	if r.NASIPAddress != "" {
@@ -198,6 +212,11 @@ func (v *validator) validateRadius(c *Config) {
 		v.addf("radius.accounting.interim", "must not be negative")
 	} else if r.Accounting.Interim > 0 && r.Accounting.Interim < time.Second {
 		v.addf("radius.accounting.interim", "want at least 1s")
+	}
+	if a := r.Accounting; a.InterimMin < time.Second {
+		v.addf("radius.accounting.interim_min", "want at least 1s")
+	} else if a.InterimMax != 0 && a.InterimMax < a.InterimMin {
+		v.addf("radius.accounting.interim_max", "want 0 (no bound) or at least interim_min (%v)", a.InterimMin)
 	}
 	if c.Prepaid.MaxCredit < 0 {
 		v.addf("prepaid.max_credit", "must not be negative")
