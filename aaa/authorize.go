@@ -12,6 +12,7 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
 )
 
 // AuthConfig configures authorisation.
@@ -59,9 +60,12 @@ type AuthResult struct {
 	CreditTime    time.Duration
 	HasCreditTime bool
 	ReturnCode    int
-	Routes        []Route // in failover order
-	CLI           string  // caller number override ("" none)
-	CNAM          string  // caller name override ("" none)
+	// Interim is the Acct-Interim-Interval the server asks for this
+	// call's accounting (RFC 2869 §5.16); 0 when it set none.
+	Interim time.Duration
+	Routes  []Route // in failover order
+	CLI     string  // caller number override ("" none)
+	CNAM    string  // caller name override ("" none)
 }
 
 // RejectError is an authorisation refused by the server: an Access-Reject,
@@ -201,6 +205,13 @@ func ParseAuthReply(p *radius.Packet, codes ReturnCodes) (*AuthResult, error) {
 			return nil, fmt.Errorf("%w: h323-credit-time %q", ErrBadVSA, v)
 		}
 		res.CreditTime, res.HasCreditTime = time.Duration(n)*time.Second, true
+	}
+	if _, ok := p.Lookup(rfc2869.AcctInterimInterval_Type); ok {
+		v, err := rfc2869.AcctInterimInterval_Lookup(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Acct-Interim-Interval: %w", ErrMalformed, err)
+		}
+		res.Interim = time.Duration(v) * time.Second
 	}
 	pairs, err := VSAValues(p.Attributes, CiscoAVPair)
 	if err != nil {

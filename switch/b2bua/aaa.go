@@ -42,6 +42,10 @@ type callAAA struct {
 	hop          hop    // the current attempt's route, for its originate leg
 	stopped      int    // attempts (a prefix of Call.attempts) whose Stop is sent
 	interimTimer *time.Timer
+	// interimEvery is the call's Interim-Update interval: the server's
+	// (Access-Accept or CoA) within the configured bounds, else the
+	// configured one; 0 until connect when the server set none.
+	interimEvery time.Duration
 	chain        sendChain
 
 	result cdr.RADIUS // what RADIUS said, for the record (radius_result.go)
@@ -102,6 +106,7 @@ func (c *Call) authorize(ctx context.Context, cfg *config.Config) (route *config
 	c.aaa.radius, c.aaa.credit = radiusCredit, credit
 	if grant != nil {
 		c.aaa.cli, c.aaa.cnam = grant.CLI, grant.CNAM
+		c.aaa.interimEvery = interimWithin(cfg.Radius.Accounting, grant.Interim)
 	}
 	c.mu.Unlock()
 
@@ -359,12 +364,8 @@ func (c *Call) addRouteHeaders(inv *sip.Request) {
 // the 200 goes to the caller: a BYE right after it then finds them, and its
 // Stop records follow the Starts.
 func (c *Call) connectedAAA(now time.Time) {
-	if cr := c.aaa.credit; cr.Set {
-		c.aaa.creditTimer = time.AfterFunc(cr.Time-time.Since(now), func() {
-			c.sw.log.Info("credit expired: hanging up", "call", c.ID, "credit", cr.Time)
-			c.end(outcome{reason: cdr.ReasonCreditExpired, releasedBy: cdr.ReleasedBySwitch,
-				code: 200, sipReason: "OK", byeA: true, byeB: true})
-		})
+	if c.aaa.credit.Set {
+		c.armCredit(now)
 	}
 	if !c.aaa.accounting {
 		return
@@ -375,14 +376,17 @@ func (c *Call) connectedAAA(now time.Time) {
 		c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Start(ctx, answer) })
 		c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Start(ctx, out) })
 	}
-	if every := acct.Interim; every > 0 {
-		c.aaa.interimTimer = time.AfterFunc(every, func() { c.interim(every) })
+	if c.aaa.interimEvery == 0 {
+		c.aaa.interimEvery = acct.Interim
+	}
+	if every := c.aaa.interimEvery; every > 0 {
+		c.aaa.interimTimer = time.AfterFunc(every, c.interim)
 	}
 }
 
 // interim sends the Interim-Update of both legs and re-arms the call's one
-// timer.
-func (c *Call) interim(every time.Duration) {
+// timer, at the call's interval of the moment (a CoA may change it).
+func (c *Call) interim() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended || c.b == nil {
@@ -392,7 +396,7 @@ func (c *Call) interim(every time.Duration) {
 	answer, out := c.answerLeg(), c.originateLeg(c.b.index)
 	c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Interim(ctx, answer, now) })
 	c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Interim(ctx, out, now) })
-	c.aaa.interimTimer.Reset(every)
+	c.aaa.interimTimer.Reset(c.aaa.interimEvery)
 }
 
 // endAAA is the teardown's part: stop the timers, release the limits, send
