@@ -51,6 +51,8 @@ type Options struct {
 	Spool func() cdr.SpoolStats
 	// Radius reports the RADIUS servers' counters, when RADIUS is in use.
 	Radius func() []aaa.ServerStats
+	// DynAuth reports the RADIUS Disconnect/CoA listener, when it runs.
+	DynAuth func() aaa.DynAuthStats
 	// Relays reports the rtpproxy relays of each media mode in use.
 	Relays func() map[string][]rtpproxyctl.RelayStatus
 	// Builtin reports the built-in relay, when one runs.
@@ -133,6 +135,11 @@ func New(o Options) (*Server, error) {
 	}
 	if err := s.registry.Register(&collector{s: s}); err != nil {
 		return nil, fmt.Errorf("web: metrics: %w", err)
+	}
+	if o.DynAuth != nil {
+		if err := s.registry.Register(dynAuthCollector{stats: o.DynAuth}); err != nil {
+			return nil, fmt.Errorf("web: metrics: %w", err)
+		}
 	}
 	s.handler = s.routes()
 	return s, nil

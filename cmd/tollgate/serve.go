@@ -133,7 +133,15 @@ func serve(args []string, stderr io.Writer) int {
 	media.bind(sw.MediaTimedOut)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
-	stopWeb, err := startWeb(ctx, cfg, path, sw, records, media, radius, log)
+	dynauth, err := startDynAuth(cfg, sw, records.pool, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	if dynauth != nil {
+		defer dynauth.Close()
+	}
+	stopWeb, err := startWeb(ctx, cfg, path, sw, records, media, radius, dynauth, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

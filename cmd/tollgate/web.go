@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
@@ -15,7 +16,7 @@ import (
 // startWeb runs the admin UI, API and /metrics beside the switch. The
 // returned function stops it and waits. A web server that cannot listen is
 // logged, not fatal: calls are switched without it.
-func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *media, radius *radius, log *slog.Logger) (func(), error) {
+func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *media, radius *radius, dynauth *aaa.DynAuthServer, log *slog.Logger) (func(), error) {
 	if cfg.Web.Disable {
 		return func() {}, nil
 	}
@@ -34,6 +35,9 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 	o.LimitRefusals = radius.LimitRefusals
 	if len(radius.ServerStats()) > 0 {
 		o.Radius = radius.ServerStats
+	}
+	if dynauth != nil {
+		o.DynAuth = dynauth.Stats
 	}
 	if media != nil {
 		o.Relays = func() map[string][]rtpproxyctl.RelayStatus {

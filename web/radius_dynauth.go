@@ -1,0 +1,44 @@
+package web
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate/tollgate/aaa"
+)
+
+// Audit actions of RADIUS dynamic authorisation (RFC 5176): a billing
+// server ending or changing a call is audited as an administrator's kill
+// is, the client's address standing for the actor.
+const (
+	AuditRadiusDisconnect = "radius disconnect"
+	AuditRadiusCoA        = "radius coa"
+)
+
+// WriteAudit appends e to the audit log in db, for what changes calls from
+// outside the web UI (the RADIUS Disconnect/CoA listener); the log's SQL
+// stays here with the rest of it.
+func WriteAudit(ctx context.Context, db *pgxpool.Pool, e AuditEntry) error {
+	return (&store{db: db}).audit(ctx, e)
+}
+
+var descDynAuth = prometheus.NewDesc("tollgate_radius_dynauth_requests_total",
+	"RADIUS Disconnect and CoA requests (RFC 5176) by result: disconnect and coa (authentic requests), ack, nak, and dropped ones: unknown_client, forged (wrong secret or Message-Authenticator), malformed; duplicate (answered again from the reply cache).",
+	[]string{"result"}, nil)
+
+// dynAuthCollector exports the listener's counters at scrape time.
+type dynAuthCollector struct{ stats func() aaa.DynAuthStats }
+
+func (c dynAuthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descDynAuth }
+
+func (c dynAuthCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	for result, n := range map[string]uint64{
+		"disconnect": st.Disconnects, "coa": st.CoAs, "ack": st.ACKs, "nak": st.NAKs,
+		"unknown_client": st.UnknownClients, "forged": st.Forged, "malformed": st.Malformed, "duplicate": st.Duplicates,
+	} {
+		ch <- prometheus.MustNewConstMetric(descDynAuth, prometheus.CounterValue, float64(n), result)
+	}
+}
