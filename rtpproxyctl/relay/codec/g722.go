@@ -195,7 +195,11 @@ func (b *band) reset(det int32) { *b = band{det: det} }
 // G722Encoder encodes 16 kHz 16-bit PCM to G.722 at 64 kbit/s. The zero
 // value is not ready: use NewG722Encoder or Reset.
 type G722Encoder struct {
-	x    [24]int32 // transmit QMF delay line, x[0] newest
+	// The transmit QMF delay line, written twice (at p and p+24) so that
+	// x[p:p+24] is always the last 24 samples, newest first, without
+	// shifting the line every sample pair.
+	x    [48]int32
+	p    int
 	low  band
 	high band
 }
@@ -209,7 +213,7 @@ func NewG722Encoder() *G722Encoder {
 
 // Reset returns the encoder to its initial state, as for a new stream.
 func (e *G722Encoder) Reset() {
-	e.x = [24]int32{}
+	e.x, e.p = [48]int32{}, 0
 	e.low.reset(32)
 	e.high.reset(8)
 }
@@ -221,14 +225,17 @@ func (e *G722Encoder) Encode(dst []byte, pcm []int16) int {
 	n := len(pcm) / 2
 	dst = dst[:n]
 	for j := range dst {
-		copy(e.x[2:], e.x[:22])
-		e.x[1], e.x[0] = int32(pcm[2*j]), int32(pcm[2*j+1])
+		e.p = (e.p + 22) % 24 // two samples further on
+		older, newer := int32(pcm[2*j]), int32(pcm[2*j+1])
+		e.x[e.p], e.x[e.p+24] = newer, newer
+		e.x[e.p+1], e.x[e.p+25] = older, older
+		x := e.x[e.p : e.p+24]
 		// Transmit QMF: even taps on the newest sample and every second
 		// one before it, odd taps on the others.
 		var xa, xb int32
 		for i := 0; i < 24; i += 2 {
-			xa += qmf[i] * e.x[i]
-			xb += qmf[i+1] * e.x[i+1]
+			xa += qmf[i] * x[i]
+			xb += qmf[i+1] * x[i+1]
 		}
 		// The filters' DC gain is 8192 (2^13); one more bit scales 16-bit
 		// input to the 15-bit sub-band signals the ADPCM expects.
@@ -276,7 +283,10 @@ func (e *G722Encoder) Encode(dst []byte, pcm []int16) int {
 // G722Decoder decodes G.722 at 64 kbit/s to 16 kHz 16-bit PCM. The zero
 // value is not ready: use NewG722Decoder or Reset.
 type G722Decoder struct {
-	xd, xs [12]int32 // receive QMF delay lines (difference, sum), [0] newest
+	// The receive QMF delay lines of the difference and sum signals,
+	// written twice as the encoder's, so that [p:p+12] is newest first.
+	xd, xs [24]int32
+	p      int
 	low    band
 	high   band
 }
@@ -290,7 +300,7 @@ func NewG722Decoder() *G722Decoder {
 
 // Reset returns the decoder to its initial state, as for a new stream.
 func (d *G722Decoder) Reset() {
-	d.xd, d.xs = [12]int32{}, [12]int32{}
+	d.xd, d.xs, d.p = [24]int32{}, [24]int32{}, 0
 	d.low.reset(32)
 	d.high.reset(8)
 }
@@ -314,13 +324,14 @@ func (d *G722Decoder) Decode(dst []int16, src []byte) int {
 
 		// Receive QMF: the first output sample from the difference signal
 		// and the even taps, the second from the sum and the odd taps.
-		copy(d.xd[1:], d.xd[:11])
-		copy(d.xs[1:], d.xs[:11])
-		d.xd[0], d.xs[0] = rl-rh, rl+rh
+		d.p = (d.p + 11) % 12
+		d.xd[d.p], d.xd[d.p+12] = rl-rh, rl-rh
+		d.xs[d.p], d.xs[d.p+12] = rl+rh, rl+rh
+		xd, xs := d.xd[d.p:d.p+12], d.xs[d.p:d.p+12]
 		var o1, o2 int32
 		for i := range 12 {
-			o1 += qmf[2*i] * d.xd[i]
-			o2 += qmf[2*i+1] * d.xs[i]
+			o1 += qmf[2*i] * xd[i]
+			o2 += qmf[2*i+1] * xs[i]
 		}
 		dst[2*j] = int16(sat16(o1 >> 11))
 		dst[2*j+1] = int16(sat16(o2 >> 11))

@@ -125,9 +125,12 @@ func (u *Upsampler) Process(dst []int16, src []int16) int {
 			// output 2m+1 to the odd ones, of which a half-band filter has
 			// only the centre. Each phase's gain is one half, so it is
 			// doubled.
+			// The filter is symmetric (tap k equals tap 62-k), so the even
+			// phase folds to 16 products.
 			var even float32
-			for k := 0; k < filterLen; k += 2 {
-				even += lowpass[k] * u.buf[t-k/2]
+			w := u.buf[t-halfTaps : t+1]
+			for k := 0; k < halfTaps; k += 2 {
+				even += lowpass[k] * (w[halfTaps-k/2] + w[k/2])
 			}
 			dst[out] = toInt16(2 * even)
 			dst[out+1] = toInt16(2 * lowpass[halfTaps] * u.buf[t-halfTaps/2])
