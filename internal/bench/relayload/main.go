@@ -11,7 +11,14 @@
 // relay's admission measure (its busiest packet loop's share of time).
 // Loopback only, bounded in time.
 //
+// With -transcode the calls' two parties use different codecs (the relay's
+// T sub-command), so every packet is converted: pcma-pcmu (table
+// look-ups) or g722-pcma (G.722 decode and encode, resampling, A-law). The
+// send time then travels in an RTP header extension, which the transcoder
+// keeps, rather than in the payload, which it rewrites.
+//
 //	go run ./internal/bench/relayload -steps 100,200,400,600,800,1000 -step-time 3s
+//	go run ./internal/bench/relayload -transcode g722-pcma -steps 25,50,100,200 -step-time 3s
 package main
 
 import (
@@ -41,7 +48,32 @@ import (
 
 const (
 	pps        = 50  // per direction per call
-	payloadLen = 160 // G.711, 20 ms
+	payloadLen = 160 // G.711 or G.722, 20 ms
+)
+
+// codecPair is what the two parties of each call send: the T sub-command's
+// format and the payload type of their packets. The zero value is plain
+// relaying.
+type codecPair struct {
+	a, b     string
+	ptA, ptB byte
+}
+
+func (p codecPair) on() bool { return p.a != "" }
+
+var transcodings = map[string]codecPair{
+	"":          {},
+	"pcma-pcmu": {a: "PCMA/8", b: "PCMU/0", ptA: 8, ptB: 0},
+	"g722-pcma": {a: "G722/9", b: "PCMA/8", ptA: 9, ptB: 8},
+}
+
+// Where a packet carries its send time: in the payload when the relay
+// passes it untouched, in a header extension (profile 0x5447, two words)
+// when the transcoder rewrites the payload.
+const (
+	plainStamp = 12
+	xcStamp    = 16
+	xcHeader   = 24
 )
 
 func main() {
@@ -52,6 +84,7 @@ func main() {
 	stepTime := flag.Duration("step-time", 5*time.Second, "measuring time per step")
 	maxLoss := flag.Float64("max-loss", 0.001, "stop after a step losing more than this fraction")
 	maxP99 := flag.Duration("max-p99", 5*time.Millisecond, "stop after a step whose p99 latency exceeds this")
+	transcode := flag.String("transcode", "", "codecs of the two parties, converted by the relay: pcma-pcmu or g722-pcma (default: none, plain relaying)")
 	flag.Parse()
 	if *child {
 		if err := runChild(*portMin, *portMax); err != nil {
@@ -71,7 +104,12 @@ func main() {
 		}
 		counts = append(counts, n)
 	}
-	if err := run(ctx, *portMin, *portMax, counts, *stepTime, *maxLoss, *maxP99); err != nil {
+	codecs, ok := transcodings[*transcode]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "relayload: unknown -transcode %q\n", *transcode)
+		os.Exit(2)
+	}
+	if err := run(ctx, *portMin, *portMax, counts, *stepTime, *maxLoss, *maxP99, codecs); err != nil {
 		fmt.Fprintln(os.Stderr, "relayload:", err)
 		os.Exit(1)
 	}
@@ -221,6 +259,7 @@ const (
 // packets on its socket.
 type stream struct {
 	sock int // index in generator.fds
+	pt   byte
 	dst  [4]byte
 	port uint16
 	ssrc uint32
@@ -264,6 +303,8 @@ func (h *histogram) quantile(q float64) time.Duration {
 }
 
 type generator struct {
+	codecs   codecPair
+	stamp    int // offset of the send time in a packet
 	fds      [genSockets]int
 	ports    [genSockets]int
 	mu       sync.Mutex
@@ -271,8 +312,11 @@ type generator struct {
 	nstreams int
 	sent     atomic.Uint64
 	received atomic.Uint64
-	hist     histogram
-	wg       sync.WaitGroup
+	// received in the sender's codec, not the receiver's: the transcoder
+	// did not run, and the figures would not be what they claim
+	unconverted atomic.Uint64
+	hist        histogram
+	wg          sync.WaitGroup
 
 	// receive state, the run goroutine's own
 	rbufs [batchLen][2048]byte
@@ -280,14 +324,18 @@ type generator struct {
 	riovs [batchLen]unix.Iovec
 	rmsgs [batchLen]unix.Mmsghdr
 	// send state, the run goroutine's own
-	sbufs  [batchLen][12 + payloadLen]byte
+	sbufs  [batchLen][xcHeader + payloadLen]byte
 	siovs  [batchLen]unix.Iovec
 	snames [batchLen]unix.RawSockaddrInet4
 	smsgs  [batchLen]unix.Mmsghdr
 }
 
-func newGenerator() (*generator, error) {
-	g := &generator{}
+func newGenerator(codecs codecPair) (*generator, error) {
+	g := &generator{codecs: codecs, stamp: plainStamp}
+	pktLen := 12 + payloadLen
+	if codecs.on() {
+		g.stamp, pktLen = xcStamp, xcHeader+payloadLen
+	}
 	for i := range g.fds {
 		g.fds[i] = -1
 	}
@@ -325,8 +373,13 @@ func newGenerator() (*generator, error) {
 	}
 	for i := range g.smsgs {
 		g.sbufs[i][0] = 0x80
+		if codecs.on() {
+			g.sbufs[i][0] = 0x90 // X: the header extension
+			binary.BigEndian.PutUint16(g.sbufs[i][12:], 0x5447)
+			binary.BigEndian.PutUint16(g.sbufs[i][14:], 2)
+		}
 		g.siovs[i].Base = &g.sbufs[i][0]
-		g.siovs[i].SetLen(len(g.sbufs[i]))
+		g.siovs[i].SetLen(pktLen)
 		g.smsgs[i].Hdr.Iov = &g.siovs[i]
 		g.smsgs[i].Hdr.SetIovlen(1)
 		g.smsgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&g.snames[i]))
@@ -363,8 +416,8 @@ func (g *generator) run(ctx context.Context) {
 			g.sendSlot(int(next % slots))
 			// Behind schedule, sending slot after slot must not leave the
 			// sockets unread until their buffers overflow.
-			for _, fd := range g.fds {
-				g.drain(fd)
+			for i := range g.fds {
+				g.drain(i)
 			}
 		}
 	}
@@ -378,6 +431,7 @@ func (g *generator) sendSlot(slot int) {
 		for _, s := range list {
 			s.seq++
 			b := &g.sbufs[k]
+			b[1] = s.pt
 			binary.BigEndian.PutUint16(b[2:], s.seq)
 			binary.BigEndian.PutUint32(b[4:], uint32(s.seq)*payloadLen)
 			binary.BigEndian.PutUint32(b[8:], s.ssrc)
@@ -398,7 +452,7 @@ func (g *generator) sendSlot(slot int) {
 func (g *generator) flush(fd, k int) {
 	at := uint64(time.Now().UnixNano())
 	for i := range k {
-		binary.BigEndian.PutUint64(g.sbufs[i][12:], at)
+		binary.BigEndian.PutUint64(g.sbufs[i][g.stamp:], at)
 	}
 	for off := 0; off < k; {
 		got, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&g.smsgs[off])), uintptr(k-off), unix.MSG_DONTWAIT, 0, 0)
@@ -411,9 +465,16 @@ func (g *generator) flush(fd, k int) {
 	}
 }
 
-// drain reads fd until it is empty, timing each packet from its send time
-// to the kernel's arrival stamp.
-func (g *generator) drain(fd int) {
+// drain reads socket sock until it is empty, timing each packet from its
+// send time to the kernel's arrival stamp. When transcoding, it checks that
+// what arrives is in the receiving party's codec: callers use the even
+// sockets, callees the odd ones.
+func (g *generator) drain(sock int) {
+	fd := g.fds[sock]
+	want := g.codecs.ptA
+	if sock%2 == 1 {
+		want = g.codecs.ptB
+	}
 	for {
 		for i := range g.rmsgs {
 			g.rmsgs[i].Hdr.SetControllen(len(g.rctl[i]))
@@ -424,10 +485,13 @@ func (g *generator) drain(fd int) {
 		}
 		now := time.Now().UnixNano()
 		for i := range int(got) {
-			if g.rmsgs[i].Len < 20 {
+			if int(g.rmsgs[i].Len) < g.stamp+8 {
 				continue
 			}
-			sentAt := int64(binary.BigEndian.Uint64(g.rbufs[i][12:20]))
+			sentAt := int64(binary.BigEndian.Uint64(g.rbufs[i][g.stamp:]))
+			if g.codecs.on() && g.rbufs[i][1]&0x7F != want {
+				g.unconverted.Add(1)
+			}
 			g.hist.add(time.Duration(arrival(&g.rmsgs[i].Hdr, &g.rctl[i], now) - sentAt))
 		}
 		g.received.Add(uint64(got))
@@ -458,14 +522,18 @@ var errRefused = errors.New("refused (E98)")
 func (g *generator) addCall(c *childRelay, id int) error {
 	sa, sb := (2*id)%genSockets, (2*id+1)%genSockets
 	callID := fmt.Sprintf("load-%d", id)
-	rb, err := c.command(fmt.Sprintf("U %s 127.0.0.1 %d fa", callID, g.ports[sa]))
+	xcA, xcB := "", ""
+	if g.codecs.on() {
+		xcA, xcB = " && T "+g.codecs.a, " && T "+g.codecs.b
+	}
+	rb, err := c.command(fmt.Sprintf("U %s 127.0.0.1 %d fa%s", callID, g.ports[sa], xcA))
 	if err != nil {
 		return err
 	}
 	if rb == "E98" {
 		return errRefused
 	}
-	ra, err := c.command(fmt.Sprintf("L %s 127.0.0.1 %d fa fb", callID, g.ports[sb]))
+	ra, err := c.command(fmt.Sprintf("L %s 127.0.0.1 %d fa fb%s", callID, g.ports[sb], xcB))
 	if err != nil {
 		return err
 	}
@@ -475,8 +543,8 @@ func (g *generator) addCall(c *childRelay, id int) error {
 		return fmt.Errorf("call %d refused: U %q, L %q", id, rb, ra)
 	}
 	lo := [4]byte{127, 0, 0, 1}
-	a := &stream{sock: sa, dst: lo, port: uint16(pa), ssrc: uint32(2 * id)}
-	b := &stream{sock: sb, dst: lo, port: uint16(pb), ssrc: uint32(2*id + 1)}
+	a := &stream{sock: sa, pt: g.codecs.ptA, dst: lo, port: uint16(pa), ssrc: uint32(2 * id)}
+	b := &stream{sock: sb, pt: g.codecs.ptB, dst: lo, port: uint16(pb), ssrc: uint32(2*id + 1)}
 	g.mu.Lock()
 	for _, s := range []*stream{a, b} {
 		slot := g.nstreams % slots
@@ -495,13 +563,13 @@ func relayedPackets(c *childRelay) (uint64, error) {
 	return strconv.ParseUint(v, 10, 64)
 }
 
-func run(ctx context.Context, portMin, portMax int, counts []int, stepTime time.Duration, maxLoss float64, maxP99 time.Duration) error {
+func run(ctx context.Context, portMin, portMax int, counts []int, stepTime time.Duration, maxLoss float64, maxP99 time.Duration, codecs codecPair) error {
 	c, err := startChild(portMin, portMax)
 	if err != nil {
 		return err
 	}
 	defer c.stop()
-	g, err := newGenerator()
+	g, err := newGenerator(codecs)
 	if err != nil {
 		return err
 	}
@@ -513,8 +581,14 @@ func run(ctx context.Context, portMin, portMax int, counts []int, stepTime time.
 		g.wg.Wait()
 		g.close()
 	}()
+	if codecs.on() {
+		fmt.Printf("transcoding: caller %s, callee %s\n", codecs.a, codecs.b)
+	}
 	fmt.Printf("load average at start: %s\n", loadAvg())
 	defer func() { fmt.Printf("load average at end: %s\n", loadAvg()) }()
+	if codecs.on() {
+		defer func() { fmt.Printf("packets received unconverted: %d\n", g.unconverted.Load()) }()
+	}
 	fmt.Printf("%6s %10s %10s %8s %10s %10s %10s %10s %10s %6s\n", "calls", "sent/s", "relayed/s", "loss%", "p50", "p99", "cpu/pkt", "relay cpu", "gen cpu", "busy")
 	calls := 0
 	for _, want := range counts {
