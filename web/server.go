@@ -6,6 +6,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -175,13 +176,32 @@ func (s *Server) Close() {
 	}
 }
 
-// ListenAndServe serves on addr (HTTPS when cert and key are set) until ctx
-// is done, then shuts down gracefully.
-func ListenAndServe(ctx context.Context, addr, cert, key string, h http.Handler, log *slog.Logger) error {
+// Listen opens the web server's socket, with TLS when cert and key are set.
+// It is separate from Serve so that an address that cannot be bound, or a
+// certificate that does not load, fails the start of the whole process
+// (systemd then shows the unit failed) rather than a background goroutine.
+func Listen(addr, cert, key string) (net.Listener, error) {
+	var tc *tls.Config
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("web: TLS: %w", err)
+		}
+		tc = &tls.Config{Certificates: []tls.Certificate{kp}, NextProtos: []string{"h2", "http/1.1"}}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("web: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("web: listen %s: %w", addr, err)
 	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	return ln, nil
+}
+
+// Serve serves h on ln (from Listen) until ctx is done, then shuts down
+// gracefully.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,14 +213,7 @@ func ListenAndServe(ctx context.Context, addr, cert, key string, h http.Handler,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() {
-		if cert != "" {
-			errc <- srv.ServeTLS(ln, cert, key)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	log.Info("web UI listening", "address", ln.Addr().String(), "tls", cert != "")
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("web: %w", err)

@@ -14,8 +14,10 @@ import (
 )
 
 // startWeb runs the admin UI, API and /metrics beside the switch. The
-// returned function stops it and waits. A web server that cannot listen is
-// logged, not fatal: calls are switched without it.
+// returned function stops it and waits. An address that cannot be bound or
+// a certificate that does not load fails the start: a process running on
+// without the UI it was configured with looks healthy to systemd and to
+// its operator, who then finds no UI.
 func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *media, radius *radius, dynauth *aaa.DynAuthServer, log *slog.Logger) (func(), error) {
 	if cfg.Web.Disable {
 		return func() {}, nil
@@ -55,12 +57,18 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 	if err != nil {
 		return nil, err
 	}
+	ln, err := web.Listen(cfg.Web.Listen, cfg.Web.TLSCert, cfg.Web.TLSKey)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	log.Info("web UI listening", "address", ln.Addr().String(), "tls", cfg.Web.TLSCert != "")
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go srv.Run(ctx)
 	go func() {
 		defer close(done)
-		if err := web.ListenAndServe(ctx, cfg.Web.Listen, cfg.Web.TLSCert, cfg.Web.TLSKey, srv.Handler(), log); err != nil {
+		if err := web.Serve(ctx, ln, srv.Handler(), log); err != nil {
 			log.Error("web UI stopped", "error", err)
 		}
 	}()
