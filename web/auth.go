@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tollgate/tollgate/config"
 )
 
 // Role is what a user may do: admin everything; operator calls and CDRs,
@@ -197,11 +199,57 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", loginView{Next: safeNext(r.URL.Query().Get("next"))})
+	s.render(w, r, http.StatusOK, "login", s.newLoginView(r, safeNext(r.URL.Query().Get("next")), ""))
 }
 
 type loginView struct {
 	Next, Name, Error string
+	// PlainHTTP: the login cannot work from this page (plainHTTPLoop).
+	PlainHTTP bool
+}
+
+func (s *Server) newLoginView(r *http.Request, next, name string) loginView {
+	return loginView{Next: next, Name: name, PlainHTTP: s.sessions.Cookie.Secure && plainHTTPLoop(r)}
+}
+
+// plainHTTPLoop reports whether the browser reached this request over plain
+// HTTP on a name that is not loopback: browsers keep a Secure cookie only
+// from HTTPS or from localhost, so a login from there silently comes back
+// to the login page. (Behind a proxy that serves HTTPS the browser keeps
+// it; the proxy says so with X-Forwarded-Proto, which only turns the
+// warning off, so trusting it grants nothing.)
+func plainHTTPLoop(r *http.Request) bool {
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		return false
+	}
+	return !loopbackHost(r.Host)
+}
+
+// loopbackHost reports whether host (with or without a port) is localhost
+// or a loopback address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// PlainHTTPWarning is what the log says at start when the web UI listens on
+// plain HTTP beyond loopback ("" when it does not): either logins loop (the
+// cookie is Secure) or passwords cross the network in clear.
+func PlainHTTPWarning(w config.Web) string {
+	if w.Disable || w.TLSCert != "" || loopbackHost(w.Listen) {
+		return ""
+	}
+	if !w.InsecureCookies {
+		return "web UI on plain HTTP beyond loopback: browsers drop its Secure session cookie there, so logins come back to the login page; set web.tls_cert and web.tls_key, listen on 127.0.0.1 behind an SSH tunnel or an HTTPS proxy, or set web.insecure_cookies: true on a trusted network"
+	}
+	return "web UI on plain HTTP beyond loopback with web.insecure_cookies: passwords and session cookies cross the network in clear; prefer web.tls_cert and web.tls_key"
 }
 
 // safeNext keeps a post-login redirect on this site.
@@ -223,7 +271,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	password := r.PostForm.Get("password")
-	view := loginView{Next: safeNext(r.PostForm.Get("next")), Name: name}
+	view := s.newLoginView(r, safeNext(r.PostForm.Get("next")), name)
 	ip := clientIP(r)
 	at := attempt{name: name, ip: ip}
 	if c, err := r.Cookie(deviceCookie); err == nil {

@@ -86,6 +86,12 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+		if r.TLS != nil {
+			// Served over TLS: the browser is to come back only that way.
+			// A year, as browsers' preload lists ask; no includeSubDomains:
+			// the UI speaks for its own host, not for its siblings.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

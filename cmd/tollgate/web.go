@@ -63,6 +63,9 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 		return nil, err
 	}
 	log.Info("web UI listening", "address", ln.Addr().String(), "tls", cfg.Web.TLSCert != "")
+	if msg := web.PlainHTTPWarning(cfg.Web); msg != "" {
+		log.Warn(msg, "address", ln.Addr().String())
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go srv.Run(ctx)
