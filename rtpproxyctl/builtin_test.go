@@ -28,6 +28,12 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 // target, and a Pool driving it. Timeouts are reported on the channel.
 func builtinPool(t *testing.T, ports int, ttl time.Duration, control string) (*relay.Relay, *rtpproxyctl.Pool, <-chan rtpproxyctl.Dialog) {
 	t.Helper()
+	return builtinPoolPolled(t, ports, ttl, control, 0)
+}
+
+// builtinPoolPolled is builtinPool with the pool's CounterInterval.
+func builtinPoolPolled(t *testing.T, ports int, ttl time.Duration, control string, poll time.Duration) (*relay.Relay, *rtpproxyctl.Pool, <-chan rtpproxyctl.Dialog) {
+	t.Helper()
 	lo, hi := freeRange(t, ports)
 	notify := "unix:" + filepath.Join(t.TempDir(), "notify.sock")
 	log := slog.New(slog.DiscardHandler)
@@ -42,11 +48,12 @@ func builtinPool(t *testing.T, ports int, ttl time.Duration, control string) (*r
 	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer pcancel()
 	p, err := rtpproxyctl.New(pctx, rtpproxyctl.Config{
-		Relays:       []rtpproxyctl.RelayConfig{{Address: r.ControlAddrs()[0]}},
-		Options:      rtpproxyctl.Options{Timeout: 300 * time.Millisecond, Retries: 9},
-		NotifyListen: notify,
-		OnTimeout:    func(d rtpproxyctl.Dialog) { timeouts <- d },
-		Logger:       log,
+		Relays:          []rtpproxyctl.RelayConfig{{Address: r.ControlAddrs()[0]}},
+		Options:         rtpproxyctl.Options{Timeout: 300 * time.Millisecond, Retries: 9},
+		NotifyListen:    notify,
+		OnTimeout:       func(d rtpproxyctl.Dialog) { timeouts <- d },
+		CounterInterval: poll,
+		Logger:          log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +205,67 @@ func TestBuiltinRelayTimeoutNotifies(t *testing.T) {
 	// The relay already ended the session: Delete is quiet about it.
 	if _, err := m.Delete(opCtx(t)); err != nil {
 		t.Errorf("delete after timeout: %v", err)
+	}
+}
+
+// TestBuiltinRelayTimeoutKeepsCounters: the relay deletes a timed-out
+// session before it notifies, so Delete can no longer ask it; the counts
+// the pool read while the call was up are what the call reports, exact
+// because the last reading came after the media stopped.
+func TestBuiltinRelayTimeoutKeepsCounters(t *testing.T) {
+	_, p, timeouts := builtinPoolPolled(t, 40, 2*time.Second, "udp:127.0.0.1:0", 200*time.Millisecond)
+	a, b := listen(t), listen(t)
+	m := p.Open(rtpproxyctl.Dialog{CallID: "tmo-count@test", CallerTag: "ta", CalleeTag: "tb"})
+	toB, err := m.Offer(opCtx(t), rtpproxyctl.Caller, stream(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toA, err := m.Answer(opCtx(t), rtpproxyctl.Callee, stream(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed(t, a, b, toA[0], 12)
+	relayed(t, b, a, toB[0], 7)
+	select {
+	case <-timeouts:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no timeout notification")
+	}
+	st, err := m.Delete(opCtx(t))
+	if err != nil {
+		t.Errorf("delete after timeout: %v", err)
+	}
+	if st.CallerToCallee.Packets != 12 || st.CalleeToCaller.Packets != 7 || st.Relayed != 19 ||
+		st.CallerToCallee.Bytes != 12*172 || st.CalleeToCaller.Bytes != 7*172 {
+		t.Fatalf("counters of the timed-out call: %+v", st)
+	}
+}
+
+// TestBuiltinRelayLostKeepsCounters: a relay that stops answering leaves
+// the call the counts of the last reading, not zeros.
+func TestBuiltinRelayLostKeepsCounters(t *testing.T) {
+	r, p, _ := builtinPoolPolled(t, 40, 0, "udp:127.0.0.1:0", 100*time.Millisecond)
+	a, b := listen(t), listen(t)
+	m := p.Open(rtpproxyctl.Dialog{CallID: "lost@test", CallerTag: "ta", CalleeTag: "tb"})
+	if _, err := m.Offer(opCtx(t), rtpproxyctl.Caller, stream(a)); err != nil {
+		t.Fatal(err)
+	}
+	toA, err := m.Answer(opCtx(t), rtpproxyctl.Callee, stream(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed(t, a, b, toA[0], 5)
+	// A reading is two named Qs: four more commands hold a whole reading
+	// taken after the media.
+	before := r.Stats().Commands
+	testenv.Eventually(t, 10*time.Second, "a counter reading after the media", func() bool { return r.Stats().Commands >= before+4 })
+	r.Close()
+	st, err := m.Delete(opCtx(t))
+	if err == nil {
+		t.Error("delete on a closed relay succeeded")
+	}
+	if st.CallerToCallee.Packets != 5 {
+		t.Fatalf("counters after the relay was lost: %+v", st)
 	}
 }
 

@@ -33,7 +33,15 @@ type Config struct {
 	// 0.0.0.0; by default such a stream keeps 0.0.0.0, so the hold stays
 	// a hold for the far end.
 	AnchorHold bool
-	Logger     *slog.Logger
+	// CounterInterval is how often the counters of the calls up are read
+	// (Q, without deleting): rtpproxy deletes a timed-out session before
+	// it notifies, and a dead relay answers nothing, so what the last
+	// reading saw is what such a call's record gets. Kept below the
+	// relay's media timeout (rtpproxy -T, 60 s by default), a reading
+	// falls after the media stopped and the counts are exact. 0 = 30 s;
+	// negative = never.
+	CounterInterval time.Duration
+	Logger          *slog.Logger
 }
 
 // RelayConfig is one rtpproxy.
@@ -71,6 +79,7 @@ type Pool struct {
 	tagSeq    atomic.Uint64
 	mu        sync.Mutex
 	byTag     map[string]*Session
+	open      map[*Session]struct{} // calls anchored and not deleted, for the counter polls
 }
 
 // New opens a Pool and probes every relay (in parallel, bounded by the
@@ -86,11 +95,14 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	if cfg.NotifySocket == "" {
 		cfg.NotifySocket = cfg.NotifyListen
 	}
+	if cfg.CounterInterval == 0 {
+		cfg.CounterInterval = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	p := &Pool{cfg: cfg, log: cfg.Logger.With("component", "rtpproxyctl"),
-		tagPrefix: "tg" + strconv.FormatUint(uint64(rand.Uint32()), 36) + "-", byTag: make(map[string]*Session)}
+		tagPrefix: "tg" + strconv.FormatUint(uint64(rand.Uint32()), 36) + "-", byTag: make(map[string]*Session), open: make(map[*Session]struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, rc := range cfg.Relays {
 		if rc.Weight < 0 {
@@ -128,7 +140,49 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		})
 	}
 	wg.Wait()
+	if cfg.CounterInterval > 0 {
+		p.wg.Go(p.pollCounters)
+	}
 	return p, nil
+}
+
+// pollCounters reads the counters of every call up, one call after the
+// other (a sweep slower than the interval just makes the next one later),
+// in one goroutine for all calls.
+func (p *Pool) pollCounters() {
+	t := time.NewTicker(p.cfg.CounterInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		calls := make([]*Session, 0, len(p.open))
+		for s := range p.open {
+			calls = append(calls, s)
+		}
+		p.mu.Unlock()
+		for _, s := range calls {
+			if p.ctx.Err() != nil {
+				return
+			}
+			s.poll(p.ctx)
+		}
+	}
+}
+
+func (p *Pool) track(s *Session) {
+	p.mu.Lock()
+	p.open[s] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *Pool) untrack(s *Session) {
+	p.mu.Lock()
+	delete(p.open, s)
+	p.mu.Unlock()
 }
 
 // Close stops the background probes and the notify listener and closes

@@ -32,6 +32,11 @@ type streamState struct {
 	// first codec of the last answer, which is the one the answerer chose
 	// (RFC 3264), or of the offer until an answer comes.
 	clock int
+	// counted are the stream's counters at the last poll while the call
+	// was up: what Delete reports when the relay no longer has the
+	// session (it timed out, and rtpproxy deletes a session before it
+	// notifies) or no longer answers.
+	counted Stats
 }
 
 // Name returns the relay's address ("" before the first Offer).
@@ -109,6 +114,7 @@ func (s *Session) firstOffer(ctx context.Context, from Side, streams []Stream) (
 			return nil, err
 		}
 		s.relay = r
+		s.pool.track(s)
 		return out, nil
 	}
 }
@@ -222,8 +228,10 @@ func (s *Session) forgetTag() {
 // swapped: rtpproxy analyses each direction's stream on its own) and then
 // the creator's with Q ... && D: two round trips per stream instead of one.
 // On an older relay it sends the plain Q ... && D, or Q then one D per
-// creating side. On a relay that is out of service it returns at once with
-// ErrRelayDown.
+// creating side. A stream whose counters cannot be read (the relay ended
+// it at a media timeout, or stopped answering) counts what the last poll
+// saw (Config.CounterInterval). On a relay that is out of service it
+// returns at once, with those, and ErrRelayDown.
 func (s *Session) Delete(ctx context.Context) (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,49 +240,46 @@ func (s *Session) Delete(ctx context.Context) (Stats, error) {
 	}
 	s.deleted = true
 	s.forgetTag()
+	s.pool.untrack(s)
 	var st Stats
 	r := s.relay
 	if r == nil || len(s.streams) == 0 {
 		return st, nil
-	}
-	if !r.alive.Load() {
-		return st, fmt.Errorf("rtpproxy %s: call %s: delete skipped: %w", r.cfg.Address, s.d.CallID, ErrRelayDown)
 	}
 	indexes := make([]int, 0, len(s.streams))
 	for i := range s.streams {
 		indexes = append(indexes, i)
 	}
 	slices.Sort(indexes)
+	if !r.alive.Load() {
+		for _, i := range indexes {
+			st.merge(s.streams[i].counted)
+		}
+		return st, fmt.Errorf("rtpproxy %s: call %s: delete skipped: %w", r.cfg.Address, s.d.CallID, ErrRelayDown)
+	}
 	var errs []error
 	undeleted := map[Side]bool{}
 	f := r.client.Features()
-	for _, i := range indexes {
+	for k, i := range indexes {
 		ss := s.streams[i]
 		if !f.Query {
 			undeleted[ss.creator] = true
 			continue
 		}
-		n := ";" + strconv.Itoa(i+1)
-		fromTag, toTag := s.tagOf(ss.creator)+n, s.tagOf(ss.creator.other())
-		if toTag != "" {
-			toTag += n
-		}
-		var deleted bool
-		var err error
-		if f.flows() && toTag != "" {
-			deleted, err = s.queryFlows(ctx, r, ss, &st, fromTag, toTag)
+		got, ok, deleted, err := s.queryStream(ctx, r, f, i, ss, true)
+		if ok {
+			st.merge(got)
 		} else {
-			var c Counters
-			c, deleted, err = r.client.Query(ctx, s.d.CallID, fromTag, toTag, true)
-			if err == nil {
-				st.add(ss.creator, c)
-			}
+			st.merge(ss.counted)
 		}
 		switch {
 		case errors.Is(err, ErrNotFound):
 			continue // already gone: timed out on the relay
 		case errors.Is(err, ErrTimeout):
 			s.pool.failed(r, err)
+			for _, j := range indexes[k+1:] {
+				st.merge(s.streams[j].counted)
+			}
 			return st, fmt.Errorf("rtpproxy %s: call %s: %w", r.cfg.Address, s.d.CallID, err)
 		case err != nil:
 			errs = append(errs, err)
@@ -302,18 +307,65 @@ func (s *Session) Delete(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
+// poll reads the counters of the call's streams while it is up, without
+// deleting anything, and keeps them for Delete.
+func (s *Session) poll(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.relay
+	if s.deleted || r == nil || !r.alive.Load() {
+		return
+	}
+	f := r.client.Features()
+	if !f.Query {
+		return
+	}
+	for i, ss := range s.streams {
+		got, ok, _, err := s.queryStream(ctx, r, f, i, ss, false)
+		if ok {
+			ss.counted = got
+		}
+		if errors.Is(err, ErrTimeout) {
+			s.pool.failed(r, err)
+			return
+		}
+	}
+}
+
+// queryStream reads the counters of stream i, deleting it too when del is
+// set and the relay can do both in one round trip (deleted reports it). ok
+// is false when no counters came back.
+func (s *Session) queryStream(ctx context.Context, r *relay, f Features, i int, ss *streamState, del bool) (st Stats, ok, deleted bool, err error) {
+	n := ";" + strconv.Itoa(i+1)
+	fromTag, toTag := s.tagOf(ss.creator)+n, s.tagOf(ss.creator.other())
+	if toTag != "" {
+		toTag += n
+	}
+	if f.flows() && toTag != "" {
+		ok, deleted, err = s.queryFlows(ctx, r, ss, &st, fromTag, toTag, del)
+		return st, ok, deleted, err
+	}
+	c, deleted, err := r.client.Query(ctx, s.d.CallID, fromTag, toTag, del)
+	if err != nil {
+		return st, false, deleted, err
+	}
+	st.add(ss.creator, c)
+	return st, true, deleted, nil
+}
+
 // queryFlows collects one stream's counters with two named Qs, the other
-// party's first, then the creator's with the delete, and folds them into
-// st. If only the first fails, the second still deletes the stream, and
-// the other party's packets come from its npkts_ino.
-func (s *Session) queryFlows(ctx context.Context, r *relay, ss *streamState, st *Stats, creatorTag, otherTag string) (bool, error) {
+// party's first, then the creator's (with the delete when del is set), and
+// folds them into st; ok reports that it did. If only the first fails, the
+// second still deletes the stream, and the other party's packets come from
+// its npkts_ino.
+func (s *Session) queryFlows(ctx context.Context, r *relay, ss *streamState, st *Stats, creatorTag, otherTag string, del bool) (ok, deleted bool, err error) {
 	other, _, otherErr := r.client.QueryFlow(ctx, s.d.CallID, otherTag, creatorTag, false)
 	if errors.Is(otherErr, ErrNotFound) || errors.Is(otherErr, ErrTimeout) {
-		return false, otherErr
+		return false, false, otherErr
 	}
-	c, deleted, err := r.client.QueryFlow(ctx, s.d.CallID, creatorTag, otherTag, true)
+	c, deleted, err := r.client.QueryFlow(ctx, s.d.CallID, creatorTag, otherTag, del)
 	if err != nil {
-		return deleted, err
+		return false, deleted, err
 	}
 	st.addFlow(ss.creator, c, ss.clock)
 	if otherErr != nil {
@@ -323,7 +375,22 @@ func (s *Session) queryFlows(ctx context.Context, r *relay, ss *streamState, st 
 	}
 	st.Relayed += c.Relayed
 	st.Dropped += c.Dropped
-	return deleted, otherErr
+	return true, deleted, otherErr
+}
+
+// merge adds one stream's counters to the call's.
+func (st *Stats) merge(o Stats) {
+	for _, side := range []Side{Caller, Callee} {
+		d, x := st.flow(side), o.flow(side)
+		d.Packets += x.Packets
+		d.Bytes += x.Bytes
+		d.Lost += x.Lost
+		if d.Jitter == 0 {
+			d.Jitter = x.Jitter
+		}
+	}
+	st.Relayed += o.Relayed
+	st.Dropped += o.Dropped
 }
 
 // add folds one media session's plain counters into the call's; Q counts
