@@ -123,7 +123,7 @@ func (a *Accountant) send(ctx context.Context, p *radius.Packet) error {
 	created := time.Now()
 	var held []*sent
 	if a.queue.Len() == 0 {
-		_, parked, err := a.client.exchange(ctx, p, created, nil)
+		_, _, parked, err := a.client.exchange(ctx, p, created, nil)
 		if err == nil {
 			return nil
 		}
@@ -191,7 +191,7 @@ func (a *Accountant) drainOnce(ctx context.Context) bool {
 	for i, r := range recs {
 		wg.Go(func() {
 			p := &radius.Packet{Code: radius.CodeAccountingRequest, Attributes: append(radius.Attributes(nil), r.Attrs...)}
-			_, parked, err := a.client.exchange(ctx, p, r.Created, held[i])
+			_, _, parked, err := a.client.exchange(ctx, p, r.Created, held[i])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

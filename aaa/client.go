@@ -29,8 +29,12 @@ type ClientConfig struct {
 	ProbeInterval time.Duration // default 5 s
 	// Probe builds the health-check request; nil sends Status-Server
 	// (RFC 5997). Any authentic reply, even a reject, means the server is up.
-	Probe  func() *radius.Packet
-	Logger *slog.Logger
+	Probe func() *radius.Packet
+	// StatusInterval, when set, probes every server with Status-Server
+	// (RFC 5997) at this interval, up or down, so that a dead server is
+	// known before a call waits on it (statusserver.go).
+	StatusInterval time.Duration
+	Logger         *slog.Logger
 }
 
 // Client sends RADIUS requests to a group of servers with long-lived
@@ -41,6 +45,7 @@ type Client struct {
 	servers []*server
 	next    atomic.Uint32
 	log     *slog.Logger
+	watches []*statusWatch // per server, when StatusInterval is set
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -70,6 +75,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 		c.servers = append(c.servers, s)
 	}
+	if cfg.StatusInterval > 0 {
+		c.startStatusWatches()
+	}
 	return c, nil
 }
 
@@ -78,19 +86,29 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // User-Password attribute is given in clear and hidden per server. A reply
 // that fails verification is an error for this request, not a failover.
 func (c *Client) Exchange(ctx context.Context, p *radius.Packet) (*radius.Packet, error) {
-	reply, parked, err := c.exchange(ctx, p, time.Now(), nil)
-	releaseAll(parked)
+	reply, _, err := c.ExchangeServer(ctx, p)
 	return reply, err
 }
 
+// ExchangeServer is Exchange that also names the server that answered,
+// for the call's record.
+func (c *Client) ExchangeServer(ctx context.Context, p *radius.Packet) (*radius.Packet, string, error) {
+	reply, from, parked, err := c.exchange(ctx, p, time.Now(), nil)
+	releaseAll(parked)
+	if err != nil {
+		return nil, "", err
+	}
+	return reply, from.cfg.Addr, nil
+}
+
 // exchange is Exchange for a packet first produced at created, from which
-// Acct-Delay-Time is counted. held are the copies of this request parked on
+// Acct-Delay-Time is counted; it returns the server that answered. held are the copies of this request parked on
 // servers by an earlier exchange: each is resent as it was. When no server
 // answers, the copies parked now are returned with the error, for the
 // caller to keep until the next try or to release; a server tried after
 // another one failed gets the packet with its Acct-Delay-Time, the mark of
 // a possible second copy elsewhere.
-func (c *Client) exchange(ctx context.Context, p *radius.Packet, created time.Time, held []*sent) (*radius.Packet, []*sent, error) {
+func (c *Client) exchange(ctx context.Context, p *radius.Packet, created time.Time, held []*sent) (*radius.Packet, *server, []*sent, error) {
 	var (
 		errs   []error
 		parked []*sent
@@ -103,20 +121,20 @@ func (c *Client) exchange(ctx context.Context, p *radius.Packet, created time.Ti
 		if err == nil {
 			releaseAll(parked)
 			releaseAll(held)
-			return reply, nil, nil
+			return reply, s, nil, nil
 		}
 		if ctx.Err() != nil {
-			return nil, append(parked, remaining(held)...), fmt.Errorf("radius: %v: %w", p.Code, ctx.Err())
+			return nil, nil, append(parked, remaining(held)...), fmt.Errorf("radius: %v: %w", p.Code, ctx.Err())
 		}
 		if !errors.Is(err, ErrTimeout) {
-			return nil, append(parked, remaining(held)...), err
+			return nil, nil, append(parked, remaining(held)...), err
 		}
 		errs = append(errs, err)
 		if s.failures.Load() >= int32(c.cfg.DownAfter) {
 			c.markDown(s)
 		}
 	}
-	return nil, append(parked, remaining(held)...), fmt.Errorf("%w: %w", ErrNoServer, errors.Join(errs...))
+	return nil, nil, append(parked, remaining(held)...), fmt.Errorf("%w: %w", ErrNoServer, errors.Join(errs...))
 }
 
 // takeHeld returns the copy parked on s, if any, and removes it from held.
@@ -219,6 +237,7 @@ func (c *Client) Stats() []ServerStats {
 	out := make([]ServerStats, len(c.servers))
 	for i, s := range c.servers {
 		out[i] = s.stats()
+		c.probeStats(i, &out[i])
 	}
 	return out
 }

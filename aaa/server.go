@@ -39,6 +39,10 @@ type ServerStats struct {
 	BadReplies  uint64 // requests failed by an invalid reply
 	LateReplies uint64 // replies to requests already answered or given up on
 	MeanLatency time.Duration
+	// Probe is what Status-Server probing knows (ProbeOff when it is not
+	// configured); ProbeRTT the last answered probe's round trip.
+	Probe    ProbeState
+	ProbeRTT time.Duration
 }
 
 type server struct {
