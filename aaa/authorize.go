@@ -64,8 +64,10 @@ type AuthResult struct {
 	// call's accounting (RFC 2869 §5.16); 0 when it set none.
 	Interim time.Duration
 	Routes  []Route // in failover order
-	CLI     string  // caller number override ("" none)
-	CNAM    string  // caller name override ("" none)
+	// Server is the address of the server that answered.
+	Server string
+	CLI    string // caller number override ("" none)
+	CNAM   string // caller name override ("" none)
 }
 
 // RejectError is an authorisation refused by the server: an Access-Reject,
@@ -74,6 +76,7 @@ type RejectError struct {
 	ReturnCode    int // -1 when the server gave none
 	Status        SIPStatus
 	ServerMessage string // Reply-Message, if any
+	Server        string // the address of the server that refused
 }
 
 func (e *RejectError) Error() string {
@@ -104,11 +107,19 @@ func (a *Authorizer) Authorize(ctx context.Context, req AuthRequest) (*AuthResul
 	if err != nil {
 		return nil, err
 	}
-	reply, err := a.client.Exchange(ctx, p)
+	reply, server, err := a.client.ExchangeServer(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("authorise %s: %w", req.CallID, err)
 	}
-	return ParseAuthReply(reply, a.cfg.ReturnCodes)
+	res, err := ParseAuthReply(reply, a.cfg.ReturnCodes)
+	var rej *RejectError
+	switch {
+	case err == nil:
+		res.Server = server
+	case errors.As(err, &rej):
+		rej.Server = server
+	}
+	return res, err
 }
 
 // AccessRequest builds the Access-Request for req (User-Password in clear;

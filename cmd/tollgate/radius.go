@@ -34,7 +34,7 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 	nas, _ := netip.ParseAddr(r.NASIPAddress) // validated by config
 	if len(r.AuthServers) > 0 {
 		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AuthServers), RoundRobin: r.RoundRobin,
-			ProbeInterval: r.ProbeInterval, Logger: log.With("component", "radius-auth")})
+			ProbeInterval: r.ProbeInterval, StatusInterval: r.StatusInterval, Logger: log.With("component", "radius-auth")})
 		if err != nil {
 			return nil, fmt.Errorf("radius auth: %w", err)
 		}
@@ -46,11 +46,10 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 		}
 		o.Auth = aaa.NewAuthorizer(c, aaa.AuthConfig{IPPassword: r.IPPassword, NASIPAddress: nas, ReturnCodes: codes})
 		o.Nonces = aaa.NewNonces(aaa.NonceConfig{Lifetime: r.NonceLifetime})
-		o.AuthServer = func() string { return authServer(c) }
 	}
 	if len(r.AcctServers) > 0 {
 		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AcctServers), RoundRobin: r.RoundRobin,
-			ProbeInterval: r.ProbeInterval, Logger: log.With("component", "radius-acct")})
+			ProbeInterval: r.ProbeInterval, StatusInterval: r.StatusInterval, Logger: log.With("component", "radius-acct")})
 		if err != nil {
 			a.closeBackends()
 			return nil, fmt.Errorf("radius accounting: %w", err)
@@ -79,16 +78,6 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 	}
 	a.AAA = b2bua.NewAAA(log, o)
 	return a, nil
-}
-
-// authServer names the auth server that answered, when that is certain:
-// the aaa client does not say which of several servers did, so with
-// failover configured it is left unknown ("") rather than guessed.
-func authServer(c *aaa.Client) string {
-	if st := c.Stats(); len(st) == 1 {
-		return st[0].Addr
-	}
-	return ""
 }
 
 // radiusServers converts configured servers; secrets pass through, never logged.

@@ -57,12 +57,6 @@ func radiusAAA(t testing.TB, ctx context.Context, cfg *config.Config) (a *AAA, d
 		}
 		o.Auth = aaa.NewAuthorizer(auth, aaa.AuthConfig{IPPassword: r.IPPassword, NASIPAddress: nas, ReturnCodes: codes})
 		o.Nonces = aaa.NewNonces(aaa.NonceConfig{Lifetime: r.NonceLifetime})
-		o.AuthServer = func() string {
-			if st := auth.Stats(); len(st) == 1 {
-				return st[0].Addr
-			}
-			return ""
-		}
 	}
 	stop, ran := func() {}, make(chan struct{})
 	if len(r.AcctServers) > 0 {

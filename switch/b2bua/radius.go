@@ -61,14 +61,11 @@ type AccountingQueue interface {
 // the switch declares what it needs of them and builds none, so it
 // depends on no RADIUS client or limiter implementation.
 type AAAOptions struct {
-	Limits Limiter      // required: limits and credit apply with or without RADIUS
-	Auth   Authorizer   // nil: no RADIUS authorisation
-	Nonces DigestNonces // with Auth: the digest challenges
-	// AuthServer names the auth server that answered, "" when that is not
-	// certain (with failover, the client does not say which one did).
-	AuthServer func() string
-	Acct       Accountant      // nil: no RADIUS accounting
-	Queue      AccountingQueue // with Acct
+	Limits Limiter         // required: limits and credit apply with or without RADIUS
+	Auth   Authorizer      // nil: no RADIUS authorisation
+	Nonces DigestNonces    // with Auth: the digest challenges
+	Acct   Accountant      // nil: no RADIUS accounting
+	Queue  AccountingQueue // with Acct
 }
 
 // AAA is what the switch asks about each call: limits and credit always,
@@ -76,13 +73,12 @@ type AAAOptions struct {
 // RADIUS changes need a restart; the modes, timers and credit limits in
 // force are read from the configuration of the moment.
 type AAA struct {
-	log        *slog.Logger
-	auth       Authorizer // nil: no auth servers
-	nonces     DigestNonces
-	authServer func() string
-	acct       Accountant // nil: no accounting servers
-	queue      AccountingQueue
-	limits     Limiter
+	log    *slog.Logger
+	auth   Authorizer // nil: no auth servers
+	nonces DigestNonces
+	acct   Accountant // nil: no accounting servers
+	queue  AccountingQueue
+	limits Limiter
 
 	// Accounting records are sent in the background, in order per call;
 	// sendCtx ends those still waiting when Close's grace runs out, which
@@ -110,11 +106,7 @@ func LimitsConfig(cfg *config.Config) billing.Config {
 // NewAAA is the switch's AAA on the back-ends o. Close it after the
 // switch has shut down, before closing the back-ends.
 func NewAAA(log *slog.Logger, o AAAOptions) *AAA {
-	a := &AAA{log: log, limits: o.Limits, auth: o.Auth, nonces: o.Nonces, authServer: o.AuthServer,
-		acct: o.Acct, queue: o.Queue}
-	if a.authServer == nil {
-		a.authServer = func() string { return "" }
-	}
+	a := &AAA{log: log, limits: o.Limits, auth: o.Auth, nonces: o.Nonces, acct: o.Acct, queue: o.Queue}
 	a.sendCtx, a.cancelSends = context.WithCancel(context.Background())
 	return a
 }

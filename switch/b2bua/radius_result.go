@@ -23,17 +23,13 @@ func (c *Call) noteAuth(mode string, took time.Duration, grant *aaa.AuthResult, 
 	if mode == config.AuthDigest {
 		method = cdr.AuthByDigest
 	}
-	auth, code := cdr.AuthError, -1
+	auth, code, server := cdr.AuthError, -1, ""
 	var rej *aaa.RejectError
 	switch {
 	case err == nil:
-		auth, code = cdr.AuthAccept, grant.ReturnCode
+		auth, code, server = cdr.AuthAccept, grant.ReturnCode, grant.Server
 	case errors.As(err, &rej):
-		auth, code = cdr.AuthReject, rej.ReturnCode
-	}
-	var server string
-	if auth != cdr.AuthError {
-		server = c.sw.aaa.authServer()
+		auth, code, server = cdr.AuthReject, rej.ReturnCode, rej.Server
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
