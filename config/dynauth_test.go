@@ -8,6 +8,7 @@ import (
 
 func TestDynamicAuthorization(t *testing.T) {
 	c, err := Parse([]byte(`radius:
+  status_interval: 10s
   accounting: {interim_min: 5s, interim_max: 10m}
   dynamic_authorization:
     listen: "udp:127.0.0.1:3799"
@@ -23,7 +24,7 @@ func TestDynamicAuthorization(t *testing.T) {
 		d.Clients[1].MessageAuthenticator != MessageAuthOptional {
 		t.Errorf("dynamic_authorization = %+v", d)
 	}
-	if a := c.Radius.Accounting; a.InterimMin != 5*time.Second || a.InterimMax != 10*time.Minute {
+	if a := c.Radius.Accounting; a.InterimMin != 5*time.Second || a.InterimMax != 10*time.Minute || c.Radius.StatusInterval != 10*time.Second {
 		t.Errorf("accounting = %+v", a)
 	}
 	off, err := Parse([]byte("radius: {}\n"))
@@ -34,6 +35,7 @@ func TestDynamicAuthorization(t *testing.T) {
 
 func TestDynamicAuthorizationProblems(t *testing.T) {
 	_, err := Parse([]byte(`radius:
+  status_interval: -1s
   accounting: {interim_min: 30s, interim_max: 10s}
   dynamic_authorization:
     listen: "tcp:127.0.0.1:3799"
@@ -48,7 +50,8 @@ func TestDynamicAuthorizationProblems(t *testing.T) {
 	msg := err.Error()
 	for _, w := range []string{
 		"radius.accounting.interim_max",
-		"line 4, column 13: radius.dynamic_authorization.listen",
+		"radius.status_interval",
+		"line 5, column 13: radius.dynamic_authorization.listen",
 		"radius.dynamic_authorization.clients[0].address",
 		"radius.dynamic_authorization.clients[0].secret",
 		"radius.dynamic_authorization.clients[1].message_authenticator",

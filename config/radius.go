@@ -29,6 +29,10 @@ type Radius struct {
 	RoundRobin bool `yaml:"round_robin"`
 	// ProbeInterval is how often a server marked down is health-checked.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// StatusInterval, when set, probes every server with Status-Server
+	// (RFC 5997) at this interval, up or down: a server that answered
+	// probes and stops is marked down before a call waits on it. 0: off.
+	StatusInterval time.Duration `yaml:"status_interval"`
 	// IPPassword is the User-Password of IP authorisation ("cisco", as
 	// Sippy B2BUA and Cisco gateways send). It is never logged.
 	IPPassword string `yaml:"ip_password"`
@@ -196,6 +200,9 @@ func (v *validator) validateRadius(c *Config) {
 	v.validateDynamicAuthorization(&r.DynamicAuthorization)
 	v.positive("radius.nonce_lifetime", r.NonceLifetime)
 	v.positive("radius.probe_interval", r.ProbeInterval)
+	if r.StatusInterval < 0 {
+		v.addf("radius.status_interval", "must not be negative (0 turns probing off)")
+	}
 	if r.NASIPAddress != "" {
 		if a, err := netip.ParseAddr(r.NASIPAddress); err != nil || !a.Is4() {
 			v.addf("radius.nas_ip_address", "%q: want an IPv4 address", r.NASIPAddress)

@@ -42,3 +42,27 @@ func (c dynAuthCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDynAuth, prometheus.CounterValue, float64(n), result)
 	}
 }
+
+var descRadProbe = prometheus.NewDesc("tollgate_radius_status_server",
+	"What Status-Server probing (RFC 5997, radius.status_interval) knows of each RADIUS server: 1 for its current state (off, unknown, answering, silent, unsupported).",
+	[]string{"server", "state"}, nil)
+
+var descRadProbeRTT = prometheus.NewDesc("tollgate_radius_status_server_rtt_seconds",
+	"Round trip of the last Status-Server a RADIUS server answered.", []string{"server"}, nil)
+
+// radiusProbeCollector exports the servers' probe results at scrape time.
+type radiusProbeCollector struct{ stats func() []aaa.ServerStats }
+
+func (c radiusProbeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRadProbe
+	ch <- descRadProbeRTT
+}
+
+func (c radiusProbeCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.stats() {
+		ch <- prometheus.MustNewConstMetric(descRadProbe, prometheus.GaugeValue, 1, st.Addr, st.Probe.String())
+		if st.ProbeRTT > 0 {
+			ch <- prometheus.MustNewConstMetric(descRadProbeRTT, prometheus.GaugeValue, st.ProbeRTT.Seconds(), st.Addr)
+		}
+	}
+}

@@ -142,6 +142,11 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("web: metrics: %w", err)
 		}
 	}
+	if o.Radius != nil {
+		if err := s.registry.Register(radiusProbeCollector{stats: o.Radius}); err != nil {
+			return nil, fmt.Errorf("web: metrics: %w", err)
+		}
+	}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -14,7 +14,8 @@ import (
 // TestRadiusDisconnectThroughTheBinary: the binary's RFC 5176 listener,
 // as configured, takes radclient's Disconnect-Request for a SIPp call: both
 // SIPp ends get their BYE, the CDR says "radius disconnect", the audit log
-// names the client, and /metrics counts the ACK and a forged request.
+// names the client, and /metrics counts the ACK and a forged request (and
+// shows the servers answering Status-Server).
 func TestRadiusDisconnectThroughTheBinary(t *testing.T) {
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	gw := uas(t, "uas.xml", nil)
@@ -27,6 +28,7 @@ func TestRadiusDisconnectThroughTheBinary(t *testing.T) {
   auth: ip
   auth_servers: [{address: %q, secret: %q}]
   acct_servers: [{address: %q, secret: %q}]
+  status_interval: 100ms
   dynamic_authorization:
     listen: "udp:127.0.0.1:%d"
     clients: [{address: 127.0.0.1, secret: %q}]
@@ -63,6 +65,8 @@ cdr:
 	for _, want := range []string{
 		`tollgate_radius_dynauth_requests_total{result="ack"} 1`,
 		`tollgate_radius_dynauth_requests_total{result="forged"} 1`,
+		fmt.Sprintf(`tollgate_radius_status_server{server=%q,state="answering"} 1`, fr.AuthAddr),
+		fmt.Sprintf(`tollgate_radius_status_server{server=%q,state="answering"} 1`, fr.AcctAddr),
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
