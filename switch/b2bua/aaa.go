@@ -389,7 +389,7 @@ func (c *Call) connectedAAA(now time.Time) {
 func (c *Call) interim() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ended || c.b == nil {
+	if c.over() || c.b == nil {
 		return
 	}
 	now := time.Now()

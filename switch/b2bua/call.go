@@ -11,35 +11,23 @@ import (
 	"github.com/tollgate/tollgate/config"
 )
 
-// LegState is where one user agent of a call stands, after Sippy B2BUA's
-// explicit UA states: every event is handled by looking at one of these.
-type LegState int
-
-// Leg states, in the order a successful leg passes through them.
-const (
-	LegIdle         LegState = iota
-	LegTrying                // INVITE sent or received, no provisional yet
-	LegRinging               // 180/183 seen
-	LegConnected             // 2xx exchanged
-	LegDisconnected          // BYE sent or received, or the attempt failed
-)
-
-var legStateNames = [...]string{"idle", "trying", "ringing", "connected", "disconnected"}
-
-func (s LegState) String() string { return legStateNames[s] }
-
 // leg is one side of a call: its dialog and where it stands.
 type leg struct {
+	name  string // "a" or "b", for the logs
 	state LegState
 	d     dialog
-	// ackCh receives the ACK for the 2xx we sent on this leg while we wait
-	// for it; nil otherwise.
-	ackCh chan *sip.Request
-	// inviteSeq and ackBody rebuild our ACK to this leg's 2xx when the peer
+	// ackSeq is the CSeq of the peer's INVITE whose 2xx of ours it must
+	// ACK; an ACK with another CSeq acknowledges nothing of ours (RFC 3261
+	// 13.2.2.4 has the ACK carry the INVITE's CSeq number). ackCh hands the
+	// ACK to the goroutine waiting for it; made on the first wait.
+	ackSeq uint32
+	ackCh  chan *sip.Request
+	// inviteSeq is the CSeq of the last INVITE we sent on the leg;
+	// ackedSeq and ackBody rebuild our ACK of its 2xx when the peer
 	// retransmits the 2xx (our ACK was lost).
 	inviteSeq uint32
+	ackedSeq  uint32
 	ackBody   []byte
-	ackSent   bool
 }
 
 // attemptLeg is one outgoing try of one gateway.
@@ -48,7 +36,6 @@ type attemptLeg struct {
 	gateway config.Gateway
 	invite  *sip.Request // kept until the attempt ends, for CANCEL
 	index   int          // into Call.attempts
-	gotProv bool         // any provisional, 100 included: CANCEL is allowed
 }
 
 // Call is one call through the switch: the caller's leg (a) and the
@@ -72,7 +59,7 @@ type Call struct {
 	inviteCSeq                 uint32       // of the caller's INVITE, to spot merged requests
 	inviteBranch               string       // its top Via branch, to spot its late retransmissions
 	txA                        sip.ServerTransaction
-	offerA                     bool // the caller's INVITE carried SDP
+	offerWay                   offerWay
 
 	a        leg
 	b        *attemptLeg
@@ -87,10 +74,9 @@ type Call struct {
 	setupCtx    context.Context
 	cancelSetup context.CancelCauseFunc
 	setupDone   chan struct{} // closed when setup has finished one way or another
-	ended       bool
-	endedCh     chan struct{}
+	phase       Phase
+	endedCh     chan struct{} // closed as the call starts ending: wakes its waiters
 	maxTimer    *time.Timer
-	reinviting  bool       // an INVITE/UPDATE transaction is being relayed
 	media       *callMedia // nil when the route's media mode is none
 	// journaled is closed once the journal holds the connected call; the
 	// record waits for it, so that the journal never sees "ended" first.
@@ -100,6 +86,15 @@ type Call struct {
 	chain *callChain
 }
 
+// offerWay is where the call's first SDP offer is: in the caller's INVITE,
+// or (a late offer) in the gateway's 2xx, answered in the caller's ACK.
+type offerWay uint8
+
+const (
+	earlyOffer offerWay = iota
+	lateOffer
+)
+
 // State is the call's state as the caller's leg sees it.
 func (c *Call) State() LegState {
 	c.mu.Lock()
@@ -107,44 +102,46 @@ func (c *Call) State() LegState {
 	return c.a.state
 }
 
-// outcome is how a call ended: everything teardown needs to release the
-// legs and write the record.
-type outcome struct {
-	reason     string // cdr.Reason*
-	releasedBy string // cdr.ReleasedBy*
-	code       int    // final SIP code the caller saw (200 once answered)
-	sipReason  string
-	byeA, byeB bool // send BYE to a connected leg
+// Phase is where the call as a whole stands.
+func (c *Call) Phase() Phase {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.phase
 }
 
-// end is the single teardown path of every call: BYE the legs still up,
-// stop the timers, leave the call table and hand exactly one record to
-// the record sink. Later calls are no-ops, so racing causes (a BYE
-// crossing a timer) produce one record.
+// end is the single teardown path of every call: BYE the legs whose
+// dialog is still up, stop the timers, leave the call table and hand
+// exactly one record to the record sink. Later calls are no-ops, so racing
+// causes (a BYE crossing a timer) produce one record. A leg that ended its
+// own dialog (its BYE, our 487) is disconnected before end is called, so
+// it gets no BYE.
 func (c *Call) end(o outcome) {
 	c.mu.Lock()
-	if c.ended {
+	if c.over() || !c.to(evEnd) {
 		c.mu.Unlock()
 		return
 	}
-	c.ended = true
 	close(c.endedCh)
 	now := time.Now()
 	if c.maxTimer != nil {
 		c.maxTimer.Stop()
 	}
 	var byes []*dialog
-	if o.byeA && c.a.state == LegConnected {
+	if c.a.state.inDialog() {
 		byes = append(byes, &c.a.d)
 	}
 	if b := c.b; b != nil {
-		if o.byeB && b.state == LegConnected {
+		if b.state.inDialog() {
 			byes = append(byes, &b.d)
 		}
 		c.finishAttempt(now, 0, "")
-		b.state = LegDisconnected
+		if b.state != LegDisconnected {
+			c.move(&b.leg, legGone)
+		}
 	}
-	c.a.state = LegDisconnected
+	if c.a.state != LegDisconnected {
+		c.move(&c.a, legGone)
+	}
 	c.chain.ended()
 	rec := c.record(o, now)
 	c.endAAA(o, now, &rec)
@@ -161,6 +158,9 @@ func (c *Call) end(o outcome) {
 	c.sw.calls.remove(c)
 	c.sw.emit(rec)
 	c.sw.release()
+	c.mu.Lock()
+	c.to(evReleased)
+	c.mu.Unlock()
 }
 
 // finishAttempt closes the current attempt's entry, keeping a code already

@@ -8,7 +8,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/switch/callctl"
 	"github.com/tollgate/tollgate/switch/profile"
@@ -38,10 +37,7 @@ func newChain(c *Call, p *config.Profile, req *profile.Request) *callChain {
 		Log:          c.sw.log.With("call", c.ID, "profile", p.Name),
 		Switch:       &c.sw.modules,
 		CallerOrigin: originAddr(c.a.d.listener), // the caller's listener never changes
-		Expire: func() {
-			c.end(outcome{reason: cdr.ReasonMaxDuration, releasedBy: cdr.ReleasedBySwitch,
-				code: 200, sipReason: "OK", byeA: true, byeB: true})
-		},
+		Expire:       func() { c.end(outcomeMaxDuration()) },
 	})
 	return cc
 }

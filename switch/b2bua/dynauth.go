@@ -36,7 +36,7 @@ func (s *Switch) Change(r aaa.DynAuthRequest) ([]string, error) {
 	maxCredit := s.Config().Prepaid.MaxCredit
 	for _, c := range s.selectCalls(r.Selector, connectedOnly) {
 		c.mu.Lock()
-		if c.ended || c.a.state != LegConnected {
+		if !c.answered() {
 			c.mu.Unlock()
 			continue
 		}
@@ -73,7 +73,7 @@ func (s *Switch) selectCalls(sel aaa.SessionSelector, which selection) []*Call {
 	var out []*Call
 	s.calls.each(func(c *Call) {
 		c.mu.Lock()
-		ok := !c.ended && (which == anyPhase || c.a.state == LegConnected) && c.selectedBy(sel)
+		ok := !c.over() && (which == anyPhase || c.answered()) && c.selectedBy(sel)
 		c.mu.Unlock()
 		if ok {
 			out = append(out, c)
@@ -110,8 +110,7 @@ func (c *Call) armCredit(connect time.Time) {
 	total := c.aaa.credit.Time
 	c.aaa.creditTimer = time.AfterFunc(total-time.Since(connect), func() {
 		c.sw.log.Info("credit expired: hanging up", "call", c.ID, "credit", total)
-		c.end(outcome{reason: cdr.ReasonCreditExpired, releasedBy: cdr.ReleasedBySwitch,
-			code: 200, sipReason: "OK", byeA: true, byeB: true})
+		c.end(outcomeCreditExpired())
 	})
 }
 

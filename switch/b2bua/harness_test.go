@@ -466,24 +466,19 @@ func (p *peer) waitCancelled(within time.Duration) {
 	}
 }
 
-// waitSettled waits until no call of the switch is relaying an INVITE
-// transaction (its ACK may still be in flight when the peers see theirs).
+// waitSettled waits until no call of the switch is relaying an offer (its
+// ACK may still be in flight when the peers see theirs).
 func waitSettled(t *testing.T, sw *testSwitch) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, 5*time.Second, "an INVITE transaction completes", func() bool {
 		busy := false
 		sw.calls.each(func(c *Call) {
 			c.mu.Lock()
-			busy = busy || c.reinviting
+			busy = busy || c.a.state == LegUpdating || (c.b != nil && c.b.state == LegUpdating)
 			c.mu.Unlock()
 		})
-		if !busy {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("an INVITE transaction never completed")
+		return !busy
+	})
 }
 
 // drain returns the records written so far, once no more arrive for a moment.

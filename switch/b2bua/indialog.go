@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/tollgate/tollgate/cdr"
 )
 
 // lookup finds the call and the side a request within a dialog came from.
@@ -58,26 +56,38 @@ func (c *Call) legs(fromA bool) (from, to *leg) {
 	return &c.b.leg, &c.a
 }
 
+// onAck hands an ACK to the goroutine waiting for it: the caller's ACK of
+// our 2xx to its INVITE, or a leg's ACK of our 2xx to its re-INVITE. An
+// ACK for anything else (a retransmission, a CSeq of no INVITE we
+// answered) is dropped, as RFC 3261 17.2.3 has a UAS do: it must not stop
+// the 2xx retransmissions of the INVITE still unacknowledged.
 func (c *Call) onAck(req *sip.Request, fromA bool) {
 	c.mu.Lock()
 	from, _ := c.legs(fromA)
+	waiting := (fromA && c.phase == PhaseAwaitingACK) || from.state == LegUpdating
 	ch := from.ackCh
+	match := waiting && req.CSeq().SeqNo == from.ackSeq
 	c.mu.Unlock()
-	if ch != nil {
-		select {
-		case ch <- req:
-		default: // a retransmitted ACK: the first one is being handled
-		}
+	if !match {
+		return
+	}
+	select {
+	case ch <- req:
+	default: // a retransmitted ACK: the first one is being handled
 	}
 }
 
 func (c *Call) onBye(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	c.mu.Lock()
-	connected := c.a.state == LegConnected
+	answered := c.answered()
 	from, _ := c.legs(fromA)
-	fromState := from.state
+	inDialog := from.state.inDialog()
+	if answered && inDialog {
+		// Its dialog is over: teardown sends BYE to the other leg only.
+		c.move(from, legGone)
+	}
 	c.mu.Unlock()
-	if !connected {
+	if !answered {
 		if fromA {
 			// A BYE in the caller's early dialog abandons the call like CANCEL.
 			c.sw.reply(req, tx, 200, "OK")
@@ -87,17 +97,12 @@ func (c *Call) onBye(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		c.sw.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if fromState != LegConnected {
+	if !inDialog {
 		c.sw.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
 	c.sw.reply(req, tx, 200, "OK")
-	by := cdr.ReleasedByCallee
-	if fromA {
-		by = cdr.ReleasedByCaller
-	}
-	c.end(outcome{reason: cdr.ReasonNormal, releasedBy: by, code: 200, sipReason: "OK",
-		byeA: !fromA, byeB: fromA})
+	c.end(outcomeNormalBye(fromA))
 }
 
 // relayedHeaders are the headers of an in-dialog request or response that
@@ -113,7 +118,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	isOffer := isInvite || req.Method == sip.UPDATE
 	c.mu.Lock()
 	from, to := c.legs(fromA)
-	if c.ended || to == nil || from.state != LegConnected || to.state != LegConnected {
+	if c.over() || to == nil || !from.state.inDialog() || !to.state.inDialog() {
 		c.mu.Unlock()
 		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
@@ -141,22 +146,20 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	from.d.remoteSeq = seq
 	from.d.remoteBranch = topBranch(req)
-	if isOffer && c.reinviting {
+	if isOffer && (from.state != LegConnected || to.state != LegConnected) {
+		// An offer is in progress on the call (RFC 3261 14.2).
 		c.mu.Unlock()
 		s.reply(req, tx, 491, "Request Pending")
 		return
 	}
 	if isOffer {
-		c.reinviting = true
+		c.move(from, legOffer)
+		c.move(to, legOffer)
 	}
 	out := to.d.newRequest(req.Method, to.d.localSeq.Add(1))
 	c.mu.Unlock()
 	if isOffer {
-		defer func() {
-			c.mu.Lock()
-			c.reinviting = false
-			c.mu.Unlock()
-		}()
+		defer c.offerDone(from, to)
 	}
 	copyHeaders(req, out)
 	copyBody(req, out)
@@ -186,6 +189,11 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		}
 	}()
 	res, out, err := s.doAuth(ctx, &to.d, out)
+	if err == nil && isInvite && res.IsSuccess() {
+		c.mu.Lock()
+		to.inviteSeq = out.CSeq().SeqNo
+		c.mu.Unlock()
+	}
 	if err != nil {
 		s.reply(req, tx, 408, "Request Timeout")
 		return
@@ -208,10 +216,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 			code, reason := mediaRefusal(err)
 			s.log.Info("in-dialog answer not anchored", "call", c.ID, "code", code, "error", err)
 			if isInvite {
-				c.mu.Lock()
-				to.inviteSeq = out.CSeq().SeqNo
-				c.mu.Unlock()
-				s.sendAck(to, nil)
+				s.sendAck(c, to, nil)
 			}
 			s.reply(req, tx, code, reason)
 			return
@@ -233,11 +238,10 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	// requester's ACK.
 	late := len(req.Body()) == 0
 	c.mu.Lock()
-	to.inviteSeq = out.CSeq().SeqNo
-	from.ackCh = make(chan *sip.Request, 1)
+	from.expectAck(seq)
 	c.mu.Unlock()
 	if !late {
-		s.sendAck(to, nil)
+		s.sendAck(c, to, nil)
 	}
 	if err := tx.Respond(back); err != nil {
 		s.log.Debug("re-INVITE 2xx not relayed", "error", err)
@@ -245,9 +249,21 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	c.awaitAck(from, tx, back, func(ack *sip.Request) {
 		if late {
 			body, _ := c.ackSDP(sideOf(fromA), ack)
-			s.sendAck(to, body)
+			s.sendAck(c, to, body)
 		}
 	})
+}
+
+// offerDone ends the offer/answer exchange relayed between legs from and
+// to, unless teardown or a BYE has ended a leg meanwhile.
+func (c *Call) offerDone(from, to *leg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range []*leg{from, to} {
+		if l.state == LegUpdating || l.state == LegCancelling {
+			c.move(l, legOfferDone)
+		}
+	}
 }
 
 func copyHeaders(from, to sip.Message) {
@@ -258,15 +274,17 @@ func copyHeaders(from, to sip.Message) {
 	}
 }
 
-// sendAck acknowledges the 2xx to the last INVITE we sent on a leg.
-func (s *Switch) sendAck(l *leg, body []byte) {
+// sendAck acknowledges the 2xx to the last INVITE we sent on leg l of
+// call c; a body is the answer to the leg's late offer.
+func (s *Switch) sendAck(c *Call, l *leg, body []byte) {
+	c.mu.Lock()
 	ack := l.d.newRequest(sip.ACK, l.inviteSeq)
+	l.ackedSeq, l.ackBody = l.inviteSeq, body
+	c.mu.Unlock()
 	if len(body) > 0 {
 		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		ack.SetBody(body)
 	}
-	l.ackBody = body
-	l.ackSent = true
 	if err := s.cli.WriteRequest(ack, prebuilt); err != nil {
 		s.log.Debug("ACK not sent", "call_id", l.d.callID, "error", err)
 	}
@@ -292,14 +310,14 @@ func (s *Switch) onStrayResponse(res *sip.Response) {
 		} else if c.a.d.callID == callID {
 			l = &c.a
 		}
-		resend := l != nil && l.ackSent && l.inviteSeq == cseq.SeqNo
+		resend := l != nil && l.ackedSeq == cseq.SeqNo
 		var body []byte
 		if resend {
 			body = l.ackBody
 		}
 		c.mu.Unlock()
 		if resend {
-			s.sendAck(l, body)
+			s.sendAck(c, l, body)
 		}
 		return
 	}

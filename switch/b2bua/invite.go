@@ -109,7 +109,6 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 		txA:          tx,
 		inviteCSeq:   req.CSeq().SeqNo,
 		inviteBranch: topBranch(req),
-		offerA:       len(req.Body()) > 0,
 		setupDone:    make(chan struct{}),
 		endedCh:      make(chan struct{}),
 	}
@@ -121,7 +120,11 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	// of the attempt. The profile or a digest challenge may turn it off.
 	c.aaa.accounting = s.aaa.acct != nil
 	c.aaa.confID, _ = aaa.ParseConfID(confID(c.ID)) // the ID is a UUID: it always parses
+	if len(req.Body()) == 0 {
+		c.offerWay = lateOffer
+	}
 	c.setupCtx, c.cancelSetup = context.WithCancelCause(context.Background())
+	c.a.name = "a"
 	c.a.state = LegTrying
 	c.a.d = dialog{
 		callID:    req.CallID().Value(),
@@ -175,7 +178,8 @@ func (c *Call) setup() {
 	case end.kind == attemptAnswered:
 		c.awaitAck(&c.a, c.txA, end.res200, func(ack *sip.Request) {
 			c.mu.Lock()
-			b, late := c.b, !c.offerA
+			b, late := c.b, c.offerWay == lateOffer
+			c.to(evAck)
 			// The caller has its answer: the INVITE transaction needs
 			// no 32 s of Timer L, and ending it now frees its messages
 			// (a late copy of the INVITE meets onInvite's merged-request
@@ -185,10 +189,9 @@ func (c *Call) setup() {
 			c.mu.Unlock()
 			if late {
 				body, ok := c.ackSDP(rtpproxyctl.Caller, ack)
-				c.sw.sendAck(&b.leg, body)
+				c.sw.sendAck(c, &b.leg, body)
 				if !ok {
-					c.end(outcome{reason: cdr.ReasonFailed, releasedBy: cdr.ReleasedBySwitch,
-						code: 200, sipReason: "OK", byeA: true, byeB: true})
+					c.end(outcomeMediaFailed())
 				}
 			}
 		})
@@ -240,7 +243,8 @@ type attemptResult struct {
 func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offer []byte) (*attemptLeg, *sip.Request) {
 	host, port := splitHostPort(gw.Address)
 	b := &attemptLeg{gateway: gw}
-	b.state = LegTrying
+	b.name = "b"
+	c.move(&b.leg, legInvite)
 	b.inviteSeq = 1
 	b.d = dialog{
 		callID:    newCallID(),
@@ -322,13 +326,16 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 			switch {
 			case code < 200:
 				c.mu.Lock()
-				b.gotProv = true
+				// Any provisional, 100 included, lets us CANCEL (RFC 3261 9.1).
+				if b.state == LegTrying {
+					c.move(&b.leg, legProvisional)
+				}
 				c.mu.Unlock()
 				if code > 100 {
 					np.Stop()
 					if err := c.onProvisional(b, res); err != nil {
 						s.log.Info("gateway SDP not anchored: next gateway", "call", c.ID, "gateway", gw.Address, "error", err)
-						s.abandon(b, tx)
+						c.abandon(b, tx)
 						return c.attemptOver(b, attemptFailure(err))
 					}
 				}
@@ -357,13 +364,13 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 			}
 			return c.attemptOver(b, r)
 		case <-np.C:
-			s.abandon(b, tx)
+			c.abandon(b, tx)
 			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Progress", local: OutcomeNoAnswer})
 		case <-ring.C:
-			s.abandon(b, tx)
+			c.abandon(b, tx)
 			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Answer", local: OutcomeNoAnswer})
 		case <-ctx.Done():
-			s.abandon(b, tx)
+			c.abandon(b, tx)
 			if errors.Is(context.Cause(ctx), errGroupTimeout) && c.setupCtx.Err() == nil {
 				return c.attemptOver(b, &attemptResult{code: 408, reason: "Group Timeout", local: OutcomeNoAnswer})
 			}
@@ -376,7 +383,9 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 // attemptOver records a failed attempt and forgets its dialog.
 func (c *Call) attemptOver(b *attemptLeg, r *attemptResult) *attemptResult {
 	c.mu.Lock()
-	b.state = LegDisconnected
+	if b.state != LegDisconnected {
+		c.move(&b.leg, legGone)
+	}
 	c.finishAttempt(time.Now(), r.code, r.reason)
 	c.mu.Unlock()
 	c.sw.stats.attempts[outcomeOf(r)].Add(1)
@@ -387,9 +396,14 @@ func (c *Call) attemptOver(b *attemptLeg, r *attemptResult) *attemptResult {
 // it has sent a provisional, RFC 3261 9.1) and, should a 2xx cross the
 // CANCEL, ACK and BYE that answer so the gateway does not bill a call
 // nobody hears. It runs in the background; the hunt goes on at once.
-func (s *Switch) abandon(b *attemptLeg, tx sip.ClientTransaction) {
+func (c *Call) abandon(b *attemptLeg, tx sip.ClientTransaction) {
+	s := c.sw
+	c.mu.Lock()
 	inv := b.invite
 	b.invite = nil
+	provisional := b.state == LegRinging
+	c.move(&b.leg, legCancel)
+	c.mu.Unlock()
 	s.byesWG.Add(1)
 	go func() {
 		defer s.byesWG.Done()
@@ -408,7 +422,7 @@ func (s *Switch) abandon(b *attemptLeg, tx sip.ClientTransaction) {
 				s.log.Debug("CANCEL failed", "call_id", b.d.callID, "error", err)
 			}
 		}
-		if b.gotProv {
+		if provisional {
 			sendCancel()
 		}
 		deadline := time.NewTimer(64 * sip.T1)
@@ -442,15 +456,18 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 		return err
 	}
 	c.mu.Lock()
-	if c.ended || c.inviteA == nil {
+	if c.phase != PhaseSetup && c.phase != PhaseEarly {
+		// The call is ending, or answered by a 2xx that sipgo handed
+		// over before this provisional: a late 18x changes nothing.
 		c.mu.Unlock()
 		return nil
 	}
+	c.to(evProgress)
 	if tag, ok := res.To().Params.Get("tag"); ok {
 		b.d.remoteTag = tag
 	}
-	b.state = LegRinging
-	c.a.state = LegRinging
+	c.move(&b.leg, legProvisional)
+	c.move(&c.a, legProvisional)
 	if c.ringT.IsZero() {
 		c.ringT = time.Now()
 	}
@@ -482,11 +499,20 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	}
 	now := time.Now()
 	c.mu.Lock()
+	if !c.to(evAnswer) {
+		// Teardown began while the 2xx was on its way: it is not the
+		// call's answer, and the gateway must not bill it.
+		c.mu.Unlock()
+		s.calls.del(keyB(b.d.callID), c)
+		s.ackAndBye(res)
+		c.attemptOver(b, &attemptResult{code: 487, reason: "Request Terminated", local: OutcomeCancelled})
+		return &attemptResult{kind: attemptCancelled}
+	}
 	if tag, ok := res.To().Params.Get("tag"); ok {
 		b.d.remoteTag = tag
 	}
 	b.d.setRouting(res.Contact(), reversed(recordRoutes(res)), b.gateway.Address, true)
-	b.state = LegConnected
+	c.move(&b.leg, legAnswer)
 	b.invite = nil
 	at := &c.attempts[b.index]
 	at.Answered, at.SIPCode, at.SIPReason = true, res.StatusCode, res.Reason
@@ -496,23 +522,19 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 		c.userAgtB = h.Value()
 	}
 	c.connectT = now
-	c.a.state = LegConnected
-	c.a.ackCh = make(chan *sip.Request, 1)
+	c.move(&c.a, legAnswer)
 	if d := c.route.MaxDuration; d > 0 {
-		c.maxTimer = time.AfterFunc(d, func() {
-			c.end(outcome{reason: cdr.ReasonMaxDuration, releasedBy: cdr.ReleasedBySwitch,
-				code: 200, sipReason: "OK", byeA: true, byeB: true})
-		})
+		c.maxTimer = time.AfterFunc(d, func() { c.end(outcomeMaxDuration()) })
 	}
 	c.connectedAAA(now)
 	c.chain.connected()
-	inA, txA, offer, l := c.inviteA, c.txA, c.offerA, c.a.d.listener
+	inA, txA, way, l := c.inviteA, c.txA, c.offerWay, c.a.d.listener
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)
 	s.stats.attempts[OutcomeAnswered].Add(1)
 
-	if offer {
-		s.sendAck(&b.leg, nil)
+	if way == earlyOffer {
+		s.sendAck(c, &b.leg, nil)
 	}
 	ok := sip.NewResponseFromRequest(inA, 200, "OK", nil)
 	ok.AppendHeader(l.contact())
@@ -523,31 +545,46 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	}
 	c.chain.reply(res, ok)
 	s.addServer(ok)
+	c.mu.Lock()
+	c.a.expectAck(c.inviteCSeq)
+	c.mu.Unlock()
 	if err := txA.Respond(ok); err != nil {
-		// The caller's CANCEL won the race: sipgo answered it 487.
-		c.end(outcome{reason: cdr.ReasonCancelled, releasedBy: cdr.ReleasedByCaller,
-			code: 487, sipReason: "Request Terminated", byeB: true})
+		// The caller's CANCEL won the race: sipgo answered it 487, which
+		// ended the caller's dialog; the gateway's is hung up.
+		c.mu.Lock()
+		c.move(&c.a, legGone)
+		c.mu.Unlock()
+		c.end(outcomeCancelled())
 		return &attemptResult{kind: attemptCancelled}
 	}
 	c.journal(now)
 	return &attemptResult{kind: attemptAnswered, res200: ok}
 }
 
+// expectAck readies leg l to take the ACK of our 2xx to its INVITE with
+// CSeq seq, before that 2xx is sent: the ACK may overtake the goroutine
+// that waits for it. Called with the lock held.
+func (l *leg) expectAck(seq uint32) {
+	l.ackSeq = seq
+	if l.ackCh == nil {
+		l.ackCh = make(chan *sip.Request, 1)
+	}
+	select {
+	case <-l.ackCh: // an ACK of an earlier exchange, never taken
+	default:
+	}
+}
+
 // awaitAck waits for the ACK of a 2xx we sent on leg l, retransmitting the
 // 2xx over UDP as RFC 3261 13.3.1.4 asks of the UAS core (sipgo leaves it
 // to us). No ACK in time ends the call. The ACK comes through the
 // transaction (tx.Acks) while sipgo keeps it, else as an in-dialog request
-// (onAck, into l.ackCh).
+// (onAck, into l.ackCh, readied by expectAck); only one with the INVITE's
+// CSeq acknowledges the 2xx.
 func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onAck func(*sip.Request)) {
 	c.mu.Lock()
-	ch := l.ackCh
+	ch, seq := l.ackCh, l.ackSeq
 	c.mu.Unlock()
-	if ch == nil {
-		c.mu.Lock()
-		l.ackCh = make(chan *sip.Request, 1)
-		ch = l.ackCh
-		c.mu.Unlock()
-	}
 	interval := sip.T1
 	retransmit := time.NewTimer(interval)
 	defer retransmit.Stop()
@@ -556,19 +593,16 @@ func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onA
 	}
 	deadline := time.NewTimer(c.sw.Config().Timers.ACKTimeout)
 	defer deadline.Stop()
-	acked := func(ack *sip.Request) {
-		c.mu.Lock()
-		l.ackCh = nil
-		c.mu.Unlock()
-		onAck(ack)
-	}
 	for {
 		select {
 		case ack := <-ch:
-			acked(ack)
+			onAck(ack)
 			return
 		case ack := <-tx.Acks():
-			acked(ack)
+			if ack.CSeq().SeqNo != seq {
+				continue
+			}
+			onAck(ack)
 			return
 		case <-retransmit.C:
 			// Straight to the transport, as RFC 3261 13.3.1.4 has the UAS
@@ -580,8 +614,7 @@ func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onA
 			retransmit.Reset(interval)
 		case <-deadline.C:
 			c.sw.log.Warn("no ACK for our 2xx: hanging up", "call", c.ID)
-			c.end(outcome{reason: cdr.ReasonACKTimeout, releasedBy: cdr.ReleasedBySwitch,
-				code: 200, sipReason: "OK", byeA: true, byeB: true})
+			c.end(outcomeACKTimeout())
 			return
 		case <-c.endedCh:
 			return
@@ -603,8 +636,7 @@ func (c *Call) cancelled(cause error) {
 		c.failA(487, "Request Terminated", cdr.ReasonCancelled, cdr.ReleasedByCaller)
 	default:
 		// sipgo already answered the CANCEL and the INVITE (487).
-		c.end(outcome{reason: cdr.ReasonCancelled, releasedBy: cdr.ReleasedByCaller,
-			code: 487, sipReason: "Request Terminated"})
+		c.end(outcomeCancelled())
 	}
 }
 
@@ -621,18 +653,17 @@ func (c *Call) failA(code int, reason, why, by string, hdrs ...sip.Header) {
 	if err := txA.Respond(res); err != nil {
 		c.sw.log.Debug("final response not sent", "code", code, "error", err)
 	}
-	c.end(outcome{reason: why, releasedBy: by, code: code, sipReason: reason})
+	c.end(outcomeRefused(code, reason, why, by))
 }
 
 // kill ends a call from inside the switch, whatever its state.
 func (c *Call) kill(reason string) {
 	c.mu.Lock()
-	connected := c.a.state == LegConnected
+	answered := c.answered()
 	cancel := c.cancelSetup
 	c.mu.Unlock()
-	if connected {
-		c.end(outcome{reason: reason, releasedBy: cdr.ReleasedBySwitch, code: 200, sipReason: "OK",
-			byeA: true, byeB: true})
+	if answered {
+		c.end(outcomeKilled(reason))
 		return
 	}
 	cancel(killCause{reason: reason})
@@ -688,12 +719,11 @@ func (c *Call) journal(now time.Time) {
 		return
 	}
 	c.mu.Lock()
-	if c.ended {
+	if c.over() {
 		c.mu.Unlock()
 		return
 	}
-	rec := c.record(outcome{reason: cdr.ReasonCrashed, releasedBy: cdr.ReleasedBySwitch,
-		code: 200, sipReason: "OK"}, now)
+	rec := c.record(outcomeCrashed(), now)
 	// The journal keeps the record; the call goes on changing its attempts.
 	rec.Attempts = slices.Clone(rec.Attempts)
 	c.journaled = make(chan struct{})

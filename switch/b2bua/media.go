@@ -104,7 +104,7 @@ func (c *Call) openMedia(mode string) error {
 		return errNoRelay
 	}
 	c.mu.Lock()
-	if c.ended {
+	if c.over() {
 		c.mu.Unlock()
 		return errCallEnded
 	}
@@ -172,7 +172,7 @@ func (c *Call) attemptOffer() ([]byte, *attemptResult) {
 // made none (late offer). It returns nil when there is nothing to rewrite.
 func (c *Call) calleeSDP(res *sip.Response) ([]byte, error) {
 	c.mu.Lock()
-	m, late := c.media, !c.offerA
+	m, late := c.media, c.offerWay == lateOffer
 	c.mu.Unlock()
 	if m == nil || len(res.Body()) == 0 {
 		return nil, nil

@@ -350,7 +350,7 @@ func TestMediaNoneLeavesSDPAlone(t *testing.T) {
 // TestMediaNoneDoesNoSDPWork: a call in mode none never touches its SDP,
 // at any of the points where an anchored call would.
 func TestMediaNoneDoesNoSDPWork(t *testing.T) {
-	c := &Call{offerA: true, inviteA: sip.NewRequest(sip.INVITE, sip.Uri{Host: "127.0.0.1"})}
+	c := &Call{offerWay: earlyOffer, inviteA: sip.NewRequest(sip.INVITE, sip.Uri{Host: "127.0.0.1"})}
 	c.inviteA.SetBody([]byte(sdpOffer))
 	res := sip.NewResponseFromRequest(c.inviteA, 200, "OK", []byte(sdpAnswer))
 	allocs := testing.AllocsPerRun(100, func() {

@@ -1,6 +1,10 @@
 package b2bua
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/tollgate/tollgate/cdr"
+)
 
 // AttemptOutcome is how one attempt toward a gateway ended, the label of
 // the attempts metric: operators watch per-outcome rates to see a gateway
@@ -50,3 +54,63 @@ func outcomeOf(r *attemptResult) AttemptOutcome {
 	}
 	return OutcomeRejected
 }
+
+// outcome is how a call ended: everything teardown needs to write the
+// record. Each cause has its constructor below, so that a cause reads the
+// same wherever it is detected and its record fields are set in one place.
+type outcome struct {
+	reason     string // cdr.Reason*
+	releasedBy string // cdr.ReleasedBy*
+	code       int    // final SIP code the caller saw (200 once answered)
+	sipReason  string
+}
+
+// answered is the outcome of a call the caller got our 2xx for, ended by
+// the switch for reason.
+func answered(reason string) outcome {
+	return outcome{reason: reason, releasedBy: cdr.ReleasedBySwitch, code: 200, sipReason: "OK"}
+}
+
+// outcomeNormalBye: one side's BYE ended the connected call.
+func outcomeNormalBye(fromA bool) outcome {
+	by := cdr.ReleasedByCallee
+	if fromA {
+		by = cdr.ReleasedByCaller
+	}
+	return outcome{reason: cdr.ReasonNormal, releasedBy: by, code: 200, sipReason: "OK"}
+}
+
+// outcomeCancelled: the caller abandoned the call before it was answered
+// (CANCEL, or BYE in its early dialog); its INVITE got 487.
+func outcomeCancelled() outcome {
+	return outcome{reason: cdr.ReasonCancelled, releasedBy: cdr.ReleasedByCaller,
+		code: 487, sipReason: "Request Terminated"}
+}
+
+// outcomeRefused: the caller's INVITE got the final failure code/sipReason
+// for reason, decided by by.
+func outcomeRefused(code int, sipReason, reason, by string) outcome {
+	return outcome{reason: reason, releasedBy: by, code: code, sipReason: sipReason}
+}
+
+// outcomeACKTimeout: the caller never acknowledged our 2xx.
+func outcomeACKTimeout() outcome { return answered(cdr.ReasonACKTimeout) }
+
+// outcomeMaxDuration: the route's or the profile's call timer ran out.
+func outcomeMaxDuration() outcome { return answered(cdr.ReasonMaxDuration) }
+
+// outcomeCreditExpired: the prepaid credit the authorisation granted ran out.
+func outcomeCreditExpired() outcome { return answered(cdr.ReasonCreditExpired) }
+
+// outcomeMediaFailed: an answered call whose SDP the relay could not anchor
+// (a late offer's answer, or a leg that could not be brought back to the
+// media both legs agreed) cannot carry media: it is hung up.
+func outcomeMediaFailed() outcome { return answered(cdr.ReasonFailed) }
+
+// outcomeKilled: the switch ended an answered call for reason (admin kill,
+// shutdown, media timeout).
+func outcomeKilled(reason string) outcome { return answered(reason) }
+
+// outcomeCrashed is the record the journal keeps for a connected call: what
+// its record says if Tollgate dies before the call ends.
+func outcomeCrashed() outcome { return answered(cdr.ReasonCrashed) }
