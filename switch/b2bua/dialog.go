@@ -3,6 +3,7 @@ package b2bua
 import (
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
@@ -89,13 +90,15 @@ func (d *dialog) setRouting(contact *sip.ContactHeader, routes []string, fallbac
 	}
 }
 
-// hostPort is where a URI points, with the transport's default port.
+// hostPort is where a URI points, with the transport's default port. A
+// parsed URI keeps an IPv6 host in its brackets, which JoinHostPort adds
+// itself.
 func hostPort(u sip.Uri, transport string) string {
 	port := u.Port
 	if port == 0 {
 		port = sip.DefaultPort(transport)
 	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(port))
+	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
 }
 
 // recordRoutes returns the Record-Route values of a message, one per URI,

@@ -206,6 +206,7 @@ const sdpAnswer = "v=0\r\no=callee 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0
 type peer struct {
 	t    *testing.T
 	name string
+	host string // the loopback address it listens on
 	port int
 	ua   *sipgo.UserAgent
 	srv  *sipgo.Server
@@ -232,7 +233,13 @@ func newPeer(t *testing.T, name string) *peer {
 // replaced once the peer serves).
 func startPeer(t *testing.T, name string, inDialog func(*sip.Request, sip.ServerTransaction)) *peer {
 	t.Helper()
-	p := &peer{t: t, name: name, port: testenv.FreePort(t), reqs: make(chan *sip.Request, 100),
+	return startPeerOn(t, name, "127.0.0.1", inDialog)
+}
+
+// startPeerOn is startPeer listening on host, 127.0.0.1 or ::1.
+func startPeerOn(t *testing.T, name, host string, inDialog func(*sip.Request, sip.ServerTransaction)) *peer {
+	t.Helper()
+	p := &peer{t: t, name: name, host: host, port: testenv.FreePort(t), reqs: make(chan *sip.Request, 100),
 		cancelled: make(chan *sip.Request, 10)}
 	if inDialog == nil {
 		inDialog = p.inDialog
@@ -245,9 +252,9 @@ func startPeer(t *testing.T, name string, inDialog func(*sip.Request, sip.Server
 		t.Fatal(err)
 	}
 	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(testLogger(t)))
-	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(p.port),
+	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(p.port),
 		sipgo.WithClientLogger(testLogger(t)))
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: "127.0.0.1", Port: p.port}}
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: host, Port: p.port}}
 	p.dsc = sipgo.NewDialogServerCache(p.cli, contact)
 	p.dcc = sipgo.NewDialogClientCache(p.cli, contact)
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -289,7 +296,7 @@ func startPeer(t *testing.T, name string, inDialog func(*sip.Request, sip.Server
 	ready := make(chan struct{}, 2)
 	//lint:ignore SA1029 sipgo's API: its ListenReadyCtxKey is a string.
 	lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready))
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port))
+	addr := p.addr()
 	go p.srv.ListenAndServe(lctx, "udp", addr)
 	go p.srv.ListenAndServe(lctx, "tcp", addr)
 	<-ready
@@ -298,7 +305,7 @@ func startPeer(t *testing.T, name string, inDialog func(*sip.Request, sip.Server
 	return p
 }
 
-func (p *peer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }
+func (p *peer) addr() string { return net.JoinHostPort(p.host, strconv.Itoa(p.port)) }
 
 func (p *peer) note(req *sip.Request) {
 	p.mu.Lock()
@@ -321,7 +328,7 @@ func (p *peer) inDialog(req *sip.Request, tx sip.ServerTransaction) {
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
-	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: p.name, Host: "127.0.0.1", Port: p.port}})
+	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: p.name, Host: p.host, Port: p.port}})
 	tx.Respond(res)
 	if req.Method == sip.INVITE {
 		select {

@@ -39,6 +39,12 @@ func newListener(l config.Listener, public string) *listener {
 			ln.host = public
 		}
 	}
+	// sipgo keeps an IPv6 host in brackets in a URI (as it parses one)
+	// and joins host and port as they are when it dials one: a bare
+	// ::1 in our Contact would be unreachable to sipgo peers.
+	if strings.Contains(ln.host, ":") && !strings.HasPrefix(ln.host, "[") {
+		ln.host = "[" + ln.host + "]"
+	}
 	return ln
 }
 
