@@ -165,3 +165,171 @@ func TestWrongCSeqACK(t *testing.T) {
 		t.Errorf("record = %+v", r)
 	}
 }
+
+// TestCallerByeInEarlyDialog: the caller's BYE in its early dialog (after
+// a 180 with our tag) abandons the call like a CANCEL: the BYE gets 200,
+// the INVITE 487, the gateway's INVITE is cancelled, and the call has one
+// record, cancelled by the caller.
+func TestCallerByeInEarlyDialog(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	gw.silentRing(180)
+	sw := startSwitch(t, routeTo(gw))
+	caller := newPeer(t, "caller")
+	ctx := within(t, 10*time.Second)
+	ds, err := caller.dcc.Invite(ctx, sw.uri("100"), []byte(sdpOffer), sip.NewHeader("Content-Type", "application/sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringing := make(chan *sip.Response, 1)
+	answered := make(chan error, 1)
+	go func() {
+		answered <- ds.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+			if res.StatusCode == 180 {
+				ringing <- res
+			}
+			return nil
+		}})
+	}()
+	var early *sip.Response
+	select {
+	case early = <-ringing:
+	case <-ctx.Done():
+		t.Fatal("no 180")
+	}
+	bye := sip.NewRequest(sip.BYE, early.Contact().Address)
+	bye.AppendHeader(sip.HeaderClone(ds.InviteRequest.From()))
+	bye.AppendHeader(sip.HeaderClone(early.To()))
+	bye.AppendHeader(sip.HeaderClone(ds.InviteRequest.CallID()))
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: ds.InviteRequest.CSeq().SeqNo + 1, MethodName: sip.BYE})
+	res, err := caller.cli.Do(ctx, bye)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("early BYE: %v %v", res, err)
+	}
+	var de *sipgo.ErrDialogResponse
+	if err := <-answered; !errors.As(err, &de) || de.Res.StatusCode != 487 {
+		t.Fatalf("INVITE ended with %v, want 487", err)
+	}
+	gw.waitCancelled(5 * time.Second)
+	r := sw.record(t)
+	if r.DisconnectReason != cdr.ReasonCancelled || r.ReleasedBy != cdr.ReleasedByCaller ||
+		r.SIPCode != 487 || !r.ConnectTime.IsZero() {
+		t.Errorf("record = %+v", r)
+	}
+	sw.noRecord(t)
+}
+
+// udpGateway is a gateway on a bare UDP socket, for exchanges a SIP stack
+// would not make on its own (a 2xx after the CANCEL of its INVITE).
+type udpGateway struct {
+	t    *testing.T
+	conn net.PacketConn
+}
+
+func newUDPGateway(t *testing.T) *udpGateway {
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &udpGateway{t: t, conn: conn}
+}
+
+func (g *udpGateway) addr() string { return g.conn.LocalAddr().String() }
+
+// next returns the next request, or nil after d.
+func (g *udpGateway) next(d time.Duration) (*sip.Request, net.Addr) {
+	buf := make([]byte, 65535)
+	g.conn.SetReadDeadline(time.Now().Add(d))
+	for {
+		n, from, err := g.conn.ReadFrom(buf)
+		if err != nil {
+			return nil, nil
+		}
+		if m, err := sip.ParseMessage(buf[:n]); err == nil {
+			if req, ok := m.(*sip.Request); ok {
+				return req, from
+			}
+		}
+	}
+}
+
+// respond answers req with code, to tag and body.
+func (g *udpGateway) respond(req *sip.Request, to net.Addr, code int, tag string, body string) {
+	res := sip.NewResponseFromRequest(req, code, "Reply", nil)
+	if tag != "" {
+		res.To().Params.Add("tag", tag)
+	}
+	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "gw", Host: "127.0.0.1",
+		Port: g.conn.LocalAddr().(*net.UDPAddr).Port}})
+	if body != "" {
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		res.SetBody([]byte(body))
+	}
+	if _, err := g.conn.WriteTo([]byte(res.String()), to); err != nil {
+		g.t.Error(err)
+	}
+}
+
+// TestCancelCrossingAnswer: the caller cancels as the gateway answers; the
+// gateway's 200 crosses the switch's CANCEL. The caller hears 487, the
+// gateway's 2xx is ACKed and hung up, and the call has one record,
+// cancelled by the caller.
+func TestCancelCrossingAnswer(t *testing.T) {
+	t.Parallel()
+	gw := newUDPGateway(t)
+	sw := startSwitch(t, "routes:\n  - prefix: \"\"\n    gateways: [{address: \""+gw.addr()+"\"}]\n")
+	caller := newPeer(t, "caller")
+	ctx := within(t, 10*time.Second)
+	ds, err := caller.dcc.Invite(ctx, sw.uri("100"), []byte(sdpOffer), sip.NewHeader("Content-Type", "application/sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, from := gw.next(5 * time.Second)
+	if inv == nil || inv.Method != sip.INVITE {
+		t.Fatalf("gateway got %v, want the INVITE", inv)
+	}
+	tag := sip.GenerateTagN(8)
+	gw.respond(inv, from, 180, tag, "")
+
+	wctx, cancel := contextWithCancel(ctx)
+	answered := make(chan error, 1)
+	ringing := make(chan struct{})
+	go func() {
+		answered <- ds.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+			if res.StatusCode == 180 {
+				close(ringing)
+			}
+			return nil
+		}})
+	}()
+	<-ringing
+	cancel() // sipgo sends CANCEL when the wait is cancelled after a provisional
+	if err := <-answered; err == nil {
+		t.Fatal("call answered, want cancelled")
+	}
+	// The gateway answered before it saw the switch's CANCEL.
+	c, cfrom := gw.next(5 * time.Second)
+	if c == nil || c.Method != sip.CANCEL {
+		t.Fatalf("gateway got %v, want the CANCEL", c)
+	}
+	gw.respond(inv, from, 200, tag, sdpAnswer)
+	gw.respond(c, cfrom, 200, tag, "")
+	got := map[sip.RequestMethod]bool{}
+	for !got[sip.ACK] || !got[sip.BYE] {
+		req, rfrom := gw.next(5 * time.Second)
+		if req == nil {
+			t.Fatalf("gateway got %v of ACK and BYE for its crossing 200", got)
+		}
+		got[req.Method] = true
+		if req.Method == sip.BYE {
+			gw.respond(req, rfrom, 200, "", "")
+		}
+	}
+	r := sw.record(t)
+	if r.DisconnectReason != cdr.ReasonCancelled || r.ReleasedBy != cdr.ReleasedByCaller ||
+		r.SIPCode != 487 || !r.ConnectTime.IsZero() {
+		t.Errorf("record = %+v", r)
+	}
+	sw.noRecord(t)
+}
