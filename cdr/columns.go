@@ -56,6 +56,35 @@ func clampUint64(v uint64) int64 {
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 
+// dbCount and dbMicros are column values: NULL for a figure nobody knows.
+func dbCount(m Maybe[uint64]) any {
+	if !m.Known {
+		return nil
+	}
+	return clampUint64(m.V)
+}
+
+func dbMicros(m Maybe[time.Duration]) any {
+	if !m.Known {
+		return nil
+	}
+	return m.V.Microseconds()
+}
+
+func countOf(v pgtype.Int8) Maybe[uint64] {
+	if !v.Valid {
+		return Maybe[uint64]{}
+	}
+	return Known(uint64(v.Int64))
+}
+
+func microsOf(v pgtype.Int8) Maybe[time.Duration] {
+	if !v.Valid {
+		return Maybe[time.Duration]{}
+	}
+	return KnownDuration(time.Duration(v.Int64) * time.Microsecond)
+}
+
 // dbTime is a column value: NULL for a time the call never reached, and
 // millisecond precision as the schema says — truncated here so that the
 // stored value is predictable (timestamptz(3) alone would round).
@@ -109,8 +138,8 @@ func values(rec Record, row []any) ([]any, error) {
 		ms(rec.Duration), clampInt32(rec.BilledSeconds), ms(rec.PostDialDelay),
 		clampInt32(rec.SIPCode), clean(rec.SIPReason), clampInt32(rec.Q850Cause), clean(rec.ReleasedBy), clean(rec.DisconnectReason),
 		ms(rec.CreditGranted), clean(rec.CodecA), clean(rec.CodecB), clean(rec.MediaRelay),
-		clampUint64(rec.RTPAtoB.Packets), clampUint64(rec.RTPAtoB.Bytes), clampUint64(rec.RTPAtoB.Lost), rec.RTPAtoB.Jitter.Microseconds(),
-		clampUint64(rec.RTPBtoA.Packets), clampUint64(rec.RTPBtoA.Bytes), clampUint64(rec.RTPBtoA.Lost), rec.RTPBtoA.Jitter.Microseconds(),
+		dbCount(rec.RTPAtoB.Packets), dbCount(rec.RTPAtoB.Bytes), dbCount(rec.RTPAtoB.Lost), dbMicros(rec.RTPAtoB.Jitter),
+		dbCount(rec.RTPBtoA.Packets), dbCount(rec.RTPBtoA.Bytes), dbCount(rec.RTPBtoA.Lost), dbMicros(rec.RTPBtoA.Jitter),
 		clean(rec.UserAgentA), clean(rec.UserAgentB),
 		clean(rec.RADIUS.Auth), clean(rec.RADIUS.AuthMethod), clean(rec.RADIUS.Server), clampInt32(rec.RADIUS.ReturnCode), rec.RADIUS.Latency.Microseconds(),
 		clampInt32(rec.RADIUS.AcctStarts), clampInt32(rec.RADIUS.AcctInterims), clampInt32(rec.RADIUS.AcctStops), clampInt32(rec.RADIUS.AcctQueued),
@@ -126,8 +155,8 @@ type scanner struct {
 	setup, ringing, connect, disc pgtype.Timestamptz
 	durMS, pddMS, creditMS        int64
 	port, billed, code, q850      int32
-	aPk, aBy, aLost, aJit         int64
-	bPk, bBy, bLost, bJit         int64
+	aPk, aBy, aLost, aJit         pgtype.Int8 // NULL: not known
+	bPk, bBy, bLost, bJit         pgtype.Int8
 	radCode, radStarts            int32
 	radInterims, radStops, radQ   int32
 	radLatUS                      int64
@@ -178,8 +207,8 @@ func (s *scanner) scan(row rowScanner) (Record, error) {
 	r.PostDialDelay = time.Duration(s.pddMS) * time.Millisecond
 	r.SIPCode, r.Q850Cause = int(s.code), int(s.q850)
 	r.CreditGranted = time.Duration(s.creditMS) * time.Millisecond
-	r.RTPAtoB = RTPStats{Packets: uint64(s.aPk), Bytes: uint64(s.aBy), Lost: uint64(s.aLost), Jitter: time.Duration(s.aJit) * time.Microsecond}
-	r.RTPBtoA = RTPStats{Packets: uint64(s.bPk), Bytes: uint64(s.bBy), Lost: uint64(s.bLost), Jitter: time.Duration(s.bJit) * time.Microsecond}
+	r.RTPAtoB = RTPStats{Packets: countOf(s.aPk), Bytes: countOf(s.aBy), Lost: countOf(s.aLost), Jitter: microsOf(s.aJit)}
+	r.RTPBtoA = RTPStats{Packets: countOf(s.bPk), Bytes: countOf(s.bBy), Lost: countOf(s.bLost), Jitter: microsOf(s.bJit)}
 	r.RADIUS.ReturnCode, r.RADIUS.Latency = int(s.radCode), time.Duration(s.radLatUS)*time.Microsecond
 	r.RADIUS.AcctStarts, r.RADIUS.AcctInterims = int(s.radStarts), int(s.radInterims)
 	r.RADIUS.AcctStops, r.RADIUS.AcctQueued = int(s.radStops), int(s.radQ)
@@ -241,7 +270,19 @@ func csvRow(rec Record, row []string) []string {
 	attempts, _ := json.Marshal(cleanAttempts(rec.Attempts)) // plain structs: cannot fail
 	itoa := strconv.Itoa
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
-	u64 := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	// Unknown figures are empty cells, as NULL is in the database.
+	u64 := func(m Maybe[uint64]) string {
+		if !m.Known {
+			return ""
+		}
+		return strconv.FormatUint(m.V, 10)
+	}
+	us := func(m Maybe[time.Duration]) string {
+		if !m.Known {
+			return ""
+		}
+		return i64(m.V.Microseconds())
+	}
 	txt := csvCell
 	return append(row[:0],
 		rec.ID, txt(rec.ConfID), txt(rec.CallIDA), txt(rec.CallIDB),
@@ -252,8 +293,8 @@ func csvRow(rec Record, row []string) []string {
 		i64(ms(rec.Duration)), itoa(rec.BilledSeconds), i64(ms(rec.PostDialDelay)),
 		itoa(rec.SIPCode), txt(rec.SIPReason), itoa(rec.Q850Cause), txt(rec.ReleasedBy), txt(rec.DisconnectReason),
 		i64(ms(rec.CreditGranted)), txt(rec.CodecA), txt(rec.CodecB), txt(rec.MediaRelay),
-		u64(rec.RTPAtoB.Packets), u64(rec.RTPAtoB.Bytes), u64(rec.RTPAtoB.Lost), i64(rec.RTPAtoB.Jitter.Microseconds()),
-		u64(rec.RTPBtoA.Packets), u64(rec.RTPBtoA.Bytes), u64(rec.RTPBtoA.Lost), i64(rec.RTPBtoA.Jitter.Microseconds()),
+		u64(rec.RTPAtoB.Packets), u64(rec.RTPAtoB.Bytes), u64(rec.RTPAtoB.Lost), us(rec.RTPAtoB.Jitter),
+		u64(rec.RTPBtoA.Packets), u64(rec.RTPBtoA.Bytes), u64(rec.RTPBtoA.Lost), us(rec.RTPBtoA.Jitter),
 		txt(rec.UserAgentA), txt(rec.UserAgentB),
 		txt(rec.RADIUS.Auth), txt(rec.RADIUS.AuthMethod), txt(rec.RADIUS.Server), itoa(rec.RADIUS.ReturnCode), i64(rec.RADIUS.Latency.Microseconds()),
 		itoa(rec.RADIUS.AcctStarts), itoa(rec.RADIUS.AcctInterims), itoa(rec.RADIUS.AcctStops), itoa(rec.RADIUS.AcctQueued),

@@ -42,6 +42,18 @@ func readCSV(t *testing.T, r io.Reader) []Record {
 			}
 			return n
 		}
+		count := func(c string) Maybe[uint64] {
+			if v[c] == "" {
+				return Maybe[uint64]{}
+			}
+			return Known(uint64(num(c)))
+		}
+		micros := func(c string) Maybe[time.Duration] {
+			if v[c] == "" {
+				return Maybe[time.Duration]{}
+			}
+			return KnownDuration(time.Duration(num(c)) * time.Microsecond)
+		}
 		tm := func(c string) time.Time {
 			if v[c] == "" {
 				return time.Time{}
@@ -63,8 +75,8 @@ func readCSV(t *testing.T, r io.Reader) []Record {
 			ReleasedBy: v["released_by"], DisconnectReason: v["disconnect_reason"],
 			CreditGranted: time.Duration(num("credit_granted_ms")) * time.Millisecond,
 			CodecA:        v["codec_a"], CodecB: v["codec_b"], MediaRelay: v["media_relay"],
-			RTPAtoB:    RTPStats{Packets: uint64(num("rtp_a_to_b_packets")), Bytes: uint64(num("rtp_a_to_b_bytes")), Lost: uint64(num("rtp_a_to_b_lost")), Jitter: time.Duration(num("rtp_a_to_b_jitter_us")) * time.Microsecond},
-			RTPBtoA:    RTPStats{Packets: uint64(num("rtp_b_to_a_packets")), Bytes: uint64(num("rtp_b_to_a_bytes")), Lost: uint64(num("rtp_b_to_a_lost")), Jitter: time.Duration(num("rtp_b_to_a_jitter_us")) * time.Microsecond},
+			RTPAtoB:    RTPStats{Packets: count("rtp_a_to_b_packets"), Bytes: count("rtp_a_to_b_bytes"), Lost: count("rtp_a_to_b_lost"), Jitter: micros("rtp_a_to_b_jitter_us")},
+			RTPBtoA:    RTPStats{Packets: count("rtp_b_to_a_packets"), Bytes: count("rtp_b_to_a_bytes"), Lost: count("rtp_b_to_a_lost"), Jitter: micros("rtp_b_to_a_jitter_us")},
 			UserAgentA: v["user_agent_a"], UserAgentB: v["user_agent_b"],
 		}
 		if v["attempts"] != "[]" {
@@ -246,4 +258,33 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		defer f.Close()
 		checkNeutralised(t, f, want)
 	})
+}
+
+// TestUnknownCounters: an RTP figure nobody knows is an empty CSV cell and
+// null in JSON (the API, the spool), 0 stays 0, and both read back as they
+// were.
+func TestUnknownCounters(t *testing.T) {
+	rec := Record{ID: testID(9), RTPAtoB: RTPStats{Packets: Known(0), Lost: Known(3)}}
+	row := csvRow(rec, nil)
+	cell := func(name string) string {
+		for i, c := range columns {
+			if c == name {
+				return row[i]
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return ""
+	}
+	if cell("rtp_a_to_b_packets") != "0" || cell("rtp_a_to_b_bytes") != "" || cell("rtp_a_to_b_lost") != "3" ||
+		cell("rtp_a_to_b_jitter_us") != "" || cell("rtp_b_to_a_packets") != "" {
+		t.Errorf("CSV cells %q", row[31:39])
+	}
+	b, err := json.Marshal(rec.RTPAtoB)
+	if err != nil || string(b) != `{"packets":0,"bytes":null,"lost":3,"jitter":null}` {
+		t.Fatalf("JSON %s %v", b, err)
+	}
+	var back RTPStats
+	if err := json.Unmarshal(b, &back); err != nil || back != rec.RTPAtoB {
+		t.Fatalf("JSON back %+v %v", back, err)
+	}
 }

@@ -53,8 +53,8 @@ func fullRecord(i int) Record {
 		CodecA:           "PCMA",
 		CodecB:           "G729",
 		MediaRelay:       "builtin",
-		RTPAtoB:          RTPStats{Packets: 3000, Bytes: 516000, Lost: 3, Jitter: 2500 * time.Microsecond},
-		RTPBtoA:          RTPStats{Packets: 2990, Bytes: 514280, Lost: 0, Jitter: 1200 * time.Microsecond},
+		RTPAtoB:          RTPStats{Packets: Known(3000), Bytes: Known(516000), Lost: Known(3), Jitter: KnownDuration(2500 * time.Microsecond)},
+		RTPBtoA:          RTPStats{Packets: Known(2990), Bytes: Known(514280), Lost: Known(0), Jitter: KnownDuration(1200 * time.Microsecond)},
 		UserAgentA:       "Linphone/5.2 (\"quoted\", comma)",
 		UserAgentB:       "Cisco-SIPGateway/IOS-15.x",
 	}

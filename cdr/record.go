@@ -3,7 +3,11 @@
 // that ships the spool in batches, daily CSV files, and CSV export.
 package cdr
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Record is one call, as billing and the operator see it: exactly one per
 // call that reached the switch, whatever ended it.
@@ -68,11 +72,67 @@ type Attempt struct {
 }
 
 // RTPStats are the relay's counters for one direction of a call's media.
+// Each is unknown when the relay does not keep it (bytes on rtpproxy; loss
+// and jitter on rtpproxy before 20230205/20230424), could not be asked
+// (its relay was lost before any reading), or when the call had no relay.
 type RTPStats struct {
-	Packets uint64        `json:"packets"`
-	Bytes   uint64        `json:"bytes"`
-	Lost    uint64        `json:"lost"`
-	Jitter  time.Duration `json:"jitter"`
+	Packets Maybe[uint64]        `json:"packets"`
+	Bytes   Maybe[uint64]        `json:"bytes"`
+	Lost    Maybe[uint64]        `json:"lost"`
+	Jitter  Maybe[time.Duration] `json:"jitter"`
+}
+
+// Maybe is a figure that may be unknown. An unknown figure is NULL in the
+// database, an empty CSV cell and null in JSON, never 0: a bill must tell
+// "no media" from "not counted". The zero value is unknown.
+type Maybe[T uint64 | time.Duration] struct {
+	V     T
+	Known bool
+}
+
+// Known is a known count.
+func Known(n uint64) Maybe[uint64] { return Maybe[uint64]{V: n, Known: true} }
+
+// KnownDuration is a known duration.
+func KnownDuration(d time.Duration) Maybe[time.Duration] {
+	return Maybe[time.Duration]{V: d, Known: true}
+}
+
+// Add sums two figures of the same kind (two streams of a call): known
+// when either is.
+func (m Maybe[T]) Add(o Maybe[T]) Maybe[T] {
+	return Maybe[T]{V: m.V + o.V, Known: m.Known || o.Known}
+}
+
+// String is the figure, or "" when unknown: what the UI and CSV show.
+func (m Maybe[T]) String() string {
+	if !m.Known {
+		return ""
+	}
+	return fmt.Sprint(m.V)
+}
+
+// MarshalJSON writes null for an unknown figure.
+func (m Maybe[T]) MarshalJSON() ([]byte, error) {
+	if !m.Known {
+		return []byte("null"), nil
+	}
+	return json.Marshal(m.V)
+}
+
+// UnmarshalJSON reads null as unknown, a number as known (records spooled
+// before figures could be unknown read as known, as they were written).
+func (m *Maybe[T]) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*m = Maybe[T]{}
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*m = Maybe[T]{V: v, Known: true}
+	return nil
 }
 
 // RADIUS is what the billing back-end said about a call: its answer to the

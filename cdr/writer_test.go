@@ -60,10 +60,22 @@ func TestPGWriterRoundTripsEveryField(t *testing.T) {
 	full := fullRecord(1)
 	sparse := Record{ID: testID(2), SetupTime: full.SetupTime, DisconnectTime: full.SetupTime.Add(time.Second),
 		SIPCode: 486, SIPReason: "Busy Here", DisconnectReason: ReasonBusy, ReleasedBy: ReleasedByCallee}
+	// Through rtpproxy: packets and loss counted (one way none at all),
+	// bytes and jitter unknown. 0 and unknown must both survive.
+	rtpproxied := fullRecord(4)
+	rtpproxied.RTPAtoB = RTPStats{Packets: Known(250), Lost: Known(2)}
+	rtpproxied.RTPBtoA = RTPStats{Packets: Known(0), Lost: Known(0)}
 	w := NewPGWriter(db)
 	ctx := context.Background()
-	if err := w.Write(ctx, []Record{full, sparse}); err != nil {
+	if err := w.Write(ctx, []Record{full, sparse, rtpproxied}); err != nil {
 		t.Fatal(err)
+	}
+	var nullBytes, zeroPackets int
+	if err := db.QueryRow(ctx, "SELECT count(*) FILTER (WHERE rtp_a_to_b_bytes IS NULL), count(*) FILTER (WHERE rtp_b_to_a_packets = 0) FROM cdrs").Scan(&nullBytes, &zeroPackets); err != nil {
+		t.Fatal(err)
+	}
+	if nullBytes != 2 || zeroPackets != 1 {
+		t.Errorf("%d rows with NULL bytes (want 2: no relay, rtpproxy), %d with 0 packets (want 1)", nullBytes, zeroPackets)
 	}
 	// Written again (a replay): nothing doubles, the first write wins.
 	changed := full
@@ -72,14 +84,17 @@ func TestPGWriterRoundTripsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := allRows(t, db)
-	if len(got) != 2 {
-		t.Fatalf("%d rows, want 2", len(got))
+	if len(got) != 3 {
+		t.Fatalf("%d rows, want 3", len(got))
 	}
 	if !reflect.DeepEqual(got[0], full) {
 		t.Errorf("full record changed on the way:\n got %+v\nwant %+v", got[0], full)
 	}
 	if !reflect.DeepEqual(got[1], sparse) {
 		t.Errorf("sparse record changed on the way:\n got %+v\nwant %+v", got[1], sparse)
+	}
+	if !reflect.DeepEqual(got[2], rtpproxied) {
+		t.Errorf("rtpproxy record changed on the way:\n got %+v\nwant %+v", got[2], rtpproxied)
 	}
 }
 

@@ -36,16 +36,16 @@ func TestNamedQueryPerDirection(t *testing.T) {
 		{"caller offers", Caller, true, []string{
 			"Qv q@t b;1 a;1 ttl npkts_ina npkts_ino nrelayed ndropped rtpa_nlost rtpa_javg",
 			"Qv q@t a;1 b;1 ttl npkts_ina npkts_ino nrelayed ndropped rtpa_nlost rtpa_javg && D",
-		}, cdr.RTPStats{Packets: 7, Lost: 2, Jitter: 10 * time.Millisecond}, cdr.RTPStats{Packets: 5, Jitter: 2 * time.Millisecond}},
+		}, cdr.RTPStats{Packets: cdr.Known(7), Lost: cdr.Known(2), Jitter: cdr.KnownDuration(10 * time.Millisecond)}, cdr.RTPStats{Packets: cdr.Known(5), Lost: cdr.Known(0), Jitter: cdr.KnownDuration(2 * time.Millisecond)}},
 		{"late offer from the callee", Callee, true, []string{
 			"Qv q@t a;1 b;1 ttl npkts_ina npkts_ino nrelayed ndropped rtpa_nlost rtpa_javg",
 			"Qv q@t b;1 a;1 ttl npkts_ina npkts_ino nrelayed ndropped rtpa_nlost rtpa_javg && D",
-		}, cdr.RTPStats{Packets: 7, Lost: 2, Jitter: 10 * time.Millisecond}, cdr.RTPStats{Packets: 5, Jitter: 2 * time.Millisecond}},
+		}, cdr.RTPStats{Packets: cdr.Known(7), Lost: cdr.Known(2), Jitter: cdr.KnownDuration(10 * time.Millisecond)}, cdr.RTPStats{Packets: cdr.Known(5), Lost: cdr.Known(0), Jitter: cdr.KnownDuration(2 * time.Millisecond)}},
 		{"no fused delete", Caller, false, []string{
 			"Qv q@t b;1 a;1 ttl npkts_ina npkts_ino nrelayed ndropped rtpa_nlost rtpa_javg",
 			"Qv q@t a;1 b;1 ttl npkts_ina npkts_ino nrelayed ndropped rtpa_nlost rtpa_javg",
 			"D q@t a b",
-		}, cdr.RTPStats{Packets: 7, Lost: 2, Jitter: 10 * time.Millisecond}, cdr.RTPStats{Packets: 5, Jitter: 2 * time.Millisecond}},
+		}, cdr.RTPStats{Packets: cdr.Known(7), Lost: cdr.Known(2), Jitter: cdr.KnownDuration(10 * time.Millisecond)}, cdr.RTPStats{Packets: cdr.Known(5), Lost: cdr.Known(0), Jitter: cdr.KnownDuration(2 * time.Millisecond)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			emu := newEmulator()
@@ -89,15 +89,16 @@ func TestNamedQueryPerDirection(t *testing.T) {
 
 // TestStatsFlowJitter: the jitter, in RTP timestamp units, becomes time
 // with the stream's clock; unknown clock, no jitter; with several streams
-// the first one's (the audio) is kept and the counts add up.
+// the first one's (the audio) is kept and the counts add up. A counter the
+// relay did not answer stays unknown.
 func TestStatsFlowJitter(t *testing.T) {
 	var st Stats
-	st.addFlow(Caller, Counters{FromA: 10, BytesA: 1720, LostA: 1, JitterA: 160}, 8000)
-	st.addFlow(Caller, Counters{FromA: 5, BytesA: 5000, JitterA: 9000}, 90000)
-	st.addFlow(Callee, Counters{FromA: 3, JitterA: 160}, 0)
+	st.addFlow(Caller, Counters{FromA: 10, BytesA: 1720, LostA: 1, JitterA: 160, HasBytes: true, HasLost: true, HasJitter: true}, 8000)
+	st.addFlow(Caller, Counters{FromA: 5, BytesA: 5000, JitterA: 9000, HasBytes: true, HasJitter: true}, 90000)
+	st.addFlow(Callee, Counters{FromA: 3, JitterA: 160, HasJitter: true}, 0)
 	want := Stats{
-		CallerToCallee: cdr.RTPStats{Packets: 15, Bytes: 6720, Lost: 1, Jitter: 20 * time.Millisecond},
-		CalleeToCaller: cdr.RTPStats{Packets: 3},
+		CallerToCallee: cdr.RTPStats{Packets: cdr.Known(15), Bytes: cdr.Known(6720), Lost: cdr.Known(1), Jitter: cdr.KnownDuration(20 * time.Millisecond)},
+		CalleeToCaller: cdr.RTPStats{Packets: cdr.Known(3)},
 	}
 	if st != want {
 		t.Fatalf("%+v, want %+v", st, want)
@@ -126,8 +127,8 @@ func TestNamedQueryOtherSideFails(t *testing.T) {
 		t.Errorf("delete: %v, want E62 reported", err)
 	}
 	want := Stats{
-		CallerToCallee: cdr.RTPStats{Packets: 7, Lost: 2, Jitter: 10 * time.Millisecond},
-		CalleeToCaller: cdr.RTPStats{Packets: 5},
+		CallerToCallee: cdr.RTPStats{Packets: cdr.Known(7), Lost: cdr.Known(2), Jitter: cdr.KnownDuration(10 * time.Millisecond)},
+		CalleeToCaller: cdr.RTPStats{Packets: cdr.Known(5)},
 		Relayed:        12,
 	}
 	if st != want {

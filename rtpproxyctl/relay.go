@@ -63,10 +63,11 @@ type Endpoint struct {
 
 // Stats are a call's final RTP counters, per direction, summed over the
 // call's streams (the jitter is the first stream's that reports one, i.e.
-// the audio of an audio and video call). What a relay cannot tell stays
-// zero: loss and jitter need rtpproxy 20230205 and 20230424 (rtpa_nlost,
-// rtpa_javg), and bytes Tollgate's own relay, since rtpproxy counts none
-// and a figure derived from packets and ptime would be a guess.
+// the audio of an audio and video call). What a relay cannot tell is
+// unknown, not zero: loss and jitter need rtpproxy 20230205 and 20230424
+// (rtpa_nlost, rtpa_javg), and bytes Tollgate's own relay, since rtpproxy
+// counts none and a figure derived from packets and ptime would be a
+// guess; packets are unknown when the relay could never be asked.
 type Stats struct {
 	CallerToCallee cdr.RTPStats // media received from the caller
 	CalleeToCaller cdr.RTPStats

@@ -114,6 +114,10 @@ type Counters struct {
 	// the stream, in RTP timestamp units (rtpproxy's unit): 0 when the
 	// relay does not know the payload type's clock.
 	JitterA float64
+	// Which of BytesA, LostA and JitterA the relay answered: a named Q
+	// asks only for what the relay keeps, and the others are unknown, not
+	// zero.
+	HasBytes, HasLost, HasJitter bool
 }
 
 // Counter names a named Q asks for besides the plain five.
@@ -182,6 +186,7 @@ func ParseNamedCounters(body string) (c Counters, subFailed bool, err error) {
 			return bad()
 		}
 	}
+	c.HasBytes, c.HasLost, c.HasJitter = seen[counterBytes], seen[counterLost], seen[counterJitter]
 	return c, subFailed, nil
 }
 

@@ -369,7 +369,8 @@ func (s *Session) queryFlows(ctx context.Context, r *relay, ss *streamState, st 
 	}
 	st.addFlow(ss.creator, c, ss.clock)
 	if otherErr != nil {
-		st.flow(ss.creator.other()).Packets += c.FromB
+		o := st.flow(ss.creator.other())
+		o.Packets = o.Packets.Add(cdr.Known(c.FromB))
 	} else {
 		st.addFlow(ss.creator.other(), other, ss.clock)
 	}
@@ -382,10 +383,10 @@ func (s *Session) queryFlows(ctx context.Context, r *relay, ss *streamState, st 
 func (st *Stats) merge(o Stats) {
 	for _, side := range []Side{Caller, Callee} {
 		d, x := st.flow(side), o.flow(side)
-		d.Packets += x.Packets
-		d.Bytes += x.Bytes
-		d.Lost += x.Lost
-		if d.Jitter == 0 {
+		d.Packets = d.Packets.Add(x.Packets)
+		d.Bytes = d.Bytes.Add(x.Bytes)
+		d.Lost = d.Lost.Add(x.Lost)
+		if !d.Jitter.Known {
 			d.Jitter = x.Jitter
 		}
 	}
@@ -396,22 +397,28 @@ func (st *Stats) merge(o Stats) {
 // add folds one media session's plain counters into the call's; Q counts
 // first the packets of the party whose tag it was given first.
 func (st *Stats) add(first Side, c Counters) {
-	st.flow(first).Packets += c.FromA
-	st.flow(first.other()).Packets += c.FromB
+	a, b := st.flow(first), st.flow(first.other())
+	a.Packets = a.Packets.Add(cdr.Known(c.FromA))
+	b.Packets = b.Packets.Add(cdr.Known(c.FromB))
 	st.Relayed += c.Relayed
 	st.Dropped += c.Dropped
 }
 
 // addFlow folds what one party sent through one media session, from a
 // named Q that named it first, into the call's counters. clock (Hz) turns
-// the jitter from RTP timestamp units into time; unknown, it stays zero.
+// the jitter from RTP timestamp units into time; without it, or when the
+// relay did not answer a counter, that figure stays unknown.
 func (st *Stats) addFlow(from Side, c Counters, clock int) {
 	d := st.flow(from)
-	d.Packets += c.FromA
-	d.Bytes += c.BytesA
-	d.Lost += c.LostA
-	if d.Jitter == 0 && clock > 0 {
-		d.Jitter = time.Duration(c.JitterA / float64(clock) * float64(time.Second))
+	d.Packets = d.Packets.Add(cdr.Known(c.FromA))
+	if c.HasBytes {
+		d.Bytes = d.Bytes.Add(cdr.Known(c.BytesA))
+	}
+	if c.HasLost {
+		d.Lost = d.Lost.Add(cdr.Known(c.LostA))
+	}
+	if !d.Jitter.Known && c.HasJitter && clock > 0 {
+		d.Jitter = cdr.KnownDuration(time.Duration(c.JitterA / float64(clock) * float64(time.Second)))
 	}
 }
 

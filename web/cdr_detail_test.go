@@ -20,8 +20,8 @@ func TestCDRDetailRADIUSAndMedia(t *testing.T) {
 	accepted.RADIUS = cdr.RADIUS{Auth: cdr.AuthAccept, AuthMethod: cdr.AuthByDigest, Server: "192.0.2.7:1812", ReturnCode: 0,
 		Latency: 640 * time.Microsecond, AcctStarts: 2, AcctInterims: 4, AcctStops: 3, AcctQueued: 12}
 	accepted.MediaRelay = "builtin"
-	accepted.RTPAtoB = cdr.RTPStats{Packets: 2900, Bytes: 498800, Lost: 7, Jitter: 2500 * time.Microsecond}
-	accepted.RTPBtoA = cdr.RTPStats{Packets: 2875, Bytes: 494500, Lost: 0, Jitter: 1200 * time.Microsecond}
+	accepted.RTPAtoB = cdr.RTPStats{Packets: cdr.Known(2900), Bytes: cdr.Known(498800), Lost: cdr.Known(7), Jitter: cdr.KnownDuration(2500 * time.Microsecond)}
+	accepted.RTPBtoA = cdr.RTPStats{Packets: cdr.Known(2875), Bytes: cdr.Known(494500), Lost: cdr.Known(0), Jitter: cdr.KnownDuration(1200 * time.Microsecond)}
 	accepted.Attempts = append([]cdr.Attempt{{Gateway: "127.0.0.1:5090", CallID: "b0", Start: accepted.SetupTime,
 		End: accepted.SetupTime.Add(time.Second), SIPCode: 503, SIPReason: "Service Unavailable"}}, accepted.Attempts...)
 	rejected := testRecord(2, now.Add(-time.Minute))

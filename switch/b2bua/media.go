@@ -292,9 +292,10 @@ func mediaRefusal(err error) (int, string) {
 
 // closeMedia ends the call's relay session at teardown and puts its RTP
 // counters into the record, per direction: A to B is what the relay
-// received from the caller. What the relay does not keep stays zero (bytes
-// on rtpproxy; loss and jitter on rtpproxy before 20230205/20230424; see
-// rtpproxyctl.Stats). Called once, from end, without the lock.
+// received from the caller. What the relay does not keep stays unknown
+// (bytes on rtpproxy; loss and jitter on rtpproxy before 20230205/20230424;
+// see rtpproxyctl.Stats), NULL in the record. Called once, from end,
+// without the lock.
 func (c *Call) closeMedia(rec *cdr.Record) {
 	c.mu.Lock()
 	m := c.media
