@@ -35,6 +35,14 @@ type AuthRequest struct {
 	CallID        string // the incoming Call-ID
 	ConfID        ConfID
 	Digest        *DigestCredentials
+
+	// Purpose is AuthSetup for a new call, AuthReauthorize for a connected
+	// prepaid call asking for more credit (reauth.go); the rest of the
+	// fields below describe a re-authorisation.
+	Purpose      AuthPurpose
+	Account      string        // the User-Name the call was authorised as
+	ReauthNumber int           // 1 for the call's first re-authorisation
+	SessionTime  time.Duration // connected so far
 }
 
 // DigestCredentials are the parts of a SIP Authorization header the RADIUS
@@ -127,7 +135,9 @@ func (a *Authorizer) Authorize(ctx context.Context, req AuthRequest) (*AuthResul
 func (a *Authorizer) AccessRequest(req AuthRequest) (*radius.Packet, error) {
 	p := &radius.Packet{Code: radius.CodeAccessRequest}
 	var err error
-	if d := req.Digest; d != nil {
+	if req.Purpose == AuthReauthorize {
+		err = a.reauthAttributes(p, req)
+	} else if d := req.Digest; d != nil {
 		err = errors.Join(
 			rfc2865.UserName_SetString(p, d.Username),
 			addDigest(p, d),

@@ -28,8 +28,13 @@ type Route struct {
 	Host       string // IP or name, without brackets
 	Port       int    // 0: the SIP default
 
-	CreditTime        time.Duration // credit-time
-	HasCreditTime     bool
+	CreditTime    time.Duration // credit-time
+	HasCreditTime bool
+	// ReauthBefore (reauth) asks the server for more credit this long
+	// before the grant ends (reauth.go); HasReauth false leaves it to
+	// prepaid.reauthorize_before, and reauth=0 turns it off.
+	ReauthBefore      time.Duration
+	HasReauth         bool
 	Expires           time.Duration // expires: max ring time
 	NoProgressExpires time.Duration // np_expires
 	HuntStopCodes     []int         // hs_scodes
@@ -120,6 +125,9 @@ func (r *Route) setParam(k, v string) error {
 	case "credit-time":
 		r.CreditTime, err = seconds(v)
 		r.HasCreditTime = err == nil
+	case "reauth":
+		r.ReauthBefore, err = seconds(v)
+		r.HasReauth = err == nil
 	case "expires":
 		r.Expires, err = seconds(v)
 	case "np_expires":

@@ -6,19 +6,20 @@ import (
 )
 
 func TestParseRoute(t *testing.T) {
-	r, err := ParseRoute("15551230002@[2001:db8::1]:5080;expires=30;gt=10;forward_on_fail=0;x-new=1")
+	r, err := ParseRoute("15551230002@[2001:db8::1]:5080;expires=30;gt=10;forward_on_fail=0;reauth=15;x-new=1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Host != "2001:db8::1" || r.Port != 5080 || r.CalledMode != CalledReplace || r.Expires != 30*time.Second ||
-		r.GroupTimeout != 10*time.Second || r.GroupSkip != 0 || r.ForwardOnFail || r.Other["x-new"] != "1" {
+		r.GroupTimeout != 10*time.Second || r.GroupSkip != 0 || r.ForwardOnFail || r.Other["x-new"] != "1" ||
+		!r.HasReauth || r.ReauthBefore != 15*time.Second {
 		t.Errorf("%+v", r)
 	}
 	if r, err := ParseRoute("gw.example.net"); err != nil || r.Host != "gw.example.net" || r.Port != 0 || r.CalledMode != CalledKeep {
 		t.Errorf("%+v %v", r, err)
 	}
 	for _, bad := range []string{"", "@", "1@", "h:0", "h:99999", "h;credit-time=x", "h;hs_scodes=48x",
-		"h;auth=nopass", "h;rtpp=2", "h;ash=NoColon", "h;ash=X%3A%0D%0Ay", "h;cnam=%zz", "h;gt=1,x"} {
+		"h;auth=nopass", "h;rtpp=2", "h;ash=NoColon", "h;ash=X%3A%0D%0Ay", "h;cnam=%zz", "h;gt=1,x", "h;reauth=soon"} {
 		if _, err := ParseRoute(bad); err == nil {
 			t.Errorf("ParseRoute(%q) accepted", bad)
 		}
