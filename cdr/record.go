@@ -182,6 +182,9 @@ const (
 
 	// ReasonRadiusDisconnect: a RADIUS Disconnect-Request (RFC 5176) ended it.
 	ReasonRadiusDisconnect = "radius disconnect"
+	// ReasonCreditNotRenewed: a prepaid call's re-authorisation was refused
+	// or not answered, and its last grant ran out.
+	ReasonCreditNotRenewed = "credit not renewed"
 )
 
 // Who released the call.

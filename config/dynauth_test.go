@@ -7,7 +7,8 @@ import (
 )
 
 func TestDynamicAuthorization(t *testing.T) {
-	c, err := Parse([]byte(`radius:
+	c, err := Parse([]byte(`prepaid: {reauthorize_before: 10s}
+radius:
   status_interval: 10s
   accounting: {interim_min: 5s, interim_max: 10m}
   dynamic_authorization:
@@ -24,7 +25,8 @@ func TestDynamicAuthorization(t *testing.T) {
 		d.Clients[1].MessageAuthenticator != MessageAuthOptional {
 		t.Errorf("dynamic_authorization = %+v", d)
 	}
-	if a := c.Radius.Accounting; a.InterimMin != 5*time.Second || a.InterimMax != 10*time.Minute || c.Radius.StatusInterval != 10*time.Second {
+	if a := c.Radius.Accounting; a.InterimMin != 5*time.Second || a.InterimMax != 10*time.Minute || c.Radius.StatusInterval != 10*time.Second ||
+		c.Prepaid.ReauthorizeBefore != 10*time.Second {
 		t.Errorf("accounting = %+v", a)
 	}
 	off, err := Parse([]byte("radius: {}\n"))
@@ -34,7 +36,8 @@ func TestDynamicAuthorization(t *testing.T) {
 }
 
 func TestDynamicAuthorizationProblems(t *testing.T) {
-	_, err := Parse([]byte(`radius:
+	_, err := Parse([]byte(`prepaid: {reauthorize_before: -1s}
+radius:
   status_interval: -1s
   accounting: {interim_min: 30s, interim_max: 10s}
   dynamic_authorization:
@@ -50,8 +53,9 @@ func TestDynamicAuthorizationProblems(t *testing.T) {
 	msg := err.Error()
 	for _, w := range []string{
 		"radius.accounting.interim_max",
+		"prepaid.reauthorize_before",
 		"radius.status_interval",
-		"line 5, column 13: radius.dynamic_authorization.listen",
+		"line 6, column 13: radius.dynamic_authorization.listen",
 		"radius.dynamic_authorization.clients[0].address",
 		"radius.dynamic_authorization.clients[0].secret",
 		"radius.dynamic_authorization.clients[1].message_authenticator",

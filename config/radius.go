@@ -97,6 +97,10 @@ type Prepaid struct {
 	MaxCredit time.Duration `yaml:"max_credit"`
 	// NoCredit is the response to a call granted no credit; default 402.
 	NoCredit SIPResponse `yaml:"no_credit"`
+	// ReauthorizeBefore, when set, has a connected call with RADIUS credit
+	// ask the auth server for more this long before its grant ends
+	// (docs/radius.md); a route's reauth= parameter overrides it. 0: off.
+	ReauthorizeBefore time.Duration `yaml:"reauthorize_before"`
 }
 
 // CallLimits are the per-account, per-gateway and per-source limits, set
@@ -227,6 +231,9 @@ func (v *validator) validateRadius(c *Config) {
 	}
 	if c.Prepaid.MaxCredit < 0 {
 		v.addf("prepaid.max_credit", "must not be negative")
+	}
+	if c.Prepaid.ReauthorizeBefore < 0 {
+		v.addf("prepaid.reauthorize_before", "must not be negative (0 turns re-authorisation off)")
 	}
 	v.sipFailure("prepaid.no_credit.code", c.Prepaid.NoCredit.Code)
 	l := c.Limits.CallLimits

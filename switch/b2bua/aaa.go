@@ -46,6 +46,7 @@ type callAAA struct {
 	// (Access-Accept or CoA) within the configured bounds, else the
 	// configured one; 0 until connect when the server set none.
 	interimEvery time.Duration
+	reauth       callReauth // asking for more credit mid-call (reauth.go)
 	chain        sendChain
 
 	result cdr.RADIUS // what RADIUS said, for the record (radius_result.go)
@@ -366,6 +367,7 @@ func (c *Call) addRouteHeaders(inv *sip.Request) {
 func (c *Call) connectedAAA(now time.Time) {
 	if c.aaa.credit.Set {
 		c.armCredit(now)
+		c.armReauth()
 	}
 	if !c.aaa.accounting {
 		return
@@ -404,7 +406,7 @@ func (c *Call) interim() {
 // record. Called by Call.end with the lock held.
 func (c *Call) endAAA(o outcome, now time.Time, rec *cdr.Record) {
 	defer c.radiusRecord(rec) // after the Stops below are counted
-	for _, t := range []*time.Timer{c.aaa.creditTimer, c.aaa.interimTimer} {
+	for _, t := range []*time.Timer{c.aaa.creditTimer, c.aaa.interimTimer, c.aaa.reauth.timer} {
 		if t != nil {
 			t.Stop()
 		}

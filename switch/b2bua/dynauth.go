@@ -109,13 +109,16 @@ func (c *Call) selectedBy(sel aaa.SessionSelector) bool {
 func (c *Call) armCredit(connect time.Time) {
 	total := c.aaa.credit.Time
 	c.aaa.creditTimer = time.AfterFunc(total-time.Since(connect), func() {
-		c.sw.log.Info("credit expired: hanging up", "call", c.ID, "credit", total)
-		c.end(outcomeCreditExpired())
+		c.mu.Lock()
+		reason := c.creditEndReason()
+		c.mu.Unlock()
+		c.sw.log.Info("credit expired: hanging up", "call", c.ID, "credit", total, "reason", reason)
+		c.end(answered(reason))
 	})
 }
 
 // changeCredit sets a connected call's credit to total (from connect),
-// within the switch-wide maximum, and re-arms its timer. Called with the
+// within the switch-wide maximum, and re-arms its timers. Called with the
 // lock held.
 func (c *Call) changeCredit(total, maxCredit time.Duration) {
 	if maxCredit > 0 && total > maxCredit {
@@ -126,6 +129,7 @@ func (c *Call) changeCredit(total, maxCredit time.Duration) {
 	}
 	c.aaa.credit = billing.Limit(total)
 	c.armCredit(c.connectT)
+	c.armReauth()
 }
 
 // changeInterim sets a connected call's Interim-Update interval, starting
