@@ -155,7 +155,7 @@ func checkDebMetadata(t *testing.T, deb string) {
 	info := run(t, "dpkg-deb", "-I", deb)
 	for _, want := range []string{
 		"Package: tollgate", "Version: " + versionOld, "Architecture: amd64",
-		"Depends: passwd", "Recommends: postgresql", "Section: net",
+		"Depends: passwd, procps", "Recommends: postgresql", "Section: net",
 		"conffiles", "postinst", "prerm", "postrm",
 	} {
 		if !strings.Contains(info, want) {
@@ -214,6 +214,7 @@ func checkRPMMetadata(t *testing.T, rpm string) {
 		"/usr/lib/sysctl.d/60-tollgate.conf":       "-rw-r--r-- root root",
 		"/var/lib/tollgate":                        "drwxr-x--- tollgate tollgate",
 		"/var/lib/tollgate/cdr":                    "drwxr-x--- tollgate tollgate",
+		"/etc/tollgate":                            "drwxr-x--- root tollgate",
 	} {
 		if files[path] != want {
 			t.Errorf("rpm: %s is %q, want %q (rpm -qpl:\n%s)", path, files[path], want, list)
@@ -222,8 +223,8 @@ func checkRPMMetadata(t *testing.T, rpm string) {
 	if got := run(t, "rpm", "-qpc", rpm); strings.TrimSpace(got) != confPath {
 		t.Errorf("rpm -qpc = %q, want %s alone", got, confPath)
 	}
-	if req := run(t, "rpm", "-qpR", rpm); !strings.Contains(req, "shadow-utils") {
-		t.Errorf("rpm -qpR: no shadow-utils in\n%s", req)
+	if req := run(t, "rpm", "-qpR", rpm); !strings.Contains(req, "shadow-utils") || !strings.Contains(req, "procps-ng") {
+		t.Errorf("rpm -qpR: no shadow-utils or procps-ng in\n%s", req)
 	}
 	if rec := run(t, "rpm", "-qp", "--recommends", rpm); !strings.Contains(rec, "postgresql-server") {
 		t.Errorf("rpm --recommends: no postgresql-server in\n%s", rec)
