@@ -38,7 +38,8 @@ type hour struct {
 // cdrStats aggregates the CDRs set up in the last window; the setup-time
 // index bounds the scan to that window.
 func (s *Server) cdrStats(ctx context.Context, window time.Duration) (callStats, error) {
-	st := callStats{Window: window.String()}
+	// Empty lists are [] in JSON, as the API's description says, not null.
+	st := callStats{Window: window.String(), Failures: []cause{}, Hourly: []hour{}}
 	from := time.Now().Add(-window)
 	rows, err := s.db.Query(ctx, `
 		SELECT date_trunc('hour', setup_time) AS h, count(*),
