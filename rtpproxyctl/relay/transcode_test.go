@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pion/rtp"
+
 	"github.com/tollgate/tollgate/rtpproxyctl/relay/codec"
 )
 
@@ -263,4 +265,38 @@ func TestTranscodeCommand(t *testing.T) {
 	if s.xc == nil || s.legs[0].formats.send != encG722 || s.legs[1].formats.send != encPCMU || s.legs[0].formats.byPT[111] != encOther {
 		t.Fatalf("formats: %v %v, transcoder %v", s.legs[0].formats.send, s.legs[1].formats.send, s.xc != nil)
 	}
+}
+
+// FuzzConvert: whatever a party sends that parses as RTP, the transcoder
+// neither panics nor grows the packet beyond the buffer it arrived in, for
+// every pair of codecs.
+func FuzzConvert(f *testing.F) {
+	f.Add(mediaPacket(8, 1, 160, make([]byte, 160)), uint8(0))
+	f.Add(mediaPacket(9, 1, 160, make([]byte, 160)), uint8(1))
+	f.Add([]byte{0xB1, 0x09, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0xBE, 0xDE, 0, 1, 1, 2, 3, 4, 5, 6, 3}, uint8(2))
+	pairs := [][2]string{{"PCMA/8 CN/13", "PCMU/0"}, {"G722/9 telephone-event/101", "PCMA/8 telephone-event/96"}, {"PCMU/0 PCMA/8", "G722/9 CN/13"}}
+	var sc scratch
+	var st xstats
+	f.Fuzz(func(t *testing.T, pkt []byte, pair uint8) {
+		p := pairs[int(pair)%len(pairs)]
+		fa, _ := parseFormats(strings.Fields(p[0]))
+		fb, _ := parseFormats(strings.Fields(p[1]))
+		s := &session{}
+		s.setFormats(0, fa)
+		s.setFormats(1, fb)
+		var h rtp.Header
+		if len(pkt) < 12 || len(pkt) > readBufSize || pkt[0]>>6 != 2 {
+			return
+		}
+		if _, err := h.Unmarshal(pkt); err != nil {
+			return
+		}
+		buf := append([]byte(nil), pkt...)
+		for x := range 2 {
+			n, ok := s.convert(x, buf, &sc, &st)
+			if ok && (n < 12 || n > len(buf)) {
+				t.Fatalf("converted to %d bytes from %d", n, len(buf))
+			}
+		}
+	})
 }
