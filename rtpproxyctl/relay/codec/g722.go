@@ -121,40 +121,38 @@ func (b *band) adapt(dq int32) {
 	lim := sat16(15360 - a2)
 	a1 = min(max(a1, -lim), lim)
 
-	// UPZERO: the six zeros, by sign correlation.
+	// UPZERO, DELAYA and FILTEZ for the six zeros in one pass, from the
+	// oldest tap down: each coefficient adapts by the sign correlation of
+	// its old difference with dq, the difference line shifts, and the
+	// zero section's estimate sums the new coefficients over it.
 	step := int32(128)
 	if dq == 0 {
 		step = 0
 	}
 	sgd := dq >> 15
-	var bp [7]int32
-	for i := 1; i < 7; i++ {
+	var sz int32
+	for i := 6; i > 0; i-- {
 		w := -step
 		if b.d[i]>>15 == sgd {
 			w = step
 		}
-		bp[i] = sat16(w + (b.b[i]*32640)>>15)
+		bi := sat16(w + (b.b[i]*32640)>>15)
+		b.b[i] = bi
+		b.d[i] = b.d[i-1]
+		sz += (bi * sat16(b.d[i]+b.d[i])) >> 15
 	}
 
-	// DELAYA: shift the delay lines.
-	for i := 6; i > 0; i-- {
-		b.d[i] = b.d[i-1]
-		b.b[i] = bp[i]
-	}
+	// DELAYA for the poles.
 	for i := 2; i > 0; i-- {
 		b.r[i] = b.r[i-1]
 		b.p[i] = b.p[i-1]
 	}
 	b.a[1], b.a[2] = a1, a2
 
-	// FILTEP, FILTEZ, PREDIC.
+	// FILTEP, PREDIC.
 	sp := (b.a[1] * sat16(b.r[1]+b.r[1])) >> 15
 	sp += (b.a[2] * sat16(b.r[2]+b.r[2])) >> 15
 	b.sp = sat16(sp)
-	var sz int32
-	for i := 6; i > 0; i-- {
-		sz += (b.b[i] * sat16(b.d[i]+b.d[i])) >> 15
-	}
 	b.sz = sat16(sz)
 	b.s = sat16(b.sp + b.sz)
 }
@@ -248,10 +246,15 @@ func (e *G722Encoder) Encode(dst []byte, pcm []int16) int {
 		if el < 0 {
 			wd = ^el
 		}
-		i := 1
-		for ; i < 30; i++ {
-			if wd < (q6[i]*e.low.det)>>12 {
-				break
+		// The first interval whose decision level exceeds wd (30 when
+		// none does); the levels rise with i, so a binary search finds it.
+		i, hi := 1, 30
+		for i < hi {
+			m := (i + hi) / 2
+			if wd < (q6[m]*e.low.det)>>12 {
+				hi = m
+			} else {
+				i = m + 1
 			}
 		}
 		il := ilp[i]
