@@ -2,7 +2,6 @@ package b2bua
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -78,32 +77,4 @@ func (s *Switch) respondBusy(req *sip.Request, tx sip.ServerTransaction, reason 
 
 func (s *Switch) addServer(m *sip.Response) {
 	m.AppendHeader(sip.NewHeader("Server", s.Config().SIP.UserAgent))
-}
-
-// frontDoor sees every UDP datagram before sipgo parses it (sipgo runs
-// the filter on raw TCP chunks too, which are not whole messages: those
-// pass untouched and get only sipcheck.Request's checks). What sipgo
-// would drop in silence or misread gets its stateless 400/505/416 here, or
-// is dropped when no response can be formed; either way it is counted and
-// never reaches a call. It must never return an error: that would stop
-// sipgo's read loop for the socket.
-func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error) {
-	if !strings.EqualFold(p.Transport, "udp") {
-		return data, nil
-	}
-	reply, ok := sipcheck.Datagram(data)
-	if ok {
-		// Folded lines and spaces around ';' and '=' are valid SIP that
-		// sipgo misreads; Normalize returns data itself when all is plain.
-		return sipcheck.Normalize(data), nil
-	}
-	s.stats.Malformed.Add(1)
-	if reply != nil && p.LocalAddr != nil {
-		if conn := s.udpConns[p.LocalAddr.String()]; conn != nil {
-			if _, err := conn.WriteTo(reply, p.RemoteAddr); err != nil {
-				s.log.Debug("stateless reply not sent", "to", p.RemoteAddr, "error", err)
-			}
-		}
-	}
-	return nil, nil
 }

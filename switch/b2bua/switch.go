@@ -30,31 +30,6 @@ import (
 	"github.com/tollgate/tollgate/switch/callctl"
 )
 
-// sipgo refuses to send a UDP message over 1300 bytes instead of letting
-// IP fragment it: a 200 with a large SDP, or a response echoing many Vias,
-// would vanish. Carriers send such datagrams every day. The limit is a
-// sipgo package variable, so it is raised once, before any goroutine runs.
-func init() {
-	sip.UDPMTUSize = 65535
-	sip.Timer_L = acceptedTimer
-	sip.Timer_M = acceptedTimer
-}
-
-// acceptedTimer replaces sipgo's Timers L and M (RFC 6026: 64×T1, how long
-// an INVITE transaction stays "Accepted" after its 2xx). sipgo v1.7.2 does
-// not stop them when a transaction is terminated, and a pending timer keeps
-// its transaction — the INVITE, its responses, ~5 kB a leg — alive until it
-// fires: with 64×T1, every call's set-up messages stayed in memory for 32 s
-// after the answer, about half of what a held call cost during a build-up.
-// The switch does what the Accepted state is for without them: it
-// terminates each client INVITE transaction as soon as it reads the 2xx
-// and answers the 2xx's retransmissions itself (onStrayResponse); as UAS it
-// retransmits its 2xx straight to the transport and takes the ACK as an
-// in-dialog request (awaitAck), and absorbs late retransmissions of an
-// INVITE by their branch (onInvite, relay). Both timers start only on a
-// 2xx, so neither cuts short a transaction still waiting for its answer.
-const acceptedTimer = 4 * time.Second
-
 // Switch is the running B2BUA.
 type Switch struct {
 	log     *slog.Logger
@@ -477,7 +452,3 @@ func (s *Switch) do(ctx context.Context, req *sip.Request) (*sip.Response, error
 		}
 	}
 }
-
-// prebuilt tells sipgo's client that a request is complete: Tollgate builds
-// every header itself, so nothing of one leg can leak into the other.
-func prebuilt(*sipgo.Client, *sip.Request) error { return nil }

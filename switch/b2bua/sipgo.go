@@ -1,0 +1,89 @@
+package b2bua
+
+import (
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/switch/sipcheck"
+)
+
+// This file holds what the switch does because of how sipgo behaves: its
+// process-wide overrides, the timers that replace sipgo's, and the front
+// door in front of its parser. They were written for, and checked
+// against, sipgoVersion; TestSipgoVersion fails when go.mod moves to
+// another, so that each is checked again before it is kept.
+//
+// Workarounds that live with the call logic they shape, and must be
+// checked too:
+//   - onStrayResponse (indialog.go): 2xx retransmissions of client INVITE
+//     transactions the switch terminated, answered with the ACK.
+//   - awaitAck and the 2xx retransmission (invite.go): sipgo's server
+//     transaction does not retransmit a 2xx over UDP (RFC 3261 13.3.1.4).
+//   - onInvite (invite.go) returns only once the call's setup is over:
+//     sipgo ends the transaction when its handler returns.
+//   - per-route no-progress and ring timers (hunt): sipgo has no Timer C.
+//   - listenUDP (udpsockets.go): sipgo reads each socket on one goroutine.
+const sipgoVersion = "v1.7.2"
+
+// The overrides are sipgo package variables, so they are set once, before
+// any goroutine runs.
+//
+// UDPMTUSize: sipgo refuses to send a UDP message within 200 bytes of it
+// (1500) instead of letting IP fragment it, so a 200 with a large SDP, or
+// a response echoing many Vias, would vanish: responses cannot change
+// transport, and carriers send such datagrams every day.
+func init() {
+	sip.UDPMTUSize = 65535
+	sip.Timer_L = acceptedTimer
+	sip.Timer_M = acceptedTimer
+}
+
+// acceptedTimer replaces sipgo's Timers L and M (RFC 6026: 64×T1, how long
+// an INVITE transaction stays "Accepted" after its 2xx). sipgo v1.7.2 does
+// not stop them when a transaction is terminated, and a pending timer keeps
+// its transaction — the INVITE, its responses, ~5 kB a leg — alive until it
+// fires: with 64×T1, every call's set-up messages stayed in memory for 32 s
+// after the answer, about half of what a held call cost during a build-up.
+// The switch does what the Accepted state is for without them: it
+// terminates each client INVITE transaction as soon as it reads the 2xx
+// and answers the 2xx's retransmissions itself (onStrayResponse); as UAS it
+// retransmits its 2xx straight to the transport and takes the ACK as an
+// in-dialog request (awaitAck), and absorbs late retransmissions of an
+// INVITE by their branch (onInvite, relay). Both timers start only on a
+// 2xx, so neither cuts short a transaction still waiting for its answer.
+const acceptedTimer = 4 * time.Second
+
+// prebuilt tells sipgo's client that a request is complete: Tollgate builds
+// every header itself, so nothing of one leg can leak into the other.
+func prebuilt(*sipgo.Client, *sip.Request) error { return nil }
+
+// frontDoor sees every UDP datagram before sipgo parses it (sipgo runs
+// the filter on raw TCP chunks too, which are not whole messages: those
+// pass untouched and get only sipcheck.Request's checks). What sipgo
+// would drop in silence or misread gets its stateless 400/505/416 here, or
+// is dropped when no response can be formed; either way it is counted and
+// never reaches a call. It must never return an error: that would stop
+// sipgo's read loop for the socket.
+func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if !strings.EqualFold(p.Transport, "udp") {
+		return data, nil
+	}
+	reply, ok := sipcheck.Datagram(data)
+	if ok {
+		// Folded lines and spaces around ';' and '=' are valid SIP that
+		// sipgo misreads; Normalize returns data itself when all is plain.
+		return sipcheck.Normalize(data), nil
+	}
+	s.stats.Malformed.Add(1)
+	if reply != nil && p.LocalAddr != nil {
+		if conn := s.udpConns[p.LocalAddr.String()]; conn != nil {
+			if _, err := conn.WriteTo(reply, p.RemoteAddr); err != nil {
+				s.log.Debug("stateless reply not sent", "to", p.RemoteAddr, "error", err)
+			}
+		}
+	}
+	return nil, nil
+}
