@@ -129,6 +129,11 @@ func (r *Route) StopsHunt(code int) bool {
 type Gateway struct {
 	Address   string `yaml:"address"`   // host:port
 	Transport string `yaml:"transport"` // udp (default) or tcp
+	// UDPOnly keeps a udp gateway's large requests on UDP. By default an
+	// INVITE over 1300 bytes to a udp gateway goes over TCP, as RFC 3261
+	// 18.1.1 asks (UDP would fragment it, and a lost fragment loses the
+	// whole request); a peer that does not speak TCP needs this instead.
+	UDPOnly bool `yaml:"udp_only"`
 	// Proxy, when set, is the outbound proxy (host:port) the INVITE is sent
 	// to with a loose Route, the Request-URI still naming Address. Set from
 	// a call profile's outbound_proxy, not from the route table.

@@ -220,3 +220,27 @@ func TestBuiltinMaxBusy(t *testing.T) {
 		t.Errorf("max_busy 1.5: %v", err)
 	}
 }
+
+// TestUDPOnly: udp_only is read per gateway, and refused on a tcp one.
+func TestUDPOnly(t *testing.T) {
+	cfg, err := Parse([]byte(`routes:
+  - prefix: ""
+    gateways:
+      - {address: "192.0.2.1:5060", udp_only: true}
+      - {address: "192.0.2.2:5060"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gws := cfg.Routes[0].Gateways; !gws[0].UDPOnly || gws[1].UDPOnly {
+		t.Errorf("gateways %+v", gws)
+	}
+	_, err = Parse([]byte(`routes:
+  - prefix: ""
+    gateways:
+      - {address: "192.0.2.1:5060", transport: tcp, udp_only: true}
+`))
+	if err == nil || !strings.Contains(err.Error(), "routes[0].gateways[0].udp_only") {
+		t.Errorf("udp_only on a tcp gateway: %v", err)
+	}
+}

@@ -197,6 +197,9 @@ func (v *validator) validate(c *Config) {
 			if g.Transport != "udp" && g.Transport != "tcp" {
 				v.addf(gp+".transport", "%q: want udp or tcp", g.Transport)
 			}
+			if g.UDPOnly && g.Transport != "udp" {
+				v.addf(gp+".udp_only", "the gateway's transport is %s: udp_only applies to udp gateways", g.Transport)
+			}
 		}
 		for j, code := range r.HuntStop {
 			if code < 300 || code > 699 {

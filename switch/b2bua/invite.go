@@ -307,7 +307,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	s.calls.put(keyB(b.d.callID), c)
 
 	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-	tx, err := s.cli.TransactionRequest(cctx, inv, prebuilt)
+	tx, err := c.sendInvite(cctx, b, inv)
 	ccancel()
 	if err != nil {
 		s.log.Warn("gateway unreachable", "gateway", gw.Address, "error", err)

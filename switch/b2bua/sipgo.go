@@ -34,7 +34,9 @@ const sipgoVersion = "v1.7.2"
 // UDPMTUSize: sipgo refuses to send a UDP message within 200 bytes of it
 // (1500) instead of letting IP fragment it, so a 200 with a large SDP, or
 // a response echoing many Vias, would vanish: responses cannot change
-// transport, and carriers send such datagrams every day.
+// transport, and carriers send such datagrams every day. Large requests
+// are not left to it: RFC 3261 18.1.1 moves an INVITE over 1300 bytes to
+// TCP unless its gateway is udp_only (sendInvite, bigrequest.go).
 func init() {
 	sip.UDPMTUSize = 65535
 	sip.Timer_L = acceptedTimer
