@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -84,6 +85,9 @@ type Call struct {
 	aaa       callAAA // authorisation, limits, credit and accounting (aaa.go)
 	// chain runs the call profile's modules (chain.go); nil: no profile.
 	chain *callChain
+	// early is the SDP of the latest provisional of an attempt, in the
+	// order the gateway sent it (earlysdp.go); set without the lock.
+	early atomic.Pointer[earlyAnswer]
 }
 
 // offerWay is where the call's first SDP offer is: in the caller's INVITE,

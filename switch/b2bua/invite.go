@@ -341,6 +341,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 				}
 			case code < 300:
 				tx.Terminate() // 2xx retransmissions reach onStrayResponse
+				c.keepEarlySDP(b, res)
 				return c.onAnswer(b, res)
 			default:
 				tx.Terminate()

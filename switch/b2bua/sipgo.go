@@ -26,6 +26,9 @@ import (
 //     sipgo ends the transaction when its handler returns.
 //   - per-route no-progress and ring timers (hunt): sipgo has no Timer C.
 //   - listenUDP (udpsockets.go): sipgo reads each socket on one goroutine.
+//   - wireOrder and keepEarlySDP (earlysdp.go): sipgo hands each received
+//     message to a goroutine of its own, so a 200 can overtake its 183,
+//     which the client transaction then drops (sipgo issue #306).
 const sipgoVersion = "v1.7.2"
 
 // The overrides are sipgo package variables, so they are set once, before

@@ -146,6 +146,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		s.srv.OnRequest(m, s.onRequest)
 	}
 	s.srv.OnNoRoute(s.onRequest)
+	ua.TransportLayer().OnMessage(s.wireOrder)
 	return s, nil
 }
 
