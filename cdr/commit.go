@@ -16,8 +16,14 @@ type commitGroup struct {
 	firstSeq uint64 // spool: sequence numbers of the first and last frame
 	lastSeq  uint64
 	firstTS  int64 // spool: append time of the first frame
-	done     bool
-	err      error
+	// waiters are the commits waiting for this group to be durable; a
+	// group without any may be written out without a sync (writeOut).
+	waiters int
+	// sync says the flush must make the group durable (fsync), not only
+	// hand it to the kernel.
+	sync bool
+	done bool
+	err  error
 }
 
 // groupCommitter implements group commit: the first appender to find no
@@ -83,6 +89,7 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 	}
 	g := c.current()
 	add(g)
+	g.waiters++
 	for !g.done {
 		if c.flushing {
 			c.cond.Wait()
@@ -99,6 +106,7 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 		}
 		fg := c.cur
 		c.cur = nil
+		fg.sync = true
 		c.mu.Unlock()
 		err := c.flush(fg)
 		c.mu.Lock()
@@ -137,6 +145,32 @@ func (c *groupCommitter) idle(f func()) {
 	f()
 }
 
+// writeOut writes what enqueue left behind without a sync: the frames are
+// then in the page cache, which a crash of the process keeps (only a crash
+// of the machine loses them). It waits for a flush in progress, and leaves
+// a group a commit waits for to that commit's flush, which syncs it.
+func (c *groupCommitter) writeOut() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.flushing {
+		c.cond.Wait()
+	}
+	g := c.cur
+	if c.closed || g == nil || g.n == 0 || g.waiters > 0 {
+		return nil
+	}
+	c.flushing = true
+	c.cur = nil
+	c.mu.Unlock()
+	err := c.flush(g)
+	c.mu.Lock()
+	g.err, g.done = err, true
+	g.buf = nil
+	c.flushing = false
+	c.cond.Broadcast()
+	return err
+}
+
 // close waits for a flush in progress, flushes what enqueue left behind, and
 // refuses later commits. It runs f (if not nil) while holding the lock, with
 // no flush running.
@@ -150,6 +184,7 @@ func (c *groupCommitter) close(f func()) error {
 	var err error
 	if g := c.cur; g != nil && g.n > 0 {
 		c.cur = nil
+		g.sync = true
 		err = c.flush(g)
 		g.err, g.done = err, true
 		c.cond.Broadcast()

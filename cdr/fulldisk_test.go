@@ -69,7 +69,7 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		if err := j.Connected(connectedRecord(10000 + i)); err != nil {
+		if err := j.Connected(connectedRecord(10000 + i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 		t.Fatalf("journal on a full disk: %v", err)
 	}
 	defer j2.Close()
-	orphans := j2.Recover()
+	orphans := records(j2.Recover())
 	if len(orphans) != 20 {
 		t.Fatalf("%d calls recovered, want 20", len(orphans))
 	}

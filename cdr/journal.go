@@ -13,13 +13,15 @@ import (
 	"time"
 )
 
-// Journal remembers the calls that are connected right now, so that when
-// Tollgate dies mid-call the next start can still write their CDRs — with
-// DisconnectReason ReasonCrashed and the last time the process was known
-// alive as their disconnect time — and billing never misses a connected call.
+// Journal remembers the calls that are up right now, in setup or
+// connected, so that when Tollgate dies mid-call the next start can still
+// write their CDRs — with DisconnectReason ReasonCrashed and the last time
+// the process was known alive as their disconnect time — and send their
+// RADIUS Stops: billing never misses a call that reached the switch.
 //
-// It is an append-only log of framed entries (connected: the call's record;
-// ended: its ID; touch: nothing) fsync'd by group commit, because each event
+// It is an append-only log of framed entries (setup and connected: the
+// call's record; ended: its ID; touch: nothing) fsync'd by group commit
+// (setup entries are only written, not synced), because each event
 // is small and a whole-file rewrite per connect would cost O(connected calls)
 // per call. Every frame carries its write time, so the newest frame is the
 // last known alive time; Touch adds one every few seconds when nothing else
@@ -31,9 +33,11 @@ type Journal struct {
 	gc   *groupCommitter
 
 	mu      sync.Mutex // guards live and seq; taken inside gc's lock
-	live    map[string]Record
+	live    map[string]journalCall
 	seq     uint64
-	orphans []Record
+	orphans []Orphan
+	// setups signals Run that Setup left entries to write out.
+	setups chan struct{}
 
 	f    *os.File // used by flushes only
 	size int64
@@ -50,7 +54,24 @@ const (
 	entryConnected = 'C'
 	entryEnded     = 'E'
 	entryTouch     = 'T'
+	entrySetup     = 'S'
 )
+
+// journalCall is a call's entry: its record as known when noted, and the
+// accounting sessions (opaque here, the switch's) that get a RADIUS Stop if
+// the process dies before the call ends. Its JSON is the record's with one
+// field more, so entries written before that field read back as they were.
+type journalCall struct {
+	Record
+	Accounting json.RawMessage `json:"accounting,omitempty"`
+}
+
+// Orphan is a call the previous process left in the journal: its record,
+// completed with ReasonCrashed, and the accounting sessions noted with it.
+type Orphan struct {
+	Record     Record
+	Accounting json.RawMessage
+}
 
 // OpenJournal opens the journal in dir. Calls found connected in it were
 // left over by a process that died: their CDRs are completed now and
@@ -62,7 +83,8 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
-	j := &Journal{path: filepath.Join(dir, journalName), log: logger.With("component", "cdr-journal"), live: map[string]Record{}}
+	j := &Journal{path: filepath.Join(dir, journalName), log: logger.With("component", "cdr-journal"),
+		live: map[string]journalCall{}, setups: make(chan struct{}, 1)}
 	j.gc = newGroupCommitter(j.flush)
 	data, err := os.ReadFile(j.path)
 	if err != nil && !os.IsNotExist(err) {
@@ -76,12 +98,12 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	if damaged > 0 {
 		j.log.Warn("skipped damaged bytes in the connected-calls journal", "bytes", damaged)
 	}
-	for id, rec := range j.live {
-		if rec.DisconnectReason != ReasonCrashed {
-			rec = crashed(rec, time.Unix(0, lastAlive))
-			j.live[id] = rec
+	for id, call := range j.live {
+		if call.DisconnectReason != ReasonCrashed {
+			call.Record = crashed(call.Record, time.Unix(0, lastAlive))
+			j.live[id] = call
 		}
-		j.orphans = append(j.orphans, rec)
+		j.orphans = append(j.orphans, Orphan{Record: call.Record, Accounting: call.Accounting})
 	}
 	// Rewrite now: the orphans' disconnect time is fixed in their entries,
 	// so later touches by this process cannot move it.
@@ -112,8 +134,8 @@ func (j *Journal) reopen(goodEnd int64) error {
 	}
 	j.f, j.size = f, goodEnd
 	var buf []byte
-	for _, rec := range j.orphans {
-		b, err := json.Marshal(rec)
+	for _, o := range j.orphans {
+		b, err := json.Marshal(journalCall{Record: o.Record, Accounting: o.Accounting})
 		if err != nil {
 			return fmt.Errorf("cdr journal: %w", err)
 		}
@@ -132,8 +154,9 @@ func (j *Journal) reopen(goodEnd int64) error {
 	return nil
 }
 
-// crashed completes the CDR of a call that was connected when the process
-// died, ending it at the last time the process was known alive.
+// crashed completes the CDR of a call that was up (in setup or connected)
+// when the process died, ending it at the last time the process was known
+// alive.
 func crashed(rec Record, lastAlive time.Time) Record {
 	start := rec.ConnectTime
 	if start.IsZero() {
@@ -146,6 +169,7 @@ func crashed(rec Record, lastAlive time.Time) Record {
 	rec.DisconnectTime = end
 	rec.DisconnectReason = ReasonCrashed
 	rec.ReleasedBy = ReleasedBySwitch
+	rec.Duration, rec.BilledSeconds = 0, 0
 	if !rec.ConnectTime.IsZero() {
 		rec.Duration = end.Sub(rec.ConnectTime)
 		rec.BilledSeconds = int((rec.Duration + time.Second - 1) / time.Second)
@@ -159,36 +183,72 @@ func (j *Journal) apply(p []byte) {
 		return
 	}
 	switch p[0] {
-	case entryConnected:
-		var rec Record
-		if err := json.Unmarshal(p[1:], &rec); err != nil {
-			j.log.Error("undecodable connected-call entry", "err", err)
+	case entryConnected, entrySetup:
+		var call journalCall
+		if err := json.Unmarshal(p[1:], &call); err != nil {
+			j.log.Error("undecodable call entry in the journal", "err", err)
 			return
 		}
-		j.live[rec.ID] = rec
+		j.live[call.ID] = call
 	case entryEnded:
 		delete(j.live, string(p[1:]))
 	}
 }
 
-// Recover returns the CDRs of the calls that were connected when the
-// previous process died, completed with ReasonCrashed. They stay in the
-// journal until Ended is called for each: spool them first, then call Ended.
-func (j *Journal) Recover() []Record {
-	return append([]Record(nil), j.orphans...)
+// Recover returns the calls that were up (in setup or connected) when the
+// previous process died, their CDRs completed with ReasonCrashed. They stay
+// in the journal until Ended is called for each: spool them first (and
+// queue their RADIUS Stops), then call Ended.
+func (j *Journal) Recover() []Orphan {
+	return append([]Orphan(nil), j.orphans...)
 }
 
-// Connected durably notes that a call is connected. rec is its CDR as known
-// at connect time (ID, numbers, times, accounting details).
-func (j *Journal) Connected(rec Record) error {
+// Setup notes a call as it reaches the switch, so that a crash before it
+// ends still leaves its one CDR. It costs no fsync: the entry is handed to
+// the kernel by Run at once, and a process crash keeps the page cache (a
+// machine crash loses the calls set up since the last fsync — a Connected,
+// or Touch).
+func (j *Journal) Setup(rec Record, accounting json.RawMessage) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
-	b, err := json.Marshal(rec)
+	b, err := json.Marshal(journalCall{Record: rec, Accounting: accounting})
 	if err != nil {
 		return fmt.Errorf("cdr journal: %w", err)
 	}
-	return j.append(append([]byte{entryConnected}, b...), func() { j.live[rec.ID] = rec })
+	now := time.Now().UnixNano()
+	payload := append([]byte{entrySetup}, b...)
+	err = j.gc.enqueue(func(g *commitGroup) {
+		j.mu.Lock()
+		j.seq++
+		g.buf = appendFrame(g.buf, j.seq, now, payload)
+		g.n++
+		j.live[rec.ID] = journalCall{Record: rec, Accounting: accounting}
+		j.mu.Unlock()
+	})
+	if err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	select {
+	case j.setups <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Connected durably notes that a call is connected. rec is its CDR as known
+// at connect time (ID, numbers, times); accounting, the sessions that get a
+// RADIUS Stop should the process die before the call ends.
+func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
+	if err := validate(rec); err != nil {
+		return err
+	}
+	call := journalCall{Record: rec, Accounting: accounting}
+	b, err := json.Marshal(call)
+	if err != nil {
+		return fmt.Errorf("cdr journal: %w", err)
+	}
+	return j.append(append([]byte{entryConnected}, b...), func() { j.live[rec.ID] = call })
 }
 
 // Ended notes that a call is over (its CDR is in the spool). It does not
@@ -219,7 +279,8 @@ func (j *Journal) Touch() error {
 	return j.append([]byte{entryTouch}, func() {})
 }
 
-// Run touches the journal every interval until ctx is done.
+// Run writes out Setup's entries as they come and touches the journal
+// every interval, until ctx is done.
 func (j *Journal) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -227,6 +288,10 @@ func (j *Journal) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-j.setups:
+			if err := j.gc.writeOut(); err != nil {
+				j.log.Error("cannot write calls in setup to the journal", "err", err)
+			}
 		case <-t.C:
 			if err := j.Touch(); err != nil {
 				j.log.Error("cannot touch the connected-calls journal", "err", err)
@@ -260,7 +325,7 @@ func (j *Journal) append(payload []byte, update func()) error {
 
 func (j *Journal) flush(g *commitGroup) error {
 	_, err := j.f.WriteAt(g.buf, j.size)
-	if err == nil {
+	if err == nil && g.sync {
 		err = syscall.Fdatasync(int(j.f.Fd()))
 	}
 	if err != nil {
@@ -289,8 +354,8 @@ func (j *Journal) flush(g *commitGroup) error {
 func (j *Journal) compact() error {
 	j.mu.Lock()
 	var buf []byte
-	for _, rec := range j.live {
-		b, err := json.Marshal(rec)
+	for _, call := range j.live {
+		b, err := json.Marshal(call)
 		if err != nil {
 			j.mu.Unlock()
 			return fmt.Errorf("cdr journal: %w", err)

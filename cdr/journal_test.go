@@ -1,11 +1,17 @@
 package cdr
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 func openJournal(t *testing.T, dir string) *Journal {
@@ -28,11 +34,11 @@ func connectedRecord(i int) Record {
 func TestJournalRecoversConnectedCalls(t *testing.T) {
 	dir := t.TempDir()
 	j := openJournal(t, dir)
-	if got := j.Recover(); len(got) != 0 {
+	if got := records(j.Recover()); len(got) != 0 {
 		t.Fatalf("fresh journal recovered %d calls", len(got))
 	}
 	for i := range 3 {
-		if err := j.Connected(connectedRecord(i)); err != nil {
+		if err := j.Connected(connectedRecord(i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,7 +53,7 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 	// The process dies here: nothing closes j.
 
 	j2 := openJournal(t, dir)
-	got := j2.Recover()
+	got := records(j2.Recover())
 	sort.Slice(got, func(a, b int) bool { return got[a].ID < got[b].ID })
 	if len(got) != 2 || got[0].ID != testID(0) || got[1].ID != testID(2) {
 		t.Fatalf("recovered %v, want calls 0 and 2", ids(got))
@@ -74,7 +80,7 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	j3 := openJournal(t, dir)
-	again := j3.Recover()
+	again := records(j3.Recover())
 	sort.Slice(again, func(a, b int) bool { return again[a].ID < again[b].ID })
 	if len(again) != 2 || !again[0].DisconnectTime.Equal(got[0].DisconnectTime) {
 		t.Fatalf("second recovery %+v", again)
@@ -88,7 +94,7 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 	if err := j3.Touch(); err != nil {
 		t.Fatal(err)
 	}
-	if got := openJournal(t, dir).Recover(); len(got) != 0 {
+	if got := records(openJournal(t, dir).Recover()); len(got) != 0 {
 		t.Fatalf("ended orphans came back: %v", ids(got))
 	}
 }
@@ -96,11 +102,11 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 func TestJournalCompacts(t *testing.T) {
 	dir := t.TempDir()
 	j := openJournal(t, dir)
-	if err := j.Connected(connectedRecord(0)); err != nil {
+	if err := j.Connected(connectedRecord(0), nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i < 1500; i++ {
-		if err := j.Connected(connectedRecord(i)); err != nil {
+		if err := j.Connected(connectedRecord(i), nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := j.Ended(testID(i)); err != nil {
@@ -117,7 +123,7 @@ func TestJournalCompacts(t *testing.T) {
 	if fi.Size() > 2*journalCompactMin {
 		t.Fatalf("journal is %d bytes with one connected call: not compacted", fi.Size())
 	}
-	got := openJournal(t, dir).Recover()
+	got := records(openJournal(t, dir).Recover())
 	if len(got) != 1 || got[0].ID != testID(0) {
 		t.Fatalf("after compaction recovered %v", ids(got))
 	}
@@ -130,7 +136,7 @@ func TestJournalEndedIsFlushedByClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Connected(connectedRecord(0)); err != nil {
+	if err := j.Connected(connectedRecord(0), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Ended(testID(0)); err != nil {
@@ -139,7 +145,64 @@ func TestJournalEndedIsFlushedByClose(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := openJournal(t, dir).Recover(); len(got) != 0 {
+	if got := records(openJournal(t, dir).Recover()); len(got) != 0 {
 		t.Fatalf("an ended call came back after a clean close: %v", ids(got))
+	}
+}
+
+// records are the recovered calls' records.
+func records(orphans []Orphan) []Record {
+	out := make([]Record, len(orphans))
+	for i, o := range orphans {
+		out[i] = o.Record
+	}
+	return out
+}
+
+// TestJournalKeepsCallsInSetup: calls noted at setup (written, not synced)
+// come back after a crash of the process with their accounting sessions,
+// unanswered; a call that connected comes back connected; one that ended
+// does not come back.
+func TestJournalKeepsCallsInSetup(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go j.Run(ctx, time.Hour)
+	for i := range 3 {
+		r := fullRecord(i)
+		r.ConnectTime, r.DisconnectTime, r.DisconnectReason = time.Time{}, time.Time{}, ""
+		if err := j.Setup(r, json.RawMessage(fmt.Sprintf(`[{"leg":%d}]`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Ended(testID(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Setup(fullRecord(3), nil); err != nil { // the one Ended leaves to the next write
+		t.Fatal(err)
+	}
+	if err := j.Connected(connectedRecord(2), json.RawMessage(`[{"leg":2},{"leg":22}]`)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, "setup entries written out", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, journalName))
+		return bytes.Contains(b, []byte(testID(3)))
+	})
+	// The process dies here: nothing closes j.
+
+	got := openJournal(t, dir).Recover()
+	sort.Slice(got, func(a, b int) bool { return got[a].Record.ID < got[b].Record.ID })
+	if len(got) != 3 || got[0].Record.ID != testID(0) || got[1].Record.ID != testID(2) || got[2].Record.ID != testID(3) {
+		t.Fatalf("recovered %v, want calls 0, 2 and 3", ids(records(got)))
+	}
+	if r := got[0].Record; !r.ConnectTime.IsZero() || r.Duration != 0 || r.DisconnectReason != ReasonCrashed {
+		t.Errorf("call in setup recovered as %+v", r)
+	}
+	if string(got[0].Accounting) != `[{"leg":0}]` || string(got[1].Accounting) != `[{"leg":2},{"leg":22}]` {
+		t.Errorf("accounting sessions %s and %s", got[0].Accounting, got[1].Accounting)
+	}
+	if got[1].Record.ConnectTime.IsZero() {
+		t.Errorf("connected call recovered unanswered")
 	}
 }
