@@ -69,7 +69,7 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		if err := j.Connected(connectedRecord(10000 + i), nil); err != nil {
+		if err := j.Connected(connectedRecord(10000+i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

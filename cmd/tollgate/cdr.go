@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"layeh.com/radius/rfc2866"
 
+	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/migrations"
@@ -27,6 +31,9 @@ type cdrPipe struct {
 	pool    *pgxpool.Pool
 	csv     *cdr.CSVFiles
 	done    chan struct{}
+
+	orphans    []cdr.Orphan   // calls the previous process left in the journal
+	recovering sync.WaitGroup // recoverCalls, for the shutdown
 }
 
 func openCDR(ctx context.Context, c config.CDR, log *slog.Logger) (*cdrPipe, error) {
@@ -40,22 +47,9 @@ func openCDR(ctx context.Context, c config.CDR, log *slog.Logger) (*cdrPipe, err
 		spool.Close()
 		return nil, err
 	}
-	// Calls that were up when the last process died get their records now.
-	// One the spool cannot take yet (its disk is full) stays in the journal
-	// and is retried: a full disk must not keep Tollgate from starting.
-	var unwritten []cdr.Record
-	for _, rec := range p.journal.Recover() {
-		if err := p.Write(ctx, rec); err != nil {
-			log.Error("record of a call recovered from the journal not written yet; retrying", "id", rec.ID, "error", err)
-			unwritten = append(unwritten, rec)
-			continue
-		}
-		log.Warn("call was connected when Tollgate stopped: record written from the journal",
-			"id", rec.ID, "connect", rec.ConnectTime, "last_alive", rec.DisconnectTime)
-	}
-	if len(unwritten) > 0 {
-		go p.retryRecovered(ctx, unwritten, log)
-	}
+	// Calls that were up when the last process died: recoverCalls writes
+	// their records and sends their Stops once RADIUS is up.
+	p.orphans = p.journal.Recover()
 	var sink cdr.Sink
 	if c.Database != "" {
 		if c.Migrate {
@@ -101,32 +95,113 @@ func (p *cdrPipe) Write(_ context.Context, rec cdr.Record) error {
 	return p.journal.Ended(rec.ID)
 }
 
-// retryRecovered writes recovered records the spool could not take at
-// start, every few seconds until it does; what is left at exit stays in the
-// journal for the next start.
-func (p *cdrPipe) retryRecovered(ctx context.Context, recs []cdr.Record, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for len(recs) > 0 {
-		select {
-		case <-ctx.Done():
-			log.Error("records of recovered calls left in the journal for the next start", "records", len(recs))
-			return
-		case <-t.C:
+// recovery is how far the recovery of one orphaned call has got.
+type recovery int
+
+const (
+	recoveryPending  recovery = iota // nothing done yet
+	recoveryRecorded                 // its CDR is in the spool
+	recoveryStopped                  // its Stops are sent or queued durably
+)
+
+// recoverCalls gives each call the previous process left in the journal
+// its CDR, then the RADIUS Stop of each accounting session it had, then
+// closes its entry: a crash in between redoes only what was not done
+// (the CDR again under the same ID, which is idempotent; the Stops again,
+// which a billing server deduplicates by Acct-Session-Id and status). What
+// cannot be done yet (a full disk) is retried every few seconds; what is
+// left at exit stays in the journal for the next start. acct is nil
+// without accounting servers.
+func (p *cdrPipe) recoverCalls(ctx context.Context, acct *aaa.Accountant, log *slog.Logger) {
+	if len(p.orphans) == 0 {
+		return
+	}
+	p.recovering.Add(1)
+	go func() {
+		defer p.recovering.Done()
+		stage := make([]recovery, len(p.orphans))
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			left := 0
+			for i, o := range p.orphans {
+				if err := p.recoverOne(ctx, o, &stage[i], acct, log); err != nil {
+					log.Error("call recovered from the journal not finished yet; retrying", "id", o.Record.ID, "error", err)
+					left++
+				}
+			}
+			if left == 0 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				log.Error("calls recovered from the journal left in it for the next start", "calls", left)
+				return
+			case <-t.C:
+			}
 		}
-		for len(recs) > 0 && p.Write(ctx, recs[0]) == nil {
-			log.Warn("record of a call recovered from the journal written", "id", recs[0].ID)
-			recs = recs[1:]
+	}()
+}
+
+// recoverOne does what is left of one orphaned call's recovery.
+func (p *cdrPipe) recoverOne(ctx context.Context, o cdr.Orphan, stage *recovery, acct *aaa.Accountant, log *slog.Logger) error {
+	rec := o.Record
+	if *stage == recoveryPending {
+		if err := p.spool.Append(rec); err != nil {
+			return err
+		}
+		*stage = recoveryRecorded
+		log.Warn("call was up when Tollgate stopped: record written from the journal",
+			"id", rec.ID, "connect", rec.ConnectTime, "last_alive", rec.DisconnectTime)
+	}
+	if *stage == recoveryRecorded {
+		if err := recoveredStops(ctx, acct, o); err != nil {
+			return err
+		}
+		*stage = recoveryStopped
+	}
+	return p.journal.Ended(rec.ID)
+}
+
+// recoveredStops sends the Stop of each accounting session of a recovered
+// call, with the CDR's end time (and so its durations) and cause, and
+// Acct-Terminate-Cause NAS-Reboot. Sessions already stopped are skipped on
+// a retry: the first error ends the attempt and it is redone whole, which
+// may send a Stop twice but never none.
+func recoveredStops(ctx context.Context, acct *aaa.Accountant, o cdr.Orphan) error {
+	if acct == nil || len(o.Accounting) == 0 {
+		return nil
+	}
+	var legs []aaa.Leg
+	if err := json.Unmarshal(o.Accounting, &legs); err != nil {
+		return fmt.Errorf("accounting sessions of %s: %w", o.Record.ID, err)
+	}
+	for _, leg := range legs {
+		stop := aaa.StopInfo{Time: o.Record.DisconnectTime, ReleaseSource: aaa.ReleasedBySwitch,
+			TerminateCause: rfc2866.AcctTerminateCause_Value_NASReboot}
+		if leg.ConnectTime.IsZero() {
+			stop.SIPCode = o.Record.SIPCode
+		}
+		if err := acct.Stop(ctx, leg, stop); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // RecordsDurable says whether the spool can take records with its reserve
 // in place; while not, the switch refuses new calls (cdr.no_space).
 func (p *cdrPipe) RecordsDurable() bool { return p.spool.State() == cdr.SpoolReady }
 
+// Setup notes a call in setup in the journal.
+func (p *cdrPipe) Setup(rec cdr.Record, accounting json.RawMessage) error {
+	return p.journal.Setup(rec, accounting)
+}
+
 // Connected notes a connected call in the journal.
-func (p *cdrPipe) Connected(rec cdr.Record) error { return p.journal.Connected(rec) }
+func (p *cdrPipe) Connected(rec cdr.Record, accounting json.RawMessage) error {
+	return p.journal.Connected(rec, accounting)
+}
 
 // Flush waits, for up to limit, until every spooled record has been
 // shipped: a clean stop leaves nothing behind (what it does leave is shipped

@@ -22,7 +22,8 @@ type radius struct {
 	stopRun context.CancelFunc
 	runDone chan struct{}
 	closers []func() error
-	clients []*aaa.Client // auth, then accounting: their counters for the UI
+	clients []*aaa.Client   // auth, then accounting: their counters for the UI
+	acct    *aaa.Accountant // nil without accounting servers
 }
 
 // startRadius builds the AAA of cfg and starts resending the accounting
@@ -64,7 +65,7 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 		a.closers = append(a.closers, q.Close)
 		acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{SessionIDPerLeg: r.Accounting.SessionIDPerLeg,
 			NASIPAddress: nas, Logger: log.With("component", "radius-acct")})
-		o.Acct, o.Queue = acct, q
+		o.Acct, o.Queue, a.acct = acct, q, acct
 		var runCtx context.Context
 		runCtx, a.stopRun = context.WithCancel(ctx)
 		a.runDone = make(chan struct{})

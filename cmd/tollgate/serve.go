@@ -125,6 +125,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer radius.Close()
+	records.recoverCalls(ctx, radius.acct, log)
 	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Gate: records, Media: media.relays(), AAA: radius.AAA})
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -167,6 +168,7 @@ func serve(args []string, stderr io.Writer) int {
 			cancel()
 			records.Flush(10 * time.Second)
 			stop()
+			records.recovering.Wait()
 			<-serveErr
 			sw.Close()
 			log.Info("stopped")

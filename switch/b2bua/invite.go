@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"slices"
@@ -75,6 +76,7 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c := s.newCall(req, tx, tag)
 	s.calls.add(c)
+	c.journalSetup()
 	// The callback holds the setup's cancel function, not the call: sipgo
 	// v1.7.2 keeps a terminated INVITE transaction (and so this callback)
 	// until its Timer L fires (acceptedTimer), and the call must not be held
@@ -727,13 +729,52 @@ func (c *Call) journal(now time.Time) {
 	rec := c.record(outcomeCrashed(), now)
 	// The journal keeps the record; the call goes on changing its attempts.
 	rec.Attempts = slices.Clone(rec.Attempts)
+	legs := c.accountingSessions()
 	c.journaled = make(chan struct{})
 	done := c.journaled
 	c.mu.Unlock()
-	if err := j.Connected(rec); err != nil {
+	if err := j.Connected(rec, legs); err != nil {
 		c.sw.log.Error("connected call not journaled", "id", c.ID, "error", err)
 	}
 	close(done)
+}
+
+// journalSetup notes the call in the journal as it reaches the switch, so
+// that a crash before it ends still gives it a record and a Stop. The entry
+// is written without a sync: it costs the call no wait for the disk.
+func (c *Call) journalSetup() {
+	j := c.sw.journal
+	if j == nil {
+		return
+	}
+	c.mu.Lock()
+	rec := c.record(outcome{reason: cdr.ReasonCrashed, releasedBy: cdr.ReleasedBySwitch,
+		code: 500, sipReason: "Switch Restart"}, c.setupT)
+	legs := c.accountingSessions()
+	c.mu.Unlock()
+	if err := j.Setup(rec, legs); err != nil {
+		c.sw.log.Error("call in setup not journaled", "id", c.ID, "error", err)
+	}
+}
+
+// accountingSessions are the legs whose Stop is still owed, as JSON for the
+// journal: the caller's, and the answered attempt's once connected (a
+// failed attempt has had its Stop). Nil when the call is not accounted.
+// Called with the lock held.
+func (c *Call) accountingSessions() json.RawMessage {
+	if !c.aaa.accounting {
+		return nil
+	}
+	legs := []aaa.Leg{c.answerLeg()}
+	if b := c.b; b != nil && !c.connectT.IsZero() {
+		legs = append(legs, c.originateLeg(b.index))
+	}
+	out, err := json.Marshal(legs)
+	if err != nil {
+		c.sw.log.Error("accounting sessions not journaled", "id", c.ID, "error", err)
+		return nil
+	}
+	return out
 }
 
 // refuse answers a new call 503 with Retry-After — the cheap refusal under

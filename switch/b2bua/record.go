@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -15,11 +16,14 @@ type RecordSink interface {
 	Write(ctx context.Context, r cdr.Record) error
 }
 
-// Journal durably notes each call as it connects, so that when Tollgate
-// dies the next start can still write the record of every call that was
-// up (cdr.Journal satisfies it; the record sink marks the call ended).
+// Journal notes each call as it reaches the switch (cheaply: no fsync) and
+// durably as it connects, so that when Tollgate dies the next start can
+// still write the record of every call that was up and send the RADIUS
+// Stops of its accounting sessions, a JSON list of aaa.Leg (cdr.Journal
+// satisfies it; the record sink marks the call ended).
 type Journal interface {
-	Connected(r cdr.Record) error
+	Setup(r cdr.Record, accounting json.RawMessage) error
+	Connected(r cdr.Record, accounting json.RawMessage) error
 }
 
 // RecordGate says whether call records can be made durable now (the CDR
