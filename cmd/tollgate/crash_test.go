@@ -45,9 +45,10 @@ cdr:
 	}
 	// Every call's setup entry, and the connected calls' entries, are in
 	// the journal (the setup entries are only written, not synced: a
-	// process crash keeps them).
+	// process crash keeps them), and the connected calls' Starts have gone.
 	testenv.Eventually(t, 20*time.Second, "calls up and ringing, in the journal", func() bool {
-		return entries(`"sip_code":500`) >= up+setup && entries(`"connect_time":"20`) >= up
+		return entries(`"sip_code":500`) >= up+setup && entries(`"connect_time":"20`) >= up &&
+			detailCount(t, fr, "Start") >= 2*up
 	})
 	p.signal(syscall.SIGKILL)
 	p.waitExit(10 * time.Second)

@@ -78,6 +78,10 @@ func (p *proc) writeConfig(body string) {
 	} else {
 		body += cdrDir
 	}
+	if !strings.Contains(body, "web:") {
+		// Not the default port: other tollgates may hold it.
+		body += fmt.Sprintf("web:\n  listen: 127.0.0.1:%d\n", testenv.FreePort(p.t))
+	}
 	cfg := fmt.Sprintf("sip:\n  listen: [\"udp:127.0.0.1:%d\", \"tcp:127.0.0.1:%d\"]\nlog:\n  format: json\n%s",
 		p.port, p.port, body)
 	if err := os.WriteFile(p.cfg, []byte(cfg), 0o644); err != nil {
