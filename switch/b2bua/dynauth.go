@@ -110,10 +110,10 @@ func (c *Call) armCredit(connect time.Time) {
 	total := c.aaa.credit.Time
 	c.aaa.creditTimer = time.AfterFunc(total-time.Since(connect), func() {
 		c.mu.Lock()
-		reason := c.creditEndReason()
+		o := c.creditEnd()
 		c.mu.Unlock()
-		c.sw.log.Info("credit expired: hanging up", "call", c.ID, "credit", total, "reason", reason)
-		c.end(answered(reason))
+		c.sw.log.Info("credit expired: hanging up", "call", c.ID, "credit", total, "reason", o.reason)
+		c.end(o)
 	})
 }
 

@@ -104,12 +104,12 @@ func (c *Call) reauthorize() {
 		"granted", grant.CreditTime, "credit", c.aaa.credit.Time)
 }
 
-// creditEndReason is the record's reason when the credit timer ends the
-// call: its own when more credit was asked for and refused. Called with
-// the lock held.
-func (c *Call) creditEndReason() string {
+// creditEnd is how the call ends when its credit timer fires: with its
+// own reason when more credit was asked for and refused. Called with the
+// lock held.
+func (c *Call) creditEnd() outcome {
 	if c.aaa.reauth.state == reauthRefused {
-		return cdr.ReasonCreditNotRenewed
+		return answered(cdr.ReasonCreditNotRenewed)
 	}
-	return cdr.ReasonCreditExpired
+	return outcomeCreditExpired()
 }
