@@ -41,6 +41,9 @@ type FreeRADIUSOptions struct {
 	// internal/testenv/freeradius/users: for callers whose addresses are
 	// only known at run time, such as the load driver's SIPp.
 	Users string
+	// TLS, when set, adds a RadSec listener (RFC 6614, TLSAddr) with these
+	// certificates, requiring a client certificate from the same CA.
+	TLS *TestPKI
 	// Dir is where the configuration, the detail file and the log go;
 	// empty: the test's TempDir (StartFreeRADIUS), or a temporary folder
 	// that Close removes (NewFreeRADIUS).
@@ -54,6 +57,7 @@ type FreeRADIUSOptions struct {
 type FreeRADIUS struct {
 	AuthAddr string // 127.0.0.1:port
 	AcctAddr string
+	TLSAddr  string // RadSec, when FreeRADIUSOptions.TLS is set
 	Secret   string
 	ConfDir  string
 	AcctDir  string // holds the "detail" file
@@ -149,6 +153,17 @@ func configureFreeRADIUS(bin string, opts FreeRADIUSOptions) (*FreeRADIUS, error
 		"AuthPort": authPort, "AcctPort": acctPort, "Secret": f.Secret,
 		"ConfDir": f.ConfDir, "AcctDir": f.AcctDir, "RunDir": f.runDir,
 		"RequireMessageAuthenticator": opts.RequireMessageAuthenticator,
+		"TLS": opts.TLS, "TLSPort": 0,
+	}
+	if opts.TLS != nil {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("testenv: no free TCP port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		vars["TLSPort"] = port
+		f.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
 	for _, d := range []string{f.AcctDir, f.runDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
