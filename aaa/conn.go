@@ -7,11 +7,12 @@ import (
 	"sync"
 )
 
-// conn is one long-lived UDP socket to one server, with its own space of
-// 256 identifiers. A reader goroutine hands each datagram to the request
-// waiting on its identifier; the waiter checks it, so the reader stays cheap.
+// conn is one long-lived UDP socket (or RadSec connection, radsec.go) to
+// one server, with its own space of 256 identifiers. A reader goroutine
+// hands each packet to the request waiting on its identifier; the waiter
+// checks it, so the reader stays cheap.
 type conn struct {
-	udp *net.UDPConn
+	w   wire
 	log *slog.Logger
 
 	mu      sync.Mutex
@@ -46,12 +47,39 @@ func dialConn(addr string, log *slog.Logger) (*conn, error) {
 	if err := udp.SetReadBuffer(readBuffer); err != nil {
 		log.Debug("radius: receive buffer not enlarged", "server", addr, "error", err)
 	}
-	c := &conn{udp: udp, log: log, nfree: 256}
+	return newConn(udpWire{udp}, log), nil
+}
+
+// wire is what a conn's packets travel on: a UDP socket, or a TLS stream.
+type wire interface {
+	// readPacket reads one packet into buf and returns its length.
+	readPacket(buf []byte) (int, error)
+	write(b []byte) error
+	close() error
+	remote() net.Addr
+	// stream reports a reliable transport: a read error ends it, and a
+	// request is never retransmitted on it (RFC 6613 §2.6.1).
+	stream() bool
+}
+
+type udpWire struct{ *net.UDPConn }
+
+func (u udpWire) readPacket(buf []byte) (int, error) { return u.Read(buf) }
+func (u udpWire) write(b []byte) error {
+	_, err := u.Write(b)
+	return err
+}
+func (u udpWire) close() error     { return u.Close() }
+func (u udpWire) remote() net.Addr { return u.RemoteAddr() }
+func (u udpWire) stream() bool     { return false }
+
+func newConn(w wire, log *slog.Logger) *conn {
+	c := &conn{w: w, log: log, nfree: 256}
 	for i := range c.free {
 		c.free[i] = byte(i)
 	}
 	go c.read()
-	return c, nil
+	return c
 }
 
 // acquire takes a free identifier, or reports that the socket has none.
@@ -88,9 +116,16 @@ func (c *conn) previousRequest(id byte) []byte {
 func (c *conn) read() {
 	buf := make([]byte, 4096+1)
 	for {
-		n, err := c.udp.Read(buf)
+		n, err := c.w.readPacket(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if c.w.stream() {
+				// The connection is gone; requests on it time out, and
+				// the next request dials a new one.
+				c.log.Warn("radius: connection to server lost", "server", c.w.remote(), "error", err)
+				c.close()
 				return
 			}
 			// ICMP port unreachable surfaces here while a server is down;
@@ -98,14 +133,14 @@ func (c *conn) read() {
 			continue
 		}
 		if n < 20 {
-			c.log.Debug("radius: runt datagram dropped", "server", c.udp.RemoteAddr(), "bytes", n)
+			c.log.Debug("radius: runt datagram dropped", "server", c.w.remote(), "bytes", n)
 			continue
 		}
 		c.mu.Lock()
 		ch := c.waiting[buf[1]]
 		c.mu.Unlock()
 		if ch == nil {
-			c.log.Debug("radius: reply to no outstanding request", "server", c.udp.RemoteAddr(), "id", buf[1])
+			c.log.Debug("radius: reply to no outstanding request", "server", c.w.remote(), "id", buf[1])
 			continue
 		}
 		select {
@@ -115,14 +150,25 @@ func (c *conn) read() {
 	}
 }
 
-func (c *conn) write(b []byte) error {
-	_, err := c.udp.Write(b)
-	return err
+func (c *conn) write(b []byte) error { return c.w.write(b) }
+
+// isClosed reports whether the conn can no longer carry packets.
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// dead reports a conn closed with no request left on it, to be dropped.
+func (c *conn) dead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed && c.nfree == 256
 }
 
 func (c *conn) close() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
-	c.udp.Close()
+	c.w.close()
 }

@@ -2,9 +2,11 @@ package aaa
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +27,11 @@ type ServerConfig struct {
 	// RequireMessageAuthenticator refuses replies without attribute 80.
 	// FreeRADIUS 3.2 does not sign its Access-Accepts, so it is off by default.
 	RequireMessageAuthenticator bool
-	MaxSockets                  int // sockets of 256 identifiers each; default 4
+	MaxSockets                  int // sockets of 256 identifiers each; default 4 (1 over TLS)
+	// Transport is UDP, or RadSec over TLS with the client side of TLS
+	// (roots, certificate, server name) from TLS (radsec.go).
+	Transport Transport
+	TLS       *tls.Config
 }
 
 // ServerStats is a snapshot of one server's counters.
@@ -78,6 +84,12 @@ func newServer(cfg ServerConfig, log *slog.Logger) (*server, error) {
 	} else if cfg.Retries < 0 {
 		cfg.Retries = 0
 	}
+	if cfg.Transport == TransportTLS {
+		if cfg.TLS == nil {
+			return nil, fmt.Errorf("radius: RadSec server %s without a TLS configuration", cfg.Addr)
+		}
+		cfg.MaxSockets = 1 // one long-lived connection, as RFC 6614 expects
+	}
 	if cfg.MaxSockets <= 0 {
 		cfg.MaxSockets = 4
 	}
@@ -105,12 +117,13 @@ func (s *server) acquire(ctx context.Context) (*conn, byte, chan []byte, error) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.conns = slices.DeleteFunc(s.conns, (*conn).dead)
 	for _, c := range s.conns {
 		if id, ch, ok := c.acquire(); ok {
 			return c, id, ch, nil
 		}
 	}
-	c, err := dialConn(s.cfg.Addr, s.log)
+	c, err := s.dial()
 	if err != nil {
 		<-s.slots
 		return nil, 0, nil, fmt.Errorf("radius: %s: %w", s.cfg.Addr, err)
@@ -174,6 +187,12 @@ func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Ti
 	}
 	start := time.Now()
 	r := held
+	if r != nil && r.c.isClosed() {
+		// Its RadSec connection is gone: what was sent on it can be
+		// neither answered nor retransmitted, so it goes out anew.
+		r.release()
+		r = nil
+	}
 	if r == nil {
 		var err error
 		if r, err = s.send(ctx, p, created); err != nil {
@@ -186,8 +205,10 @@ func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Ti
 		return reply, nil, nil
 	}
 	for try := range tries {
-		if err := r.c.write(r.req); err != nil {
-			s.log.Debug("radius: send failed", "try", try, "err", err)
+		if try == 0 || !r.c.w.stream() {
+			if err := r.c.write(r.req); err != nil {
+				s.log.Debug("radius: send failed", "try", try, "err", err)
+			}
 		}
 		reply, err := s.await(ctx, r)
 		if err == nil {
@@ -295,6 +316,14 @@ func (s *server) stats() ServerStats {
 		st.MeanLatency = time.Duration(s.latencyNS.Load() / n)
 	}
 	return st
+}
+
+// dial opens a socket, or a RadSec connection, to the server.
+func (s *server) dial() (*conn, error) {
+	if s.cfg.Transport == TransportTLS {
+		return dialTLSConn(s.cfg.Addr, s.cfg.TLS, s.cfg.Timeout, s.log)
+	}
+	return dialConn(s.cfg.Addr, s.log)
 }
 
 func (s *server) close() {

@@ -116,9 +116,11 @@ func (c *Client) statusServer(s *server) error {
 		return err
 	}
 	defer r.release()
-	for range 1 + s.cfg.Retries {
-		if err := r.c.write(r.req); err != nil {
-			s.log.Debug("radius: Status-Server not sent", "err", err)
+	for try := range 1 + s.cfg.Retries {
+		if try == 0 || !r.c.w.stream() {
+			if err := r.c.write(r.req); err != nil {
+				s.log.Debug("radius: Status-Server not sent", "err", err)
+			}
 		}
 		_, err := s.await(ctx, r)
 		if err == nil || !errors.Is(err, ErrTimeout) {
