@@ -59,6 +59,26 @@ type RadiusServer struct {
 	// RequireMessageAuthenticator refuses replies without a valid
 	// Message-Authenticator (BlastRADIUS, CVE-2024-3596).
 	RequireMessageAuthenticator bool `yaml:"require_message_authenticator"`
+	// Transport is udp (default) or tls: RadSec (RFC 6614), one long-lived
+	// TLS connection to the server; its secret defaults to "radsec".
+	Transport string    `yaml:"transport"`
+	TLS       RadiusTLS `yaml:"tls"`
+}
+
+// Transports of a RADIUS server.
+const (
+	TransportUDP = "udp"
+	TransportTLS = "tls"
+)
+
+// RadiusTLS is the client side of a RadSec connection, from PEM files.
+type RadiusTLS struct {
+	CAFile string `yaml:"ca_file"` // the CA that signs the server's certificate: the only one trusted
+	// ServerName is the name the server's certificate must carry; default
+	// the host of the server's address.
+	ServerName string `yaml:"server_name"`
+	CertFile   string `yaml:"cert_file"` // Tollgate's certificate, which servers usually require
+	KeyFile    string `yaml:"key_file"`
 }
 
 // SIPResponse is a final response a refusal gets.
@@ -140,6 +160,7 @@ func (c *Config) applyRadiusDefaults() {
 			if group[i].Timeout == 0 {
 				group[i].Timeout = 2 * time.Second
 			}
+			applyTransportDefaults(&group[i])
 		}
 	}
 	r.DynamicAuthorization.applyDefaults()
@@ -193,6 +214,7 @@ func (v *validator) validateRadius(c *Config) {
 			if s.Secret == "" {
 				v.addf(path+".secret", "a server needs its shared secret")
 			}
+			v.validateTransport(path, s)
 			if s.Timeout < 0 {
 				v.addf(path+".timeout", "must be a positive duration such as 2s")
 			}

@@ -34,7 +34,12 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 	r := cfg.Radius
 	nas, _ := netip.ParseAddr(r.NASIPAddress) // validated by config
 	if len(r.AuthServers) > 0 {
-		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AuthServers), RoundRobin: r.RoundRobin,
+		servers, err := radiusServers(r.AuthServers)
+		if err != nil {
+			a.closeBackends()
+			return nil, fmt.Errorf("radius auth: %w", err)
+		}
+		c, err := aaa.NewClient(aaa.ClientConfig{Servers: servers, RoundRobin: r.RoundRobin,
 			ProbeInterval: r.ProbeInterval, StatusInterval: r.StatusInterval, Logger: log.With("component", "radius-auth")})
 		if err != nil {
 			return nil, fmt.Errorf("radius auth: %w", err)
@@ -49,7 +54,12 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 		o.Nonces = aaa.NewNonces(aaa.NonceConfig{Lifetime: r.NonceLifetime})
 	}
 	if len(r.AcctServers) > 0 {
-		c, err := aaa.NewClient(aaa.ClientConfig{Servers: radiusServers(r.AcctServers), RoundRobin: r.RoundRobin,
+		servers, err := radiusServers(r.AcctServers)
+		if err != nil {
+			a.closeBackends()
+			return nil, fmt.Errorf("radius accounting: %w", err)
+		}
+		c, err := aaa.NewClient(aaa.ClientConfig{Servers: servers, RoundRobin: r.RoundRobin,
 			ProbeInterval: r.ProbeInterval, StatusInterval: r.StatusInterval, Logger: log.With("component", "radius-acct")})
 		if err != nil {
 			a.closeBackends()
@@ -81,14 +91,22 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 	return a, nil
 }
 
-// radiusServers converts configured servers; secrets pass through, never logged.
-func radiusServers(in []config.RadiusServer) []aaa.ServerConfig {
+// radiusServers converts configured servers, loading RadSec certificates;
+// secrets pass through, never logged.
+func radiusServers(in []config.RadiusServer) ([]aaa.ServerConfig, error) {
 	out := make([]aaa.ServerConfig, len(in))
 	for i, s := range in {
 		out[i] = aaa.ServerConfig{Addr: s.Address, Secret: s.Secret, Timeout: s.Timeout, Retries: s.Retries,
 			RequireMessageAuthenticator: s.RequireMessageAuthenticator}
+		if s.Transport == config.TransportTLS {
+			t, err := aaa.RadSecTLS(s.TLS.CAFile, s.TLS.ServerName, s.TLS.CertFile, s.TLS.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.Address, err)
+			}
+			out[i].Transport, out[i].TLS = aaa.TransportTLS, t
+		}
 	}
-	return out
+	return out, nil
 }
 
 // ServerStats are the counters of every RADIUS server, auth servers first.
