@@ -21,22 +21,61 @@ var sqlFiles embed.FS
 // idempotent, and safe when several Tollgate processes start at once: a
 // PostgreSQL advisory lock serialises them.
 func Up(ctx context.Context, dsn string) error {
+	_, err := Apply(ctx, dsn)
+	return err
+}
+
+// Report is what Apply did, for the commands that tell an administrator.
+type Report struct {
+	From, To int64 // schema versions before and after; From 0: a new schema
+	Applied  int   // migrations applied
+}
+
+func (r Report) String() string {
+	switch {
+	case r.Applied == 0:
+		return fmt.Sprintf("database schema is up to date (version %d)", r.To)
+	case r.From == 0:
+		return fmt.Sprintf("database schema created (version %d)", r.To)
+	}
+	return fmt.Sprintf("database schema migrated from version %d to %d", r.From, r.To)
+}
+
+// Apply is Up, reporting what it did.
+func Apply(ctx context.Context, dsn string) (Report, error) {
+	var rep Report
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return fmt.Errorf("migrations: parse dsn: %w", err)
+		return rep, fmt.Errorf("migrations: parse dsn: %w", err)
 	}
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return rep, fmt.Errorf("migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sqlFiles, goose.WithSessionLocker(locker))
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return rep, fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrations: up: %w", err)
+	res, err := p.Up(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("migrations: up: %w", err)
 	}
-	return nil
+	if len(res) > 0 {
+		rep.Applied = len(res)
+		// The schema stood at the last migration before the first applied.
+		for _, src := range p.ListSources() {
+			if src.Version < res[0].Source.Version {
+				rep.From = src.Version
+			}
+		}
+		rep.To = res[len(res)-1].Source.Version
+		return rep, nil
+	}
+	if rep.To, err = p.GetDBVersion(ctx); err != nil {
+		return rep, fmt.Errorf("migrations: version: %w", err)
+	}
+	rep.From = rep.To
+	return rep, nil
 }

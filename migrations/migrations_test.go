@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,11 +18,24 @@ func TestUpFromEmptyAndAgain(t *testing.T) {
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := Up(ctx, dsn); err != nil {
+	files, _ := sqlFiles.ReadDir(".")
+	first, err := Apply(ctx, dsn)
+	if err != nil {
 		t.Fatalf("first Up: %v", err)
 	}
-	if err := Up(ctx, dsn); err != nil {
+	// setup-db and migrate print these: a new schema must not read "up to date".
+	if first.From != 0 || first.Applied != len(files) || !strings.HasPrefix(first.String(), "database schema created") {
+		t.Errorf("first: %+v %q", first, first)
+	}
+	again, err := Apply(ctx, dsn)
+	if err != nil {
 		t.Fatalf("second Up: %v", err)
+	}
+	if again.Applied != 0 || again.To != first.To || !strings.HasPrefix(again.String(), "database schema is up to date") {
+		t.Errorf("again: %+v %q", again, again)
+	}
+	if got := (Report{From: 1, To: 3, Applied: 2}).String(); got != "database schema migrated from version 1 to 3" {
+		t.Errorf("a migration reads %q", got)
 	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -32,7 +46,6 @@ func TestUpFromEmptyAndAgain(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM goose_db_version WHERE version_id > 0").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := sqlFiles.ReadDir(".")
 	if n != len(files) {
 		t.Fatalf("%d migrations recorded, %d files", n, len(files))
 	}

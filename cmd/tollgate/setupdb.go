@@ -158,10 +158,11 @@ func (o *setupDBOptions) run(ctx context.Context, out io.Writer) error {
 	if err := dropPrivileges(uid, gid); err != nil {
 		return err
 	}
-	if err := migrations.Up(ctx, dsn); err != nil {
+	rep, err := migrations.Apply(ctx, dsn)
+	if err != nil {
 		return fmt.Errorf("as %s: %w", o.role, err)
 	}
-	fmt.Fprintln(out, "database schema is up to date")
+	fmt.Fprintln(out, rep)
 	fmt.Fprintln(out, "next: systemctl restart tollgate")
 	return nil
 }
