@@ -463,7 +463,7 @@ func checkSetupDB(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	args := []string{"setup-db", "--host", "127.0.0.1", "--port", strconv.Itoa(pg.Port())}
 	first := run(t, "/usr/bin/tollgate", args...)
-	for _, want := range []string{"role tollgate: created", "database tollgate: created", envPath + ": TOLLGATE_CDR_DATABASE written", "schema is up to date"} {
+	for _, want := range []string{"role tollgate: created", "database tollgate: created", envPath + ": TOLLGATE_CDR_DATABASE written", "database schema created"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("setup-db: no %q in\n%s", want, first)
 		}
@@ -504,6 +504,29 @@ func checkSetupDB(t *testing.T) {
 	if owner != "tollgate" {
 		t.Errorf("cdrs belongs to %q, want tollgate", owner)
 	}
+
+	// The first admin, with docs/install.md's command exactly as written,
+	// run as root as an administrator would.
+	if out := run(t, "sh", "-c", firstAdminCommand(t)); !strings.Contains(out, "user admin (admin) added; password: ") {
+		t.Errorf("docs/install.md's first-admin command: %s", out)
+	}
+}
+
+// firstAdminCommand is the line of docs/install.md that creates the first
+// admin.
+func firstAdminCommand(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/install.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(doc), "\n") {
+		if strings.Contains(l, "tollgate user add") && strings.HasPrefix(l, "sh -c ") {
+			return l
+		}
+	}
+	t.Fatal("docs/install.md: no `sh -c '... tollgate user add ...'` line")
+	return ""
 }
 
 // lockMachine keeps two runs of this test (two checkouts, two `make test`)

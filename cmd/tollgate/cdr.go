@@ -243,13 +243,18 @@ func migrate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tollgate migrate: cdr.database is not set in", path)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := migrations.Up(ctx, cfg.CDR.Database); err != nil {
+	if err := becomePeerUser(cfg.CDR.Database); err != nil {
 		fmt.Fprintln(stderr, "tollgate migrate:", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "database schema is up to date")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := migrations.Apply(ctx, cfg.CDR.Database)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate migrate: %v%s\n", err, dbHint(err))
+		return 1
+	}
+	fmt.Fprintln(stdout, rep)
 	return 0
 }
 
@@ -291,6 +296,10 @@ func cdrCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tollgate cdr export: cdr.database is not set; without a database the records are in", filepath.Join(cfg.CDR.Dir, "csv"))
 		return 1
 	}
+	if err := becomePeerUser(cfg.CDR.Database); err != nil {
+		fmt.Fprintln(stderr, "tollgate cdr export:", err)
+		return 1
+	}
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, cfg.CDR.Database)
 	if err != nil {
@@ -299,7 +308,7 @@ func cdrCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	defer pool.Close()
 	if err := cdr.Export(ctx, pool, f, stdout); err != nil {
-		fmt.Fprintln(stderr, "tollgate cdr export:", err)
+		fmt.Fprintf(stderr, "tollgate cdr export: %v%s\n", err, dbHint(err))
 		return 1
 	}
 	return 0

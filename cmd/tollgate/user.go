@@ -54,6 +54,10 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tollgate user add: cdr.database is not set in", *path, "— the web UI keeps its users in PostgreSQL")
 		return 1
 	}
+	if err := becomePeerUser(cfg.CDR.Database); err != nil {
+		fmt.Fprintln(stderr, "tollgate user add:", err)
+		return 1
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pool, err := pgxpool.New(ctx, cfg.CDR.Database)
@@ -63,7 +67,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer pool.Close()
 	if _, err := web.AddUser(ctx, pool, *name, web.Role(*role), password); err != nil {
-		fmt.Fprintln(stderr, "tollgate user add:", err, "(is the schema up to date? run `tollgate migrate`)")
+		fmt.Fprintf(stderr, "tollgate user add: %v%s\n", err, dbHint(err))
 		return 1
 	}
 	if *fromStdin {
