@@ -29,6 +29,10 @@ type leg struct {
 	inviteSeq uint32
 	ackedSeq  uint32
 	ackBody   []byte
+	// agreed is the last SDP this leg's peer accepted from us (in its 2xx
+	// or ACK), to offer again when an exchange the switch refused has left
+	// the peer on media the other leg never agreed to.
+	agreed []byte
 }
 
 // attemptLeg is one outgoing try of one gateway.

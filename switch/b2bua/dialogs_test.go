@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,6 +330,79 @@ func TestCancelCrossingAnswer(t *testing.T) {
 	r := sw.record(t)
 	if r.DisconnectReason != cdr.ReasonCancelled || r.ReleasedBy != cdr.ReleasedByCaller ||
 		r.SIPCode != 487 || !r.ConnectTime.IsZero() {
+		t.Errorf("record = %+v", r)
+	}
+	sw.noRecord(t)
+}
+
+// TestRefusedReinviteAnswerRepaired: the gateway answers a re-INVITE with
+// SDP the relay cannot anchor (no c=). The caller hears 488 and keeps its
+// media; the gateway, whose 200 was ACKed, is offered again the media it
+// had, under a higher SDP version, so both legs agree and RTP still flows
+// both ways through the relay.
+func TestRefusedReinviteAnswerRepaired(t *testing.T) {
+	t.Parallel()
+	gw := &mediaPeer{rtp: newRTPEnd(t)}
+	var refused atomic.Bool // the first re-INVITE only
+	gw.peer = startPeer(t, "gw", func(req *sip.Request, tx sip.ServerTransaction) {
+		if req.Method != sip.INVITE || refused.Swap(true) {
+			gw.inDialog(req, tx)
+			return
+		}
+		noC := strings.Replace(gw.rtp.sdp("recvonly"), "c=IN IP4 127.0.0.1\r\n", "", 1)
+		res := sip.NewResponseFromRequest(req, 200, "OK", []byte(noC))
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "gw", Host: "127.0.0.1", Port: gw.port}})
+		tx.Respond(res)
+		select {
+		case <-tx.Acks():
+		case <-tx.Done():
+		}
+	})
+	caller := newMediaPeer(t, "caller")
+	sw, _ := startMediaSwitch(t, builtinMedia(t, 40, "")+routeTo(gw.peer))
+	ds, _, callerTo, gwTo := mediaCall(t, sw, caller, gw)
+	ctx := within(t, 30*time.Second)
+	first := gw.invites()[0]
+
+	req := sip.NewRequest(sip.INVITE, ds.InviteResponse.Contact().Address)
+	req.SetBody([]byte(caller.rtp.sdp("sendonly")))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res, err := ds.Do(ctx, req)
+	if err != nil || res.StatusCode != 488 {
+		t.Fatalf("caller's re-INVITE got %v %v, want 488", res, err)
+	}
+	// Two re-INVITEs, each ACKed; sipgo may note an ACK after the
+	// request that follows it.
+	var invites []*sip.Request
+	acks := 0
+	for len(invites) < 2 || acks < 2 {
+		select {
+		case r := <-gw.reqs:
+			switch r.Method {
+			case sip.INVITE:
+				invites = append(invites, r)
+			case sip.ACK:
+				acks++
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("gateway got %d re-INVITEs and %d ACKs, want 2 of each", len(invites), acks)
+		}
+	}
+	failed, again := invites[0], invites[1]
+	_, _, failedV, _ := originVersion(failed.Body())
+	_, _, againV, ok := originVersion(again.Body())
+	if !ok || againV <= failedV || sdpTarget(t, again.Body()) != gwTo ||
+		!strings.Contains(string(again.Body()), "a=sendrecv") ||
+		string(nextVersion(first.Body(), failed.Body())) != string(again.Body()) {
+		t.Fatalf("gateway not offered its agreed media again:\nfirst %q\nrefused %q\nagain %q", first.Body(), failed.Body(), again.Body())
+	}
+	waitSettled(t, sw)
+	exchange(t, caller.rtp, gw.rtp, callerTo, gwTo, 10)
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal || r.ReleasedBy != cdr.ReleasedByCaller {
 		t.Errorf("record = %+v", r)
 	}
 	sw.noRecord(t)

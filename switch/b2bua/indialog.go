@@ -1,10 +1,14 @@
 package b2bua
 
 import (
+	"bytes"
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/rtpproxyctl"
 )
 
 // lookup finds the call and the side a request within a dialog came from.
@@ -211,14 +215,17 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		}
 		body, err := c.inDialogSDP(op, sideOf(!fromA), res)
 		if err != nil {
-			// The far leg's 2xx stands (ACK it); the requester keeps the
-			// media it had and hears that its request failed.
+			// The requester keeps the media it had and hears that its
+			// request failed; the far leg's 2xx is ACKed (it stands as
+			// far as that leg knows) and then undone by offering the leg
+			// the media it had before.
 			code, reason := mediaRefusal(err)
 			s.log.Info("in-dialog answer not anchored", "call", c.ID, "code", code, "error", err)
 			if isInvite {
 				s.sendAck(c, to, nil)
 			}
 			s.reply(req, tx, code, reason)
+			c.reoffer(to, sideOf(!fromA), out.Body())
 			return
 		}
 		if body != nil {
@@ -227,6 +234,16 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	c.chain.inDialog(res, back, fromA)
 	s.addServer(back)
+	if isOffer && res.IsSuccess() {
+		c.mu.Lock()
+		if len(out.Body()) > 0 {
+			to.agreed = out.Body()
+		}
+		if len(back.Body()) > 0 {
+			from.agreed = back.Body()
+		}
+		c.mu.Unlock()
+	}
 	if !isInvite || !res.IsSuccess() {
 		if err := tx.Respond(back); err != nil {
 			s.log.Debug("response not relayed", "method", req.Method, "error", err)
@@ -266,6 +283,47 @@ func (c *Call) offerDone(from, to *leg) {
 	}
 }
 
+// reoffer brings leg l back to the last media it agreed to, after an
+// exchange on it that the other leg never got (its answer refused by the
+// switch): a new re-INVITE offering the
+// SDP the leg last accepted from us, with a version above the one of the
+// offer it has just answered (RFC 3264 8). When the leg does not take it,
+// the legs cannot agree and the call is ended, with its record. from is
+// the side l's SDP comes from, for the relay.
+func (c *Call) reoffer(l *leg, from rtpproxyctl.Side, last []byte) {
+	s := c.sw
+	c.mu.Lock()
+	if c.over() {
+		c.mu.Unlock()
+		return
+	}
+	body := nextVersion(l.agreed, last)
+	req := l.d.newRequest(sip.INVITE, l.d.localSeq.Add(1))
+	c.mu.Unlock()
+	if len(body) > 0 {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+	}
+	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+	defer cancel()
+	res, req, err := s.doAuth(ctx, &l.d, req)
+	if err == nil && res.IsSuccess() {
+		c.mu.Lock()
+		l.inviteSeq = req.CSeq().SeqNo
+		c.mu.Unlock()
+		s.sendAck(c, l, nil)
+		if _, err = c.inDialogSDP(opAnswer, from, res); err == nil {
+			c.mu.Lock()
+			l.agreed = body
+			c.mu.Unlock()
+			return
+		}
+	}
+	s.log.Warn("leg not brought back to the agreed media: hanging up", "call", c.ID, "leg", l.name, "response", res, "error", err)
+	c.end(outcomeMediaFailed())
+}
+
 func copyHeaders(from, to sip.Message) {
 	for _, name := range relayedHeaders {
 		for _, h := range from.GetHeaders(name) {
@@ -280,6 +338,9 @@ func (s *Switch) sendAck(c *Call, l *leg, body []byte) {
 	c.mu.Lock()
 	ack := l.d.newRequest(sip.ACK, l.inviteSeq)
 	l.ackedSeq, l.ackBody = l.inviteSeq, body
+	if len(body) > 0 {
+		l.agreed = body
+	}
 	c.mu.Unlock()
 	if len(body) > 0 {
 		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -357,4 +418,54 @@ func (s *Switch) ackAndBye(res *sip.Response) {
 	}
 	s.log.Info("late answer from a gateway: hanging it up", "call_id", d.callID)
 	s.sendBye(d)
+}
+
+// nextVersion returns SDP agreed with its origin's version set above both
+// its own and that of last, the offer the peer has answered since: RFC
+// 3264 8 wants a changed description to carry a higher version than the
+// previous one the peer saw. agreed is returned as it is when it has no
+// origin line to number.
+func nextVersion(agreed, last []byte) []byte {
+	start, end, v, ok := originVersion(agreed)
+	if !ok {
+		return agreed
+	}
+	if _, _, lv, ok := originVersion(last); ok && lv > v {
+		v = lv
+	}
+	out := make([]byte, 0, len(agreed)+2)
+	out = append(out, agreed[:start]...)
+	out = strconv.AppendUint(out, v+1, 10)
+	return append(out, agreed[end:]...)
+}
+
+// originVersion finds the sess-version field of an SDP's o= line
+// (o=<username> <sess-id> <sess-version> ...): its offsets and value.
+func originVersion(sdp []byte) (start, end int, v uint64, ok bool) {
+	for i := 0; i < len(sdp); {
+		eol := bytes.IndexByte(sdp[i:], '\n')
+		if eol < 0 {
+			eol = len(sdp)
+		} else {
+			eol += i
+		}
+		if bytes.HasPrefix(sdp[i:eol], []byte("o=")) {
+			pos := i + 2
+			for field := 0; field < 2; field++ {
+				sp := bytes.IndexByte(sdp[pos:eol], ' ')
+				if sp < 0 {
+					return 0, 0, 0, false
+				}
+				pos += sp + 1
+			}
+			stop := pos
+			for stop < eol && sdp[stop] >= '0' && sdp[stop] <= '9' {
+				stop++
+			}
+			v, err := strconv.ParseUint(string(sdp[pos:stop]), 10, 64)
+			return pos, stop, v, err == nil
+		}
+		i = eol + 1
+	}
+	return 0, 0, 0, false
 }

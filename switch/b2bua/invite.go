@@ -516,6 +516,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	}
 	b.d.setRouting(res.Contact(), reversed(recordRoutes(res)), b.gateway.Address, true)
 	c.move(&b.leg, legAnswer)
+	b.agreed = b.invite.Body()
 	b.invite = nil
 	at := &c.attempts[b.index]
 	at.Answered, at.SIPCode, at.SIPReason = true, res.StatusCode, res.Reason
@@ -549,6 +550,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.chain.reply(res, ok)
 	s.addServer(ok)
 	c.mu.Lock()
+	c.a.agreed = ok.Body()
 	c.a.expectAck(c.inviteCSeq)
 	c.mu.Unlock()
 	if err := txA.Respond(ok); err != nil {

@@ -86,6 +86,25 @@ func TestInDialogStates(t *testing.T) {
 	}
 }
 
+// TestOriginVersion: a re-offer of the agreed SDP numbers itself above the
+// offer the peer answered last (RFC 3264 8).
+func TestOriginVersion(t *testing.T) {
+	agreed := []byte("v=0\r\no=tollgate 7 3 IN IP4 127.0.0.1\r\ns=-\r\n")
+	for _, tc := range []struct{ last, want string }{
+		{"v=0\r\no=tollgate 7 9 IN IP4 127.0.0.1\r\n", "o=tollgate 7 10 IN IP4"},
+		{"v=0\r\no=tollgate 7 1 IN IP4 127.0.0.1\r\n", "o=tollgate 7 4 IN IP4"},
+		{"", "o=tollgate 7 4 IN IP4"},
+	} {
+		got := nextVersion(agreed, []byte(tc.last))
+		if !bytes.Contains(got, []byte(tc.want)) || !bytes.HasSuffix(got, []byte("127.0.0.1\r\ns=-\r\n")) {
+			t.Errorf("nextVersion after %q = %q, want %q", tc.last, got, tc.want)
+		}
+	}
+	if got := nextVersion([]byte("v=0\r\n"), nil); string(got) != "v=0\r\n" {
+		t.Errorf("SDP without origin changed: %q", got)
+	}
+}
+
 // unitCall is a call with no network behind it, its log captured.
 func unitCall() (*Call, *bytes.Buffer) {
 	var logs bytes.Buffer
