@@ -29,6 +29,9 @@ type leg struct {
 	inviteSeq uint32
 	ackedSeq  uint32
 	ackBody   []byte
+	// pending is our re-INVITE awaiting its final
+	// response, for a CANCEL the requester's leg relays to it.
+	pending *sip.Request
 	// agreed is the last SDP this leg's peer accepted from us (in its 2xx
 	// or ACK), to offer again when an exchange the switch refused has left
 	// the peer on media the other leg never agreed to.

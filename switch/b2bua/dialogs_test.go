@@ -335,6 +335,73 @@ func TestCancelCrossingAnswer(t *testing.T) {
 	sw.noRecord(t)
 }
 
+// TestCancelReinvite: the caller cancels its pending re-INVITE; sipgo
+// answers it 200 and 487, and the switch must cancel the re-INVITE it
+// relayed to the gateway, which would otherwise stay pending there. The
+// call then goes on: both legs take the next offer.
+func TestCancelReinvite(t *testing.T) {
+	t.Parallel()
+	cancelled := make(chan *sip.Request, 1)
+	var gw *peer
+	gw = startPeer(t, "gw", func(req *sip.Request, tx sip.ServerTransaction) {
+		if req.Method != sip.INVITE || len(cancelled) > 0 || !strings.Contains(string(req.Body()), "a=sendonly") {
+			gw.inDialog(req, tx)
+			return
+		}
+		tx.OnCancel(func(*sip.Request) { cancelled <- req })
+		<-tx.Done() // never answered: only a CANCEL ends it
+	})
+	gw.answer(0, nil)
+	sw := startSwitch(t, routeTo(gw))
+	caller := newPeer(t, "caller")
+	ctx := within(t, 20*time.Second)
+	ds, err := caller.call(ctx, sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.waitRequest(sip.ACK, 5*time.Second)
+
+	req := sip.NewRequest(sip.INVITE, ds.InviteResponse.Contact().Address)
+	req.SetBody([]byte(strings.Replace(sdpOffer, "a=sendrecv", "a=sendonly", 1)))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	tx, err := ds.TransactionRequest(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	gw.waitRequest(sip.INVITE, 5*time.Second)
+	cancel := sip.NewRequest(sip.CANCEL, req.Recipient)
+	cancel.AppendHeader(sip.HeaderClone(req.Via()))
+	for _, h := range []sip.Header{req.From(), req.To(), req.CallID()} {
+		cancel.AppendHeader(sip.HeaderClone(h))
+	}
+	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: req.CSeq().SeqNo, MethodName: sip.CANCEL})
+	if res, err := caller.cli.Do(ctx, cancel); err != nil || res.StatusCode != 200 {
+		t.Fatalf("CANCEL: %v %v", res, err)
+	}
+	for res := range tx.Responses() {
+		if res.StatusCode >= 200 {
+			if res.StatusCode != 487 {
+				t.Fatalf("cancelled re-INVITE got %d, want 487", res.StatusCode)
+			}
+			break
+		}
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gateway's re-INVITE was never cancelled")
+	}
+	waitSettled(t, sw)
+	reinviteFromCaller(t, ctx, ds, sdpOffer)
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal || r.ReleasedBy != cdr.ReleasedByCaller {
+		t.Errorf("record = %+v", r)
+	}
+}
+
 // TestRefusedReinviteAnswerRepaired: the gateway answers a re-INVITE with
 // SDP the relay cannot anchor (no c=). The caller hears 488 and keeps its
 // media; the gateway, whose 200 was ACKed, is offered again the media it

@@ -180,6 +180,15 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		}
 	}
 	c.chain.inDialog(req, out, !fromA)
+	if isInvite {
+		// The requester may CANCEL its re-INVITE: sipgo answers it (200,
+		// then 487 to the re-INVITE), and the far leg's re-INVITE must be
+		// cancelled as well, or it stays pending there.
+		c.mu.Lock()
+		to.pending = out
+		c.mu.Unlock()
+		tx.OnCancel(func(*sip.Request) { c.cancelOffer(to) })
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 	defer cancel()
@@ -193,13 +202,23 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		}
 	}()
 	res, out, err := s.doAuth(ctx, &to.d, out)
+	c.mu.Lock()
+	to.pending = nil
+	cancelled := to.state == LegCancelling
 	if err == nil && isInvite && res.IsSuccess() {
-		c.mu.Lock()
 		to.inviteSeq = out.CSeq().SeqNo
-		c.mu.Unlock()
 	}
+	c.mu.Unlock()
 	if err != nil {
 		s.reply(req, tx, 408, "Request Timeout")
+		return
+	}
+	if cancelled && isInvite && res.IsSuccess() {
+		// The far leg's 2xx crossed our CANCEL: the requester's
+		// re-INVITE has ended with 487, so the far leg must be brought
+		// back to the media both legs last agreed.
+		s.sendAck(c, to, nil)
+		c.reoffer(to, sideOf(!fromA), out.Body())
 		return
 	}
 	back := sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil)
@@ -283,9 +302,33 @@ func (c *Call) offerDone(from, to *leg) {
 	}
 }
 
+// cancelOffer relays the requester's CANCEL of its re-INVITE to the far
+// leg's pending re-INVITE (RFC 3261 9.1 lets a UAC cancel a re-INVITE; as a
+// B2BUA we are that UAC toward the far leg). It runs on sipgo's goroutine
+// for the CANCEL, so the CANCEL transaction goes on its own.
+func (c *Call) cancelOffer(to *leg) {
+	c.mu.Lock()
+	inv := to.pending
+	if inv == nil || to.state != LegUpdating || !c.move(to, legCancel) {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	s := c.sw
+	s.byesWG.Add(1)
+	go func() {
+		defer s.byesWG.Done()
+		ctx, stop := context.WithTimeout(context.Background(), 64*sip.T1)
+		defer stop()
+		if _, err := s.do(ctx, cancelFor(inv)); err != nil {
+			s.log.Debug("CANCEL of re-INVITE failed", "call", c.ID, "error", err)
+		}
+	}()
+}
+
 // reoffer brings leg l back to the last media it agreed to, after an
 // exchange on it that the other leg never got (its answer refused by the
-// switch): a new re-INVITE offering the
+// switch, or its 2xx crossing our CANCEL): a new re-INVITE offering the
 // SDP the leg last accepted from us, with a version above the one of the
 // offer it has just answered (RFC 3264 8). When the leg does not take it,
 // the legs cannot agree and the call is ended, with its record. from is
