@@ -187,7 +187,14 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		c.mu.Lock()
 		to.pending = out
 		c.mu.Unlock()
-		tx.OnCancel(func(*sip.Request) { c.cancelOffer(to) })
+		if !tx.OnCancel(func(*sip.Request) { c.cancelOffer(to) }) {
+			// Cancelled before it left: sipgo has answered it 487, and
+			// the far leg never hears of it.
+			c.mu.Lock()
+			to.pending = nil
+			c.mu.Unlock()
+			return
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
