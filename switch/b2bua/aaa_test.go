@@ -57,6 +57,7 @@ func all(conds ...func([]testenv.DetailRecord) bool) func([]testenv.DetailRecord
 // by the caller, busy, cancelled, and cut by credit expiry; every
 // accounting record is checked attribute by attribute.
 func TestRadiusRoutesAndAccounting(t *testing.T) {
+	t.Parallel()
 	gw1, gw2 := newPeer(t, "gw1"), newPeer(t, "gw2")
 	gw1.reject(503, "Service Unavailable")
 	fr := startRadius(t, fmt.Sprintf(`"127.0.0.1"	Cleartext-Password := "cisco"
@@ -255,6 +256,7 @@ func maps(m map[string]string) map[string]string {
 // static table, the Access-Accept having no route), refused with a wrong
 // one; zero credit refused. Refused calls send no accounting.
 func TestRadiusRefusals(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(0, sessions)
@@ -395,6 +397,7 @@ func mustDetail(t *testing.T, fr *testenv.FreeRADIUS) []testenv.DetailRecord {
 // limit of one call is refused a second call while the first is up. The
 // last call is killed by the administrator: the switch releases it.
 func TestRadiusServerFailoverAndAccountLimit(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 2)
 	gw.answer(0, sessions)
@@ -463,6 +466,7 @@ limits: {account_calls: 1}
 // are made; their records are queued and delivered once it is back, none
 // lost and none twice.
 func TestRadiusAccountingOutage(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 3)
 	gw.answer(0, sessions)
@@ -526,6 +530,7 @@ func TestRadiusAccountingOutage(t *testing.T) {
 // TestLimitsWithoutRadius: calls per second per source and parallel calls
 // per gateway hold without any RADIUS server.
 func TestLimitsWithoutRadius(t *testing.T) {
+	t.Parallel()
 	gw1, gw2 := newPeer(t, "gw1"), newPeer(t, "gw2")
 	sessions := make(chan *sipgo.DialogServerSession, 2)
 	gw1.answer(0, sessions)
@@ -562,6 +567,7 @@ func TestLimitsWithoutRadius(t *testing.T) {
 // TestRadiusStopForOverloadRefusal: a call refused 503 over the call limit,
 // before it is even a call, still gets its answer leg's Stop.
 func TestRadiusStopForOverloadRefusal(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(0, sessions)

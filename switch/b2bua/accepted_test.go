@@ -16,6 +16,7 @@ import (
 // still connects the call, and a late retransmission of the INVITE is
 // absorbed, neither a new call nor a 482.
 func TestAnswerOutlivesItsTransaction(t *testing.T) {
+	t.Parallel()
 	gw, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

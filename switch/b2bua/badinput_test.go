@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // request builds a raw request to the switch from a test socket.
@@ -26,6 +28,7 @@ func request(method, ruri, extra, body string) string {
 }
 
 func TestBadRequestsGetTheirAnswer(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(0, sessions)
@@ -80,6 +83,7 @@ func firstLine(s string) string {
 }
 
 func TestConcurrentCallLimit(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw)+"limits:\n  max_calls: 1\n  retry_after: 7s\n")
@@ -116,6 +120,7 @@ func TestConcurrentCallLimit(t *testing.T) {
 }
 
 func TestShutdownDrainsThenHangsUp(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw)+"timers:\n  drain: 1s\n")
@@ -135,10 +140,7 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 		close(done)
 	}()
 	// While draining, new calls are refused...
-	deadline := time.Now().Add(2 * time.Second)
-	for !sw.draining.Load() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, 2*time.Second, "the switch draining", sw.draining.Load)
 	_, err = caller.call(ctx, sw.uri("100"))
 	var de *sipgo.ErrDialogResponse
 	if !errors.As(err, &de) || de.Res.StatusCode != 503 {
@@ -165,6 +167,7 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 // but another branch is a merged request (RFC 3261 8.2.2.2): 482, and no
 // second call.
 func TestMergedRequestGets482(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.silentRing(180)
 	sw := startSwitch(t, routeTo(gw))

@@ -13,6 +13,7 @@ import (
 )
 
 func TestBasicCallCallerHangsUp(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(50*time.Millisecond, sessions)
@@ -60,6 +61,7 @@ func TestBasicCallCallerHangsUp(t *testing.T) {
 }
 
 func TestCalleeHangsUp(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(0, sessions)
@@ -84,6 +86,7 @@ func TestCalleeHangsUp(t *testing.T) {
 }
 
 func TestCancelWhileRinging(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.silentRing(180)
 	sw := startSwitch(t, routeTo(gw))
@@ -120,6 +123,7 @@ func TestCancelWhileRinging(t *testing.T) {
 }
 
 func TestFailover(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		first    func(p *peer)
@@ -136,6 +140,7 @@ func TestFailover(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			gw1, gw2 := newPeer(t, "gw1"), newPeer(t, "gw2")
 			tc.first(gw1)
 			gw2.answer(0, nil)
@@ -182,6 +187,7 @@ func TestFailover(t *testing.T) {
 }
 
 func TestAllGatewaysFail(t *testing.T) {
+	t.Parallel()
 	gw1, gw2, gw3 := newPeer(t, "gw1"), newPeer(t, "gw2"), newPeer(t, "gw3")
 	gw1.reject(404, "Not Found")
 	gw2.reject(502, "Bad Gateway")
@@ -201,6 +207,7 @@ func TestAllGatewaysFail(t *testing.T) {
 }
 
 func TestNoRoute(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sw := startSwitch(t, "routes:\n  - prefix: \"44\"\n    gateways: [{address: \""+gw.addr()+"\"}]\n")
 	caller := newPeer(t, "caller")
@@ -215,14 +222,20 @@ func TestNoRoute(t *testing.T) {
 }
 
 func TestEarlyMediaThenAnswer(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
+	relayed := make(chan struct{}) // the caller has the 183: the gateway may answer
 	gw.setInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		ds, err := gw.dsc.ReadInvite(req, tx)
 		if err != nil {
 			return
 		}
 		ds.Respond(183, "Session Progress", []byte(sdpAnswer), sip.NewHeader("Content-Type", "application/sdp"))
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-relayed:
+		case <-tx.Done():
+			return
+		}
 		ds.RespondSDP([]byte(sdpAnswer))
 	})
 	sw := startSwitch(t, routeTo(gw))
@@ -234,8 +247,9 @@ func TestEarlyMediaThenAnswer(t *testing.T) {
 	}
 	var early *sip.Response
 	err = ds.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
-		if res.StatusCode == 183 {
+		if res.StatusCode == 183 && early == nil {
 			early = res
+			close(relayed)
 		}
 		return nil
 	}})
@@ -253,6 +267,7 @@ func TestEarlyMediaThenAnswer(t *testing.T) {
 }
 
 func TestHoldUnholdFromEachSide(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(0, sessions)
@@ -314,6 +329,7 @@ func ackFor(inv *sip.Request, res *sip.Response) *sip.Request {
 }
 
 func TestInfoAndOptionsRelayed(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw))
@@ -344,6 +360,7 @@ func TestInfoAndOptionsRelayed(t *testing.T) {
 }
 
 func TestMaxDuration(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw)+"    max_duration: 1s\n")
@@ -362,6 +379,7 @@ func TestMaxDuration(t *testing.T) {
 }
 
 func TestACKTimeout(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw)+"timers:\n  ack_timeout: 1500ms\n")
@@ -383,6 +401,7 @@ func TestACKTimeout(t *testing.T) {
 }
 
 func TestAdminHangup(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw))
@@ -409,6 +428,7 @@ func TestAdminHangup(t *testing.T) {
 }
 
 func TestTopologyHiding(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(0, sessions)

@@ -408,7 +408,6 @@ func TestCancelReinvite(t *testing.T) {
 // had, under a higher SDP version, so both legs agree and RTP still flows
 // both ways through the relay.
 func TestRefusedReinviteAnswerRepaired(t *testing.T) {
-	t.Parallel()
 	gw := &mediaPeer{rtp: newRTPEnd(t)}
 	var refused atomic.Bool // the first re-INVITE only
 	gw.peer = startPeer(t, "gw", func(req *sip.Request, tx sip.ServerTransaction) {

@@ -36,6 +36,7 @@ func startDynAuth(t *testing.T, sw *testSwitch, secret string) string {
 // Stop, the record its reason. A wrong secret is ignored; a session that is
 // gone gets a NAK with Error-Cause 503.
 func TestRadiusDisconnectAndCoA(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 2)
 	gw.answer(0, sessions)
@@ -110,6 +111,7 @@ func TestRadiusDisconnectAndCoA(t *testing.T) {
 // TestRadiusServerInterim: an Access-Accept's Acct-Interim-Interval of 5 s
 // replaces the configured 1 s: the Interim-Updates come 5 s apart.
 func TestRadiusServerInterim(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answer(0, sessions)

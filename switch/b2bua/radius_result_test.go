@@ -19,6 +19,7 @@ import (
 // a wrong digest password (rejected with a return code); and, on a second
 // switch whose auth server never answers, an authorisation error.
 func TestRadiusResultInRecords(t *testing.T) {
+	t.Parallel()
 	gw1, gw2 := newPeer(t, "gw1"), newPeer(t, "gw2")
 	gw1.reject(503, "Service Unavailable")
 	sessions := make(chan *sipgo.DialogServerSession, 1)

@@ -16,6 +16,7 @@ import (
 // forward_on_fail, and gt=<timeout>,<skip> route groups. The called number
 // picks the Access-Accept.
 func TestRadiusRouteParameters(t *testing.T) {
+	t.Parallel()
 	authGW, busyGW, silentGW, spareGW, lastGW := newPeer(t, "authgw"), newPeer(t, "busygw"), newPeer(t, "silentgw"),
 		newPeer(t, "sparegw"), newPeer(t, "lastgw")
 	authGW.challenging(407, "tollgate", "s3cret")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // fullDisk fails its first writes as a spool on a full disk does.
@@ -27,6 +28,7 @@ func (f *fullDisk) Write(_ context.Context, r cdr.Record) error {
 // A record the sink refuses is held, counted as an alarm and written once
 // the sink takes it again; the switch carries on meanwhile.
 func TestRecordHeldWhileTheSinkFails(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sink := &fullDisk{out: make(chan cdr.Record, 4)}
@@ -50,13 +52,9 @@ func TestRecordHeldWhileTheSinkFails(t *testing.T) {
 	if n := sw.Stats().RecordErrors.Load(); n != 2 {
 		t.Errorf("RecordErrors = %d, want 2", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for sw.Stats().RecordsPending.Load() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := sw.Stats().RecordsPending.Load(); n != 0 {
-		t.Errorf("RecordsPending = %d after the write", n)
-	}
+	testenv.Eventually(t, 5*time.Second, "no record pending after the write", func() bool {
+		return sw.Stats().RecordsPending.Load() == 0
+	})
 	// The switch still takes calls.
 	again, err := caller.call(ctx, sw.uri("100"))
 	if err != nil {

@@ -48,6 +48,7 @@ var viaPort = regexp.MustCompile(`(?im)^(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*[0
 // 3261 18.2.2), so each message is sent from 127.0.0.2 on that port:
 // nothing leaves the loopback, and the messages stay bit-exact.
 func TestRFC4475TortureMessages(t *testing.T) {
+	t.Parallel()
 	files := tortureFiles(t)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".dat")
@@ -67,6 +68,7 @@ func TestRFC4475TortureMessages(t *testing.T) {
 // TestRFC4475LeavesCallsAlone sends every torture message, back to back, to
 // a switch carrying a call: the call must carry on, and the switch too.
 func TestRFC4475LeavesCallsAlone(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, "routes:\n  - prefix: \"1555\"\n    gateways: [{address: \""+gw.addr()+"\"}]\n")

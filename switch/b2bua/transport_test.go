@@ -15,6 +15,7 @@ import (
 )
 
 func TestCallOverTCP(t *testing.T) {
+	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, fmt.Sprintf("routes:\n  - prefix: \"\"\n    gateways: [{address: %q, transport: tcp}]\n", gw.addr()))
@@ -41,6 +42,7 @@ func TestCallOverTCP(t *testing.T) {
 }
 
 func TestIPv6Listener(t *testing.T) {
+	t.Parallel()
 	probe, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
 		t.Fatalf("this machine has no IPv6 loopback: %v", err)
