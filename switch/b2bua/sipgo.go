@@ -12,9 +12,20 @@ import (
 
 // This file holds what the switch does because of how sipgo behaves: its
 // process-wide overrides, the timers that replace sipgo's, and the front
-// door in front of its parser. They were written for, and checked
-// against, sipgoVersion; TestSipgoVersion fails when go.mod moves to
-// another, so that each is checked again before it is kept.
+// door in front of its parser. They were written for sipgo v1.7.2 and
+// checked again against sipgoVersion; TestSipgoVersion fails when go.mod
+// moves to another, so that each is checked again before it is kept.
+//
+// v1.7.4 (from v1.7.2) makes none of them unnecessary: messages are still
+// handed to a goroutine each, Timers L and M are still not stopped when a
+// transaction terminates, UDPMTUSize still refuses large datagrams, and
+// the parser is unchanged but for a limit of 100 parameters per header or
+// URI (ParseMaxHeaderParams, a denial-of-service guard). What it fixes
+// that the switch gains from: non-INVITE client transactions (BYE, INFO,
+// UPDATE...) wait Timer K (T4) instead of Timer D (32 s) once completed,
+// so they are freed sooner; TCP and TLS connections are no longer found
+// by their local address, which could hand a request a connection to
+// another peer; Max-Forwards no longer wraps below zero.
 //
 // Workarounds that live with the call logic they shape, and must be
 // checked too:
@@ -29,7 +40,7 @@ import (
 //   - wireOrder and keepEarlySDP (earlysdp.go): sipgo hands each received
 //     message to a goroutine of its own, so a 200 can overtake its 183,
 //     which the client transaction then drops (sipgo issue #306).
-const sipgoVersion = "v1.7.2"
+const sipgoVersion = "v1.7.4"
 
 // The overrides are sipgo package variables, so they are set once, before
 // any goroutine runs.
@@ -47,8 +58,8 @@ func init() {
 }
 
 // acceptedTimer replaces sipgo's Timers L and M (RFC 6026: 64×T1, how long
-// an INVITE transaction stays "Accepted" after its 2xx). sipgo v1.7.2 does
-// not stop them when a transaction is terminated, and a pending timer keeps
+// an INVITE transaction stays "Accepted" after its 2xx). sipgo (v1.7.2 to
+// v1.7.4) does not stop them when a transaction is terminated, and a pending timer keeps
 // its transaction — the INVITE, its responses, ~5 kB a leg — alive until it
 // fires: with 64×T1, every call's set-up messages stayed in memory for 32 s
 // after the answer, about half of what a held call cost during a build-up.
