@@ -113,7 +113,27 @@ type Route struct {
 	// CreditTime bounds the length of its calls after connect; 0: none.
 	CreditTime time.Duration `yaml:"credit_time"`
 	Profile    string        `yaml:"profile"` // call profile when no selector picks one
+	// Redirect is what a gateway's 3xx does: relay (default) ends the hunt
+	// and gives the caller the 3xx with its Contact; follow tries the
+	// Contact's targets as further gateways of the route.
+	Redirect string `yaml:"redirect"`
+	// MaxRedirects bounds the redirect targets one call follows (default
+	// 3), so that gateways redirecting to each other cannot loop.
+	MaxRedirects int `yaml:"max_redirects"`
 }
+
+// What a gateway's redirect (3xx) does, per route or profile.
+const (
+	RedirectRelay  = "relay"
+	RedirectFollow = "follow"
+)
+
+// DefaultMaxRedirects is max_redirects when a route does not set it.
+const DefaultMaxRedirects = 3
+
+// Follows reports whether the route follows redirects; a Route built in
+// code (RADIUS routes) relays them, as the default.
+func (r *Route) Follows() bool { return r.Redirect == RedirectFollow }
 
 // StopsHunt reports whether a final code from a gateway ends the failover.
 func (r *Route) StopsHunt(code int) bool {
@@ -196,6 +216,12 @@ func (c *Config) applyDefaults() {
 		}
 		if r.MaxDuration == 0 {
 			r.MaxDuration = t.MaxDuration
+		}
+		if r.Redirect == "" {
+			r.Redirect = RedirectRelay
+		}
+		if r.MaxRedirects == 0 {
+			r.MaxRedirects = DefaultMaxRedirects
 		}
 		for j := range r.Gateways {
 			if r.Gateways[j].Transport == "" {

@@ -244,3 +244,34 @@ func TestUDPOnly(t *testing.T) {
 		t.Errorf("udp_only on a tcp gateway: %v", err)
 	}
 }
+
+// TestRedirect: relay by default with max_redirects 3, follow per route or
+// profile, anything else refused where it is written.
+func TestRedirect(t *testing.T) {
+	cfg, err := Parse([]byte(`routes:
+  - {prefix: "1", gateways: [{address: "192.0.2.1:5060"}]}
+  - {prefix: "2", redirect: follow, max_redirects: 5, gateways: [{address: "192.0.2.1:5060"}]}
+profiles:
+  - {name: p, redirect: follow}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, r2 := cfg.Routes[0], cfg.Routes[1]
+	if r1.Follows() || r1.Redirect != RedirectRelay || r1.MaxRedirects != DefaultMaxRedirects || !r2.Follows() || r2.MaxRedirects != 5 {
+		t.Errorf("routes %+v %+v", r1, r2)
+	}
+	if p, ok := cfg.Profile("p"); !ok || p.Redirect != RedirectFollow {
+		t.Errorf("profile %+v", p)
+	}
+	_, err = Parse([]byte(`routes:
+  - {prefix: "", redirect: chase, max_redirects: -1, gateways: [{address: "192.0.2.1:5060"}]}
+profiles:
+  - {name: p, redirect: bounce}
+`))
+	for _, w := range []string{"routes[0].redirect", "routes[0].max_redirects", "profiles[0].redirect"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %s: %v", w, err)
+		}
+	}
+}

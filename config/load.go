@@ -206,6 +206,12 @@ func (v *validator) validate(c *Config) {
 				v.addf(fmt.Sprintf("%s.hunt_stop[%d]", path, j), "%d: want a final failure code 300-699", code)
 			}
 		}
+		if r.Redirect != RedirectRelay && r.Redirect != RedirectFollow {
+			v.addf(path+".redirect", "%q: want relay or follow", r.Redirect)
+		}
+		if r.MaxRedirects < 0 {
+			v.addf(path+".max_redirects", "must not be negative")
+		}
 		v.positive(path+".no_progress", r.NoProgress)
 		v.positive(path+".max_ring", r.MaxRing)
 		if r.MaxDuration < 0 {

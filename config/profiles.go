@@ -113,6 +113,8 @@ type CallProfile struct {
 	Prepaid *bool `yaml:"prepaid"`
 	// Media is the media mode: none, rtpproxy or builtin.
 	Media string `yaml:"media"`
+	// Redirect overrides the route's redirect: relay or follow.
+	Redirect string `yaml:"redirect"`
 }
 
 // GatewayAuth is a digest identity the switch presents on one leg.
@@ -164,6 +166,7 @@ type Profile struct {
 	Accounting      *bool  // nil inherits
 	Prepaid         *bool  // nil inherits
 	Media           string // "" inherits the route's
+	Redirect        string // "" inherits the route's
 }
 
 // Reply is a final response a profile gives instead of the switch.
@@ -399,6 +402,13 @@ func (v *validator) compileRouting(path string, cp *CallProfile, p *Profile, pat
 		p.Media = cp.Media
 	default:
 		v.addf(path+".media", "%q: want none, rtpproxy or builtin", cp.Media)
+		ok = false
+	}
+	switch cp.Redirect {
+	case "", RedirectRelay, RedirectFollow:
+		p.Redirect = cp.Redirect
+	default:
+		v.addf(path+".redirect", "%q: want relay or follow", cp.Redirect)
 		ok = false
 	}
 	p.Accounting, p.Prepaid = cp.Accounting, cp.Prepaid

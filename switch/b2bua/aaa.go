@@ -58,6 +58,9 @@ type hop struct {
 	route  *config.Route // timers and hunt-stop codes for this gateway
 	gw     config.Gateway
 	radius *aaa.Route // nil for a static gateway
+	// target is the Contact of a redirect the hunt follows (redirect.go):
+	// its user is the number the INVITE asks for.
+	target *sip.Uri
 }
 
 // authorize applies the limits and authorisation to a new call and works
@@ -317,6 +320,9 @@ func (c *Call) beginHop(h hop) *attemptResult {
 			c.calledSent = ""
 		}
 		c.aaa.extraHeaders = rr.ExtraHeaders
+	}
+	if h.target != nil {
+		c.calledSent = h.target.User
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -20,6 +21,7 @@ func (c *Call) hunt(ctx context.Context, hops []hop) (end, best *attemptResult) 
 	var last *attemptResult
 	var g routeGroup
 	defer g.stop()
+	followed := 0 // redirect targets added to the hunt
 	for i := 0; i < len(hops); i++ {
 		h := hops[i]
 		r := c.attempt(g.enter(ctx, i, h, len(hops)), h)
@@ -30,7 +32,13 @@ func (c *Call) hunt(ctx context.Context, hops []hop) (end, best *attemptResult) 
 		if r.real {
 			best = r
 		}
-		if h.route.StopsHunt(r.code) || r.stop || (h.radius != nil && h.radius.ForwardOnFail) || g.last.Load() {
+		if more := c.redirectHops(h, r, &followed); len(more) > 0 {
+			hops = slices.Insert(slices.Clone(hops), i+1, more...)
+			g.grow(i, len(more))
+			continue
+		}
+		if h.route.StopsHunt(r.code) || r.stop || (h.radius != nil && h.radius.ForwardOnFail) || g.last.Load() ||
+			c.stopsOnRedirect(r) {
 			break
 		}
 		if next, ok := g.timedOut(); ok {
@@ -82,6 +90,14 @@ func (g *routeGroup) enter(parent context.Context, i int, h hop, n int) context.
 		return parent
 	}
 	return g.ctx
+}
+
+// grow keeps the group over the hops a redirect inserted after hop i:
+// targets of a gateway in the group belong to it.
+func (g *routeGroup) grow(i, n int) {
+	if g.cancel != nil && i < g.end {
+		g.end += n
+	}
 }
 
 // timedOut reports whether the group's timer cancelled the attempt, and

@@ -218,6 +218,7 @@ func (c *Call) setup() {
 		hdrs = append(hdrs, c.sw.retryAfter()) // the media relay is full
 	}
 	code, why := c.chain.finalReply(best.code, best.reason)
+	hdrs = append(hdrs, best.relayedContacts(code)...)
 	c.failA(code, why, reason, by, hdrs...)
 }
 
@@ -237,6 +238,8 @@ type attemptResult struct {
 	stop   bool           // trying another gateway cannot help (the media relay refused)
 	local  AttemptOutcome // the outcome when not real
 	res200 *sip.Response  // the 2xx sent to the caller, for retransmission
+	// contacts are a 3xx's Contact headers, to follow or relay (redirect.go).
+	contacts []sip.ContactHeader
 }
 
 // newAttempt builds an attempt toward gw through listener l and its
@@ -358,7 +361,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 						s.log.Warn("gateway challenge not answered", "call", c.ID, "gateway", gw.Address, "error", err)
 					}
 				}
-				return c.attemptOver(b, &attemptResult{code: code, reason: res.Reason, real: true})
+				return c.attemptOver(b, &attemptResult{code: code, reason: res.Reason, real: true, contacts: redirectContacts(res)})
 			}
 		case <-tx.Done():
 			r := &attemptResult{code: 503, reason: "Gateway Unreachable", local: OutcomeUnreachable}

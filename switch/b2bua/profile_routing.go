@@ -8,8 +8,8 @@ import (
 // The profile options below shape how a call is authorised and routed
 // rather than what its messages carry, so the switch consults them while
 // it routes instead of through module hooks: next_hop and outbound_proxy
-// change the hunt, auth, accounting, prepaid and media override the
-// route's AAA and media settings.
+// change the hunt, auth, accounting, prepaid, media and redirect override
+// the route's AAA, media and redirect settings.
 
 // profile returns the call's profile, nil without one. The chain is set
 // once, by the setup goroutine that also calls this.
@@ -86,6 +86,14 @@ func (c *Call) profileRouting(cfg *config.Config, route *config.Route, hops []ho
 	if p.Media != "" && route != nil && route.Media != p.Media {
 		r := *route
 		r.Media = p.Media
+		route = &r
+	}
+	if p.Redirect != "" && route != nil && route.Redirect != p.Redirect {
+		r := *route
+		r.Redirect = p.Redirect
+		if r.MaxRedirects == 0 { // a route built for RADIUS or a next hop
+			r.MaxRedirects = config.DefaultMaxRedirects
+		}
 		route = &r
 	}
 	return route, hops
