@@ -211,6 +211,9 @@ func (a *Accountant) drainOnce(ctx context.Context) bool {
 		a.cfg.Logger.Warn("radius: queued accounting still not answered", "failed", len(failures), "waiting", a.queue.Len(), "first", failures[0])
 		return false
 	}
+	if a.queue.Len() == 0 {
+		a.cfg.Logger.Info("radius: accounting queue delivered: every record answered")
+	}
 	return a.queue.Len() > 0
 }
 

@@ -193,6 +193,23 @@ func (q *Queue) Head(n int) []QueuedRecord {
 	return append([]QueuedRecord(nil), q.pending[:min(n, len(q.pending))]...)
 }
 
+// QueueStats are the queue's gauges, for metrics and the health panel.
+type QueueStats struct {
+	Depth  int       // undelivered records
+	Oldest time.Time // when the oldest of them was made; zero when none
+}
+
+// Stats returns the queue's gauges.
+func (q *Queue) Stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := QueueStats{Depth: len(q.pending)}
+	if len(q.pending) > 0 {
+		st.Oldest = q.pending[0].Created
+	}
+	return st
+}
+
 // Len is the number of undelivered records.
 func (q *Queue) Len() int {
 	q.mu.Lock()

@@ -3,6 +3,7 @@ package cdr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -26,7 +27,10 @@ type ShipperOptions struct {
 	// that under a steady call rate records go out in batches rather than
 	// one write, one fsync and one checkpoint each; default 100ms.
 	Linger time.Duration
-	Logger *slog.Logger
+	// SlowWrite is how long a write may take before the store counts as
+	// slow (ShipSlow); default 5s.
+	SlowWrite time.Duration
+	Logger    *slog.Logger
 }
 
 // Shipper moves spooled records to a sink: it takes a batch from the spool,
@@ -38,18 +42,49 @@ type Shipper struct {
 	opt   ShipperOptions
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	stats ShipperStats
+	mu         sync.Mutex
+	stats      ShipperStats
+	writeStart time.Time // of the write in progress; zero between writes
 }
 
 // ShipperStats say how shipping goes, for metrics and alarms.
 type ShipperStats struct {
 	Shipped     uint64    // records written to the sink since start
 	Failures    uint64    // failed Write or Commit attempts since start
-	Failing     bool      // the last attempt failed: the sink is unreachable or refusing
+	State       ShipState // how the store (PostgreSQL, or the CSV files) answers
 	LastError   string    // of the last failure
 	LastErrorAt time.Time // when it happened
+	// LastWrite is how long the last write took, or the one in progress
+	// has taken so far.
+	LastWrite time.Duration
 }
+
+// ShipState is how the store answers the shipper.
+type ShipState int32
+
+const (
+	// ShipOK: writes succeed in reasonable time.
+	ShipOK ShipState = iota
+	// ShipSlow: a write has been in progress longer than SlowWrite (a hung
+	// or overloaded PostgreSQL, a locked table); records wait in the spool.
+	ShipSlow
+	// ShipFailing: the last write failed (PostgreSQL unreachable or
+	// refusing); records wait in the spool and are retried.
+	ShipFailing
+)
+
+func (st ShipState) String() string {
+	switch st {
+	case ShipOK:
+		return "ok"
+	case ShipSlow:
+		return "slow"
+	case ShipFailing:
+		return "failing"
+	}
+	return fmt.Sprintf("ShipState(%d)", int32(st))
+}
+
 
 // NewShipper returns a Shipper from spool to sink; start it with Run.
 func NewShipper(spool *Spool, sink Sink, opt ShipperOptions) *Shipper {
@@ -64,6 +99,9 @@ func NewShipper(spool *Spool, sink Sink, opt ShipperOptions) *Shipper {
 	}
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 10 * time.Second
+	}
+	if opt.SlowWrite <= 0 {
+		opt.SlowWrite = 5 * time.Second
 	}
 	log := opt.Logger
 	if log == nil {
@@ -92,17 +130,14 @@ func (s *Shipper) Run(ctx context.Context) error {
 			continue
 		}
 		for attempt := 0; ; attempt++ {
-			err := s.sink.Write(ctx, b.Records)
+			err := s.write(ctx, b)
 			if err == nil {
 				err = s.spool.Commit(b)
 			}
 			if err == nil {
 				s.mu.Lock()
 				s.stats.Shipped += uint64(len(b.Records))
-				if s.stats.Failing {
-					s.log.Info("CDR shipping recovered", "after_failures", attempt)
-				}
-				s.stats.Failing = false
+				s.setState(ShipOK, nil)
 				s.mu.Unlock()
 				if len(b.Records) < s.opt.BatchSize {
 					select {
@@ -122,12 +157,53 @@ func (s *Shipper) Run(ctx context.Context) error {
 	}
 }
 
+// write writes a batch to the sink; one that takes longer than SlowWrite
+// turns the state to slow while it lasts, so that a hung database is seen
+// (and logged) while it hangs, not only when it errs.
+func (s *Shipper) write(ctx context.Context, b Batch) error {
+	start := time.Now()
+	s.mu.Lock()
+	s.writeStart = start
+	s.mu.Unlock()
+	slow := time.AfterFunc(s.opt.SlowWrite, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.writeStart.Equal(start) && s.stats.State == ShipOK {
+			s.setState(ShipSlow, fmt.Errorf("a write of %d records in progress for %v", len(b.Records), s.opt.SlowWrite))
+		}
+	})
+	err := s.sink.Write(ctx, b.Records)
+	slow.Stop()
+	s.mu.Lock()
+	s.writeStart = time.Time{}
+	s.stats.LastWrite = time.Since(start)
+	s.mu.Unlock()
+	return err
+}
+
+// setState changes the state, logging the change. Called with mu held.
+func (s *Shipper) setState(st ShipState, cause error) {
+	old := s.stats.State
+	if old == st {
+		return
+	}
+	s.stats.State = st
+	switch st {
+	case ShipOK:
+		s.log.Info("CDR store answering again", "was", old.String(), "last_write", s.stats.LastWrite)
+	case ShipSlow:
+		s.log.Warn("CDR store slow; records wait in the spool", "was", old.String(), "why", cause)
+	case ShipFailing:
+		s.log.Warn("CDR store failing; records wait in the spool", "was", old.String(), "err", cause)
+	}
+}
+
 // retry records a failure and waits the backoff for the given attempt.
 func (s *Shipper) retry(ctx context.Context, attempt int, err error) error {
 	s.mu.Lock()
 	s.stats.Failures++
-	first := !s.stats.Failing
-	s.stats.Failing = true
+	first := s.stats.State != ShipFailing
+	s.setState(ShipFailing, err)
 	s.stats.LastError = err.Error()
 	s.stats.LastErrorAt = time.Now()
 	s.mu.Unlock()
@@ -136,8 +212,8 @@ func (s *Shipper) retry(ctx context.Context, attempt int, err error) error {
 	// Jitter, so that several Tollgates do not hammer a recovering
 	// PostgreSQL in step.
 	wait = wait/2 + rand.N(wait/2+1)
-	if first || wait >= s.opt.MaxBackoff/2 {
-		s.log.Warn("CDR shipping failed; records wait in the spool", "err", err, "retry_in", wait)
+	if !first && wait >= s.opt.MaxBackoff/2 {
+		s.log.Warn("CDR shipping still failing; records wait in the spool", "err", err, "retry_in", wait)
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -153,5 +229,9 @@ func (s *Shipper) retry(ctx context.Context, attempt int, err error) error {
 func (s *Shipper) Stats() ShipperStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	if !s.writeStart.IsZero() {
+		st.LastWrite = time.Since(s.writeStart)
+	}
+	return st
 }

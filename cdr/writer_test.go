@@ -144,7 +144,7 @@ func TestShipperSurvivesPostgresOutage(t *testing.T) {
 
 	pg.Stop()
 	appendRange(200, total)
-	waitFor(t, "shipper to notice the outage", func() bool { return sh.Stats().Failing })
+	waitFor(t, "shipper to notice the outage", func() bool { return sh.Stats().State == ShipFailing })
 	if d := sp.Stats().Depth; d == 0 {
 		t.Fatal("spool empty while PostgreSQL is down")
 	}
@@ -161,7 +161,7 @@ func TestShipperSurvivesPostgresOutage(t *testing.T) {
 	if n != total || distinct != total {
 		t.Fatalf("%d rows (%d distinct), want %d", n, distinct, total)
 	}
-	if st := sh.Stats(); st.Failing || st.Failures == 0 || st.Shipped < total {
+	if st := sh.Stats(); st.State != ShipOK || st.Failures == 0 || st.Shipped < total {
 		t.Fatalf("shipper stats %+v", st)
 	}
 }
@@ -242,4 +242,41 @@ func TestSearchFiltersAndPages(t *testing.T) {
 	if _, _, err := Search(ctx, db, Filter{}, Page{Cursor: "garbage"}); err == nil {
 		t.Error("bad cursor accepted")
 	}
+}
+
+// TestShipperReportsAHungDatabase locks the cdrs table: the write hangs
+// without an error, and the shipper says so (ShipSlow, logged) while it
+// hangs, then ships once the lock goes.
+func TestShipperReportsAHungDatabase(t *testing.T) {
+	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
+	sp := openSpool(t, t.TempDir(), SpoolOptions{})
+	sh := NewShipper(sp, NewPGWriter(db), ShipperOptions{SlowWrite: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sh.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE cdrs IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Append(fullRecord(1)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the hung write seen as slow", func() bool { return sh.Stats().State == ShipSlow })
+	if st := sh.Stats(); st.LastWrite < 200*time.Millisecond {
+		t.Errorf("write in progress for %v", st.LastWrite)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "shipped once the lock is gone", func() bool {
+		return sp.Stats().Depth == 0 && sh.Stats().State == ShipOK
+	})
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"time"
@@ -15,7 +16,9 @@ import (
 type health struct {
 	OK       bool              `json:"ok"`
 	Database component         `json:"database"`
+	Store    *storeHealth      `json:"store,omitempty"`
 	Spool    *spoolHealth      `json:"spool,omitempty"`
+	Queue    *queueHealth      `json:"acct_queue,omitempty"`
 	Radius   []aaa.ServerStats `json:"radius"`
 	Relays   []relayHealth     `json:"relays"`
 	Builtin  *relay.Stats      `json:"builtin_relay,omitempty"`
@@ -29,6 +32,20 @@ type component struct {
 type spoolHealth struct {
 	component
 	cdr.SpoolStats
+}
+
+// storeHealth is how the CDR store (PostgreSQL, or the CSV files) answers
+// the shipper.
+type storeHealth struct {
+	component
+	State     string        `json:"state"`
+	LastWrite time.Duration `json:"last_write_ns"`
+}
+
+// queueHealth is the RADIUS accounting records waiting for a server.
+type queueHealth struct {
+	component
+	aaa.QueueStats
 }
 
 type relayHealth struct {
@@ -56,14 +73,39 @@ func (s *Server) health(ctx context.Context) health {
 		}
 	}
 	h.OK = h.Database.OK
+	if s.opt.Shipper != nil {
+		st := s.opt.Shipper()
+		h.Store = &storeHealth{component: component{OK: st.State == cdr.ShipOK, Detail: st.State.String()},
+			State: st.State.String(), LastWrite: st.LastWrite}
+		if st.State == cdr.ShipFailing {
+			h.Store.Detail += ": " + st.LastError
+		}
+		h.OK = h.OK && h.Store.OK
+	}
 	if s.opt.Spool != nil {
 		st := s.opt.Spool()
 		sh := &spoolHealth{component: component{OK: true, Detail: "shipping"}, SpoolStats: st}
 		if st.Depth > 0 && time.Since(st.OldestUnshipped) > spoolLagLimit {
 			sh.OK, sh.Detail = false, "records waiting since "+st.OldestUnshipped.UTC().Format(time.RFC3339)
 		}
+		if st.State != cdr.SpoolReady {
+			sh.OK, sh.Detail = false, "disk "+st.State.String()+": new calls refused unless cdr.no_space is accept"
+		}
+		if held := s.sw.Stats().RecordsPending.Load(); held > 0 {
+			sh.OK, sh.Detail = false, fmt.Sprintf("%s; %d records held in memory", sh.Detail, held)
+		}
 		h.Spool = sh
 		h.OK = h.OK && sh.OK
+	}
+	if s.opt.AcctQueue != nil {
+		st := s.opt.AcctQueue()
+		q := &queueHealth{component: component{OK: true, Detail: "empty"}, QueueStats: st}
+		if st.Depth > 0 {
+			q.Detail = fmt.Sprintf("%d records waiting since %s", st.Depth, st.Oldest.UTC().Format(time.RFC3339))
+			q.OK = time.Since(st.Oldest) < spoolLagLimit
+		}
+		h.Queue = q
+		h.OK = h.OK && q.OK
 	}
 	if s.opt.Radius != nil {
 		h.Radius = s.opt.Radius()

@@ -3,11 +3,13 @@ package web
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
 )
 
@@ -36,6 +38,13 @@ var (
 	descSpool     = prometheus.NewDesc("tollgate_cdr_spool_depth", "CDRs in the local spool not yet shipped.", nil, nil)
 	descSpoolB    = prometheus.NewDesc("tollgate_cdr_spool_bytes", "Bytes of spool segment files on disk.", nil, nil)
 	descSpoolAge  = prometheus.NewDesc("tollgate_cdr_spool_oldest_unshipped_timestamp_seconds", "Append time of the oldest unshipped CDR; 0 when none.", nil, nil)
+	descSpoolSt   = prometheus.NewDesc("tollgate_cdr_spool_state", "1 for the CDR spool's state: ready (reserve in place), on_reserve (disk full: new calls refused unless cdr.no_space is accept), full (records held in memory).", []string{"state"}, nil)
+	descSpoolFree = prometheus.NewDesc("tollgate_cdr_spool_free_bytes", "Bytes free on the spool's file system, its reserve not counted.", nil, nil)
+	descNoSpace   = prometheus.NewDesc("tollgate_cdr_no_space_refused_total", "New calls refused with 503 because their record could not have been made durable (spool not ready).", nil, nil)
+	descShipSt    = prometheus.NewDesc("tollgate_cdr_store_state", "1 for the state of the CDR store (PostgreSQL, or the CSV files): ok, slow (a write in progress for longer than 5s), failing (unreachable or refusing).", []string{"state"}, nil)
+	descShipW     = prometheus.NewDesc("tollgate_cdr_store_write_seconds", "Duration of the last write to the CDR store, or of the one in progress so far.", nil, nil)
+	descAcctQ     = prometheus.NewDesc("tollgate_radius_acct_queue_depth", "RADIUS accounting records no server has answered yet, waiting in the durable queue.", nil, nil)
+	descAcctQAge  = prometheus.NewDesc("tollgate_radius_acct_queue_oldest_timestamp_seconds", "When the oldest queued accounting record was made; 0 when none.", nil, nil)
 	descRadReq    = prometheus.NewDesc("tollgate_radius_requests_total", "RADIUS requests sent, by server.", []string{"server"}, nil)
 	descRadTO     = prometheus.NewDesc("tollgate_radius_timeouts_total", "RADIUS requests no try of which was answered, by server.", []string{"server"}, nil)
 	descRadLat    = prometheus.NewDesc("tollgate_radius_latency_seconds", "Mean RADIUS answer latency, by server.", []string{"server"}, nil)
@@ -48,7 +57,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActive, descStarted, descAnswered, descAttempts, descOverload, descMalformed, descLimit, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
-		descSpoolB, descSpoolAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc} {
+		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc} {
 		ch <- d
 	}
 }
@@ -86,6 +95,27 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			oldest = float64(sp.OldestUnshipped.UnixNano()) / 1e9
 		}
 		gauge(descSpoolAge, oldest)
+		for _, state := range []cdr.SpoolState{cdr.SpoolReady, cdr.SpoolOnReserve, cdr.SpoolFull} {
+			gauge(descSpoolSt, boolFloat(sp.State == state), strings.ReplaceAll(state.String(), " ", "_"))
+		}
+		gauge(descSpoolFree, float64(sp.FreeBytes))
+	}
+	counter(descNoSpace, float64(st.RefusedNoSpace.Load()))
+	if s.opt.Shipper != nil {
+		sh := s.opt.Shipper()
+		for _, state := range []cdr.ShipState{cdr.ShipOK, cdr.ShipSlow, cdr.ShipFailing} {
+			gauge(descShipSt, boolFloat(sh.State == state), state.String())
+		}
+		gauge(descShipW, sh.LastWrite.Seconds())
+	}
+	if s.opt.AcctQueue != nil {
+		q := s.opt.AcctQueue()
+		gauge(descAcctQ, float64(q.Depth))
+		var oldest float64
+		if !q.Oldest.IsZero() {
+			oldest = float64(q.Oldest.UnixNano()) / 1e9
+		}
+		gauge(descAcctQAge, oldest)
 	}
 	if s.opt.Radius != nil {
 		for _, r := range s.opt.Radius() {

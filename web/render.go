@@ -28,6 +28,7 @@ var funcs = template.FuncMap{
 	"since":      sinceText,
 	"dur":        durText,
 	"ms":         func(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) },
+	"mib":        func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
 	"ts":         tsText,
 	"codeCls":    codeClass,
 	"stateCls":   stateClass,

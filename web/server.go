@@ -50,6 +50,12 @@ type Options struct {
 	Reload func() error
 	// Spool reports the CDR spool, for health and metrics.
 	Spool func() cdr.SpoolStats
+	// Shipper reports how the CDR store (PostgreSQL, or the CSV files)
+	// answers, for health and metrics.
+	Shipper func() cdr.ShipperStats
+	// AcctQueue reports the RADIUS accounting records waiting for a
+	// server, when accounting is in use.
+	AcctQueue func() aaa.QueueStats
 	// Radius reports the RADIUS servers' counters, when RADIUS is in use.
 	Radius func() []aaa.ServerStats
 	// DynAuth reports the RADIUS Disconnect/CoA listener, when it runs.

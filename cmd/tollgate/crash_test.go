@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -88,6 +89,9 @@ cdr:
 	if stops := detailCount(t, fr, "Stop"); stops != 2*up+setup {
 		t.Errorf("%d Stops, want %d", stops, 2*up+setup)
 	}
+	testenv.Eventually(t, 10*time.Second, "the accounting queue gauge at 0", func() bool {
+		return strings.Contains(p.metrics(), "tollgate_radius_acct_queue_depth 0")
+	})
 	// A recovered call ends at the last time the process was known alive:
 	// here, moments after it connected.
 	for _, r := range query(t, dsn, `SELECT call_id_a, duration_ms, connect_time, disconnect_time FROM cdrs WHERE connect_time IS NOT NULL`) {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +42,21 @@ func startTollgateOnTmpfs(t *testing.T, size int, body string, env ...string) (*
 		}
 	})
 	return p, mnt
+}
+
+// metrics scrapes the process's /metrics.
+func (p *proc) metrics() string {
+	p.t.Helper()
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.webPort))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return string(b)
 }
 
 // fillDisk writes a file until its file system is full.
@@ -83,6 +101,16 @@ func TestFullSpoolDiskRefusesNewCalls(t *testing.T) {
 	onFull, _ := refused.Wait(ctx)
 	if onFull.Failed < 18 || onFull.Successful+onFull.Failed != 20 {
 		t.Errorf("calls on a full disk: %s, want them refused", onFull)
+	}
+	metrics := p.metrics()
+	for _, want := range []string{
+		`tollgate_cdr_spool_state{state="on_reserve"} 1`,
+		fmt.Sprintf("tollgate_cdr_no_space_refused_total %d", onFull.Failed),
+		`tollgate_cdr_store_state{state="ok"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics on a full disk lacks %q", want)
+		}
 	}
 	if st, err := long.Wait(ctx); err != nil || st.Successful != 20 {
 		t.Fatalf("calls up when the disk filled: %s %v", st, err)

@@ -40,15 +40,18 @@ func TestMain(m *testing.M) {
 
 // proc is one running "tollgate serve".
 type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	cfg    string // path of its configuration file
-	port   int    // its SIP port on 127.0.0.1
-	dir    string
-	mu     sync.Mutex
-	log    bytes.Buffer
-	lines  chan string
-	exited chan struct{}
+	t    *testing.T
+	cmd  *exec.Cmd
+	cfg  string // path of its configuration file
+	port int    // its SIP port on 127.0.0.1
+	// webPort is its web UI's port on 127.0.0.1, when the test left the
+	// web: section to writeConfig.
+	webPort int
+	dir     string
+	mu      sync.Mutex
+	log     bytes.Buffer
+	lines   chan string
+	exited  chan struct{}
 }
 
 // startTollgate writes a configuration (a sip: section on a free port, a
@@ -80,7 +83,8 @@ func (p *proc) writeConfig(body string) {
 	}
 	if !strings.Contains(body, "web:") {
 		// Not the default port: other tollgates may hold it.
-		body += fmt.Sprintf("web:\n  listen: 127.0.0.1:%d\n", testenv.FreePort(p.t))
+		p.webPort = testenv.FreePort(p.t)
+		body += fmt.Sprintf("web:\n  listen: 127.0.0.1:%d\n", p.webPort)
 	}
 	cfg := fmt.Sprintf("sip:\n  listen: [\"udp:127.0.0.1:%d\", \"tcp:127.0.0.1:%d\"]\nlog:\n  format: json\n%s",
 		p.port, p.port, body)

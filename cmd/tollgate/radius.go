@@ -24,6 +24,7 @@ type radius struct {
 	closers []func() error
 	clients []*aaa.Client   // auth, then accounting: their counters for the UI
 	acct    *aaa.Accountant // nil without accounting servers
+	queue   *aaa.Queue      // nil without accounting servers
 }
 
 // startRadius builds the AAA of cfg and starts resending the accounting
@@ -75,7 +76,7 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 		a.closers = append(a.closers, q.Close)
 		acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{SessionIDPerLeg: r.Accounting.SessionIDPerLeg,
 			NASIPAddress: nas, Logger: log.With("component", "radius-acct")})
-		o.Acct, o.Queue, a.acct = acct, q, acct
+		o.Acct, o.Queue, a.acct, a.queue = acct, q, acct, q
 		var runCtx context.Context
 		runCtx, a.stopRun = context.WithCancel(ctx)
 		a.runDone = make(chan struct{})

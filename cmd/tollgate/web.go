@@ -24,7 +24,8 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 	}
 	o := web.Options{
 		Log: log, Switch: sw, DB: records.pool, Web: cfg.Web,
-		Spool: func() cdr.SpoolStats { return records.spool.Stats() },
+		Spool:   func() cdr.SpoolStats { return records.spool.Stats() },
+		Shipper: records.shipper.Stats,
 		Reload: func() error {
 			c, err := config.Load(path)
 			if err != nil {
@@ -35,6 +36,9 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 		},
 	}
 	o.LimitRefusals = radius.LimitRefusals
+	if radius.queue != nil {
+		o.AcctQueue = radius.queue.Stats
+	}
 	if len(radius.ServerStats()) > 0 {
 		o.Radius = radius.ServerStats
 	}
