@@ -73,3 +73,27 @@ func TestStatusServerDetectsStoppedServer(t *testing.T) {
 		t.Errorf("call after the thaw: %+v, %v", res, err)
 	}
 }
+
+// TestStatusServerUnsupported: a server with Status-Server turned off, as
+// one that does not implement RFC 5997, is never taken for dead while it
+// answers calls: probing finds it unsupported and stops.
+func TestStatusServerUnsupported(t *testing.T) {
+	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{NoStatusServer: true})
+	c := newClient(t, aaa.ClientConfig{
+		Servers:        []aaa.ServerConfig{{Addr: fr.AuthAddr, Secret: fr.Secret, Timeout: 300 * time.Millisecond, Retries: -1}},
+		StatusInterval: 50 * time.Millisecond,
+	})
+	a := aaa.NewAuthorizer(c, aaa.AuthConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	testenv.Eventually(t, 10*time.Second, "Status-Server found unsupported while calls are answered", func() bool {
+		if _, err := a.Authorize(ctx, ipRequest("127.0.0.2")); err != nil {
+			t.Fatalf("call: %v", err)
+		}
+		st := c.Stats()[0]
+		if !st.Up {
+			t.Fatal("a server answering calls was marked down")
+		}
+		return st.Probe == aaa.ProbeUnsupported
+	})
+}

@@ -41,6 +41,10 @@ type FreeRADIUSOptions struct {
 	// internal/testenv/freeradius/users: for callers whose addresses are
 	// only known at run time, such as the load driver's SIPp.
 	Users string
+	// NoStatusServer turns Status-Server (RFC 5997) off, as on a server
+	// that does not implement it; readiness is then checked with an
+	// Access-Request.
+	NoStatusServer bool
 	// TLS, when set, adds a RadSec listener (RFC 6614, TLSAddr) with these
 	// certificates, requiring a client certificate from the same CA.
 	TLS *TestPKI
@@ -60,7 +64,9 @@ type FreeRADIUS struct {
 	TLSAddr  string // RadSec, when FreeRADIUSOptions.TLS is set
 	Secret   string
 	ConfDir  string
-	AcctDir  string // holds the "detail" file
+
+	noStatusServer bool
+	AcctDir        string // holds the "detail" file
 
 	t       testing.TB // nil outside a test (NewFreeRADIUS)
 	bin     string
@@ -136,6 +142,8 @@ func configureFreeRADIUS(bin string, opts FreeRADIUSOptions) (*FreeRADIUS, error
 		AcctDir: filepath.Join(opts.Dir, "radacct"),
 		runDir:  filepath.Join(opts.Dir, "run"),
 		bin:     bin,
+
+		noStatusServer: opts.NoStatusServer,
 	}
 	authPort, err := freeUDPPort()
 	if err != nil {
@@ -153,7 +161,7 @@ func configureFreeRADIUS(bin string, opts FreeRADIUSOptions) (*FreeRADIUS, error
 		"AuthPort": authPort, "AcctPort": acctPort, "Secret": f.Secret,
 		"ConfDir": f.ConfDir, "AcctDir": f.AcctDir, "RunDir": f.runDir,
 		"RequireMessageAuthenticator": opts.RequireMessageAuthenticator,
-		"TLS": opts.TLS, "TLSPort": 0,
+		"TLS":                         opts.TLS, "TLSPort": 0, "NoStatusServer": opts.NoStatusServer,
 	}
 	if opts.TLS != nil {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -302,7 +310,8 @@ func (f *FreeRADIUS) Log() string {
 	return string(b)
 }
 
-// statusServer sends one signed Status-Server and waits briefly for a reply.
+// statusServer sends one signed Status-Server (an Access-Request when the
+// server has it off) and waits briefly for a reply.
 func (f *FreeRADIUS) statusServer() error {
 	c, err := net.Dial("udp", f.AuthAddr)
 	if err != nil {
@@ -310,6 +319,11 @@ func (f *FreeRADIUS) statusServer() error {
 	}
 	defer c.Close()
 	p := radius.New(radius.CodeStatusServer, []byte(f.Secret))
+	if f.noStatusServer {
+		// Any answer will do: the DEFAULT user rejects this one.
+		p = radius.New(radius.CodeAccessRequest, []byte(f.Secret))
+		rfc2865.UserName_SetString(p, "testenv-ready")
+	}
 	p.Add(rfc2869.MessageAuthenticator_Type, make(radius.Attribute, 16))
 	rfc2865.NASIdentifier_SetString(p, "testenv")
 	b, err := p.MarshalBinary()
