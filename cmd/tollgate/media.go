@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate/tollgate/cmd/tollgate/relaycmd"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
@@ -55,24 +56,6 @@ const (
 	builtinRetries = 9
 )
 
-// builtinRelayConfig is the built-in relay's configuration from the media
-// section (control sockets and notification targets as configured).
-func builtinRelayConfig(b config.BuiltinMedia) relay.Config {
-	return relay.Config{
-		Control:       append([]string(nil), b.Control...),
-		MediaIP:       b.MediaIP,
-		AdvertiseIP:   b.AdvertiseIP,
-		PortMin:       b.PortMin,
-		PortMax:       b.PortMax,
-		SetupTTL:      b.SetupTTL,
-		TTL:           b.TTL,
-		MaxSessions:   b.MaxSessions,
-		MaxPacketRate: b.MaxPacketRate,
-		MaxBusy:       b.MaxBusy,
-		Notify:        append([]string(nil), b.Notify...),
-	}
-}
-
 // startMedia starts what the configuration's media modes need: the
 // built-in relay (in-process, with its configured control sockets served
 // besides the switch's own loopback one) when a route uses mode builtin,
@@ -105,7 +88,7 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia) error {
 	}
 	m.tmpDir = dir
 	notify := "unix:" + filepath.Join(dir, "notify.sock")
-	rc := builtinRelayConfig(b)
+	rc := relaycmd.Config(b)
 	rc.Control = append([]string{builtinControl}, rc.Control...)
 	rc.Notify = append(rc.Notify, notify)
 	r, err := relay.New(rc, m.log.With("component", "relay"))
