@@ -139,7 +139,7 @@ func (m *Maybe[T]) UnmarshalJSON(b []byte) error {
 // Access-Request, and the accounting records the call produced. The zero
 // value is a call that RADIUS neither authorised nor accounted.
 type RADIUS struct {
-	Auth       string        `json:"auth"`        // AuthAccept, AuthReject, AuthError; "" when RADIUS did not authorise the call
+	Auth       string        `json:"auth"`        // AuthAccept, AuthReject, AuthError, AuthUnavailable; "" when RADIUS did not authorise the call
 	AuthMethod string        `json:"auth_method"` // AuthByIP or AuthByDigest
 	Server     string        `json:"server"`      // the auth server that answered, when known
 	ReturnCode int           `json:"return_code"` // h323-return-code of the answer; -1 when it had none or none came
@@ -157,11 +157,14 @@ type RADIUS struct {
 
 // RADIUS authorisation results and methods.
 const (
-	AuthAccept   = "accept"
-	AuthReject   = "reject"
-	AuthError    = "error" // no valid answer: timeouts, a bad reply, the call cancelled meanwhile
-	AuthByIP     = "ip"
-	AuthByDigest = "digest"
+	AuthAccept = "accept"
+	AuthReject = "reject"
+	AuthError  = "error" // no valid answer: timeouts, a bad reply, the call cancelled meanwhile
+	// AuthUnavailable: no valid answer, and the call went on unauthorised
+	// (radius.auth_unavailable: accept).
+	AuthUnavailable = "unavailable, accepted"
+	AuthByIP        = "ip"
+	AuthByDigest    = "digest"
 )
 
 // Disconnect reasons: why a call ended, in words an operator searches by.

@@ -85,7 +85,6 @@ func (st ShipState) String() string {
 	return fmt.Sprintf("ShipState(%d)", int32(st))
 }
 
-
 // NewShipper returns a Shipper from spool to sink; start it with Run.
 func NewShipper(spool *Spool, sink Sink, opt ShipperOptions) *Shipper {
 	if opt.BatchSize <= 0 {

@@ -15,6 +15,12 @@ const (
 	AuthDigest = "digest" // the caller answers a 407 challenge; RADIUS checks the digest
 )
 
+// What radius.auth_unavailable does with a call no auth server answered for.
+const (
+	AuthUnavailableReject = "reject"
+	AuthUnavailableAccept = "accept"
+)
+
 // Radius configures RADIUS authorisation and accounting, spoken as a Cisco
 // voice gateway or Sippy B2BUA does. With no servers configured Tollgate
 // uses no RADIUS at all.
@@ -23,7 +29,13 @@ type Radius struct {
 	// and of calls no static route matches: none (default), ip or digest.
 	Auth        string         `yaml:"auth"`
 	AuthServers []RadiusServer `yaml:"auth_servers"`
-	AcctServers []RadiusServer `yaml:"acct_servers"`
+	// AuthUnavailable says what happens to a call no auth server answers
+	// for (timeouts, or only invalid replies): reject (default: 503) or
+	// accept (the call goes on unauthorised, by its static route, marked
+	// in its CDR, and accounted as usual). A server's Access-Reject is
+	// always a refusal.
+	AuthUnavailable string         `yaml:"auth_unavailable"`
+	AcctServers     []RadiusServer `yaml:"acct_servers"`
 	// RoundRobin spreads requests over the servers of a group instead of
 	// always starting with the first; the rest stay the failover order.
 	RoundRobin bool `yaml:"round_robin"`
@@ -143,6 +155,9 @@ func (c *Config) applyRadiusDefaults() {
 	if r.Auth == "" {
 		r.Auth = AuthNone
 	}
+	if r.AuthUnavailable == "" {
+		r.AuthUnavailable = AuthUnavailableReject
+	}
 	if r.IPPassword == "" {
 		r.IPPassword = "cisco"
 	}
@@ -186,6 +201,9 @@ func (v *validator) validateRadius(c *Config) {
 	r := &c.Radius
 	if !validAuth(r.Auth) {
 		v.addf("radius.auth", "%q: want none, ip or digest", r.Auth)
+	}
+	if r.AuthUnavailable != AuthUnavailableReject && r.AuthUnavailable != AuthUnavailableAccept {
+		v.addf("radius.auth_unavailable", "%q: want %s or %s", r.AuthUnavailable, AuthUnavailableReject, AuthUnavailableAccept)
 	}
 	needAuth := r.Auth != AuthNone
 	for i := range c.Routes {

@@ -218,7 +218,7 @@ func radiusClass(auth string) string {
 	switch auth {
 	case cdr.AuthAccept:
 		return "ok"
-	case cdr.AuthReject:
+	case cdr.AuthReject, cdr.AuthUnavailable:
 		return "warn"
 	}
 	return "bad"

@@ -178,6 +178,13 @@ func (c *Call) radiusAuthorize(ctx context.Context, cfg *config.Config, mode str
 		c.sw.log.Info("call not authorised", "call", c.ID, "account", account, "return_code", rej.ReturnCode,
 			"code", rej.Status.Code, "server_message", rej.ServerMessage)
 		c.failA(rej.Status.Code, rej.Status.Reason, cdr.ReasonRejected, cdr.ReleasedBySwitch)
+	case cfg.Radius.AuthUnavailable == config.AuthUnavailableAccept:
+		c.sw.log.Warn("authorisation unavailable: call accepted unauthorised (radius.auth_unavailable: accept)",
+			"call", c.ID, "account", account, "error", err)
+		c.mu.Lock()
+		c.aaa.result.Auth = cdr.AuthUnavailable
+		c.mu.Unlock()
+		return nil, account, true
 	default:
 		c.sw.log.Warn("authorisation failed", "call", c.ID, "account", account, "error", err)
 		c.failA(503, "Authorization Unavailable", cdr.ReasonRejected, cdr.ReleasedBySwitch, c.sw.retryAfter())
