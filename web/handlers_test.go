@@ -508,12 +508,22 @@ func TestUsersAndTokens(t *testing.T) {
 	if remote("") != http.StatusUnauthorized || remote("Bearer tg_wrong") != http.StatusUnauthorized || remote("Bearer "+tok) != 200 {
 		t.Fatal("remote /metrics: want 401 without a valid token, 200 with one")
 	}
-	// Disabling carol ends her token.
+	// Disabling carol suspends her token, and says so; enabling her brings
+	// it back.
 	if res := a.post("/users/4/disable", nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("disable = %d", res.StatusCode)
 	}
 	if res := api.get("/api/v1/me"); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("disabled user's token = %d", res.StatusCode)
+	}
+	if page := a.get("/users"); !strings.Contains(page.body, "refused while the user is disabled") || !strings.Contains(page.body, "prometheus") {
+		t.Fatalf("the users page does not show the suspended token:\n%s", page.body)
+	}
+	if res := a.post("/users/4/enable", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("enable = %d", res.StatusCode)
+	}
+	if res := api.get("/api/v1/me"); res.StatusCode != http.StatusOK {
+		t.Fatalf("re-enabled user's token = %d", res.StatusCode)
 	}
 	if res := a.post("/users/1/disable", nil); res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("disable self = %d", res.StatusCode)
@@ -525,7 +535,7 @@ func TestUsersAndTokens(t *testing.T) {
 		t.Fatalf("enable 999 = %d", res.StatusCode)
 	}
 	acts := strings.Join(e.auditActions(t), "\n")
-	for _, want := range []string{"user add admin carol", "token add admin carol", "user disable admin carol"} {
+	for _, want := range []string{"user add admin carol", "token add admin carol", "user disable admin carol", "user enable admin carol"} {
 		if !strings.Contains(acts, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, acts)
 		}

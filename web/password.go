@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -129,9 +128,7 @@ type passwordChange struct {
 
 func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 	var body passwordChange
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
+	if !decodeJSON(w, r, &body) {
 		s.fail(w, r, http.StatusBadRequest, `want a JSON object {"current_password": "...", "new_password": "..."}`)
 		return
 	}

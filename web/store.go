@@ -64,6 +64,9 @@ const (
 	auditUserEnable   = "user enable"
 	auditTokenAdd     = "token add"
 	auditTokenRevoke  = "token revoke"
+	auditUserRole     = "user role"
+	auditUserDelete   = "user delete"
+	auditUserPassword = "password reset"
 
 	auditPasswordChange = "password change"
 	auditPasswordFailed = "password change failed"
@@ -156,18 +159,14 @@ func NewPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// setDisabled disables or enables a user and returns it. A disabled user's
+// API tokens are kept but refused (userByToken wants an enabled user), so
+// enabling the user again brings its machines back; they are not deleted
+// behind the admin's back.
 func (st *store) setDisabled(ctx context.Context, id int64, disabled bool) (User, error) {
-	u, err := scanUser(st.db.QueryRow(ctx, "UPDATE users SET disabled = $2 WHERE id = $1 RETURNING "+userCols, id, disabled))
-	if err != nil {
-		return u, err
-	}
-	if disabled {
-		// A disabled user's machines stop at once too.
-		if _, err := st.db.Exec(ctx, "DELETE FROM api_tokens WHERE user_id = $1", id); err != nil {
-			return u, fmt.Errorf("revoke tokens: %w", err)
-		}
-	}
-	return u, nil
+	u, err := changeUser(ctx, st.db, id, userChange{disabled: &disabled})
+	u.Disabled = disabled
+	return u, err
 }
 
 func (st *store) setPassword(ctx context.Context, id int64, hash []byte) error {
@@ -230,6 +229,12 @@ func (st *store) tokens(ctx context.Context) ([]Token, error) {
 		err := r.Scan(&t.ID, &t.UserID, &t.Name, &t.Created, &t.LastUsed)
 		return t, err
 	})
+}
+
+func (st *store) tokenCount(ctx context.Context, userID int64) (int, error) {
+	var n int
+	err := st.db.QueryRow(ctx, "SELECT count(*) FROM api_tokens WHERE user_id = $1", userID).Scan(&n)
+	return n, err
 }
 
 func (st *store) revokeToken(ctx context.Context, id int64) (Token, error) {

@@ -147,9 +147,10 @@
     } catch (e) { console.warn(e); }
   }
 
-  // Kill buttons ask first: a kill cannot be undone.
+  // Kill and delete buttons ask first: neither can be undone.
   document.addEventListener("submit", ev => {
     if (ev.target.classList.contains("kill") && !confirm("Hang up this call?")) ev.preventDefault();
+    if (ev.target.classList.contains("delete-user") && !confirm("Delete this user and its API tokens?")) ev.preventDefault();
   });
 
   if (page === "dashboard") { dashboard(); setInterval(dashboard, 5000); }
