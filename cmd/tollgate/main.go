@@ -22,6 +22,8 @@ Usage:
                                   stream call records from the database as CSV (RFC 4180)
   tollgate user add -c FILE --name NAME --role admin|operator|viewer [--password-stdin]
                                   create a web UI user; prints a generated password
+  tollgate user list|passwd|role|disable|enable|delete -c FILE [--name NAME] [--role ROLE]
+                                  list and manage the web UI's users ("tollgate user" for details)
   tollgate relay -c FILE          run the built-in media relay alone (media.builtin), answering
                                   the rtpproxy protocol on media.builtin.control
   tollgate profile test -c FILE --invite FILE.sip   show the call profile and gateway INVITE for an INVITE

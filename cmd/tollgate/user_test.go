@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,5 +77,51 @@ func TestPeerUser(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: %q, want %q", dsn, got, want)
 		}
+	}
+}
+
+// TestUserCommands: list, passwd, role, disable, enable and delete, by
+// name, with the last-admin rule, and names shown safely.
+func TestUserCommands(t *testing.T) {
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	cfg := filepath.Join(t.TempDir(), "tollgate.yaml")
+	if err := os.WriteFile(cfg, []byte("cdr:\n  dir: "+filepath.Join(filepath.Dir(cfg), "cdr")+"\n  database: "+dsn+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok := func(want string, args ...string) string {
+		t.Helper()
+		code, out, stderr := tollgateCmd(t, nil, append([]string{"user", args[0], "-c", cfg}, args[1:]...)...)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("user %v: exit %d, want %q: %s%s", args, code, want, out, stderr)
+		}
+		return out
+	}
+	if code, out, stderr := tollgateCmd(t, nil, "migrate", "-c", cfg); code != 0 {
+		t.Fatalf("migrate: %s%s", out, stderr)
+	}
+	ok("user admin (admin) added; password: ", "add", "--name", "admin", "--role", "admin")
+	ok("user bob (viewer) added", "add", "--name", "bob", "--role", "viewer")
+	ok("user bob is now operator", "role", "--name", "bob", "--role", "operator")
+	ok("password of bob set; its sessions end; password: ", "passwd", "--name", "bob")
+	ok("API tokens are kept", "disable", "--name", "bob")
+	if out := ok("NAME", "list"); !regexp.MustCompile(`bob\s+operator\s+disabled\s+never`).MatchString(out) {
+		t.Fatalf("list:\n%s", out)
+	}
+	ok("user bob enabled", "enable", "--name", "bob")
+	ok("user bob and its API tokens deleted", "delete", "--name", "bob")
+	for _, args := range [][]string{{"delete", "--name", "admin"}, {"role", "--name", "admin", "--role", "viewer"}, {"disable", "--name", "admin"}} {
+		code, _, stderr := tollgateCmd(t, nil, append([]string{"user", args[0], "-c", cfg}, args[1:]...)...)
+		if code != 1 || !strings.Contains(stderr, "last enabled admin") {
+			t.Errorf("user %v on the last admin: exit %d: %s", args, code, stderr)
+		}
+	}
+	if code, _, stderr := tollgateCmd(t, nil, "user", "delete", "-c", cfg, "--name", "nobody"); code != 1 || !strings.Contains(stderr, `no user "nobody"`) {
+		t.Errorf("delete nobody: exit %d: %s", code, stderr)
+	}
+	if got := terminalSafe("evil\x1b[2J"); got != `"evil\x1b[2J"` {
+		t.Errorf("terminalSafe = %s", got)
+	}
+	if rows := query(t, dsn, "SELECT action FROM audit_log WHERE actor = 'command line' ORDER BY id"); len(rows) != 5 {
+		t.Errorf("audit log of the command line: %v", rows)
 	}
 }
