@@ -1,5 +1,5 @@
 // Package testenv starts the real components Tollgate's tests talk to — SIPp,
-// PostgreSQL, FreeRADIUS, Kamailio, Chromium — on free loopback ports, and
+// PostgreSQL, FreeRADIUS, Kamailio, Redis, Chromium — on free loopback ports, and
 // installs the Debian package that provides one when it is missing, so that a
 // test never depends on a service started by hand and never skips.
 package testenv
