@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -130,4 +131,71 @@ func TestFullSpoolDiskRefusesNewCalls(t *testing.T) {
 	if n := strings.Count(p.output(), "cdr spool disk full"); n < 1 {
 		t.Errorf("the full disk was logged %d times", n)
 	}
+}
+
+// TestSIGTERMWritesOrNamesEveryHeldRecord fills the spool's disk, reserve
+// included, while calls end: their records are held in memory. SIGTERM
+// waits for each: written (shipping frees space), or logged whole with the
+// reason. After a restart every call has exactly one CDR in PostgreSQL —
+// one logged at exit comes back from the journal, under the same ID.
+func TestSIGTERMWritesOrNamesEveryHeldRecord(t *testing.T) {
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	gw := uas(t, "uas.xml", nil)
+	p, mnt := startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+
+		"cdr:\n  migrate: true\n  segment_size: 65536\n  reserve: 8192\n", "TOLLGATE_CDR_DATABASE="+dsn)
+	const calls = 30
+	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
+		Calls: calls, Rate: 100, Pause: 3 * time.Second, Timeout: 60 * time.Second})
+	testenv.Eventually(t, 20*time.Second, "the calls up", func() bool { st, _ := gw.Stats(); return st.Created >= calls })
+	fillDisk(t, filepath.Join(mnt, "filler"))
+	ctx, cancel := contextWithTimeout(60 * time.Second)
+	defer cancel()
+	if st, err := caller.Wait(ctx); err != nil || st.Successful != calls {
+		t.Fatalf("calls: %s %v", st, err)
+	}
+	testenv.Eventually(t, 10*time.Second, "records held in memory", func() bool {
+		return strings.Contains(p.metrics(), "tollgate_cdr_records_held") && !strings.Contains(p.metrics(), "tollgate_cdr_records_held 0")
+	})
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	held, written, named := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, line := range strings.Split(p.output(), "\n") {
+		var l struct {
+			Msg   string `json:"msg"`
+			ID    string `json:"id"`
+			Error string `json:"error"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		switch l.Msg {
+		case "call record not written; holding it and retrying":
+			held[l.ID] = true
+		case "held call record written":
+			written[l.ID] = true
+		case "call record not written before exit: it is in the log line above":
+			if l.Error == "" {
+				t.Errorf("%s not written, and no reason given", l.ID)
+			}
+			named[l.ID] = true
+		}
+	}
+	if len(held) == 0 {
+		t.Fatal("no record was held: the disk did not fill")
+	}
+	for id := range held {
+		if written[id] == named[id] {
+			t.Errorf("held record %s: written %v, named at exit %v", id, written[id], named[id])
+		}
+	}
+	t.Logf("%d records held: %d written before exit, %d logged at exit", len(held), len(written), len(named))
+
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	p.start("TOLLGATE_CDR_DATABASE=" + dsn)
+	waitRows(t, dsn, "SELECT count(DISTINCT id) AS n FROM cdrs", calls)
+	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", calls)
 }
