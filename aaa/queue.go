@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"layeh.com/radius"
@@ -21,12 +22,21 @@ import (
 // checkpoint, in a crash) was lost — the at-least-once of RADIUS itself.
 // The log is truncated whenever everything in it has been delivered.
 type Queue struct {
-	mu      sync.Mutex
-	f       *os.File
-	size    int64
-	nextSeq uint64
-	pending []QueuedRecord // oldest first
+	mu       sync.Mutex
+	f        *os.File
+	size     int64
+	reserved int64 // the log's blocks are allocated up to here
+	nextSeq  uint64
+	pending  []QueuedRecord // oldest first
 }
+
+// queueReserve is the disk space kept allocated past the log's end, without
+// changing its size, so that records no server answered can still be queued
+// on a full disk (the CDR spool's disk, by default): some 3,000 records.
+const queueReserve = 1 << 20
+
+// fallocKeepSize is FALLOC_FL_KEEP_SIZE: allocate without growing the file.
+const fallocKeepSize = 0x1
 
 // QueuedRecord is one undelivered accounting packet.
 type QueuedRecord struct {
@@ -119,7 +129,20 @@ func (q *Queue) replay() error {
 	if len(q.pending) == 0 && q.size > 0 {
 		return q.truncate()
 	}
+	q.reserve()
 	return nil
+}
+
+// reserve allocates queueReserve bytes past the log's end once less than
+// half of that is left. It is best effort: on a full disk the queue lives
+// on what is already allocated, which is what the reserve is for.
+func (q *Queue) reserve() {
+	if q.reserved-q.size >= queueReserve/2 {
+		return
+	}
+	if syscall.Fallocate(int(q.f.Fd()), fallocKeepSize, q.size, queueReserve) == nil {
+		q.reserved = q.size + queueReserve
+	}
 }
 
 // decodeLogEntry returns one entry, or n == 0 at the end or at a torn or
@@ -156,6 +179,7 @@ func (q *Queue) write(b []byte) error {
 		return err
 	}
 	q.size += int64(len(b))
+	q.reserve()
 	return nil
 }
 
@@ -252,7 +276,8 @@ func (q *Queue) truncate() error {
 	if err := q.f.Truncate(0); err != nil {
 		return fmt.Errorf("accounting queue: %w", err)
 	}
-	q.size = 0
+	q.size, q.reserved = 0, 0
+	q.reserve()
 	return q.f.Sync()
 }
 

@@ -1,8 +1,12 @@
 package aaa
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,4 +95,46 @@ func FuzzQueueReplay(f *testing.F) {
 		_, _ = q.Append(attrs("x"), time.Now())
 		q.Close()
 	})
+}
+
+// TestQueueOnFullDisk: the queue keeps space allocated past its end, so
+// that records no server answered are still queued when its disk is full.
+func TestQueueOnFullDisk(t *testing.T) {
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs (tests run as root): %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	q, err := OpenQueue(filepath.Join(mnt, "queue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	f, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = f.Write(make([]byte, 4096))
+	}
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the disk: %v", err)
+	}
+	big := attrs(strings.Repeat("x", 200))
+	for i := range 1000 {
+		if _, err := q.Append(big, time.Now()); err != nil {
+			t.Fatalf("record %d on a full disk: %v", i, err)
+		}
+	}
+	var seqs []uint64
+	for _, r := range q.Head(1000) {
+		seqs = append(seqs, r.Seq)
+	}
+	if err := q.Delivered(seqs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Append(big, time.Now()); err != nil {
+		t.Fatalf("after delivery on a full disk: %v", err)
+	}
 }
