@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -12,19 +13,29 @@ import (
 // fragment would lose it whole.
 const bigRequest = 1300
 
+// tcpConnectTimeout bounds the TCP try of a large INVITE, leaving the rest
+// of the attempt's setup time to the UDP fallback: a firewall that drops
+// TCP in silence must not cost the gateway.
+const tcpConnectTimeout = 2 * time.Second
+
 // sendInvite sends an attempt's INVITE. One larger than bigRequest to a
 // udp gateway goes over TCP unless the gateway is udp_only. When TCP
 // cannot reach the gateway (refused or reset) the INVITE is sent again
 // over UDP, as 18.1.1 asks, and the log says so: the operator should then
-// mark the gateway udp_only. A TCP connection that hangs uses up ctx, and
-// the gateway counts as unreachable.
+// mark the gateway udp_only. A TCP connection that is not made within
+// tcpConnectTimeout counts as refused.
 func (c *Call) sendInvite(ctx context.Context, b *attemptLeg, inv *sip.Request) (sip.ClientTransaction, error) {
 	s := c.sw
 	c.mu.Lock()
 	udp, size := c.bigOverTCP(b, inv)
 	c.mu.Unlock()
-	tx, err := s.cli.TransactionRequest(ctx, inv, prebuilt)
-	if err == nil || udp == nil || ctx.Err() != nil {
+	if udp == nil {
+		return s.cli.TransactionRequest(ctx, inv, prebuilt)
+	}
+	tctx, cancel := context.WithTimeout(ctx, tcpConnectTimeout)
+	tx, err := s.cli.TransactionRequest(tctx, inv, prebuilt)
+	cancel()
+	if err == nil || ctx.Err() != nil {
 		return tx, err
 	}
 	s.log.Warn("large INVITE: TCP to the gateway failed, falling back to UDP (RFC 3261 18.1.1); "+
