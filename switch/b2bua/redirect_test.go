@@ -3,11 +3,15 @@ package b2bua
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/config"
 )
 
 // redirectTo makes p a gateway that answers every INVITE 302 with a
@@ -94,5 +98,49 @@ func TestRedirectRelayedWithContact(t *testing.T) {
 	}
 	if r := sw.record(t); len(r.Attempts) != 1 || r.SIPCode != 302 {
 		t.Errorf("record: %d, attempts %+v", r.SIPCode, r.Attempts)
+	}
+}
+
+// TestRedirectHopsOrder: the targets of a followed 3xx, without a network:
+// best q first, listed order among equals, non-SIP targets skipped, the
+// transport and default port read from the URI, at most max_redirects.
+func TestRedirectHopsOrder(t *testing.T) {
+	contact := func(uri, q string) sip.ContactHeader {
+		var u sip.Uri
+		if err := sip.ParseUri(uri, &u); err != nil {
+			t.Fatal(err)
+		}
+		ch := sip.ContactHeader{Address: u, Params: sip.NewParams()}
+		if q != "" {
+			ch.Params.Add("q", q)
+		}
+		return ch
+	}
+	route := &config.Route{Redirect: config.RedirectFollow, MaxRedirects: 3}
+	c := &Call{ID: "t", sw: &Switch{log: slog.New(slog.DiscardHandler)}, route: route}
+	r := &attemptResult{code: 302, contacts: []sip.ContactHeader{
+		contact("sip:low@192.0.2.1:5070", "0.1"),
+		contact("tel:+4930123", ""),
+		contact("sip:first@192.0.2.2;transport=tcp", ""),
+		contact("sip:second@192.0.2.3:5080", "1.0"),
+		contact("sip:over@192.0.2.4", "0.05"),
+	}}
+	followed := 0
+	hops := c.redirectHops(hop{route: route}, r, &followed)
+	var got []string
+	for _, h := range hops {
+		got = append(got, h.target.User+"@"+h.gw.Address+"/"+h.gw.Transport)
+	}
+	want := []string{"first@192.0.2.2:5060/tcp", "second@192.0.2.3:5080/udp", "low@192.0.2.1:5070/udp"}
+	if !slices.Equal(got, want) || followed != 3 {
+		t.Errorf("hops %v (followed %d), want %v", got, followed, want)
+	}
+	if more := c.redirectHops(hop{route: route}, r, &followed); len(more) != 0 {
+		t.Errorf("past max_redirects: %d more hops", len(more))
+	}
+	route.Redirect = config.RedirectRelay
+	followed = 0
+	if more := c.redirectHops(hop{route: route}, r, &followed); len(more) != 0 {
+		t.Errorf("relay: %d hops", len(more))
 	}
 }
