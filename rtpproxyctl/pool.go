@@ -18,8 +18,14 @@ type Config struct {
 	Relays []RelayConfig
 	Options
 	// ProbeInterval is how often a relay that stopped answering is probed
-	// (V) until it is back; 0 = 5 s.
+	// (V and VF) until it is back; 0 = 5 s.
 	ProbeInterval time.Duration
+	// HealthInterval is how often a relay in service is asked V, each probe
+	// bounded by the interval itself (and at least Options.Timeout): a
+	// relay that dies between two calls' commands is noticed within about
+	// twice this, not at its calls' next command. 0 = 2 s; negative =
+	// never (a relay is then seen dead only when a command times out).
+	HealthInterval time.Duration
 	// NotifyListen is where Tollgate receives timeout notifications:
 	// "tcp:host:port" or "unix:/path"; "" = none.
 	NotifyListen string
@@ -29,6 +35,10 @@ type Config struct {
 	// OnTimeout is called once per call whose media timed out on the relay.
 	// It must not block (hand the event to the call's goroutine).
 	OnTimeout func(Dialog)
+	// OnRelayLost is called once for each call anchored on a relay when
+	// that relay goes out of service (a health probe or a command got no
+	// answer): its media no longer flows. It must not block.
+	OnRelayLost func(Dialog)
 	// AnchorHold writes the relay address even into an SDP that holds with
 	// 0.0.0.0; by default such a stream keeps 0.0.0.0, so the hold stays
 	// a hold for the far end.
@@ -58,10 +68,34 @@ type RelayConfig struct {
 
 // relay is one configured rtpproxy and its health.
 type relay struct {
-	cfg     RelayConfig
-	client  *Client
-	alive   atomic.Bool
-	probing atomic.Bool
+	cfg    RelayConfig
+	client *Client
+	health atomic.Int32 // a relayHealth
+}
+
+// relayHealth is where a relay stands for the pool.
+type relayHealth int32
+
+const (
+	// relayDown: it did not answer; it takes no new calls, its calls' BYEs
+	// and re-INVITEs do not wait for it, and it is probed every
+	// ProbeInterval until it answers again. Relays start here.
+	relayDown relayHealth = iota
+	// relayUp: it answers; it takes new calls and is probed every
+	// HealthInterval.
+	relayUp
+)
+
+func (r *relay) up() bool { return relayHealth(r.health.Load()) == relayUp }
+
+// moveTo changes the relay's health and reports whether it changed, so
+// that of several goroutines seeing the same failure one acts on it.
+func (r *relay) moveTo(h relayHealth) bool {
+	from := relayUp
+	if h == relayUp {
+		from = relayDown
+	}
+	return r.health.CompareAndSwap(int32(from), int32(h))
 }
 
 // Pool is the set of relays; it opens one MediaRelay per call. It is safe
@@ -79,7 +113,9 @@ type Pool struct {
 	tagSeq    atomic.Uint64
 	mu        sync.Mutex
 	byTag     map[string]*Session
-	open      map[*Session]struct{} // calls anchored and not deleted, for the counter polls
+	// open are the calls anchored and not deleted, with their relay: for
+	// the counter polls, and the calls to tell when a relay is lost.
+	open map[*Session]*relay
 }
 
 // New opens a Pool and probes every relay (in parallel, bounded by the
@@ -98,11 +134,14 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	if cfg.CounterInterval == 0 {
 		cfg.CounterInterval = 30 * time.Second
 	}
+	if cfg.HealthInterval == 0 {
+		cfg.HealthInterval = 2 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	p := &Pool{cfg: cfg, log: cfg.Logger.With("component", "rtpproxyctl"),
-		tagPrefix: "tg" + strconv.FormatUint(uint64(rand.Uint32()), 36) + "-", byTag: make(map[string]*Session), open: make(map[*Session]struct{})}
+		tagPrefix: "tg" + strconv.FormatUint(uint64(rand.Uint32()), 36) + "-", byTag: make(map[string]*Session), open: make(map[*Session]*relay)}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, rc := range cfg.Relays {
 		if rc.Weight < 0 {
@@ -132,14 +171,16 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		wg.Go(func() {
 			if err := r.client.Probe(ctx); err != nil {
 				p.log.Warn("rtpproxy not usable at start, probing in the background", "relay", r.cfg.Address, "err", err)
-				p.startProbe(r)
 				return
 			}
-			r.alive.Store(true)
+			r.moveTo(relayUp)
 			p.log.Info("rtpproxy in service", "relay", r.cfg.Address, "features", r.client.Features())
 		})
 	}
 	wg.Wait()
+	for _, r := range p.relays {
+		p.wg.Go(func() { p.monitor(r) })
+	}
 	if cfg.CounterInterval > 0 {
 		p.wg.Go(p.pollCounters)
 	}
@@ -173,9 +214,9 @@ func (p *Pool) pollCounters() {
 	}
 }
 
-func (p *Pool) track(s *Session) {
+func (p *Pool) track(s *Session, r *relay) {
 	p.mu.Lock()
-	p.open[s] = struct{}{}
+	p.open[s] = r
 	p.mu.Unlock()
 }
 
@@ -218,7 +259,7 @@ type RelayStatus struct {
 func (p *Pool) Status() []RelayStatus {
 	out := make([]RelayStatus, len(p.relays))
 	for i, r := range p.relays {
-		out[i] = RelayStatus{Address: r.cfg.Address, Weight: r.cfg.Weight, InUse: r.alive.Load(), Features: r.client.Features()}
+		out[i] = RelayStatus{Address: r.cfg.Address, Weight: r.cfg.Weight, InUse: r.up(), Features: r.client.Features()}
 	}
 	return out
 }
@@ -228,7 +269,7 @@ func (p *Pool) Status() []RelayStatus {
 func (p *Pool) pick(tried []*relay) *relay {
 	total := 0
 	for _, r := range p.relays {
-		if r.alive.Load() && !contains(tried, r) {
+		if r.up() && !contains(tried, r) {
 			total += r.cfg.Weight
 		}
 	}
@@ -237,7 +278,7 @@ func (p *Pool) pick(tried []*relay) *relay {
 	}
 	n := rand.IntN(total)
 	for _, r := range p.relays {
-		if !r.alive.Load() || contains(tried, r) {
+		if !r.up() || contains(tried, r) {
 			continue
 		}
 		if n < r.cfg.Weight {
@@ -258,37 +299,78 @@ func contains(rs []*relay, r *relay) bool {
 }
 
 // failed takes a relay out of service after a transport failure (no
-// reply, connection refused) and starts probing it.
+// reply, connection refused) and tells each call anchored on it.
 func (p *Pool) failed(r *relay, err error) {
-	if r.alive.CompareAndSwap(true, false) {
-		p.log.Warn("rtpproxy out of service", "relay", r.cfg.Address, "err", err)
-		p.startProbe(r)
+	if !r.moveTo(relayDown) {
+		return
+	}
+	p.mu.Lock()
+	var lost []Dialog
+	for s, on := range p.open {
+		if on == r {
+			lost = append(lost, s.d)
+		}
+	}
+	p.mu.Unlock()
+	p.log.Warn("rtpproxy out of service", "relay", r.cfg.Address, "calls", len(lost), "err", err)
+	if p.cfg.OnRelayLost != nil {
+		for _, d := range lost {
+			p.cfg.OnRelayLost(d)
+		}
 	}
 }
 
-func (p *Pool) startProbe(r *relay) {
-	if !r.probing.CompareAndSwap(false, true) {
-		return
-	}
-	p.wg.Go(func() {
-		defer r.probing.Store(false)
-		t := time.NewTicker(p.cfg.ProbeInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := r.client.Probe(p.ctx); err != nil {
-				p.log.Debug("rtpproxy still out of service", "relay", r.cfg.Address, "err", err)
-				continue
-			}
-			r.alive.Store(true)
-			p.log.Info("rtpproxy back in service", "relay", r.cfg.Address, "features", r.client.Features())
+// monitor watches one relay for the pool's life: in service, a V every
+// HealthInterval (a V costs the relay nothing, and a dead relay is then
+// found without waiting for a call's command to time out); out of
+// service, a full probe (V and the VFs, since a restarted relay may be
+// another version) every ProbeInterval until it answers.
+func (p *Pool) monitor(r *relay) {
+	t := time.NewTimer(p.nextCheck(r))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
 			return
+		case <-t.C:
 		}
-	})
+		if r.up() {
+			if err := p.checkHealth(r); err != nil && p.ctx.Err() == nil {
+				p.failed(r, fmt.Errorf("health probe: %w", err))
+			}
+		} else if err := r.client.Probe(p.ctx); err != nil {
+			p.log.Debug("rtpproxy still out of service", "relay", r.cfg.Address, "err", err)
+		} else if r.moveTo(relayUp) {
+			p.log.Info("rtpproxy back in service", "relay", r.cfg.Address, "features", r.client.Features())
+		}
+		t.Reset(p.nextCheck(r))
+	}
+}
+
+// nextCheck is how long monitor waits before looking at r again; a relay
+// in service is not health-probed when HealthInterval is negative, but is
+// still looked at then, in case it goes out of service meanwhile.
+func (p *Pool) nextCheck(r *relay) time.Duration {
+	if r.up() && p.cfg.HealthInterval > 0 {
+		return p.cfg.HealthInterval
+	}
+	return p.cfg.ProbeInterval
+}
+
+// checkHealth asks r for its version, within one HealthInterval (at least
+// one command timeout). A relay in service that is not health-probed
+// passes.
+func (p *Pool) checkHealth(r *relay) error {
+	if p.cfg.HealthInterval < 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, max(p.cfg.HealthInterval, p.cfg.Timeout))
+	defer cancel()
+	v, err := r.client.Command(ctx, "V")
+	if err == nil && v != capBasic {
+		err = fmt.Errorf("version %q: %w", v, ErrUnsupported)
+	}
+	return err
 }
 
 // newTag returns a notify tag unique to this process's life.

@@ -73,7 +73,7 @@ func (s *Session) anchor(ctx context.Context, op byte, from Side, streams []Stre
 		}
 		return s.firstOffer(ctx, from, streams)
 	}
-	if !s.relay.alive.Load() {
+	if !s.relay.up() {
 		return s.keepSettings(from, streams, ErrRelayDown)
 	}
 	out, err := s.send(ctx, s.relay, op, from, streams)
@@ -114,7 +114,7 @@ func (s *Session) firstOffer(ctx context.Context, from Side, streams []Stream) (
 			return nil, err
 		}
 		s.relay = r
-		s.pool.track(s)
+		s.pool.track(s, r)
 		return out, nil
 	}
 }
@@ -251,7 +251,7 @@ func (s *Session) Delete(ctx context.Context) (Stats, error) {
 		indexes = append(indexes, i)
 	}
 	slices.Sort(indexes)
-	if !r.alive.Load() {
+	if !r.up() {
 		for _, i := range indexes {
 			st.merge(s.streams[i].counted)
 		}
@@ -313,7 +313,7 @@ func (s *Session) poll(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.relay
-	if s.deleted || r == nil || !r.alive.Load() {
+	if s.deleted || r == nil || !r.up() {
 		return
 	}
 	f := r.client.Features()
