@@ -178,10 +178,12 @@ const (
 	ReasonMaxDuration   = "max duration"   // the route's max call duration
 	ReasonCreditExpired = "credit expired" // prepaid credit ran out
 	ReasonMediaTimeout  = "media timeout"
-	ReasonACKTimeout    = "ack timeout" // the caller never ACKed our 200
-	ReasonAdminKill     = "admin kill"
-	ReasonShutdown      = "shutdown"
-	ReasonCrashed       = "switch restart" // connected when Tollgate died; written from the journal
+	// ReasonMediaRelayLost: the relay anchoring its media stopped answering.
+	ReasonMediaRelayLost = "media relay lost"
+	ReasonACKTimeout     = "ack timeout" // the caller never ACKed our 200
+	ReasonAdminKill      = "admin kill"
+	ReasonShutdown       = "shutdown"
+	ReasonCrashed        = "switch restart" // connected when Tollgate died; written from the journal
 
 	// ReasonRadiusDisconnect: a RADIUS Disconnect-Request (RFC 5176) ended it.
 	ReasonRadiusDisconnect = "radius disconnect"

@@ -275,3 +275,20 @@ profiles:
 		}
 	}
 }
+
+func TestMediaOnRelayLost(t *testing.T) {
+	c, err := Parse([]byte(route))
+	if err != nil || c.Media.OnRelayLost != RelayLostEnd || c.Media.RTPProxy.HealthInterval != DefaultHealthInterval {
+		t.Fatalf("defaults: on_relay_lost %q, health_interval %v, err %v", c.Media.OnRelayLost, c.Media.RTPProxy.HealthInterval, err)
+	}
+	c, err = Parse([]byte(route + "media:\n  on_relay_lost: keep\n  rtpproxy: {health_interval: -1s}\n"))
+	if err != nil || c.Media.OnRelayLost != RelayLostKeep || c.Media.RTPProxy.HealthInterval >= 0 {
+		t.Fatalf("keep, no health probe: %+v, %v", c.Media, err)
+	}
+	_, err = Parse([]byte(route + "media:\n  on_relay_lost: hold\n  rtpproxy: {health_interval: 10ms}\n"))
+	for _, w := range []string{"media.on_relay_lost: \"hold\": want end or keep", "media.rtpproxy.health_interval"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}

@@ -17,11 +17,25 @@ const (
 	MediaBuiltin  = "builtin"  // Tollgate's own relay, run inside `tollgate serve`
 )
 
+// What happens to the calls of a media relay that stops answering
+// (media.on_relay_lost).
+const (
+	// RelayLostEnd hangs them up, with the reason "media relay lost": a
+	// call whose media no longer flows is billed time nobody talked.
+	RelayLostEnd = "end"
+	// RelayLostKeep leaves them up, for relays that come back with their
+	// sessions (or parties that would rather hang up themselves).
+	RelayLostKeep = "keep"
+)
+
 // Media configures media anchoring.
 type Media struct {
-	Mode     string        `yaml:"mode"` // none (default), rtpproxy or builtin
-	RTPProxy RTPProxyMedia `yaml:"rtpproxy"`
-	Builtin  BuiltinMedia  `yaml:"builtin"`
+	Mode string `yaml:"mode"` // none (default), rtpproxy or builtin
+	// OnRelayLost is what happens to a relay's calls when its health
+	// probe or a command gets no answer: end (default) or keep.
+	OnRelayLost string        `yaml:"on_relay_lost"`
+	RTPProxy    RTPProxyMedia `yaml:"rtpproxy"`
+	Builtin     BuiltinMedia  `yaml:"builtin"`
 }
 
 // RTPProxyMedia is the set of external rtpproxies (Sippy rtpproxy, or
@@ -35,6 +49,10 @@ type RTPProxyMedia struct {
 	Retries int           `yaml:"retries"`
 	// ProbeInterval is how often a relay that stopped answering is probed.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// HealthInterval is how often a relay in service is asked V, each
+	// probe waiting at most this long: a dead relay is found within about
+	// twice this. -1s: never (found only when a call's command times out).
+	HealthInterval time.Duration `yaml:"health_interval"`
 	// Notify is where Tollgate listens for media timeout notifications:
 	// "tcp:host:port" or "unix:/path"; empty: none. NotifySocket is the same
 	// target as the relays know it (their -n option), when it differs.
@@ -89,6 +107,7 @@ const (
 	DefaultRTPProxyTimeout = time.Second
 	DefaultRTPProxyRetries = 5
 	DefaultProbeInterval   = 5 * time.Second
+	DefaultHealthInterval  = 2 * time.Second
 	DefaultMediaPortMin    = 35000
 	DefaultMediaPortMax    = 65000
 	DefaultMediaTTL        = 60 * time.Second
@@ -101,6 +120,9 @@ func (m *Media) applyDefaults() {
 	if m.Mode == "" {
 		m.Mode = MediaNone
 	}
+	if m.OnRelayLost == "" {
+		m.OnRelayLost = RelayLostEnd
+	}
 	p := &m.RTPProxy
 	if p.Timeout == 0 {
 		p.Timeout = DefaultRTPProxyTimeout
@@ -110,6 +132,9 @@ func (m *Media) applyDefaults() {
 	}
 	if p.ProbeInterval == 0 {
 		p.ProbeInterval = DefaultProbeInterval
+	}
+	if p.HealthInterval == 0 {
+		p.HealthInterval = DefaultHealthInterval
 	}
 	if p.NotifySocket == "" {
 		p.NotifySocket = p.Notify
@@ -162,6 +187,9 @@ func (v *validator) validateMedia(c *Config) {
 	if !validMediaMode(m.Mode) {
 		v.addf("media.mode", "%q: want none, rtpproxy or builtin", m.Mode)
 	}
+	if m.OnRelayLost != RelayLostEnd && m.OnRelayLost != RelayLostKeep {
+		v.addf("media.on_relay_lost", "%q: want end or keep", m.OnRelayLost)
+	}
 	for i := range c.Routes {
 		if r := &c.Routes[i]; !validMediaMode(r.Media) {
 			v.addf(fmt.Sprintf("routes[%d].media", i), "%q: want none, rtpproxy or builtin", r.Media)
@@ -187,6 +215,9 @@ func (v *validator) validateMedia(c *Config) {
 	}
 	v.positive("media.rtpproxy.timeout", p.Timeout)
 	v.positive("media.rtpproxy.probe_interval", p.ProbeInterval)
+	if p.HealthInterval > 0 && p.HealthInterval < 100*time.Millisecond {
+		v.addf("media.rtpproxy.health_interval", "%v: want at least 100ms (or -1s: no health probe)", p.HealthInterval)
+	}
 	if p.Retries < -1 {
 		v.addf("media.rtpproxy.retries", "want -1 (no resend) or more")
 	}

@@ -45,7 +45,14 @@ type media struct {
 	stop    context.CancelFunc
 	served  chan error
 	tmpDir  string
-	handler atomic.Pointer[func(rtpproxyctl.Dialog)]
+	events  atomic.Pointer[relayEvents]
+}
+
+// relayEvents is what the relays tell the switch about its calls
+// (b2bua.Switch).
+type relayEvents interface {
+	MediaTimedOut(rtpproxyctl.Dialog)
+	MediaRelayLost(rtpproxyctl.Dialog)
 }
 
 // In-process control settings: the relay is on loopback, so a lost
@@ -109,6 +116,7 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia) error {
 		Options:      rtpproxyctl.Options{Timeout: builtinTimeout, Retries: builtinRetries},
 		NotifyListen: notify,
 		OnTimeout:    m.timedOut,
+		OnRelayLost:  m.relayLost,
 		Logger:       m.log,
 	})
 	if err != nil {
@@ -121,12 +129,14 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia) error {
 
 func (m *media) startRTPProxy(ctx context.Context, c config.RTPProxyMedia) error {
 	pc := rtpproxyctl.Config{
-		Options:       rtpproxyctl.Options{Timeout: c.Timeout, Retries: c.Retries},
-		ProbeInterval: c.ProbeInterval,
-		NotifyListen:  c.Notify,
-		NotifySocket:  c.NotifySocket,
-		OnTimeout:     m.timedOut,
-		Logger:        m.log,
+		Options:        rtpproxyctl.Options{Timeout: c.Timeout, Retries: c.Retries},
+		ProbeInterval:  c.ProbeInterval,
+		NotifyListen:   c.Notify,
+		NotifySocket:   c.NotifySocket,
+		OnTimeout:      m.timedOut,
+		OnRelayLost:    m.relayLost,
+		HealthInterval: c.HealthInterval,
+		Logger:         m.log,
 	}
 	for _, r := range c.Relays {
 		rc := rtpproxyctl.RelayConfig{Address: r.Address, Weight: r.Weight}
@@ -152,13 +162,19 @@ func (m *media) relays() b2bua.MediaRelays {
 	return out
 }
 
-// bind sends the relays' timeout notifications to f (the switch's
-// MediaTimedOut): the pools start before the switch exists.
-func (m *media) bind(f func(rtpproxyctl.Dialog)) { m.handler.Store(&f) }
+// bind sends the relays' timeout notifications and lost relays' calls to
+// the switch: the pools start before the switch exists.
+func (m *media) bind(sw relayEvents) { m.events.Store(&sw) }
 
 func (m *media) timedOut(d rtpproxyctl.Dialog) {
-	if f := m.handler.Load(); f != nil {
-		(*f)(d)
+	if sw := m.events.Load(); sw != nil {
+		(*sw).MediaTimedOut(d)
+	}
+}
+
+func (m *media) relayLost(d rtpproxyctl.Dialog) {
+	if sw := m.events.Load(); sw != nil {
+		(*sw).MediaRelayLost(d)
 	}
 }
 

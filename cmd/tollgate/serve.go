@@ -131,7 +131,7 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
-	media.bind(sw.MediaTimedOut)
+	media.bind(sw)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
 	dynauth, err := startDynAuth(cfg, sw, records.pool, log)

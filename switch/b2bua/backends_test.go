@@ -94,13 +94,18 @@ func radiusAAA(t testing.TB, ctx context.Context, cfg *config.Config) (a *AAA, d
 }
 
 // testMedia is the built-in relay serving a pool of one, with timeout
-// notifications over a unix socket, as serve starts it.
+// notifications over a unix socket, as serve starts it. When the
+// configuration anchors media with mode rtpproxy, the relay stands for the
+// first external relay instead, on that relay's control address, as
+// `tollgate relay` would run it, and the pool is driven with the
+// rtpproxy section's settings.
 type testMedia struct {
 	builtin *relay.Relay
 	pool    *rtpproxyctl.Pool
+	mode    string
 	stop    context.CancelFunc
 	served  chan error
-	handler atomic.Pointer[func(rtpproxyctl.Dialog)]
+	sw      atomic.Pointer[Switch]
 }
 
 func startTestMedia(t testing.TB, ctx context.Context, cfg *config.Config) *testMedia {
@@ -112,8 +117,14 @@ func startTestMedia(t testing.TB, ctx context.Context, cfg *config.Config) *test
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	notify := "unix:" + filepath.Join(dir, "notify.sock")
+	mode, control := config.MediaBuiltin, "udp:127.0.0.1:0"
+	opts, health := rtpproxyctl.Options{Timeout: 300 * time.Millisecond, Retries: 9}, time.Duration(0)
+	if p := cfg.Media.RTPProxy; cfg.UsesMedia(config.MediaRTPProxy) {
+		mode, control = config.MediaRTPProxy, p.Relays[0].Address
+		opts, health = rtpproxyctl.Options{Timeout: p.Timeout, Retries: p.Retries}, p.HealthInterval
+	}
 	r, err := relay.New(relay.Config{
-		Control: []string{"udp:127.0.0.1:0"}, MediaIP: b.MediaIP, AdvertiseIP: b.AdvertiseIP,
+		Control: []string{control}, MediaIP: b.MediaIP, AdvertiseIP: b.AdvertiseIP,
 		PortMin: b.PortMin, PortMax: b.PortMax, SetupTTL: b.SetupTTL, TTL: b.TTL,
 		MaxSessions: b.MaxSessions, MaxPacketRate: b.MaxPacketRate, MaxBusy: b.MaxBusy,
 		Notify: []string{notify},
@@ -121,17 +132,23 @@ func startTestMedia(t testing.TB, ctx context.Context, cfg *config.Config) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &testMedia{builtin: r, served: make(chan error, 1)}
+	m := &testMedia{builtin: r, mode: mode, served: make(chan error, 1)}
 	var sctx context.Context
 	sctx, m.stop = context.WithCancel(context.Background())
 	go func() { m.served <- r.Serve(sctx) }()
 	m.pool, err = rtpproxyctl.New(ctx, rtpproxyctl.Config{
-		Relays:       []rtpproxyctl.RelayConfig{{Address: r.ControlAddrs()[0]}},
-		Options:      rtpproxyctl.Options{Timeout: 300 * time.Millisecond, Retries: 9},
-		NotifyListen: notify,
+		Relays:         []rtpproxyctl.RelayConfig{{Address: r.ControlAddrs()[0]}},
+		Options:        opts,
+		HealthInterval: health,
+		NotifyListen:   notify,
 		OnTimeout: func(d rtpproxyctl.Dialog) {
-			if f := m.handler.Load(); f != nil {
-				(*f)(d)
+			if sw := m.sw.Load(); sw != nil {
+				sw.MediaTimedOut(d)
+			}
+		},
+		OnRelayLost: func(d rtpproxyctl.Dialog) {
+			if sw := m.sw.Load(); sw != nil {
+				sw.MediaRelayLost(d)
 			}
 		},
 		Logger: testLogger(t),
@@ -147,12 +164,17 @@ func startTestMedia(t testing.TB, ctx context.Context, cfg *config.Config) *test
 // Builtin is the relay, for its statistics.
 func (m *testMedia) Builtin() *relay.Relay { return m.builtin }
 
-func (m *testMedia) relays() MediaRelays { return MediaRelays{config.MediaBuiltin: m.pool} }
+func (m *testMedia) relays() MediaRelays { return MediaRelays{m.mode: m.pool} }
 
-// bind sends the relay's timeout notifications to the switch.
-func (m *testMedia) bind(s *Switch) {
-	f := s.MediaTimedOut
-	m.handler.Store(&f)
+// bind sends the relay's timeout notifications and its loss to the switch.
+func (m *testMedia) bind(s *Switch) { m.sw.Store(s) }
+
+// kill stops the relay as if its process died: its control and media
+// sockets close, and nothing answers there any more.
+func (m *testMedia) kill() {
+	m.stop()
+	<-m.served
+	m.served <- nil // for Close
 }
 
 func (m *testMedia) Close() error {

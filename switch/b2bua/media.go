@@ -321,8 +321,8 @@ func (c *Call) closeMedia(rec *cdr.Record) {
 // ends like any other, both legs hung up, with the reason "media timeout".
 // It must not block (it runs on the notification reader).
 func (s *Switch) MediaTimedOut(d rtpproxyctl.Dialog) {
-	c := s.calls.get(keyA(d.CallID, d.CallerTag))
-	if c == nil || c.a.d.localTag != d.CalleeTag {
+	c := s.callOfDialog(d)
+	if c == nil {
 		return
 	}
 	s.log.Info("media timeout: hanging up", "call", c.ID)
