@@ -15,6 +15,8 @@ const usage = `tollgate — carrier SIP B2BUA with RADIUS AAA, prepaid and CDRs
 
 Usage:
   tollgate serve -c FILE          run the switch on a configuration file
+  tollgate serve --gateway HOST[:PORT] [--listen udp:IP:PORT,...] [--cdr-dir DIR]
+                                  run it without a file: every call to that gateway, defaults otherwise
   tollgate check-config -c FILE   validate a configuration file and report every problem
   tollgate migrate -c FILE        apply the database migrations (cdr.database)
   tollgate setup-db               as root: create the local PostgreSQL role and database, migrate

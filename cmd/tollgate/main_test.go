@@ -42,8 +42,9 @@ func TestMain(m *testing.M) {
 type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	cfg  string // path of its configuration file
-	port int    // its SIP port on 127.0.0.1
+	cfg  string   // path of its configuration file
+	args []string // the command line, when not "serve -c cfg"
+	port int      // its SIP port on 127.0.0.1
 	// webPort is its web UI's port on 127.0.0.1, when the test left the
 	// web: section to writeConfig.
 	webPort int
@@ -95,7 +96,11 @@ func (p *proc) writeConfig(body string) {
 
 func (p *proc) start(env ...string) {
 	p.t.Helper()
-	p.cmd = exec.Command(binary, "serve", "-c", p.cfg)
+	args := p.args
+	if args == nil {
+		args = []string{"serve", "-c", p.cfg}
+	}
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -57,16 +57,25 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 // configuration, and the logger it asks for (made the default). code is
 // the exit code when it fails, 0 otherwise.
 func startDaemon(name string, args []string, stderr io.Writer) (cfg *config.Config, path string, log *slog.Logger, code int) {
-	return startDaemonWith(name, args, stderr, nil)
+	return startDaemonWith(name, args, stderr, nil, nil)
 }
 
-// startDaemonWith is startDaemon with the command's own flags added.
-func startDaemonWith(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (cfg *config.Config, path string, log *slog.Logger, code int) {
+// startDaemonWith is startDaemon with the command's own flags added. load,
+// when not nil, makes the configuration instead of config.Load (serve
+// --gateway), and returns the path to reload it from ("" for none).
+func startDaemonWith(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet),
+	load func(path string) (*config.Config, string, error)) (cfg *config.Config, path string, log *slog.Logger, code int) {
 	path, ok := parseFlags(name, args, stderr, extra)
 	if !ok {
 		return nil, "", nil, 2
 	}
-	cfg, err := config.Load(path)
+	if load == nil {
+		load = func(path string) (*config.Config, string, error) {
+			c, err := config.Load(path)
+			return c, path, err
+		}
+	}
+	cfg, path, err := load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, "", nil, 1
@@ -78,13 +87,18 @@ func startDaemonWith(name string, args []string, stderr io.Writer, extra func(*f
 
 func serve(args []string, stderr io.Writer) int {
 	var pprofAddr string
+	var gw gatewayFlags
 	cfg, path, log, code := startDaemonWith("serve", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&pprofAddr, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
-	})
+		gw.register(fs)
+	}, gw.load)
 	if code != 0 {
 		return code
 	}
 	log.Info("tollgate starting", "version", version, "config", path)
+	if path == "" {
+		log.Info("no configuration file: every call goes to one gateway, with the defaults", "gateway", gw.gateway, "records", gw.cdrDir)
+	}
 	tuneGC(log)
 	if pprofAddr != "" {
 		_, stopPprof, err := startPprof(pprofAddr, log)
@@ -159,6 +173,10 @@ func serve(args []string, stderr io.Writer) int {
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
+				if path == "" {
+					log.Warn("SIGHUP: no configuration file to reload (serve --gateway)")
+					continue
+				}
 				reload(sw, path, log)
 				continue
 			}
