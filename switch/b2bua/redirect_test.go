@@ -144,3 +144,21 @@ func TestRedirectHopsOrder(t *testing.T) {
 		t.Errorf("relay: %d hops", len(more))
 	}
 }
+
+// TestRedirectFollowedByProfile: a profile's redirect: follow overrides
+// its route's default relay.
+func TestRedirectFollowedByProfile(t *testing.T) {
+	t.Parallel()
+	first, moved := newPeer(t, "first"), newPeer(t, "moved")
+	first.redirectTo("4930999", moved)
+	moved.answer(0, nil)
+	sw := startSwitch(t, fmt.Sprintf(`routes: [{prefix: "", gateways: [{address: %q}]}]
+profile_select: {selectors: [follower]}
+profiles:
+  - {name: follower, redirect: follow}
+`, first.addr()))
+	ds, _ := place(t, newPeer(t, "caller"), sw.uri("100"), sdpOffer, nil)
+	if r := hangUp(t, sw, moved, ds); len(r.Attempts) != 2 {
+		t.Errorf("attempts %+v, want the redirect followed", r.Attempts)
+	}
+}
