@@ -39,8 +39,9 @@ type Journal struct {
 	// setups signals Run that Setup left entries to write out.
 	setups chan struct{}
 
-	f    *os.File // used by flushes only
-	size int64
+	f        *os.File // used by flushes only
+	size     int64
+	reserved int64 // the log's blocks are allocated up to here
 	// compactAt is the size at which a flush compacts the log next; a
 	// failed compaction (a full disk) moves it on rather than retrying it
 	// at every flush.
@@ -128,11 +129,15 @@ func (j *Journal) reopen(goodEnd int64) error {
 	if err != nil {
 		return fmt.Errorf("cdr journal: %w", err)
 	}
-	if err := f.Truncate(goodEnd); err != nil {
-		f.Close()
-		return fmt.Errorf("cdr journal: %w", err)
+	// Only a torn tail is cut: a truncate also frees the blocks the last
+	// process kept allocated past the end, which are what this write needs.
+	if st, err := f.Stat(); err != nil || st.Size() > goodEnd {
+		if err := f.Truncate(goodEnd); err != nil {
+			f.Close()
+			return fmt.Errorf("cdr journal: %w", err)
+		}
 	}
-	j.f, j.size = f, goodEnd
+	j.f, j.size, j.reserved = f, goodEnd, 0
 	var buf []byte
 	for _, o := range j.orphans {
 		b, err := json.Marshal(journalCall{Record: o.Record, Accounting: o.Accounting})
@@ -151,6 +156,7 @@ func (j *Journal) reopen(goodEnd int64) error {
 		return nil
 	}
 	j.size += int64(len(buf))
+	j.reserve()
 	return nil
 }
 
@@ -332,9 +338,11 @@ func (j *Journal) flush(g *commitGroup) error {
 		if terr := j.f.Truncate(j.size); terr != nil {
 			j.log.Error("cannot cut a failed write from the journal", "err", terr)
 		}
+		j.reserved = 0 // the truncate may have freed it
 		return err
 	}
 	j.size += int64(len(g.buf))
+	j.reserve()
 	j.mu.Lock()
 	n := len(j.live)
 	j.mu.Unlock()
@@ -385,12 +393,19 @@ func (j *Journal) compact() error {
 		os.Remove(tmp)
 		return j.compactError(err)
 	}
+	// Opened again under its own name, so that its errors name the journal
+	// and not the temporary file.
+	if named, err := os.OpenFile(j.path, os.O_RDWR, 0); err == nil {
+		f.Close()
+		f = named
+	}
 	// The new file is the journal now, even if making the rename durable
 	// fails below: appending to the old, unlinked one would lose entries.
 	if j.f != nil {
 		j.f.Close()
 	}
-	j.f, j.size = f, int64(len(buf))
+	j.f, j.size, j.reserved = f, int64(len(buf)), 0
+	j.reserve()
 	if err := syncDir(filepath.Dir(j.path)); err != nil {
 		return j.compactError(err)
 	}
@@ -408,6 +423,30 @@ func (j *Journal) compactError(err error) error {
 		err = le.Err
 	}
 	return fmt.Errorf("compacting %s: %w", j.path, err)
+}
+
+// journalReserve is the disk space kept allocated past the log's end,
+// without growing the file, so that calls are still journaled on a full
+// disk (the CDR spool's, by default): a thousand calls or so.
+const journalReserve = 1 << 20
+
+// reserve allocates journalReserve bytes past the log's end once less than
+// half of that is left; best effort, as on a full disk the log lives on
+// what is already allocated.
+func (j *Journal) reserve() {
+	if j.reserved-j.size >= journalReserve/2 {
+		return
+	}
+	if keepAllocated(j.f, j.size, journalReserve) == nil {
+		j.reserved = j.size + journalReserve
+	}
+}
+
+// keepAllocated allocates n bytes of f from off without changing its size
+// (FALLOC_FL_KEEP_SIZE): writes there then need no free space.
+func keepAllocated(f *os.File, off, n int64) error {
+	const keepSize = 0x1
+	return syscall.Fallocate(int(f.Fd()), keepSize, off, n)
 }
 
 // Close closes the journal; connected calls stay recorded in it.

@@ -136,8 +136,9 @@ func TestFullSpoolDiskRefusesNewCalls(t *testing.T) {
 // TestSIGTERMWritesOrNamesEveryHeldRecord fills the spool's disk, reserve
 // included, while calls end: their records are held in memory. SIGTERM
 // waits for each: written (shipping frees space), or logged whole with the
-// reason. After a restart every call has exactly one CDR in PostgreSQL —
-// one logged at exit comes back from the journal, under the same ID.
+// reason. After a restart on the disk still full every call has exactly one
+// CDR in PostgreSQL — one logged at exit comes back from the journal, under
+// the same ID.
 func TestSIGTERMWritesOrNamesEveryHeldRecord(t *testing.T) {
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	gw := uas(t, "uas.xml", nil)
@@ -192,10 +193,12 @@ func TestSIGTERMWritesOrNamesEveryHeldRecord(t *testing.T) {
 	}
 	t.Logf("%d records held: %d written before exit, %d logged at exit", len(held), len(written), len(named))
 
+	// The restart is on the disk still full: it starts, and the calls it
+	// recovers get their records once there is room.
+	p.start("TOLLGATE_CDR_DATABASE=" + dsn)
 	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
 		t.Fatal(err)
 	}
-	p.start("TOLLGATE_CDR_DATABASE=" + dsn)
 	waitRows(t, dsn, "SELECT count(DISTINCT id) AS n FROM cdrs", calls)
 	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", calls)
 }
