@@ -123,3 +123,31 @@ func BenchmarkConvert(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRTPOpts is the RTP options' share of the packet path, every
+// option on (the limit high enough to pass every packet): the bandwidth
+// buckets, the DTMF check, the SSRC and sequence rewrite. It must not
+// allocate.
+func BenchmarkRTPOpts(b *testing.B) {
+	r := &Relay{epoch: time.Now()}
+	s := &session{r: r, complete: true}
+	o, ok := parseRTPOpts([]string{"dtmf_filter", "dtmf_detect", "te=101", "rewrite_ssrc", "rewrite_seqno", "max_pkt_rate=1000000000", "max_byte_rate=1000000000"})
+	if !ok {
+		b.Fatal("options refused")
+	}
+	s.setOpts(0, o, r.now())
+	pkt := rtpPacket(1, 0, 0, 160)
+	var h rtp.Header
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		pkt[2], pkt[3] = byte(i>>8), byte(i)
+		if _, err := h.Unmarshal(pkt); err != nil {
+			b.Fatal(err)
+		}
+		s.mu.Lock()
+		if s.legs[0].shapes() && s.admit(0, pkt, &h, true, r.now()) {
+			s.rewrite(0, pkt)
+		}
+		s.mu.Unlock()
+	}
+}

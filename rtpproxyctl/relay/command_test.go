@@ -57,6 +57,7 @@ func FuzzCommand(f *testing.F) {
 		"Qv call ft tt ttl rtpa_jmax && Dw", "D call ft", "G nsess_created pps_in", "Il", "X",
 		"P3 call p 0 ft", "C call udp:1.2.3.4:5 ft tt", "c1 V", "U6 c ::1 1 f", "Ul[::1] c 1.2.3.4 5 f",
 		"U call 127.0.0.1 4000 ft tt && T PCMA/8 telephone-event/101 && L 127.0.0.1 4002 && Tr G722/9 CN/13",
+		"U call 127.0.0.1 4000 ft tt && O dtmf_filter te=101 max_pkt_rate=50 && L 127.0.0.1 4002 && Or symmetric rewrite_ssrc",
 	} {
 		f.Add([]byte(s))
 	}

@@ -361,6 +361,13 @@ func checkSubs(c command, haveTo bool) error {
 			if _, ok := parseFormats(sc.args); !ok {
 				return eSubc
 			}
+		case 'O':
+			if c.op == 'Q' || (sc.mods != "" && sc.mods != "r" && sc.mods != "R") {
+				return eSubc
+			}
+			if _, ok := parseRTPOpts(sc.args); !ok {
+				return eSubc
+			}
 		default:
 			return eSubc
 		}
@@ -449,9 +456,9 @@ func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, er
 		defer r.mu.Unlock()
 		r.dropFlagLocked(s, idx, sc.mods != "")
 		return "", nil
-	case 'T':
+	case 'T', 'O':
 		// The leg facing the party whose SDP the command carries, as
-		// update chose it; Tr the other one.
+		// update chose it; Tr and Or the other one.
 		side := idx
 		if !u.isU {
 			side = 1 - idx
@@ -459,10 +466,15 @@ func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, er
 		if sc.mods != "" {
 			side = 1 - side
 		}
-		f, _ := parseFormats(sc.args)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.setFormats(side, f)
+		if sc.op == 'T' {
+			f, _ := parseFormats(sc.args)
+			s.setFormats(side, f)
+		} else {
+			o, _ := parseRTPOpts(sc.args)
+			s.setOpts(side, o, r.now())
+		}
 		return "", nil
 	}
 	return "", eSubc

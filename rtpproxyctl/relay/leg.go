@@ -58,6 +58,7 @@ type leg struct {
 	codecs  string   // payload types from the c modifier
 	ptime   int      // z modifier, accepted and stored only
 	formats formats  // payload formats from a T sub-command, for transcoding
+	shape   shaping  // RTP options from an O sub-command, and their state
 }
 
 // setRemote applies an address from signalling (U/L). An address learned
@@ -65,6 +66,9 @@ type leg struct {
 func (l *leg) setRemote(addr netip.AddrPort, now int64) {
 	l.updated = now
 	l.hold = false
+	if l.shape.opts.symmetric {
+		return // only the party's own media says where it is
+	}
 	for k := range l.pipes {
 		p := &l.pipes[k]
 		a := addr

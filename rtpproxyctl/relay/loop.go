@@ -327,6 +327,13 @@ func (l *loop) serve(m *msock) {
 		if o == nil {
 			continue
 		}
+		shaped := m.kind == kindRTP && s.legs[m.leg].shapes()
+		if shaped && !s.admit(m.leg, buf, &l.h, valid, now) {
+			pp := &s.legs[m.leg].pipes[kindRTP]
+			pp.nrelayed--
+			pp.ndropped++
+			continue
+		}
 		if s.xc != nil && valid {
 			var keep bool
 			if size, keep = s.convert(m.leg, buf, &l.pcm, &l.xstats); !keep {
@@ -335,6 +342,9 @@ func (l *loop) serve(m *msock) {
 				pp.ndropped++
 				continue
 			}
+		}
+		if shaped && valid {
+			s.rewrite(m.leg, buf[:size])
 		}
 		out = o
 		t := &l.tx[k]

@@ -135,7 +135,7 @@ func (s *session) counter(name string, idx int) string {
 	case counterBytesIno:
 		return u(ino.pipes[kindRTP].nbytes)
 	}
-	return ""
+	return optCounter(name, ina, ino)
 }
 
 func (r *Relay) cmdStats(c command) (string, error) {
@@ -242,6 +242,12 @@ type DirectionStats struct {
 	JitterMs    float64 // last interarrival jitter (RFC 3550 A.8); 0 for dynamic payload types
 	MaxJitterMs float64
 	OnHold      bool // the party's last SDP put it on hold (0.0.0.0)
+	// The RTP options' figures (O sub-command): the DTMF digits detected
+	// in the party's telephone-events (the last 32), and the packets the
+	// bandwidth limit and the DTMF filter dropped (part of Dropped).
+	DTMF     string
+	Limited  uint64
+	Filtered uint64
 }
 
 // SessionStats are the counters of one media session (one m= line), for
@@ -282,5 +288,6 @@ func (l *leg) direction() DirectionStats {
 		Packets: p.npkts, Bytes: p.nbytes, Relayed: p.nrelayed, Dropped: p.ndropped + p.nignored,
 		Expected: l.rtpa.expected(), Lost: l.rtpa.lost(),
 		JitterMs: l.rtpa.jitterMs(), MaxJitterMs: l.rtpa.jitterMaxMs(), OnHold: l.hold,
+		DTMF: l.shape.dtmf.String(), Limited: l.shape.nlimited, Filtered: l.shape.nfiltered,
 	}
 }

@@ -278,6 +278,7 @@ func (r *Relay) age() uint64 {
 				s.ttl--
 			}
 			s.active = false
+			s.logDTMF()
 			expired := s.ttl <= 0
 			for i := range s.legs {
 				rcvd += s.legs[i].pipes[kindRTP].npkts + s.legs[i].pipes[kindRTCP].npkts
