@@ -45,7 +45,9 @@ var viaPort = regexp.MustCompile(`(?im)^(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*[0
 // and checks its answer. A fresh switch each time, because the messages
 // reuse branches and Call-IDs that would make one a retransmission of
 // another. Responses go to the source address with the Via's port (RFC
-// 3261 18.2.2), so each message is sent from 127.0.0.2 on that port:
+// 3261 18.2.2), so each message is sent from 127.44.75.1 on that port (an
+// address of the loopback range no other test uses, so that a test binding
+// 127.0.0.x:5060 elsewhere cannot collide with it):
 // nothing leaves the loopback, and the messages stay bit-exact.
 func TestRFC4475TortureMessages(t *testing.T) {
 	t.Parallel()
@@ -121,7 +123,7 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// tortureExchange sends one message from 127.0.0.2 on its Via port and
+// tortureExchange sends one message from 127.44.75.1 on its Via port and
 // returns the final status code answered, or 0 when none came.
 func tortureExchange(t *testing.T, to string, msg []byte) int {
 	t.Helper()
@@ -129,9 +131,9 @@ func tortureExchange(t *testing.T, to string, msg []byte) int {
 	if m := viaPort.FindSubmatch(msg); m != nil && len(m[1]) > 0 {
 		port, _ = strconv.Atoi(string(m[1]))
 	}
-	c, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.2:%d", port))
+	c, err := net.ListenPacket("udp4", fmt.Sprintf("127.44.75.1:%d", port))
 	if err != nil {
-		t.Fatalf("bind 127.0.0.2:%d: %v", port, err)
+		t.Fatalf("bind 127.44.75.1:%d: %v", port, err)
 	}
 	defer c.Close()
 	raddr, _ := net.ResolveUDPAddr("udp4", to)
