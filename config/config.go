@@ -25,6 +25,7 @@ type Config struct {
 	Radius  Radius  `yaml:"radius"`
 	Prepaid Prepaid `yaml:"prepaid"`
 	Web     Web     `yaml:"web"`
+	Cluster Cluster `yaml:"cluster"`
 
 	CallProfiles `yaml:",inline"` // profiles and profile_select (profiles.go)
 
@@ -194,6 +195,7 @@ func (c *Config) applyDefaults() {
 		t.Drain = 30 * time.Second
 	}
 	c.Media.applyDefaults()
+	c.Cluster.applyDefaults()
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if r.Media == "" {

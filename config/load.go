@@ -161,6 +161,7 @@ func (v *validator) validate(c *Config) {
 		seen[l.Transport+l.Addr()] = true
 		c.SIP.listeners = append(c.SIP.listeners, l)
 	}
+	v.validateCluster(&c.Cluster)
 	if c.SIP.UDPSockets < 0 || c.SIP.UDPSockets > 64 {
 		v.addf("sip.udp_sockets", "%d: want 0 (one per CPU) to 64", c.SIP.UDPSockets)
 	}
