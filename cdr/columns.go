@@ -32,6 +32,8 @@ var columns = []string{
 	// position still find every earlier column where it was.
 	"radius_auth", "radius_auth_method", "radius_server", "radius_return_code", "radius_latency_us",
 	"radius_acct_starts", "radius_acct_interims", "radius_acct_stops", "radius_acct_queued",
+	// Added in migration 00005.
+	"node",
 }
 
 var columnList = strings.Join(columns, ", ")
@@ -143,6 +145,7 @@ func values(rec Record, row []any) ([]any, error) {
 		clean(rec.UserAgentA), clean(rec.UserAgentB),
 		clean(rec.RADIUS.Auth), clean(rec.RADIUS.AuthMethod), clean(rec.RADIUS.Server), clampInt32(rec.RADIUS.ReturnCode), rec.RADIUS.Latency.Microseconds(),
 		clampInt32(rec.RADIUS.AcctStarts), clampInt32(rec.RADIUS.AcctInterims), clampInt32(rec.RADIUS.AcctStops), clampInt32(rec.RADIUS.AcctQueued),
+		clean(rec.Node),
 	), nil
 }
 
@@ -181,6 +184,7 @@ func newScanner() *scanner {
 		&r.UserAgentA, &r.UserAgentB,
 		&r.RADIUS.Auth, &r.RADIUS.AuthMethod, &r.RADIUS.Server, &s.radCode, &s.radLatUS,
 		&s.radStarts, &s.radInterims, &s.radStops, &s.radQ,
+		&r.Node,
 	}
 	return s
 }
@@ -298,5 +302,6 @@ func csvRow(rec Record, row []string) []string {
 		txt(rec.UserAgentA), txt(rec.UserAgentB),
 		txt(rec.RADIUS.Auth), txt(rec.RADIUS.AuthMethod), txt(rec.RADIUS.Server), itoa(rec.RADIUS.ReturnCode), i64(rec.RADIUS.Latency.Microseconds()),
 		itoa(rec.RADIUS.AcctStarts), itoa(rec.RADIUS.AcctInterims), itoa(rec.RADIUS.AcctStops), itoa(rec.RADIUS.AcctQueued),
+		txt(rec.Node),
 	)
 }

@@ -20,6 +20,7 @@ func radiusRecords() []Record {
 		Latency: 1234 * time.Microsecond}
 	recs[1].RADIUS = RADIUS{Auth: AuthAccept, AuthMethod: AuthByIP, Server: "[::1]:1812", ReturnCode: 0,
 		Latency: 850 * time.Microsecond, AcctStarts: 2, AcctInterims: 6, AcctStops: 3, AcctQueued: 17}
+	recs[1].Node = "sw-2"
 	recs[2].RADIUS = RADIUS{Auth: AuthError, AuthMethod: AuthByIP, ReturnCode: -1, Latency: 6 * time.Second}
 	return recs
 }
@@ -60,8 +61,8 @@ func TestRADIUSRoundTripsThroughPostgreSQLAndCSV(t *testing.T) {
 	for i, c := range rows[0] {
 		at[c] = i
 	}
-	if at["radius_auth"] != at["user_agent_b"]+1 || at["radius_acct_queued"] != len(rows[0])-1 {
-		t.Fatalf("RADIUS columns not appended after user_agent_b: %v", rows[0])
+	if at["radius_auth"] != at["user_agent_b"]+1 || at["radius_acct_queued"] != at["node"]-1 || at["node"] != len(rows[0])-1 {
+		t.Fatalf("RADIUS columns not appended after user_agent_b, node not after them: %v", rows[0])
 	}
 	for i, row := range rows[1:] {
 		cell := func(c string) string { return row[at[c]] }
@@ -78,6 +79,9 @@ func TestRADIUSRoundTripsThroughPostgreSQLAndCSV(t *testing.T) {
 			AcctStops: num("radius_acct_stops"), AcctQueued: num("radius_acct_queued")}
 		if r != want[i].RADIUS {
 			t.Errorf("CSV row %d: %+v, want %+v", i, r, want[i].RADIUS)
+		}
+		if cell("node") != want[i].Node {
+			t.Errorf("CSV row %d: node %q, want %q", i, cell("node"), want[i].Node)
 		}
 	}
 }

@@ -57,6 +57,10 @@ type Record struct {
 	UserAgentB string `json:"user_agent_b"`
 
 	RADIUS RADIUS `json:"radius"`
+
+	// Node is the cluster.node that switched the call: in a cluster, which
+	// server's spool, journal and logs hold the rest of its story.
+	Node string `json:"node"`
 }
 
 // Attempt is one try of one gateway within a call.
