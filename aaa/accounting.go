@@ -56,6 +56,10 @@ type AccountingConfig struct {
 	// incoming Call-ID on every leg.
 	SessionIDPerLeg bool
 	NASIPAddress    netip.Addr
+	// Node is cluster.node, sent as NAS-Identifier and h323-gw-id so that a
+	// billing server fed by several Tollgates knows which one sent each
+	// record; nothing is sent when empty.
+	Node string
 	// RetryInterval paces resending queued records; default 5 s.
 	RetryInterval time.Duration
 	Logger        *slog.Logger
@@ -255,6 +259,7 @@ func (a *Accountant) basePacket(leg Leg, status rfc2866.AcctStatusType, event ti
 	if a.cfg.NASIPAddress.Is4() {
 		err = errors.Join(err, rfc2865.NASIPAddress_Set(p, a.cfg.NASIPAddress.AsSlice()))
 	}
+	err = errors.Join(err, addNode(p, a.cfg.Node))
 	if err != nil {
 		return nil, fmt.Errorf("radius: accounting record: %w", err)
 	}

@@ -19,7 +19,7 @@ func accountant(t testing.TB, q *aaa.Queue, servers ...aaa.ServerConfig) (*aaa.A
 		}
 		t.Cleanup(func() { q.Close() })
 	}
-	return aaa.NewAccountant(c, q, aaa.AccountingConfig{RetryInterval: 100 * time.Millisecond}), c
+	return aaa.NewAccountant(c, q, aaa.AccountingConfig{RetryInterval: 100 * time.Millisecond, Node: "sw-1"}), c
 }
 
 func acctServer(fr *testenv.FreeRADIUS) aaa.ServerConfig {
@@ -83,6 +83,7 @@ func TestAccountingRecordsFreeRADIUS(t *testing.T) {
 			"h323-remote-address": "h323-remote-address=" + leg.RemoteAddress,
 			"h323-call-origin":    "h323-call-origin=" + string(leg.Origin), "h323-call-type": "h323-call-type=VoIP",
 			"h323-setup-time": "h323-setup-time=" + cisco(leg.SetupTime),
+			"NAS-Identifier":  "sw-1", "h323-gw-id": "h323-gw-id=sw-1",
 		}
 	}
 	with := func(m map[string]string, kv ...string) map[string]string {

@@ -22,6 +22,9 @@ type AuthConfig struct {
 	IPPassword string
 	// NASIPAddress, when valid, is sent as NAS-IP-Address.
 	NASIPAddress netip.Addr
+	// Node is cluster.node, sent as NAS-Identifier and h323-gw-id; nothing
+	// is sent when empty.
+	Node string
 	// ReturnCodes maps h323-return-code to SIP; default DefaultReturnCodes.
 	ReturnCodes ReturnCodes
 }
@@ -149,7 +152,7 @@ func (a *Authorizer) AccessRequest(req AuthRequest) (*radius.Packet, error) {
 	if a.cfg.NASIPAddress.Is4() {
 		err = errors.Join(err, rfc2865.NASIPAddress_Set(p, a.cfg.NASIPAddress.AsSlice()))
 	}
-	err = errors.Join(err,
+	err = errors.Join(err, addNode(p, a.cfg.Node),
 		rfc2865.CallingStationID_SetString(p, req.CallingNumber),
 		rfc2865.CalledStationID_SetString(p, req.CalledNumber),
 		AddAVPair(p, "call-id", req.CallID),

@@ -40,6 +40,17 @@ func AddH323(p *radius.Packet, t VSA, value string) error {
 	return AddVSA(p, t, t.String()+"="+value)
 }
 
+// addNode names the sending Tollgate the two ways billing servers look for
+// a NAS: NAS-Identifier (RFC 2865 §5.32, allowed in Access- and
+// Accounting-Requests), and h323-gw-id, which Cisco gateways fill with their
+// host name and Cisco-minded billing keys on.
+func addNode(p *radius.Packet, node string) error {
+	if node == "" {
+		return nil
+	}
+	return errors.Join(rfc2865.NASIdentifier_SetString(p, node), AddH323(p, H323GWID, node))
+}
+
 // AddAVPair appends a Cisco-AVPair "name=value".
 func AddAVPair(p *radius.Packet, name, value string) error {
 	return AddVSA(p, CiscoAVPair, name+"="+value)
