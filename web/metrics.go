@@ -13,10 +13,19 @@ import (
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
 )
 
-func newRegistry() *prometheus.Registry {
+func newRegistry(node string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	nodeRegisterer(reg, node).MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// nodeRegisterer registers into reg with the constant label node=name, or
+// as is without a name.
+func nodeRegisterer(reg *prometheus.Registry, node string) prometheus.Registerer {
+	if node == "" {
+		return reg
+	}
+	return prometheus.WrapRegistererWith(prometheus.Labels{"node": node}, reg)
 }
 
 // collector reads the switch's own counters at scrape time, so the hot path

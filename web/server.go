@@ -76,6 +76,10 @@ type Options struct {
 	// Registry receives the metrics; default a new registry with the Go
 	// runtime and process collectors.
 	Registry *prometheus.Registry
+	// Node is cluster.node, a constant label "node" on every metric so that
+	// the series of several Tollgates stay apart wherever they are gathered;
+	// no label when empty.
+	Node string
 }
 
 // Server is the web server's handler and its background state.
@@ -138,18 +142,19 @@ func New(o Options) (*Server, error) {
 	}
 	s.registry = o.Registry
 	if s.registry == nil {
-		s.registry = newRegistry()
+		s.registry = newRegistry(o.Node)
 	}
-	if err := s.registry.Register(&collector{s: s}); err != nil {
+	reg := nodeRegisterer(s.registry, o.Node)
+	if err := reg.Register(&collector{s: s}); err != nil {
 		return nil, fmt.Errorf("web: metrics: %w", err)
 	}
 	if o.DynAuth != nil {
-		if err := s.registry.Register(dynAuthCollector{stats: o.DynAuth}); err != nil {
+		if err := reg.Register(dynAuthCollector{stats: o.DynAuth}); err != nil {
 			return nil, fmt.Errorf("web: metrics: %w", err)
 		}
 	}
 	if o.Radius != nil {
-		if err := s.registry.Register(radiusProbeCollector{stats: o.Radius}); err != nil {
+		if err := reg.Register(radiusProbeCollector{stats: o.Radius}); err != nil {
 			return nil, fmt.Errorf("web: metrics: %w", err)
 		}
 	}

@@ -32,17 +32,18 @@ type cdrPipe struct {
 	csv     *cdr.CSVFiles
 	done    chan struct{}
 
+	node       string         // cluster.node, for the records the switch leaves without one
 	orphans    []cdr.Orphan   // calls the previous process left in the journal
 	recovering sync.WaitGroup // recoverCalls, for the shutdown
 }
 
-func openCDR(ctx context.Context, c config.CDR, log *slog.Logger) (*cdrPipe, error) {
+func openCDR(ctx context.Context, c config.CDR, node string, log *slog.Logger) (*cdrPipe, error) {
 	spool, err := cdr.OpenSpool(filepath.Join(c.Dir, "spool"), cdr.SpoolOptions{Logger: log,
 		SegmentSize: c.SegmentSize, Reserve: c.Reserve})
 	if err != nil {
 		return nil, err
 	}
-	p := &cdrPipe{spool: spool, done: make(chan struct{})}
+	p := &cdrPipe{spool: spool, node: node, done: make(chan struct{})}
 	if p.journal, err = cdr.OpenJournal(filepath.Join(c.Dir, "journal"), log); err != nil {
 		spool.Close()
 		return nil, err
@@ -89,10 +90,20 @@ func openCDR(ctx context.Context, c config.CDR, log *slog.Logger) (*cdrPipe, err
 // entry: a crash in between leaves both, and the spool's copy wins because
 // recovery writes the journal's under the same ID, which is idempotent.
 func (p *cdrPipe) Write(_ context.Context, rec cdr.Record) error {
+	p.stamp(&rec)
 	if err := p.spool.Append(rec); err != nil {
 		return err
 	}
 	return p.journal.Ended(rec.ID)
+}
+
+// stamp names this node in a record that names none: the switch leaves it
+// out, and every record it hands over (or left in the journal) is this
+// node's own.
+func (p *cdrPipe) stamp(rec *cdr.Record) {
+	if rec.Node == "" {
+		rec.Node = p.node
+	}
 }
 
 // recovery is how far the recovery of one orphaned call has got.
@@ -146,6 +157,7 @@ func (p *cdrPipe) recoverCalls(ctx context.Context, acct *aaa.Accountant, log *s
 // recoverOne does what is left of one orphaned call's recovery.
 func (p *cdrPipe) recoverOne(ctx context.Context, o cdr.Orphan, stage *recovery, acct *aaa.Accountant, log *slog.Logger) error {
 	rec := o.Record
+	p.stamp(&rec)
 	if *stage == recoveryPending {
 		if err := p.spool.Append(rec); err != nil {
 			return err

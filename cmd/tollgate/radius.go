@@ -51,7 +51,7 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 		for rc, s := range r.ReturnCodes {
 			codes[rc] = aaa.SIPStatus{Code: s.Code, Reason: s.Reason}
 		}
-		o.Auth = aaa.NewAuthorizer(c, aaa.AuthConfig{IPPassword: r.IPPassword, NASIPAddress: nas, ReturnCodes: codes})
+		o.Auth = aaa.NewAuthorizer(c, aaa.AuthConfig{IPPassword: r.IPPassword, NASIPAddress: nas, Node: cfg.Cluster.Node, ReturnCodes: codes})
 		o.Nonces = aaa.NewNonces(aaa.NonceConfig{Lifetime: r.NonceLifetime})
 	}
 	if len(r.AcctServers) > 0 {
@@ -75,7 +75,7 @@ func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ra
 		}
 		a.closers = append(a.closers, q.Close)
 		acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{SessionIDPerLeg: r.Accounting.SessionIDPerLeg,
-			NASIPAddress: nas, Logger: log.With("component", "radius-acct")})
+			NASIPAddress: nas, Node: cfg.Cluster.Node, Logger: log.With("component", "radius-acct")})
 		o.Acct, o.Queue, a.acct, a.queue = acct, q, acct, q
 		var runCtx context.Context
 		runCtx, a.stopRun = context.WithCancel(ctx)

@@ -80,7 +80,9 @@ func startDaemonWith(name string, args []string, stderr io.Writer, extra func(*f
 		fmt.Fprintln(stderr, err)
 		return nil, "", nil, 1
 	}
-	log = newLogger(cfg.Log, stderr)
+	// Every line names the node, so that the logs of a cluster gathered in
+	// one place still say which server wrote each.
+	log = newLogger(cfg.Log, stderr).With("node", cfg.Cluster.Node)
 	slog.SetDefault(log)
 	return cfg, path, log, 0
 }
@@ -116,7 +118,7 @@ func serve(args []string, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	records, err := openCDR(ctx, cfg.CDR, log)
+	records, err := openCDR(ctx, cfg.CDR, cfg.Cluster.Node, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

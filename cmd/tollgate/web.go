@@ -23,7 +23,7 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 		return func() {}, nil
 	}
 	o := web.Options{
-		Log: log, Switch: sw, DB: records.pool, Web: cfg.Web,
+		Log: log, Switch: sw, DB: records.pool, Web: cfg.Web, Node: cfg.Cluster.Node,
 		Spool:   func() cdr.SpoolStats { return records.spool.Stats() },
 		Shipper: records.shipper.Stats,
 		Reload: func() error {
