@@ -29,9 +29,10 @@ type leg struct {
 	inviteSeq uint32
 	ackedSeq  uint32
 	ackBody   []byte
-	// pending is our re-INVITE awaiting its final
-	// response, for a CANCEL the requester's leg relays to it.
-	pending *sip.Request
+	// offerCancel is closed when the requester cancels the re-INVITE we
+	// relayed to this leg, for the goroutine relaying it to send our
+	// CANCEL as soon as it may (RFC 3261 9.1); it is made per re-INVITE.
+	offerCancel chan struct{}
 	// agreed is the last SDP this leg's peer accepted from us (in its 2xx
 	// or ACK), to offer again when an exchange the switch refused has left
 	// the peer on media the other leg never agreed to.

@@ -3,6 +3,7 @@ package b2bua
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -180,21 +181,21 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		}
 	}
 	c.chain.inDialog(req, out, !fromA)
+	var cancelled <-chan struct{} // never closed but for a re-INVITE
 	if isInvite {
 		// The requester may CANCEL its re-INVITE: sipgo answers it (200,
 		// then 487 to the re-INVITE), and the far leg's re-INVITE must be
 		// cancelled as well, or it stays pending there.
+		ch := make(chan struct{})
 		c.mu.Lock()
-		to.pending = out
+		to.offerCancel = ch
 		c.mu.Unlock()
-		if !tx.OnCancel(func(*sip.Request) { c.cancelOffer(to) }) {
+		if !tx.OnCancel(func(*sip.Request) { c.cancelOffer(to, ch) }) {
 			// Cancelled before it left: sipgo has answered it 487, and
 			// the far leg never hears of it.
-			c.mu.Lock()
-			to.pending = nil
-			c.mu.Unlock()
 			return
 		}
+		cancelled = ch
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
@@ -208,10 +209,9 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		case <-ctx.Done():
 		}
 	}()
-	res, out, err := s.doAuth(ctx, &to.d, out)
+	res, out, err := s.doOffer(ctx, &to.d, out, cancelled)
 	c.mu.Lock()
-	to.pending = nil
-	cancelled := to.state == LegCancelling
+	crossed := to.state == LegCancelling
 	if err == nil && isInvite && res.IsSuccess() {
 		to.inviteSeq = out.CSeq().SeqNo
 	}
@@ -220,7 +220,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		s.reply(req, tx, 408, "Request Timeout")
 		return
 	}
-	if cancelled && isInvite && res.IsSuccess() {
+	if crossed && isInvite && res.IsSuccess() {
 		// The far leg's 2xx crossed our CANCEL: the requester's
 		// re-INVITE has ended with 487, so the far leg must be brought
 		// back to the media both legs last agreed.
@@ -309,28 +309,82 @@ func (c *Call) offerDone(from, to *leg) {
 	}
 }
 
-// cancelOffer relays the requester's CANCEL of its re-INVITE to the far
-// leg's pending re-INVITE (RFC 3261 9.1 lets a UAC cancel a re-INVITE; as a
-// B2BUA we are that UAC toward the far leg). It runs on sipgo's goroutine
-// for the CANCEL, so the CANCEL transaction goes on its own.
-func (c *Call) cancelOffer(to *leg) {
+// cancelOffer is the requester's CANCEL of its re-INVITE, whose copy to
+// leg to was made with cancel: the leg moves to cancelling, and the
+// goroutine relaying the re-INVITE sends our CANCEL (doOffer). It runs on
+// sipgo's goroutine for the CANCEL and does not wait.
+func (c *Call) cancelOffer(to *leg, cancel chan struct{}) {
 	c.mu.Lock()
-	inv := to.pending
-	if inv == nil || to.state != LegUpdating || !c.move(to, legCancel) {
-		c.mu.Unlock()
-		return
+	defer c.mu.Unlock()
+	if to.offerCancel != cancel || to.state != LegUpdating || !c.move(to, legCancel) {
+		return // that re-INVITE is over
 	}
-	c.mu.Unlock()
-	s := c.sw
-	s.byesWG.Add(1)
-	go func() {
-		defer s.byesWG.Done()
-		ctx, stop := context.WithTimeout(context.Background(), 64*sip.T1)
-		defer stop()
-		if _, err := s.do(ctx, cancelFor(inv)); err != nil {
-			s.log.Debug("CANCEL of re-INVITE failed", "call", c.ID, "error", err)
+	close(cancel)
+}
+
+// doOffer is doAuth for a request relayed within a dialog that the
+// requester may cancel: once cancel is closed, our CANCEL goes to the far
+// leg, but not before the request has had a provisional response (RFC
+// 3261 9.1: a CANCEL may not overtake the request it cancels).
+func (s *Switch) doOffer(ctx context.Context, d *dialog, req *sip.Request, cancel <-chan struct{}) (*sip.Response, *sip.Request, error) {
+	res, err := s.doCancellable(ctx, req, cancel)
+	if err != nil || d.auth == nil || (res.StatusCode != 401 && res.StatusCode != 407) {
+		return res, req, err
+	}
+	retry, err := withDigest(d, req, res, d.auth)
+	if err != nil {
+		s.log.Warn("challenge within the dialog not answered", "call_id", d.callID, "method", req.Method, "error", err)
+		return res, req, nil
+	}
+	res, err = s.doCancellable(ctx, retry, cancel)
+	return res, retry, err
+}
+
+// doCancellable is do, with a CANCEL of req sent once cancel is closed and
+// a provisional response has come, whichever is last.
+func (s *Switch) doCancellable(ctx context.Context, req *sip.Request, cancel <-chan struct{}) (*sip.Response, error) {
+	tx, err := s.cli.TransactionRequest(ctx, req, prebuilt)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	provisional, wanted, sent := false, false, false
+	send := func() {
+		if sent || !provisional || !wanted {
+			return
 		}
-	}()
+		sent = true
+		s.byesWG.Add(1)
+		go func() {
+			defer s.byesWG.Done()
+			cctx, stop := context.WithTimeout(context.Background(), 64*sip.T1)
+			defer stop()
+			if _, err := s.do(cctx, cancelFor(req)); err != nil {
+				s.log.Debug("CANCEL of re-INVITE failed", "call_id", req.CallID().Value(), "error", err)
+			}
+		}()
+	}
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				provisional = true
+				send()
+				continue
+			}
+			return res, nil
+		case <-cancel:
+			cancel, wanted = nil, true
+			send()
+		case <-tx.Done():
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("transaction ended without a response")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // reoffer brings leg l back to the last media it agreed to, after an
