@@ -123,7 +123,9 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	isOffer := isInvite || req.Method == sip.UPDATE
 	c.mu.Lock()
 	from, to := c.legs(fromA)
-	if c.over() || to == nil || !from.state.inDialog() || !to.state.inDialog() {
+	// Only an answered call has two dialogs to relay between (a request
+	// in the caller's early dialog has no far leg yet).
+	if !c.answered() || !from.state.inDialog() || !to.state.inDialog() {
 		c.mu.Unlock()
 		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
