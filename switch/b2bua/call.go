@@ -114,13 +114,6 @@ func (c *Call) State() LegState {
 	return c.a.state
 }
 
-// Phase is where the call as a whole stands.
-func (c *Call) Phase() Phase {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.phase
-}
-
 // end is the single teardown path of every call: BYE the legs whose
 // dialog is still up, stop the timers, leave the call table and hand
 // exactly one record to the record sink. Later calls are no-ops, so racing
