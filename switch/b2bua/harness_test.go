@@ -481,7 +481,13 @@ func waitSettled(t *testing.T, sw *testSwitch) {
 		busy := false
 		sw.calls.each(func(c *Call) {
 			c.mu.Lock()
-			busy = busy || c.a.state == LegUpdating || (c.b != nil && c.b.state == LegUpdating)
+			legs := []*leg{&c.a}
+			if c.b != nil {
+				legs = append(legs, &c.b.leg)
+			}
+			for _, l := range legs {
+				busy = busy || l.state == LegUpdating || l.state == LegCancelling
+			}
 			c.mu.Unlock()
 		})
 		return !busy
