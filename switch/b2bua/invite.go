@@ -753,8 +753,7 @@ func (c *Call) journalSetup() {
 		return
 	}
 	c.mu.Lock()
-	rec := c.record(outcome{reason: cdr.ReasonCrashed, releasedBy: cdr.ReleasedBySwitch,
-		code: 500, sipReason: "Switch Restart"}, c.setupT)
+	rec := c.record(outcomeCrashedInSetup(), c.setupT)
 	legs := c.accountingSessions()
 	c.mu.Unlock()
 	if err := j.Setup(rec, legs); err != nil {

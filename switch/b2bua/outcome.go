@@ -114,3 +114,9 @@ func outcomeKilled(reason string) outcome { return answered(reason) }
 // outcomeCrashed is the record the journal keeps for a connected call: what
 // its record says if Tollgate dies before the call ends.
 func outcomeCrashed() outcome { return answered(cdr.ReasonCrashed) }
+
+// outcomeCrashedInSetup is the same for a call the journal notes as it
+// reaches the switch, before any answer: the caller heard nothing final.
+func outcomeCrashedInSetup() outcome {
+	return outcome{reason: cdr.ReasonCrashed, releasedBy: cdr.ReleasedBySwitch, code: 500, sipReason: "Switch Restart"}
+}
