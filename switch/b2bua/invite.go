@@ -127,7 +127,7 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	}
 	c.setupCtx, c.cancelSetup = context.WithCancelCause(context.Background())
 	c.a.name = "a"
-	c.a.state = LegTrying
+	c.move(&c.a, legInvite)
 	c.a.d = dialog{
 		callID:    req.CallID().Value(),
 		local:     to.Address,
