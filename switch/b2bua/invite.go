@@ -181,7 +181,9 @@ func (c *Call) setup() {
 		c.awaitAck(&c.a, c.txA, end.res200, func(ack *sip.Request) {
 			c.mu.Lock()
 			b, late := c.b, c.offerWay == lateOffer
-			c.to(evAck)
+			if !c.over() { // else a teardown crossed the ACK
+				c.to(evAck)
+			}
 			// The caller has its answer: the INVITE transaction needs
 			// no 32 s of Timer L, and ending it now frees its messages
 			// (a late copy of the INVITE meets onInvite's merged-request
