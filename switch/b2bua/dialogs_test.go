@@ -473,3 +473,34 @@ func TestRefusedReinviteAnswerRepaired(t *testing.T) {
 	}
 	sw.noRecord(t)
 }
+
+// TestConnectedCallHoldsNoGoroutine: once the caller has ACKed, a call is
+// its state and its timers, and no goroutine of its own; that is what
+// keeps 100,000 held calls cheap. Not parallel: it counts the process's
+// goroutines.
+func TestConnectedCallHoldsNoGoroutine(t *testing.T) {
+	gw := newPeer(t, "gw")
+	gw.answer(0, nil)
+	sw := startSwitch(t, routeTo(gw))
+	caller := newPeer(t, "caller")
+	ctx := within(t, 10*time.Second)
+	ds, err := caller.call(ctx, sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, "the call connected, with no goroutine of its own", func() bool {
+		var c *Call
+		sw.calls.each(func(x *Call) { c = x })
+		if c == nil {
+			return false
+		}
+		c.mu.Lock()
+		connected := c.phase == PhaseConnected
+		c.mu.Unlock()
+		return connected && goroutines("b2bua.(*Call)") == 0
+	})
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sw.record(t)
+}
