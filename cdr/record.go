@@ -194,6 +194,12 @@ const (
 	// ReasonCreditNotRenewed: a prepaid call's re-authorisation was refused
 	// or not answered, and its last grant ran out.
 	ReasonCreditNotRenewed = "credit not renewed"
+	// ReasonSessionTimer: a leg's RFC 4028 session expired, its refresh
+	// neither received nor answered.
+	ReasonSessionTimer = "session timer expired"
+	// ReasonKeepalive: an in-dialog keepalive was answered 408 or 481, or
+	// not at all: the peer has lost the dialog.
+	ReasonKeepalive = "keepalive failed"
 )
 
 // Who released the call.

@@ -26,6 +26,9 @@ type Config struct {
 	Prepaid Prepaid `yaml:"prepaid"`
 	Web     Web     `yaml:"web"`
 	Cluster Cluster `yaml:"cluster"`
+	// DialogTimers are the session timers and keepalives of every call
+	// whose profile does not set its own (dialogtimers.go).
+	DialogTimers DialogTimers `yaml:"dialog_timers"`
 
 	CallProfiles `yaml:",inline"` // profiles and profile_select (profiles.go)
 
@@ -33,6 +36,8 @@ type Config struct {
 	path string
 	// table answers longest-prefix lookups; built once by Load.
 	table routeTable
+	// legA and legB are the dialog timers of calls without a profile.
+	legA, legB LegTimers
 }
 
 // SIP is the signalling side: where Tollgate listens and how it presents

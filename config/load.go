@@ -224,6 +224,7 @@ func (v *validator) validate(c *Config) {
 	v.validateRadius(c)
 	v.validateWeb(&c.Web)
 	v.validateProfiles(c)
+	v.validateAllDialogTimers(c)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

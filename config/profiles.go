@@ -115,6 +115,10 @@ type CallProfile struct {
 	Media string `yaml:"media"`
 	// Redirect overrides the route's redirect: relay or follow.
 	Redirect string `yaml:"redirect"`
+
+	// Session timers and keepalives of the profile's calls
+	// (dialogtimers.go), each option overriding the global one.
+	DialogTimers `yaml:",inline"`
 }
 
 // GatewayAuth is a digest identity the switch presents on one leg.
@@ -167,6 +171,8 @@ type Profile struct {
 	Prepaid         *bool  // nil inherits
 	Media           string // "" inherits the route's
 	Redirect        string // "" inherits the route's
+	DialogTimers    DialogTimers
+	legA, legB      LegTimers // resolved with the global options
 }
 
 // Reply is a final response a profile gives instead of the switch.
@@ -292,7 +298,8 @@ func literal(rule string) (string, bool) {
 func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.MapSet) *Profile {
 	src, _ := yaml.Marshal(cp)
 	p := &Profile{Name: cp.Name, Origin: path, Checksum: profile.Checksum(src),
-		HeaderFilter: cp.HeaderFilter, CodecFilter: cp.CodecFilter, Codecs: cp.Codecs}
+		HeaderFilter: cp.HeaderFilter, CodecFilter: cp.CodecFilter, Codecs: cp.Codecs,
+		DialogTimers: cp.DialogTimers}
 	ok := true
 	pat := func(option, s string) *profile.Pattern {
 		if s == "" {
