@@ -37,6 +37,8 @@ type leg struct {
 	// or ACK), to offer again when an exchange the switch refused has left
 	// the peer on media the other leg never agreed to.
 	agreed []byte
+	// timers are the leg's session timer and keepalive (sessiontimer.go).
+	timers legTimers
 }
 
 // attemptLeg is one outgoing try of one gateway.
@@ -69,6 +71,8 @@ type Call struct {
 	inviteBranch               string       // its top Via branch, to spot its late retransmissions
 	txA                        sip.ServerTransaction
 	offerWay                   offerWay
+	// timersB are the dialog timers each attempt's leg starts with.
+	timersB config.LegTimers
 
 	a        leg
 	b        *attemptLeg
@@ -131,6 +135,7 @@ func (c *Call) end(o outcome) {
 	if c.maxTimer != nil {
 		c.maxTimer.Stop()
 	}
+	c.a.timers.stop()
 	var byes []*dialog
 	if c.a.state.inDialog() {
 		byes = append(byes, &c.a.d)
@@ -140,6 +145,7 @@ func (c *Call) end(o outcome) {
 			byes = append(byes, &b.d)
 		}
 		c.finishAttempt(now, 0, "")
+		b.timers.stop()
 		if b.state != LegDisconnected {
 			c.move(&b.leg, legGone)
 		}

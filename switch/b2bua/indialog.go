@@ -159,11 +159,23 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		s.reply(req, tx, 491, "Request Pending")
 		return
 	}
+	var terms session // the requester's leg's session if the exchange succeeds
 	if isOffer {
+		var tooSmall bool
+		if terms, tooSmall = from.timers.uasTerms(req); tooSmall {
+			c.mu.Unlock()
+			s.reply(req, tx, 422, "Session Interval Too Small", sip.NewHeader("Min-SE", secs(from.timers.cfg.MinSE)))
+			return
+		}
 		c.move(from, legOffer)
 		c.move(to, legOffer)
 	}
 	out := to.d.newRequest(req.Method, to.d.localSeq.Add(1))
+	if isOffer {
+		// The request refreshes the far leg's session too, on that leg's
+		// own terms (RFC 4028 per leg, as SEMS keeps it).
+		to.timers.uacHeaders(out)
+	}
 	c.mu.Unlock()
 	if isOffer {
 		defer c.offerDone(from, to)
@@ -263,12 +275,20 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	c.chain.inDialog(res, back, fromA)
 	s.addServer(back)
 	if isOffer && res.IsSuccess() {
+		uasHeaders(back, terms)
 		c.mu.Lock()
 		if len(out.Body()) > 0 {
 			to.agreed = out.Body()
 		}
 		if len(back.Body()) > 0 {
 			from.agreed = back.Body()
+		}
+		// Both legs' sessions are refreshed.
+		from.timers.session = terms
+		to.timers.session = to.timers.uacAnswered(res)
+		if !c.over() {
+			c.armSession(from)
+			c.armSession(to)
 		}
 		c.mu.Unlock()
 	}

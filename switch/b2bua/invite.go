@@ -158,6 +158,9 @@ func (c *Call) setup() {
 	if !c.selectProfile(cfg) {
 		return
 	}
+	if !c.callerSession(cfg) {
+		return
+	}
 	route, hops, ok := c.authorize(ctx, cfg)
 	if !ok {
 		return
@@ -276,6 +279,10 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	}
 	b.d.localSeq.Store(1)
 	inv := b.d.newRequest(sip.INVITE, 1)
+	if b.timers.cfg = c.timersB; b.timers.cfg.SessionTimer {
+		b.timers.interval = b.timers.cfg.SessionExpires
+		b.timers.uacHeaders(inv)
+	}
 	if mf := inA.MaxForwards(); mf != nil && mf.Val() > 0 {
 		v := sip.MaxForwardsHeader(mf.Val() - 1)
 		inv.ReplaceHeader(&v)
@@ -322,6 +329,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	}
 
 	challenged := false // a second challenge means the credentials are wrong
+	retried := false    // a 422 is retried once
 	np := time.NewTimer(route.NoProgress)
 	ring := time.NewTimer(route.MaxRing)
 	defer np.Stop()
@@ -352,6 +360,14 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 				return c.onAnswer(b, res)
 			default:
 				tx.Terminate()
+				if code == 422 && !retried {
+					retried = true
+					ntx, ok, err := c.retryInterval(ctx, b, res)
+					if ok && err == nil {
+						tx = ntx
+						continue
+					}
+				}
 				if (code == 401 || code == 407) && !challenged {
 					challenged = true
 					ntx, ok, err := c.authenticate(ctx, b, res)
@@ -537,6 +553,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	}
 	c.connectedAAA(now)
 	c.chain.connected()
+	c.startLegTimers(b, res)
 	inA, txA, way, l := c.inviteA, c.txA, c.offerWay, c.a.d.listener
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)
@@ -555,6 +572,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.chain.reply(res, ok)
 	s.addServer(ok)
 	c.mu.Lock()
+	uasHeaders(ok, c.a.timers.session)
 	c.a.agreed = ok.Body()
 	c.a.expectAck(c.inviteCSeq)
 	c.mu.Unlock()

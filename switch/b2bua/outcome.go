@@ -107,6 +107,13 @@ func outcomeCreditExpired() outcome { return answered(cdr.ReasonCreditExpired) }
 // media both legs agreed) cannot carry media: it is hung up.
 func outcomeMediaFailed() outcome { return answered(cdr.ReasonFailed) }
 
+// outcomeSessionExpired: a leg's session timer ran out (RFC 4028 10): its
+// peer's refresh never came, or ours got no answer.
+func outcomeSessionExpired() outcome { return answered(cdr.ReasonSessionTimer) }
+
+// outcomeKeepaliveFailed: a leg's in-dialog keepalive found its peer gone.
+func outcomeKeepaliveFailed() outcome { return answered(cdr.ReasonKeepalive) }
+
 // outcomeKilled: the switch ended an answered call for reason (admin kill,
 // shutdown, media timeout).
 func outcomeKilled(reason string) outcome { return answered(reason) }

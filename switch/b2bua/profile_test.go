@@ -232,6 +232,38 @@ func TestProfileCallTimerExample(t *testing.T) {
 	}
 }
 
+// TestProfileSSTB2BExample: SEMS's sst_b2b asks the gateway for 120 s
+// with a floor of 90, gives a caller that asks for nothing 120 s refreshed
+// by the switch, and refuses a caller's 60 s with 422.
+func TestProfileSSTB2BExample(t *testing.T) {
+	t.Parallel()
+	gw, caller := newPeer(t, "gw"), newPeer(t, "caller")
+	gw.answer(0, nil)
+	sw := startSwitch(t, routeTo(gw)+example(t, "sst_b2b"))
+	ctx := within(t, 20*time.Second)
+	ds, err := caller.call(ctx, sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hdrValue(ds.InviteResponse, "Session-Expires"); got != "120;refresher=uas" {
+		t.Errorf("caller's 200 Session-Expires %q", got)
+	}
+	inv := gw.waitRequest(sip.INVITE, 5*time.Second)
+	if hdrValue(inv, "Session-Expires") != "120" || hdrValue(inv, "Min-SE") != "90" || hdrValue(inv, "Supported") != "timer" {
+		t.Errorf("gateway INVITE: Session-Expires %q, Min-SE %q, Supported %q", hdrValue(inv, "Session-Expires"),
+			hdrValue(inv, "Min-SE"), hdrValue(inv, "Supported"))
+	}
+	gw.waitRequest(sip.ACK, 5*time.Second)
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sw.record(t)
+	res := failedCall(t, caller, sw.uri("100"), sip.NewHeader("Session-Expires", "60"))
+	if res.StatusCode != 422 || hdrValue(res, "Min-SE") != "90" {
+		t.Errorf("60 s asked: %d, Min-SE %q", res.StatusCode, hdrValue(res, "Min-SE"))
+	}
+}
+
 func TestProfileCodecFilterExample(t *testing.T) {
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)

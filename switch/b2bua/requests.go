@@ -12,8 +12,9 @@ import (
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REFER, MESSAGE"
 
 // supported lists the option tags Tollgate implements; a Require naming any
-// other is refused with 420.
-var supported = []string{}
+// other is refused with 420. timer: RFC 4028 session timers
+// (sessiontimer.go).
+var supported = []string{"timer"}
 
 // onRequest is the one entry point for every request sipgo hands us.
 func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
