@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template"
@@ -17,10 +18,15 @@ import (
 //go:embed testdata/kamailio-rtpproxy.cfg
 var kamailioRtpproxyCfg string
 
+//go:embed testdata/kamailio-dispatcher.cfg
+var kamailioDispatcherCfg string
+
 // Kamailio is a running Kamailio proxy.
 type Kamailio struct {
 	// Addr is its SIP UDP address, "127.0.0.1:port".
 	Addr string
+
+	ctl string // its control socket, for kamcmd (dispatcher only)
 }
 
 // kamailioModulePaths are where Debian and others put Kamailio's modules.
@@ -38,24 +44,101 @@ var kamailioModulePaths = []string{
 // waits until Kamailio answers OPTIONS and stops it when the test ends.
 func StartKamailio(t testing.TB, rtpproxySock, nextHop string) *Kamailio {
 	t.Helper()
-	bin := RequireBinary(t, "kamailio", "kamailio")
-	modPath := ""
-	for _, p := range kamailioModulePaths {
-		if _, err := os.Stat(filepath.Join(p, "rtpproxy.so")); err == nil {
-			modPath = p
-			break
-		}
-	}
-	if modPath == "" {
-		t.Fatalf("testenv: kamailio's rtpproxy.so not found in %v", kamailioModulePaths)
-	}
-	dir := t.TempDir()
+	modPath := kamailioModules(t, "rtpproxy.so")
 	port := FreeUDPPort(t)
-	var cfg bytes.Buffer
-	err := template.Must(template.New("kamailio").Parse(kamailioRtpproxyCfg)).Execute(&cfg, map[string]any{
+	return runKamailio(t, kamailioRtpproxyCfg, "127.0.0.1", port, map[string]any{
 		"Port": port, "ModulePath": modPath, "RtpproxySock": rtpproxySock, "NextHop": nextHop,
 	})
+}
+
+// DispatcherOptions configure StartKamailioDispatcher.
+type DispatcherOptions struct {
+	// IP is the loopback address it listens on; default 127.0.0.1.
+	IP string
+	// Nodes are the Tollgates' SIP addresses ("127.0.0.2:5060"), set 1.
+	Nodes []string
+	// PingInterval is how often each node is probed with OPTIONS; whole
+	// seconds, default 1s.
+	PingInterval time.Duration
+}
+
+// StartKamailioDispatcher runs Kamailio as the dispatcher in front of
+// several Tollgates (testdata/kamailio-dispatcher.cfg): OPTIONS probes,
+// round-robin over the nodes in service, X-Orig-IP/-Port/-Proto naming the
+// caller, Record-Route. It waits until Kamailio answers OPTIONS.
+func StartKamailioDispatcher(t testing.TB, o DispatcherOptions) *Kamailio {
+	t.Helper()
+	modPath := kamailioModules(t, "dispatcher.so")
+	if o.IP == "" {
+		o.IP = "127.0.0.1"
+	}
+	interval := max(1, int(o.PingInterval/time.Second))
+	dir := t.TempDir()
+	var list strings.Builder
+	for _, n := range o.Nodes {
+		fmt.Fprintf(&list, "1 sip:%s 0 0\n", n)
+	}
+	listFile := filepath.Join(dir, "dispatcher.list")
+	if err := os.WriteFile(listFile, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := FreeUDPPort(t)
+	k := runKamailio(t, kamailioDispatcherCfg, o.IP, port, map[string]any{
+		"IP": o.IP, "Port": port, "ModulePath": modPath, "ListFile": listFile,
+		"PingInterval": interval, "CtlSocket": filepath.Join(dir, "ctl.sock"),
+	})
+	k.ctl = filepath.Join(dir, "ctl.sock")
+	return k
+}
+
+// DispatcherStates returns each node's dispatcher flags by its address:
+// "AP" active (probing), "IP" inactive (probing), as kamcmd
+// dispatcher.list prints them.
+func (k *Kamailio) DispatcherStates(t testing.TB) map[string]string {
+	t.Helper()
+	out, err := exec.Command("kamcmd", "-s", "unix:"+k.ctl, "dispatcher.list").CombinedOutput()
 	if err != nil {
+		t.Fatalf("testenv: kamcmd dispatcher.list: %v\n%s", err, out)
+	}
+	states := map[string]string{}
+	uri := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		switch f[0] {
+		case "URI:":
+			uri = strings.TrimPrefix(f[1], "sip:")
+		case "FLAGS:":
+			states[uri] = f[1]
+		}
+	}
+	return states
+}
+
+// kamailioModules is the directory holding Kamailio's modules, module among
+// them.
+func kamailioModules(t testing.TB, module string) string {
+	t.Helper()
+	RequireBinary(t, "kamailio", "kamailio")
+	for _, p := range kamailioModulePaths {
+		if _, err := os.Stat(filepath.Join(p, module)); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("testenv: kamailio's %s not found in %v", module, kamailioModulePaths)
+	return ""
+}
+
+// runKamailio starts kamailio with the script tmpl filled from values,
+// listening on ip:port, and waits until it answers OPTIONS.
+func runKamailio(t testing.TB, tmpl, ip string, port int, values map[string]any) *Kamailio {
+	t.Helper()
+	bin := RequireBinary(t, "kamailio", "kamailio")
+	dir := t.TempDir()
+	var cfg bytes.Buffer
+	if err := template.Must(template.New("kamailio").Parse(tmpl)).Execute(&cfg, values); err != nil {
 		t.Fatalf("testenv: kamailio config: %v", err)
 	}
 	cfgPath := filepath.Join(dir, "kamailio.cfg")
@@ -84,7 +167,7 @@ func StartKamailio(t testing.TB, rtpproxySock, nextHop string) *Kamailio {
 			t.Logf("kamailio output:\n%s", logs.String())
 		}
 	})
-	k := &Kamailio{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	k := &Kamailio{Addr: net.JoinHostPort(ip, strconv.Itoa(port))}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
