@@ -140,7 +140,7 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 		close(done)
 	}()
 	// While draining, new calls are refused...
-	testenv.Eventually(t, 2*time.Second, "the switch draining", sw.draining.Load)
+	testenv.Eventually(t, 2*time.Second, "the switch shutting down", func() bool { return sw.Admission() == ShuttingDown })
 	_, err = caller.call(ctx, sw.uri("100"))
 	var de *sipgo.ErrDialogResponse
 	if !errors.As(err, &de) || de.Res.StatusCode != 503 {

@@ -128,8 +128,10 @@ func (cc *callChain) ended() {
 	cc.ctl.Ended()
 }
 
-// profileRequest is what the profile's patterns read of the caller's INVITE.
-func profileRequest(req *sip.Request, l *listener) *profile.Request {
+// profileRequest is what the profile's patterns read of the caller's INVITE,
+// sent from the caller at src (the request's source, or the address a
+// trusted front proxy named: Switch.callerAddr).
+func profileRequest(req *sip.Request, src netip.AddrPort, l *listener) *profile.Request {
 	var local profile.Local
 	if l != nil {
 		if ip, ok := netip.AddrFromSlice(l.ip); ok {
@@ -137,7 +139,11 @@ func profileRequest(req *sip.Request, l *listener) *profile.Request {
 		}
 		local.InterfaceName, local.PublicIP = "default", l.host
 	}
-	return profile.FromSIP(req, local)
+	r := profile.FromSIP(req, local)
+	if ap, err := netip.ParseAddrPort(req.Source()); src.IsValid() && (err != nil || ap != src) {
+		r = r.WithSource(src)
+	}
+	return r
 }
 
 // originAddr is the address a listener shows the world, for the o= line

@@ -101,7 +101,7 @@ func runSwitch(t testing.TB, cfg *config.Config, port int, o Options, after func
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
-		ts.draining.Store(true)
+		ts.admission.Store(int32(ShuttingDown))
 		ts.calls.each(func(c *Call) { c.kill(cdr.ReasonShutdown) })
 		ts.Shutdown(sctx)
 		cancel()

@@ -50,11 +50,15 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
-	if s.draining.Load() {
+	switch s.Admission() {
+	case Draining:
+		s.refuse(req, tx, "Draining")
+		return
+	case ShuttingDown:
 		s.refuse(req, tx, "Shutting Down")
 		return
 	}
-	if s.gate != nil && s.Config().CDR.NoSpace == config.NoSpaceRefuse && !s.gate.RecordsDurable() {
+	if !s.recordsDurable() {
 		// No record of this refusal either: it could not be made durable
 		// any more than the call's, and would only eat the spool's reserve.
 		s.stats.RefusedNoSpace.Add(1)
@@ -91,7 +95,7 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string) *Call {
 	from, to := req.From(), req.To()
 	fromTag, _ := from.Params.Get("tag")
-	host, port := splitHostPort(req.Source())
+	host, port := s.callerAddr(req)
 	transport := strings.ToLower(req.Transport())
 	l := pickListener(s.listeners, transport, strings.Contains(host, ":"))
 	if l == nil {
@@ -807,7 +811,7 @@ func (c *Call) accountingSessions() json.RawMessage {
 func (s *Switch) refuse(req *sip.Request, tx sip.ServerTransaction, reason string) {
 	s.respondBusy(req, tx, reason)
 	now := time.Now()
-	host, port := splitHostPort(req.Source())
+	host, port := s.callerAddr(req)
 	id := newCallID()
 	s.aaa.refusedStop(req, id, host, now)
 	s.emit(cdr.Record{

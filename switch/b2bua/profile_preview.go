@@ -46,14 +46,14 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	}
 	c := s.newCall(req, nil, sip.GenerateTagN(16))
 	route := cfg.Route(c.called)
-	p, err := cfg.SelectProfile(profileRequest(req, c.a.d.listener), route)
+	p, err := cfg.SelectProfile(profileRequest(req, c.callerAddrPort(), c.a.d.listener), route)
 	if err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
 	pv := &Preview{}
 	if p != nil {
 		pv.Profile = p.Name
-		c.chain = newChain(c, p, profileRequest(req, c.a.d.listener))
+		c.chain = newChain(c, p, profileRequest(req, c.callerAddrPort(), c.a.d.listener))
 		defer c.chain.ended() // gives back what onInvite took (a limit's slot)
 		if r := c.chain.invite(req); r != nil {
 			pv.Refusal = r

@@ -17,7 +17,7 @@ func (c *Call) selectProfile(cfg *config.Config) bool {
 	c.mu.Lock()
 	inA, l := c.inviteA, c.a.d.listener
 	c.mu.Unlock()
-	req := profileRequest(inA, l)
+	req := profileRequest(inA, c.callerAddrPort(), l)
 	p, err := cfg.SelectProfile(req, route)
 	if err != nil {
 		c.sw.log.Warn("no call profile", "call", c.ID, "error", err)

@@ -34,8 +34,7 @@ func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	case sip.INVITE:
 		s.onInvite(req, tx)
 	case sip.OPTIONS:
-		s.reply(req, tx, 200, "OK",
-			sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp"))
+		s.onOptions(req, tx)
 	case sip.ACK:
 		// An ACK outside any dialog has nothing to acknowledge.
 	case sip.BYE, sip.CANCEL, sip.UPDATE, sip.INFO, sip.PRACK, sip.NOTIFY:

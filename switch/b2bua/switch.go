@@ -53,14 +53,14 @@ type Switch struct {
 	listeners []*listener
 	// udpConns are the UDP sockets by local address, so the front door can
 	// answer a datagram sipgo must never see from the socket it came to.
-	udpConns map[string]net.PacketConn
-	calls    *callTable
-	active   atomic.Int64 // calls holding a slot of limits.max_calls
-	draining atomic.Bool
-	callsWG  sync.WaitGroup // one per call still up, for the drain
-	byesWG   sync.WaitGroup // BYEs still in flight, for shutdown
-	closing  chan struct{}  // closed by Close: records still held get a last write
-	heldWG   sync.WaitGroup // one per record held in memory, for Close
+	udpConns  map[string]net.PacketConn
+	calls     *callTable
+	active    atomic.Int64   // calls holding a slot of limits.max_calls
+	admission atomic.Int32   // an Admission
+	callsWG   sync.WaitGroup // one per call still up, for the drain
+	byesWG    sync.WaitGroup // BYEs still in flight, for shutdown
+	closing   chan struct{}  // closed by Close: records still held get a last write
+	heldWG    sync.WaitGroup // one per record held in memory, for Close
 
 	stats Stats
 }
@@ -243,7 +243,7 @@ func (s *Switch) Close() error {
 // finish for up to the configured drain time or until ctx is done, then
 // hangs up the rest with the reason "shutdown".
 func (s *Switch) Shutdown(ctx context.Context) {
-	s.draining.Store(true)
+	s.admission.Store(int32(ShuttingDown))
 	drain := s.Config().Timers.Drain
 	s.log.Info("draining calls", "active", s.active.Load(), "drain", drain)
 	done := make(chan struct{})

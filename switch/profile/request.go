@@ -62,6 +62,14 @@ func (r *Request) parse() {
 	r.appParam = r.header("P-App-Param", true)
 }
 
+// WithSource is r with another source address: the caller's as a trusted
+// front proxy named it, where the transport's source is the proxy's.
+func (r *Request) WithSource(src netip.AddrPort) *Request {
+	c := *r
+	c.m.Source = src
+	return &c
+}
+
 // FromSIP builds a Request from a request parsed by sipgo. The source
 // address is the transport's (sipgo sets it on every received message);
 // the local side comes from the caller, which owns the listening sockets.
