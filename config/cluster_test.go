@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -19,5 +20,22 @@ func TestClusterNode(t *testing.T) {
 	_, err = Parse([]byte("cluster:\n  node: \"a b\"\n"))
 	if err == nil || !strings.Contains(err.Error(), "line 2, column 9: cluster.node") {
 		t.Fatalf("err = %v, want cluster.node refused at line 2", err)
+	}
+}
+
+// TestTrustedProxies: addresses become single-address prefixes, prefixes
+// are kept masked, anything else is refused where it is written.
+func TestTrustedProxies(t *testing.T) {
+	c, err := Parse([]byte("cluster:\n  trusted_proxies: [10.1.2.3, 192.0.2.77/24, \"::ffff:127.0.0.5\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.Cluster.TrustedProxies())
+	if got != "[10.1.2.3/32 192.0.2.0/24 127.0.0.5/32]" {
+		t.Errorf("trusted = %s", got)
+	}
+	_, err = Parse([]byte("cluster:\n  trusted_proxies: [10.1.2.3, kamailio]\n"))
+	if err == nil || !strings.Contains(err.Error(), "cluster.trusted_proxies[1]") {
+		t.Errorf("err = %v, want trusted_proxies[1] refused", err)
 	}
 }

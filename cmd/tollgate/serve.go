@@ -114,7 +114,7 @@ func serve(args []string, stderr io.Writer) int {
 	// Signals are caught before anything starts: a SIGTERM while the
 	// listeners come up must still drain rather than kill the process.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -180,6 +180,18 @@ func serve(args []string, stderr io.Writer) int {
 					continue
 				}
 				reload(sw, path, log)
+				continue
+			}
+			switch sig {
+			case syscall.SIGUSR1:
+				// Out of a dispatcher's rotation, for maintenance: its OPTIONS
+				// probes get 503, calls up carry on.
+				sw.Drain()
+				log.Info("draining: new calls refused, calls up carry on", "active", sw.ActiveCalls())
+				continue
+			case syscall.SIGUSR2:
+				sw.Resume()
+				log.Info("taking calls again", "admission", sw.Admission().String())
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
