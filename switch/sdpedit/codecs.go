@@ -1,6 +1,7 @@
 package sdpedit
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -119,4 +120,55 @@ func (s *SDP) setFormats(m *media, fmts []string, prune bool) {
 			}
 		}
 	}
+}
+
+// AddCodecs adds to every active RTP audio stream the listed codecs it
+// lacks, by name: what a transcoding relay can receive on the stream's
+// behalf. Only codecs with a static payload type (RFC 3551: PCMU, PCMA,
+// G722...) can be added, since they need no a=rtpmap line; other names,
+// and a codec whose payload type the stream already uses for another, are
+// skipped. With first, the added codecs go before the stream's own (SEMS's
+// prefer_existing_codecs: no); otherwise after them. It reports whether
+// any stream changed.
+func (s *SDP) AddCodecs(names []string, first bool) bool {
+	changed := false
+	for i := range s.media {
+		m := &s.media[i]
+		if m.port == 0 || !isRTP(m.proto) || !strings.EqualFold(m.typ, "audio") {
+			continue
+		}
+		cs := s.Codecs(i)
+		var added []string
+		for _, name := range names {
+			pt, ok := staticPTOf(name)
+			if !ok || findCodec(cs, pt) != nil {
+				continue
+			}
+			if slices.ContainsFunc(cs, func(c Codec) bool { return strings.EqualFold(c.Name, name) }) {
+				continue
+			}
+			added = append(added, strconv.Itoa(pt))
+			cs = append(cs, Codec{PT: pt, Name: name})
+		}
+		if len(added) == 0 {
+			continue
+		}
+		fmts := append(slices.Clone(m.fmts), added...)
+		if first {
+			fmts = append(added, m.fmts...)
+		}
+		s.setFormats(m, fmts, false)
+		changed = true
+	}
+	return changed
+}
+
+// staticPTOf is the static payload type of an audio codec name.
+func staticPTOf(name string) (int, bool) {
+	for pt, st := range staticPT {
+		if st.rate == 8000 && strings.EqualFold(st.name, name) && st.name != "DVI4" {
+			return pt, true
+		}
+	}
+	return 0, false
 }

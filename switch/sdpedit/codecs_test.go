@@ -78,3 +78,31 @@ func TestPreferCodecs(t *testing.T) {
 		t.Fatal("no-op preference rewrote the SDP")
 	}
 }
+
+func TestAddCodecs(t *testing.T) {
+	src := "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n" +
+		"m=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+	for _, tc := range []struct {
+		first bool
+		want  string
+	}{
+		{false, "m=audio 4000 RTP/AVP 8 101 0 9\r\n"},
+		{true, "m=audio 4000 RTP/AVP 0 9 8 101\r\n"},
+	} {
+		s, err := ParseString(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.AddCodecs([]string{"pcmu", "PCMA", "G722", "opus"}, tc.first) {
+			t.Fatal("nothing added")
+		}
+		out := s.String()
+		if !strings.Contains(out, tc.want) || !strings.Contains(out, "m=video 4002 RTP/AVP 96\r\n") {
+			t.Errorf("first=%v:\n%s", tc.first, out)
+		}
+		if s.AddCodecs([]string{"PCMU"}, tc.first) {
+			t.Errorf("a codec added twice")
+		}
+	}
+}
