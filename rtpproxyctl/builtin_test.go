@@ -2,6 +2,7 @@ package rtpproxyctl_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
@@ -116,7 +117,7 @@ func TestClientAgainstBuiltinRelay(t *testing.T) {
 		t.Run(control, func(t *testing.T) {
 			r, p, _ := builtinPool(t, 40, 0, control)
 			if st := p.Status()[0]; !st.InUse || st.Features != (rtpproxyctl.Features{Codecs: true, Query: true, Notify: true, QueryDelete: true,
-				NamedQuery: true, Loss: true, Jitter: true, Bytes: true, Transcode: true}) {
+				NamedQuery: true, Loss: true, Jitter: true, Bytes: true, Transcode: true, RTPOpts: true}) {
 				t.Fatalf("relay status %+v", st)
 			}
 			a, b := listen(t), listen(t)
@@ -411,5 +412,44 @@ func TestClientDrivesTranscoding(t *testing.T) {
 	}
 	if got := exchange(b, a, toB[0], 0, 0xFF); got[1] != 8 || got[12] != 0xD5 {
 		t.Fatalf("callee's PCMU reached the caller as pt %d payload %#x", got[1], got[12])
+	}
+}
+
+// TestClientDrivesRTPOptions: a caller stream with DTMF filtering and
+// detection and a rewritten SSRC: its audio reaches the callee under the
+// relay's SSRC, its telephone-event does not, and the relay kept the digit.
+func TestClientDrivesRTPOptions(t *testing.T) {
+	r, p, _ := builtinPool(t, 20, 0, "udp:127.0.0.1:0")
+	a, b := listen(t), listen(t)
+	m := p.Open(rtpproxyctl.Dialog{CallID: "opts@test", CallerTag: "ta", CalleeTag: "tb"})
+	sa := stream(a)
+	sa[0].Options = rtpproxyctl.RTPOptions{DTMFFilter: true, DTMFDetect: true, RewriteSSRC: true, EventPT: 101}
+	if _, err := m.Offer(opCtx(t), rtpproxyctl.Caller, sa); err != nil {
+		t.Fatal(err)
+	}
+	toA, err := m.Answer(opCtx(t), rtpproxyctl.Callee, stream(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(toA[0].Addr, uint16(toA[0].Port)))
+	event := []byte{0x80, 101, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9, 7, 0x8a, 0, 160}
+	audio := append([]byte{0x80, 0, 0, 2, 0, 0, 1, 64, 0, 0, 0, 9}, make([]byte, 160)...)
+	for _, pkt := range [][]byte{event, audio} {
+		if _, err := a.WriteToUDP(pkt, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 2048)
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := b.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(audio) || buf[1] != 0 || binary.BigEndian.Uint32(buf[8:]) == 9 {
+		t.Fatalf("callee got %d bytes, pt %d, SSRC %x: want the audio under the relay's SSRC", n, buf[1], buf[8:12])
+	}
+	st := r.SessionStats("opts@test", "ta", "tb")
+	if len(st) != 1 || st[0].FromOfferer.DTMF != "7" || st[0].FromOfferer.Filtered != 1 {
+		t.Fatalf("relay session %+v", st)
 	}
 }

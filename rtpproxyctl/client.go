@@ -32,6 +32,9 @@ const (
 	// after U/L naming a party's payload formats (rtpproxyctl/relay's
 	// README). Asked the same way, for the same reason, as capBytes.
 	capTranscode = "tollgate_transcode"
+	// capRTPOpts is Tollgate's relay's O sub-command: SEMS's RTP options
+	// per party (rtpproxyctl/relay's README).
+	capRTPOpts = "tollgate_rtpopts"
 )
 
 // Features are what VF probing found a relay supports.
@@ -45,6 +48,7 @@ type Features struct {
 	Jitter      bool // rtpa_jlast/jmax/javg (20230424)
 	Bytes       bool // tg_nbytes_ina: a Tollgate relay (VF tollgate_nbytes)
 	Transcode   bool // the T sub-command: a Tollgate relay (VF tollgate_transcode)
+	RTPOpts     bool // the O sub-command: a Tollgate relay (VF tollgate_rtpopts)
 }
 
 // flows reports whether a named Q brings more than the plain one: the
@@ -128,7 +132,7 @@ func (c *Client) Probe(ctx context.Context) error {
 		dst  *bool
 	}{{capMediaNumbers, nil}, {capCodecs, &f.Codecs}, {capQuery, &f.Query}, {capNotify, &f.Notify},
 		{capQueryDelete, &f.QueryDelete}, {capNamedQuery, &f.NamedQuery}, {capLoss, &f.Loss}, {capJitter, &f.Jitter},
-		{capBytes, &f.Bytes}, {capTranscode, &f.Transcode}} {
+		{capBytes, &f.Bytes}, {capTranscode, &f.Transcode}, {capRTPOpts, &f.RTPOpts}} {
 		ok, err := c.supports(ctx, p.date)
 		if err != nil {
 			return fmt.Errorf("rtpproxy %s: VF %s: %w", c.address, p.date, err)
@@ -176,6 +180,50 @@ type Request struct {
 	// formats of the SDP's sender, so that the relay converts media
 	// between parties that chose different codecs.
 	Formats []Format
+	// Options, when the relay has them, are sent as "&& O": what the relay
+	// does with the RTP of the SDP's sender. The zero value sends nothing,
+	// so a re-INVITE keeps the options set before.
+	Options RTPOptions
+}
+
+// RTPOptions are the SEMS SBC's RTP relay options for one party's media
+// (rtprelay_dtmf_filtering...), as Tollgate's relay takes them.
+type RTPOptions struct {
+	DTMFFilter, DTMFDetect    bool
+	Symmetric                 bool // rtprelay_force_symmetric_rtp
+	RewriteSSRC, RewriteSeqno bool // rtprelay_transparent_ssrc/seqno false
+	// EventPT is the party's telephone-event payload type, which
+	// filtering and detection need; it is a dynamic one, so 0 is none.
+	EventPT                    int
+	MaxPacketRate, MaxByteRate int // per second; 0: no limit
+}
+
+// sub is the " && O ..." sub-command for o; "" for the zero options.
+func (o RTPOptions) sub() string {
+	if o == (RTPOptions{}) {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(" && O")
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{o.DTMFFilter, "dtmf_filter"}, {o.DTMFDetect, "dtmf_detect"}, {o.Symmetric, "symmetric"},
+		{o.RewriteSSRC, "rewrite_ssrc"}, {o.RewriteSeqno, "rewrite_seqno"}} {
+		if f.on {
+			b.WriteString(" " + f.name)
+		}
+	}
+	if (o.DTMFFilter || o.DTMFDetect) && o.EventPT > 0 && o.EventPT <= 127 {
+		fmt.Fprintf(&b, " te=%d", o.EventPT)
+	}
+	if o.MaxPacketRate > 0 {
+		fmt.Fprintf(&b, " max_pkt_rate=%d", o.MaxPacketRate)
+	}
+	if o.MaxByteRate > 0 {
+		fmt.Fprintf(&b, " max_byte_rate=%d", o.MaxByteRate)
+	}
+	return b.String()
 }
 
 // Format is one payload format of an SDP's m= line: its encoding name as
@@ -224,6 +272,9 @@ func (c *Client) endpointCommand(ctx context.Context, op byte, r Request) (Endpo
 	}
 	if len(r.Formats) > 0 && c.Features().Transcode {
 		b.WriteString(transcodeSub(r.Formats))
+	}
+	if c.Features().RTPOpts {
+		b.WriteString(r.Options.sub())
 	}
 	body, err := c.t.exchange(ctx, b.String())
 	if err != nil {

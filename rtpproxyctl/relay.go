@@ -51,6 +51,9 @@ type Stream struct {
 	// Formats are the sender's payload formats, in its SDP's order, for a
 	// relay that transcodes (Features.Transcode); nil: no transcoding.
 	Formats []Format
+	// Options are what a relay that has them (Features.RTPOpts) does with
+	// the sender's RTP; the zero value leaves them as they were.
+	Options RTPOptions
 }
 
 // Endpoint is where the relay receives a stream's media for the other side:

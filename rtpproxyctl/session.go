@@ -160,6 +160,7 @@ func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, stream
 			Port:         st.Port,
 			PayloadTypes: st.PayloadTypes,
 			Formats:      st.Formats,
+			Options:      st.Options,
 		}
 		n := ";" + strconv.Itoa(st.Index+1)
 		// U names the SDP's sender first; L names the offerer first, i.e.
