@@ -119,6 +119,8 @@ type CallProfile struct {
 	// Session timers and keepalives of the profile's calls
 	// (dialogtimers.go), each option overriding the global one.
 	DialogTimers `yaml:",inline"`
+	// Transcoding and the RTP relay options (profile_media.go).
+	ProfileMedia `yaml:",inline"`
 }
 
 // GatewayAuth is a digest identity the switch presents on one leg.
@@ -173,6 +175,13 @@ type Profile struct {
 	Redirect        string // "" inherits the route's
 	DialogTimers    DialogTimers
 	legA, legB      LegTimers // resolved with the global options
+
+	Transcoder               string // TranscodeNever, TranscodeAlways or TranscodeOnMissingCompatible
+	TranscoderCodecs         []string
+	CalleeCodecCaps          []string
+	PreferExistingCodecs     bool
+	PreferExistingCodecsALeg bool
+	RTP                      RTPOptions
 }
 
 // Reply is a final response a profile gives instead of the switch.
@@ -351,6 +360,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	}
 	ok = v.compileRouting(path, cp, p, pat) && ok
 	ok = v.compileShaping(path, cp, p, pat) && ok
+	ok = v.compileMedia(path, cp, p) && ok
 	replies, err := ParseReplyTranslate(cp.ReplyTranslate)
 	if err != nil {
 		v.addf(path+".reply_translate", "%v", err)
