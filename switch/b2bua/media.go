@@ -252,8 +252,9 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
 	defer cancel()
 	c.mu.Lock()
-	relay := c.media.relay
+	relay, chain := c.media.relay, c.chain
 	c.mu.Unlock()
+	chain.relayStreams(sd, streams)
 	var eps []rtpproxyctl.Endpoint
 	if op == opOffer {
 		eps, err = relay.Offer(ctx, from, streams)

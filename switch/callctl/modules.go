@@ -18,6 +18,7 @@ var table = []struct {
 	{"rewrite", newRewrite},
 	{"headers", newHeaders},
 	{"codec_filter", newCodecFilter},
+	{"transcoder", newTranscoder},
 	{"codec_preference", newCodecPreference},
 	{"sdp_anonymize", newAnonymize},
 	{"reply_translate", newReplyTranslate},

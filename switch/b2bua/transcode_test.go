@@ -1,0 +1,151 @@
+package b2bua
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+
+	"github.com/tollgate/tollgate/rtpproxyctl/relay/codec"
+)
+
+// pcmaSDP is a caller's offer of PCMA alone, with telephone-event.
+func pcmaSDP(port int) string {
+	return fmt.Sprintf("v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
+}
+
+// tone is n samples of a 100-3400 Hz sweep at -10 dBFS, 8 kHz.
+func tone(n int) []int16 {
+	out := make([]int16, n)
+	dur := float64(n) / 8000
+	for i := range out {
+		t := float64(i) / 8000
+		out[i] = int16(10362 * math.Sin(2*math.Pi*(100*t+3300*t*t/(2*dur))))
+	}
+	return out
+}
+
+// sendG711 sends pcm as 20 ms packets of payload type pt (8: A-law, 0:
+// µ-law) from e to `to`, paced as a phone sends them.
+func sendG711(t *testing.T, e *rtpEnd, to netip.AddrPort, pt uint8, pcm []int16) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	dst := net.UDPAddrFromAddrPort(to)
+	for off := 0; off+160 <= len(pcm); off += 160 {
+		pl := make([]byte, 160)
+		for i, s := range pcm[off : off+160] {
+			if pt == 8 {
+				pl[i] = codec.EncodeALaw(s)
+			} else {
+				pl[i] = codec.EncodeULaw(s)
+			}
+		}
+		e.seq++
+		e.ts += 160
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: e.seq, Timestamp: e.ts, SSRC: e.ssrc}, Payload: pl}).Marshal()
+		if _, err := e.conn.WriteToUDP(b, dst); err != nil {
+			t.Errorf("RTP send: %v", err)
+			return
+		}
+		if off+320 <= len(pcm) {
+			<-tick.C
+		}
+	}
+}
+
+// receiveG711 takes n packets at e, each of payload type pt, and decodes
+// them in sequence order.
+func receiveG711(t *testing.T, e *rtpEnd, pt uint8, n int) []int16 {
+	t.Helper()
+	pkts := make(map[uint16][]byte)
+	var first uint16
+	deadline := time.After(20 * time.Second)
+	for i := 0; i < n; i++ {
+		select {
+		case p := <-e.got:
+			if p.PayloadType != pt {
+				t.Fatalf("packet %d arrived with payload type %d, want %d", i, p.PayloadType, pt)
+			}
+			if i == 0 {
+				first = p.SequenceNumber
+			}
+			pkts[p.SequenceNumber-first] = p.Payload
+		case <-deadline:
+			t.Fatalf("received %d of %d packets", i, n)
+		}
+	}
+	var out []int16
+	for k := range uint16(n) {
+		for _, b := range pkts[k] {
+			if pt == 8 {
+				out = append(out, codec.DecodeALaw(b))
+			} else {
+				out = append(out, codec.DecodeULaw(b))
+			}
+		}
+	}
+	return out
+}
+
+func snr(want, got []int16) float64 {
+	var sig, noise float64
+	for i := range min(len(want), len(got)) {
+		w, g := float64(want[i]), float64(got[i])
+		sig += w * w
+		noise += (w - g) * (w - g)
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// TestTranscodeProfileExample: a PCMA-only caller calls a PCMU-only
+// gateway through a switch with examples/profiles/transcode.yaml. The
+// gateway is offered PCMU beside PCMA, the caller's answer has PCMA first,
+// and the audio each sends arrives in the other's codec, decoding to what
+// was sent within G.711's loss (two companding steps: above 30 dB).
+func TestTranscodeProfileExample(t *testing.T) {
+	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
+	sw, _ := startMediaSwitch(t, builtinMedia(t, 8, "")+routeTo(gw.peer)+example(t, "transcode"))
+	sessions := make(chan *sipgo.DialogServerSession, 1)
+	gw.answerMedia(sessions)
+	ds, err := caller.callWith(within(t, 20*time.Second), sw.uri("100"), []byte(pcmaSDP(caller.rtp.port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sessions
+	gw.waitRequest(sip.ACK, 5*time.Second)
+	offer, answer := string(gw.invites()[0].Body()), string(ds.InviteResponse.Body())
+	if !strings.Contains(offer, " RTP/AVP 8 101 0\r\n") {
+		t.Errorf("gateway offer lacks the transcoder's PCMU after the caller's codecs:\n%s", offer)
+	}
+	if !strings.Contains(answer, " RTP/AVP 8 0 101\r\n") {
+		t.Errorf("caller's answer lacks its PCMA first:\n%s", answer)
+	}
+	callerTo, gwTo := sdpTarget(t, ds.InviteResponse.Body()), sdpTarget(t, gw.invites()[0].Body())
+
+	const packets = 50
+	pcm := tone(packets * 160)
+	go sendG711(t, caller.rtp, callerTo, 8, pcm)
+	if got := snr(pcm, receiveG711(t, gw.rtp, 0, packets)); got < 30 {
+		t.Errorf("PCMA sent, PCMU received: SNR %.1f dB", got)
+	} else {
+		t.Logf("PCMA sent, PCMU received: SNR %.1f dB", got)
+	}
+	go sendG711(t, gw.rtp, gwTo, 0, pcm)
+	if got := snr(pcm, receiveG711(t, caller.rtp, 8, packets)); got < 30 {
+		t.Errorf("PCMU sent, PCMA received: SNR %.1f dB", got)
+	} else {
+		t.Logf("PCMU sent, PCMA received: SNR %.1f dB", got)
+	}
+	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	sw.record(t)
+}
