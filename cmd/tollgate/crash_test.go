@@ -17,8 +17,9 @@ import (
 // calls connected and calls still ringing, then starts it again: every call
 // that reached the switch has exactly one CDR, and every accounting session
 // that was open gets exactly one Stop — FreeRADIUS's detail file holds one
-// Start and one Stop per leg of each connected call, one Stop for the
-// caller's leg of each call in setup, and nothing twice.
+// Start and one Stop per leg of each connected call, a Stop per leg (the
+// caller's, and the attempt ringing) of each call in setup, and nothing
+// twice.
 func TestSIGKILLRecoversEveryCallAndItsStops(t *testing.T) {
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
@@ -68,8 +69,8 @@ cdr:
 	if rows["n"] != int64(up+setup) || rows["calls"] != int64(up+setup) || rows["answered"] != int64(up) || rows["recovered"] != int64(up+setup) {
 		t.Errorf("CDRs after the restart: %v, want %d calls, %d answered, all recovered", rows, up+setup, up)
 	}
-	// Stops: both legs of each connected call, the caller's of each call in setup.
-	testenv.Eventually(t, 20*time.Second, "the recovered calls' Stops", func() bool { return detailCount(t, fr, "Stop") >= 2*up+setup })
+	// Stops: both legs of every call, connected or ringing.
+	testenv.Eventually(t, 20*time.Second, "the recovered calls' Stops", func() bool { return detailCount(t, fr, "Stop") >= 2*(up+setup) })
 	recs, err := fr.Detail()
 	if err != nil {
 		t.Fatal(err)
@@ -86,8 +87,8 @@ cdr:
 			t.Errorf("%s: %d records", key, n)
 		}
 	}
-	if stops := detailCount(t, fr, "Stop"); stops != 2*up+setup {
-		t.Errorf("%d Stops, want %d", stops, 2*up+setup)
+	if stops := detailCount(t, fr, "Stop"); stops != 2*(up+setup) {
+		t.Errorf("%d Stops, want %d", stops, 2*(up+setup))
 	}
 	testenv.Eventually(t, 10*time.Second, "the accounting queue gauge at 0", func() bool {
 		return strings.Contains(p.metrics(), "tollgate_radius_acct_queue_depth 0")

@@ -323,6 +323,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	c.b = b
 	c.mu.Unlock()
 	s.calls.put(keyB(b.d.callID), c)
+	c.journalSetup()
 
 	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 	tx, err := c.sendInvite(cctx, b, inv)
@@ -768,33 +769,44 @@ func (c *Call) journal(now time.Time) {
 	close(done)
 }
 
-// journalSetup notes the call in the journal as it reaches the switch, so
-// that a crash before it ends still gives it a record and a Stop. The entry
-// is written without a sync: it costs the call no wait for the disk.
+// journalSetup notes the call in the journal as it reaches the switch, and
+// again as each attempt starts, so that a crash before it ends still gives
+// it a record and its legs their Stops. The entry is written without a
+// sync: it costs the call no wait for the disk.
 func (c *Call) journalSetup() {
 	j := c.sw.journal
 	if j == nil {
 		return
 	}
 	c.mu.Lock()
+	if c.over() {
+		c.mu.Unlock()
+		return
+	}
 	rec := c.record(outcomeCrashedInSetup(), c.setupT)
+	rec.Attempts = slices.Clone(rec.Attempts)
 	legs := c.accountingSessions()
+	// The call's end waits for this entry, so that the journal never sees
+	// "ended" before it.
+	c.journaled = make(chan struct{})
+	done := c.journaled
 	c.mu.Unlock()
 	if err := j.Setup(rec, legs); err != nil {
 		c.sw.log.Error("call in setup not journaled", "id", c.ID, "error", err)
 	}
+	close(done)
 }
 
 // accountingSessions are the legs whose Stop is still owed, as JSON for the
-// journal: the caller's, and the answered attempt's once connected (a
-// failed attempt has had its Stop). Nil when the call is not accounted.
-// Called with the lock held.
+// journal: the caller's, and the current attempt's (a failed attempt has
+// had its Stop). Nil when the call is not accounted. Called with the lock
+// held.
 func (c *Call) accountingSessions() json.RawMessage {
 	if !c.aaa.accounting {
 		return nil
 	}
 	legs := []aaa.Leg{c.answerLeg()}
-	if b := c.b; b != nil && !c.connectT.IsZero() {
+	if b := c.b; b != nil && b.index >= c.aaa.stopped {
 		legs = append(legs, c.originateLeg(b.index))
 	}
 	out, err := json.Marshal(legs)
