@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -91,7 +90,7 @@ cdr:
 		t.Errorf("%d Stops, want %d", stops, 2*(up+setup))
 	}
 	testenv.Eventually(t, 10*time.Second, "the accounting queue gauge at 0", func() bool {
-		return strings.Contains(p.metrics(), "tollgate_radius_acct_queue_depth 0")
+		return metric(p.metrics(), "tollgate_radius_acct_queue_depth") == "0"
 	})
 	// A recovered call ends at the last time the process was known alive:
 	// here, moments after it connected.
