@@ -121,6 +121,9 @@ type CallProfile struct {
 	DialogTimers `yaml:",inline"`
 	// Transcoding and the RTP relay options (profile_media.go).
 	ProfileMedia `yaml:",inline"`
+
+	// DialogOptions shape requests within the dialogs (dialogopts.go).
+	DialogOptions `yaml:",inline"`
 }
 
 // GatewayAuth is a digest identity the switch presents on one leg.
@@ -182,6 +185,7 @@ type Profile struct {
 	PreferExistingCodecs     bool
 	PreferExistingCodecsALeg bool
 	RTP                      RTPOptions
+	DialogOptions
 }
 
 // Reply is a final response a profile gives instead of the switch.
@@ -308,7 +312,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	src, _ := yaml.Marshal(cp)
 	p := &Profile{Name: cp.Name, Origin: path, Checksum: profile.Checksum(src),
 		HeaderFilter: cp.HeaderFilter, CodecFilter: cp.CodecFilter, Codecs: cp.Codecs,
-		DialogTimers: cp.DialogTimers}
+		DialogTimers: cp.DialogTimers, DialogOptions: cp.DialogOptions}
 	ok := true
 	pat := func(option, s string) *profile.Pattern {
 		if s == "" {

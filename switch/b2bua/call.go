@@ -100,6 +100,9 @@ type Call struct {
 	// early is the SDP of the latest provisional of an attempt, in the
 	// order the gateway sent it (earlysdp.go); set without the lock.
 	early atomic.Pointer[earlyAnswer]
+	// subs are the event subscriptions relayed within the call
+	// (transfer.go); nil until a REFER or SUBSCRIBE succeeds.
+	subs subscriptions
 }
 
 // offerWay is where the call's first SDP offer is: in the caller's INVITE,

@@ -139,6 +139,11 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		s.reply(req, tx, r.Code, r.Reason, hdrs...)
 		return
 	}
+	if req.Method == sip.NOTIFY && !c.notifyAllowed(req, fromA) {
+		c.mu.Unlock()
+		s.reply(req, tx, 481, "Subscription Does Not Exist")
+		return
+	}
 	seq := req.CSeq().SeqNo
 	if seq <= from.d.remoteSeq {
 		c.mu.Unlock()
@@ -181,6 +186,9 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		defer c.offerDone(from, to)
 	}
 	copyHeaders(req, out)
+	if req.Method == sip.REFER {
+		c.copyRefer(req, out)
+	}
 	copyBody(req, out)
 	if isOffer {
 		body, err := c.inDialogSDP(opOffer, sideOf(fromA), req)
@@ -228,6 +236,9 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	crossed := to.state == LegCancelling
 	if err == nil && isInvite && res.IsSuccess() {
 		to.inviteSeq = out.CSeq().SeqNo
+	}
+	if err == nil && res.IsSuccess() && (req.Method == sip.REFER || req.Method == sip.SUBSCRIBE) {
+		c.subscribed(req, to == &c.a)
 	}
 	c.mu.Unlock()
 	if err != nil {

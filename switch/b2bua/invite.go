@@ -313,7 +313,8 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 		return refused
 	}
 	c.mu.Lock()
-	b, inv := c.newAttempt(gw, l, c.inviteA, offer)
+	inA := c.inviteA
+	b, inv := c.newAttempt(gw, l, inA, offer)
 	b.d.auth = c.gatewayCredentials()
 	c.addRouteHeaders(inv)
 	c.chain.gatewayInvite(b, inv)
@@ -322,6 +323,8 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) 
 	c.attempts = append(c.attempts, cdr.Attempt{Gateway: gw.Address, CallID: b.d.callID, Start: time.Now()})
 	c.b = b
 	c.mu.Unlock()
+	// Outside the lock: it may look up, and lock, the call replaced.
+	c.fixReplacesInvite(inA, inv)
 	s.calls.put(keyB(b.d.callID), c)
 	c.journalSetup()
 

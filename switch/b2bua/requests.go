@@ -13,8 +13,8 @@ const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REFER,
 
 // supported lists the option tags Tollgate implements; a Require naming any
 // other is refused with 420. timer: RFC 4028 session timers
-// (sessiontimer.go).
-var supported = []string{"timer"}
+// (sessiontimer.go); replaces: RFC 3891 (transfer.go).
+var supported = []string{"timer", "replaces"}
 
 // onRequest is the one entry point for every request sipgo hands us.
 func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {

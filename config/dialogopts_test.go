@@ -1,0 +1,38 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDialogOptions: the transfer and subscription options default to
+// SEMS's (on) when left out or without a profile, take false when
+// written, and a value that is no boolean is located in the file.
+func TestDialogOptions(t *testing.T) {
+	c, err := Parse([]byte(route + `
+profiles:
+  - {name: plain}
+  - {name: strict, fix_replaces_ref: false, fix_replaces_inv: false, allow_subless_notify: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var none *Profile
+	plain, _ := c.Profile("plain")
+	for _, p := range []*Profile{none, plain} {
+		if !p.RewritesReferReplaces() || !p.RewritesInviteReplaces() || !p.AllowsSublessNotify() {
+			t.Errorf("%v: defaults off", p)
+		}
+	}
+	strict, _ := c.Profile("strict")
+	if strict.RewritesReferReplaces() || strict.RewritesInviteReplaces() || strict.AllowsSublessNotify() {
+		t.Error("strict: options left on")
+	}
+	_, err = Parse([]byte(route + `
+profiles:
+  - {name: bad, allow_subless_notify: maybe}
+`))
+	if err == nil || !strings.Contains(err.Error(), "line ") || !strings.Contains(err.Error(), "maybe") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,209 @@
+package b2bua
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Transfers (RFC 3515 REFER, RFC 3891 Replaces, RFC 3892 Referred-By)
+// through a switch that hides Call-IDs and tags: the dialog a Replaces
+// names on one side of the switch is not the one its recipient has, so
+// the switch rewrites it to the other leg of the call it names (SEMS's
+// fix_replaces_ref on a REFER's Refer-To, fix_replaces_inv on a new
+// INVITE). The REFER's implicit subscription, and any SUBSCRIBE's, is
+// remembered per call so that a NOTIFY nobody subscribed to can be
+// refused (allow_subless_notify).
+
+// referHeaders are the REFER headers that cross legs: the target, the
+// referrer's identity (RFC 3892) and whether a subscription is wanted
+// (RFC 4488).
+var referHeaders = []string{"Refer-To", "Referred-By", "Refer-Sub"}
+
+// replaces is a Replaces value (RFC 3891 6.1): a dialog as its recipient
+// sees it, to-tag its own tag and from-tag its peer's.
+type replaces struct {
+	callID, toTag, fromTag string
+	rest                   []string // other parameters (early-only...), kept
+}
+
+func parseReplaces(v string) (replaces, bool) {
+	parts := strings.Split(v, ";")
+	r := replaces{callID: strings.TrimSpace(parts[0])}
+	for _, p := range parts[1:] {
+		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.ToLower(k) {
+		case "to-tag":
+			r.toTag = val
+		case "from-tag":
+			r.fromTag = val
+		default:
+			r.rest = append(r.rest, strings.TrimSpace(p))
+		}
+	}
+	return r, r.callID != "" && r.toTag != "" && r.fromTag != ""
+}
+
+func (r replaces) String() string {
+	var b strings.Builder
+	b.WriteString(r.callID)
+	b.WriteString(";to-tag=")
+	b.WriteString(r.toTag)
+	b.WriteString(";from-tag=")
+	b.WriteString(r.fromTag)
+	for _, p := range r.rest {
+		b.WriteByte(';')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// otherLeg translates a Replaces naming a leg of a call through the switch
+// (the switch being the recipient it was written for) into the other leg
+// of that call, as that leg's peer sees it. A Replaces naming no leg of
+// ours is returned unchanged: it may already name the peer's dialog.
+func (s *Switch) otherLeg(r replaces) replaces {
+	c, fromA := s.lookup(r.callID, r.fromTag, r.toTag)
+	if c == nil {
+		return r
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, other := c.legs(fromA)
+	if other == nil {
+		return r
+	}
+	out := r
+	out.callID = other.d.callID
+	out.toTag = other.d.remoteTag
+	out.fromTag = other.d.localTag
+	return out
+}
+
+// copyRefer copies a REFER's transfer headers onto the REFER relayed to
+// the other leg, with the Replaces of its Refer-To rewritten when the
+// profile says so.
+func (c *Call) copyRefer(req, out *sip.Request) {
+	fix := c.profile().RewritesReferReplaces()
+	for _, name := range referHeaders {
+		for _, h := range req.GetHeaders(name) {
+			v := h.Value()
+			if fix && name == "Refer-To" {
+				v = c.sw.fixReferTo(v)
+			}
+			out.AppendHeader(sip.NewHeader(name, v))
+		}
+	}
+}
+
+// fixReferTo rewrites the Replaces header field embedded in a Refer-To
+// URI (RFC 3891 7.1: "?Replaces=" escaped as a URI header).
+func (s *Switch) fixReferTo(v string) string {
+	open, end := strings.IndexByte(v, '<'), strings.LastIndexByte(v, '>')
+	if open < 0 || end < open {
+		return v
+	}
+	uri := v[open+1 : end]
+	q := strings.IndexByte(uri, '?')
+	if q < 0 {
+		return v
+	}
+	hdrs := strings.Split(uri[q+1:], "&")
+	changed := false
+	for i, h := range hdrs {
+		k, val, _ := strings.Cut(h, "=")
+		if !strings.EqualFold(k, "Replaces") {
+			continue
+		}
+		raw, err := url.PathUnescape(val)
+		if err != nil {
+			continue
+		}
+		r, ok := parseReplaces(raw)
+		if !ok {
+			continue
+		}
+		hdrs[i] = k + "=" + url.QueryEscape(s.otherLeg(r).String())
+		changed = true
+	}
+	if !changed {
+		return v
+	}
+	return v[:open+1] + uri[:q+1] + strings.Join(hdrs, "&") + v[end:]
+}
+
+// fixReplacesInvite puts on the gateway INVITE the Replaces of the
+// caller's (RFC 3891), rewritten to the other leg of the call it names
+// when the profile says so, and the caller's Require of it.
+func (c *Call) fixReplacesInvite(inA, out *sip.Request) {
+	h := inA.GetHeader("Replaces")
+	if h == nil {
+		return
+	}
+	v := h.Value()
+	if r, ok := parseReplaces(v); ok && c.profile().RewritesInviteReplaces() {
+		v = c.sw.otherLeg(r).String()
+	}
+	out.AppendHeader(sip.NewHeader("Replaces", v))
+	for _, req := range inA.GetHeaders("Require") {
+		if strings.Contains(strings.ToLower(req.Value()), "replaces") {
+			out.AppendHeader(sip.NewHeader("Require", "replaces"))
+			break
+		}
+	}
+}
+
+// subscriptions are the event subscriptions made within a call's dialogs
+// by relayed REFERs and SUBSCRIBEs: per notifier (the leg the request was
+// sent to), the event packages it may NOTIFY. Guarded by the call lock;
+// nil until the first one.
+type subscriptions map[subKey]bool
+
+type subKey struct {
+	notifierA bool // the notifier is the caller's leg
+	event     string
+}
+
+// eventPackage is an Event header's package name, lower case, without
+// its parameters (a REFER's NOTIFYs may carry id=CSeq or not: RFC 3515
+// 2.4.6 lets the first one omit it).
+func eventPackage(req *sip.Request) string {
+	h := req.GetHeader("Event")
+	if h == nil {
+		if req.Method == sip.REFER {
+			return "refer"
+		}
+		return ""
+	}
+	ev, _, _ := strings.Cut(h.Value(), ";")
+	return strings.ToLower(strings.TrimSpace(ev))
+}
+
+// subscribed notes the subscription a 2xx to a relayed REFER or SUBSCRIBE
+// made, the notifier being the leg it was sent to. A REFER with
+// "Refer-Sub: false" (RFC 4488) makes none. Called with the lock held.
+func (c *Call) subscribed(req *sip.Request, notifierA bool) {
+	if h := req.GetHeader("Refer-Sub"); h != nil && strings.EqualFold(strings.TrimSpace(h.Value()), "false") {
+		return
+	}
+	if c.subs == nil {
+		c.subs = subscriptions{}
+	}
+	c.subs[subKey{notifierA, eventPackage(req)}] = true
+}
+
+// notifyAllowed reports whether a NOTIFY from one leg may be relayed: it
+// belongs to a subscription the call relayed, or the profile lets
+// subscription-less NOTIFYs through. A NOTIFY ending its subscription
+// (Subscription-State: terminated) forgets it. Called with the lock held.
+func (c *Call) notifyAllowed(req *sip.Request, fromA bool) bool {
+	k := subKey{fromA, eventPackage(req)}
+	known := c.subs[k]
+	if known {
+		if h := req.GetHeader("Subscription-State"); h != nil && strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Value())), "terminated") {
+			delete(c.subs, k)
+		}
+	}
+	return known || c.profile().AllowsSublessNotify()
+}
