@@ -13,6 +13,8 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
+
+	"github.com/tollgate/tollgate/cdr"
 )
 
 // Origin is a leg's h323-call-origin.
@@ -314,7 +316,7 @@ func (a *Accountant) StopPacket(leg Leg, stop StopInfo) (*radius.Packet, error) 
 		AddH323(p, H323ConnectTime, FormatTime(connect)),
 		AddH323(p, H323DisconnectTime, FormatTime(stop.Time)),
 		rfc2866.AcctSessionTime_Set(p, session),
-		AddH323(p, H323DisconnectCause, FormatCause(Q850Cause(stop.SIPCode))),
+		AddH323(p, H323DisconnectCause, FormatCause(cdr.Q850Cause(stop.SIPCode))),
 		AddH323(p, H323VoiceQuality, "0"),
 		rfc2866.AcctTerminateCause_Set(p, cause),
 		AddAVPair(p, "release-source", fmt.Sprint(int(rs))),

@@ -70,37 +70,6 @@ func ParseConfID(s string) (ConfID, error) {
 	return c, nil
 }
 
-// q850BySIP is Sippy B2BUA's SIP final code → Q.850 cause table (the
-// RFC 3398 direction), used for h323-disconnect-cause.
-var q850BySIP = map[int]int{
-	401: 0x39, 402: 0x15, 403: 0x39, 404: 0x1, 407: 0x15, 408: 0x66,
-	409: 0x29, 410: 0x1, 415: 0x4f, 480: 0x12, 484: 0x1c, 485: 0x1,
-	486: 0x11, 487: 0x12, 500: 0x29, 501: 0x4f, 502: 0x26, 503: 0x3f,
-	504: 0x66, 580: 0x2f, 600: 0x11, 603: 0x15, 604: 0x1, 606: 0x3a,
-}
-
-// Q.850 causes with names of their own.
-const (
-	CauseNormalClearing = 0x10
-	CauseOther          = 0x7f
-)
-
-// Q850Cause maps the SIP final code that ended a leg to a Q.850 cause:
-// below 200 (ended by BYE, CANCEL or a timer) normal clearing, 2xx–3xx 0,
-// the table, and 127 for any other failure.
-func Q850Cause(sipCode int) int {
-	switch {
-	case sipCode < 200:
-		return CauseNormalClearing
-	case sipCode < 400:
-		return 0
-	}
-	if c, ok := q850BySIP[sipCode]; ok {
-		return c
-	}
-	return CauseOther
-}
-
 // FormatCause prints a Q.850 cause in upper-case hex, as Cisco's
 // h323-disconnect-cause carries it.
 func FormatCause(cause int) string {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
@@ -78,13 +79,13 @@ func TestConfID(t *testing.T) {
 
 func TestQ850Cause(t *testing.T) {
 	want := map[int]string{
-		0: "10", 180: "10", 200: "0", 302: "0", 401: "39", 402: "15", 403: "39", 404: "1", 407: "15",
+		0: "10", 180: "10", 200: "10", 302: "0", 401: "39", 402: "15", 403: "39", 404: "1", 407: "15",
 		408: "66", 409: "29", 410: "1", 415: "4F", 480: "12", 484: "1C", 485: "1", 486: "11", 487: "12",
 		500: "29", 501: "4F", 502: "26", 503: "3F", 504: "66", 580: "2F", 600: "11", 603: "15", 604: "1",
 		606: "3A", 405: "7F", 699: "7F",
 	}
 	for code, hex := range want {
-		if got := FormatCause(Q850Cause(code)); got != hex {
+		if got := FormatCause(cdr.Q850Cause(code)); got != hex {
 			t.Errorf("SIP %d → %s, want %s", code, got, hex)
 		}
 	}

@@ -117,48 +117,12 @@ func confID(id string) string {
 	return string(hex[0:8]) + " " + string(hex[8:16]) + " " + string(hex[16:24]) + " " + string(hex[24:32])
 }
 
-// q850 maps how a call ended to its Q.850 cause, as RFC 3398 and Sippy
-// B2BUA do, so that billing sees the cause a TDM switch would report.
+// q850 maps how a call ended to its Q.850 cause. A caller abandons with
+// CANCEL, and its record carries the 487 the caller got: Sippy reports that
+// as normal clearing, like a BYE; every other code goes by cdr's table.
 func q850(code int, reason string) int {
-	// A connected call ends with a BYE or a timer, and a caller abandons
-	// with CANCEL: Sippy reports both as normal clearing (16), like a code
-	// below 200.
-	if reason == cdr.ReasonCancelled || (code >= 200 && code < 300) {
-		return 16
+	if reason == cdr.ReasonCancelled {
+		return cdr.CauseNormalClearing
 	}
-	switch {
-	case code < 200:
-		return 16
-	case code < 400:
-		return 0
-	}
-	switch code {
-	case 401, 403:
-		return 57
-	case 402, 407, 603:
-		return 21
-	case 404, 410, 485, 604:
-		return 1
-	case 408, 504:
-		return 102
-	case 409, 500:
-		return 41
-	case 415, 501:
-		return 79
-	case 480, 487:
-		return 18
-	case 484:
-		return 28
-	case 486, 600:
-		return 17
-	case 502:
-		return 38
-	case 503:
-		return 63
-	case 580:
-		return 47
-	case 606:
-		return 58
-	}
-	return 127
+	return cdr.Q850Cause(code)
 }
