@@ -73,11 +73,14 @@ type RTPProxyRelay struct {
 
 // BuiltinMedia configures Tollgate's own relay: in-process under
 // `tollgate serve` when a call uses mode builtin, or standalone under
-// `tollgate relay`.
+// `tollgate relay`. A field left unset (zero) takes the relay's own default
+// (rtpproxyctl/relay's Default* constants), which are kept there only:
+// this package does not import the relay, so that importing the
+// configuration does not pull the relay into the switch.
 type BuiltinMedia struct {
-	MediaIP     string `yaml:"media_ip"`     // IPv4 address the RTP sockets bind to; default 127.0.0.1
+	MediaIP     string `yaml:"media_ip"`     // IPv4 address the RTP sockets bind to
 	AdvertiseIP string `yaml:"advertise_ip"` // address written into SDP when it differs (NAT)
-	PortMin     int    `yaml:"port_min"`     // media port range, inclusive; default 35000-65000
+	PortMin     int    `yaml:"port_min"`     // media port range, inclusive
 	PortMax     int    `yaml:"port_max"`
 	// TTL ends a session that has seen no packet for this long (media
 	// timeout); SetupTTL bounds how long a session waits for its answer.
@@ -89,7 +92,7 @@ type BuiltinMedia struct {
 	MaxPacketRate int `yaml:"max_packet_rate"`
 	// MaxBusy refuses new sessions while the busiest packet loop spends
 	// this share of its time relaying, projected to the sessions up: the
-	// point past which latency grows. 0: the relay's default (0.45);
+	// point past which latency grows. 0: the relay's default;
 	// negative: no such limit.
 	MaxBusy float64 `yaml:"max_busy"`
 	// Control lists control sockets in rtpproxy's -s syntax, for other
@@ -108,12 +111,6 @@ const (
 	DefaultRTPProxyRetries = 5
 	DefaultProbeInterval   = 5 * time.Second
 	DefaultHealthInterval  = 2 * time.Second
-	DefaultMediaPortMin    = 35000
-	DefaultMediaPortMax    = 65000
-	DefaultMediaTTL        = 60 * time.Second
-	// DefaultMediaSetupTTL outlasts the default max_ring (120 s) plus
-	// no_progress, so a long-ringing call keeps its relay session.
-	DefaultMediaSetupTTL = 180 * time.Second
 )
 
 func (m *Media) applyDefaults() {
@@ -143,19 +140,6 @@ func (m *Media) applyDefaults() {
 		if p.Relays[i].Weight == 0 {
 			p.Relays[i].Weight = 1
 		}
-	}
-	b := &m.Builtin
-	if b.MediaIP == "" {
-		b.MediaIP = "127.0.0.1"
-	}
-	if b.PortMin == 0 && b.PortMax == 0 {
-		b.PortMin, b.PortMax = DefaultMediaPortMin, DefaultMediaPortMax
-	}
-	if b.TTL == 0 {
-		b.TTL = DefaultMediaTTL
-	}
-	if b.SetupTTL == 0 {
-		b.SetupTTL = DefaultMediaSetupTTL
 	}
 }
 
@@ -233,7 +217,7 @@ func (v *validator) validateMedia(c *Config) {
 	}
 
 	b := &m.Builtin
-	if a, err := netip.ParseAddr(b.MediaIP); err != nil || !a.Is4() {
+	if a, err := netip.ParseAddr(b.MediaIP); b.MediaIP != "" && (err != nil || !a.Is4()) {
 		v.addf("media.builtin.media_ip", "%q: want an IPv4 address", b.MediaIP)
 	}
 	if b.AdvertiseIP != "" {
@@ -243,18 +227,20 @@ func (v *validator) validateMedia(c *Config) {
 	} else if b.MediaIP == "0.0.0.0" && c.UsesMedia(MediaBuiltin) {
 		v.addf("media.builtin.advertise_ip", "media_ip 0.0.0.0 needs the address to write into SDP")
 	}
-	if b.PortMin < 1024 || b.PortMin > 65535 {
-		v.addf("media.builtin.port_min", "%d: want 1024-65535", b.PortMin)
+	if b.PortMin != 0 || b.PortMax != 0 {
+		if b.PortMin < 1024 || b.PortMin > 65535 {
+			v.addf("media.builtin.port_min", "%d: want 1024-65535", b.PortMin)
+		}
+		if b.PortMax < 1024 || b.PortMax > 65535 {
+			v.addf("media.builtin.port_max", "%d: want 1024-65535", b.PortMax)
+		} else if b.PortMax-b.PortMin < 3 {
+			v.addf("media.builtin.port_max", "range %d-%d: want at least 4 ports", b.PortMin, b.PortMax)
+		}
 	}
-	if b.PortMax < 1024 || b.PortMax > 65535 {
-		v.addf("media.builtin.port_max", "%d: want 1024-65535", b.PortMax)
-	} else if b.PortMax-b.PortMin < 3 {
-		v.addf("media.builtin.port_max", "range %d-%d: want at least 4 ports", b.PortMin, b.PortMax)
-	}
-	if b.TTL < time.Second {
+	if b.TTL != 0 && b.TTL < time.Second {
 		v.addf("media.builtin.ttl", "want at least 1s")
 	}
-	if b.SetupTTL < time.Second {
+	if b.SetupTTL != 0 && b.SetupTTL < time.Second {
 		v.addf("media.builtin.setup_ttl", "want at least 1s")
 	}
 	if b.MaxSessions < 0 {

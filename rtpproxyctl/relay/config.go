@@ -10,7 +10,8 @@ import (
 
 // Config is what the relay needs to run, in both `tollgate relay` and
 // in-process use. The zero value of every optional field has a sensible
-// default (see withDefaults).
+// default (see WithDefaults); the configuration file leaves a field unset to
+// mean that default, so the defaults are written only here.
 type Config struct {
 	// Control lists the control sockets, in rtpproxy's -s syntax:
 	//   "udp:127.0.0.1:22222" (cookies, reply cache; port defaults to 22222,
@@ -31,7 +32,7 @@ type Config struct {
 	// port, RTCP the odd one above it. Default 35000-65000.
 	PortMin, PortMax int
 	// SetupTTL is how long a session may wait for its answer leg and first
-	// packets (rtpproxy -W). Default 60 s.
+	// packets (rtpproxy -W). Default 180 s.
 	SetupTTL time.Duration
 	// TTL is the inactivity timeout of a complete session (rtpproxy -T):
 	// with no packet in either direction for this long it ends and its notify
@@ -58,17 +59,23 @@ type Config struct {
 
 // Defaults for the optional Config fields.
 const (
-	DefaultPortMin  = 35000
-	DefaultPortMax  = 65000
-	DefaultTTL      = 60 * time.Second
-	DefaultSetupTTL = 60 * time.Second
+	DefaultMediaIP = "127.0.0.1"
+	DefaultPortMin = 35000
+	DefaultPortMax = 65000
+	DefaultTTL     = 60 * time.Second
+	// DefaultSetupTTL is longer than rtpproxy's 60 s: it outlasts the
+	// switch's default max_ring (120 s) plus no_progress, so a long-ringing
+	// call keeps its relay session.
+	DefaultSetupTTL = 180 * time.Second
 	DefaultMaxBusy  = 0.45
 	defaultUDPPort  = "22222"
 )
 
-func (c Config) withDefaults() Config {
+// WithDefaults is c with every unset optional field at its default: the
+// configuration the relay runs with, for callers that report it.
+func (c Config) WithDefaults() Config {
 	if c.MediaIP == "" {
-		c.MediaIP = "127.0.0.1"
+		c.MediaIP = DefaultMediaIP
 	}
 	if c.PortMin == 0 && c.PortMax == 0 {
 		c.PortMin, c.PortMax = DefaultPortMin, DefaultPortMax

@@ -65,7 +65,7 @@ type cmdCounters struct {
 // New checks cfg, binds the control sockets (so that their addresses are
 // known before Serve) and returns a relay ready for Handle and Serve.
 func New(cfg Config, log *slog.Logger) (*Relay, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	media, advertise, err := cfg.validate()
 	if err != nil {
 		return nil, err

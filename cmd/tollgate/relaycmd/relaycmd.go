@@ -47,7 +47,8 @@ func Run(cfg *config.Config, path, version string, log *slog.Logger) int {
 		log.Error("cannot start: media.builtin.control lists no control socket to answer on", "config", path)
 		return 1
 	}
-	r, err := relay.New(Config(b), log.With("component", "relay"))
+	rc := Config(b).WithDefaults()
+	r, err := relay.New(rc, log.With("component", "relay"))
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
@@ -55,7 +56,7 @@ func Run(cfg *config.Config, path, version string, log *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log.Info("tollgate relay running", "version", version, "control", r.ControlAddrs(),
-		"ports", fmt.Sprintf("%d-%d", b.PortMin, b.PortMax), "notify", b.Notify)
+		"ports", fmt.Sprintf("%d-%d", rc.PortMin, rc.PortMax), "notify", b.Notify)
 	if err := r.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("relay failed", "error", err)
 		return 1
