@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate/tollgate/cdr"
 )
@@ -240,39 +239,14 @@ func (s *Server) cdrsCSV(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// recordByID finds one CDR through the Call-ID and setup-time indexes
-// that cdr.Search uses.
-func (s *Server) recordByID(r *http.Request, id string) (cdr.Record, error) {
-	var callID string
-	var setup time.Time
-	err := s.db.QueryRow(r.Context(), "SELECT call_id_a, setup_time FROM cdrs WHERE id = $1", id).Scan(&callID, &setup)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return cdr.Record{}, errNotFound
-	}
-	if err != nil {
-		return cdr.Record{}, err
-	}
-	f := cdr.Filter{CallID: callID, From: setup, To: setup.Add(time.Millisecond)}
-	recs, _, err := cdr.Search(r.Context(), s.db, f, cdr.Page{Limit: 1000})
-	if err != nil {
-		return cdr.Record{}, err
-	}
-	for _, rec := range recs {
-		if rec.ID == id {
-			return rec, nil
-		}
-	}
-	return cdr.Record{}, errNotFound
-}
-
 func (s *Server) lookupCDR(w http.ResponseWriter, r *http.Request) (cdr.Record, bool) {
 	id := chi.URLParam(r, "id")
 	if !validCallID(id) {
 		s.fail(w, r, http.StatusBadRequest, "bad CDR id: want a UUID")
 		return cdr.Record{}, false
 	}
-	rec, err := s.recordByID(r, strings.ToLower(id))
-	if errors.Is(err, errNotFound) {
+	rec, err := cdr.ByID(r.Context(), s.db, strings.ToLower(id))
+	if errors.Is(err, cdr.ErrNotFound) {
 		s.fail(w, r, http.StatusNotFound, "no CDR "+id)
 		return rec, false
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/tollgate/tollgate/cdr"
 )
 
 // callStats are the CDR figures of a time window.
@@ -35,32 +37,19 @@ type hour struct {
 	PDDMs    float64   `json:"pdd_ms"`
 }
 
-// cdrStats aggregates the CDRs set up in the last window; the setup-time
-// index bounds the scan to that window.
+// cdrStats sums up the CDRs set up in the last window.
 func (s *Server) cdrStats(ctx context.Context, window time.Duration) (callStats, error) {
 	// Empty lists are [] in JSON, as the API's description says, not null.
 	st := callStats{Window: window.String(), Failures: []cause{}, Hourly: []hour{}}
 	from := time.Now().Add(-window)
-	rows, err := s.db.Query(ctx, `
-		SELECT date_trunc('hour', setup_time) AS h, count(*),
-		       count(*) FILTER (WHERE connect_time IS NOT NULL),
-		       coalesce(avg(duration_ms) FILTER (WHERE connect_time IS NOT NULL), 0),
-		       coalesce(avg(post_dial_delay_ms) FILTER (WHERE post_dial_delay_ms > 0), 0),
-		       coalesce(sum(billed_seconds), 0)
-		FROM cdrs WHERE setup_time >= $1 GROUP BY h ORDER BY h`, from)
+	hours, err := cdr.Hourly(ctx, s.db, from)
 	if err != nil {
 		return st, err
 	}
 	var durSum, pddSum float64
 	var pddN int64
-	for rows.Next() {
-		var h hour
-		var billed int64
-		if err := rows.Scan(&h.At, &h.Calls, &h.Answered, &h.ACDSec, &h.PDDMs, &billed); err != nil {
-			rows.Close()
-			return st, err
-		}
-		h.ACDSec /= 1000
+	for _, hs := range hours {
+		h := hour{At: hs.At, Calls: hs.Calls, Answered: hs.Answered, ACDSec: hs.MeanDurationMs / 1000, PDDMs: hs.MeanPostDialDelay}
 		if h.Calls > 0 {
 			h.ASR = 100 * float64(h.Answered) / float64(h.Calls)
 		}
@@ -71,12 +60,8 @@ func (s *Server) cdrStats(ctx context.Context, window time.Duration) (callStats,
 			pddSum += h.PDDMs * float64(h.Calls)
 			pddN += h.Calls
 		}
-		st.Minutes += float64(billed) / 60
+		st.Minutes += float64(hs.BilledSeconds) / 60
 		st.Hourly = append(st.Hourly, h)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return st, err
 	}
 	if st.Calls > 0 {
 		st.ASR = 100 * float64(st.Answered) / float64(st.Calls)
@@ -87,22 +72,14 @@ func (s *Server) cdrStats(ctx context.Context, window time.Duration) (callStats,
 	if pddN > 0 {
 		st.PDDMs = pddSum / float64(pddN)
 	}
-	rows, err = s.db.Query(ctx, `
-		SELECT sip_code, min(sip_reason), count(*) FROM cdrs
-		WHERE setup_time >= $1 AND connect_time IS NULL
-		GROUP BY sip_code ORDER BY count(*) DESC LIMIT 10`, from)
+	failures, err := cdr.Failures(ctx, s.db, from, 10)
 	if err != nil {
 		return st, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c cause
-		if err := rows.Scan(&c.Code, &c.Reason, &c.Calls); err != nil {
-			return st, err
-		}
-		st.Failures = append(st.Failures, c)
+	for _, f := range failures {
+		st.Failures = append(st.Failures, cause{Code: f.SIPCode, Reason: f.Reason, Calls: f.Calls})
 	}
-	return st, rows.Err()
+	return st, nil
 }
 
 // liveStats is what the dashboard polls.
