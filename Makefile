@@ -6,6 +6,9 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 # Extra `go test` flags, e.g. `make test TESTFLAGS=-race`.
 TESTFLAGS ?=
+# Build tools (staticcheck, nfpm) are tools of their own module, tools/go.mod,
+# so that their dependencies stay out of the product's module graph.
+GOTOOL = $(GO) tool -modfile=tools/go.mod
 
 .PHONY: build deps test fmt vet bench run clean
 
@@ -22,7 +25,7 @@ test: deps
 		echo "gofmt: these files need formatting (make fmt):"; echo "$$unformatted"; exit 1; \
 	fi
 	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
+	$(GOTOOL) staticcheck ./...
 	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) ./...
 
 fmt:
@@ -30,7 +33,7 @@ fmt:
 
 vet:
 	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
+	$(GOTOOL) staticcheck ./...
 
 # Flags for the load driver, e.g. `make bench BENCHFLAGS=-quick` for a
 # smoke run of about 4 minutes; `go run ./internal/bench -h` lists them.
@@ -50,7 +53,7 @@ bench:
 run: build
 	$(GO) run ./internal/devrun -c examples/tollgate.yaml -dir .run -bin bin/tollgate
 
-# The .deb and .rpm (nfpm, a go tool of this module) in PACKAGE_DIR:
+# The .deb and .rpm (nfpm, a tool of tools/go.mod) in PACKAGE_DIR:
 # tollgate_<version>_<arch>.deb and tollgate-<version>.<rpm arch>.rpm, the
 # version from git (packaging/version.sh) unless PACKAGE_VERSION is given.
 # `make package PACKAGE_ARCH=arm64` cross-compiles for arm64.

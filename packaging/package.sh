@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the tollgate .deb and .rpm with nfpm (a `go tool` of this module,
-# not linked into tollgate). `make package` runs it from the repository root:
+# Builds the tollgate .deb and .rpm with nfpm (a tool of tools/go.mod, a
+# module of its own so that nfpm's dependencies stay out of tollgate's). `make package` runs it from the repository root:
 #   sh packaging/package.sh ARCH DIR [VERSION]
 # ARCH is a Go architecture (amd64, arm64), cross-compiled with GOARCH;
 # DIR receives tollgate_VERSION_ARCH.deb and tollgate-VERSION.RPMARCH.rpm;
@@ -58,7 +58,7 @@ commit=$(git describe --tags --always --dirty 2>/dev/null || echo unknown)
 export SOURCE_DATE_EPOCH PACKAGE_VERSION="$version" PACKAGE_ARCH="$arch" PACKAGE_BUILD="$build"
 
 mkdir -p "$dir"
-"$go" tool nfpm package --config packaging/nfpm.yaml --packager deb \
+"$go" tool -modfile=tools/go.mod nfpm package --config packaging/nfpm.yaml --packager deb \
 	--target "$dir/tollgate_${version}_${arch}.deb"
-"$go" tool nfpm package --config packaging/nfpm.yaml --packager rpm \
+"$go" tool -modfile=tools/go.mod nfpm package --config packaging/nfpm.yaml --packager rpm \
 	--target "$dir/tollgate-${version}.${rpmarch}.rpm"
