@@ -74,8 +74,11 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 	}
 
 	// Dies again before the orphans are spooled: their end time must not
-	// move to this second process's touches.
-	time.Sleep(5 * time.Millisecond)
+	// move to this second process's touches, which must come at a later
+	// millisecond (the journal's resolution) for a move to show.
+	testenv.Eventually(t, time.Second, "the clock past the recovered disconnect time", func() bool {
+		return time.Now().Truncate(time.Millisecond).After(got[0].DisconnectTime)
+	})
 	if err := j2.Touch(); err != nil {
 		t.Fatal(err)
 	}

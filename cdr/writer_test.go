@@ -140,18 +140,18 @@ func TestShipperSurvivesPostgresOutage(t *testing.T) {
 		wg.Wait()
 	}
 	appendRange(0, 200)
-	waitFor(t, "first 200 shipped", func() bool { return sp.Stats().Depth == 0 })
+	testenv.Eventually(t, 2*time.Minute, "first 200 shipped", func() bool { return sp.Stats().Depth == 0 })
 
 	pg.Stop()
 	appendRange(200, total)
-	waitFor(t, "shipper to notice the outage", func() bool { return sh.Stats().State == ShipFailing })
+	testenv.Eventually(t, 2*time.Minute, "shipper to notice the outage", func() bool { return sh.Stats().State == ShipFailing })
 	if d := sp.Stats().Depth; d == 0 {
 		t.Fatal("spool empty while PostgreSQL is down")
 	}
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "spool to drain after restart", func() bool { return sp.Stats().Depth == 0 })
+	testenv.Eventually(t, 2*time.Minute, "spool to drain after restart", func() bool { return sp.Stats().Depth == 0 })
 
 	var n, distinct int
 	row := db.QueryRow(context.Background(), "SELECT count(*), count(DISTINCT id) FROM cdrs")
@@ -163,18 +163,6 @@ func TestShipperSurvivesPostgresOutage(t *testing.T) {
 	}
 	if st := sh.Stats(); st.State != ShipOK || st.Failures == 0 || st.Shipped < total {
 		t.Fatalf("shipper stats %+v", st)
-	}
-}
-
-// waitFor polls cond, failing after a generous deadline (CPU is shared).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -379,19 +379,7 @@ func TestWeightsFailoverAndProbe(t *testing.T) {
 	}
 
 	heavy.silent.Store(false)
-	// Wake on each probe datagram, with a tick in case the last one was
-	// consumed before the relay was marked back in service.
-	deadline := time.After(20 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !p.Status()[0].InUse {
-		select {
-		case <-heavy.arrived:
-		case <-tick.C:
-		case <-deadline:
-			t.Fatal("probe never brought the relay back")
-		}
-	}
+	testenv.Eventually(t, 20*time.Second, "a probe to bring the relay back", func() bool { return p.Status()[0].InUse })
 	if f := p.Status()[0].Features; !f.QueryDelete || !f.Codecs || f.Notify {
 		t.Fatalf("features after re-probe: %+v", f)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
@@ -40,15 +43,11 @@ func query(t *testing.T, dsn, sql string, args ...any) []map[string]any {
 // waitRows waits until a count query returns want.
 func waitRows(t *testing.T, dsn, countSQL string, want int64) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	var got int64
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, 60*time.Second, fmt.Sprintf("%s to reach %d", countSQL, want), func() bool {
 		got = query(t, dsn, countSQL)[0]["n"].(int64)
-		if got >= want {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return got >= want
+	})
 	if got != want {
 		t.Fatalf("%s: %d, want %d", countSQL, got, want)
 	}
@@ -192,9 +191,9 @@ func TestCDRsSurvivePostgresOutage(t *testing.T) {
 	const calls = 1000
 	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
 		Calls: calls, Rate: 100, Timeout: 90 * time.Second})
-	waitFor(t, func() bool { st, _ := caller.Stats(); return st.Successful >= 150 }, "150 calls")
+	testenv.Eventually(t, 20*time.Second, "150 calls", func() bool { st, _ := caller.Stats(); return st.Successful >= 150 })
 	pg.Stop()
-	waitFor(t, func() bool { st, _ := caller.Stats(); return st.Successful >= 600 }, "600 calls with the database down")
+	testenv.Eventually(t, 20*time.Second, "600 calls with the database down", func() bool { st, _ := caller.Stats(); return st.Successful >= 600 })
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +218,9 @@ func TestCDRsSurviveSIGKILL(t *testing.T) {
 		Calls: 20, Rate: 100, Pause: time.Minute, Timeout: 90 * time.Second})
 	short := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "200",
 		Rate: 100, Timeout: 90 * time.Second})
-	waitFor(t, func() bool { st, _ := gw.Stats(); return st.Created >= 20 }, "the long calls up")
-	waitFor(t, func() bool { st, _ := short.Stats(); return st.Successful >= 200 }, "200 short calls")
-	time.Sleep(time.Second) // the long calls' ACKs and journal entries
+	testenv.Eventually(t, 20*time.Second, "the long calls up", func() bool { st, _ := gw.Stats(); return st.Created >= 20 })
+	testenv.Eventually(t, 20*time.Second, "200 short calls", func() bool { st, _ := short.Stats(); return st.Successful >= 200 })
+	testenv.Eventually(t, 20*time.Second, "the long calls in the journal", func() bool { return journaled(t, p) >= 20 })
 	p.signal(syscall.SIGKILL)
 	p.waitExit(10 * time.Second)
 	done, _ := short.Stats() // a lower bound: SIPp reports every second
@@ -246,4 +245,34 @@ func TestCDRsSurviveSIGKILL(t *testing.T) {
 			t.Errorf("recovered record with bad times: %v", r)
 		}
 	}
+}
+
+// journaled counts the calls that the running switch's journal holds as
+// connected. It reads a copy, so that the process's own file is untouched
+// and a frame being written is only a torn tail to the copy's reader.
+func journaled(t *testing.T, p *proc) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(p.dir, "cdr", "journal", "connected.log"))
+	if err != nil {
+		return 0
+	}
+	dir, err := os.MkdirTemp(t.TempDir(), "journal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "connected.log"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, err := cdr.OpenJournal(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	n := 0
+	for _, o := range j.Recover() {
+		if !o.Record.ConnectTime.IsZero() {
+			n++
+		}
+	}
+	return n
 }

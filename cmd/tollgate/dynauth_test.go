@@ -38,7 +38,7 @@ cdr:
 `, fr.AuthAddr, fr.Secret, fr.AcctAddr, fr.Secret, dynPort, secret, webPort), "TOLLGATE_CDR_DATABASE="+dsn)
 	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac_wait_bye.xml", Remote: p.addr(),
 		Service: "15551230002", Calls: 1, Rate: 10, Timeout: 30 * time.Second})
-	waitFor(t, func() bool { st, _ := gw.Stats(); return st.Created >= 1 }, "the call up")
+	testenv.Eventually(t, 20*time.Second, "the call up", func() bool { st, _ := gw.Stats(); return st.Created >= 1 })
 
 	dyn := fmt.Sprintf("127.0.0.1:%d", dynPort)
 	const request = "User-Name = \"127.0.0.1\"\nMessage-Authenticator = 0x00\n"

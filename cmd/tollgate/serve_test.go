@@ -112,17 +112,15 @@ func TestCallFlowsWithSIPp(t *testing.T) {
 // returns them as column → value maps.
 func (p *proc) records(t *testing.T, n int) []map[string]string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		recs := readCSVDir(t, filepath.Join(p.dir, "cdr", "csv"))
-		if len(recs) >= n || time.Now().After(deadline) {
-			if len(recs) != n {
-				t.Fatalf("%d call records, want %d", len(recs), n)
-			}
-			return recs
-		}
-		time.Sleep(50 * time.Millisecond)
+	var recs []map[string]string
+	testenv.Eventually(t, 20*time.Second, fmt.Sprintf("%d call records", n), func() bool {
+		recs = readCSVDir(t, filepath.Join(p.dir, "cdr", "csv"))
+		return len(recs) >= n
+	})
+	if len(recs) != n {
+		t.Fatalf("%d call records, want %d", len(recs), n)
 	}
+	return recs
 }
 
 func readCSVDir(t *testing.T, dir string) []map[string]string {
@@ -159,7 +157,7 @@ func TestSIGHUPReloadsWithoutDroppingCalls(t *testing.T) {
 	p := startTollgate(t, gateways("", gwA))
 	long := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
 		Calls: 5, Rate: 50, Pause: 3 * time.Second, Timeout: 60 * time.Second})
-	waitFor(t, func() bool { st, _ := gwA.Stats(); return st.Created >= 5 }, "5 calls up through gateway A")
+	testenv.Eventually(t, 20*time.Second, "5 calls up through gateway A", func() bool { st, _ := gwA.Stats(); return st.Created >= 5 })
 
 	p.writeConfig(gateways("", gwB))
 	p.signal(syscall.SIGHUP)
@@ -168,7 +166,7 @@ func TestSIGHUPReloadsWithoutDroppingCalls(t *testing.T) {
 	if st.Successful != 2 {
 		t.Fatalf("calls after reload: %s", st)
 	}
-	waitFor(t, func() bool { b, _ := gwB.Stats(); return b.Successful == 2 }, "gateway B to see the 2 new calls")
+	testenv.Eventually(t, 20*time.Second, "gateway B to see the 2 new calls", func() bool { b, _ := gwB.Stats(); return b.Successful == 2 })
 
 	os.WriteFile(p.cfg, []byte("routes: [\n"), 0o644)
 	p.signal(syscall.SIGHUP)
@@ -183,7 +181,7 @@ func TestSIGHUPReloadsWithoutDroppingCalls(t *testing.T) {
 	if st, err := long.Wait(ctx); err != nil || st.Successful != 5 {
 		t.Fatalf("calls up during the reloads: %s %v", st, err)
 	}
-	waitFor(t, func() bool { a, _ := gwA.Stats(); return a.Successful == 5 }, "gateway A to see its 5 calls end")
+	testenv.Eventually(t, 20*time.Second, "gateway A to see its 5 calls end", func() bool { a, _ := gwA.Stats(); return a.Successful == 5 })
 	if a, _ := gwA.Stats(); a.Created != 5 {
 		t.Errorf("gateway A got %d calls, want only the 5 from before the reload", a.Created)
 	}
@@ -196,7 +194,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	p := startTollgate(t, gateways("", gw)+"timers:\n  drain: 20s\n")
 	long := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
 		Calls: 3, Rate: 50, Pause: 2 * time.Second, Timeout: 60 * time.Second})
-	waitFor(t, func() bool { st, _ := gw.Stats(); return st.Created >= 3 }, "3 calls up")
+	testenv.Eventually(t, 20*time.Second, "3 calls up", func() bool { st, _ := gw.Stats(); return st.Created >= 3 })
 	p.signal(syscall.SIGTERM)
 	p.waitLog("draining calls", 10*time.Second)
 	st := p.sippRun(t, testenv.SIPpOptions{Scenario: "uac_reject.xml", Service: "100", Calls: 1,
@@ -226,8 +224,8 @@ func TestSIGTERMCutsCallsAfterTheDrain(t *testing.T) {
 	p := startTollgate(t, gateways("", gw)+"timers:\n  drain: 1s\n")
 	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac_wait_bye.xml", Remote: p.addr(),
 		Service: "100", Calls: 2, Rate: 50, Timeout: 60 * time.Second})
-	waitFor(t, func() bool { st, _ := gw.Stats(); return st.Created >= 2 }, "2 calls up")
-	time.Sleep(200 * time.Millisecond) // let both ACKs through
+	testenv.Eventually(t, 20*time.Second, "2 calls up", func() bool { st, _ := gw.Stats(); return st.Created >= 2 })
+	testenv.Eventually(t, 20*time.Second, "2 calls connected", func() bool { return journaled(t, p) >= 2 })
 	p.signal(syscall.SIGTERM)
 	ctx, cancel := contextWithTimeout(30 * time.Second)
 	defer cancel()
@@ -241,16 +239,5 @@ func TestSIGTERMCutsCallsAfterTheDrain(t *testing.T) {
 		if r["disconnect_reason"] != "shutdown" || r["released_by"] != "switch" {
 			t.Errorf("record = %v", r)
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

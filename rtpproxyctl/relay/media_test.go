@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // call sets up a complete session between a (offerer, signalled at sigA)
@@ -182,7 +184,7 @@ func TestPortExhaustion(t *testing.T) {
 		t.Fatalf("after D: %+v", st)
 	}
 	for p := lo; p <= lo+5; p++ {
-		waitFor(t, fmt.Sprintf("port %d free", p), func() bool {
+		testenv.Eventually(t, 10*time.Second, fmt.Sprintf("port %d free", p), func() bool {
 			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
 			if err == nil {
 				c.Close()
@@ -190,7 +192,7 @@ func TestPortExhaustion(t *testing.T) {
 			return err == nil
 		})
 	}
-	waitFor(t, "socket readers gone", func() bool { return runtime.NumGoroutine() <= goroutines+8 })
+	testenv.Eventually(t, 10*time.Second, "socket readers gone", func() bool { return runtime.NumGoroutine() <= goroutines+8 })
 }
 
 // TestOverload: beyond MaxSessions new sessions get E98, existing ones

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // notifyListener accepts notification connections and delivers each line.
@@ -111,7 +113,7 @@ func TestTranscriptStreams(t *testing.T) {
 		sendTo(t, p.rtp, atoi(m.vars["PI"]), rtpPacket(7, uint16(i), 0, 20))
 	}
 	poll := 0
-	waitFor(t, "3 discarded packets", func() bool {
+	testenv.Eventually(t, 10*time.Second, "3 discarded packets", func() bool {
 		poll++ // each poll needs its own cookie, or the reply cache answers
 		cookie := "k7." + itoa(poll)
 		return cl.do(cookie+" G npkts_discard npkts_rcvd\n") == cookie+" 3 0\n"
@@ -163,16 +165,4 @@ func TestTranscriptStreams(t *testing.T) {
 	}
 	step("k26 Dw wk-1@test ftX ftW\n", "k26 0\n")
 	step("k27 Q wk-1@test ftW\n", "k27 E50\n")
-}
-
-// waitFor polls cond until it holds, for state that has no event to await.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -127,11 +127,5 @@ func wantAttrs(t *testing.T, what string, r testenv.DetailRecord, want map[strin
 // handed to accounting by then).
 func waitCalls(t *testing.T, sw *testSwitch, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for sw.ActiveCalls() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d calls up, want %d", sw.ActiveCalls(), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 15*time.Second, fmt.Sprintf("%d calls up", n), func() bool { return sw.ActiveCalls() == n })
 }

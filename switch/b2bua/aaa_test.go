@@ -18,21 +18,16 @@ import (
 // waitAcct polls the detail file until ok accepts the records of one call.
 func waitAcct(t *testing.T, fr *testenv.FreeRADIUS, callID string, ok func([]testenv.DetailRecord) bool) []testenv.DetailRecord {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var recs []testenv.DetailRecord
+	testenv.Eventually(t, 30*time.Second, "the accounting of "+callID, func() bool {
 		all, err := fr.Detail()
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs := ofCall(all, callID)
-		if ok(recs) {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("accounting of %s incomplete: %+v", callID, recs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		recs = ofCall(all, callID)
+		return ok(recs)
+	})
+	return recs
 }
 
 // count is a waitAcct condition: n records with status and origin.

@@ -147,13 +147,9 @@ func (ts *testSwitch) noRecord(t *testing.T) {
 // waitListening polls the switch with OPTIONS over UDP until it answers.
 func waitListening(t testing.TB, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if res := rawExchange(t, addr, optionsMsg(addr, 70), 200*time.Millisecond); strings.HasPrefix(res, "SIP/2.0 200") {
-			return
-		}
-	}
-	t.Fatalf("switch at %s never answered OPTIONS", addr)
+	testenv.Eventually(t, 10*time.Second, "the switch at "+addr+" to answer OPTIONS", func() bool {
+		return strings.HasPrefix(rawExchange(t, addr, optionsMsg(addr, 70), 200*time.Millisecond), "SIP/2.0 200")
+	})
 }
 
 // rawExchange sends one datagram and returns the first final response

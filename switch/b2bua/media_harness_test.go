@@ -342,16 +342,11 @@ func goroutines(fn string) int {
 	return count
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually is testenv.Eventually with the deadline of this package's
+// media waits.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, what, cond)
 }
 
 // waitAll waits for one request of each method, in any order: sipgo hands
