@@ -6,6 +6,8 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 # Extra `go test` flags, e.g. `make test TESTFLAGS=-race`.
 TESTFLAGS ?=
+# 1: the package test may install the .deb on this machine (see test).
+TOLLGATE_TEST_INSTALL ?=
 # Build tools (staticcheck, nfpm) are tools of their own module, tools/go.mod,
 # so that their dependencies stay out of the product's module graph.
 GOTOOL = $(GO) tool -modfile=tools/go.mod
@@ -19,6 +21,9 @@ deps:
 	bash scripts/install-deps.sh
 
 # gofmt must have nothing to say: the check fails listing the files it would change.
+# The package test installs the .deb on this machine only in CI (CI=true) or
+# with `make test TOLLGATE_TEST_INSTALL=1`; elsewhere it checks the packages
+# without installing them.
 test: deps
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then \
@@ -26,7 +31,7 @@ test: deps
 	fi
 	$(GO) vet ./...
 	$(GOTOOL) staticcheck ./...
-	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) ./...
+	TOLLGATE_TEST_INSTALL=$(TOLLGATE_TEST_INSTALL) $(GO) test -count=1 -timeout 20m $(TESTFLAGS) ./...
 
 fmt:
 	gofmt -w .
