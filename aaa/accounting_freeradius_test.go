@@ -30,6 +30,7 @@ func acctServer(fr *testenv.FreeRADIUS) aaa.ServerConfig {
 // (answer leg, a failed attempt, the answering attempt) and checks every
 // attribute FreeRADIUS logged.
 func TestAccountingRecordsFreeRADIUS(t *testing.T) {
+	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	acct, _ := accountant(t, nil, acctServer(fr))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -38,6 +38,7 @@ func ipRequest(ip string) aaa.AuthRequest {
 }
 
 func TestIPAuthFreeRADIUS(t *testing.T) {
+	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	a := authorizer(t, fr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -106,6 +107,7 @@ func sipClientAuthorization(t *testing.T, challenge, user, password string) stri
 }
 
 func TestDigestAuthFreeRADIUS(t *testing.T) {
+	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	a := authorizer(t, fr)
 	nonces := aaa.NewNonces(aaa.NonceConfig{})

@@ -13,6 +13,7 @@ import (
 // TestManyOutstanding runs more requests at once than two sockets have
 // identifiers: the client waits for free ones instead of failing.
 func TestManyOutstanding(t *testing.T) {
+	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	c := newClient(t, aaa.ClientConfig{Servers: []aaa.ServerConfig{{Addr: fr.AuthAddr, Secret: fr.Secret, Timeout: time.Second, Retries: 5, MaxSockets: 2}}})
 	a := aaa.NewAuthorizer(c, aaa.AuthConfig{})

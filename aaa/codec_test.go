@@ -53,6 +53,7 @@ func accept(t testing.TB, req []byte, build func(p *radius.Packet)) []byte {
 }
 
 func TestRequestCarriesMessageAuthenticator(t *testing.T) {
+	t.Parallel()
 	req := testRequest(t)
 	if req[20] != 80 || req[21] != 18 {
 		t.Fatalf("first attribute %d/%d", req[20], req[21])
@@ -84,6 +85,7 @@ func TestRequestCarriesMessageAuthenticator(t *testing.T) {
 }
 
 func TestDecodeReply(t *testing.T) {
+	t.Parallel()
 	req := testRequest(t)
 	good := accept(t, req, func(p *radius.Packet) {
 		AddH323(p, H323CreditTime, "60")

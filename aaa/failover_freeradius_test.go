@@ -14,6 +14,7 @@ import (
 )
 
 func TestAuthFailoverToSecondary(t *testing.T) {
+	t.Parallel()
 	primary := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	secondary := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	primary.Stop()
@@ -54,6 +55,7 @@ func TestAuthFailoverToSecondary(t *testing.T) {
 }
 
 func TestMessageAuthenticatorRequiredByFreeRADIUS(t *testing.T) {
+	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{RequireMessageAuthenticator: true})
 	a := authorizer(t, fr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -77,6 +79,7 @@ func TestMessageAuthenticatorRequiredByFreeRADIUS(t *testing.T) {
 // the records are queued durably, survive a restart of the client, and
 // reach FreeRADIUS exactly once when it is back.
 func TestAccountingOutageQueued(t *testing.T) {
+	t.Parallel()
 	fr1 := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	fr2 := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	fr1.Stop()

@@ -10,6 +10,7 @@ import (
 )
 
 func TestNonces(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	n := NewNonces(NonceConfig{Key: []byte("k"), Lifetime: 30 * time.Second, MaxUsed: 32})
 	n.now = func() time.Time { return now }
@@ -52,6 +53,7 @@ func TestNonces(t *testing.T) {
 }
 
 func TestCheckAuthorization(t *testing.T) {
+	t.Parallel()
 	n := NewNonces(NonceConfig{})
 	chal, err := digest.ParseChallenge(n.Challenge(`tollgate "test"`, true))
 	if err != nil {

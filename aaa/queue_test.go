@@ -21,6 +21,7 @@ func attrs(user string) radius.Attributes {
 }
 
 func TestQueueReplayAndCheckpoints(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	q, err := OpenQueue(dir)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseRoute(t *testing.T) {
+	t.Parallel()
 	r, err := ParseRoute("15551230002@[2001:db8::1]:5080;expires=30;gt=10;forward_on_fail=0;reauth=15;x-new=1")
 	if err != nil {
 		t.Fatal(err)

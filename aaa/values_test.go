@@ -15,6 +15,7 @@ import (
 // TestDictionaryMatchesFreeRADIUS checks every row of the table against
 // the dictionary.cisco FreeRADIUS ships.
 func TestDictionaryMatchesFreeRADIUS(t *testing.T) {
+	t.Parallel()
 	testenv.RequireBinary(t, "/usr/sbin/freeradius", "freeradius")
 	f, err := os.Open("/usr/share/freeradius/dictionary.cisco")
 	if err != nil {
@@ -40,6 +41,7 @@ func TestDictionaryMatchesFreeRADIUS(t *testing.T) {
 }
 
 func TestCiscoTime(t *testing.T) {
+	t.Parallel()
 	tm := time.Date(2026, 11, 22, 12, 40, 1, 0, time.UTC)
 	if s := FormatTime(tm); s != "12:40:01.000 GMT Sun Nov 22 2026" {
 		t.Errorf("FormatTime = %q", s)
@@ -59,6 +61,7 @@ func TestCiscoTime(t *testing.T) {
 }
 
 func TestConfID(t *testing.T) {
+	t.Parallel()
 	c := ConfID{0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 0xa, 0xb, 0xc, 0xd, 0xff, 0xfe, 0xfd, 0xfc}
 	s := c.String()
 	if s != "DEADBEEF 00010203 0A0B0C0D FFFEFDFC" {
@@ -78,6 +81,7 @@ func TestConfID(t *testing.T) {
 }
 
 func TestQ850Cause(t *testing.T) {
+	t.Parallel()
 	want := map[int]string{
 		0: "10", 180: "10", 200: "10", 302: "0", 401: "39", 402: "15", 403: "39", 404: "1", 407: "15",
 		408: "66", 409: "29", 410: "1", 415: "4F", 480: "12", 484: "1C", 485: "1", 486: "11", 487: "12",
@@ -101,6 +105,7 @@ func TestQ850Cause(t *testing.T) {
 }
 
 func TestH323Value(t *testing.T) {
+	t.Parallel()
 	for raw, want := range map[string]string{"h323-credit-time=3600": "3600", "3600": "3600", "": ""} {
 		if got, err := H323Value(H323CreditTime, raw); err != nil || got != want {
 			t.Errorf("H323Value(%q) = %q, %v", raw, got, err)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestKeyedLimitsEachKey(t *testing.T) {
+	t.Parallel()
 	var k Keyed // the zero value is usable
 	for i := 0; i < 2; i++ {
 		if !k.Acquire("sip:alice@x", 2) {
@@ -36,6 +37,7 @@ func TestKeyedLimitsEachKey(t *testing.T) {
 }
 
 func TestKeyedReleaseOfIdleKeyGivesNothingAway(t *testing.T) {
+	t.Parallel()
 	var k Keyed
 	k.Release("ghost")
 	if !k.Acquire("ghost", 1) || k.Acquire("ghost", 1) {
@@ -44,6 +46,7 @@ func TestKeyedReleaseOfIdleKeyGivesNothingAway(t *testing.T) {
 }
 
 func TestKeyedZeroLimitRefuses(t *testing.T) {
+	t.Parallel()
 	var k Keyed
 	if k.Acquire("x", 0) || k.Acquire("x", -1) {
 		t.Fatal("limit below 1 allowed a call")
@@ -56,6 +59,7 @@ func TestKeyedZeroLimitRefuses(t *testing.T) {
 // TestKeyedConcurrent: with many goroutines racing on a few keys, no key
 // ever exceeds its limit and every count returns to zero.
 func TestKeyedConcurrent(t *testing.T) {
+	t.Parallel()
 	var k Keyed
 	const limit, workers, rounds = 3, 16, 500
 	var inUse [4]atomic.Int32

@@ -9,6 +9,7 @@ import (
 )
 
 func TestAccountAndGatewayLimits(t *testing.T) {
+	t.Parallel()
 	l := NewLimits(Config{AccountCalls: 2, AccountLimits: map[string]int{"vip": 3}, GatewayCalls: 1})
 	for range 2 {
 		if err := l.AcquireAccount("acme"); err != nil {
@@ -48,6 +49,7 @@ func TestAccountAndGatewayLimits(t *testing.T) {
 }
 
 func TestUnlimited(t *testing.T) {
+	t.Parallel()
 	l := NewLimits(Config{})
 	for range 1000 {
 		if err := l.AcquireAccount("a"); err != nil {
@@ -60,6 +62,7 @@ func TestUnlimited(t *testing.T) {
 }
 
 func TestCallRate(t *testing.T) {
+	t.Parallel()
 	l := NewLimits(Config{CallsPerSecond: 10, Burst: 5, Statuses: map[Kind]Status{CallRate: {486, "Slow Down"}}})
 	t0 := time.Unix(1000, 0)
 	for i := range 5 {
@@ -83,6 +86,7 @@ func TestCallRate(t *testing.T) {
 }
 
 func TestCallRateSweepBoundsMemory(t *testing.T) {
+	t.Parallel()
 	l := NewLimits(Config{CallsPerSecond: 1})
 	t0 := time.Unix(0, 0)
 	for i := range 100_000 {
@@ -98,6 +102,7 @@ func TestCallRateSweepBoundsMemory(t *testing.T) {
 }
 
 func TestGrantCredit(t *testing.T) {
+	t.Parallel()
 	l := NewLimits(Config{MaxCredit: time.Hour})
 	cases := []struct {
 		radius, route Credit
@@ -124,6 +129,7 @@ func TestGrantCredit(t *testing.T) {
 }
 
 func TestConcurrentAcquireRelease(t *testing.T) {
+	t.Parallel()
 	l := NewLimits(Config{AccountCalls: 50})
 	var wg sync.WaitGroup
 	for g := range 8 {

@@ -108,6 +108,7 @@ func specialRecords() []Record {
 }
 
 func TestExportRoundTripsSpecialCharacters(t *testing.T) {
+	t.Parallel()
 	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
 	want := specialRecords()
 	if err := NewPGWriter(db).Write(context.Background(), want); err != nil {
@@ -128,6 +129,7 @@ func TestExportRoundTripsSpecialCharacters(t *testing.T) {
 }
 
 func TestCSVFilesDailyIdempotentAndTornTail(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c, err := OpenCSVFiles(dir, nil)
 	if err != nil {

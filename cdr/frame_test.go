@@ -46,6 +46,7 @@ func FuzzSpoolDecode(f *testing.F) {
 }
 
 func TestFrameRoundTrip(t *testing.T) {
+	t.Parallel()
 	payload := []byte(`{"id":"00000000-0000-4000-8000-000000000001"}`)
 	b := appendFrame(nil, 42, 123456789, payload)
 	fr, n, err := decodeFrame(b)

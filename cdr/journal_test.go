@@ -32,6 +32,7 @@ func connectedRecord(i int) Record {
 }
 
 func TestJournalRecoversConnectedCalls(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j := openJournal(t, dir)
 	if got := records(j.Recover()); len(got) != 0 {
@@ -103,6 +104,7 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 }
 
 func TestJournalCompacts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j := openJournal(t, dir)
 	if err := j.Connected(connectedRecord(0), nil); err != nil {
@@ -134,6 +136,7 @@ func TestJournalCompacts(t *testing.T) {
 
 // Ended costs no fsync of its own; Close makes what it left durable.
 func TestJournalEndedIsFlushedByClose(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j, err := OpenJournal(dir, nil)
 	if err != nil {

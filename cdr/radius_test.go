@@ -26,6 +26,7 @@ func radiusRecords() []Record {
 }
 
 func TestRADIUSRoundTripsThroughPostgreSQLAndCSV(t *testing.T) {
+	t.Parallel()
 	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
 	ctx := context.Background()
 	want := radiusRecords()

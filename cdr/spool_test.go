@@ -52,6 +52,7 @@ func ids(recs []Record) []string {
 }
 
 func TestSpoolRoundTripAndCheckpoint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{})
 	for i := range 10 {
@@ -105,6 +106,7 @@ func TestSpoolRoundTripAndCheckpoint(t *testing.T) {
 }
 
 func TestSpoolRejectsRecordsWithoutIdentity(t *testing.T) {
+	t.Parallel()
 	s := openSpool(t, t.TempDir(), SpoolOptions{})
 	r := fullRecord(1)
 	r.ID = "not-a-uuid"
@@ -119,6 +121,7 @@ func TestSpoolRejectsRecordsWithoutIdentity(t *testing.T) {
 }
 
 func TestSpoolTornTailIsTruncated(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{})
 	for i := range 5 {
@@ -149,6 +152,7 @@ func TestSpoolTornTailIsTruncated(t *testing.T) {
 }
 
 func TestSpoolSkipsDamagedRecord(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{})
 	for i := range 5 {
@@ -178,6 +182,7 @@ func TestSpoolSkipsDamagedRecord(t *testing.T) {
 }
 
 func TestSpoolDeletesShippedSegments(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{SegmentSize: 4096})
 	for i := range 60 {
@@ -206,6 +211,7 @@ func TestSpoolDeletesShippedSegments(t *testing.T) {
 }
 
 func TestSpoolConcurrentAppendersDeliveredOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{SegmentSize: 64 << 10})
 	const writers, each = 8, 150
@@ -251,6 +257,7 @@ func TestSpoolConcurrentAppendersDeliveredOnce(t *testing.T) {
 // not a panic), records acknowledged before are kept, and appends work again
 // once space comes back.
 func TestSpoolFullDisk(t *testing.T) {
+	t.Parallel()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs (tests run as root): %v\n%s", err, out)

@@ -56,6 +56,7 @@ func allRows(t *testing.T, db Querier) []Record {
 }
 
 func TestPGWriterRoundTripsEveryField(t *testing.T) {
+	t.Parallel()
 	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
 	full := fullRecord(1)
 	sparse := Record{ID: testID(2), SetupTime: full.SetupTime, DisconnectTime: full.SetupTime.Add(time.Second),
@@ -99,6 +100,7 @@ func TestPGWriterRoundTripsEveryField(t *testing.T) {
 }
 
 func TestPGWriterStoresUnstorableText(t *testing.T) {
+	t.Parallel()
 	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
 	r := fullRecord(3)
 	r.CallerName = "nul\x00byte and bad utf8 \xff\xfe"
@@ -115,6 +117,7 @@ func TestPGWriterStoresUnstorableText(t *testing.T) {
 // TestShipperSurvivesPostgresOutage appends 1,000 CDRs while PostgreSQL is
 // stopped, restarts it, and checks every CDR is present exactly once.
 func TestShipperSurvivesPostgresOutage(t *testing.T) {
+	t.Parallel()
 	pg := testenv.StartPostgres(t)
 	db := migratedDB(t, pg.DSN())
 	sp := openSpool(t, t.TempDir(), SpoolOptions{SegmentSize: 256 << 10})
@@ -167,6 +170,7 @@ func TestShipperSurvivesPostgresOutage(t *testing.T) {
 }
 
 func TestSearchFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
 	var recs []Record
 	for i := range 30 {

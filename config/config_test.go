@@ -8,6 +8,7 @@ import (
 )
 
 func TestExampleConfigLoads(t *testing.T) {
+	t.Parallel()
 	c, err := Load("../examples/tollgate.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +26,7 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 func TestLongestPrefixWins(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(`
 routes:
   - {prefix: "", gateways: [{address: "127.0.0.1:1"}]}
@@ -55,6 +57,7 @@ routes:
 }
 
 func TestProblemsNameTheirLocation(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(`sip:
   listen:
     - udp:127.0.0.1:5060
@@ -89,6 +92,7 @@ timers:
 }
 
 func TestUnknownFieldAndBadYAML(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{"sip:\n  lisen: []\n", "routes: [\n", "timers:\n  drain: forever\n"} {
 		_, err := Parse([]byte(in))
 		var ce *Error
@@ -110,6 +114,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestMediaDefaultsAndRouteOverride(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(`
 routes:
   - {prefix: "1", gateways: [{address: "127.0.0.1:1"}]}
@@ -154,6 +159,7 @@ routes:
 }
 
 func TestMediaProblemsNameTheirLocation(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(`media:
   mode: kernel
   rtpproxy:
@@ -201,6 +207,7 @@ routes:
 
 // TestExampleUsesBuiltinRelay: make run anchors media on the built-in relay.
 func TestExampleUsesBuiltinRelay(t *testing.T) {
+	t.Parallel()
 	c, err := Load("../examples/tollgate.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +218,7 @@ func TestExampleUsesBuiltinRelay(t *testing.T) {
 }
 
 func TestBuiltinMaxBusy(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route + "media:\n  builtin: {max_busy: 0.7}\n"))
 	if err != nil || c.Media.Builtin.MaxBusy != 0.7 {
 		t.Fatalf("max_busy: %v %v", c.Media.Builtin.MaxBusy, err)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseNextHop(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string][2]string{
 		"10.0.0.1:5070":                    {"10.0.0.1:5070", "udp"},
 		"gw.example.com":                   {"gw.example.com:5060", "udp"},
@@ -39,6 +40,7 @@ func TestParseNextHop(t *testing.T) {
 }
 
 func TestProfileRoutingOptions(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route + `
 profiles:
   - name: p

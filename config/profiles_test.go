@@ -13,6 +13,7 @@ import (
 const route = "routes:\n  - {prefix: \"\", gateways: [{address: \"127.0.0.1:5070\"}]}\n"
 
 func TestProfilesLoadAndSelect(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route + `
 profile_select:
   selectors: ["$M($rU=>numbers)", "$(paramhdr)"]
@@ -62,6 +63,7 @@ profiles:
 }
 
 func TestProfileRouteFallbackAndMapFile(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "ipmap.conf")
 	if err := os.WriteFile(file, []byte("# comment\n^10\\.=>inside\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -84,6 +86,7 @@ profiles: [{name: inside, call_timer: "60"}]
 }
 
 func TestProfileErrorsAreLocated(t *testing.T) {
+	t.Parallel()
 	var ce *Error
 	_, err := Parse([]byte(route + `
 profile_select:
@@ -131,6 +134,7 @@ routes: [{prefix: "", profile: ghost, gateways: [{address: "127.0.0.1:5070"}]}]
 }
 
 func TestParseStatus(t *testing.T) {
+	t.Parallel()
 	if r, err := ParseStatus(" 488 Not acceptable here "); err != nil || r != (Reply{Code: 488, Reason: "Not acceptable here"}) {
 		t.Errorf("got %+v, %v", r, err)
 	}
@@ -158,6 +162,7 @@ func FuzzParseReplyTranslate(f *testing.F) {
 }
 
 func TestProfileShapingOptions(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route + `
 profiles:
   - name: shaped
@@ -201,6 +206,7 @@ profiles:
 // TestProfileShapingChecksum: each shaping option is part of what the
 // checksum covers, so a reload that changes only it shows.
 func TestProfileShapingChecksum(t *testing.T) {
+	t.Parallel()
 	sum := func(extra string) string {
 		t.Helper()
 		c, err := Parse([]byte(route + "profiles:\n  - {name: p" + extra + "}\n"))
@@ -226,6 +232,7 @@ func TestProfileShapingChecksum(t *testing.T) {
 }
 
 func TestProfileShapingErrorsAreLocated(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(route + `
 profiles:
   - name: bad

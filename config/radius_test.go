@@ -8,6 +8,7 @@ import (
 )
 
 func TestRadiusDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(`
 cdr: {dir: /tmp/cdr}
 radius:
@@ -54,6 +55,7 @@ routes:
 }
 
 func TestRadiusProblemsAreLocated(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(`radius:
   auth: kerberos
   acct_servers:
@@ -93,6 +95,7 @@ routes:
 }
 
 func TestSecretsNotInErrors(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(`radius:
   auth_servers: [{address: "bad", secret: "hunter2-secret"}]
 `))

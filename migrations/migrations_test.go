@@ -15,6 +15,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(testenv.PostgresMain(m)) }
 
 func TestUpFromEmptyAndAgain(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -59,6 +60,7 @@ func TestUpFromEmptyAndAgain(t *testing.T) {
 }
 
 func TestUpConcurrentStarts(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

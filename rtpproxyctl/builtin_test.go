@@ -113,6 +113,7 @@ func relayed(t *testing.T, from, to *net.UDPConn, ep rtpproxyctl.Endpoint, n int
 }
 
 func TestClientAgainstBuiltinRelay(t *testing.T) {
+	t.Parallel()
 	for _, control := range []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"} {
 		t.Run(control, func(t *testing.T) {
 			r, p, _ := builtinPool(t, 40, 0, control)
@@ -159,6 +160,7 @@ func TestClientAgainstBuiltinRelay(t *testing.T) {
 }
 
 func TestBuiltinRelayRefusesWhenFull(t *testing.T) {
+	t.Parallel()
 	r, p, _ := builtinPool(t, 4, 0, "udp:127.0.0.1:0")
 	a, b := listen(t), listen(t)
 	first := p.Open(rtpproxyctl.Dialog{CallID: "full-1", CallerTag: "a", CalleeTag: "b"})
@@ -184,6 +186,7 @@ func TestBuiltinRelayRefusesWhenFull(t *testing.T) {
 }
 
 func TestBuiltinRelayTimeoutNotifies(t *testing.T) {
+	t.Parallel()
 	_, p, timeouts := builtinPool(t, 40, time.Second, "udp:127.0.0.1:0")
 	a, b := listen(t), listen(t)
 	d := rtpproxyctl.Dialog{CallID: "tmo@test", CallerTag: "ta", CalleeTag: "tb"}
@@ -313,6 +316,7 @@ func seqsWithout(first uint16, n int, skipped ...uint16) []uint16 {
 // loss and jitter when asked with that party's tag first, and a call's
 // Delete puts them in the right direction.
 func TestCounterQueryAgainstBuiltinRelay(t *testing.T) {
+	t.Parallel()
 	r, p, _ := builtinPool(t, 40, 0, "udp:127.0.0.1:0")
 	a, b := listen(t), listen(t)
 	m := p.Open(rtpproxyctl.Dialog{CallID: "cnt@test", CallerTag: "ta", CalleeTag: "tb"})

@@ -56,6 +56,7 @@ func audio(port int) []Stream {
 // TestKamailioCommands checks the commands sent for a call against the
 // capture of Kamailio's rtpproxy module in the spec (4.3), and the cookies.
 func TestKamailioCommands(t *testing.T) {
+	t.Parallel()
 	r := startUDP(t, newEmulator())
 	p := newPool(t, Config{Relays: []RelayConfig{{Address: r.address()}}})
 	m := p.Open(Dialog{CallID: "1-26686@127.0.0.1", CallerTag: "26686SIPpTag001", CalleeTag: "26684SIPpTag011"})
@@ -104,6 +105,7 @@ func TestKamailioCommands(t *testing.T) {
 // TestCallFlow drives a call through re-INVITEs from both sides, hold,
 // two streams and a late offer, against the emulator's port rules.
 func TestCallFlow(t *testing.T) {
+	t.Parallel()
 	emu := newEmulator()
 	r := startUDP(t, emu)
 	p := newPool(t, Config{Relays: []RelayConfig{{Address: r.address()}}})
@@ -157,6 +159,7 @@ func TestCallFlow(t *testing.T) {
 }
 
 func TestLateOfferAndHoldAnchored(t *testing.T) {
+	t.Parallel()
 	emu := newEmulator()
 	r := startUDP(t, emu)
 	p := newPool(t, Config{Relays: []RelayConfig{{Address: r.address()}}, AnchorHold: true})
@@ -186,6 +189,7 @@ func TestLateOfferAndHoldAnchored(t *testing.T) {
 }
 
 func TestDeleteWithoutFusedQuery(t *testing.T) {
+	t.Parallel()
 	emu := newEmulator()
 	delete(emu.caps, capQueryDelete)
 	r := startUDP(t, emu)
@@ -209,6 +213,7 @@ func TestDeleteWithoutFusedQuery(t *testing.T) {
 }
 
 func TestRetransmitSameCookie(t *testing.T) {
+	t.Parallel()
 	r := startUDP(t, newEmulator())
 	c, err := NewClient(r.address(), Options{Timeout: 200 * time.Millisecond, Retries: 5})
 	if err != nil {
@@ -240,6 +245,7 @@ func TestRetransmitSameCookie(t *testing.T) {
 }
 
 func TestReplyErrors(t *testing.T) {
+	t.Parallel()
 	emu := newEmulator()
 	r := startUDP(t, emu)
 	p := newPool(t, Config{Relays: []RelayConfig{{Address: r.address()}}})
@@ -304,6 +310,7 @@ func TestReplyErrors(t *testing.T) {
 }
 
 func TestAdvertisedAddress(t *testing.T) {
+	t.Parallel()
 	emu := newEmulator()
 	emu.script(func(cmd string) (string, bool) {
 		if strings.HasPrefix(cmd, "U") {
@@ -332,6 +339,7 @@ func TestAdvertisedAddress(t *testing.T) {
 // answering is left by new calls, its calls keep their media settings and
 // delete at once, and the background probe brings it back.
 func TestWeightsFailoverAndProbe(t *testing.T) {
+	t.Parallel()
 	heavy, light := startUDP(t, newEmulator()), startUDP(t, newEmulator())
 	p := newPool(t, Config{Relays: []RelayConfig{{Address: heavy.address(), Weight: 3}, {Address: light.address(), Weight: 1}}})
 	count := map[string]int{}
@@ -386,6 +394,7 @@ func TestWeightsFailoverAndProbe(t *testing.T) {
 }
 
 func TestNoRelay(t *testing.T) {
+	t.Parallel()
 	r := startUDP(t, newEmulator())
 	r.silent.Store(true)
 	p := newPool(t, Config{Relays: []RelayConfig{{Address: r.address()}}, Options: Options{Timeout: 20 * time.Millisecond, Retries: 1}, ProbeInterval: time.Hour})
@@ -398,6 +407,7 @@ func TestNoRelay(t *testing.T) {
 }
 
 func TestUnsupportedVersion(t *testing.T) {
+	t.Parallel()
 	emu := newEmulator()
 	delete(emu.caps, capMediaNumbers)
 	r := startUDP(t, emu)
@@ -409,6 +419,7 @@ func TestUnsupportedVersion(t *testing.T) {
 }
 
 func TestStreamTransports(t *testing.T) {
+	t.Parallel()
 	for _, persistent := range []bool{false, true} {
 		emu := newEmulator()
 		addr := startUnix(t, emu, persistent)
@@ -438,6 +449,7 @@ func TestStreamTransports(t *testing.T) {
 }
 
 func TestNotify(t *testing.T) {
+	t.Parallel()
 	for _, listen := range []string{
 		fmt.Sprintf("tcp:127.0.0.1:%d", testenv.FreeTCPPort(t)),
 		"unix:" + t.TempDir() + "/notify.sock",

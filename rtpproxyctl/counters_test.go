@@ -22,6 +22,7 @@ func rtpproxyCaps(e *emulator) {
 // created the session; the jitter is turned into time with the clock of
 // the answer's codec.
 func TestNamedQueryPerDirection(t *testing.T) {
+	t.Parallel()
 	pcmu := func(port int) []Stream {
 		return []Stream{{Index: 0, Addr: lo, Port: port, PayloadTypes: []int{0}, ClockRate: 8000}}
 	}
@@ -92,6 +93,7 @@ func TestNamedQueryPerDirection(t *testing.T) {
 // the first one's (the audio) is kept and the counts add up. A counter the
 // relay did not answer stays unknown.
 func TestStatsFlowJitter(t *testing.T) {
+	t.Parallel()
 	var st Stats
 	st.addFlow(Caller, Counters{FromA: 10, BytesA: 1720, LostA: 1, JitterA: 160, HasBytes: true, HasLost: true, HasJitter: true}, 8000)
 	st.addFlow(Caller, Counters{FromA: 5, BytesA: 5000, JitterA: 9000, HasBytes: true, HasJitter: true}, 90000)
@@ -109,6 +111,7 @@ func TestStatsFlowJitter(t *testing.T) {
 // creator's Q ... && D still runs: the session is deleted, the answering
 // side keeps its packet count, and the error is reported.
 func TestNamedQueryOtherSideFails(t *testing.T) {
+	t.Parallel()
 	emu := newEmulator()
 	rtpproxyCaps(emu)
 	emu.script(func(cmd string) (string, bool) {

@@ -11,6 +11,7 @@ import (
 
 // The replies of the spec's section 4 transcripts.
 func TestParseEndpointVectors(t *testing.T) {
+	t.Parallel()
 	for body, want := range map[string]Endpoint{
 		"31966 127.0.0.1":                    {lo, 31966},
 		"41356 ::1 6":                        {netip.MustParseAddr("::1"), 41356},
@@ -42,6 +43,7 @@ func TestParseEndpointVectors(t *testing.T) {
 }
 
 func TestParseCountersVectors(t *testing.T) {
+	t.Parallel()
 	c, err := ParseCounters("60 5 5 10 0")
 	if err != nil || c != (Counters{TTL: 60, FromA: 5, FromB: 5, Relayed: 10}) {
 		t.Fatalf("%+v %v", c, err)
@@ -96,6 +98,7 @@ func FuzzReply(f *testing.F) {
 }
 
 func TestParseNamedCountersVectors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		body      string
 		want      Counters

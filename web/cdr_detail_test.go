@@ -14,6 +14,7 @@ import (
 // accounting records, the RTP counters of each direction and every
 // attempt; a call without RADIUS says so; the API returns the same.
 func TestCDRDetailRADIUSAndMedia(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	accepted := testRecord(1, now.Add(-2*time.Minute))

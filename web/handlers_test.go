@@ -23,6 +23,7 @@ const callID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 // TestRoutesByRole checks every route for every role: what each may see
 // and do, and that the anonymous get a redirect (pages) or 401 (API).
 func TestRoutesByRole(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	clients := map[string]*client{"anon": e.anon(), "viewer": e.login("viewer"), "operator": e.login("operator"), "admin": e.login("admin")}
 	tok := e.anon()
@@ -100,6 +101,7 @@ func TestRoutesByRole(t *testing.T) {
 }
 
 func TestLoginSessionAndCookies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.anon()
 	res := c.get("/login")
@@ -145,6 +147,7 @@ func TestLoginSessionAndCookies(t *testing.T) {
 }
 
 func TestLoginFailuresAndThrottle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// The admin's own browser has logged in before.
 	own := e.login("admin")
@@ -224,6 +227,7 @@ func TestTokenWrongPasswordsDoNotLockLogin(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addCall(callID, "100", "4420")
 	op := e.login("operator")
@@ -249,6 +253,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestKillCall(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addCall(callID, "100", "4420")
 	viewer := e.login("viewer")
@@ -328,6 +333,7 @@ func testRecord(i int, setup time.Time) cdr.Record {
 }
 
 func TestCDRSearchDetailCSV(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var recs []cdr.Record
@@ -437,6 +443,7 @@ func TestCDRSearchDetailCSV(t *testing.T) {
 }
 
 func TestReloadAndAudit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.login("admin")
 	if res := a.post("/config/reload", nil); res.StatusCode != http.StatusSeeOther || e.reloads != 1 {
@@ -460,6 +467,7 @@ func TestReloadAndAudit(t *testing.T) {
 }
 
 func TestUsersAndTokens(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.login("admin")
 	res := a.post("/users", url.Values{"name": {"carol"}, "role": {"operator"}})
@@ -543,6 +551,7 @@ func TestUsersAndTokens(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addCall(callID, "100", "4420")
 	e.sw.stats.CallsStarted.Add(7)
@@ -586,6 +595,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestNoDatabase(t *testing.T) {
+	t.Parallel()
 	srv, err := New(Options{Switch: testSwitch(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

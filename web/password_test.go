@@ -19,6 +19,7 @@ func passwordForm(current, next, confirm string) url.Values {
 // session, logs the user's other sessions out, leaves other users alone,
 // and is audited.
 func TestChangeOwnPasswordPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	v1, v2, op := e.login("viewer"), e.login("viewer"), e.login("operator")
 	if p := v1.get("/account"); p.StatusCode != 200 || !strings.Contains(p.body, `id="change-password"`) || !strings.Contains(p.body, `name="csrf"`) {
@@ -85,6 +86,7 @@ func TestChangeOwnPasswordPage(t *testing.T) {
 // TestChangeOwnPasswordAPI: the same through /api/v1/me/password, with an
 // API token and with a session (which must send X-CSRF-Token).
 func TestChangeOwnPasswordAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	op := e.login("operator")
 	api := e.anon()

@@ -56,6 +56,7 @@ func waitRows(t *testing.T, dsn, countSQL string, want int64) {
 // TestCDRsInPostgres places answered, busy, cancelled and failed-over calls
 // with SIPp and checks each one's row in PostgreSQL, field by field.
 func TestCDRsInPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	answer := uas(t, "uas.xml", nil)
 	busy := uas(t, "uas_reject.xml", nil)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestPprofServesProfiles(t *testing.T) {
+	t.Parallel()
 	addr, stop, err := startPprof("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ func uas(t *testing.T, scenario string, keys map[string]string) *testenv.SIPp {
 // tollgate binary, one flow each, and checks both SIPp's verdict and the
 // call records the switch wrote (daily CSV files: no database here).
 func TestCallFlowsWithSIPp(t *testing.T) {
+	t.Parallel()
 	flows := []struct {
 		name   string
 		uac    string
@@ -153,6 +154,7 @@ func readCSVDir(t *testing.T, dir string) []map[string]string {
 // up: the calls carry on, new calls take the new route, and a broken file is
 // refused with the running configuration kept.
 func TestSIGHUPReloadsWithoutDroppingCalls(t *testing.T) {
+	t.Parallel()
 	gwA, gwB := uas(t, "uas.xml", nil), uas(t, "uas.xml", nil)
 	p := startTollgate(t, gateways("", gwA))
 	long := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
@@ -190,6 +192,7 @@ func TestSIGHUPReloadsWithoutDroppingCalls(t *testing.T) {
 // TestSIGTERMDrains: on SIGTERM new calls get 503 while calls in progress
 // finish, and the process exits once they have.
 func TestSIGTERMDrains(t *testing.T) {
+	t.Parallel()
 	gw := uas(t, "uas.xml", nil)
 	p := startTollgate(t, gateways("", gw)+"timers:\n  drain: 20s\n")
 	long := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
@@ -220,6 +223,7 @@ func TestSIGTERMDrains(t *testing.T) {
 // TestSIGTERMCutsCallsAfterTheDrain: calls still up when the drain time
 // ends are hung up, both legs, with the reason "shutdown".
 func TestSIGTERMCutsCallsAfterTheDrain(t *testing.T) {
+	t.Parallel()
 	gw := uas(t, "uas.xml", nil)
 	p := startTollgate(t, gateways("", gw)+"timers:\n  drain: 1s\n")
 	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac_wait_bye.xml", Remote: p.addr(),

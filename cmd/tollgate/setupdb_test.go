@@ -7,6 +7,7 @@ import (
 )
 
 func TestEnvFileKeepsOtherLines(t *testing.T) {
+	t.Parallel()
 	in := "# site settings\nGODEBUG=madvdontneed=1\n\nTOLLGATE_CDR_DATABASE=\n"
 	e := parseEnvFile([]byte(in))
 	if _, ok := e.get("TOLLGATE_CDR_DATABASE"); ok {
@@ -24,6 +25,7 @@ func TestEnvFileKeepsOtherLines(t *testing.T) {
 }
 
 func TestEnvFileQuotesAndLastWins(t *testing.T) {
+	t.Parallel()
 	e := parseEnvFile([]byte("TOLLGATE_CDR_DATABASE='postgres://a@h/one'\n  TOLLGATE_CDR_DATABASE = \"postgres://a@h/two\"\n"))
 	if v, _ := e.get("TOLLGATE_CDR_DATABASE"); v != "postgres://a@h/two" {
 		t.Fatalf("got %q", v)
@@ -31,6 +33,7 @@ func TestEnvFileQuotesAndLastWins(t *testing.T) {
 }
 
 func TestSetupDBDSN(t *testing.T) {
+	t.Parallel()
 	o := setupDBOptions{host: "/var/run/postgresql", port: 5432, database: "tollgate", role: "tollgate"}
 	if got, want := o.dsn("p"), "postgres://tollgate:p@:5432/tollgate?host=/var/run/postgresql"; got != want {
 		t.Errorf("socket dsn %q, want %q", got, want)
@@ -42,6 +45,7 @@ func TestSetupDBDSN(t *testing.T) {
 }
 
 func TestSetupDBRefusesOddNames(t *testing.T) {
+	t.Parallel()
 	var stderr bytes.Buffer
 	if code := setupDB([]string{"--database", `x"; DROP DATABASE y; --`}, &bytes.Buffer{}, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "identifiers") {
@@ -50,6 +54,7 @@ func TestSetupDBRefusesOddNames(t *testing.T) {
 }
 
 func TestQuoteLiteral(t *testing.T) {
+	t.Parallel()
 	if got := quoteLiteral("it's"); got != "'it''s'" {
 		t.Fatalf("got %s", got)
 	}

@@ -39,6 +39,7 @@ func sampleDetail() string {
 }
 
 func TestDetailTally(t *testing.T) {
+	t.Parallel()
 	want := acctCounts{records: 12, answered: 2, complete: 1, failed: 1, dups: 1, bad: 1}
 	d := newDetailTally()
 	d.feed([]byte(sampleDetail()))
@@ -64,6 +65,7 @@ func TestDetailTally(t *testing.T) {
 }
 
 func TestDetailFileFollowsGrowth(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "detail")
 	f := &detailFile{path: path, tally: newDetailTally()}
 	if c, err := f.read(); err != nil || c.records != 0 {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseProcStatCPU(t *testing.T) {
+	t.Parallel()
 	// A command name with a space and a parenthesis, as a process may set.
 	stat := []byte("4242 (tg (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 130 0 0 20 0 12 0 300 1000 200 ...")
 	got, err := parseProcStatCPU(stat)
@@ -26,6 +27,7 @@ func TestParseProcStatCPU(t *testing.T) {
 }
 
 func TestParseProcOfThisProcess(t *testing.T) {
+	t.Parallel()
 	s, err := sampleProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +41,7 @@ func TestParseProcOfThisProcess(t *testing.T) {
 }
 
 func TestParseVmRSS(t *testing.T) {
+	t.Parallel()
 	got, err := parseVmRSS([]byte("Name:\ttollgate\nVmHWM:\t  9000 kB\nVmRSS:\t  1234 kB\n"))
 	if err != nil || got != 1234<<10 {
 		t.Fatalf("got %d, %v; want %d", got, err, 1234<<10)
@@ -49,6 +52,7 @@ func TestParseVmRSS(t *testing.T) {
 }
 
 func TestParseUDPRcvbufErrors(t *testing.T) {
+	t.Parallel()
 	snmp := "Tcp: A B\nTcp: 1 2\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n" +
 		"Udp: 10 1 7 12 5 0\nUdpLite: InDatagrams\nUdpLite: 0\n"
 	got, err := parseUDPRcvbufErrors([]byte(snmp))
@@ -61,6 +65,7 @@ func TestParseUDPRcvbufErrors(t *testing.T) {
 }
 
 func TestParseUDPSocketDrops(t *testing.T) {
+	t.Parallel()
 	table := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n" +
 		"  906: 00000000:97D8 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1414285 2 000000008b77d588 0\n" +
 		"  907: 0100007F:13C4 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1414286 2 000000008b77d589 42\n"
@@ -74,6 +79,7 @@ func TestParseUDPSocketDrops(t *testing.T) {
 }
 
 func TestSummarizeSIPpErrors(t *testing.T) {
+	t.Parallel()
 	ev := func(id, what string) string {
 		return "2026-11-22\t22:30:08.601262\t1795386608.601262: Aborting call on unexpected message for Call-Id '" +
 			id + "': " + what + "\nVia: x\n\n'"
@@ -105,6 +111,7 @@ func TestSummarizeSIPpErrors(t *testing.T) {
 }
 
 func TestParseFlagsQuick(t *testing.T) {
+	t.Parallel()
 	o, err := parseFlags([]string{"-quick", "-concurrent", "500"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseDetail(t *testing.T) {
+	t.Parallel()
 	text := "Sun Nov 22 12:40:01 2026\n\tAcct-Status-Type = Stop\n\tUser-Name = \"a\\\"b\\\\c\\001\"\n\tCisco-AVPair = \"x=1\"\n\tCisco-AVPair = \"y=2\"\n\nSun Nov 22 12:40:02 2026\n\tUser-Name = \"partial\"\n"
 	recs, err := ParseDetail(strings.NewReader(text))
 	if err != nil {

@@ -28,6 +28,7 @@ func query(t *testing.T, dsn, sql string) string {
 }
 
 func TestPostgresStopStartKeepsData(t *testing.T) {
+	t.Parallel()
 	pg := StartPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -60,6 +61,7 @@ func TestPostgresStopStartKeepsData(t *testing.T) {
 }
 
 func TestSharedPostgresDatabasesAreSeparate(t *testing.T) {
+	t.Parallel()
 	pg := SharedPostgres(t)
 	a, b := pg.NewDatabase(t), pg.NewDatabase(t)
 	if a == b {
@@ -74,6 +76,7 @@ func TestSharedPostgresDatabasesAreSeparate(t *testing.T) {
 }
 
 func TestStartPostgresDirReusesCluster(t *testing.T) {
+	t.Parallel()
 	dir, err := os.MkdirTemp("", "tollgate-pgdir-")
 	if err != nil {
 		t.Fatal(err)

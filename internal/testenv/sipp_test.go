@@ -245,6 +245,7 @@ func TestSIPpLateRinging(t *testing.T) {
 }
 
 func TestSIPpScenariosEmbedded(t *testing.T) {
+	t.Parallel()
 	want := []string{"uac.xml", "uac_cancel.xml", "uac_hold.xml", "uac_reject.xml", "uac_wait_bye.xml",
 		"uas.xml", "uas_183.xml", "uas_bye.xml", "uas_hold.xml", "uas_noanswer.xml", "uas_reject.xml"}
 	got := strings.Join(SIPpScenarios(), " ")
@@ -254,6 +255,7 @@ func TestSIPpScenariosEmbedded(t *testing.T) {
 }
 
 func TestParseSIPpStats(t *testing.T) {
+	t.Parallel()
 	header := strings.Split("StartTime;ElapsedTime(C);CallRate(C);TotalCallCreated;CurrentCall;"+
 		"SuccessfulCall(C);FailedCall(C);Retransmissions(C);FailedUnexpectedMessage(C);"+
 		"FailedTimeoutOnRecv(C);FailedMaxUDPRetrans(C);FailedRegexpDoesntMatch(C);"+
@@ -278,6 +280,7 @@ func TestParseSIPpStats(t *testing.T) {
 }
 
 func TestReadSIPpStatsSkipsPartialRow(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "stats.csv")
 	full := "TotalCallCreated;CurrentCall;SuccessfulCall(C);FailedCall(C);Retransmissions(C);" +
 		"FailedUnexpectedMessage(C);FailedTimeoutOnRecv(C);FailedMaxUDPRetrans(C);" +

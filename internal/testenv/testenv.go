@@ -40,17 +40,48 @@ func FreeTCPPort(t testing.TB) int {
 // ago, starting at a random even port in [from, to): a media relay's port
 // range. Ranges below the kernel's ephemeral ports (32768 up) are not taken
 // from under the test by outgoing sockets; packages that run their tests at
-// the same time pass different zones so their ranges never meet.
+// the same time pass different zones so their ranges never meet, and the
+// ranges handed out in one process never overlap until their test ends, so
+// that parallel tests do not share ports either.
 func FreeUDPRange(t testing.TB, n, from, to int) (lo, hi int) {
 	t.Helper()
 	for range 100 {
 		lo = from + rand.IntN((to-from-n)/2)*2
-		if udpRangeFree(lo, n) {
+		if udpRangeFree(lo, n) && udpRanges.take(lo, lo+n-1) {
+			t.Cleanup(func() { udpRanges.release(lo) })
 			return lo, lo + n - 1
 		}
 	}
 	t.Fatalf("testenv: no %d free UDP ports in %d-%d", n, from, to)
 	return 0, 0
+}
+
+// udpRanges are the port ranges FreeUDPRange has handed out to tests still
+// running, by first port.
+var udpRanges = takenRanges{hi: map[int]int{}}
+
+type takenRanges struct {
+	mu sync.Mutex
+	hi map[int]int
+}
+
+// take records [lo, hi] unless it meets a range already taken.
+func (r *takenRanges) take(lo, hi int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for l, h := range r.hi {
+		if lo <= h && l <= hi {
+			return false
+		}
+	}
+	r.hi[lo] = hi
+	return true
+}
+
+func (r *takenRanges) release(lo int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.hi, lo)
 }
 
 func udpRangeFree(lo, n int) bool {

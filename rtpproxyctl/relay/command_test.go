@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseCommand(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		op   byte
@@ -36,6 +37,7 @@ func TestParseCommand(t *testing.T) {
 }
 
 func TestUpdateModifiers(t *testing.T) {
+	t.Parallel()
 	r := &Relay{}
 	for mods, want := range map[string]string{
 		"x": "E35", "z0": "E13", "z1000": "E13", "c": "E14", "c0c8": "E14", "c0,,8": "E14",

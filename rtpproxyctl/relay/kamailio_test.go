@@ -102,6 +102,7 @@ func bodyLen(b string) int { return len(strings.ReplaceAll(b, "\n", "\r\n")) }
 // into the SDP, the relay's counters match what was sent, and BYE deletes
 // the session.
 func TestKamailioInterop(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{Control: []string{"udp:127.0.0.1:0"}})
 	uac, uas := newSIPEndpoint(t), newSIPEndpoint(t)
 	k := testenv.StartKamailio(t, r.ControlAddrs()[0], uas.addr())

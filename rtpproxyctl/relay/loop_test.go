@@ -10,6 +10,7 @@ import (
 // batches (recvmmsg) and sent in batches (sendmmsg), every one of them, in
 // order.
 func TestMediaBurst(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{})
 	a, b := newPeer(t), newPeer(t)
 	pa, _ := call(t, r, "burst-1", a.port(), b.port(), "")
@@ -39,6 +40,7 @@ func TestMediaBurst(t *testing.T) {
 // packet loop, projected to the sessions set up since it was measured,
 // would pass MaxBusy; sessions that exist still answer.
 func TestOverloadBusy(t *testing.T) {
+	t.Parallel()
 	lo, hi := freeRange(t, 40)
 	// No Serve: its sweep would overwrite the measurement set below.
 	r, err := New(Config{MaxBusy: 0.5, PortMin: lo, PortMax: hi}, nil)
@@ -78,6 +80,7 @@ func TestOverloadBusy(t *testing.T) {
 }
 
 func TestMaxBusyRange(t *testing.T) {
+	t.Parallel()
 	if _, err := New(Config{MaxBusy: 1}, nil); err == nil {
 		t.Fatal("MaxBusy 1 accepted")
 	}

@@ -28,6 +28,7 @@ func call(t *testing.T, r *Relay, id string, sigA, sigB int, mods string) (int, 
 // TestMediaNATLatch: the callee sends from a port other than its SDP says;
 // the relay latches onto the real source and sends the caller's media there.
 func TestMediaNATLatch(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{})
 	a, b, nat := newPeer(t), newPeer(t), newPeer(t)
 	pa, pb := call(t, r, "nat-1", a.port(), b.port(), "")
@@ -51,6 +52,7 @@ func TestMediaNATLatch(t *testing.T) {
 // except within 10 s of a U/L, or when the stranger continues the stream
 // (same SSRC, near sequence number).
 func TestMediaRelatch(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{})
 	a, b, b2, b3 := newPeer(t), newPeer(t), newPeer(t), newPeer(t)
 	pa, pb := call(t, r, "rl-1", a.port(), b.port(), "")
@@ -82,6 +84,7 @@ func TestMediaRelatch(t *testing.T) {
 
 // TestMediaHold: a re-INVITE to 0.0.0.0 keeps the port and the media.
 func TestMediaHold(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{})
 	a, b := newPeer(t), newPeer(t)
 	pa, pb := call(t, r, "hold-1", a.port(), b.port(), "")
@@ -101,6 +104,7 @@ func TestMediaHold(t *testing.T) {
 // packet from another port of the same host is relayed, replies still go to
 // the signalled port, and another host would be refused.
 func TestMediaAsymmetric(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{})
 	a, b, other := newPeer(t), newPeer(t), newPeer(t)
 	pa, pb := call(t, r, "asym-1", a.port(), b.port(), "A")
@@ -114,6 +118,7 @@ func TestMediaAsymmetric(t *testing.T) {
 // TestMediaCounters checks loss and jitter from sequence numbers and
 // timestamps, and the per-direction stats for the CDR.
 func TestMediaCounters(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{})
 	a, b := newPeer(t), newPeer(t)
 	pa, _ := call(t, r, "cnt-1", a.port(), b.port(), "")
@@ -138,6 +143,7 @@ func TestMediaCounters(t *testing.T) {
 // TestMediaTimeoutNotify: media stops, the session times out and the
 // notify target receives the tag.
 func TestMediaTimeoutNotify(t *testing.T) {
+	t.Parallel()
 	target, notes := notifyListener(t)
 	r := startRelay(t, Config{TTL: 2 * time.Second, SetupTTL: 2 * time.Second, Notify: []string{target}})
 	a, b := newPeer(t), newPeer(t)
@@ -160,7 +166,8 @@ func TestMediaTimeoutNotify(t *testing.T) {
 }
 
 // TestPortExhaustion: with room for two legs, the second call gets E72, a
-// call missing its answer leg E71, and after D every port binds again.
+// call missing its answer leg E71, and after D every port binds again. It
+// is not parallel: it counts the process's goroutines.
 func TestPortExhaustion(t *testing.T) {
 	lo, _ := freeRange(t, 8)
 	goroutines := runtime.NumGoroutine()
@@ -198,6 +205,7 @@ func TestPortExhaustion(t *testing.T) {
 // TestOverload: beyond MaxSessions new sessions get E98, existing ones
 // still answer.
 func TestOverload(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{MaxSessions: 1})
 	call(t, r, "ov-1", 30000, 30002, "")
 	if got := string(r.Handle([]byte("U ov-2 127.0.0.1 30004 f2"))); got != "E98\n" {

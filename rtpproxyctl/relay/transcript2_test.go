@@ -48,6 +48,7 @@ func notifyListener(t *testing.T) (string, <-chan string) {
 // rtpproxy's -T 4 -W 3. The excerpt omits the U/L/media that precede k19;
 // they are reconstructed from section 3.4.
 func TestTranscriptStreams(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	target, notes := notifyListener(t)
 	r := startRelay(t, Config{

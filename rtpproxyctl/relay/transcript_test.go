@@ -23,6 +23,7 @@ var specDates = []string{
 // relay honours, C is not implemented, and call-2 is set up by the U/L the
 // spec's excerpt leaves out (c47, c48) so that c80-c89 have their session.
 func TestTranscriptMain(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, Config{Control: []string{"udp:127.0.0.1:0"}})
 	cl := dialUDP(t, r.ControlAddrs()[0])
 	a, b := newPeer(t), newPeer(t)

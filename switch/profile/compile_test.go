@@ -7,6 +7,7 @@ import (
 )
 
 func TestCompileErrorsNameTheColumn(t *testing.T) {
+	t.Parallel()
 	maps := mustMaps(t, mustMap(t, "ipmap", "^10=>x\n"))
 	cases := []struct {
 		src    string
@@ -72,6 +73,7 @@ func TestCompileErrorsNameTheColumn(t *testing.T) {
 }
 
 func TestCompileWithoutMapsRefusesM(t *testing.T) {
+	t.Parallel()
 	_, err := Compile("$M($si=>ipmap)")
 	if err == nil || !strings.Contains(err.Error(), `unknown regex map "ipmap"`) {
 		t.Fatalf("got %v", err)
@@ -82,6 +84,7 @@ func TestCompileWithoutMapsRefusesM(t *testing.T) {
 }
 
 func TestLiteral(t *testing.T) {
+	t.Parallel()
 	for src, want := range map[string]string{"refuse": "refuse", `a\$b`: "a$b", "": ""} {
 		p, err := Compile(src)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestExpandEveryReplacement(t *testing.T) {
+	t.Parallel()
 	r := testRequest(t)
 	maps := mustMaps(t,
 		mustMap(t, "ipmap", "# sources\n^192\\.0\\.2\\.(.*)=>lab\\1\n^10\\..*=>internal\n"),
@@ -155,6 +156,7 @@ func TestExpandEveryReplacement(t *testing.T) {
 }
 
 func TestRandomModifierStaysBelowBound(t *testing.T) {
+	t.Parallel()
 	r := testRequest(t)
 	p, err := Compile("$_r(7)")
 	if err != nil {
@@ -169,6 +171,7 @@ func TestRandomModifierStaysBelowBound(t *testing.T) {
 }
 
 func TestNextHopReplacements(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ nextHop, ip, port string }{
 		{"10.0.0.1:5080", "10.0.0.1", "5080"},
 		{"gw.example.org", "gw.example.org", ""},
@@ -188,6 +191,7 @@ func TestNextHopReplacements(t *testing.T) {
 }
 
 func TestAddressForms(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		from                      string
 		user, host, port, display string
@@ -215,6 +219,7 @@ func TestAddressForms(t *testing.T) {
 }
 
 func TestAppParamQuoting(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ hdr, key, want string }{
 		{"u=a;p=b", "p", "b"},
 		{"u = a ; p= 'x;y';z=1", "p", "x;y"},
@@ -234,6 +239,7 @@ func TestAppParamQuoting(t *testing.T) {
 }
 
 func TestFromSIPWithoutAddressHeaders(t *testing.T) {
+	t.Parallel()
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "bob", Host: "b.example"})
 	r := FromSIP(req, Local{})
 	p, err := Compile("$rU|$f.|$t.|$ci|$fU|$H(X)|$si|$Ri")
@@ -246,6 +252,7 @@ func TestFromSIPWithoutAddressHeaders(t *testing.T) {
 }
 
 func TestFromSIPCompactAndMultiValueHeaders(t *testing.T) {
+	t.Parallel()
 	raw := strings.NewReplacer(
 		"From: ", "f: ",
 		"To: ", "t: ",

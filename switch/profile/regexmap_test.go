@@ -10,6 +10,7 @@ import (
 )
 
 func TestLoadMapSEMSFormat(t *testing.T) {
+	t.Parallel()
 	text := "# this is a comment\n" +
 		"   # an indented comment\n" +
 		"\n" +
@@ -57,6 +58,7 @@ func TestLoadMapSEMSFormat(t *testing.T) {
 }
 
 func TestParseMapErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ text, want string }{
 		{"^a=>b\nnoarrow\n", "line 2"},
 		{"^a=>b=>c\n", "line 1"},
@@ -76,6 +78,7 @@ func TestParseMapErrors(t *testing.T) {
 }
 
 func TestMapFirstMatchWinsAndLeftmostLongest(t *testing.T) {
+	t.Parallel()
 	m := mustMap(t, "m", "a|ab=>first\\0\nab=>second\n(a|ab)(c|bcd)=>\\1/\\2\n")
 	if got, _ := m.Map("abcd"); got != `first\0` {
 		t.Errorf("Map(abcd) = %q", got)
@@ -88,6 +91,7 @@ func TestMapFirstMatchWinsAndLeftmostLongest(t *testing.T) {
 }
 
 func TestMapSet(t *testing.T) {
+	t.Parallel()
 	a, b := mustMap(t, "b", "x=>1\n"), mustMap(t, "a", "y=>2\n")
 	s := mustMaps(t, a, b)
 	if s.Get("a") != b || s.Get("c") != nil {

@@ -36,6 +36,7 @@ func readmeSet(t *testing.T) *Set[testProfile] {
 }
 
 func TestSelectionOrderReadmeExample(t *testing.T) {
+	t.Parallel()
 	s := readmeSet(t)
 	cases := []struct {
 		src, ruri, want, rule string
@@ -58,6 +59,7 @@ func TestSelectionOrderReadmeExample(t *testing.T) {
 }
 
 func TestSelectionFromRealInvite(t *testing.T) {
+	t.Parallel()
 	maps := mustMaps(t, mustMap(t, "users", "^\\+49(.*)=>de\n"))
 	sels, err := CompileSelectors([]string{"$H(P-SBCProfile)", "$(paramhdr)", "$(ruri.user)"}, maps)
 	if err != nil {
@@ -84,6 +86,7 @@ func TestSelectionFromRealInvite(t *testing.T) {
 }
 
 func TestSelectionFailures(t *testing.T) {
+	t.Parallel()
 	sels, err := CompileSelectors([]string{"$H(X-Profile)", "$rU"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +108,7 @@ func TestSelectionFailures(t *testing.T) {
 }
 
 func TestNewSetChecks(t *testing.T) {
+	t.Parallel()
 	fixed, err := CompileSelectors([]string{"$rU", "missing"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +129,7 @@ func TestNewSetChecks(t *testing.T) {
 }
 
 func TestSetListsChecksums(t *testing.T) {
+	t.Parallel()
 	s := readmeSet(t)
 	es := s.Entries()
 	names := make([]string, len(es))

@@ -7,6 +7,7 @@ import (
 )
 
 func TestAnonymizeDropsStreamInformation(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, multiStream)
 	s.Anonymize(Anonymization{})
 	got := s.String()

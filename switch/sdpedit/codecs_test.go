@@ -7,6 +7,7 @@ import (
 )
 
 func TestFilterCodecsAllow(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, ciscoOffer)
 	if err := s.FilterCodecs(CodecFilter{Allow: []string{"pcma", "0"}}); err != nil {
 		t.Fatal(err)
@@ -34,6 +35,7 @@ a=ptime:20
 }
 
 func TestFilterCodecsDeny(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, multiStream)
 	if err := s.FilterCodecs(CodecFilter{Deny: []string{"telephone-event", "97", "VP8"}}); err != nil {
 		t.Fatal(err)
@@ -51,6 +53,7 @@ func TestFilterCodecsDeny(t *testing.T) {
 }
 
 func TestFilterCodecsRefusesEmptyStream(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, asteriskOffer)
 	err := s.FilterCodecs(CodecFilter{Allow: []string{"G729"}})
 	if !errors.Is(err, ErrNoCodec) {
@@ -67,6 +70,7 @@ func TestFilterCodecsRefusesEmptyStream(t *testing.T) {
 }
 
 func TestPreferCodecs(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, ciscoOffer)
 	s.PreferCodecs([]string{"PCMU", "pcma"})
 	if got := s.String(); got != strings.Replace(ciscoOffer, "RTP/AVP 18 8 0 101 19", "RTP/AVP 0 8 18 101 19", 1) {

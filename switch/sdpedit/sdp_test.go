@@ -21,6 +21,7 @@ func mustParse(t *testing.T, body string) *SDP {
 }
 
 func TestUnchangedRoundTrip(t *testing.T) {
+	t.Parallel()
 	for name, body := range map[string]string{
 		"cisco": ciscoOffer, "asterisk": asteriskOffer, "t38": t38ReInvite, "sloppy": sloppy,
 		"ipv6": ipv6Offer, "multi": multiStream, "hold": holdOld,
@@ -32,6 +33,7 @@ func TestUnchangedRoundTrip(t *testing.T) {
 }
 
 func TestRead(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, ciscoOffer)
 	m := s.Media(0)
 	if m.Type != "audio" || m.Port != 16544 || m.Proto != "RTP/AVP" || m.Addr != netip.MustParseAddr("192.0.2.10") {
@@ -77,6 +79,7 @@ func TestRead(t *testing.T) {
 }
 
 func TestHold(t *testing.T) {
+	t.Parallel()
 	for name, c := range map[string]struct {
 		body string
 		hold bool
@@ -101,6 +104,7 @@ func TestHold(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	for name, c := range map[string]struct {
 		body string
 		want error
@@ -134,6 +138,7 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestRewriteCisco(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, ciscoOffer)
 	if err := s.Rewrite([]Endpoint{{Addr: relay4, Port: 30000}}); err != nil {
 		t.Fatal(err)
@@ -156,6 +161,7 @@ func TestRewriteCisco(t *testing.T) {
 }
 
 func TestRewriteT38KeepsImage(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, t38ReInvite)
 	// The relay anchors nothing: image is not anchorable, audio disabled.
 	if err := s.Rewrite([]Endpoint{{Addr: relay4, Port: 30000}}); err != nil {
@@ -175,6 +181,7 @@ func TestRewriteT38KeepsImage(t *testing.T) {
 }
 
 func TestRewriteKeepsUntouchedStreamAddress(t *testing.T) {
+	t.Parallel()
 	// Audio is anchored, T.38 is not: the session c= moves to the relay,
 	// so the image stream must gain its own c= with the old address.
 	body := crlf(`
@@ -215,6 +222,7 @@ a=T38FaxVersion:0
 }
 
 func TestRewriteMultiStreamRTCP(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, multiStream)
 	err := s.Rewrite([]Endpoint{{Addr: relay4, Port: 30000}, {Addr: netip.MustParseAddr("10.0.0.2"), Port: 30010, RTCPPort: 30020}})
 	if err != nil {
@@ -234,6 +242,7 @@ func TestRewriteMultiStreamRTCP(t *testing.T) {
 }
 
 func TestRewriteInsertsMediaConnAfterInfo(t *testing.T) {
+	t.Parallel()
 	body := "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 31\r\ni=cam\r\na=x\r\n"
 	s := mustParse(t, body)
 	if err := s.Rewrite([]Endpoint{{Addr: relay4, Port: 30000}, {Addr: netip.MustParseAddr("10.0.0.9"), Port: 30002}}); err != nil {
@@ -246,6 +255,7 @@ func TestRewriteInsertsMediaConnAfterInfo(t *testing.T) {
 }
 
 func TestRewriteSloppyLF(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, sloppy)
 	if err := s.Rewrite([]Endpoint{{Addr: relay4, Port: 30000}}); err != nil {
 		t.Fatal(err)
@@ -267,6 +277,7 @@ func TestRewriteSloppyLF(t *testing.T) {
 }
 
 func TestRewriteIPv6AndFamilyChange(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, ipv6Offer)
 	r6 := netip.MustParseAddr("2001:db8::1")
 	if err := s.Rewrite([]Endpoint{{Addr: r6, Port: 30000}}); err != nil {
@@ -287,6 +298,7 @@ func TestRewriteIPv6AndFamilyChange(t *testing.T) {
 }
 
 func TestRewriteHoldAndDisabled(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, holdOld)
 	if err := s.Rewrite([]Endpoint{{Addr: netip.IPv4Unspecified(), Port: 30000}}); err != nil {
 		t.Fatal(err)
@@ -304,6 +316,7 @@ func TestRewriteHoldAndDisabled(t *testing.T) {
 }
 
 func TestRewriteErrors(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, asteriskOffer)
 	if err := s.Rewrite(make([]Endpoint, 2)); !errors.Is(err, ErrNoStream) {
 		t.Fatalf("err %v", err)
@@ -317,6 +330,7 @@ func TestRewriteErrors(t *testing.T) {
 }
 
 func TestAnonymize(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, multiStream)
 	s.Anonymize(Anonymization{Addr: relay4})
 	got := s.String()

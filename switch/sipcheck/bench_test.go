@@ -36,6 +36,7 @@ const normalInvite = "INVITE sip:+15551234567@203.0.113.10:5060;user=phone SIP/2
 	"a=sendrecv\r\n"
 
 func TestNormalInviteIsClean(t *testing.T) {
+	t.Parallel()
 	if _, body, _ := strings.Cut(normalInvite, "\r\n\r\n"); !strings.Contains(normalInvite, "Content-Length: "+strconv.Itoa(len(body))+"\r\n") {
 		t.Fatalf("Content-Length is not %d", len(body))
 	}

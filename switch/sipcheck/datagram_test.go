@@ -27,6 +27,7 @@ func withLine(prefix, line string) []byte {
 }
 
 func TestStatelessReplyEchoesRequest(t *testing.T) {
+	t.Parallel()
 	raw := []byte("OPTIONS sip:a@example.com SIP/2.0 \r\n" +
 		"Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bK1\r\n" +
 		"v: SIP/2.0/UDP p2.example.com;branch=z9hG4bK2,\r\n SIP/2.0/TCP p3.example.com;branch=z9hG4bK3\r\n" +
@@ -77,6 +78,7 @@ func TestStatelessReplyEchoesRequest(t *testing.T) {
 }
 
 func TestDatagramVerdicts(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		raw  []byte
@@ -112,6 +114,7 @@ func TestDatagramVerdicts(t *testing.T) {
 }
 
 func TestMaxForwardsZero(t *testing.T) {
+	t.Parallel()
 	if got, _ := outcome(t, withLine("Max-Forwards", "Max-Forwards: 0")); got != 483 {
 		t.Errorf("INVITE with Max-Forwards 0: %d, want 483", got)
 	}

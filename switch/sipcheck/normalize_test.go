@@ -23,6 +23,7 @@ func parsed(t testing.TB, raw []byte) sip.Message {
 }
 
 func TestNormalizeWsinv(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("testdata/rfc4475/wsinv.dat")
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +109,7 @@ func TestNormalizeWsinv(t *testing.T) {
 
 // TestNormalizeRules shows each rewrite on one header line of the normal INVITE.
 func TestNormalizeRules(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, prefix, in, want string
 		// sipgoMisreads marks an output that sipgo misreads all the same, for a reason that is not
@@ -183,6 +185,7 @@ func TestNormalizeRules(t *testing.T) {
 
 // TestNormalizeMeaning checks, on sipgo's reading, what the rules are for.
 func TestNormalizeMeaning(t *testing.T) {
+	t.Parallel()
 	req := parsed(t, Normalize(withLine("Via", "Via: SIP/2.0/UDP 198.51.100.7:5060 ;branch=z9hG4bK1;rport"))).(*sip.Request)
 	if v := req.Via(); v.Port != 5060 || v.Params.ToString(';') != "branch=z9hG4bK1;rport" {
 		t.Errorf("Via port %d params %q", v.Port, v.Params.ToString(';'))
@@ -222,6 +225,7 @@ func TestNormalizeMeaning(t *testing.T) {
 
 // TestNormalizeBody checks that the body, whatever it holds, is copied as it is.
 func TestNormalizeBody(t *testing.T) {
+	t.Parallel()
 	body := "v=0\r\n a = b ; c\r\n\r\n x , y\r\n"
 	in := []byte(withBody("application/sdp", body, "X-Note: a\r\n b"))
 	in = bytes.Replace(in, []byte("From: "), []byte("From:\r\n "), 1)
@@ -239,6 +243,7 @@ func TestNormalizeBody(t *testing.T) {
 
 // TestNormalizeUnframed checks that what Datagram rejects for its framing is returned as it is.
 func TestNormalizeUnframed(t *testing.T) {
+	t.Parallel()
 	for _, raw := range []string{
 		"",
 		"\r\n\r\n",
@@ -257,6 +262,7 @@ func TestNormalizeUnframed(t *testing.T) {
 // still accepted, gets the same treatment, and sipgo reads it at least as well: it parses, every
 // header sipgo read correctly before reads the same, and no new misreading appears.
 func TestNormalizeRFC4475(t *testing.T) {
+	t.Parallel()
 	for _, tc := range rfc4475 {
 		raw, err := os.ReadFile(filepath.Join("testdata", "rfc4475", tc.name+".dat"))
 		if err != nil {
@@ -305,6 +311,7 @@ func TestNormalizeRFC4475(t *testing.T) {
 // differ from a clean one only by LWS around separators, which RFC 3261 makes insignificant, all
 // read in sipgo, once normalised, exactly as the clean one does.
 func TestNormalizeWhitespaceVariants(t *testing.T) {
+	t.Parallel()
 	lws := []string{" ", "\t", "   ", "\r\n ", " \r\n\t "}
 	rng := rand.New(rand.NewPCG(4475, 3261))
 	for _, name := range []string{"normal INVITE", "wsinv", "esc01", "lwsdisp", "longreq", "cparam01", "regescrt", "unksm2", "inv2543"} {

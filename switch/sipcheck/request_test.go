@@ -32,6 +32,7 @@ func withBody(contentType, body string, extra ...string) string {
 const sdpBody = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
 
 func TestRequest(t *testing.T) {
+	t.Parallel()
 	multipart := func(partType string) string {
 		return "--b1\r\nContent-Type: " + partType + "\r\n\r\n" + sdpBody + "\r\n--b1\r\nContent-Type: application/isup\r\n\r\nxyz\r\n--b1--\r\n"
 	}
@@ -86,6 +87,7 @@ func TestRequest(t *testing.T) {
 // sipgo's parser always makes Content-Length and body agree (it truncates or fails), so the check
 // matters for requests that reach Request by another road; one is simulated here.
 func TestRequestContentLengthMismatch(t *testing.T) {
+	t.Parallel()
 	req := requestOf(t, normalInvite)
 	*req.ContentLength() = 10
 	if r := Request(req, ourExtensions); r == nil || r.Code != 400 {

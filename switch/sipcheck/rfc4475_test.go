@@ -121,6 +121,7 @@ func outcome(t testing.TB, raw []byte) (int, string) {
 }
 
 func TestRFC4475(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/rfc4475/*.dat")
 	if err != nil {
 		t.Fatal(err)
