@@ -166,6 +166,11 @@ func (a *Authorizer) AccessRequest(req AuthRequest) (*radius.Packet, error) {
 	return p, nil
 }
 
+// maxDigestField is the longest value a Digest-Attributes sub-attribute
+// holds: a RADIUS attribute's 253 bytes less the sub-attribute's type and
+// length.
+const maxDigestField = 251
+
 // addDigest adds Digest-Response and one Digest-Attributes per field, as
 // draft-sterman and FreeRADIUS's digest module lay them out.
 func addDigest(p *radius.Packet, d *DigestCredentials) error {
@@ -185,7 +190,7 @@ func addDigest(p *radius.Packet, d *DigestCredentials) error {
 		if f.v == "" {
 			continue
 		}
-		if len(f.v) > 251 {
+		if len(f.v) > maxDigestField {
 			return fmt.Errorf("digest sub-attribute %d too long", f.t)
 		}
 		b := make(radius.Attribute, 2+len(f.v))

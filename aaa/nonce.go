@@ -156,6 +156,14 @@ func (n *Nonces) CheckAuthorization(header, method string) (*DigestCredentials, 
 	if alg := strings.ToUpper(c.Algorithm); alg != "" && alg != "MD5" {
 		return nil, fmt.Errorf("digest: algorithm %q not supported", c.Algorithm)
 	}
+	// Each field travels to RADIUS in a sub-attribute of its own: one too
+	// long to fit is the caller's bad header, to be challenged again, not a
+	// failure of the authorisation (503) once the nonce is spent.
+	for _, v := range []string{c.Username, c.Realm, c.URI, c.QOP, c.Cnonce} {
+		if len(v) > maxDigestField {
+			return nil, fmt.Errorf("digest: a field of %d bytes is longer than RADIUS carries", len(v))
+		}
+	}
 	if err := n.Verify(c.Nonce); err != nil {
 		return nil, err
 	}
