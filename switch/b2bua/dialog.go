@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -80,14 +81,41 @@ func (d *dialog) setRouting(contact *sip.ContactHeader, routes []string, fallbac
 		var u sip.Uri
 		// A loose route (lr) sends the request to the first route's address;
 		// the Request-URI stays the remote target.
-		if _, err := sip.ParseAddressValue(routes[0], &u, nil); err == nil {
+		if _, err := sip.ParseAddressValue(routes[0], &u, nil); err == nil && routable(u) {
 			d.dest = hostPort(u, d.transport)
 		}
 		return
 	}
-	if contact != nil && preferContact {
+	if contact != nil && preferContact && routable(contact.Address) {
 		d.dest = hostPort(contact.Address, d.transport)
 	}
+}
+
+// routable reports whether a URI names a place to send to: a host name or
+// an IP address, and a port a socket has. A peer's Contact or Record-Route
+// may hold anything that parses, and an empty host would send the dialog's
+// requests to this machine; then they keep going where the peer's messages
+// came from.
+func routable(u sip.Uri) bool {
+	if u.Port < 0 || u.Port > 65535 {
+		return false
+	}
+	h := strings.Trim(u.Host, "[]")
+	if strings.Contains(h, ":") {
+		_, err := netip.ParseAddr(h)
+		return err == nil
+	}
+	if h == "" {
+		return false
+	}
+	// A host name (RFC 3261 25.1): labels of letters, digits and hyphens,
+	// an IPv4 address among them.
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // hostPort is where a URI points, with the transport's default port. A
