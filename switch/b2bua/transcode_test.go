@@ -149,3 +149,52 @@ func TestTranscodeProfileExample(t *testing.T) {
 	}
 	sw.record(t)
 }
+
+// TestProfileRTPRelayOptions: a profile with rtprelay_dtmf_filtering and
+// rtprelay_dtmf_detection, on the built-in relay: the caller's RFC 4733
+// digit does not reach the gateway, its audio does, with sequence numbers
+// that show no loss, and the relay kept the digit.
+func TestProfileRTPRelayOptions(t *testing.T) {
+	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
+	sw, media := startMediaSwitch(t, builtinMedia(t, 8, "")+routeTo(gw.peer)+`profile_select:
+  selectors: ["dtmf"]
+profiles:
+  - name: dtmf
+    rtprelay_dtmf_filtering: true
+    rtprelay_dtmf_detection: true
+`)
+	ds, _, callerTo, _ := mediaCall(t, sw, caller, gw)
+	dst := net.UDPAddrFromAddrPort(callerTo)
+	send := func(pt uint8, seq uint16, ts uint32, payload []byte) {
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: 77}, Payload: payload}).Marshal()
+		if _, err := caller.rtp.conn.WriteToUDP(b, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0, 1, 160, payload(1))
+	for i, dur := range []uint16{160, 320, 320} {
+		send(101, uint16(2+i), 320, []byte{5, 0x8a, byte(dur >> 8), byte(dur)})
+	}
+	send(0, 5, 480, payload(5))
+	for _, want := range []uint16{1, 2} {
+		select {
+		case p := <-gw.rtp.got:
+			if p.PayloadType != 0 || p.SequenceNumber != want {
+				t.Fatalf("gateway got pt %d seq %d, want audio seq %d", p.PayloadType, p.SequenceNumber, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("gateway got no packet %d", want)
+		}
+	}
+	st := media.Builtin().SessionStats(ds.InviteRequest.CallID().Value(), fromTag(ds.InviteRequest), "")
+	if len(st) != 1 || st[0].FromOfferer.DTMF != "5" || st[0].FromOfferer.Filtered != 3 {
+		t.Fatalf("relay session %+v", st)
+	}
+	ds.Bye(within(t, 10*time.Second))
+	sw.record(t)
+}
+
+func fromTag(req *sip.Request) string {
+	tag, _ := req.From().Params.Get("tag")
+	return tag
+}
