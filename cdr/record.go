@@ -47,8 +47,8 @@ type Record struct {
 
 	CreditGranted time.Duration `json:"credit_granted"` // 0 when the call had no credit limit
 
-	CodecA     string   `json:"codec_a"` // first codec of the caller's offer
-	CodecB     string   `json:"codec_b"` // first codec of the callee's answer
+	CodecA     string   `json:"codec_a"` // negotiated on the caller's leg (its answer's first codec the offer listed)
+	CodecB     string   `json:"codec_b"` // negotiated on the gateway's leg; differs from CodecA when transcoding
 	MediaRelay string   `json:"media_relay"`
 	RTPAtoB    RTPStats `json:"rtp_a_to_b"`
 	RTPBtoA    RTPStats `json:"rtp_b_to_a"`

@@ -284,6 +284,10 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		}
 	}
 	c.chain.inDialog(res, back, fromA)
+	if isOffer && res.IsSuccess() && len(req.Body()) > 0 {
+		c.negotiated(fromA, req.Body(), back.Body())
+		c.negotiated(!fromA, out.Body(), res.Body())
+	}
 	s.addServer(back)
 	if isOffer && res.IsSuccess() {
 		uasHeaders(back, terms)
@@ -325,6 +329,8 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	c.awaitAck(from, tx, back, func(ack *sip.Request) {
 		if late {
 			body, _ := c.ackSDP(sideOf(fromA), ack)
+			c.negotiated(fromA, back.Body(), ack.Body())
+			c.negotiated(!fromA, res.Body(), body)
 			s.sendAck(c, to, body)
 		}
 	})

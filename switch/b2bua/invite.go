@@ -197,9 +197,14 @@ func (c *Call) setup() {
 			// check instead).
 			c.txA.Terminate()
 			c.inviteA, c.txA = nil, nil // the connected call keeps no messages
+			offerA := c.a.agreed
 			c.mu.Unlock()
 			if late {
 				body, ok := c.ackSDP(rtpproxyctl.Caller, ack)
+				// The gateway's own offer is not kept: the one the caller
+				// got stands for it.
+				c.negotiated(true, offerA, ack.Body())
+				c.negotiated(false, offerA, body)
 				c.sw.sendAck(c, &b.leg, body)
 				if !ok {
 					c.end(outcomeMediaFailed())
@@ -562,7 +567,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.connectedAAA(now)
 	c.chain.connected()
 	c.startLegTimers(b, res)
-	inA, txA, way, l := c.inviteA, c.txA, c.offerWay, c.a.d.listener
+	inA, txA, way, l, offerB := c.inviteA, c.txA, c.offerWay, c.a.d.listener, b.agreed
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)
 	s.stats.attempts[OutcomeAnswered].Add(1)
@@ -578,6 +583,10 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 		ok.SetBody(body)
 	}
 	c.chain.reply(res, ok)
+	if way == earlyOffer {
+		c.negotiated(true, inA.Body(), ok.Body())
+		c.negotiated(false, offerB, res.Body())
+	}
 	s.addServer(ok)
 	c.mu.Lock()
 	uasHeaders(ok, c.a.timers.session)

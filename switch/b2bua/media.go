@@ -235,8 +235,7 @@ func (c *Call) inDialogSDP(op mediaOp, from rtpproxyctl.Side, msg sip.Message) (
 }
 
 // anchor runs one SDP through the relay and returns it rewritten to the
-// relay's address and ports. The first codec of each side's SDP is kept
-// for the CDR.
+// relay's address and ports.
 func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, error) {
 	if cts := msg.GetHeaders("Content-Type"); len(cts) > 0 {
 		mt, _, _ := strings.Cut(cts[0].Value(), ";")
@@ -266,16 +265,6 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	}
 	if err := rewriteStreams(sd, streams, eps); err != nil {
 		return nil, err
-	}
-	if len(streams) > 0 {
-		codec := sd.FirstCodec(streams[0].Index)
-		c.mu.Lock()
-		if from == rtpproxyctl.Caller {
-			c.codecA = codec
-		} else {
-			c.codecB = codec
-		}
-		c.mu.Unlock()
 	}
 	return sd.Bytes(), nil
 }

@@ -322,7 +322,7 @@ func TestMediaMalformedSDP(t *testing.T) {
 }
 
 // TestMediaNoneLeavesSDPAlone: with mode none the SDP crosses byte for byte
-// and the record has no media figures.
+// and the record has no media figures but the codecs the legs negotiated.
 func TestMediaNoneLeavesSDPAlone(t *testing.T) {
 	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
 	sw, media := startMediaSwitch(t, builtinMedia(t, 40, "")+routeTo(gw.peer)+"    media: none\n")
@@ -339,8 +339,8 @@ func TestMediaNoneLeavesSDPAlone(t *testing.T) {
 		t.Errorf("caller got %q", got)
 	}
 	ds.Bye(ctx)
-	if r := sw.record(t); r.MediaRelay != "" || r.CodecA != "" {
-		t.Errorf("record of a call in mode none: relay %q codec %q", r.MediaRelay, r.CodecA)
+	if r := sw.record(t); r.MediaRelay != "" || r.CodecA != "PCMU" || r.CodecB != "PCMU" || r.RTPAtoB.Packets.Known {
+		t.Errorf("record of a call in mode none: relay %q codecs %q/%q packets %+v", r.MediaRelay, r.CodecA, r.CodecB, r.RTPAtoB.Packets)
 	}
 	if st := media.Builtin().Stats(); st.SessionsCreated != 0 {
 		t.Errorf("relay used by a route in mode none: %+v", st)

@@ -283,8 +283,8 @@ type CallInfo struct {
 	// Account is the RADIUS User-Name ("" without RADIUS authorisation).
 	Account string
 	// MediaRelay names the relay anchoring the media ("" when none), and
-	// Codec is the first codec of the answer (else of the offer), known
-	// only when the media is anchored: the switch parses SDP only then.
+	// Codec is the codec the gateway leg negotiated (else the caller's),
+	// once the call is answered (codecs.go).
 	MediaRelay string
 	Codec      string
 }

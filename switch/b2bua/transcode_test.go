@@ -147,7 +147,9 @@ func TestTranscodeProfileExample(t *testing.T) {
 	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	sw.record(t)
+	if r := sw.record(t); r.CodecA != "PCMA" || r.CodecB != "PCMU" {
+		t.Errorf("record: codecs %q/%q, want each leg's: PCMA/PCMU", r.CodecA, r.CodecB)
+	}
 }
 
 // TestProfileRTPRelayOptions: a profile with rtprelay_dtmf_filtering and
