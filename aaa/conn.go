@@ -82,6 +82,13 @@ func newConn(w wire, log *slog.Logger) *conn {
 	return c
 }
 
+// replyBuffer is how many replies may wait for one request. More than one:
+// the server's cached answers to the identifier's previous request (one per
+// retransmission it saw) can arrive first, and with room for only one of
+// them the real reply was dropped, and the request resent after the server
+// had forgotten it: a record logged twice.
+const replyBuffer = 8
+
 // acquire takes a free identifier, or reports that the socket has none.
 func (c *conn) acquire() (byte, chan []byte, bool) {
 	c.mu.Lock()
@@ -92,7 +99,7 @@ func (c *conn) acquire() (byte, chan []byte, bool) {
 	id := c.free[c.head]
 	c.head = (c.head + 1) % 256
 	c.nfree--
-	ch := make(chan []byte, 1)
+	ch := make(chan []byte, replyBuffer)
 	c.waiting[id] = ch
 	return id, ch, true
 }

@@ -240,17 +240,20 @@ func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Ti
 }
 
 // answeredWhileParked returns the reply that came for a parked request while
-// nobody waited for it, if one did.
+// nobody waited for it, if one did, looking past late replies to the
+// identifier's previous request.
 func (s *server) answeredWhileParked(r *sent) *radius.Packet {
-	select {
-	case b := <-r.ch:
-		reply, err := DecodeReply(b, r.req, s.secret, s.cfg.RequireMessageAuthenticator)
-		if err == nil {
-			return reply
+	for {
+		select {
+		case b := <-r.ch:
+			reply, err := DecodeReply(b, r.req, s.secret, s.cfg.RequireMessageAuthenticator)
+			if err == nil {
+				return reply
+			}
+		default:
+			return nil
 		}
-	default:
 	}
-	return nil
 }
 
 // await waits one try's timeout for a valid reply. A reply to the request
