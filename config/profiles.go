@@ -116,6 +116,11 @@ type CallProfile struct {
 	// Redirect overrides the route's redirect: relay or follow.
 	Redirect string `yaml:"redirect"`
 
+	// Offer100rel offers the gateway 100rel (Supported: 100rel) even when
+	// the caller does not: the switch then PRACKs the gateway's reliable
+	// provisionals itself.
+	Offer100rel bool `yaml:"offer_100rel,omitempty"`
+
 	// Session timers and keepalives of the profile's calls
 	// (dialogtimers.go), each option overriding the global one.
 	DialogTimers `yaml:",inline"`
@@ -177,6 +182,7 @@ type Profile struct {
 	Media           string // "" inherits the route's
 	Redirect        string // "" inherits the route's
 	DialogTimers    DialogTimers
+	Offer100rel     bool
 	legA, legB      LegTimers // resolved with the global options
 
 	Transcoder               string // TranscodeNever, TranscodeAlways or TranscodeOnMissingCompatible
@@ -312,7 +318,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	src, _ := yaml.Marshal(cp)
 	p := &Profile{Name: cp.Name, Origin: path, Checksum: profile.Checksum(src),
 		HeaderFilter: cp.HeaderFilter, CodecFilter: cp.CodecFilter, Codecs: cp.Codecs,
-		DialogTimers: cp.DialogTimers, DialogOptions: cp.DialogOptions}
+		DialogTimers: cp.DialogTimers, DialogOptions: cp.DialogOptions, Offer100rel: cp.Offer100rel}
 	ok := true
 	pat := func(option, s string) *profile.Pattern {
 		if s == "" {

@@ -73,6 +73,8 @@ type Call struct {
 	offerWay                   offerWay
 	// timersB are the dialog timers each attempt's leg starts with.
 	timersB config.LegTimers
+	// rel is RFC 3262 on the caller's leg (prack.go).
+	rel reliableProvisionals
 
 	a        leg
 	b        *attemptLeg
@@ -139,6 +141,7 @@ func (c *Call) end(o outcome) {
 		c.maxTimer.Stop()
 	}
 	c.a.timers.stop()
+	c.rel.stop()
 	var byes []*dialog
 	if c.a.state.inDialog() {
 		byes = append(byes, &c.a.d)

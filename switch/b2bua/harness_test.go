@@ -282,7 +282,7 @@ func startPeerOn(t *testing.T, name, host string, inDialog func(*sip.Request, si
 		}
 		tx.Respond(sip.NewResponseFromRequest(req, 481, "No Dialog", nil))
 	})
-	for _, m := range []sip.RequestMethod{sip.UPDATE, sip.INFO, sip.OPTIONS, sip.NOTIFY, sip.REFER} {
+	for _, m := range []sip.RequestMethod{sip.UPDATE, sip.INFO, sip.OPTIONS, sip.NOTIFY, sip.REFER, sip.PRACK} {
 		p.srv.OnRequest(m, func(req *sip.Request, tx sip.ServerTransaction) {
 			p.note(req)
 			inDialog(req, tx)

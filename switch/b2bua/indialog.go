@@ -44,6 +44,8 @@ func (s *Switch) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		c.onAck(req, fromA)
 	case sip.BYE:
 		c.onBye(req, tx, fromA)
+	case sip.PRACK:
+		c.relayEarly(req, tx, fromA)
 	default:
 		c.relay(req, tx, fromA)
 	}
@@ -122,6 +124,11 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	isInvite := req.Method == sip.INVITE
 	isOffer := isInvite || req.Method == sip.UPDATE
 	c.mu.Lock()
+	if req.Method == sip.UPDATE && !c.answered() && !c.over() {
+		c.mu.Unlock()
+		c.relayEarly(req, tx, fromA) // an UPDATE of the early dialog (RFC 3311)
+		return
+	}
 	from, to := c.legs(fromA)
 	// Only an answered call has two dialogs to relay between (a request
 	// in the caller's early dialog has no far leg yet).

@@ -129,6 +129,7 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	if len(req.Body()) == 0 {
 		c.offerWay = lateOffer
 	}
+	c.rel.caller = callerReliability(req)
 	c.setupCtx, c.cancelSetup = context.WithCancelCause(context.Background())
 	c.a.name = "a"
 	c.move(&c.a, legInvite)
@@ -288,6 +289,9 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	}
 	b.d.localSeq.Store(1)
 	inv := b.d.newRequest(sip.INVITE, 1)
+	if c.rel.caller != callerNo100rel || (c.chain != nil && c.chain.profile.Offer100rel) {
+		inv.AppendHeader(sip.NewHeader("Supported", "100rel"))
+	}
 	if b.timers.cfg = c.timersB; b.timers.cfg.SessionTimer {
 		b.timers.interval = b.timers.cfg.SessionExpires
 		b.timers.uacHeaders(inv)
@@ -488,6 +492,15 @@ func (c *Call) abandon(b *attemptLeg, tx sip.ClientTransaction) {
 // onProvisional relays a 180/183 (with its SDP, anchored) to the caller.
 // An error means the SDP could not be anchored and the attempt fails.
 func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
+	c.mu.Lock()
+	mode, rseq, dup := c.provisionalMode(res)
+	c.mu.Unlock()
+	if dup && mode != relTransparent {
+		// A retransmission of a reliable 18x we have PRACKed (our PRACK's
+		// transaction resends it): nothing new for the caller. Relayed
+		// transparently, it is the caller's retransmission too.
+		return nil
+	}
 	body, err := c.calleeSDP(res)
 	if err != nil {
 		return err
@@ -502,6 +515,11 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 	c.to(evProgress)
 	if tag, ok := res.To().Params.Get("tag"); ok {
 		b.d.remoteTag = tag
+		// The early dialog's requests (PRACK, UPDATE) go to its Contact
+		// through its Record-Route (RFC 3261 12.1.2).
+		if res.Contact() != nil {
+			b.d.setRouting(res.Contact(), reversed(recordRoutes(res)), b.gateway.Address, true)
+		}
 	}
 	c.move(&b.leg, legProvisional)
 	c.move(&c.a, legProvisional)
@@ -519,6 +537,16 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 	}
 	c.chain.reply(res, out)
 	c.sw.addServer(out)
+	switch mode {
+	case relTransparent:
+		out.AppendHeader(sip.NewHeader("Require", "100rel"))
+		out.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(rseq), 10)))
+	case relGatewayOnly:
+		c.prackGateway(b, rseq)
+	case relCallerOnly:
+		c.sendReliable(out)
+		return nil
+	}
 	if err := txA.Respond(out); err != nil {
 		c.sw.log.Debug("provisional not relayed", "code", res.StatusCode, "error", err)
 	}
@@ -567,6 +595,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.connectedAAA(now)
 	c.chain.connected()
 	c.startLegTimers(b, res)
+	c.rel.stop() // the final response ends our 18x's retransmissions
 	inA, txA, way, l, offerB := c.inviteA, c.txA, c.offerWay, c.a.d.listener, b.agreed
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)

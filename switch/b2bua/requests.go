@@ -9,12 +9,13 @@ import (
 )
 
 // allowed is what Tollgate accepts within a dialog, advertised in Allow.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REFER, MESSAGE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, NOTIFY, REFER, MESSAGE"
 
 // supported lists the option tags Tollgate implements; a Require naming any
 // other is refused with 420. timer: RFC 4028 session timers
-// (sessiontimer.go); replaces: RFC 3891 (transfer.go).
-var supported = []string{"timer", "replaces"}
+// (sessiontimer.go); replaces: RFC 3891 (transfer.go); 100rel: RFC 3262
+// reliable provisionals (prack.go).
+var supported = []string{"timer", "replaces", "100rel"}
 
 // onRequest is the one entry point for every request sipgo hands us.
 func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
