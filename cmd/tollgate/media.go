@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate/tollgate/cmd/tollgate/relaycmd"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
@@ -95,7 +94,7 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia) error {
 	}
 	m.tmpDir = dir
 	notify := "unix:" + filepath.Join(dir, "notify.sock")
-	rc := relaycmd.Config(b)
+	rc := relayConfig(b)
 	rc.Control = append([]string{builtinControl}, rc.Control...)
 	rc.Notify = append(rc.Notify, notify)
 	r, err := relay.New(rc, m.log.With("component", "relay"))

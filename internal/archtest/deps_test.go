@@ -24,6 +24,7 @@ var mayNotDepend = []struct {
 	{"rtpproxyctl", []string{"switch/"}, "media anchoring serves the switch through the interface the switch declares"},
 	{"rtpproxyctl/relay", []string{"switch/"}, "`tollgate relay` runs the relay without the switch"},
 	{"switch/b2bua", []string{"rtpproxyctl/relay"}, "cmd/tollgate builds the relays; the switch only sees its MediaRelays interface"},
+	{"cmd/tollgate/relaycmd", []string{"switch/", "config"}, "`tollgate relay` runs the relay alone: nothing of the switch, nor the configuration package that compiles the switch's call profiles"},
 }
 
 // deps maps every package of the module to its transitive dependencies.
