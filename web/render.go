@@ -226,9 +226,10 @@ func radiusClass(auth string) string {
 
 func stateClass(state string) string {
 	switch state {
-	case "connected", "confirmed", "established":
+	// updating: a connected call with a re-INVITE or UPDATE in progress.
+	case "connected", "confirmed", "established", "updating":
 		return "ok"
-	case "ringing", "early", "proceeding", "trying":
+	case "ringing", "early", "proceeding", "trying", "cancelling":
 		return "warn"
 	}
 	return "muted"
