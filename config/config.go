@@ -29,6 +29,9 @@ type Config struct {
 	// DialogTimers are the session timers and keepalives of every call
 	// whose profile does not set its own (dialogtimers.go).
 	DialogTimers DialogTimers `yaml:"dialog_timers"`
+	// Registration is what REGISTER does: refused, or cached toward an
+	// upstream registrar (registration.go).
+	Registration Registration `yaml:"registration"`
 
 	CallProfiles `yaml:",inline"` // profiles and profile_select (profiles.go)
 
@@ -201,6 +204,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Media.applyDefaults()
 	c.Cluster.applyDefaults()
+	c.Registration.applyDefaults()
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if r.Media == "" {

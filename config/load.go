@@ -162,6 +162,7 @@ func (v *validator) validate(c *Config) {
 		c.SIP.listeners = append(c.SIP.listeners, l)
 	}
 	v.validateCluster(&c.Cluster)
+	v.validateRegistration(&c.Registration)
 	if c.SIP.UDPSockets < 0 || c.SIP.UDPSockets > 64 {
 		v.addf("sip.udp_sockets", "%d: want 0 (one per CPU) to 64", c.SIP.UDPSockets)
 	}

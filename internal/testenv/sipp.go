@@ -40,6 +40,9 @@ var sippDefaultKeys = map[string]string{
 	"code":   "486",       // uas_reject.xml: the code to answer with
 	"reason": "Busy Here", // uas_reject.xml: its reason phrase
 	"ring":   "1",         // uas_noanswer.xml: 1 sends 180 Ringing, 0 only 100
+	// reg_client.xml: the lifetime asked, and the port its Contact names
+	"expires":      "3600",
+	"contact_port": "5060",
 }
 
 // sippStopGrace is how long a SIPp gets to end its calls after SIGUSR1, or
@@ -74,6 +77,10 @@ type SIPpOptions struct {
 	// Keys are -key name value pairs, read as [name] in scenarios; they
 	// override the defaults in sippDefaultKeys.
 	Keys map[string]string
+	// OutOfCall is an embedded scenario answering the requests that match
+	// no call of Scenario (-oocsf): how a registering client takes the
+	// calls that reach it.
+	OutOfCall string
 	// Extra holds further SIPp arguments, appended last.
 	Extra []string
 	// Timeout ends SIPp after that long (-timeout, default 60s). SIPp then
@@ -168,6 +175,9 @@ func StartSIPp(t testing.TB, o SIPpOptions) *SIPp {
 	}
 	dir := t.TempDir()
 	scen := writeScenario(t, dir, o.Scenario)
+	if o.OutOfCall != "" {
+		o.Extra = append([]string{"-oocsf", writeScenario(t, dir, o.OutOfCall)}, o.Extra...)
+	}
 
 	for attempt := 1; ; attempt++ {
 		port := o.Port

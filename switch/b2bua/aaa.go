@@ -61,6 +61,9 @@ type hop struct {
 	// target is the Contact of a redirect the hunt follows (redirect.go):
 	// its user is the number the INVITE asks for.
 	target *sip.Uri
+	// contact is a registered client's Contact (register.go): the
+	// Request-URI of the INVITE, which goes to gw, the client's flow.
+	contact *sip.Uri
 }
 
 // authorize applies the limits and authorisation to a new call and works

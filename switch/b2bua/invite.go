@@ -171,6 +171,13 @@ func (c *Call) setup() {
 		return
 	}
 	route, hops = c.profileRouting(cfg, route, hops)
+	if reg, isAlias := c.registeredHops(cfg, route); isAlias {
+		if len(reg) == 0 {
+			c.failA(480, "Temporarily Unavailable", cdr.ReasonRejected, cdr.ReleasedBySwitch)
+			return
+		}
+		route, hops = reg[0].route, reg
+	}
 	if route == nil || len(hops) == 0 {
 		c.failA(404, "No Route To Destination", cdr.ReasonRejected, cdr.ReleasedBySwitch)
 		return
@@ -277,7 +284,9 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 		dest:      gw.Address,
 	}
 	b.d.target = b.d.remote
-	if gw.Transport == "tcp" {
+	if reg := c.aaa.hop.contact; reg != nil {
+		b.d.target = *reg.Clone()
+	} else if gw.Transport == "tcp" {
 		b.d.target.UriParams = sip.NewParams()
 		b.d.target.UriParams.Add("transport", "tcp")
 	}

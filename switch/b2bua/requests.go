@@ -41,7 +41,9 @@ func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	case sip.BYE, sip.CANCEL, sip.UPDATE, sip.INFO, sip.PRACK, sip.NOTIFY:
 		// CANCEL of a pending INVITE is matched by sipgo before reaching us.
 		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
-	case sip.REGISTER, sip.SUBSCRIBE, sip.PUBLISH, sip.MESSAGE, sip.REFER:
+	case sip.REGISTER:
+		s.onRegister(req, tx)
+	case sip.SUBSCRIBE, sip.PUBLISH, sip.MESSAGE, sip.REFER:
 		s.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 	default:
 		s.reply(req, tx, 501, "Not Implemented", sip.NewHeader("Allow", allowed))

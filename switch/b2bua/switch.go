@@ -28,6 +28,7 @@ import (
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/switch/callctl"
+	"github.com/tollgate/tollgate/switch/registrar"
 )
 
 // Switch is the running B2BUA.
@@ -53,8 +54,11 @@ type Switch struct {
 	listeners []*listener
 	// udpConns are the UDP sockets by local address, so the front door can
 	// answer a datagram sipgo must never see from the socket it came to.
-	udpConns  map[string]net.PacketConn
-	calls     *callTable
+	udpConns map[string]net.PacketConn
+	calls    *callTable
+	// regs are the registrations cached toward the upstream registrar
+	// (register.go); empty while registration.mode is off.
+	regs      *registrar.Cache
 	active    atomic.Int64   // calls holding a slot of limits.max_calls
 	admission atomic.Int32   // an Admission
 	callsWG   sync.WaitGroup // one per call still up, for the drain
@@ -80,6 +84,10 @@ type Stats struct {
 	// held in memory meanwhile, retried until the sink takes them.
 	RecordErrors   atomic.Uint64
 	RecordsPending atomic.Int64
+	// RegistersRelayed and RegistersCached count the REGISTERs sent to
+	// the upstream registrar and those the cache answered itself.
+	RegistersRelayed atomic.Uint64
+	RegistersCached  atomic.Uint64
 
 	attempts attemptCounters
 }
@@ -105,7 +113,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.AAA == nil {
 		return nil, errors.New("b2bua: no AAA: limits and credit apply to every call")
 	}
-	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(),
+	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(), regs: registrar.NewCache(),
 		closing: make(chan struct{})}
 	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
 	s.cfg.Store(cfg)
@@ -199,6 +207,7 @@ func (s *Switch) Serve(ctx context.Context) error {
 			serves = append(serves, func() error { return s.srv.ServeTCP(ln) })
 		}
 	}
+	go s.sweepRegistrations(ctx)
 	errc := make(chan error, len(serves))
 	for _, serve := range serves {
 		go func() { errc <- serve() }()

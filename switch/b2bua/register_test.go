@@ -1,0 +1,125 @@
+package b2bua
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
+	"github.com/tollgate/tollgate/switch/registrar"
+)
+
+// regCacheSwitch runs a switch caching registrations toward registrar,
+// giving clients maxUA seconds.
+func regCacheSwitch(t *testing.T, registrar *testenv.SIPp, maxUA int) *testSwitch {
+	t.Helper()
+	return startSwitch(t, fmt.Sprintf(`registration:
+  mode: cache
+  upstream: %s
+  min_reg_expires: 3600
+  max_ua_expires: %d
+`, registrar.Addr(), maxUA))
+}
+
+// TestRegCacheCallReachesClient registers a SIPp client through the cache
+// to a SIPp registrar, then calls its alias from the registrar's side: the
+// call must reach the client over the flow it registered on, on UDP, from
+// behind a NAT (its Contact names a port it does not send from, and no one
+// listens on), and on TCP (the connection the client opened).
+func TestRegCacheCallReachesClient(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		transport string
+		nat       bool
+	}{
+		{"udp", "udp", false},
+		{"udp behind NAT", "udp", true},
+		{"tcp", "tcp", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar.xml"})
+			ts := regCacheSwitch(t, reg, 30)
+			clientPort := testenv.FreePort(t)
+			contactPort := clientPort
+			if tc.nat {
+				contactPort = testenv.FreePort(t)
+			}
+			client := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_client.xml", Remote: ts.addr(),
+				Port: clientPort, Transport: tc.transport, Service: "alice", Calls: 1, OutOfCall: "uas.xml",
+				Pause: 4 * time.Second,
+				Keys:  map[string]string{"expires": "3600", "contact_port": strconv.Itoa(contactPort)}})
+
+			testenv.Eventually(t, 5*time.Second, "the refresh answered from the cache", func() bool {
+				return ts.stats.RegistersCached.Load() == 1
+			})
+			bs := ts.regs.Bindings("alice@127.0.0.1")
+			if len(bs) != 1 {
+				t.Fatalf("bindings of alice: %+v", bs)
+			}
+			b := bs[0]
+			if b.Flow.Transport != tc.transport || int(b.Flow.Source.Port()) != clientPort {
+				t.Errorf("flow %+v: want %s from port %d", b.Flow, tc.transport, clientPort)
+			}
+			if left := time.Until(b.Expires); left > 30*time.Second || left < 25*time.Second {
+				t.Errorf("client lifetime %v: want max_ua_expires, 30s", left)
+			}
+			if left := time.Until(b.Upstream); left < 3500*time.Second {
+				t.Errorf("upstream lifetime %v: want min_reg_expires, 3600s", left)
+			}
+			if n := ts.stats.RegistersRelayed.Load(); n != 1 {
+				t.Errorf("%d REGISTERs relayed upstream before the call: want 1, the refresh was not due", n)
+			}
+
+			caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: ts.addr(),
+				Service: b.Alias, Calls: 1, Pause: 100 * time.Millisecond})
+			caller.WaitSuccess(t, 1)
+			rec := <-ts.records
+			if want := fmt.Sprintf("127.0.0.1:%d", clientPort); rec.SIPCode != 200 || rec.Gateway != want {
+				t.Errorf("call to the alias: code %d through %s, want 200 through the flow %s",
+					rec.SIPCode, rec.Gateway, want)
+			}
+
+			client.WaitSuccess(t, 1)
+			if ts.regs.Len() != 0 {
+				t.Errorf("after de-registration the cache holds %+v", ts.regs.All())
+			}
+			if n := ts.stats.RegistersRelayed.Load(); n != 2 {
+				t.Errorf("%d REGISTERs relayed: want 2, the first and the de-registration", n)
+			}
+			reg.Stop()
+			if st, _ := reg.Stats(); st.Failed != 0 || st.Created != 1 {
+				t.Errorf("registrar: %s; want one Call-ID, every Contact an alias", st)
+			}
+		})
+	}
+}
+
+// TestRegCacheSilentClientExpires: a client that stops refreshing loses
+// its binding once the lifetime it was given runs out, and its alias is
+// removed upstream under a Call-ID of the switch's own.
+func TestRegCacheSilentClientExpires(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar.xml"})
+	ts := regCacheSwitch(t, reg, 1)
+	port := testenv.FreePort(t)
+	client := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_client.xml", Remote: ts.addr(),
+		Port: port, Service: "bob", Calls: 1, Pause: 30 * time.Second,
+		Keys: map[string]string{"expires": "3600", "contact_port": strconv.Itoa(port)}})
+	testenv.Eventually(t, 5*time.Second, "bob registered", func() bool {
+		return ts.stats.RegistersCached.Load() == 1
+	})
+	alias := registrar.Alias("bob@127.0.0.1", fmt.Sprintf("sip:bob@127.0.0.1:%d;transport=UDP", port))
+	if _, ok := ts.regs.ByAlias(alias); !ok {
+		t.Fatalf("alias %s not cached: %+v", alias, ts.regs.All())
+	}
+	testenv.Eventually(t, 5*time.Second, "the silent client's binding swept", func() bool {
+		return ts.regs.Len() == 0
+	})
+	testenv.Eventually(t, 5*time.Second, "the alias removed upstream", func() bool {
+		st, err := reg.Stats()
+		return err == nil && st.Created == 2
+	})
+	client.Stop()
+}
