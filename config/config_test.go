@@ -300,3 +300,40 @@ func TestMediaOnRelayLost(t *testing.T) {
 		}
 	}
 }
+
+// TestRegCacheExampleLoads keeps examples/regcache.yaml a configuration
+// `tollgate serve -c` runs as it stands.
+func TestRegCacheExampleLoads(t *testing.T) {
+	c, err := Load("../examples/regcache.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Registration
+	if r.Mode != RegistrationCache || r.Upstream != "127.0.0.1:5080" || r.MinRegExpires != 3600 || r.MaxUAExpires != 60 {
+		t.Errorf("registration = %+v", r)
+	}
+	if c.CDR.Database != "" {
+		t.Errorf("the example needs a database: %q", c.CDR.Database)
+	}
+}
+
+func TestRegistrationValidation(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"registration: {mode: proxy}", "registration.mode"},
+		{"registration: {mode: cache}", "registration.upstream"},
+		{"registration: {mode: cache, upstream: 127.0.0.1:5080, upstream_transport: tls}", "registration.upstream_transport"},
+		{"registration: {mode: cache, upstream: 127.0.0.1:5080, min_reg_expires: 30, max_ua_expires: 60}", "registration.min_reg_expires"},
+	} {
+		_, err := Parse([]byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one about %s", tc.yaml, err, tc.want)
+		}
+	}
+	c, err := Parse([]byte("registration: {mode: cache, upstream: 127.0.0.1:5080}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Registration; r.MinRegExpires != 3600 || r.MaxUAExpires != 60 || r.UpstreamTransport != "udp" {
+		t.Errorf("defaults: %+v", r)
+	}
+}

@@ -81,8 +81,8 @@ func (s *Switch) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 // reason is a 400's.
 func (s *Switch) readRegister(req *sip.Request) (*register, string) {
 	to := req.To()
-	if to == nil || to.Address.Host == "" {
-		return nil, "Bad To"
+	if to == nil || to.Address.Host == "" || to.Address.User == "" {
+		return nil, "Bad To: Not An Address Of Record"
 	}
 	r := &register{req: req, aor: aorOf(to.Address), callID: req.CallID().Value(), cseq: req.CSeq().SeqNo}
 	expires := defaultExpires

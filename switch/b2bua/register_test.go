@@ -123,3 +123,34 @@ func TestRegCacheSilentClientExpires(t *testing.T) {
 	})
 	client.Stop()
 }
+
+// TestRegCacheChallengePassesThrough: the registrar's 401 reaches the
+// client with its challenge, and the client's answer reaches the registrar
+// with its Authorization, computed over the Request-URI the client sent.
+func TestRegCacheChallengePassesThrough(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar_auth.xml", Calls: 1})
+	ts := regCacheSwitch(t, reg, 60)
+	client := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_auth_client.xml", Remote: ts.addr(),
+		Service: "carol", Calls: 1, Extra: []string{"-au", "carol", "-ap", "secret"}})
+	client.WaitSuccess(t, 1)
+	reg.WaitSuccess(t, 1)
+	if bs := ts.regs.Bindings("carol@127.0.0.1"); len(bs) != 1 {
+		t.Errorf("bindings of carol after the challenge: %+v", bs)
+	}
+}
+
+// TestRegCacheOutOfOrder: a REGISTER whose CSeq is not above the last one
+// of its Call-ID is refused 500, and changes nothing.
+func TestRegCacheOutOfOrder(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar.xml"})
+	ts := regCacheSwitch(t, reg, 60)
+	client := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_out_of_order.xml", Remote: ts.addr(),
+		Service: "dave", Calls: 1})
+	client.WaitSuccess(t, 1)
+	bs := ts.regs.Bindings("dave@127.0.0.1")
+	if len(bs) != 1 || bs[0].CSeq != 5 {
+		t.Errorf("bindings of dave: %+v, want the one of CSeq 5", bs)
+	}
+}
