@@ -456,4 +456,7 @@ func TestClientDrivesRTPOptions(t *testing.T) {
 	if len(st) != 1 || st[0].FromOfferer.DTMF != "7" || st[0].FromOfferer.Filtered != 1 {
 		t.Fatalf("relay session %+v", st)
 	}
+	if d, err := m.(*rtpproxyctl.Session).DTMF(opCtx(t)); err != nil || d != (rtpproxyctl.DTMF{FromCaller: "7"}) {
+		t.Fatalf("the call's digits, read over the control protocol: %+v %v", d, err)
+	}
 }

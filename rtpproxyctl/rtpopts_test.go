@@ -1,6 +1,9 @@
 package rtpproxyctl
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRTPOptionsSub(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,4 +20,35 @@ func TestRTPOptionsSub(t *testing.T) {
 			t.Errorf("%+v: %q, want %q", tc.o, got, tc.want)
 		}
 	}
+}
+
+func TestParseDTMF(t *testing.T) {
+	for _, tc := range []struct {
+		body, ina, ino string
+		ok             bool
+	}{
+		{"tg_dtmf_ina=1#9 tg_dtmf_ino=-", "1#9", "", true},
+		{"tg_dtmf_ina=- tg_dtmf_ino=A*0", "", "A*0", true},
+		{"tg_dtmf_ina=1x tg_dtmf_ino=-", "", "", false},
+		{"tg_dtmf_ino=- tg_dtmf_ina=-", "", "", false},
+		{"tg_dtmf_ina=", "", "", false},
+		{"E62", "", "", false},
+	} {
+		ina, ino, err := ParseDTMF(tc.body)
+		if (err == nil) != tc.ok || ina != tc.ina || ino != tc.ino {
+			t.Errorf("%q: %q %q %v", tc.body, ina, ino, err)
+		}
+	}
+}
+
+func FuzzParseDTMF(f *testing.F) {
+	for _, s := range []string{"tg_dtmf_ina=1#9 tg_dtmf_ino=-", "tg_dtmf_ina=- tg_dtmf_ino=-", "E8", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		ina, ino, err := ParseDTMF(body)
+		if err == nil && strings.Trim(ina+ino, "0123456789*#ABCD") != "" {
+			t.Fatalf("%q gave digits %q %q", body, ina, ino)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"context"
 	"strings"
 
 	"github.com/tollgate/tollgate/config"
@@ -60,4 +61,39 @@ func transcodable(codecs []sdpedit.Codec) []rtpproxyctl.Format {
 		return nil
 	}
 	return out
+}
+
+// dtmfReader is a media session that can tell the DTMF digits its relay
+// detected (rtpproxyctl.Session, on a relay with the RTP options).
+type dtmfReader interface {
+	DTMF(ctx context.Context) (rtpproxyctl.DTMF, error)
+}
+
+// CallDTMF returns the DTMF digits the relay detected so far in the call
+// id's telephone-events, per party (a profile's rtprelay_dtmf_detection).
+// It asks the relay, so it is for one call at a time (the API's call
+// detail), never for the whole call list. A call without anchored media,
+// or on a relay that does not detect, has none.
+func (s *Switch) CallDTMF(ctx context.Context, id string) (rtpproxyctl.DTMF, error) {
+	c := s.calls.get(keyID(id))
+	if c == nil {
+		return rtpproxyctl.DTMF{}, ErrNoSuchCall
+	}
+	c.mu.Lock()
+	m := c.media
+	c.mu.Unlock()
+	r, ok := m.reader()
+	if !ok {
+		return rtpproxyctl.DTMF{}, nil
+	}
+	return r.DTMF(ctx)
+}
+
+// reader is the call's media session as a dtmfReader, if it is one.
+func (m *callMedia) reader() (dtmfReader, bool) {
+	if m == nil {
+		return nil, false
+	}
+	r, ok := m.relay.(dtmfReader)
+	return r, ok
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
+	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay/codec"
 )
 
@@ -191,6 +192,13 @@ profiles:
 	st := media.Builtin().SessionStats(ds.InviteRequest.CallID().Value(), fromTag(ds.InviteRequest), "")
 	if len(st) != 1 || st[0].FromOfferer.DTMF != "5" || st[0].FromOfferer.Filtered != 3 {
 		t.Fatalf("relay session %+v", st)
+	}
+	calls := sw.Snapshot()
+	if len(calls) != 1 {
+		t.Fatalf("%d calls up", len(calls))
+	}
+	if d, err := sw.CallDTMF(within(t, 10*time.Second), calls[0].ID); err != nil || d != (rtpproxyctl.DTMF{FromCaller: "5"}) {
+		t.Fatalf("the call's digits: %+v %v", d, err)
 	}
 	ds.Bye(within(t, 10*time.Second))
 	sw.record(t)
