@@ -163,6 +163,11 @@ type Gateway struct {
 	// 18.1.1 asks (UDP would fragment it, and a lost fragment loses the
 	// whole request); a peer that does not speak TCP needs this instead.
 	UDPOnly bool `yaml:"udp_only"`
+	// AuthUser and AuthPassword answer the gateway's digest challenge
+	// (401/407) to our INVITE, for carriers that authenticate their
+	// customers by digest rather than by source address.
+	AuthUser     string `yaml:"auth_user"`
+	AuthPassword string `yaml:"auth_password"`
 	// Proxy, when set, is the outbound proxy (host:port) the INVITE is sent
 	// to with a loose Route, the Request-URI still naming Address. Set from
 	// a call profile's outbound_proxy, not from the route table.
@@ -206,39 +211,7 @@ func (c *Config) applyDefaults() {
 	c.Cluster.applyDefaults()
 	c.Registration.applyDefaults()
 	for i := range c.Routes {
-		r := &c.Routes[i]
-		if r.Media == "" {
-			r.Media = c.Media.Mode
-		}
-		if r.Name == "" {
-			r.Name = r.Prefix
-			if r.Name == "" {
-				r.Name = "default"
-			}
-		}
-		if r.HuntStop == nil {
-			r.HuntStop = DefaultHuntStop
-		}
-		if r.NoProgress == 0 {
-			r.NoProgress = t.NoProgress
-		}
-		if r.MaxRing == 0 {
-			r.MaxRing = t.MaxRing
-		}
-		if r.MaxDuration == 0 {
-			r.MaxDuration = t.MaxDuration
-		}
-		if r.Redirect == "" {
-			r.Redirect = RedirectRelay
-		}
-		if r.MaxRedirects == 0 {
-			r.MaxRedirects = DefaultMaxRedirects
-		}
-		for j := range r.Gateways {
-			if r.Gateways[j].Transport == "" {
-				r.Gateways[j].Transport = "udp"
-			}
-		}
+		c.routeDefaults(&c.Routes[i])
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -247,6 +220,72 @@ func (c *Config) applyDefaults() {
 	c.applyRadiusDefaults()
 	c.Web.applyDefaults()
 	c.applyProfileDefaults()
+}
+
+// routeDefaults fills what a route leaves unset from the switch-wide
+// values; the auth default comes later, with the radius section's.
+func (c *Config) routeDefaults(r *Route) {
+	t := &c.Timers
+	if r.Media == "" {
+		r.Media = c.Media.Mode
+	}
+	if r.Name == "" {
+		r.Name = r.Prefix
+		if r.Name == "" {
+			r.Name = "default"
+		}
+	}
+	if r.HuntStop == nil {
+		r.HuntStop = DefaultHuntStop
+	}
+	if r.NoProgress == 0 {
+		r.NoProgress = t.NoProgress
+	}
+	if r.MaxRing == 0 {
+		r.MaxRing = t.MaxRing
+	}
+	if r.MaxDuration == 0 {
+		r.MaxDuration = t.MaxDuration
+	}
+	if r.Redirect == "" {
+		r.Redirect = RedirectRelay
+	}
+	if r.MaxRedirects == 0 {
+		r.MaxRedirects = DefaultMaxRedirects
+	}
+	for j := range r.Gateways {
+		if r.Gateways[j].Transport == "" {
+			r.Gateways[j].Transport = "udp"
+		}
+	}
+}
+
+// WithRoutes is the configuration with routes from another source (the
+// routing tables in PostgreSQL) added to the file's: one of them replaces
+// the file's route of the same prefix, so that an operator can take over a
+// route from the UI without editing the file; the file's other routes stay.
+// The routes get the file's defaults (timers, media mode, auth) and the
+// result is a new Config, so calls holding the old one keep their route.
+func (c *Config) WithRoutes(extra []Route) *Config {
+	n := *c
+	n.Routes = make([]Route, 0, len(c.Routes)+len(extra))
+	taken := make(map[string]bool, len(extra))
+	for i := range extra {
+		r := extra[i]
+		c.routeDefaults(&r)
+		if r.Auth == "" {
+			r.Auth = c.Radius.Auth
+		}
+		n.Routes = append(n.Routes, r)
+		taken[r.Prefix] = true
+	}
+	for _, r := range c.Routes {
+		if !taken[r.Prefix] {
+			n.Routes = append(n.Routes, r)
+		}
+	}
+	n.table = newRouteTable(n.Routes)
+	return &n
 }
 
 // Path is the file the configuration was loaded from.

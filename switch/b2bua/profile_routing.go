@@ -101,11 +101,14 @@ func (c *Call) profileRouting(cfg *config.Config, route *config.Route, hops []ho
 
 // gatewayCredentials is who the switch says it is when a gateway
 // challenges a request: the RADIUS route's auth=user:pass, else the
-// profile's gateway_auth; nil when there is neither. Called with the lock
-// held.
+// gateway's own auth_user, else the profile's gateway_auth; nil when there
+// is none. Called with the lock held.
 func (c *Call) gatewayCredentials() *credentials {
 	if rr := c.aaa.hop.radius; rr != nil && rr.AuthUser != "" {
 		return &credentials{user: rr.AuthUser, password: rr.AuthPass}
+	}
+	if gw := c.aaa.hop.gw; gw.AuthUser != "" {
+		return &credentials{user: gw.AuthUser, password: gw.AuthPassword}
 	}
 	if p := c.profile(); p != nil && p.GatewayUser != nil {
 		return c.chain.credentials(p.GatewayUser, p.GatewayPassword)

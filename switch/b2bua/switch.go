@@ -33,13 +33,18 @@ import (
 
 // Switch is the running B2BUA.
 type Switch struct {
-	log     *slog.Logger
-	cfg     atomic.Pointer[config.Config]
-	sink    RecordSink
-	journal Journal
-	gate    RecordGate  // nil: calls are taken whatever the spool's disk
-	media   MediaRelays // empty: every call in mode none
-	aaa     *AAA
+	log *slog.Logger
+	cfg atomic.Pointer[config.Config] // file plus dbRoutes: what new calls read
+	// routesMu orders Reload and SetRoutes, each of which builds cfg from
+	// both the file's configuration and the database's routes.
+	routesMu sync.Mutex
+	file     *config.Config
+	dbRoutes []config.Route
+	sink     RecordSink
+	journal  Journal
+	gate     RecordGate  // nil: calls are taken whatever the spool's disk
+	media    MediaRelays // empty: every call in mode none
+	aaa      *AAA
 
 	// modules is what every call's profile modules share; profileCalls
 	// holds their per-key call counts for the life of the switch, across
@@ -116,6 +121,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(), regs: registrar.NewCache(),
 		closing: make(chan struct{})}
 	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
+	s.file = cfg
 	s.cfg.Store(cfg)
 	if err := s.useMedia(cfg, o.Media); err != nil {
 		return nil, err
@@ -165,9 +171,24 @@ func (s *Switch) Config() *config.Config { return s.cfg.Load() }
 // were given; new calls use the new one. Listen addresses are not changed by
 // a reload.
 func (s *Switch) Reload(cfg *config.Config) {
+	s.routesMu.Lock()
+	defer s.routesMu.Unlock()
 	s.checkMediaReload(cfg)
-	s.cfg.Store(cfg)
+	s.file = cfg
+	s.cfg.Store(cfg.WithRoutes(s.dbRoutes))
 	s.log.Info("configuration reloaded", "file", cfg.Path(), "routes", len(cfg.Routes))
+}
+
+// SetRoutes replaces the routes that come from outside the file (the
+// routing tables in PostgreSQL) and applies them to new calls at once:
+// a call takes its configuration, and so its route, when it starts, so
+// calls in progress keep theirs. Config.WithRoutes says which route wins.
+func (s *Switch) SetRoutes(routes []config.Route) {
+	s.routesMu.Lock()
+	defer s.routesMu.Unlock()
+	s.dbRoutes = routes
+	s.cfg.Store(s.file.WithRoutes(routes))
+	s.log.Info("routes applied", "database_routes", len(routes))
 }
 
 // Serve listens on every configured address until ctx is done or a
