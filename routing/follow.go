@@ -1,0 +1,82 @@
+package routing
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/tollgate/tollgate/config"
+)
+
+// Active returns the enabled routes with their enabled gateways in hunt
+// order, as the switch reads routes. A route whose gateways are all
+// disabled stays, with no gateway: its calls fail rather than silently
+// falling through to a shorter prefix the operator did not choose.
+func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
+	rows, err := s.db.Query(ctx, `SELECT r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_ring_ms,
+		g.address, g.transport, g.udp_only, g.auth_user, g.auth_password
+		FROM routes r
+		LEFT JOIN route_gateways rg ON rg.route_id = r.id
+		LEFT JOIN gateways g ON g.id = rg.gateway_id AND g.enabled
+		WHERE r.enabled ORDER BY r.prefix, rg.position`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []config.Route
+	for rows.Next() {
+		var r config.Route
+		var np, ring int64
+		var addr, transport, user, password *string
+		var udpOnly *bool
+		if err := rows.Scan(&r.Name, &r.Prefix, &r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].Prefix != r.Prefix {
+			r.NoProgress, r.MaxRing = time.Duration(np)*time.Millisecond, time.Duration(ring)*time.Millisecond
+			out = append(out, r)
+		}
+		if addr != nil {
+			last := &out[len(out)-1]
+			last.Gateways = append(last.Gateways, config.Gateway{Address: *addr, Transport: *transport,
+				UDPOnly: *udpOnly, AuthUser: *user, AuthPassword: *password})
+		}
+	}
+	return out, rows.Err()
+}
+
+// Follow hands apply the active routes at once and then whenever they
+// change, until ctx ends. It polls every interval rather than waiting for a
+// NOTIFY: a poll of a few small tables costs nothing, and it needs no
+// connection held open nor a trigger that another Tollgate of the cluster
+// might miss. While PostgreSQL does not answer the switch keeps the routes
+// it has: a database outage must not stop calls from being routed.
+func (s *Store) Follow(ctx context.Context, interval time.Duration, log *slog.Logger, apply func([]config.Route)) {
+	var last []config.Route
+	first, failing := true, false
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		routes, err := s.Active(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			log.Warn("routes from the database: keeping the last ones", "error", err)
+			failing = true
+		case err == nil:
+			if failing {
+				log.Info("routes from the database: read again")
+				failing = false
+			}
+			if first || !reflect.DeepEqual(routes, last) {
+				apply(routes)
+				last, first = routes, false
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

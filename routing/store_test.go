@@ -1,0 +1,144 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/internal/testenv"
+	"github.com/tollgate/tollgate/migrations"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.PostgresMain(m)) }
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	ctx := context.Background()
+	if err := migrations.Up(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return NewStore(db)
+}
+
+func TestValidateNamesEachField(t *testing.T) {
+	g := Gateway{Name: " ", Address: "10.0.0.1", Transport: "sctp", AuthPassword: "x"}
+	var fe FieldErrors
+	if !errors.As(g.Validate(), &fe) {
+		t.Fatal("an invalid gateway passed")
+	}
+	for _, f := range []string{"name", "address", "transport", "auth_user"} {
+		if fe[f] == "" {
+			t.Errorf("no error for %s in %v", f, fe)
+		}
+	}
+	r := Route{Name: "r", Prefix: "44'; DROP", HuntStop: []int{200}, NoProgress: -1}
+	if !errors.As(r.Validate(), &fe) {
+		t.Fatal("an invalid route passed")
+	}
+	for _, f := range []string{"prefix", "gateways", "hunt_stop", "no_progress"} {
+		if fe[f] == "" {
+			t.Errorf("no error for %s in %v", f, fe)
+		}
+	}
+}
+
+func TestStoreAndActiveRoutes(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	a, err := s.CreateGateway(ctx, Gateway{Name: "a", Address: "127.0.0.1:5070", Transport: "udp", AuthUser: "u", AuthPassword: "secret", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.HasPassword || a.AuthPassword != "" {
+		t.Errorf("stored gateway %+v: want its password set and never read back", a)
+	}
+	if _, err := s.CreateGateway(ctx, Gateway{Name: "b", Address: "127.0.0.1:5080", Transport: "tcp", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	var fe FieldErrors
+	if _, err := s.CreateGateway(ctx, Gateway{Name: "a", Address: "127.0.0.1:5090", Transport: "udp"}); !errors.As(err, &fe) || fe["name"] == "" {
+		t.Errorf("duplicate name: %v", err)
+	}
+	if _, err := s.CreateRoute(ctx, Route{Name: "x", Prefix: "1", Gateways: []string{"nope"}}); !errors.As(err, &fe) || fe["gateways"] == "" {
+		t.Errorf("unknown gateway: %v", err)
+	}
+	rt, err := s.CreateRoute(ctx, Route{Name: "uk", Prefix: "44", Gateways: []string{"b", "a"}, HuntStop: []int{486}, NoProgress: Duration(2 * time.Second), Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteGateway(ctx, a.ID); !errors.Is(err, ErrInUse) {
+		t.Errorf("deleting a gateway in use: %v, want ErrInUse", err)
+	}
+	active, err := s.Active(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 1 || len(active[0].Gateways) != 2 || active[0].Gateways[0].Address != "127.0.0.1:5080" ||
+		active[0].Gateways[1].AuthPassword != "secret" || active[0].NoProgress != 2*time.Second {
+		t.Fatalf("active routes %+v", active)
+	}
+
+	// An update without a password keeps it; disabling takes the gateway
+	// out of the hunt.
+	a.Enabled = false
+	before, after, err := s.UpdateGateway(ctx, a)
+	if err != nil || !before.Enabled || after.Enabled || !after.HasPassword {
+		t.Fatalf("update: %v, before %+v after %+v", err, before, after)
+	}
+	if active, _ = s.Active(ctx); len(active[0].Gateways) != 1 {
+		t.Errorf("a disabled gateway is still hunted: %+v", active)
+	}
+	rt.Enabled = false
+	if _, _, err := s.UpdateRoute(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if active, _ = s.Active(ctx); len(active) != 0 {
+		t.Errorf("a disabled route is still active: %+v", active)
+	}
+	if _, err := s.DeleteRoute(ctx, rt.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteGateway(ctx, a.ID); err != nil {
+		t.Errorf("a gateway no route uses: %v", err)
+	}
+}
+
+func TestFollowAppliesChanges(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan []config.Route, 8)
+	go s.Follow(ctx, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), func(r []config.Route) { got <- r })
+	if r := <-got; len(r) != 0 {
+		t.Fatalf("first apply %+v, want no route", r)
+	}
+	if _, err := s.CreateGateway(ctx, Gateway{Name: "g", Address: "127.0.0.1:5070", Transport: "udp", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateRoute(ctx, Route{Name: "r", Prefix: "1", Gateways: []string{"g"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 2*time.Second, "the new route applied", func() bool {
+		select {
+		case r := <-got:
+			return len(r) == 1 && r[0].Prefix == "1"
+		default:
+			return false
+		}
+	})
+}
