@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/routing"
 )
 
 // The API's description, docs/api/openapi.yaml, is checked by kin-openapi:
@@ -72,20 +74,37 @@ func TestOpenAPISpecMatchesServer(t *testing.T) {
 
 	// First with nothing in the database (empty lists must be [], not
 	// null), then with records and a call.
-	walkSpec(t, doc, api, testRecord(99, now).ID)
+	// A gateway and a route, for their {id} paths.
+	ctx := context.Background()
+	gw, err := e.srv.routing.CreateGateway(ctx, routing.Gateway{Name: "gw", Address: "127.0.0.1:5070", Transport: "udp", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := e.srv.routing.CreateRoute(ctx, routing.Route{Name: "r", Prefix: "44", Gateways: []string{"gw"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.ID != rt.ID {
+		t.Fatalf("gateway %d and route %d: the walk gives both one id", gw.ID, rt.ID)
+	}
+	routingID := strconv.FormatInt(gw.ID, 10)
+	walkSpec(t, doc, api, testRecord(99, now).ID, routingID)
 	if err := cdr.NewPGWriter(e.db).Write(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
 	e.addCall("6f1c1f1e-3a59-4b43-9a4c-1d0d6a0e0a01", "15550001", "4420790001")
-	walkSpec(t, doc, api, recs[0].ID)
+	walkSpec(t, doc, api, recs[0].ID, routingID)
 }
 
-// walkSpec asks every GET of doc, with id for path parameters, and
-// validates each answer against doc.
-func walkSpec(t *testing.T, doc *openapi3.T, api *client, id string) {
+// walkSpec asks every GET of doc, with id for path parameters (routingID
+// under /gateways and /routes), and validates each answer against doc.
+func walkSpec(t *testing.T, doc *openapi3.T, api *client, id, routingID string) {
 	t.Helper()
-	params := map[string]string{"id": id}
 	for path, item := range doc.Paths.Map() {
+		params := map[string]string{"id": id}
+		if strings.HasPrefix(path, "/api/v1/gateways/") || strings.HasPrefix(path, "/api/v1/routes/") {
+			params["id"] = routingID
+		}
 		op := item.Get
 		if op == nil {
 			continue

@@ -107,8 +107,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 var titles = map[string]string{
 	"login": "Log in", "dashboard": "Dashboard", "calls": "Active calls", "cdrs": "Call records",
 	"cdr": "Call record", "config": "Configuration", "audit": "Audit log", "users": "Users and tokens",
-	"account": "Your account",
-	"error":   "Error",
+	"account": "Your account", "routing": "Routing",
+	"error": "Error",
 }
 
 func (s *Server) flash(r *http.Request, msg string) { s.sessions.Put(r.Context(), "flash", msg) }

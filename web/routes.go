@@ -47,6 +47,20 @@ func (s *Server) routes() http.Handler {
 			r.Get("/config", s.configPage)
 			r.With(s.role(roleAdmin)).Post("/config/reload", s.reloadForm)
 			r.With(s.role(roleAdmin)).Get("/audit", s.auditPage)
+			r.Route("/routing", func(r chi.Router) {
+				r.Get("/", s.routingPage)
+				r.Group(func(r chi.Router) {
+					r.Use(s.role(roleAdmin))
+					r.Post("/gateways", s.addGatewayForm)
+					r.Post("/gateways/{id}/enable", s.gatewayEnableForm(true))
+					r.Post("/gateways/{id}/disable", s.gatewayEnableForm(false))
+					r.Post("/gateways/{id}/delete", s.deleteGatewayForm)
+					r.Post("/routes", s.addRouteForm)
+					r.Post("/routes/{id}/enable", s.routeEnableForm(true))
+					r.Post("/routes/{id}/disable", s.routeEnableForm(false))
+					r.Post("/routes/{id}/delete", s.deleteRouteForm)
+				})
+			})
 			r.Route("/users", func(r chi.Router) {
 				r.Use(s.role(roleAdmin))
 				r.Get("/", s.usersPage)
@@ -76,6 +90,20 @@ func (s *Server) routes() http.Handler {
 		r.Get("/config", s.apiConfig)
 		r.With(s.role(roleAdmin)).Post("/config/reload", s.apiReload)
 		r.With(s.role(roleAdmin)).Get("/audit", s.apiAudit)
+		r.Route("/gateways", func(r chi.Router) {
+			r.Get("/", s.apiGateways)
+			r.Get("/{id}", s.apiGateway)
+			r.With(s.role(roleAdmin)).Post("/", s.apiAddGateway)
+			r.With(s.role(roleAdmin)).Put("/{id}", s.apiPutGateway)
+			r.With(s.role(roleAdmin)).Delete("/{id}", s.apiDeleteGateway)
+		})
+		r.Route("/routes", func(r chi.Router) {
+			r.Get("/", s.apiRoutes)
+			r.Get("/{id}", s.apiRoute)
+			r.With(s.role(roleAdmin)).Post("/", s.apiAddRoute)
+			r.With(s.role(roleAdmin)).Put("/{id}", s.apiPutRoute)
+			r.With(s.role(roleAdmin)).Delete("/{id}", s.apiDeleteRoute)
+		})
 		r.Route("/users", func(r chi.Router) {
 			r.Use(s.role(roleAdmin))
 			r.Get("/", s.apiUsers)

@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/routing"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
 	"github.com/tollgate/tollgate/switch/b2bua"
@@ -89,6 +90,7 @@ type Server struct {
 	sw       Switch
 	db       *pgxpool.Pool
 	store    *store
+	routing  *routing.Store
 	sessions *scs.SessionManager
 	pgstore  *pgxstore.PostgresStore
 	throttle *throttle
@@ -137,6 +139,7 @@ func New(o Options) (*Server, error) {
 	}
 	if o.DB != nil {
 		s.store = &store{db: o.DB}
+		s.routing = routing.NewStore(o.DB)
 		s.pgstore = pgxstore.NewWithCleanupInterval(o.DB, 10*time.Minute)
 		s.sessions.Store = s.pgstore
 	}

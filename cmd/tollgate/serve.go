@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/routing"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
@@ -148,6 +149,9 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	media.bind(sw)
+	if records.pool != nil {
+		go routing.NewStore(records.pool).Follow(ctx, routesPoll, log, sw.SetRoutes)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
 	dynauth, err := startDynAuth(cfg, sw, records.pool, log)
@@ -208,6 +212,10 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 }
+
+// routesPoll is how often the routing tables are read: a change made in
+// the UI or the API reaches new calls within it.
+const routesPoll = 500 * time.Millisecond
 
 // reload applies a new configuration file, or keeps the running one when
 // the file is wrong.

@@ -1,0 +1,374 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tollgate/tollgate/routing"
+)
+
+// Audit actions of the routing tables; the detail holds the object before
+// and after as JSON, passwords left out (the store never reads them back).
+const (
+	auditGatewayAdd    = "gateway add"
+	auditGatewayChange = "gateway change"
+	auditGatewayDelete = "gateway delete"
+	auditRouteAdd      = "route add"
+	auditRouteChange   = "route change"
+	auditRouteDelete   = "route delete"
+)
+
+func (s *Server) auditRouting(r *http.Request, action, target string, before, after any) {
+	d := map[string]any{}
+	if before != nil {
+		d["before"] = before
+	}
+	if after != nil {
+		d["after"] = after
+	}
+	b, _ := json.Marshal(d) // plain structs: cannot fail
+	s.auditReq(r, action, target, string(b))
+}
+
+// routingFail answers a store error: 400 with one message per field for a
+// validation error, 404, 409 for a gateway still in use, else 503.
+func (s *Server) routingFail(w http.ResponseWriter, r *http.Request, err error) {
+	var fe routing.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		if isAPI(r) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": fe.Error(), "fields": fe})
+			return
+		}
+		s.fail(w, r, http.StatusBadRequest, fe.Error())
+	case errors.Is(err, routing.ErrNotFound):
+		s.fail(w, r, http.StatusNotFound, "no such gateway or route")
+	case errors.Is(err, routing.ErrInUse):
+		s.fail(w, r, http.StatusConflict, err.Error())
+	default:
+		s.log.Error("routing tables", "error", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "the routing tables are unavailable")
+	}
+}
+
+type routingView struct {
+	Gateways []routing.Gateway
+	Routes   []routing.Route
+}
+
+func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
+	var v routingView
+	var err error
+	if v.Gateways, err = s.routing.Gateways(r.Context()); err == nil {
+		v.Routes, err = s.routing.Routes(r.Context())
+	}
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "routing", v)
+}
+
+// gatewayForm reads a gateway from the UI's form; a checkbox left unticked
+// is absent from the form, hence false.
+func gatewayForm(r *http.Request) routing.Gateway {
+	return routing.Gateway{
+		Name: r.PostFormValue("name"), Address: r.PostFormValue("address"), Transport: r.PostFormValue("transport"),
+		UDPOnly: r.PostFormValue("udp_only") != "", AuthUser: r.PostFormValue("auth_user"),
+		AuthPassword: r.PostFormValue("auth_password"), Enabled: r.PostFormValue("enabled") != "",
+	}
+}
+
+// routeForm reads a route from the UI's form: gateways and hunt-stop codes
+// as comma-separated lists.
+func routeForm(r *http.Request) (routing.Route, error) {
+	rt := routing.Route{Name: r.PostFormValue("name"), Prefix: r.PostFormValue("prefix"),
+		Gateways: splitList(r.PostFormValue("gateways")), HuntStop: []int{}, Enabled: r.PostFormValue("enabled") != ""}
+	errs := routing.FieldErrors{}
+	for _, c := range splitList(r.PostFormValue("hunt_stop")) {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			errs["hunt_stop"] = strconv.Quote(c) + ": want SIP codes separated by commas"
+		}
+		rt.HuntStop = append(rt.HuntStop, n)
+	}
+	var err error
+	if rt.NoProgress, err = routing.ParseDuration(r.PostFormValue("no_progress")); err != nil {
+		errs["no_progress"] = err.Error()
+	}
+	if rt.MaxRing, err = routing.ParseDuration(r.PostFormValue("max_ring")); err != nil {
+		errs["max_ring"] = err.Error()
+	}
+	if len(errs) > 0 {
+		return rt, errs
+	}
+	return rt, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (s *Server) addGatewayForm(w http.ResponseWriter, r *http.Request) {
+	g, err := s.routing.CreateGateway(r.Context(), gatewayForm(r))
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditGatewayAdd, g.Name, nil, g)
+	s.flash(r, "Gateway "+g.Name+" added")
+	http.Redirect(w, r, "/routing", http.StatusSeeOther)
+}
+
+func (s *Server) addRouteForm(w http.ResponseWriter, r *http.Request) {
+	rt, err := routeForm(r)
+	if err == nil {
+		rt, err = s.routing.CreateRoute(r.Context(), rt)
+	}
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditRouteAdd, rt.Name, nil, rt)
+	s.flash(r, "Route "+rt.Name+" added")
+	http.Redirect(w, r, "/routing", http.StatusSeeOther)
+}
+
+// gatewayEnableForm enables or disables a gateway: new calls hunt past a
+// disabled gateway.
+func (s *Server) gatewayEnableForm(enabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.pathID(w, r)
+		if !ok {
+			return
+		}
+		g, err := s.routing.Gateway(r.Context(), id)
+		if err == nil {
+			g.Enabled = enabled
+			var before routing.Gateway
+			before, g, err = s.routing.UpdateGateway(r.Context(), g)
+			if err == nil {
+				s.auditRouting(r, auditGatewayChange, g.Name, before, g)
+			}
+		}
+		if err != nil {
+			s.routingFail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/routing", http.StatusSeeOther)
+	}
+}
+
+func (s *Server) routeEnableForm(enabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.pathID(w, r)
+		if !ok {
+			return
+		}
+		rt, err := s.routing.Route(r.Context(), id)
+		if err == nil {
+			rt.Enabled = enabled
+			var before routing.Route
+			before, rt, err = s.routing.UpdateRoute(r.Context(), rt)
+			if err == nil {
+				s.auditRouting(r, auditRouteChange, rt.Name, before, rt)
+			}
+		}
+		if err != nil {
+			s.routingFail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/routing", http.StatusSeeOther)
+	}
+}
+
+func (s *Server) deleteGateway(w http.ResponseWriter, r *http.Request) (routing.Gateway, bool) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return routing.Gateway{}, false
+	}
+	g, err := s.routing.DeleteGateway(r.Context(), id)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return g, false
+	}
+	s.auditRouting(r, auditGatewayDelete, g.Name, g, nil)
+	return g, true
+}
+
+func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) (routing.Route, bool) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return routing.Route{}, false
+	}
+	rt, err := s.routing.DeleteRoute(r.Context(), id)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return rt, false
+	}
+	s.auditRouting(r, auditRouteDelete, rt.Name, rt, nil)
+	return rt, true
+}
+
+func (s *Server) deleteGatewayForm(w http.ResponseWriter, r *http.Request) {
+	if g, ok := s.deleteGateway(w, r); ok {
+		s.flash(r, "Gateway "+g.Name+" deleted")
+		http.Redirect(w, r, "/routing", http.StatusSeeOther)
+	}
+}
+
+func (s *Server) deleteRouteForm(w http.ResponseWriter, r *http.Request) {
+	if rt, ok := s.deleteRoute(w, r); ok {
+		s.flash(r, "Route "+rt.Name+" deleted")
+		http.Redirect(w, r, "/routing", http.StatusSeeOther)
+	}
+}
+
+// The JSON API: PUT replaces the whole object, what the body leaves out
+// taking the defaults a create gives (enabled, udp, the default hunt-stop
+// codes), except a gateway's password, which an update without one keeps.
+
+func (s *Server) apiGateways(w http.ResponseWriter, r *http.Request) {
+	gs, err := s.routing.Gateways(r.Context())
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	if gs == nil {
+		gs = []routing.Gateway{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"gateways": gs})
+}
+
+func (s *Server) apiGateway(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	g, err := s.routing.Gateway(r.Context(), id)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+const gatewayBodyHelp = `want a JSON gateway object: {"name", "address", "transport", "udp_only", "auth_user", "auth_password", "enabled"}`
+
+func (s *Server) apiAddGateway(w http.ResponseWriter, r *http.Request) {
+	g := routing.NewGateway()
+	if !decodeJSON(w, r, &g) {
+		s.fail(w, r, http.StatusBadRequest, gatewayBodyHelp)
+		return
+	}
+	g, err := s.routing.CreateGateway(r.Context(), g)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditGatewayAdd, g.Name, nil, g)
+	writeJSON(w, http.StatusCreated, g)
+}
+
+func (s *Server) apiPutGateway(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	g := routing.NewGateway()
+	if !decodeJSON(w, r, &g) {
+		s.fail(w, r, http.StatusBadRequest, gatewayBodyHelp)
+		return
+	}
+	g.ID = id
+	before, after, err := s.routing.UpdateGateway(r.Context(), g)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditGatewayChange, after.Name, before, after)
+	writeJSON(w, http.StatusOK, after)
+}
+
+func (s *Server) apiDeleteGateway(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.deleteGateway(w, r); ok {
+		writeJSON(w, http.StatusOK, map[string]string{"result": "deleted"})
+	}
+}
+
+func (s *Server) apiRoutes(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.routing.Routes(r.Context())
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	if rs == nil {
+		rs = []routing.Route{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"routes": rs})
+}
+
+func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	rt, err := s.routing.Route(r.Context(), id)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+const routeBodyHelp = `want a JSON route object: {"name", "prefix", "gateways": ["name", ...], "hunt_stop": [486, ...], "no_progress": "5s", "max_ring": "2m", "enabled"}`
+
+func (s *Server) apiAddRoute(w http.ResponseWriter, r *http.Request) {
+	rt := routing.NewRoute()
+	if !decodeJSON(w, r, &rt) {
+		s.fail(w, r, http.StatusBadRequest, routeBodyHelp)
+		return
+	}
+	rt, err := s.routing.CreateRoute(r.Context(), rt)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditRouteAdd, rt.Name, nil, rt)
+	writeJSON(w, http.StatusCreated, rt)
+}
+
+func (s *Server) apiPutRoute(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	rt := routing.NewRoute()
+	if !decodeJSON(w, r, &rt) {
+		s.fail(w, r, http.StatusBadRequest, routeBodyHelp)
+		return
+	}
+	rt.ID = id
+	before, after, err := s.routing.UpdateRoute(r.Context(), rt)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditRouteChange, after.Name, before, after)
+	writeJSON(w, http.StatusOK, after)
+}
+
+func (s *Server) apiDeleteRoute(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.deleteRoute(w, r); ok {
+		writeJSON(w, http.StatusOK, map[string]string{"result": "deleted"})
+	}
+}

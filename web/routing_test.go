@@ -1,0 +1,128 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestRoutingAPI: gateways and routes created, changed and deleted through
+// /api/v1 with an admin's token, each field's error named, every change
+// audited with its before and after and no password anywhere.
+func TestRoutingAPI(t *testing.T) {
+	e := newEnv(t)
+	secret, _, err := e.srv.store.addToken(context.Background(), 1, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := e.anon()
+	api.tok = secret
+	call := func(method, path, body string) response {
+		req, _ := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return api.do(req)
+	}
+	res := call(http.MethodPost, "/api/v1/gateways", `{"name": "<b>x</b>", "address": "nohost", "transport": "sctp"}`)
+	var bad struct {
+		Fields map[string]string `json:"fields"`
+	}
+	if res.StatusCode != http.StatusBadRequest || json.Unmarshal([]byte(res.body), &bad) != nil ||
+		bad.Fields["address"] == "" || bad.Fields["transport"] == "" {
+		t.Fatalf("invalid gateway = %d %s", res.StatusCode, res.body)
+	}
+	res = call(http.MethodPost, "/api/v1/gateways", `{"name": "carrier-a", "address": "127.0.0.1:5070", "auth_user": "u", "auth_password": "s3cret"}`)
+	var gw struct {
+		ID      int64 `json:"id"`
+		Enabled bool  `json:"enabled"`
+	}
+	if res.StatusCode != http.StatusCreated || json.Unmarshal([]byte(res.body), &gw) != nil || !gw.Enabled || strings.Contains(res.body, "s3cret") {
+		t.Fatalf("add gateway = %d %s", res.StatusCode, res.body)
+	}
+	res = call(http.MethodPost, "/api/v1/routes", `{"name": "uk", "prefix": "44", "gateways": ["carrier-a"], "no_progress": "2s"}`)
+	var rt struct {
+		ID         int64    `json:"id"`
+		Gateways   []string `json:"gateways"`
+		NoProgress string   `json:"no_progress"`
+	}
+	if res.StatusCode != http.StatusCreated || json.Unmarshal([]byte(res.body), &rt) != nil || rt.NoProgress != "2s" || len(rt.Gateways) != 1 {
+		t.Fatalf("add route = %d %s", res.StatusCode, res.body)
+	}
+	if r := call(http.MethodPost, "/api/v1/routes", `{"name": "uk2", "prefix": "44", "gateways": ["carrier-a"]}`); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, `"prefix"`) {
+		t.Errorf("duplicate prefix = %d %s", r.StatusCode, r.body)
+	}
+	gid := "/api/v1/gateways/" + jsonInt(gw.ID)
+	if r := call(http.MethodPut, gid, `{"name": "carrier-a", "address": "127.0.0.1:5072", "auth_user": "u", "enabled": false}`); r.StatusCode != 200 ||
+		!strings.Contains(r.body, `"auth_password_set": true`) || !strings.Contains(r.body, `"enabled": false`) {
+		t.Errorf("put gateway = %d %s", r.StatusCode, r.body)
+	}
+	if r := call(http.MethodDelete, gid, ""); r.StatusCode != http.StatusConflict {
+		t.Errorf("delete a gateway in use = %d %s", r.StatusCode, r.body)
+	}
+	if r := call(http.MethodDelete, "/api/v1/routes/"+jsonInt(rt.ID), ""); r.StatusCode != 200 {
+		t.Errorf("delete route = %d", r.StatusCode)
+	}
+	if r := call(http.MethodDelete, gid, ""); r.StatusCode != 200 {
+		t.Errorf("delete gateway = %d", r.StatusCode)
+	}
+	if r := call(http.MethodGet, gid, ""); r.StatusCode != http.StatusNotFound {
+		t.Errorf("deleted gateway = %d", r.StatusCode)
+	}
+	acts := strings.Join(e.auditActions(t), "\n")
+	for _, want := range []string{"gateway add admin (API token) carrier-a", "route add admin (API token) uk",
+		"gateway change admin (API token) carrier-a", "route delete admin (API token) uk", "gateway delete admin (API token) carrier-a"} {
+		if !strings.Contains(acts, want) {
+			t.Errorf("audit log lacks %q:\n%s", want, acts)
+		}
+	}
+	var details string
+	if err := e.db.QueryRow(context.Background(), "SELECT string_agg(detail, ' ') FROM audit_log WHERE action = 'gateway change'").Scan(&details); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(details, `"before"`) || !strings.Contains(details, "5070") || !strings.Contains(details, "5072") || strings.Contains(details, "s3cret") {
+		t.Errorf("gateway change detail %s: want before and after, no password", details)
+	}
+}
+
+// TestRoutingUI: an admin adds and disables a gateway and a route from the
+// Routing page, what was typed is shown escaped, and a viewer sees the
+// tables but can change nothing.
+func TestRoutingUI(t *testing.T) {
+	e := newEnv(t)
+	a := e.login("admin")
+	if r := a.post("/routing/gateways", url.Values{"name": {"<script>gw</script>"}, "address": {"127.0.0.1:5070"}, "transport": {"udp"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add gateway = %d %s", r.StatusCode, r.body)
+	}
+	if r := a.post("/routing/routes", url.Values{"name": {"uk"}, "prefix": {"44"}, "gateways": {"<script>gw</script>"}, "hunt_stop": {"486, 603"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add route = %d %s", r.StatusCode, r.body)
+	}
+	if r := a.post("/routing/routes", url.Values{"name": {"bad"}, "prefix": {"4x"}, "gateways": {"none"}, "hunt_stop": {"abc"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "hunt_stop") {
+		t.Errorf("invalid route = %d", r.StatusCode)
+	}
+	if r := a.post("/routing/gateways/1/disable", url.Values{"csrf": {"forged"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("disable with a forged form token = %d", r.StatusCode)
+	}
+	if r := a.post("/routing/gateways/1/disable", nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable = %d", r.StatusCode)
+	}
+	page := a.get("/routing")
+	if page.StatusCode != 200 || strings.Contains(page.body, "<script>gw") || !strings.Contains(page.body, "&lt;script&gt;gw") ||
+		!strings.Contains(page.body, "disabled") {
+		t.Errorf("routing page = %d", page.StatusCode)
+	}
+	v := e.login("viewer")
+	if r := v.get("/routing"); r.StatusCode != 200 || strings.Contains(r.body, `id="add-gateway"`) {
+		t.Errorf("viewer's routing page = %d", r.StatusCode)
+	}
+	for _, p := range []string{"/routing/gateways", "/routing/gateways/1/enable", "/routing/gateways/1/delete", "/routing/routes/1/delete"} {
+		if r := v.post(p, url.Values{"name": {"x"}}); r.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer POST %s = %d", p, r.StatusCode)
+		}
+	}
+	if r := v.send(http.MethodDelete, "/api/v1/routes/1"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer DELETE route = %d", r.StatusCode)
+	}
+}
