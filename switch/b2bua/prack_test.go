@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,4 +224,76 @@ func callerPRACK(ctx context.Context, caller *peer, inv *sip.Request, res *sip.R
 		return &sipgo.ErrDialogResponse{Res: out}
 	}
 	return nil
+}
+
+// TestUpdateInEarlyDialog: after the reliable 183 is PRACKed, the caller's
+// UPDATE with a new offer crosses to the gateway within the early dialog
+// and the gateway's answer comes back; then the call is answered.
+func TestUpdateInEarlyDialog(t *testing.T) {
+	t.Parallel()
+	updated := make(chan *sip.Request, 1)
+	var gw *peer
+	gw = startPeer(t, "gw", func(req *sip.Request, tx sip.ServerTransaction) {
+		gw.inDialog(req, tx)
+		if req.Method == sip.UPDATE {
+			updated <- req
+		}
+	})
+	gw.setInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		ds, err := gw.dsc.ReadInvite(req, tx)
+		if err != nil {
+			return
+		}
+		ds.Respond(183, "Session Progress", []byte(sdpAnswer), sip.NewHeader("Content-Type", "application/sdp"),
+			sip.NewHeader("Require", "100rel"), sip.NewHeader("RSeq", "1"))
+		select {
+		case <-updated:
+		case <-time.After(5 * time.Second):
+			t.Error("gateway: no UPDATE in the early dialog")
+		}
+		ds.RespondSDP([]byte(sdpAnswer))
+	})
+	sw := startSwitch(t, routeTo(gw))
+	caller := newPeer(t, "caller")
+	ctx := within(t, 20*time.Second)
+	ds, err := caller.dcc.Invite(ctx, sw.uri("100"), []byte(sdpOffer),
+		sip.NewHeader("Content-Type", "application/sdp"), sip.NewHeader("Supported", "100rel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updateRes *sip.Response
+	err = ds.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.StatusCode != 183 {
+			return nil
+		}
+		if err := callerPRACK(ctx, caller, ds.InviteRequest, res); err != nil {
+			return err
+		}
+		inv := ds.InviteRequest
+		up := sip.NewRequest(sip.UPDATE, res.Contact().Address)
+		up.AppendHeader(sip.HeaderClone(inv.From()))
+		up.AppendHeader(sip.HeaderClone(res.To()))
+		up.AppendHeader(sip.HeaderClone(inv.CallID()))
+		up.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo + 2, MethodName: sip.UPDATE})
+		up.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		up.SetBody([]byte(strings.Replace(sdpOffer, "a=sendrecv", "a=sendonly", 1)))
+		up.SetDestination(res.Source())
+		updateRes, err = caller.cli.Do(ctx, up)
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updateRes == nil || updateRes.StatusCode != 200 || !strings.Contains(string(updateRes.Body()), "a=recvonly") {
+		t.Fatalf("caller's early UPDATE answered %v", updateRes)
+	}
+	if err := ds.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal {
+		t.Errorf("record reason %q", r.DisconnectReason)
+	}
 }
