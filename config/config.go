@@ -165,9 +165,11 @@ type Gateway struct {
 	UDPOnly bool `yaml:"udp_only"`
 	// AuthUser and AuthPassword answer the gateway's digest challenge
 	// (401/407) to our INVITE, for carriers that authenticate their
-	// customers by digest rather than by source address.
+	// customers by digest rather than by source address. The password
+	// never leaves in JSON: the web UI's configuration view shows
+	// gateways to viewers too.
 	AuthUser     string `yaml:"auth_user"`
-	AuthPassword string `yaml:"auth_password"`
+	AuthPassword string `yaml:"auth_password" json:"-"`
 	// Proxy, when set, is the outbound proxy (host:port) the INVITE is sent
 	// to with a loose Route, the Request-URI still naming Address. Set from
 	// a call profile's outbound_proxy, not from the route table.

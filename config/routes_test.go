@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +36,14 @@ routes:
 	}
 	if r := c.Route("4420"); r.Gateways[0].Address != "127.0.0.1:2" {
 		t.Errorf("the original configuration changed: %+v", r)
+	}
+}
+
+// A gateway's digest password stays out of JSON, which the web UI's
+// configuration view and API are made of.
+func TestGatewayPasswordNotInJSON(t *testing.T) {
+	b, err := json.Marshal(Gateway{Address: "127.0.0.1:1", AuthUser: "u", AuthPassword: "s3cret"})
+	if err != nil || strings.Contains(string(b), "s3cret") {
+		t.Errorf("%s %v", b, err)
 	}
 }
