@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tollgate/tollgate/internal/testenv"
+)
+
+// TestRoutingInChromium: in a real Chromium, an admin adds two gateways and
+// a route over them on the Routing page; within a second the running
+// tollgate routes a SIPp call by it (the file routes the same prefix to
+// another gateway); the admin disables the first gateway and the next call
+// goes to the second; a viewer sees the routing tables and is refused every
+// change, in the page and over HTTP.
+func TestRoutingInChromium(t *testing.T) {
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	fileGW, gwA, gwB := uas(t, "uas.xml", nil), uas(t, "uas.xml", nil), uas(t, "uas.xml", nil)
+	webAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t))
+	p := startTollgate(t, fmt.Sprintf(`routes:
+  - {name: file-us, prefix: "1", gateways: [{address: %q}]}
+cdr:
+  migrate: true
+web:
+  listen: %q
+`, fileGW.Addr(), webAddr), "TOLLGATE_CDR_DATABASE="+dsn)
+	base := "http://" + webAddr
+	waitHealthy(t, base)
+	addUser(t, p.cfg, dsn, "admin", "admin", "admin-secret-password")
+	addUser(t, p.cfg, dsn, "viewer", "viewer", "viewer-secret-password")
+	b := newBrowser(t, base)
+
+	call := func(called string, n int64) string {
+		t.Helper()
+		p.sippRun(t, testenv.SIPpOptions{Scenario: "uac.xml", Service: called, Calls: 1, Rate: 10,
+			Keys: map[string]string{"caller": "442071838750"}})
+		waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", n)
+		rows := query(t, dsn, "SELECT gateway, route FROM cdrs WHERE called_received = $1", called)
+		return rows[0]["route"].(string) + " " + rows[0]["gateway"].(string)
+	}
+	if got := call("12125550100", 1); got != "file-us "+fileGW.Addr() {
+		t.Fatalf("before any database route the call went to %q, want the file's route", got)
+	}
+
+	b.login("admin", "admin-secret-password", "admin")
+	b.navigate("/routing", chromedp.WaitVisible(chromedp.ID("add-gateway")))
+	for name, gw := range map[string]*testenv.SIPp{"carrier-a": gwA, "carrier-b": gwB} {
+		b.run("add gateway "+name,
+			chromedp.SendKeys(chromedp.CSS(`#add-gateway input[name="name"]`), name),
+			chromedp.SendKeys(chromedp.CSS(`#add-gateway input[name="address"]`), gw.Addr()),
+			chromedp.Click(chromedp.CSS(`#add-gateway button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#gateways tr[data-name="`+name+`"]`)))
+	}
+	b.run("add a route over both",
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="name"]`), "db-us"),
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="prefix"]`), "1"),
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="gateways"]`), "carrier-a, carrier-b"),
+		chromedp.Click(chromedp.CSS(`#add-route button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#routes tr[data-name="db-us"]`)))
+	added := time.Now()
+	applied := func(want string) {
+		t.Helper()
+		testenv.Eventually(t, time.Second, "the switch to route by "+want, func() bool {
+			r := b.fetch("GET", "/api/v1/config", "")
+			return r.Status == http.StatusOK && strings.Contains(r.Body, want)
+		})
+	}
+	applied(gwA.Addr())
+	t.Logf("route applied %v after the form was answered", time.Since(added).Round(time.Millisecond))
+	if got := call("12125550101", 2); got != "db-us "+gwA.Addr() {
+		t.Fatalf("the call after the route was added went to %q, want carrier-a", got)
+	}
+
+	b.run("disable carrier-a",
+		chromedp.Click(chromedp.CSS(`#gateways tr[data-name="carrier-a"] form[action$="/disable"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#gateways tr[data-name="carrier-a"] form[action$="/enable"]`)))
+	testenv.Eventually(t, time.Second, "carrier-a out of the switch's routes", func() bool {
+		r := b.fetch("GET", "/api/v1/config", "")
+		return r.Status == http.StatusOK && !strings.Contains(r.Body, gwA.Addr())
+	})
+	if got := call("12125550102", 3); got != "db-us "+gwB.Addr() {
+		t.Fatalf("the call after carrier-a was disabled went to %q, want carrier-b", got)
+	}
+	b.navigate("/audit", chromedp.WaitVisible(chromedp.ID("audit")))
+	if audit := b.text("#audit"); !strings.Contains(audit, "gateway change") || !strings.Contains(audit, "route add") {
+		t.Errorf("the audit log lacks the routing changes:\n%s", audit)
+	}
+	b.logout()
+
+	b.login("viewer", "viewer-secret-password", "viewer")
+	b.navigate("/routing", chromedp.WaitVisible(chromedp.ID("routes")))
+	if n := b.count(`#add-gateway, #add-route, #gateways form, #routes form`); n != 0 {
+		t.Errorf("the viewer's routing page offers %d forms", n)
+	}
+	for _, r := range []fetchResult{b.fetch("POST", "/routing/gateways/1/enable", "form"), b.fetch("POST", "/routing/routes/1/delete", "form"),
+		b.fetch("DELETE", "/api/v1/gateways/2", "header")} {
+		if r.Status != http.StatusForbidden {
+			t.Errorf("viewer's routing change answered %d %q, want 403", r.Status, r.Body)
+		}
+	}
+	b.checkConsole()
+}
