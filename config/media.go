@@ -50,8 +50,9 @@ type RTPProxyMedia struct {
 	// ProbeInterval is how often a relay that stopped answering is probed.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
 	// HealthInterval is how often a relay in service is asked V, each
-	// probe waiting at most this long: a dead relay is found within about
-	// twice this. -1s: never (found only when a call's command times out).
+	// probe waiting this long, or Timeout when that is longer: a dead relay
+	// is found within the two (4 s by default). -1s: never (found only when
+	// a call's command times out).
 	HealthInterval time.Duration `yaml:"health_interval"`
 	// Notify is where Tollgate listens for media timeout notifications:
 	// "tcp:host:port" or "unix:/path"; empty: none. NotifySocket is the same

@@ -22,9 +22,10 @@ type Config struct {
 	ProbeInterval time.Duration
 	// HealthInterval is how often a relay in service is asked V, each probe
 	// bounded by the interval itself (and at least Options.Timeout): a
-	// relay that dies between two calls' commands is noticed within about
-	// twice this, not at its calls' next command. 0 = 2 s; negative =
-	// never (a relay is then seen dead only when a command times out).
+	// relay that dies between two calls' commands is noticed within the
+	// interval plus that bound, not at its calls' next command. 0 = 2 s;
+	// negative = never (a relay is then seen dead only when a command
+	// times out).
 	HealthInterval time.Duration
 	// NotifyListen is where Tollgate receives timeout notifications:
 	// "tcp:host:port" or "unix:/path"; "" = none.
