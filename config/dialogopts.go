@@ -1,7 +1,7 @@
 package config
 
 // DialogOptions are the profile options that shape requests within a
-// call's dialogs rather than its setup: transfers (SEMS fix_replaces_ref,
+// call's dialogs rather than its setup: NAT traversal, transfers (SEMS fix_replaces_ref,
 // fix_replaces_inv), event subscriptions (allow_subless_notify). They are
 // written inline in a profile and kept as written in the compiled one;
 // an option left out takes SEMS's default, read through the methods
@@ -20,6 +20,11 @@ type DialogOptions struct {
 	// relayed REFER or SUBSCRIBE made a subscription; false answers it
 	// 481. Default true, as in SEMS.
 	AllowSublessNotify *bool `yaml:"allow_subless_notify,omitempty"`
+	// NATHandling treats the caller as behind NAT (SEMS dlg_nat_handling,
+	// Sippy nat_traversal): responses and requests to it go to the
+	// address and port its messages came from, whatever its Via and
+	// Contact say. Default false.
+	NATHandling bool `yaml:"nat_handling,omitempty"`
 }
 
 // orTrue is *b, or true when unset.
@@ -39,3 +44,6 @@ func (p *Profile) RewritesInviteReplaces() bool {
 func (p *Profile) AllowsSublessNotify() bool {
 	return p == nil || orTrue(p.AllowSublessNotify)
 }
+
+// HandlesNAT reports nat_handling; false for a nil profile.
+func (p *Profile) HandlesNAT() bool { return p != nil && p.NATHandling }

@@ -12,7 +12,7 @@ func TestDialogOptions(t *testing.T) {
 	c, err := Parse([]byte(route + `
 profiles:
   - {name: plain}
-  - {name: strict, fix_replaces_ref: false, fix_replaces_inv: false, allow_subless_notify: false}
+  - {name: strict, fix_replaces_ref: false, fix_replaces_inv: false, allow_subless_notify: false, nat_handling: true}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -23,9 +23,12 @@ profiles:
 		if !p.RewritesReferReplaces() || !p.RewritesInviteReplaces() || !p.AllowsSublessNotify() {
 			t.Errorf("%v: defaults off", p)
 		}
+		if p.HandlesNAT() {
+			t.Errorf("%v: NAT handling on by default", p)
+		}
 	}
 	strict, _ := c.Profile("strict")
-	if strict.RewritesReferReplaces() || strict.RewritesInviteReplaces() || strict.AllowsSublessNotify() {
+	if strict.RewritesReferReplaces() || strict.RewritesInviteReplaces() || strict.AllowsSublessNotify() || !strict.HandlesNAT() {
 		t.Error("strict: options left on")
 	}
 	_, err = Parse([]byte(route + `

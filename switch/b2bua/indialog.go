@@ -39,6 +39,9 @@ func (s *Switch) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
+	if fromA && !req.IsAck() {
+		tx = c.natInDialog(req, tx)
+	}
 	switch req.Method {
 	case sip.ACK:
 		c.onAck(req, fromA)

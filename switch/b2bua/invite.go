@@ -163,6 +163,7 @@ func (c *Call) setup() {
 	if !c.selectProfile(cfg) {
 		return
 	}
+	c.natCaller()
 	if !c.callerSession(cfg) {
 		return
 	}
