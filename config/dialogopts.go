@@ -1,5 +1,7 @@
 package config
 
+import "slices"
+
 // DialogOptions are the profile options that shape requests within a
 // call's dialogs rather than its setup: NAT traversal, transfers (SEMS fix_replaces_ref,
 // fix_replaces_inv), event subscriptions (allow_subless_notify). They are
@@ -25,6 +27,19 @@ type DialogOptions struct {
 	// address and port its messages came from, whatever its Via and
 	// Contact say. Default false.
 	NATHandling bool `yaml:"nat_handling,omitempty"`
+
+	// Hold offers (re-INVITE or UPDATE putting the streams on hold)
+	// relayed to the caller's leg (aleg) or the gateway's (bleg) are
+	// altered when HoldAlter* is set, as SEMS's hold_alter_b2b_*: the
+	// streams get HoldActivity* (sendonly by default, or sendrecv,
+	// recvonly, inactive), and with HoldZeroConnection* the c= address
+	// 0.0.0.0, for peers that know only RFC 2543's hold.
+	HoldAlterALeg          bool   `yaml:"hold_alter_b2b_aleg,omitempty"`
+	HoldAlterBLeg          bool   `yaml:"hold_alter_b2b_bleg,omitempty"`
+	HoldZeroConnectionALeg bool   `yaml:"hold_zero_connection_aleg,omitempty"`
+	HoldZeroConnectionBLeg bool   `yaml:"hold_zero_connection_bleg,omitempty"`
+	HoldActivityALeg       string `yaml:"hold_activity_aleg,omitempty"`
+	HoldActivityBLeg       string `yaml:"hold_activity_bleg,omitempty"`
 }
 
 // orTrue is *b, or true when unset.
@@ -47,3 +62,26 @@ func (p *Profile) AllowsSublessNotify() bool {
 
 // HandlesNAT reports nat_handling; false for a nil profile.
 func (p *Profile) HandlesNAT() bool { return p != nil && p.NATHandling }
+
+// HoldActivities are the directions a hold offer may be altered to.
+var HoldActivities = []string{"sendrecv", "sendonly", "recvonly", "inactive"}
+
+// validateDialogOptions checks the options of profile path; the hold
+// activities default to sendonly, as in SEMS.
+func (v *validator) validateDialogOptions(path string, o *DialogOptions) bool {
+	ok := true
+	for _, a := range []struct {
+		option string
+		value  *string
+	}{{"hold_activity_aleg", &o.HoldActivityALeg}, {"hold_activity_bleg", &o.HoldActivityBLeg}} {
+		if *a.value == "" {
+			*a.value = "sendonly"
+			continue
+		}
+		if !slices.Contains(HoldActivities, *a.value) {
+			v.addf(path+"."+a.option, "%q: want sendrecv, sendonly, recvonly or inactive", *a.value)
+			ok = false
+		}
+	}
+	return ok
+}

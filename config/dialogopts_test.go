@@ -31,6 +31,16 @@ profiles:
 	if strict.RewritesReferReplaces() || strict.RewritesInviteReplaces() || strict.AllowsSublessNotify() || !strict.HandlesNAT() {
 		t.Error("strict: options left on")
 	}
+	if strict.HoldActivityALeg != "sendonly" {
+		t.Errorf("hold_activity_aleg defaults to %q", strict.HoldActivityALeg)
+	}
+	_, err = Parse([]byte(route + `
+profiles:
+  - {name: hold, hold_alter_b2b_bleg: true, hold_activity_bleg: onhold}
+`))
+	if err == nil || !strings.Contains(err.Error(), `profiles[0].hold_activity_bleg: "onhold": want sendrecv`) {
+		t.Errorf("err = %v", err)
+	}
 	_, err = Parse([]byte(route + `
 profiles:
   - {name: bad, allow_subless_notify: maybe}

@@ -5,7 +5,8 @@ import "github.com/tollgate/tollgate/config"
 // table is every module, in the order its hooks run: refusals first (no
 // work for a call refused), then the filters, then what rewrites the
 // messages (addresses and headers, then the SDP's codecs before the
-// anonymisation of the body as sent), then reply translation and the
+// anonymisation of the body as sent and the alteration of hold offers),
+// then reply translation and the
 // timer. A module's build returns nil when the profile does not use it.
 // Adding a module is one file and one line here.
 var table = []struct {
@@ -21,6 +22,7 @@ var table = []struct {
 	{"transcoder", newTranscoder},
 	{"codec_preference", newCodecPreference},
 	{"sdp_anonymize", newAnonymize},
+	{"hold", newHold},
 	{"reply_translate", newReplyTranslate},
 	{"call_timer", newCallTimer},
 }
