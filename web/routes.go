@@ -49,6 +49,7 @@ func (s *Server) routes() http.Handler {
 			r.With(s.role(roleAdmin)).Get("/audit", s.auditPage)
 			r.Route("/routing", func(r chi.Router) {
 				r.Get("/", s.routingPage)
+				r.Get("/routes.csv", s.routesCSV)
 				r.Group(func(r chi.Router) {
 					r.Use(s.role(roleAdmin))
 					r.Post("/gateways", s.addGatewayForm)
@@ -56,6 +57,7 @@ func (s *Server) routes() http.Handler {
 					r.Post("/gateways/{id}/disable", s.gatewayEnableForm(false))
 					r.Post("/gateways/{id}/delete", s.deleteGatewayForm)
 					r.Post("/routes", s.addRouteForm)
+					r.Post("/routes/import", s.importRoutesForm)
 					r.Post("/routes/{id}/enable", s.routeEnableForm(true))
 					r.Post("/routes/{id}/disable", s.routeEnableForm(false))
 					r.Post("/routes/{id}/delete", s.deleteRouteForm)
@@ -99,6 +101,8 @@ func (s *Server) routes() http.Handler {
 		})
 		r.Route("/routes", func(r chi.Router) {
 			r.Get("/", s.apiRoutes)
+			r.Get("/export.csv", s.routesCSV)
+			r.With(s.role(roleAdmin)).Post("/import", s.apiImportRoutes)
 			r.Get("/{id}", s.apiRoute)
 			r.With(s.role(roleAdmin)).Post("/", s.apiAddRoute)
 			r.With(s.role(roleAdmin)).Put("/{id}", s.apiPutRoute)

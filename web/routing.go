@@ -3,6 +3,8 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ const (
 	auditRouteAdd      = "route add"
 	auditRouteChange   = "route change"
 	auditRouteDelete   = "route delete"
+	auditRoutesImport  = "routes import"
 )
 
 func (s *Server) auditRouting(r *http.Request, action, target string, before, after any) {
@@ -37,7 +40,10 @@ func (s *Server) auditRouting(r *http.Request, action, target string, before, af
 // validation error, 404, 409 for a gateway still in use, else 503.
 func (s *Server) routingFail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe routing.FieldErrors
+	var re routing.RowError
 	switch {
+	case errors.As(err, &re):
+		s.fail(w, r, http.StatusBadRequest, re.Error())
 	case errors.As(err, &fe):
 		if isAPI(r) {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": fe.Error(), "fields": fe})
@@ -371,4 +377,62 @@ func (s *Server) apiDeleteRoute(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.deleteRoute(w, r); ok {
 		writeJSON(w, http.StatusOK, map[string]string{"result": "deleted"})
 	}
+}
+
+// routesCSV downloads every route as CSV, in the form importRoutes reads.
+func (s *Server) routesCSV(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.routing.Routes(r.Context())
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="routes.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if err := routing.WriteCSV(w, rs); err != nil {
+		s.log.Warn("routes CSV", "error", err)
+	}
+}
+
+// importRoutes creates or replaces, by name, the routes of a CSV file, all
+// or none; it answers how many of each.
+func (s *Server) importRoutes(r *http.Request, body io.Reader) (created, updated int, err error) {
+	routes, err := routing.ReadCSV(body)
+	if err != nil {
+		return 0, 0, err
+	}
+	if created, updated, err = s.routing.ImportRoutes(r.Context(), routes); err != nil {
+		return 0, 0, err
+	}
+	names := make([]string, len(routes))
+	for i, rt := range routes {
+		names[i] = rt.Name
+	}
+	s.auditReq(r, auditRoutesImport, strings.Join(names, ", "), fmt.Sprintf("%d created, %d replaced", created, updated))
+	return created, updated, nil
+}
+
+func (s *Server) apiImportRoutes(w http.ResponseWriter, r *http.Request) {
+	created, updated, err := s.importRoutes(r, r.Body)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"created": created, "replaced": updated})
+}
+
+func (s *Server) importRoutesForm(w http.ResponseWriter, r *http.Request) {
+	f, _, err := r.FormFile("file")
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, "choose a CSV file to import")
+		return
+	}
+	defer f.Close()
+	created, updated, err := s.importRoutes(r, f)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.flash(r, fmt.Sprintf("Routes imported: %d created, %d replaced", created, updated))
+	http.Redirect(w, r, "/routing", http.StatusSeeOther)
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/routing"
 )
 
 // TestRoutingAPI: gateways and routes created, changed and deleted through
@@ -124,5 +126,40 @@ func TestRoutingUI(t *testing.T) {
 	}
 	if r := v.send(http.MethodDelete, "/api/v1/routes/1"); r.StatusCode != http.StatusForbidden {
 		t.Errorf("viewer DELETE route = %d", r.StatusCode)
+	}
+}
+
+// TestRoutesCSV: routes exported and imported as CSV through the API, an
+// import all or nothing with the bad line named, audited; a viewer may
+// export but not import.
+func TestRoutesCSV(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.srv.routing.CreateGateway(ctx, routing.Gateway{Name: "a", Address: "127.0.0.1:5070", Transport: "udp", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.login("admin")
+	imp := func(c *client, body string) response {
+		req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/api/v1/routes/import", strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("X-CSRF-Token", c.csrf)
+		return c.do(req)
+	}
+	if r := imp(a, "name,prefix,gateways\nuk,44,a\nde,49,nope\n"); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "line 3") {
+		t.Errorf("bad import = %d %s", r.StatusCode, r.body)
+	}
+	if r := imp(a, "name,prefix,gateways,hunt_stop\nuk,44,a,486\n=cmd,+49,a,\n"); r.StatusCode != 200 || !strings.Contains(r.body, `"created": 2`) {
+		t.Fatalf("import = %d %s", r.StatusCode, r.body)
+	}
+	v := e.login("viewer")
+	res := v.get("/api/v1/routes/export.csv")
+	if res.StatusCode != 200 || !strings.Contains(res.body, "'=cmd,'+49,a,486 600 603,,,true") || !strings.Contains(res.body, "uk,44,a,486,,,true") {
+		t.Errorf("export = %d\n%s", res.StatusCode, res.body)
+	}
+	if r := imp(v, "name,prefix,gateways\nx,1,a\n"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer import = %d", r.StatusCode)
+	}
+	if acts := strings.Join(e.auditActions(t), "\n"); !strings.Contains(acts, "routes import admin uk, =cmd") {
+		t.Errorf("audit log:\n%s", acts)
 	}
 }

@@ -1,0 +1,73 @@
+package routing
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An exported file imports unchanged, formulas defused on the way out.
+func TestCSVRoundTrip(t *testing.T) {
+	in := []Route{
+		{Name: "=HYPERLINK(\"x\")", Prefix: "+44", Gateways: []string{"a", "-b"}, HuntStop: []int{486, 603},
+			NoProgress: Duration(2 * time.Second), Enabled: true},
+		{Name: "all", Prefix: "", Gateways: []string{"a"}, HuntStop: []int{}},
+	}
+	var b bytes.Buffer
+	if err := WriteCSV(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"'=HYPERLINK(""x"")",'+44,a '-b`) {
+		t.Errorf("formulas not defused:\n%s", b.String())
+	}
+	out, err := ReadCSV(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("read back %+v\nwant %+v", out, in)
+	}
+	_, err = ReadCSV(strings.NewReader("name,prefix,gateways,no_progress\nr,1,a,soon\n"))
+	var re RowError
+	if !errors.As(err, &re) || re.Line != 2 || !strings.Contains(err.Error(), "no_progress") {
+		t.Errorf("bad duration: %v", err)
+	}
+}
+
+// An import creates and replaces by name, all or nothing.
+func TestImportRoutes(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	for _, n := range []string{"a", "b"} {
+		if _, err := s.CreateGateway(ctx, Gateway{Name: n, Address: "127.0.0.1:5070", Transport: "udp", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CreateRoute(ctx, Route{Name: "uk", Prefix: "44", Gateways: []string{"a"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ReadCSV(strings.NewReader("name,prefix,gateways\nuk,44,b a\nde,49,b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, u, err := s.ImportRoutes(ctx, rs); err != nil || c != 1 || u != 1 {
+		t.Fatalf("import: %d created, %d replaced, %v", c, u, err)
+	}
+	all, _ := s.Routes(ctx)
+	if len(all) != 2 || !reflect.DeepEqual(all[0].Gateways, []string{"b", "a"}) {
+		t.Errorf("routes after the import: %+v", all)
+	}
+	rs, _ = ReadCSV(strings.NewReader("name,prefix,gateways\nfr,33,a\nit,39,nope\n"))
+	var re RowError
+	if _, _, err := s.ImportRoutes(ctx, rs); !errors.As(err, &re) || re.Line != 3 {
+		t.Errorf("an unknown gateway on line 3: %v", err)
+	}
+	if all, _ = s.Routes(ctx); len(all) != 2 {
+		t.Errorf("a failed import changed the routes: %+v", all)
+	}
+}
