@@ -62,6 +62,19 @@ func (k *Keyed) Release(key string) {
 	}
 }
 
+// Each calls fn with every key counted now and its count, one shard
+// locked at a time: fn must not call back into k.
+func (k *Keyed) Each(fn func(key string, n int)) {
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.Lock()
+		for key, n := range s.n {
+			fn(key, n)
+		}
+		s.mu.Unlock()
+	}
+}
+
 // Count is key's count now.
 func (k *Keyed) Count(key string) int {
 	s := k.shard(key)

@@ -1,0 +1,179 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate/tollgate/internal/testenv"
+)
+
+// sharedNode is one node's SharedLimits on its own Redis client, running.
+type sharedNode struct {
+	*SharedLimits
+	rdb  *redis.Client
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func startShared(t *testing.T, addr, node string, cfg Config, down RedisDown) *sharedNode {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	// The machine running the tests is shared: Timeout is generous here,
+	// what it bounds is shown with Redis stopped.
+	s := NewShared(SharedConfig{Limits: cfg, Redis: rdb, Node: node, Timeout: 200 * time.Millisecond,
+		Heartbeat: 100 * time.Millisecond, DeadAfter: 600 * time.Millisecond, RedisDown: down})
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &sharedNode{SharedLimits: s, rdb: rdb, stop: cancel, done: make(chan struct{})}
+	go func() { defer close(n.done); s.Run(ctx) }()
+	t.Cleanup(func() { n.stop(); <-n.done; rdb.Close() })
+	return n
+}
+
+// concurrently runs f n times at once and counts the nil results.
+func concurrently(n int, f func(i int) error) int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if f(i) == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return ok
+}
+
+// TestSharedLimitsClusterWide: three nodes on one Redis hold one account
+// limit between them; releases free the slots; a node that dies with calls
+// up stops counting after dead_after; with Redis stopped a fail-open node
+// keeps limit ÷ nodes locally and a fail-closed one refuses with 503, both
+// within the timeout; a restarted, empty Redis gets each node's counts back
+// from its next heartbeat.
+func TestSharedLimitsClusterWide(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t)
+	cfg := Config{AccountCalls: 10}
+	n1 := startShared(t, r.Addr, "n1", cfg, FailOpen)
+	n2 := startShared(t, r.Addr, "n2", cfg, FailClosed)
+	n3 := startShared(t, r.Addr, "n3", cfg, FailOpen)
+	nodes := []*sharedNode{n1, n2, n3}
+	testenv.Eventually(t, 5*time.Second, "three nodes seen alive", func() bool { return n1.nodes.Load() == 3 })
+
+	held := make([]bool, 30)
+	got := concurrently(30, func(i int) error {
+		err := nodes[i%3].AcquireAccount("acme")
+		held[i] = err == nil
+		return err
+	})
+	if got != 10 {
+		t.Fatalf("%d of 30 concurrent calls admitted, want exactly 10", got)
+	}
+	var r1 *Refusal
+	if err := n1.AcquireAccount("acme"); !errors.As(err, &r1) || r1.Status.Code != 403 {
+		t.Fatalf("11th call: %v, want the account_calls refusal", err)
+	}
+	for i, h := range held {
+		if h {
+			nodes[i%3].ReleaseAccount("acme")
+		}
+	}
+	ctx := context.Background()
+	total := func() int {
+		n := 0
+		for _, node := range []string{"n1", "n2", "n3"} {
+			v, _ := n1.rdb.HGet(ctx, keyCounts+node, "a:acme").Int()
+			n += v
+		}
+		return n
+	}
+	testenv.Eventually(t, 5*time.Second, "every slot released in Redis", func() bool { return total() == 0 })
+
+	// n3 dies holding 6 calls: its Redis client goes first, so nothing
+	// of its clean stop reaches Redis.
+	for range 6 {
+		if err := n3.AcquireAccount("acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n1.AcquireAccount("acme"); err != nil {
+		t.Fatal(err)
+	}
+	n3.rdb.Close()
+	n3.stop()
+	<-n3.done
+	for range 3 {
+		if err := n1.AcquireAccount("acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n1.AcquireAccount("acme"); err == nil {
+		t.Fatal("11th call admitted while the dying node still counts")
+	}
+	testenv.Eventually(t, 5*time.Second, "the dead node's calls no longer count", func() bool {
+		return n1.AcquireAccount("acme") == nil
+	})
+	for n1.AcquireAccount("acme") == nil {
+	}
+	if c := n1.mine.Count("a:acme"); c != 10 {
+		t.Fatalf("n1 holds %d, want all 10 slots once the dead node's expired", c)
+	}
+	for range 10 {
+		n1.ReleaseAccount("acme")
+	}
+	testenv.Eventually(t, 5*time.Second, "two nodes alive", func() bool { return n1.nodes.Load() == 2 })
+	testenv.Eventually(t, 5*time.Second, "n1's releases in Redis", func() bool { return total() == 0 })
+
+	// Redis stopped: n1 fails open with 10 ÷ 2 nodes = 5, n2 fails closed.
+	r.Stop()
+	start := time.Now()
+	if got := concurrently(8, func(int) error { return n1.AcquireAccount("acme") }); got != 5 {
+		t.Errorf("fail-open: %d of 8 admitted, want 10 ÷ 2 nodes = 5", got)
+	}
+	var r2 *Refusal
+	if err := n2.AcquireAccount("acme"); !errors.As(err, &r2) || r2.Status.Code != 503 {
+		t.Errorf("fail-closed: %v, want 503", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("decisions without Redis took %v: each must give up at the timeout", d)
+	}
+	// Back, empty: n1's five calls are in Redis again from its heartbeat.
+	r.Start()
+	testenv.Eventually(t, 5*time.Second, "n1's counts rewritten into the new Redis", func() bool { return total() == 5 })
+	if got := concurrently(8, func(int) error { return n2.AcquireAccount("acme") }); got != 5 {
+		t.Errorf("after Redis came back: %d of 8 admitted on n2, want 10 - 5 = 5", got)
+	}
+}
+
+// TestSharedCallRate: the calls-per-second bucket of a source is one for
+// the whole cluster.
+func TestSharedCallRate(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t)
+	cfg := Config{CallsPerSecond: 5, Burst: 5}
+	n1 := startShared(t, r.Addr, "n1", cfg, FailOpen)
+	n2 := startShared(t, r.Addr, "n2", cfg, FailOpen)
+	now := time.Now()
+	got := concurrently(20, func(i int) error {
+		if i%2 == 0 {
+			return n1.AllowCall("192.0.2.1", now)
+		}
+		return n2.AllowCall("192.0.2.1", now)
+	})
+	if got != 5 {
+		t.Errorf("%d of 20 calls in the same instant admitted, want the burst of 5", got)
+	}
+	if err := n1.AllowCall("192.0.2.1", now.Add(time.Second)); err != nil {
+		t.Errorf("a second later: %v, want a refilled token", err)
+	}
+}
