@@ -8,7 +8,6 @@ import (
 	"net/netip"
 
 	"github.com/tollgate/tollgate/aaa"
-	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
@@ -31,7 +30,9 @@ type radius struct {
 // records an earlier run queued. Close it after the switch has shut down.
 func startRadius(ctx context.Context, cfg *config.Config, log *slog.Logger) (*radius, error) {
 	a := &radius{}
-	o := b2bua.AAAOptions{Limits: billing.NewLimits(b2bua.LimitsConfig(cfg))}
+	lim, stopLimits := limiter(ctx, cfg, log)
+	a.closers = append(a.closers, func() error { stopLimits(); return nil })
+	o := b2bua.AAAOptions{Limits: lim}
 	r := cfg.Radius
 	nas, _ := netip.ParseAddr(r.NASIPAddress) // validated by config
 	if len(r.AuthServers) > 0 {
