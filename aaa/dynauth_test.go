@@ -49,6 +49,7 @@ func (h *recordingHandler) last() DynAuthRequest {
 // secret, without a Message-Authenticator or from an unknown client dropped
 // and counted.
 func TestDynAuthWithRadclient(t *testing.T) {
+	t.Parallel()
 	h := &recordingHandler{}
 	srv, err := ListenDynAuth(DynAuthConfig{Listen: "127.0.0.1:0", Clients: []DynAuthClient{
 		{Addr: netip.MustParseAddr("127.0.0.1"), Secret: "dyn-secret"},
@@ -143,6 +144,7 @@ func signedDynAuth(t testing.TB, code radius.Code, secret string, add func(*radi
 // TestDynAuthDuplicate: a retransmitted Disconnect gets the first answer
 // again, not a NAK for the call it already ended.
 func TestDynAuthDuplicate(t *testing.T) {
+	t.Parallel()
 	h := &recordingHandler{}
 	srv, err := ListenDynAuth(DynAuthConfig{Listen: "127.0.0.1:0", Clients: []DynAuthClient{
 		{Addr: netip.MustParseAddr("127.0.0.1"), Secret: "s"},

@@ -41,6 +41,7 @@ func (l *lockedBuffer) String() string {
 // must reach its detail file exactly once, and the late replies must not be
 // reported as forged.
 func TestAccountingHungServerNoDuplicates(t *testing.T) {
+	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

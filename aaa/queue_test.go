@@ -101,6 +101,7 @@ func FuzzQueueReplay(f *testing.F) {
 // TestQueueOnFullDisk: the queue keeps space allocated past its end, so
 // that records no server answered are still queued when its disk is full.
 func TestQueueOnFullDisk(t *testing.T) {
+	t.Parallel()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs (tests run as root): %v\n%s", err, out)

@@ -15,6 +15,7 @@ import (
 // server restarts: the next request opens a new connection. A server name
 // its certificate does not carry fails the handshake.
 func TestRadSec(t *testing.T) {
+	t.Parallel()
 	pki := testenv.NewTestPKI(t)
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{TLS: pki})
 	tlsCfg, err := aaa.RadSecTLS(pki.CAFile, pki.ServerName, pki.ClientCert, pki.ClientKey)

@@ -15,6 +15,7 @@ import (
 // carries the time used so far; the IP password goes only with an account
 // that is the caller's address (a digest cannot be replayed).
 func TestReauthAccessRequest(t *testing.T) {
+	t.Parallel()
 	a := NewAuthorizer(nil, AuthConfig{})
 	req := AuthRequest{SourceIP: netip.MustParseAddr("192.0.2.7"), CallingNumber: "100", CalledNumber: "200",
 		CallID: "abc@host", ConfID: NewConfID(), Purpose: AuthReauthorize, Account: "192.0.2.7",

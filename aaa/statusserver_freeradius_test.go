@@ -16,6 +16,7 @@ import (
 // waiting out the primary's timeout, and names the secondary as the server
 // that answered. Thawed, the primary is found again by the probes alone.
 func TestStatusServerDetectsStoppedServer(t *testing.T) {
+	t.Parallel()
 	primary := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	secondary := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	const timeout = 2 * time.Second
@@ -78,6 +79,7 @@ func TestStatusServerDetectsStoppedServer(t *testing.T) {
 // one that does not implement RFC 5997, is never taken for dead while it
 // answers calls: probing finds it unsupported and stops.
 func TestStatusServerUnsupported(t *testing.T) {
+	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{NoStatusServer: true})
 	c := newClient(t, aaa.ClientConfig{
 		Servers:        []aaa.ServerConfig{{Addr: fr.AuthAddr, Secret: fr.Secret, Timeout: 300 * time.Millisecond, Retries: -1}},

@@ -220,6 +220,7 @@ func checkNeutralised(t *testing.T, r io.Reader, want map[string]string) {
 // TestCSVCell covers CR too, which encoding/csv's reader drops when the
 // files are read back.
 func TestCSVCell(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"=1": "'=1", "+1": "'+1", "-1": "'-1", "@a": "'@a", "\tx": "'\tx", "\rx": "'\rx",
 		"": "", "4930": "4930", "a=1": "a=1", " =1": " =1", "'=1": "'=1",
@@ -231,6 +232,7 @@ func TestCSVCell(t *testing.T) {
 }
 
 func TestCSVNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
 	rec, want := formulaRecord()
 	t.Run("export", func(t *testing.T) {
 		db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
@@ -266,6 +268,7 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 // null in JSON (the API, the spool), 0 stays 0, and both read back as they
 // were.
 func TestUnknownCounters(t *testing.T) {
+	t.Parallel()
 	rec := Record{ID: testID(9), RTPAtoB: RTPStats{Packets: Known(0), Lost: Known(3)}}
 	row := csvRow(rec, nil)
 	cell := func(name string) string {

@@ -52,6 +52,7 @@ func fill(t *testing.T, path string) {
 // again once the disk has room. Then, with the disk full once
 // more, the spool and the journal still open: start works on a full disk.
 func TestSpoolReserveOnFullDisk(t *testing.T) {
+	t.Parallel()
 	mnt := tmpfs(t, 4<<20)
 	dir := filepath.Join(mnt, "spool")
 	const reserve = 128 << 10

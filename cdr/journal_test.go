@@ -170,6 +170,7 @@ func records(orphans []Orphan) []Record {
 // unanswered; a call that connected comes back connected; one that ended
 // does not come back.
 func TestJournalKeepsCallsInSetup(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j := openJournal(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -240,6 +240,7 @@ func TestSearchFiltersAndPages(t *testing.T) {
 // without an error, and the shipper says so (ShipSlow, logged) while it
 // hangs, then ships once the lock goes.
 func TestShipperReportsAHungDatabase(t *testing.T) {
+	t.Parallel()
 	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
 	sp := openSpool(t, t.TempDir(), SpoolOptions{})
 	sh := NewShipper(sp, NewPGWriter(db), ShipperOptions{SlowWrite: 200 * time.Millisecond})

@@ -9,6 +9,7 @@ import (
 // TestClusterNode: the node name defaults to a valid one and a name that
 // would need quoting somewhere it lands is refused where it is written.
 func TestClusterNode(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte("cluster:\n  node: sw-2.fra\n"))
 	if err != nil || c.Cluster.Node != "sw-2.fra" {
 		t.Fatalf("node = %q, %v", c.Cluster.Node, err)
@@ -26,6 +27,7 @@ func TestClusterNode(t *testing.T) {
 // TestTrustedProxies: addresses become single-address prefixes, prefixes
 // are kept masked, anything else is refused where it is written.
 func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte("cluster:\n  trusted_proxies: [10.1.2.3, 192.0.2.77/24, \"::ffff:127.0.0.5\"]\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -231,6 +231,7 @@ func TestBuiltinMaxBusy(t *testing.T) {
 
 // TestUDPOnly: udp_only is read per gateway, and refused on a tcp one.
 func TestUDPOnly(t *testing.T) {
+	t.Parallel()
 	cfg, err := Parse([]byte(`routes:
   - prefix: ""
     gateways:
@@ -256,6 +257,7 @@ func TestUDPOnly(t *testing.T) {
 // TestRedirect: relay by default with max_redirects 3, follow per route or
 // profile, anything else refused where it is written.
 func TestRedirect(t *testing.T) {
+	t.Parallel()
 	cfg, err := Parse([]byte(`routes:
   - {prefix: "1", gateways: [{address: "192.0.2.1:5060"}]}
   - {prefix: "2", redirect: follow, max_redirects: 5, gateways: [{address: "192.0.2.1:5060"}]}
@@ -285,6 +287,7 @@ profiles:
 }
 
 func TestMediaOnRelayLost(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route))
 	if err != nil || c.Media.OnRelayLost != RelayLostEnd || c.Media.RTPProxy.HealthInterval != DefaultHealthInterval {
 		t.Fatalf("defaults: on_relay_lost %q, health_interval %v, err %v", c.Media.OnRelayLost, c.Media.RTPProxy.HealthInterval, err)
@@ -304,6 +307,7 @@ func TestMediaOnRelayLost(t *testing.T) {
 // TestRegCacheExampleLoads keeps examples/regcache.yaml a configuration
 // `tollgate serve -c` runs as it stands.
 func TestRegCacheExampleLoads(t *testing.T) {
+	t.Parallel()
 	c, err := Load("../examples/regcache.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -318,6 +322,7 @@ func TestRegCacheExampleLoads(t *testing.T) {
 }
 
 func TestRegistrationValidation(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ yaml, want string }{
 		{"registration: {mode: proxy}", "registration.mode"},
 		{"registration: {mode: cache}", "registration.upstream"},

@@ -9,6 +9,7 @@ import (
 // SEMS's (on) when left out or without a profile, take false when
 // written, and a value that is no boolean is located in the file.
 func TestDialogOptions(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route + `
 profiles:
   - {name: plain}

@@ -10,6 +10,7 @@ import (
 // an unset one takes the global value, then the default; the caller leg's
 // aleg_ options fall back to the gateway leg's, as SEMS's do.
 func TestDialogTimersResolved(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route + `
 dialog_timers:
   enable_session_timer: true
@@ -50,6 +51,7 @@ profiles:
 
 // TestDialogTimersChecked: what check-config refuses, where it is.
 func TestDialogTimersChecked(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(route + `
 dialog_timers:
   session_refresh_method: OPTIONS

@@ -7,6 +7,7 @@ import (
 )
 
 func TestDynamicAuthorization(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(`prepaid: {reauthorize_before: 10s}
 radius:
   status_interval: 10s
@@ -36,6 +37,7 @@ radius:
 }
 
 func TestDynamicAuthorizationProblems(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(`prepaid: {reauthorize_before: -1s}
 radius:
   status_interval: -1s

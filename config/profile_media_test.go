@@ -6,6 +6,7 @@ import (
 )
 
 func TestProfileMediaOptions(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(route + `
 profiles:
   - name: transcode

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRadSecServers(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(`radius:
   auth_servers:
     - {address: "radius.example.net:2083", transport: tls, tls: {ca_file: /etc/tollgate/ca.pem, cert_file: c.pem, key_file: c.key}}

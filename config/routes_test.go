@@ -11,6 +11,7 @@ import (
 // other routes stay, and the original configuration is left as it was for
 // the calls that hold it.
 func TestWithRoutesMergesOverTheFile(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(`
 timers: {no_progress: 3s}
 routes:
@@ -42,6 +43,7 @@ routes:
 // A gateway's digest password stays out of JSON, which the web UI's
 // configuration view and API are made of.
 func TestGatewayPasswordNotInJSON(t *testing.T) {
+	t.Parallel()
 	b, err := json.Marshal(Gateway{Address: "127.0.0.1:1", AuthUser: "u", AuthPassword: "s3cret"})
 	if err != nil || strings.Contains(string(b), "s3cret") {
 		t.Errorf("%s %v", b, err)

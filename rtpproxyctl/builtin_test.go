@@ -218,6 +218,7 @@ func TestBuiltinRelayTimeoutNotifies(t *testing.T) {
 // the pool read while the call was up are what the call reports, exact
 // because the last reading came after the media stopped.
 func TestBuiltinRelayTimeoutKeepsCounters(t *testing.T) {
+	t.Parallel()
 	_, p, timeouts := builtinPoolPolled(t, 40, 2*time.Second, "udp:127.0.0.1:0", 200*time.Millisecond)
 	a, b := listen(t), listen(t)
 	m := p.Open(rtpproxyctl.Dialog{CallID: "tmo-count@test", CallerTag: "ta", CalleeTag: "tb"})
@@ -249,6 +250,7 @@ func TestBuiltinRelayTimeoutKeepsCounters(t *testing.T) {
 // TestBuiltinRelayLostKeepsCounters: a relay that stops answering leaves
 // the call the counts of the last reading, not zeros.
 func TestBuiltinRelayLostKeepsCounters(t *testing.T) {
+	t.Parallel()
 	r, p, _ := builtinPoolPolled(t, 40, 0, "udp:127.0.0.1:0", 100*time.Millisecond)
 	a, b := listen(t), listen(t)
 	m := p.Open(rtpproxyctl.Dialog{CallID: "lost@test", CallerTag: "ta", CalleeTag: "tb"})
@@ -377,6 +379,7 @@ func TestCounterQueryAgainstBuiltinRelay(t *testing.T) {
 // make the built-in relay transcode: a PCMA caller's packet reaches a
 // PCMU-only callee as PCMU, and back.
 func TestClientDrivesTranscoding(t *testing.T) {
+	t.Parallel()
 	_, p, _ := builtinPool(t, 20, 0, "udp:127.0.0.1:0")
 	a, b := listen(t), listen(t)
 	m := p.Open(rtpproxyctl.Dialog{CallID: "xc@test", CallerTag: "ta", CalleeTag: "tb"})
@@ -423,6 +426,7 @@ func TestClientDrivesTranscoding(t *testing.T) {
 // detection and a rewritten SSRC: its audio reaches the callee under the
 // relay's SSRC, its telephone-event does not, and the relay kept the digit.
 func TestClientDrivesRTPOptions(t *testing.T) {
+	t.Parallel()
 	r, p, _ := builtinPool(t, 20, 0, "udp:127.0.0.1:0")
 	a, b := listen(t), listen(t)
 	m := p.Open(rtpproxyctl.Dialog{CallID: "opts@test", CallerTag: "ta", CalleeTag: "tb"})

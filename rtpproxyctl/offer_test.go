@@ -9,6 +9,7 @@ import (
 // TestOfferCommand is the U command of one audio stream (the first m= of
 // an SDP offering PCMA and telephone-event) and the endpoint it returns.
 func TestOfferCommand(t *testing.T) {
+	t.Parallel()
 	streams := []Stream{{Index: 0, Addr: netip.MustParseAddr("192.0.2.9"), Port: 4000, PayloadTypes: []int{8, 101}, ClockRate: 8000}}
 	r := startUDP(t, newEmulator())
 	p := newPool(t, Config{Relays: []RelayConfig{{Address: r.address()}}})

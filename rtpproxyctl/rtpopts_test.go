@@ -6,6 +6,7 @@ import (
 )
 
 func TestRTPOptionsSub(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		o    RTPOptions
 		want string
@@ -23,6 +24,7 @@ func TestRTPOptionsSub(t *testing.T) {
 }
 
 func TestParseDTMF(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		body, ina, ino string
 		ok             bool

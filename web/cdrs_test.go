@@ -15,6 +15,7 @@ import (
 // TestCDRCSVNeutralisesFormulas: a caller number chosen by whoever sent the
 // INVITE reaches the spreadsheet as text, in the UI's and the API's export.
 func TestCDRCSVNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rec := testRecord(1, time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond))
 	rec.CallerNumber = "=2+5"
@@ -49,6 +50,7 @@ func TestCDRCSVNeutralisesFormulas(t *testing.T) {
 // user's mistake (400 naming the parameter), not an outage (503) nor an
 // empty download.
 func TestCDRFilterRejectsBadText(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	v := e.login("viewer")
 	for _, bad := range []string{"12\x003", "\xff\xfe", "ab\xc3"} {

@@ -205,6 +205,7 @@ func TestLoginFailuresAndThrottle(t *testing.T) {
 // TestTokenWrongPasswordsDoNotLockLogin: wrong current passwords sent with
 // an API token are throttled on their own.
 func TestTokenWrongPasswordsDoNotLockLogin(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	secret, _, err := e.srv.store.addToken(context.Background(), 2, "ci") // user 2 is the operator
 	if err != nil {

@@ -18,6 +18,7 @@ func (b builtinOnly) Collect(ch chan<- prometheus.Metric) { collectBuiltin(ch, r
 // TestMetricsTranscoder: the built-in relay's transcoder counts appear per
 // encoding and direction.
 func TestMetricsTranscoder(t *testing.T) {
+	t.Parallel()
 	st := builtinOnly{Transcoder: []relay.CodecStats{{Codec: "PCMA", In: 5, Out: 2, Discarded: 1}}}
 	want := `
 # HELP tollgate_builtin_relay_transcoder_packets_total RTP packets through the built-in relay's transcoder by encoding: in (received in it, converted or renumbered), out (sent in it), discarded (the receiving party did not list it).

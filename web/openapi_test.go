@@ -47,6 +47,7 @@ func TestOpenAPISpecIsValid(t *testing.T) { loadSpec(t) }
 // server with data in it, answers as described (status, content type and
 // body schema).
 func TestOpenAPISpecMatchesServer(t *testing.T) {
+	t.Parallel()
 	doc := loadSpec(t)
 	e := newEnv(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)

@@ -13,6 +13,7 @@ import (
 // TestPlainHTTPLoginWarning: over plain HTTP beyond loopback the Secure
 // session cookie is dropped and the login loops; the login page says so.
 func TestPlainHTTPLoginWarning(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	plain := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(plain.Close)
@@ -50,6 +51,7 @@ func TestPlainHTTPLoginWarning(t *testing.T) {
 }
 
 func TestPlainHTTPWarningAtStart(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		w    config.Web
 		want string

@@ -15,6 +15,7 @@ import (
 // /api/v1 with an admin's token, each field's error named, every change
 // audited with its before and after and no password anywhere.
 func TestRoutingAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	secret, _, err := e.srv.store.addToken(context.Background(), 1, "ops")
 	if err != nil {
@@ -92,6 +93,7 @@ func TestRoutingAPI(t *testing.T) {
 // Routing page, what was typed is shown escaped, and a viewer sees the
 // tables but can change nothing.
 func TestRoutingUI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.login("admin")
 	if r := a.post("/routing/gateways", url.Values{"name": {"<script>gw</script>"}, "address": {"127.0.0.1:5070"}, "transport": {"udp"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {

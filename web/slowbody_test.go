@@ -18,6 +18,7 @@ import (
 // a body deadline of 300 ms each gets an answer and a closed connection
 // well within the test's bound, whatever the drip does.
 func TestSlowBodiesAreCutOff(t *testing.T) {
+	t.Parallel()
 	const bodyTimeout = 300 * time.Millisecond
 	e := newEnvWith(t, func(o *Options) { o.BodyTimeout = bodyTimeout })
 	addr := strings.TrimPrefix(e.ts.URL, "https://")

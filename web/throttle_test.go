@@ -14,6 +14,7 @@ func clockThrottle() (*throttle, *time.Time) {
 }
 
 func TestThrottleBacksOffPerNameAndAddress(t *testing.T) {
+	t.Parallel()
 	th, now := clockThrottle()
 	guess := attempt{name: "admin", ip: "192.0.2.66"}
 	var waits []time.Duration
@@ -45,6 +46,7 @@ func TestThrottleBacksOffPerNameAndAddress(t *testing.T) {
 // TestThrottleStrangerCannotLockOutOwner is the hole of issue #18: five
 // wrong passwords from anyone used to lock a name out for 15 minutes.
 func TestThrottleStrangerCannotLockOutOwner(t *testing.T) {
+	t.Parallel()
 	th, _ := clockThrottle()
 	for range 500 {
 		th.failed(attempt{name: "admin", ip: "192.0.2.66"})
@@ -63,6 +65,7 @@ func TestThrottleStrangerCannotLockOutOwner(t *testing.T) {
 // TestThrottleNATOffice: 20 failures from one address used to lock out
 // every user behind it.
 func TestThrottleNATOffice(t *testing.T) {
+	t.Parallel()
 	th, _ := clockThrottle()
 	for i := range 300 {
 		th.failed(attempt{name: "guess" + string(rune('a'+i%26)), ip: "203.0.113.1"})
@@ -76,6 +79,7 @@ func TestThrottleNATOffice(t *testing.T) {
 }
 
 func TestThrottleTokenPasswordsDoNotLockLogin(t *testing.T) {
+	t.Parallel()
 	th, _ := clockThrottle()
 	tok := attempt{name: "admin", ip: "192.0.2.5", token: true}
 	for range 50 {
@@ -90,6 +94,7 @@ func TestThrottleTokenPasswordsDoNotLockLogin(t *testing.T) {
 }
 
 func TestDeviceCookieNamesItsUser(t *testing.T) {
+	t.Parallel()
 	th := newThrottle()
 	c := th.deviceMAC("admin")
 	if !th.trustedDevice(c, "admin") || th.trustedDevice(c, "viewer") || newThrottle().trustedDevice(c, "admin") {

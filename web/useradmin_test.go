@@ -15,6 +15,7 @@ var secretRE = regexp.MustCompile(`id="secret">([^<]+)<`)
 // TestAdminManagesUsersInTheUI: role, password reset and delete from the
 // Users page, each audited, each refused on oneself.
 func TestAdminManagesUsersInTheUI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.login("admin")
 	op := e.login("operator") // user 2
@@ -68,6 +69,7 @@ func TestAdminManagesUsersInTheUI(t *testing.T) {
 // TestLastAdminStays: no change may leave no enabled admin, even one made
 // by another admin.
 func TestLastAdminStays(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	id2, err := AddUser(ctx, e.db, "admin2", roleAdmin, testPassword)
@@ -87,6 +89,7 @@ func TestLastAdminStays(t *testing.T) {
 
 // TestUsersAPI: the same through /api/v1/users with an admin's token.
 func TestUsersAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	secret, _, err := e.srv.store.addToken(context.Background(), 1, "ops")
 	if err != nil {

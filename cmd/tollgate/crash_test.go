@@ -20,6 +20,7 @@ import (
 // caller's, and the attempt ringing) of each call in setup, and nothing
 // twice.
 func TestSIGKILLRecoversEveryCallAndItsStops(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	answering := uas(t, "uas.xml", nil)

@@ -17,6 +17,7 @@ import (
 // names the client, and /metrics counts the ACK and a forged request (and
 // shows the servers answering Status-Server).
 func TestRadiusDisconnectThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	gw := uas(t, "uas.xml", nil)
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{Users: fmt.Sprintf(`"127.0.0.1"	Cleartext-Password := "cisco"

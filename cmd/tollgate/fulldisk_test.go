@@ -104,6 +104,7 @@ func fillDisk(t *testing.T, path string) {
 // reserve), new calls get 503 while the disk is full, and calls are taken
 // again once it has room. Every answered call has exactly one CDR.
 func TestFullSpoolDiskRefusesNewCalls(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	gw := uas(t, "uas.xml", nil)
 	p, mnt := startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+
@@ -160,6 +161,7 @@ func TestFullSpoolDiskRefusesNewCalls(t *testing.T) {
 // CDR in PostgreSQL — one logged at exit comes back from the journal, under
 // the same ID.
 func TestSIGTERMWritesOrNamesEveryHeldRecord(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	gw := uas(t, "uas.xml", nil)
 	p, mnt := startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+

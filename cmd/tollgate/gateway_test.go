@@ -15,6 +15,7 @@ import (
 // TestServeGatewayWithoutAFile: `tollgate serve --gateway HOST:PORT` with no
 // configuration file switches SIPp's calls to that gateway and records them.
 func TestServeGatewayWithoutAFile(t *testing.T) {
+	t.Parallel()
 	gw := uas(t, "uas.xml", nil)
 	p := &proc{t: t, port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000), exited: make(chan struct{})}
 	p.args = []string{"serve", "--gateway", gw.Addr(),
@@ -43,6 +44,7 @@ func TestServeGatewayWithoutAFile(t *testing.T) {
 }
 
 func TestServeGatewayFlags(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		says string

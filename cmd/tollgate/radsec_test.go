@@ -13,6 +13,7 @@ import (
 // Access-Accept's route takes it to the SIPp gateway, and FreeRADIUS's TLS
 // listener writes both legs' Start and Stop.
 func TestRadSecThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	gw := uas(t, "uas.xml", nil)
 	pki := testenv.NewTestPKI(t)
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{TLS: pki, Users: fmt.Sprintf(`"127.0.0.1"	Cleartext-Password := "cisco"

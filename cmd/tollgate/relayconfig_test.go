@@ -10,6 +10,7 @@ import (
 // TestConfigCopiesLists: the relay gets its own copies of the socket lists,
 // so that serve adding its loopback socket changes no configuration.
 func TestConfigCopiesLists(t *testing.T) {
+	t.Parallel()
 	b := config.BuiltinMedia{Control: []string{"udp:127.0.0.1:7722"}, Notify: []string{"unix:/tmp/n"}, PortMin: 10000, PortMax: 10100}
 	rc := relayConfig(b)
 	rc.Control[0], rc.Notify[0] = "x", "y"

@@ -31,6 +31,7 @@ func tollgateCmd(t *testing.T, env []string, args ...string) (int, string, strin
 // the schema is missing, and migrate tells a new schema from an up-to-date
 // one (it said "up to date" right after creating it).
 func TestUserAddAndMigrateSayWhatHappened(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	cfg := filepath.Join(t.TempDir(), "tollgate.yaml")
 	if err := os.WriteFile(cfg, []byte("cdr:\n  dir: "+filepath.Join(filepath.Dir(cfg), "cdr")+"\n"), 0o644); err != nil {
@@ -61,6 +62,7 @@ func TestUserAddAndMigrateSayWhatHappened(t *testing.T) {
 // TestPeerUser: only root, only over a Unix socket, and only to a system
 // user named like the role.
 func TestPeerUser(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("peerUser only acts as root")
 	}
@@ -83,6 +85,7 @@ func TestPeerUser(t *testing.T) {
 // TestUserCommands: list, passwd, role, disable, enable and delete, by
 // name, with the last-admin rule, and names shown safely.
 func TestUserCommands(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	cfg := filepath.Join(t.TempDir(), "tollgate.yaml")
 	if err := os.WriteFile(cfg, []byte("cdr:\n  dir: "+filepath.Join(filepath.Dir(cfg), "cdr")+"\n  database: "+dsn+"\n"), 0o644); err != nil {

@@ -19,6 +19,7 @@ import (
 // used to log "web UI stopped" while the process ran on without its UI;
 // the start now fails, so systemd shows the unit failed.
 func TestServeFailsWhenWebCannotListen(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

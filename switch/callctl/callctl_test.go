@@ -51,6 +51,7 @@ func chainFor(t *testing.T, yaml string) (*Chain, *sip.Request) {
 }
 
 func TestTableNamesAreUnique(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, e := range table {
 		if seen[e.name] {
@@ -63,6 +64,7 @@ func TestTableNamesAreUnique(t *testing.T) {
 // TestChainOrder: a refusal runs before anything else, so a refused call
 // is never counted by a limit of the same profile.
 func TestChainOrder(t *testing.T) {
+	t.Parallel()
 	ch, req := chainFor(t, `profiles:
   - {name: p, refuse_with: "403 Go Away", limit: {key: "$fu", max_calls: 1}}
 `)
@@ -75,6 +77,7 @@ func TestChainOrder(t *testing.T) {
 }
 
 func TestLimitReleasedOnce(t *testing.T) {
+	t.Parallel()
 	ch, req := chainFor(t, `profiles:
   - {name: p, limit: {key: "$fu", max_calls: 1}}
 `)
@@ -95,6 +98,7 @@ func TestLimitReleasedOnce(t *testing.T) {
 }
 
 func TestMessageFilterAllow(t *testing.T) {
+	t.Parallel()
 	ch, _ := chainFor(t, `profiles:
   - {name: p, message_filter: blacklist, message_list: [INFO]}
 `)
@@ -109,6 +113,7 @@ func TestMessageFilterAllow(t *testing.T) {
 }
 
 func TestGatewayInviteRewriteAndHeaders(t *testing.T) {
+	t.Parallel()
 	ch, req := chainFor(t, `profiles:
   - name: p
     ruri: "sip:$rU@gw.example"
@@ -137,6 +142,7 @@ func TestGatewayInviteRewriteAndHeaders(t *testing.T) {
 }
 
 func TestReplyTranslate(t *testing.T) {
+	t.Parallel()
 	ch, _ := chainFor(t, `profiles:
   - {name: p, reply_translate: "603=>486 Busy Here"}
 `)

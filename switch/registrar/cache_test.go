@@ -13,6 +13,7 @@ func binding(aor, contact string, expires time.Time) Binding {
 }
 
 func TestCacheSeveralContactsPerAoR(t *testing.T) {
+	t.Parallel()
 	c := NewCache()
 	now := time.Now()
 	c.Put(binding("alice@example.net", "sip:alice@10.0.0.1:5060", now.Add(time.Minute)))
@@ -45,6 +46,7 @@ func TestCacheSeveralContactsPerAoR(t *testing.T) {
 }
 
 func TestCacheSweep(t *testing.T) {
+	t.Parallel()
 	c := NewCache()
 	now := time.Now()
 	c.Put(binding("a@x", "sip:a@h1", now.Add(-time.Second)))
@@ -59,6 +61,7 @@ func TestCacheSweep(t *testing.T) {
 }
 
 func TestCacheOrder(t *testing.T) {
+	t.Parallel()
 	c := NewCache()
 	c.Put(binding("a@x", "sip:a@h1", time.Now().Add(time.Minute)))
 	if err := c.CheckOrder("a@x", "c1", 1); err != ErrOutOfOrder {
@@ -73,6 +76,7 @@ func TestCacheOrder(t *testing.T) {
 }
 
 func TestAliasStable(t *testing.T) {
+	t.Parallel()
 	a := Alias("a@x", "sip:a@h1")
 	if a != Alias("a@x", "sip:a@h1") || a == Alias("a@x", "sip:a@h2") || a[:len(AliasPrefix)] != AliasPrefix {
 		t.Errorf("Alias = %s: want a stable, distinct, prefixed alias", a)

@@ -84,6 +84,7 @@ func TestPreferCodecs(t *testing.T) {
 }
 
 func TestAddCodecs(t *testing.T) {
+	t.Parallel()
 	src := "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n" +
 		"m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n" +
 		"m=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"

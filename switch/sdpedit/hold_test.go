@@ -3,6 +3,7 @@ package sdpedit
 import "testing"
 
 func TestAlterHold(t *testing.T) {
+	t.Parallel()
 	in := "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=sendonly\r\n" +
 		"m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" +
 		"m=video 0 RTP/AVP 96\r\n" +

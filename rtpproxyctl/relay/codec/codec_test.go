@@ -55,6 +55,7 @@ func bestSNR(want, got []int16, maxLag, skip int) (float64, int) {
 }
 
 func TestG711KnownValues(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		got  int
@@ -85,6 +86,7 @@ func TestG711KnownValues(t *testing.T) {
 // is what makes repeated transcoding through G.711 lossless after the first
 // pass.
 func TestG711Idempotent(t *testing.T) {
+	t.Parallel()
 	for c := range 256 {
 		if got := EncodeALaw(DecodeALaw(byte(c))); got != byte(c) {
 			t.Errorf("A-law %#x -> %d -> %#x", c, DecodeALaw(byte(c)), got)
@@ -100,6 +102,7 @@ func TestG711Idempotent(t *testing.T) {
 }
 
 func TestG711SNR(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		sig  []int16
@@ -125,6 +128,7 @@ func TestG711SNR(t *testing.T) {
 // TestG711Convert: PCMA <-> PCMU through the tables loses no more than
 // encoding the decoded value would, and keeps the sign.
 func TestG711Convert(t *testing.T) {
+	t.Parallel()
 	sig := sweep(100, 3400, 12000, 8000, 8000)
 	viaU, viaA := make([]int16, len(sig)), make([]int16, len(sig))
 	for i, v := range sig {
@@ -165,6 +169,7 @@ const g722Delay = 22
 // TestG722SNR: G.722 at 64 kbit/s keeps a tone or a speech-band sweep well
 // above telephone quality.
 func TestG722SNR(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		sig  []int16
@@ -185,6 +190,7 @@ func TestG722SNR(t *testing.T) {
 // TestG722Silence: digital silence stays near silence (no idle tones
 // from the adaptation).
 func TestG722Silence(t *testing.T) {
+	t.Parallel()
 	out := g722RoundTrip(make([]int16, 3200))
 	for i, v := range out {
 		if v > 8 || v < -8 {
@@ -200,6 +206,7 @@ const resampleDelay = 61
 // TestResampleRoundTrip: down to 8 kHz and back keeps what lies below
 // 3.4 kHz.
 func TestResampleRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		sig  []int16
@@ -229,6 +236,7 @@ func TestResampleRoundTrip(t *testing.T) {
 // TestDownsampleRejects: a 4.8 kHz tone, which would alias to 3.2 kHz, is
 // removed, not folded onto the narrowband channel.
 func TestDownsampleRejects(t *testing.T) {
+	t.Parallel()
 	sig := tone(4800, 16000, 16000, 16000)
 	var d Downsampler
 	out := make([]int16, len(sig)/2)
@@ -249,7 +257,8 @@ func TestDownsampleRejects(t *testing.T) {
 	}
 }
 
-// TestCodecsAllocateNothing: the relay calls these per packet.
+// TestCodecsAllocateNothing: the relay calls these per packet. It is not
+// parallel: testing.AllocsPerRun refuses to run in a parallel test.
 func TestCodecsAllocateNothing(t *testing.T) {
 	pcm16 := tone(1000, 8000, 16000, 320)
 	pcm8 := make([]int16, 160)
@@ -273,6 +282,7 @@ func TestCodecsAllocateNothing(t *testing.T) {
 // TestG722Delay: on a sweep, which has no period to alias the lag, the
 // output lines up with the input exactly g722Delay samples later.
 func TestG722Delay(t *testing.T) {
+	t.Parallel()
 	sig := sweep(100, 7000, 10000, 16000, 32000)
 	if _, lag := bestSNR(sig, g722RoundTrip(sig), 40, 800); lag != g722Delay {
 		t.Fatalf("delay %d samples, want %d", lag, g722Delay)
@@ -285,6 +295,7 @@ func TestG722Delay(t *testing.T) {
 // was taken from the straightforward transcription of the recommendation's
 // blocks.
 func TestG722Stable(t *testing.T) {
+	t.Parallel()
 	sig := sweep(50, 7900, 20000, 16000, 64000)
 	code := make([]byte, len(sig)/2)
 	NewG722Encoder().Encode(code, sig)
