@@ -184,9 +184,7 @@ func TestRadiusRoutesAndAccounting(t *testing.T) {
 	cctx, cancel := contextWithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { _, err := caller.call(cctx, sw.uri("15551230002")); errc <- err }()
-	for len(gw2.invites()) < 3 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the third INVITE at gateway 2", func() bool { return len(gw2.invites()) >= 3 })
 	time.Sleep(100 * time.Millisecond) // the 180 reaches the caller, so that CANCEL is allowed
 	cancel()
 	gw2.waitCancelled(10 * time.Second)
@@ -488,20 +486,12 @@ func TestRadiusAccountingOutage(t *testing.T) {
 			t.Errorf("a call without authorisation has account %q", r.Account)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for sw.aaa.QueuedAccounting() < 4*calls {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d records queued, want %d", sw.aaa.QueuedAccounting(), 4*calls)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, fmt.Sprintf("%d records queued", 4*calls), func() bool {
+		return sw.aaa.QueuedAccounting() >= 4*calls
+	})
 	fr.Start()
-	for sw.aaa.QueuedAccounting() > 0 {
-		if ctx.Err() != nil {
-			t.Fatalf("%d records still queued", sw.aaa.QueuedAccounting())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	end, _ := ctx.Deadline()
+	testenv.Eventually(t, time.Until(end), "the accounting queue to drain", func() bool { return sw.aaa.QueuedAccounting() == 0 })
 	recs, err := fr.WaitDetail(ctx, 4*calls)
 	if err != nil {
 		t.Fatal(err)
