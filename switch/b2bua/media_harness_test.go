@@ -342,13 +342,6 @@ func goroutines(fn string) int {
 	return count
 }
 
-// eventually is testenv.Eventually with the deadline of this package's
-// media waits.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, what, cond)
-}
-
 // waitAll waits for one request of each method, in any order: sipgo hands
 // requests to their handlers concurrently, so an ACK and the BYE right
 // behind it may be noted either way round.

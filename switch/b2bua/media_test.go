@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/internal/testenv"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 )
 
@@ -64,7 +65,7 @@ func TestMediaRelayedBothWays(t *testing.T) {
 	if r.MediaRelay != "builtin" || r.CodecA != "PCMU" || r.CodecB != "PCMU" || r.DisconnectReason != cdr.ReasonNormal {
 		t.Errorf("record: relay %q codecs %q/%q reason %q", r.MediaRelay, r.CodecA, r.CodecB, r.DisconnectReason)
 	}
-	eventually(t, "relay session deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
+	testenv.Eventually(t, 20*time.Second, "relay session deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
 }
 
 // TestMediaRTPCountersInRecord: the record carries the relay's counters
@@ -99,7 +100,7 @@ func TestMediaRTPCountersInRecord(t *testing.T) {
 	if ba := r.RTPBtoA; ba.Packets != cdr.Known(exchanged) || ba.Bytes != cdr.Known(exchanged*rtpSize) || ba.Lost != cdr.Known(0) {
 		t.Errorf("gateway to caller %+v, want %d packets, %d bytes, none lost", ba, exchanged, exchanged*rtpSize)
 	}
-	eventually(t, "relay session deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
+	testenv.Eventually(t, 20*time.Second, "relay session deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
 }
 
 // TestMediaCallerBehindNAT: the caller's SDP names one port but its RTP
@@ -257,14 +258,14 @@ func TestMediaRelayFull(t *testing.T) {
 			if tc.gwInvites == 2 {
 				gw.waitAll(10*time.Second, sip.ACK, sip.BYE) // the refused answer is hung up
 			}
-			eventually(t, "the refused call's ports released", func() bool {
+			testenv.Eventually(t, 20*time.Second, "the refused call's ports released", func() bool {
 				st := relay.Stats()
 				return st.ActiveSessions == 1 && st.PortPairsFree == tc.freeDuring
 			})
 
 			ds.Bye(within(t, 10*time.Second))
 			sw.record(t)
-			eventually(t, "every port back and no session reader left", func() bool {
+			testenv.Eventually(t, 20*time.Second, "every port back and no session reader left", func() bool {
 				st := relay.Stats()
 				return st.ActiveSessions == 0 && st.PortPairsFree == free &&
 					goroutines("relay.(*session).serve") == 0 && goroutines("b2bua.(*Call)") == 0

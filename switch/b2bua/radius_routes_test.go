@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // TestRadiusRouteParameters: the per-route parameters of Routing: entries
@@ -128,7 +129,7 @@ func TestRadiusRouteRTPP(t *testing.T) {
 	if r := sw.record(t); r.MediaRelay != "" {
 		t.Errorf("record's media relay %q, want none for the unanchored call", r.MediaRelay)
 	}
-	eventually(t, "relay sessions deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
+	testenv.Eventually(t, 20*time.Second, "relay sessions deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
 }
 
 // audioPort is the port of the first m=audio line of a message's SDP.
