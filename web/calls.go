@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -137,6 +138,30 @@ func (s *Server) killCallForm(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(r, msg)
 	http.Redirect(w, r, "/calls", http.StatusSeeOther)
+}
+
+// apiCallDTMF is one call's DTMF digits as its relay detected them. It is
+// a call of its own, not a field of the call list, because the relay is
+// asked each time: one query for one call, never one per call listed.
+func (s *Server) apiCallDTMF(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if !validCallID(id) {
+		s.fail(w, r, http.StatusBadRequest, "bad call id")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	d, err := s.sw.CallDTMF(ctx, id)
+	switch {
+	case errors.Is(err, b2bua.ErrNoSuchCall):
+		s.fail(w, r, http.StatusNotFound, "no such call (it may have ended)")
+		return
+	case err != nil:
+		s.log.Warn("call DTMF not read from its relay", "id", id, "error", err)
+		s.fail(w, r, http.StatusBadGateway, "the media relay did not answer")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"from_caller": d.FromCaller, "from_callee": d.FromCallee})
 }
 
 func (s *Server) apiKillCall(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/internal/testenv"
 	"github.com/tollgate/tollgate/migrations"
+	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
@@ -52,6 +53,18 @@ func (f *fakeSwitch) Hangup(id string) error {
 		}
 	}
 	return b2bua.ErrNoSuchCall
+}
+
+// CallDTMF answers "5" from the caller for a call that is up.
+func (f *fakeSwitch) CallDTMF(_ context.Context, id string) (rtpproxyctl.DTMF, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.calls {
+		if c.ID == id {
+			return rtpproxyctl.DTMF{FromCaller: "5"}, nil
+		}
+	}
+	return rtpproxyctl.DTMF{}, b2bua.ErrNoSuchCall
 }
 
 func (f *fakeSwitch) ActiveCalls() int64 {

@@ -616,3 +616,23 @@ func TestNoDatabase(t *testing.T) {
 		t.Errorf("/metrics without a database = %d", rec.Code)
 	}
 }
+
+// TestCallDTMF: a call's detected digits, asked of its relay one call at
+// a time; any role may read them.
+func TestCallDTMF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addCall(callID, "100", "4420")
+	viewer := e.login("viewer")
+	res := viewer.get("/api/v1/calls/" + callID + "/dtmf")
+	var got map[string]string
+	if err := json.Unmarshal([]byte(res.body), &got); res.StatusCode != http.StatusOK || err != nil || got["from_caller"] != "5" || got["from_callee"] != "" {
+		t.Fatalf("GET dtmf = %d %s", res.StatusCode, res.body)
+	}
+	if res := viewer.get("/api/v1/calls/not-a-uuid/dtmf"); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad id = %d", res.StatusCode)
+	}
+	if res := viewer.get("/api/v1/calls/1f8fad5b-d9cb-469f-a165-70867728950e/dtmf"); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("a call not up = %d", res.StatusCode)
+	}
+}

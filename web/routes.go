@@ -84,6 +84,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/me/password", s.apiChangePassword)
 		r.Get("/calls", s.apiCalls)
 		r.With(s.role(roleOperator)).Delete("/calls/{id}", s.apiKillCall)
+		r.Get("/calls/{id}/dtmf", s.apiCallDTMF)
 		r.Get("/cdrs", s.apiCDRs)
 		r.Get("/cdrs/export.csv", s.cdrsCSV)
 		r.Get("/cdrs/{id}", s.apiCDR)

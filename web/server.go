@@ -34,6 +34,9 @@ import (
 type Switch interface {
 	Snapshot() []b2bua.CallInfo
 	Hangup(id string) error
+	// CallDTMF asks the call's media relay for the DTMF digits it
+	// detected (a profile's rtprelay_dtmf_detection).
+	CallDTMF(ctx context.Context, id string) (rtpproxyctl.DTMF, error)
 	ActiveCalls() int64
 	Stats() *b2bua.Stats
 	Config() *config.Config
