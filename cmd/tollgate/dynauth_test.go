@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -63,14 +62,18 @@ cdr:
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{
-		`tollgate_radius_dynauth_requests_total{result="ack"} 1`,
-		`tollgate_radius_dynauth_requests_total{result="forged"} 1`,
-		fmt.Sprintf(`tollgate_radius_status_server{server=%q,state="answering"} 1`, fr.AuthAddr),
-		fmt.Sprintf(`tollgate_radius_status_server{server=%q,state="answering"} 1`, fr.AcctAddr),
+	metrics := string(body)
+	for _, want := range []struct {
+		name   string
+		labels []string
+	}{
+		{"tollgate_radius_dynauth_requests_total", []string{`result="ack"`}},
+		{"tollgate_radius_dynauth_requests_total", []string{`result="forged"`}},
+		{"tollgate_radius_status_server", []string{fmt.Sprintf(`server=%q`, fr.AuthAddr), `state="answering"`}},
+		{"tollgate_radius_status_server", []string{fmt.Sprintf(`server=%q`, fr.AcctAddr), `state="answering"`}},
 	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %s", want)
+		if got := metric(metrics, want.name, want.labels...); got != "1" {
+			t.Errorf("/metrics: %s%v = %q, want 1", want.name, want.labels, got)
 		}
 	}
 }
