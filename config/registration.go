@@ -1,11 +1,17 @@
 package config
 
-// Registration is what Tollgate does with REGISTER (SEMS's
-// enable_reg_caching, min_reg_expires and max_ua_expires). Off, REGISTER
-// is answered 405, as a trunk-only switch must: nothing would route calls
-// to the bindings.
+import (
+	"fmt"
+	"strings"
+)
+
+// Registration is what Tollgate does with REGISTER: cache it toward an
+// upstream registrar (SEMS's enable_reg_caching, min_reg_expires and
+// max_ua_expires), or be the registrar (SEMS's registrar module). Off,
+// REGISTER is answered 405, as a trunk-only switch must: nothing would
+// route calls to the bindings.
 type Registration struct {
-	// Mode is RegistrationOff or RegistrationCache.
+	// Mode is RegistrationOff, RegistrationCache or RegistrationLocal.
 	Mode string `yaml:"mode"`
 	// Upstream is the registrar's host:port that cached REGISTERs are
 	// relayed to, over UpstreamTransport.
@@ -19,12 +25,40 @@ type Registration struct {
 	// so that a client behind NAT refreshes its pinhole and the cache
 	// learns soon that a client went away.
 	MaxUAExpires int `yaml:"max_ua_expires"`
+
+	// The local registrar. Realm is the digest realm, and the domain of
+	// every AoR it holds: a call to user@anything finds user's bindings.
+	Realm string `yaml:"realm"`
+	// Users are the accounts that may register, with their passwords.
+	Users []RegistrarUser `yaml:"users"`
+	// MinExpires (seconds): a shorter lifetime is refused 423 with
+	// Min-Expires (RFC 3261 10.3 step 7). MaxExpires: a longer one is cut
+	// down to it.
+	MinExpires int `yaml:"min_expires"`
+	MaxExpires int `yaml:"max_expires"`
+}
+
+// RegistrarUser is one account of the local registrar.
+type RegistrarUser struct {
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+}
+
+// Password is user's password, and whether user is an account.
+func (r *Registration) Password(user string) (string, bool) {
+	for _, u := range r.Users {
+		if u.User == user {
+			return u.Password, true
+		}
+	}
+	return "", false
 }
 
 // Registration modes.
 const (
 	RegistrationOff   = "off"
 	RegistrationCache = "cache"
+	RegistrationLocal = "local"
 )
 
 func (r *Registration) applyDefaults() {
@@ -40,6 +74,15 @@ func (r *Registration) applyDefaults() {
 	if r.MaxUAExpires == 0 {
 		r.MaxUAExpires = 60
 	}
+	if r.Realm == "" {
+		r.Realm = "tollgate"
+	}
+	if r.MinExpires == 0 {
+		r.MinExpires = 60
+	}
+	if r.MaxExpires == 0 {
+		r.MaxExpires = 3600
+	}
 }
 
 func (v *validator) validateRegistration(r *Registration) {
@@ -47,8 +90,11 @@ func (v *validator) validateRegistration(r *Registration) {
 	case RegistrationOff:
 		return
 	case RegistrationCache:
+	case RegistrationLocal:
+		v.validateLocalRegistrar(r)
+		return
 	default:
-		v.addf("registration.mode", "%q: want off or cache", r.Mode)
+		v.addf("registration.mode", "%q: want off, cache or local", r.Mode)
 		return
 	}
 	if _, _, err := splitHostPort(r.Upstream); err != nil {
@@ -63,5 +109,28 @@ func (v *validator) validateRegistration(r *Registration) {
 	if r.MinRegExpires < r.MaxUAExpires {
 		v.addf("registration.min_reg_expires", "%d: want at least max_ua_expires (%d), or the cache answers nothing",
 			r.MinRegExpires, r.MaxUAExpires)
+	}
+}
+
+func (v *validator) validateLocalRegistrar(r *Registration) {
+	if len(r.Users) == 0 {
+		v.addf("registration.users", "a local registrar needs at least one user")
+	}
+	seen := map[string]bool{}
+	for i, u := range r.Users {
+		path := fmt.Sprintf("registration.users[%d]", i)
+		if u.User == "" || strings.ContainsAny(u.User, "@:;<> ") {
+			v.addf(path+".user", "%q: want a SIP user name", u.User)
+		}
+		if u.Password == "" {
+			v.addf(path+".password", "empty")
+		}
+		if seen[u.User] {
+			v.addf(path+".user", "%q listed twice", u.User)
+		}
+		seen[u.User] = true
+	}
+	if r.MinExpires < 1 || r.MaxExpires < r.MinExpires {
+		v.addf("registration.min_expires", "%d to %d: want 1 <= min_expires <= max_expires", r.MinExpires, r.MaxExpires)
 	}
 }

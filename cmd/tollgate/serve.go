@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/routing"
 	"github.com/tollgate/tollgate/switch/b2bua"
@@ -143,7 +144,13 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	defer radius.Close()
 	records.recoverCalls(ctx, radius.acct, log)
-	sw, err := b2bua.New(cfg, b2bua.Options{Log: log, Sink: records, Journal: records, Gate: records, Media: media.relays(), AAA: radius.AAA})
+	opts := b2bua.Options{Log: log, Sink: records, Journal: records, Gate: records, Media: media.relays(), AAA: radius.AAA}
+	if cfg.Registration.Mode == config.RegistrationLocal {
+		// The local registrar's challenges; a REGISTER's nonce is its own,
+		// whatever RADIUS does with calls.
+		opts.RegistrarNonces = aaa.NewNonces(aaa.NonceConfig{})
+	}
+	sw, err := b2bua.New(cfg, opts)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

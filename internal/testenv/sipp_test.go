@@ -246,8 +246,8 @@ func TestSIPpLateRinging(t *testing.T) {
 
 func TestSIPpScenariosEmbedded(t *testing.T) {
 	t.Parallel()
-	want := []string{"reg_auth_client.xml", "reg_client.xml", "reg_out_of_order.xml", "registrar.xml",
-		"registrar_auth.xml", "uac.xml", "uac_cancel.xml", "uac_hold.xml", "uac_reject.xml", "uac_wait_bye.xml",
+	want := []string{"reg_auth_client.xml", "reg_auth_refused.xml", "reg_client.xml", "reg_out_of_order.xml",
+		"reg_too_brief.xml", "registrar.xml", "registrar_auth.xml", "uac.xml", "uac_cancel.xml", "uac_hold.xml", "uac_reject.xml", "uac_wait_bye.xml",
 		"uas.xml", "uas_183.xml", "uas_bye.xml", "uas_hold.xml", "uas_noanswer.xml", "uas_reject.xml"}
 	got := strings.Join(SIPpScenarios(), " ")
 	if got != strings.Join(want, " ") {

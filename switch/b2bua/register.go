@@ -55,7 +55,7 @@ type asked struct {
 // onRegister answers a REGISTER from the cache, or relays it upstream.
 func (s *Switch) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	rc := s.Config().Registration
-	if rc.Mode != config.RegistrationCache {
+	if rc.Mode == config.RegistrationOff {
 		s.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 		return
 	}
@@ -64,8 +64,17 @@ func (s *Switch) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, 400, why)
 		return
 	}
+	if rc.Mode == config.RegistrationLocal {
+		// The local registrar's AoRs are its users in its realm, whatever
+		// domain a client puts in To.
+		r.aor = r.req.To().Address.User + "@" + rc.Realm
+	}
 	if err := s.regs.CheckOrder(r.aor, r.callID, r.cseq); err != nil {
 		s.reply(req, tx, 500, "Out Of Order REGISTER")
+		return
+	}
+	if rc.Mode == config.RegistrationLocal {
+		s.registerLocally(r, tx, rc)
 		return
 	}
 	now := time.Now()
@@ -412,20 +421,34 @@ func (s *Switch) unregisterUpstream(b registrar.Binding) {
 // registeredHops retargets a call to an alias: the client's contact is
 // its Request-URI, the flow it registered over is where it goes. isAlias
 // with no hops is an alias no longer cached: the client is gone, 480.
+//
+// With the local registrar, a call to one of its users goes to each of the
+// user's contacts in turn (isAlias: the user is registered-to, no route
+// applies; no hops: not registered now, 480).
 func (c *Call) registeredHops(cfg *config.Config, route *config.Route) (hops []hop, isAlias bool) {
-	if cfg.Registration.Mode != config.RegistrationCache || !strings.HasPrefix(c.called, registrar.AliasPrefix) {
+	var bs []registrar.Binding
+	switch rc := cfg.Registration; {
+	case rc.Mode == config.RegistrationCache && strings.HasPrefix(c.called, registrar.AliasPrefix):
+		if b, found := c.sw.regs.ByAlias(c.called); found {
+			bs = append(bs, b)
+		}
+	case rc.Mode == config.RegistrationLocal:
+		if _, user := rc.Password(c.called); !user {
+			return nil, false
+		}
+		bs = c.sw.regs.Bindings(c.called + "@" + rc.Realm)
+	default:
 		return nil, false
 	}
-	b, found := c.sw.regs.ByAlias(c.called)
-	if !found {
-		return nil, true
+	for _, b := range bs {
+		var u sip.Uri
+		if err := sip.ParseUri(b.Contact, &u); err != nil {
+			continue
+		}
+		// A UDP flow stays UDP whatever the INVITE's size: a client behind
+		// NAT has no address a new TCP connection could reach.
+		gw := config.Gateway{Address: b.Flow.Source.String(), Transport: b.Flow.Transport, UDPOnly: true}
+		hops = append(hops, hop{route: baseRoute(cfg, route), gw: gw, target: &u, contact: &u})
 	}
-	var u sip.Uri
-	if err := sip.ParseUri(b.Contact, &u); err != nil {
-		return nil, true
-	}
-	// A UDP flow stays UDP whatever the INVITE's size: a client behind NAT
-	// has no address a new TCP connection could reach.
-	gw := config.Gateway{Address: b.Flow.Source.String(), Transport: b.Flow.Transport, UDPOnly: true}
-	return []hop{{route: baseRoute(cfg, route), gw: gw, target: &u, contact: &u}}, true
+	return hops, true
 }

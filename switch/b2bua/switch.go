@@ -61,9 +61,12 @@ type Switch struct {
 	// answer a datagram sipgo must never see from the socket it came to.
 	udpConns map[string]net.PacketConn
 	calls    *callTable
-	// regs are the registrations cached toward the upstream registrar
-	// (register.go); empty while registration.mode is off.
-	regs      *registrar.Cache
+	// regs are the registrations: cached toward the upstream registrar
+	// (register.go) or held by the local registrar (localreg.go); empty
+	// while registration.mode is off.
+	regs *registrar.Cache
+	// regNonces challenge REGISTERs to the local registrar.
+	regNonces DigestNonces
 	active    atomic.Int64   // calls holding a slot of limits.max_calls
 	admission atomic.Int32   // an Admission
 	callsWG   sync.WaitGroup // one per call still up, for the drain
@@ -105,6 +108,9 @@ type Options struct {
 	Gate    RecordGate  // refuses new calls while records cannot be made durable; optional
 	Media   MediaRelays // relays for media anchoring; empty: mode none only
 	AAA     *AAA        // limits, credit and RADIUS (NewAAA); required
+	// RegistrarNonces challenge REGISTERs when registration.mode is local
+	// (localreg.go); required then.
+	RegistrarNonces DigestNonces
 }
 
 // New builds a switch for a configuration. It does not listen yet.
@@ -120,6 +126,10 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	}
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(), regs: registrar.NewCache(),
 		closing: make(chan struct{})}
+	if cfg.Registration.Mode == config.RegistrationLocal && o.RegistrarNonces == nil {
+		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
+	}
+	s.regNonces = o.RegistrarNonces
 	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
 	s.file = cfg
 	s.cfg.Store(cfg)
