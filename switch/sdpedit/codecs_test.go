@@ -29,8 +29,8 @@ a=ptime:20
 	if got := s.String(); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	if s.FirstCodec(0) != "PCMA" {
-		t.Fatalf("first codec %q", s.FirstCodec(0))
+	if firstCodec(s, 0) != "PCMA" {
+		t.Fatalf("first codec %q", firstCodec(s, 0))
 	}
 }
 

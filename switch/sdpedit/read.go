@@ -168,16 +168,6 @@ func (s *SDP) Codecs(i int) []Codec {
 	return out
 }
 
-// FirstCodec returns the name of the first codec of stream i ("" for
-// non-RTP streams or unknown dynamic payload types), as the CDR records it.
-func (s *SDP) FirstCodec(i int) string {
-	c := s.Codecs(i)
-	if len(c) == 0 {
-		return ""
-	}
-	return c[0].Name
-}
-
 func findCodec(cs []Codec, pt int) *Codec {
 	for i := range cs {
 		if cs[i].PT == pt {
