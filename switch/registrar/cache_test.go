@@ -2,6 +2,8 @@ package registrar
 
 import (
 	"net/netip"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -80,5 +82,30 @@ func TestAliasStable(t *testing.T) {
 	a := Alias("a@x", "sip:a@h1")
 	if a != Alias("a@x", "sip:a@h1") || a == Alias("a@x", "sip:a@h2") || a[:len(AliasPrefix)] != AliasPrefix {
 		t.Errorf("Alias = %s: want a stable, distinct, prefixed alias", a)
+	}
+}
+
+// BenchmarkCacheMemory reports the heap a binding costs at 100,000
+// bindings (one contact per AoR, as phones register).
+func BenchmarkCacheMemory(b *testing.B) {
+	const n = 100_000
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c := NewCache()
+		now := time.Now()
+		for i := range n {
+			aor := "user" + strconv.Itoa(i) + "@example.net"
+			contact := "sip:user" + strconv.Itoa(i) + "@10.1." + strconv.Itoa(i/250%250) + "." + strconv.Itoa(i%250) + ":5060"
+			bd := binding(aor, contact, now.Add(time.Minute))
+			bd.CallID = strconv.Itoa(i) + "-3c26700b@10.1.1.1"
+			bd.UserAgent = "Yealink SIP-T46S 66.86.0.15"
+			c.Put(bd)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/binding")
+		runtime.KeepAlive(c)
 	}
 }
