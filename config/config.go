@@ -101,6 +101,9 @@ type Timers struct {
 	MaxDuration time.Duration `yaml:"max_duration"` // connected calls are cut after this; 0 = unlimited
 	ACKTimeout  time.Duration `yaml:"ack_timeout"`  // our 200 never ACKed by the caller within this: hang up
 	Drain       time.Duration `yaml:"drain"`        // on SIGTERM, how long calls may finish before being cut
+	// ProbeInterval is how often a gateway with probe: true is sent an
+	// OPTIONS; one unanswered within the interval is a failed probe.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // Route sends calls whose called number starts with Prefix to its gateways,
@@ -170,6 +173,10 @@ type Gateway struct {
 	// gateways to viewers too.
 	AuthUser     string `yaml:"auth_user"`
 	AuthPassword string `yaml:"auth_password" json:"-"`
+	// Probe sends the gateway an OPTIONS every timers.probe_interval, as
+	// Kamailio's dispatcher does: after two unanswered in a row the hunt
+	// skips it, until it answers again. Any response counts as an answer.
+	Probe bool `yaml:"probe"`
 	// Proxy, when set, is the outbound proxy (host:port) the INVITE is sent
 	// to with a loose Route, the Request-URI still naming Address. Set from
 	// a call profile's outbound_proxy, not from the route table.
@@ -208,6 +215,9 @@ func (c *Config) applyDefaults() {
 	}
 	if t.Drain == 0 {
 		t.Drain = 30 * time.Second
+	}
+	if t.ProbeInterval == 0 {
+		t.ProbeInterval = 5 * time.Second
 	}
 	c.Media.applyDefaults()
 	c.Cluster.applyDefaults()

@@ -174,6 +174,7 @@ func (v *validator) validate(c *Config) {
 	v.positive("timers.max_ring", c.Timers.MaxRing)
 	v.positive("timers.ack_timeout", c.Timers.ACKTimeout)
 	v.positive("timers.drain", c.Timers.Drain)
+	v.positive("timers.probe_interval", c.Timers.ProbeInterval)
 	if c.Timers.MaxDuration < 0 {
 		v.addf("timers.max_duration", "must not be negative")
 	}

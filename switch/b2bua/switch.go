@@ -38,6 +38,8 @@ type Switch struct {
 	// routesMu orders Reload and SetRoutes, each of which builds cfg from
 	// both the file's configuration and the database's routes.
 	routesMu sync.Mutex
+	// health is what the OPTIONS probes found of the gateways (probe.go).
+	health   health
 	file     *config.Config
 	dbRoutes []config.Route
 	sink     RecordSink
@@ -124,7 +126,8 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.AAA == nil {
 		return nil, errors.New("b2bua: no AAA: limits and credit apply to every call")
 	}
-	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(), regs: registrar.NewCache(),
+	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(),
+		health: health{m: map[string]*GatewayHealth{}}, regs: registrar.NewCache(),
 		closing: make(chan struct{})}
 	if cfg.Registration.Mode == config.RegistrationLocal && o.RegistrarNonces == nil {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
@@ -239,6 +242,7 @@ func (s *Switch) Serve(ctx context.Context) error {
 		}
 	}
 	go s.sweepRegistrations(ctx)
+	go s.probe(ctx)
 	errc := make(chan error, len(serves))
 	for _, serve := range serves {
 		go func() { errc <- serve() }()

@@ -1,0 +1,180 @@
+package b2bua
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/config"
+)
+
+// probeDownAfter is how many probes in a row must go unanswered before a
+// gateway is taken out of the hunt: one lost datagram is not an outage.
+const probeDownAfter = 2
+
+// probeHistory bounds the state changes kept per gateway.
+const probeHistory = 20
+
+// GatewayHealth is what the probes found of one probed gateway.
+type GatewayHealth struct {
+	Address   string         `json:"address"`
+	Transport string         `json:"transport"`
+	Up        bool           `json:"up"`
+	Since     time.Time      `json:"since"` // of the current state
+	LastProbe time.Time      `json:"last_probe"`
+	Failures  int            `json:"failures"` // unanswered probes in a row
+	History   []HealthChange `json:"history"`  // newest last
+}
+
+// HealthChange is one change of a gateway's state.
+type HealthChange struct {
+	At time.Time `json:"at"`
+	Up bool      `json:"up"`
+}
+
+// health holds the probed gateways' states, keyed by transport and
+// address. A gateway nobody probes is absent and always hunted.
+type health struct {
+	mu sync.Mutex
+	m  map[string]*GatewayHealth
+}
+
+func healthKey(gw config.Gateway) string { return gw.Transport + ":" + gw.Address }
+
+// down reports whether the hunt is to skip gw.
+func (h *health) down(gw config.Gateway) bool {
+	if !gw.Probe {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g := h.m[healthKey(gw)]
+	return g != nil && !g.Up
+}
+
+// note records one probe's outcome. A gateway starts up: a switch that
+// has just started routes at once rather than after its first probes.
+func (h *health) note(gw config.Gateway, answered bool, now time.Time) (changed bool, g GatewayHealth) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.m[healthKey(gw)]
+	if st == nil {
+		st = &GatewayHealth{Address: gw.Address, Transport: gw.Transport, Up: true, Since: now}
+		h.m[healthKey(gw)] = st
+	}
+	st.LastProbe = now
+	up := st.Up
+	if answered {
+		st.Failures = 0
+		up = true
+	} else if st.Failures++; st.Failures >= probeDownAfter {
+		up = false
+	}
+	if up != st.Up {
+		st.Up, st.Since, changed = up, now, true
+		st.History = append(st.History, HealthChange{At: now, Up: up})
+		if len(st.History) > probeHistory {
+			st.History = slices.Delete(st.History, 0, len(st.History)-probeHistory)
+		}
+	}
+	return changed, *st
+}
+
+// keep forgets the gateways no longer probed.
+func (h *health) keep(probed map[string]config.Gateway) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.m {
+		if _, ok := probed[k]; !ok {
+			delete(h.m, k)
+		}
+	}
+}
+
+// GatewayHealth lists the probed gateways' states, by address.
+func (s *Switch) GatewayHealth() []GatewayHealth {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	out := make([]GatewayHealth, 0, len(s.health.m))
+	for _, g := range s.health.m {
+		c := *g
+		c.History = slices.Clone(g.History)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b GatewayHealth) int { return strings.Compare(a.Transport+a.Address, b.Transport+b.Address) })
+	return out
+}
+
+// probe sends an OPTIONS to every gateway with probe: true of the routes
+// in force, every timers.probe_interval, until ctx ends. Each probe has the
+// interval to be answered, so that probes never pile up.
+func (s *Switch) probe(ctx context.Context) {
+	for {
+		cfg := s.Config()
+		interval := cfg.Timers.ProbeInterval
+		probed := map[string]config.Gateway{}
+		for _, r := range cfg.Routes {
+			for _, gw := range r.Gateways {
+				if gw.Probe {
+					probed[healthKey(gw)] = gw
+				}
+			}
+		}
+		s.health.keep(probed)
+		var wg sync.WaitGroup
+		for _, gw := range probed {
+			wg.Go(func() {
+				pctx, cancel := context.WithTimeout(ctx, interval)
+				defer cancel()
+				answered := s.options(pctx, gw)
+				if ctx.Err() != nil {
+					return
+				}
+				if changed, g := s.health.note(gw, answered, time.Now()); changed {
+					s.log.Warn("gateway probe: state changed", "gateway", gw.Address, "transport", gw.Transport, "up", g.Up)
+				}
+			})
+		}
+		wg.Wait()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// options sends one OPTIONS to gw and reports whether anything answered.
+func (s *Switch) options(ctx context.Context, gw config.Gateway) bool {
+	host, port := splitHostPort(gw.Address)
+	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
+	if l == nil {
+		return false
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // as sipgo keeps an IPv6 host in a URI
+	}
+	uri := sip.Uri{Scheme: "sip", Host: host, Port: port}
+	req := sip.NewRequest(sip.OPTIONS, uri)
+	req.AppendHeader(l.via())
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "ping", Host: l.host, Port: l.adPort}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
+	callID := sip.CallIDHeader(sip.GenerateTagN(24))
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.OPTIONS})
+	mf := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	req.AppendHeader(l.contact())
+	req.AppendHeader(sip.NewHeader("User-Agent", s.Config().SIP.UserAgent))
+	req.SetTransport(gw.Transport)
+	req.SetDestination(gw.Address)
+	l.bind(req)
+	res, err := s.do(ctx, req)
+	return err == nil && res != nil
+}
