@@ -30,10 +30,13 @@ type Gateway struct {
 	// AuthPassword is write-only: it is never read back out of the
 	// store, so that neither the API, the UI nor the audit log shows it.
 	// An update without one keeps the stored password.
-	AuthPassword string    `json:"auth_password,omitempty"`
-	HasPassword  bool      `json:"auth_password_set"`
-	Enabled      bool      `json:"enabled"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	AuthPassword string `json:"auth_password,omitempty"`
+	HasPassword  bool   `json:"auth_password_set"`
+	// Probe sends the gateway OPTIONS; while it does not answer, the
+	// hunt skips it (config.Gateway.Probe).
+	Probe     bool      `json:"probe"`
+	Enabled   bool      `json:"enabled"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Route sends the calls whose called number starts with Prefix to its

@@ -66,7 +66,7 @@ func TestStoreAndActiveRoutes(t *testing.T) {
 	if !a.HasPassword || a.AuthPassword != "" {
 		t.Errorf("stored gateway %+v: want its password set and never read back", a)
 	}
-	if _, err := s.CreateGateway(ctx, Gateway{Name: "b", Address: "127.0.0.1:5080", Transport: "tcp", Enabled: true}); err != nil {
+	if _, err := s.CreateGateway(ctx, Gateway{Name: "b", Address: "127.0.0.1:5080", Transport: "tcp", Probe: true, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	var fe FieldErrors
@@ -87,7 +87,7 @@ func TestStoreAndActiveRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(active) != 1 || len(active[0].Gateways) != 2 || active[0].Gateways[0].Address != "127.0.0.1:5080" ||
+	if len(active) != 1 || len(active[0].Gateways) != 2 || active[0].Gateways[0].Address != "127.0.0.1:5080" || !active[0].Gateways[0].Probe || active[0].Gateways[1].Probe ||
 		active[0].Gateways[1].AuthPassword != "secret" || active[0].NoProgress != 2*time.Second {
 		t.Fatalf("active routes %+v", active)
 	}
