@@ -75,6 +75,10 @@ func (f *fakeSwitch) ActiveCalls() int64 {
 
 func (f *fakeSwitch) Stats() *b2bua.Stats    { return &f.stats }
 func (f *fakeSwitch) Config() *config.Config { return f.cfg }
+func (f *fakeSwitch) GatewayHealth() []b2bua.GatewayHealth {
+	return []b2bua.GatewayHealth{{Address: "127.0.0.1:5080", Transport: "udp", Up: false, Failures: 3,
+		History: []b2bua.HealthChange{{At: time.Now(), Up: false}}}}
+}
 
 const testConfig = `
 routes:

@@ -57,6 +57,7 @@ var (
 	descRadReq    = prometheus.NewDesc("tollgate_radius_requests_total", "RADIUS requests sent, by server.", []string{"server"}, nil)
 	descRadTO     = prometheus.NewDesc("tollgate_radius_timeouts_total", "RADIUS requests no try of which was answered, by server.", []string{"server"}, nil)
 	descRadLat    = prometheus.NewDesc("tollgate_radius_latency_seconds", "Mean RADIUS answer latency, by server.", []string{"server"}, nil)
+	descGwUp      = prometheus.NewDesc("tollgate_gateway_up", "1 while a probed gateway answers its OPTIONS, 0 once two in a row went unanswered (the hunt skips it).", []string{"gateway", "transport"}, nil)
 	descRadUp     = prometheus.NewDesc("tollgate_radius_server_up", "1 when the RADIUS server is in service.", []string{"server"}, nil)
 	descRelayUp   = prometheus.NewDesc("tollgate_media_relay_up", "1 when the rtpproxy relay answers and takes calls.", []string{"mode", "relay"}, nil)
 	descRelaySess = prometheus.NewDesc("tollgate_builtin_relay_sessions", "Sessions open in the built-in relay.", nil, nil)
@@ -66,7 +67,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActive, descStarted, descAnswered, descAttempts, descOverload, descMalformed, descLimit, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
-		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc} {
+		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc, descGwUp} {
 		ch <- d
 	}
 }
@@ -85,6 +86,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAnswered, float64(st.CallsAnswered.Load()))
 	for _, a := range gatewayAttempts(st) {
 		counter(descAttempts, float64(a.Attempts), a.Outcome)
+	}
+	for _, g := range s.sw.GatewayHealth() {
+		gauge(descGwUp, boolFloat(g.Up), g.Address, g.Transport)
 	}
 	counter(descOverload, float64(st.Refused.Load()))
 	counter(descMalformed, float64(st.Malformed.Load()))

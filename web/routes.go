@@ -95,6 +95,7 @@ func (s *Server) routes() http.Handler {
 		r.With(s.role(roleAdmin)).Get("/audit", s.apiAudit)
 		r.Route("/gateways", func(r chi.Router) {
 			r.Get("/", s.apiGateways)
+			r.Get("/health", s.apiGatewayHealth)
 			r.Get("/{id}", s.apiGateway)
 			r.With(s.role(roleAdmin)).Post("/", s.apiAddGateway)
 			r.With(s.role(roleAdmin)).Put("/{id}", s.apiPutGateway)

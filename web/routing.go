@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tollgate/tollgate/routing"
+	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // Audit actions of the routing tables; the detail holds the object before
@@ -63,6 +64,7 @@ func (s *Server) routingFail(w http.ResponseWriter, r *http.Request, err error) 
 type routingView struct {
 	Gateways []routing.Gateway
 	Routes   []routing.Route
+	Health   []b2bua.GatewayHealth // of the probed gateways, file's and database's
 }
 
 func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
@@ -75,6 +77,7 @@ func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
 		s.routingFail(w, r, err)
 		return
 	}
+	v.Health = s.sw.GatewayHealth()
 	s.render(w, r, http.StatusOK, "routing", v)
 }
 
@@ -85,6 +88,7 @@ func gatewayForm(r *http.Request) routing.Gateway {
 		Name: r.PostFormValue("name"), Address: r.PostFormValue("address"), Transport: r.PostFormValue("transport"),
 		UDPOnly: r.PostFormValue("udp_only") != "", AuthUser: r.PostFormValue("auth_user"),
 		AuthPassword: r.PostFormValue("auth_password"), Enabled: r.PostFormValue("enabled") != "",
+		Probe: r.PostFormValue("probe") != "",
 	}
 }
 
@@ -255,6 +259,12 @@ func (s *Server) apiGateways(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"gateways": gs})
 }
 
+// apiGatewayHealth lists what the OPTIONS probes found, per probed
+// gateway of the routes in force (the file's and the database's).
+func (s *Server) apiGatewayHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"gateways": s.sw.GatewayHealth()})
+}
+
 func (s *Server) apiGateway(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.pathID(w, r)
 	if !ok {
@@ -268,7 +278,7 @@ func (s *Server) apiGateway(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, g)
 }
 
-const gatewayBodyHelp = `want a JSON gateway object: {"name", "address", "transport", "udp_only", "auth_user", "auth_password", "enabled"}`
+const gatewayBodyHelp = `want a JSON gateway object: {"name", "address", "transport", "udp_only", "auth_user", "auth_password", "probe", "enabled"}`
 
 func (s *Server) apiAddGateway(w http.ResponseWriter, r *http.Request) {
 	g := routing.NewGateway()

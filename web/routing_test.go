@@ -117,6 +117,15 @@ func TestRoutingUI(t *testing.T) {
 		!strings.Contains(page.body, "disabled") {
 		t.Errorf("routing page = %d", page.StatusCode)
 	}
+	if !strings.Contains(page.body, `data-address="127.0.0.1:5080"`) || !strings.Contains(page.body, ">down<") {
+		t.Errorf("the routing page lacks the probed gateway's state")
+	}
+	if m := a.get("/metrics"); !strings.Contains(m.body, `tollgate_gateway_up{gateway="127.0.0.1:5080",transport="udp"} 0`) {
+		t.Errorf("/metrics lacks the probed gateway's state")
+	}
+	if h := a.get("/api/v1/gateways/health"); h.StatusCode != 200 || !strings.Contains(h.body, `"up": false`) {
+		t.Errorf("gateway health = %d %s", h.StatusCode, h.body)
+	}
 	v := e.login("viewer")
 	if r := v.get("/routing"); r.StatusCode != 200 || strings.Contains(r.body, `id="add-gateway"`) {
 		t.Errorf("viewer's routing page = %d", r.StatusCode)

@@ -40,6 +40,7 @@ type Switch interface {
 	ActiveCalls() int64
 	Stats() *b2bua.Stats
 	Config() *config.Config
+	GatewayHealth() []b2bua.GatewayHealth
 }
 
 // Options are the server's collaborators. Only Switch is required.
