@@ -16,13 +16,16 @@ import (
 // a route over them on the Routing page; within a second the running
 // tollgate routes a SIPp call by it (the file routes the same prefix to
 // another gateway); the admin disables the first gateway and the next call
-// goes to the second; a viewer sees the routing tables and is refused every
+// goes to the second; a probed gateway that answers nothing shows down and
+// the next call skips it; a viewer sees the routing tables and is refused every
 // change, in the page and over HTTP.
 func TestRoutingInChromium(t *testing.T) {
 	dsn := testenv.SharedPostgres(t).NewDatabase(t)
 	fileGW, gwA, gwB := uas(t, "uas.xml", nil), uas(t, "uas.xml", nil), uas(t, "uas.xml", nil)
 	webAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t))
-	p := startTollgate(t, fmt.Sprintf(`routes:
+	dead := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) // a gateway that answers nothing
+	p := startTollgate(t, fmt.Sprintf(`timers: {probe_interval: 200ms}
+routes:
   - {name: file-us, prefix: "1", gateways: [{address: %q}]}
 cdr:
   migrate: true
@@ -86,6 +89,35 @@ web:
 	if got := call("12125550102", 3); got != "db-us "+gwB.Addr() {
 		t.Fatalf("the call after carrier-a was disabled went to %q, want carrier-b", got)
 	}
+	// A probed gateway that answers nothing shows down and the hunt skips
+	// it: the call goes to the next gateway with a single attempt.
+	b.run("add a probed gateway that answers nothing",
+		chromedp.SendKeys(chromedp.CSS(`#add-gateway input[name="name"]`), "carrier-dead"),
+		chromedp.SendKeys(chromedp.CSS(`#add-gateway input[name="address"]`), dead),
+		chromedp.Click(chromedp.CSS(`#add-gateway input[name="probe"]`)),
+		chromedp.Click(chromedp.CSS(`#add-gateway button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#gateways tr[data-name="carrier-dead"]`)))
+	b.run("add a route trying it first",
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="name"]`), "db-uk"),
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="prefix"]`), "44"),
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="gateways"]`), "carrier-dead, carrier-b"),
+		chromedp.Click(chromedp.CSS(`#add-route button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#routes tr[data-name="db-uk"]`)))
+	testenv.Eventually(t, 5*time.Second, "the probed gateway to show down", func() bool {
+		b.navigate("/routing", chromedp.WaitVisible(chromedp.ID("health")))
+		return b.count(`#health tr[data-address="`+dead+`"] .state.bad`) == 1
+	})
+	if h := b.fetch("GET", "/api/v1/gateways/health", ""); !strings.Contains(h.Body, `"up": false`) {
+		t.Errorf("the API's gateway health: %s", h.Body)
+	}
+	if got := call("442071838751", 4); got != "db-uk "+gwB.Addr() {
+		t.Fatalf("the call past the down gateway went to %q, want carrier-b", got)
+	}
+	if n := query(t, dsn, "SELECT jsonb_array_length(attempts) AS n FROM cdrs WHERE called_received = '442071838751'")[0]["n"]; n != int32(1) && n != int64(1) {
+		t.Errorf("the call past the down gateway made %v attempts, want 1", n)
+	}
+	b.screenshot("routing")
+
 	b.navigate("/audit", chromedp.WaitVisible(chromedp.ID("audit")))
 	if audit := b.text("#audit"); !strings.Contains(audit, "gateway change") || !strings.Contains(audit, "route add") {
 		t.Errorf("the audit log lacks the routing changes:\n%s", audit)
