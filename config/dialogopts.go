@@ -1,6 +1,9 @@
 package config
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // DialogOptions are the profile options that shape requests within a
 // call's dialogs rather than its setup: NAT traversal, transfers (SEMS fix_replaces_ref,
@@ -40,6 +43,13 @@ type DialogOptions struct {
 	HoldZeroConnectionBLeg bool   `yaml:"hold_zero_connection_bleg,omitempty"`
 	HoldActivityALeg       string `yaml:"hold_activity_aleg,omitempty"`
 	HoldActivityBLeg       string `yaml:"hold_activity_bleg,omitempty"`
+
+	// MIMEFilter strips parts of multipart bodies (an ISUP part beside
+	// the SDP of SIP-I/SIP-T) as SEMS's mime_filter: whitelist or
+	// blacklist of the media types in MIMEFilterList; the SDP part always
+	// stays. Empty: every part crosses.
+	MIMEFilter     string   `yaml:"mime_filter,omitempty"`
+	MIMEFilterList []string `yaml:"mime_filter_list,omitempty"`
 }
 
 // orTrue is *b, or true when unset.
@@ -82,6 +92,16 @@ func (v *validator) validateDialogOptions(path string, o *DialogOptions) bool {
 			v.addf(path+"."+a.option, "%q: want sendrecv, sendonly, recvonly or inactive", *a.value)
 			ok = false
 		}
+	}
+	switch o.MIMEFilter {
+	case "":
+	case FilterWhitelist, FilterBlacklist:
+		for i, t := range o.MIMEFilterList {
+			o.MIMEFilterList[i] = strings.ToLower(strings.TrimSpace(t))
+		}
+	default:
+		v.addf(path+".mime_filter", "%q: want whitelist or blacklist", o.MIMEFilter)
+		ok = false
 	}
 	return ok
 }

@@ -44,6 +44,13 @@ profiles:
 	}
 	_, err = Parse([]byte(route + `
 profiles:
+  - {name: mime, mime_filter: greylist}
+`))
+	if err == nil || !strings.Contains(err.Error(), `profiles[0].mime_filter: "greylist"`) {
+		t.Errorf("err = %v", err)
+	}
+	_, err = Parse([]byte(route + `
+profiles:
   - {name: bad, allow_subless_notify: maybe}
 `))
 	if err == nil || !strings.Contains(err.Error(), "line ") || !strings.Contains(err.Error(), "maybe") {

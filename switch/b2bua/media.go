@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -40,8 +39,8 @@ const (
 	opAnswer                // rtpproxy L
 )
 
-// errNotSDP is a body a relay cannot anchor: it is not plain SDP
-// (multipart bodies are not rewritten).
+// errNotSDP is a body a relay cannot anchor: neither SDP nor a
+// multipart/mixed body with an SDP part.
 var errNotSDP = errors.New("body is not application/sdp")
 
 // sideOf names the side a message of the call comes from.
@@ -237,13 +236,20 @@ func (c *Call) inDialogSDP(op mediaOp, from rtpproxyctl.Side, msg sip.Message) (
 // anchor runs one SDP through the relay and returns it rewritten to the
 // relay's address and ports.
 func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, error) {
+	var ct string
 	if cts := msg.GetHeaders("Content-Type"); len(cts) > 0 {
-		mt, _, _ := strings.Cut(cts[0].Value(), ";")
-		if !strings.EqualFold(strings.TrimSpace(mt), "application/sdp") {
-			return nil, errNotSDP
-		}
+		ct = cts[0].Value()
 	}
-	sd, err := sdpedit.Parse(msg.Body())
+	// The SDP itself, or the SDP part of a multipart body (SIP-I/SIP-T),
+	// whose other parts cross as they are.
+	body, err := sdpedit.FindSDP(ct, msg.Body())
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return nil, errNotSDP
+	}
+	sd, err := sdpedit.Parse(body.SDP())
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +272,7 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	if err := rewriteStreams(sd, streams, eps); err != nil {
 		return nil, err
 	}
-	return sd.Bytes(), nil
+	return body.With(sd.Bytes()), nil
 }
 
 // mediaRefusal is the answer to a request whose SDP could not be anchored.

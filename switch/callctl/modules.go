@@ -18,6 +18,7 @@ var table = []struct {
 	{"message_filter", newMessageFilter},
 	{"rewrite", newRewrite},
 	{"headers", newHeaders},
+	{"mime_filter", newMIMEFilter},
 	{"codec_filter", newCodecFilter},
 	{"transcoder", newTranscoder},
 	{"codec_preference", newCodecPreference},

@@ -1,8 +1,6 @@
 package callctl
 
 import (
-	"strings"
-
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/tollgate/tollgate/switch/sdpedit"
@@ -14,33 +12,39 @@ import (
 // By then the media relay has anchored the body, so they edit what the
 // peer will actually receive.
 
-// sdpOf parses msg's body when it is SDP: a body with Content-Type
-// application/sdp, or with none (the media relay reads those as SDP too).
-// It returns nil, nil for a message without SDP or with another body
-// (multipart is left alone).
+// sdpOf parses msg's SDP: the body with Content-Type application/sdp, or
+// with none (the media relay reads those as SDP too), or the SDP part of
+// a multipart/mixed body (SIP-I/SIP-T). It returns nil, nil for a message
+// without SDP.
 func sdpOf(msg sip.Message) (*sdpedit.SDP, error) {
-	if len(msg.Body()) == 0 {
-		return nil, nil
+	s, _, err := parseSDPBody(msg)
+	return s, err
+}
+
+func parseSDPBody(msg sip.Message) (*sdpedit.SDP, *sdpedit.Body, error) {
+	var ct string
+	if cts := msg.GetHeaders("Content-Type"); len(cts) > 0 {
+		ct = cts[0].Value()
 	}
-	if ct := msg.GetHeaders("Content-Type"); len(ct) > 0 {
-		mt, _, _ := strings.Cut(ct[0].Value(), ";")
-		if !strings.EqualFold(strings.TrimSpace(mt), "application/sdp") {
-			return nil, nil
-		}
+	body, err := sdpedit.FindSDP(ct, msg.Body())
+	if body == nil || err != nil {
+		return nil, nil, err
 	}
-	return sdpedit.Parse(msg.Body())
+	s, err := sdpedit.Parse(body.SDP())
+	return s, body, err
 }
 
 // editSDP applies edit to msg's SDP, if it has one, and writes the result
-// back; on any error the body is left as it was.
+// back, in its multipart body if it came in one; on any error the body is
+// left as it was.
 func editSDP(msg sip.Message, edit func(*sdpedit.SDP) error) error {
-	s, err := sdpOf(msg)
+	s, body, err := parseSDPBody(msg)
 	if s == nil || err != nil {
 		return err
 	}
 	if err := edit(s); err != nil {
 		return err
 	}
-	msg.SetBody(s.Bytes())
+	msg.SetBody(body.With(s.Bytes()))
 	return nil
 }
