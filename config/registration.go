@@ -26,6 +26,13 @@ type Registration struct {
 	// learns soon that a client went away.
 	MaxUAExpires int `yaml:"max_ua_expires"`
 
+	// NATKeepalive (seconds, 0: none) is how often a client behind NAT
+	// (its Contact is not the address its REGISTER came from) gets an
+	// OPTIONS over its flow: it keeps the NAT's binding open between the
+	// client's refreshes, and a client that does not answer within the
+	// interval is dropped, its flow dead.
+	NATKeepalive int `yaml:"nat_keepalive"`
+
 	// The local registrar. Realm is the digest realm, and the domain of
 	// every AoR it holds: a call to user@anything finds user's bindings.
 	Realm string `yaml:"realm"`
@@ -105,6 +112,9 @@ func (v *validator) validateRegistration(r *Registration) {
 	}
 	if r.MaxUAExpires < 1 {
 		v.addf("registration.max_ua_expires", "%d: want at least 1 second", r.MaxUAExpires)
+	}
+	if r.NATKeepalive < 0 {
+		v.addf("registration.nat_keepalive", "must not be negative")
 	}
 	if r.MinRegExpires < r.MaxUAExpires {
 		v.addf("registration.min_reg_expires", "%d: want at least max_ua_expires (%d), or the cache answers nothing",

@@ -195,7 +195,7 @@ func (s *Switch) relayRegister(r *register, tx sip.ServerTransaction, rc config.
 	up := s.upstreamRegister(r, l, rc)
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	res, err := s.sendRegister(ctx, up)
+	res, err := s.sendRequest(ctx, up)
 	if err != nil {
 		s.log.Warn("registrar unreachable", "upstream", rc.Upstream, "error", err)
 		s.reply(r.req, tx, 504, "Registrar Unreachable")
@@ -284,8 +284,8 @@ func aliasContact(l *listener, alias string, expires int) *sip.ContactHeader {
 	return ch
 }
 
-// sendRegister sends a REGISTER and returns its final response.
-func (s *Switch) sendRegister(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+// sendRequest sends a non-INVITE request and returns its final response.
+func (s *Switch) sendRequest(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	tx, err := s.cli.TransactionRequest(ctx, req, prebuilt)
 	if err != nil {
 		return nil, err
@@ -356,7 +356,8 @@ func userAgent(req *sip.Request) string {
 
 // sweepRegistrations is the one sweeper of the cache: each binding whose
 // client stopped refreshing it is dropped, and its alias removed upstream
-// so the registrar stops sending calls Tollgate can no longer deliver.
+// so the registrar stops sending calls Tollgate can no longer deliver; and
+// the NAT keepalives that are due are sent (natkeepalive.go).
 func (s *Switch) sweepRegistrations(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
@@ -369,6 +370,7 @@ func (s *Switch) sweepRegistrations(ctx context.Context) {
 				s.log.Info("registration expired", "aor", b.AoR, "contact", b.Contact)
 				go s.unregisterUpstream(b)
 			}
+			s.keepNATsOpen(now, s.Config().Registration)
 		}
 	}
 }
@@ -409,7 +411,7 @@ func (s *Switch) unregisterUpstream(b registrar.Binding) {
 	l.bind(req)
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	res, err := s.sendRegister(ctx, req)
+	res, err := s.sendRequest(ctx, req)
 	switch {
 	case err != nil:
 		s.log.Warn("alias not removed upstream", "alias", b.Alias, "error", err)

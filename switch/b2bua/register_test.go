@@ -154,3 +154,48 @@ func TestRegCacheOutOfOrder(t *testing.T) {
 		t.Errorf("bindings of dave: %+v, want the one of CSeq 5", bs)
 	}
 }
+
+// TestNATKeepaliveDropsDeadFlow: a client behind NAT gets OPTIONS over its
+// flow, which it answers (SIPp's -aa) and keeps its binding; once it is
+// gone, the next keepalive goes unanswered and the binding is dropped long
+// before its lifetime ends. A client not behind NAT gets none.
+func TestNATKeepaliveDropsDeadFlow(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar.xml"})
+	ts := startSwitch(t, fmt.Sprintf(`registration:
+  mode: cache
+  upstream: %s
+  max_ua_expires: 60
+  nat_keepalive: 1
+`, reg.Addr()))
+	port := testenv.FreePort(t)
+	natted := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_client.xml", Remote: ts.addr(),
+		Port: port, Service: "erin", Calls: 1, Pause: 60 * time.Second,
+		Keys: map[string]string{"expires": "3600", "contact_port": strconv.Itoa(testenv.FreePort(t))}})
+	direct := testenv.FreePort(t)
+	testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_client.xml", Remote: ts.addr(),
+		Port: direct, Service: "frank", Calls: 1, Pause: 60 * time.Second,
+		Keys: map[string]string{"expires": "3600", "contact_port": strconv.Itoa(direct)}})
+	testenv.Eventually(t, 5*time.Second, "erin and frank registered", func() bool {
+		return len(ts.regs.Bindings("erin@127.0.0.1")) == 1 && len(ts.regs.Bindings("frank@127.0.0.1")) == 1
+	})
+	if b := ts.regs.Bindings("frank@127.0.0.1")[0]; behindNAT(b) {
+		t.Errorf("frank, whose Contact is his source, taken for behind NAT: %+v", b)
+	}
+	if b := ts.regs.Bindings("erin@127.0.0.1")[0]; !behindNAT(b) {
+		t.Errorf("erin, whose Contact is not her source, not taken for behind NAT: %+v", b)
+	}
+	testenv.Eventually(t, 5*time.Second, "three keepalives sent, each answered (none dropped erin)", func() bool {
+		return ts.stats.NATKeepalives.Load() >= 3
+	})
+	if n := ts.stats.DeadFlows.Load(); n != 0 || len(ts.regs.Bindings("erin@127.0.0.1")) != 1 {
+		t.Fatalf("an answered keepalive dropped a binding (%d dead flows)", n)
+	}
+	natted.Stop()
+	testenv.Eventually(t, 5*time.Second, "erin's dead flow dropped", func() bool {
+		return len(ts.regs.Bindings("erin@127.0.0.1")) == 0
+	})
+	if n := ts.stats.DeadFlows.Load(); n != 1 {
+		t.Errorf("%d dead flows, want erin's", n)
+	}
+}

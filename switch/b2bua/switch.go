@@ -98,6 +98,10 @@ type Stats struct {
 	// the upstream registrar and those the cache answered itself.
 	RegistersRelayed atomic.Uint64
 	RegistersCached  atomic.Uint64
+	// NATKeepalives are the OPTIONS sent over registered clients' flows;
+	// DeadFlows the bindings dropped because one went unanswered.
+	NATKeepalives atomic.Uint64
+	DeadFlows     atomic.Uint64
 
 	attempts attemptCounters
 }

@@ -47,6 +47,15 @@ type Binding struct {
 	// Upstream is when the registrar's binding of the alias ends: the
 	// cache answers refreshes itself while it is far enough away.
 	Upstream time.Time
+	// Keepalive is when the next NAT keepalive is due (Keepalives).
+	Keepalive time.Time
+}
+
+// BehindNAT tells whether the client's Contact names another address
+// than the one its REGISTER came from: a NAT between, whose binding only
+// traffic keeps open.
+func (b Binding) BehindNAT(contactHostPort netip.AddrPort) bool {
+	return contactHostPort != b.Flow.Source
 }
 
 // ErrOutOfOrder refuses a REGISTER whose CSeq is not above the last one
@@ -198,6 +207,24 @@ func (c *Cache) Sweep(now time.Time) []Binding {
 		if !now.Before(b.Expires) {
 			out = append(out, *b)
 			c.drop(b)
+		}
+	}
+	return out
+}
+
+// Keepalives returns the bindings accepted by behind whose keepalive is
+// due by now, and makes the next one due every later.
+func (c *Cache) Keepalives(now time.Time, every time.Duration, behind func(Binding) bool) []Binding {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Binding
+	for _, b := range c.byAlias {
+		if b.Keepalive.After(now) {
+			continue
+		}
+		b.Keepalive = now.Add(every)
+		if behind(*b) {
+			out = append(out, *b)
 		}
 	}
 	return out
