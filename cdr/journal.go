@@ -183,6 +183,15 @@ func crashed(rec Record, lastAlive time.Time) Record {
 	return rec
 }
 
+// NodeLost completes the CDR of a call that was connected on a cluster node
+// that died, ending it at the node's last heartbeat: what a surviving node
+// writes for it.
+func NodeLost(rec Record, lastAlive time.Time) Record {
+	rec = crashed(rec, lastAlive)
+	rec.DisconnectReason = ReasonNodeLost
+	return rec
+}
+
 // apply replays one entry into the live set.
 func (j *Journal) apply(p []byte) {
 	if len(p) == 0 {

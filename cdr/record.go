@@ -188,6 +188,7 @@ const (
 	ReasonAdminKill      = "admin kill"
 	ReasonShutdown       = "shutdown"
 	ReasonCrashed        = "switch restart" // connected when Tollgate died; written from the journal
+	ReasonNodeLost       = "node lost"      // connected on a cluster node that died; written by a survivor
 
 	// ReasonRadiusDisconnect: a RADIUS Disconnect-Request (RFC 5176) ended it.
 	ReasonRadiusDisconnect = "radius disconnect"
