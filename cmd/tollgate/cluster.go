@@ -11,6 +11,19 @@ import (
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
+// newRedis is a client of cluster.redis. No retries: a new call waits for
+// one try within the timeout, then is decided by when_down. Pool timeouts
+// as short, so a call never queues behind a dead connection.
+func newRedis(c config.Cluster) *redis.Client {
+	r := c.Redis
+	if len(r.Sentinels) > 0 {
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: r.SentinelMaster, SentinelAddrs: r.Sentinels,
+			Password: r.Password, DB: r.DB, MaxRetries: -1, DialTimeout: c.Heartbeat, PoolTimeout: r.Timeout})
+	}
+	return redis.NewClient(&redis.Options{Addr: r.Address, Password: r.Password, DB: r.DB,
+		MaxRetries: -1, DialTimeout: c.Heartbeat, PoolTimeout: r.Timeout})
+}
+
 // limiter is the switch's Limiter: billing.Limits on one node, or, with
 // cluster.redis, billing.SharedLimits holding the limits cluster-wide. The
 // returned function stops the heartbeat (taking this node's counts out of
@@ -22,17 +35,7 @@ func limiter(ctx context.Context, cfg *config.Config, log *slog.Logger) (b2bua.L
 		return billing.NewLimits(limits), func() {}
 	}
 	r := c.Redis
-	// No retries: a new call waits for one try within the timeout, then is
-	// decided by when_down. Pool timeouts as short, so a call never queues
-	// behind a dead connection.
-	var rdb *redis.Client
-	if len(r.Sentinels) > 0 {
-		rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: r.SentinelMaster, SentinelAddrs: r.Sentinels,
-			Password: r.Password, DB: r.DB, MaxRetries: -1, DialTimeout: c.Heartbeat, PoolTimeout: r.Timeout})
-	} else {
-		rdb = redis.NewClient(&redis.Options{Addr: r.Address, Password: r.Password, DB: r.DB,
-			MaxRetries: -1, DialTimeout: c.Heartbeat, PoolTimeout: r.Timeout})
-	}
+	rdb := newRedis(c)
 	down := billing.FailOpen
 	if r.WhenDown == config.RedisDownClosed {
 		down = billing.FailClosed

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/internal/testenv"
 )
@@ -73,5 +77,64 @@ cdr:
 	}
 	if len(nodes) != 3 {
 		t.Errorf("calls on nodes %v, want all three", nodes)
+	}
+}
+
+// TestClusterNodeLost: a node SIGKILLed with calls up. Within dead_after +
+// 10 s one survivor writes exactly one CDR (reason "node lost", the dead
+// node's name) and one RADIUS Stop per leg of each of its connected calls;
+// the dead node, restarted, writes none of them again.
+func TestClusterNodeLost(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	r := testenv.StartRedis(t)
+	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
+	gw := uas(t, "uas.xml", nil)
+	start := func(name string) *proc {
+		return startTollgate(t, fmt.Sprintf(`cluster:
+  node: %s
+  redis: {address: %q, timeout: 200ms}
+  heartbeat: 200ms
+  dead_after: 1s
+routes:
+  - {name: gw, prefix: "1", gateways: [{address: %q}]}
+radius:
+  acct_servers: [{address: %q, secret: %q}]
+cdr:
+  migrate: true
+`, name, r.Addr, gw.Addr(), fr.AcctAddr, fr.Secret), "TOLLGATE_CDR_DATABASE="+dsn)
+	}
+	a := start("sw-a")
+	start("sw-b")
+	start("sw-c")
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer rdb.Close()
+	const up = 5
+	long := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: a.addr(), Service: "1001",
+		Calls: up, Rate: 50, Pause: time.Minute, Timeout: 90 * time.Second})
+	testenv.Eventually(t, 15*time.Second, "the calls mirrored in Redis", func() bool {
+		return rdb.HLen(context.Background(), "tollgate:journal:sw-a").Val() == up
+	})
+	testenv.Eventually(t, 10*time.Second, "their Starts", func() bool { return detailCount(t, fr, "Start") == 2*up })
+	a.signal(syscall.SIGKILL)
+	a.waitExit(10 * time.Second)
+	long.Stop()
+	killed := time.Now()
+	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs WHERE node = 'sw-a' AND disconnect_reason = 'node lost'", up)
+	testenv.Eventually(t, 11*time.Second-time.Since(killed), "a Stop per leg", func() bool { return detailCount(t, fr, "Stop") >= 2*up })
+	if d := time.Since(killed); d > 11*time.Second {
+		t.Errorf("records written %v after the kill, want within dead_after + 10 s", d)
+	}
+
+	a.start("TOLLGATE_CDR_DATABASE=" + dsn)
+	// start waited for "SIP listening", which comes after the claim.
+	if !strings.Contains(a.output(), `"msg":"calls taken over by a surviving node: not written again here","node":"sw-a","calls":5`) {
+		t.Errorf("the restarted node did not drop the 5 calls a survivor wrote")
+	}
+	if n := query(t, dsn, "SELECT count(*) AS n FROM cdrs")[0]["n"]; n != int64(up) {
+		t.Errorf("%v CDRs after the restart, want %d: none written twice", n, up)
+	}
+	if n := detailCount(t, fr, "Stop"); n != 2*up {
+		t.Errorf("%d Stops after the restart, want %d", n, 2*up)
 	}
 }

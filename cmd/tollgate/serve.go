@@ -135,6 +135,10 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer media.Close()
+	if cfg.Cluster.Shared() {
+		// Before this node's first heartbeat: see claimOwnCalls.
+		claimOwnCalls(ctx, cfg.Cluster, records, log)
+	}
 	// RADIUS closes first: the switch's shutdown has sent every call's
 	// Stop records, which it may still be delivering or queueing.
 	radius, err := startRadius(ctx, cfg, log)
@@ -144,7 +148,9 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	defer radius.Close()
 	records.recoverCalls(ctx, radius.acct, log)
-	opts := b2bua.Options{Log: log, Sink: records, Journal: records, Gate: records, Media: media.relays(), AAA: radius.AAA}
+	journal, stopJournal := startSharedJournal(ctx, cfg, records, radius.acct, log)
+	defer stopJournal()
+	opts := b2bua.Options{Log: log, Sink: journal, Journal: journal, Gate: records, Media: media.relays(), AAA: radius.AAA}
 	if cfg.Registration.Mode == config.RegistrationLocal {
 		// The local registrar's challenges; a REGISTER's nonce is its own,
 		// whatever RADIUS does with calls.
