@@ -33,6 +33,15 @@ type Registration struct {
 	// interval is dropped, its flow dead.
 	NATKeepalive int `yaml:"nat_keepalive"`
 
+	// Limits: bindings per client address and per AoR (0: no limit), and
+	// REGISTERs per second per source address with a burst (0: no limit;
+	// burst defaults to the rate). Beyond the rate a REGISTER gets 503
+	// before it is read further; beyond a count, 403.
+	MaxPerSource  int     `yaml:"max_per_source"`
+	MaxPerAoR     int     `yaml:"max_per_aor"`
+	RegisterRate  float64 `yaml:"register_rate"`
+	RegisterBurst int     `yaml:"register_burst"`
+
 	// The local registrar. Realm is the digest realm, and the domain of
 	// every AoR it holds: a call to user@anything finds user's bindings.
 	Realm string `yaml:"realm"`
@@ -81,6 +90,9 @@ func (r *Registration) applyDefaults() {
 	if r.MaxUAExpires == 0 {
 		r.MaxUAExpires = 60
 	}
+	if r.RegisterBurst == 0 {
+		r.RegisterBurst = max(1, int(r.RegisterRate))
+	}
 	if r.Realm == "" {
 		r.Realm = "tollgate"
 	}
@@ -93,6 +105,9 @@ func (r *Registration) applyDefaults() {
 }
 
 func (v *validator) validateRegistration(r *Registration) {
+	if r.MaxPerSource < 0 || r.MaxPerAoR < 0 || r.RegisterRate < 0 || r.RegisterBurst < 0 {
+		v.addf("registration", "max_per_source, max_per_aor, register_rate and register_burst must not be negative")
+	}
 	switch r.Mode {
 	case RegistrationOff:
 		return

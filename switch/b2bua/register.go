@@ -59,9 +59,19 @@ func (s *Switch) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 		return
 	}
+	if !s.registerAllowed(req, rc) {
+		s.stats.RegistersLimited.Add(1)
+		s.reply(req, tx, 503, "Too Many REGISTERs", s.retryAfter())
+		return
+	}
 	r, why := s.readRegister(req)
 	if why != "" {
 		s.reply(req, tx, 400, why)
+		return
+	}
+	if why := s.overBindingLimits(r, rc); why != "" {
+		s.stats.RegistersLimited.Add(1)
+		s.reply(req, tx, 403, why)
 		return
 	}
 	if rc.Mode == config.RegistrationLocal {
@@ -371,6 +381,9 @@ func (s *Switch) sweepRegistrations(ctx context.Context) {
 				go s.unregisterUpstream(b)
 			}
 			s.keepNATsOpen(now, s.Config().Registration)
+			if s.regRate != nil {
+				s.regRate.Sweep(now)
+			}
 		}
 	}
 }
@@ -453,4 +466,40 @@ func (c *Call) registeredHops(cfg *config.Config, route *config.Route) (hops []h
 		hops = append(hops, hop{route: baseRoute(cfg, route), gw: gw, target: &u, contact: &u})
 	}
 	return hops, true
+}
+
+// registerAllowed is the REGISTER rate per source: the first thing asked
+// of a REGISTER, so a flood is refused for the cost of a map lookup and
+// never reaches the cache or the registrar upstream.
+func (s *Switch) registerAllowed(req *sip.Request, rc config.Registration) bool {
+	if s.regRate == nil {
+		return true
+	}
+	src, err := netip.ParseAddrPort(req.Source())
+	return err == nil && s.regRate.Allow(src.Addr().Unmap(), time.Now())
+}
+
+// overBindingLimits names the limit a REGISTER's new contacts would pass:
+// bindings per AoR or per client address. Refreshes and removals pass.
+func (s *Switch) overBindingLimits(r *register, rc config.Registration) string {
+	if rc.MaxPerAoR == 0 && rc.MaxPerSource == 0 {
+		return ""
+	}
+	added := 0
+	for _, a := range r.contacts {
+		if _, ok := s.regs.Get(r.aor, a.uri); !ok && a.expires > 0 {
+			added++
+		}
+	}
+	if added == 0 {
+		return ""
+	}
+	perAoR, perSource := s.regs.Counts(r.aor, r.flow.Source)
+	switch {
+	case rc.MaxPerAoR > 0 && perAoR+added > rc.MaxPerAoR:
+		return "Too Many Contacts For This AoR"
+	case rc.MaxPerSource > 0 && perSource+added > rc.MaxPerSource:
+		return "Too Many Registrations From This Address"
+	}
+	return ""
 }

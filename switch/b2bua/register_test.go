@@ -199,3 +199,53 @@ func TestNATKeepaliveDropsDeadFlow(t *testing.T) {
 		t.Errorf("%d dead flows, want erin's", n)
 	}
 }
+
+// TestRegistrationLimits: a source over its REGISTER rate gets 503 before
+// anything else is done, and a new binding over the limit per address or
+// per AoR gets 403; what was bound stays.
+func TestRegistrationLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, limit string
+		second      string // the second client's AoR user
+	}{
+		{"rate", "register_rate: 1", ""},
+		{"per source", "max_per_source: 1", "bob"},
+		{"per AoR", "max_per_aor: 1", "alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar.xml"})
+			ts := startSwitch(t, fmt.Sprintf("registration: {mode: cache, upstream: %q, %s}\n", reg.Addr(), tc.limit))
+			start := func(user string) *testenv.SIPp {
+				port := testenv.FreePort(t)
+				return testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_client.xml", Remote: ts.addr(),
+					Port: port, Service: user, Calls: 1, Pause: 30 * time.Second,
+					Keys: map[string]string{"expires": "3600", "contact_port": strconv.Itoa(port)}})
+			}
+			first := start("alice")
+			testenv.Eventually(t, 5*time.Second, "alice registered", func() bool {
+				return len(ts.regs.Bindings("alice@127.0.0.1")) == 1
+			})
+			if tc.second == "" {
+				// The refresh right after the first REGISTER is over the rate.
+				testenv.Eventually(t, 5*time.Second, "the refresh refused", func() bool {
+					return ts.stats.RegistersLimited.Load() == 1
+				})
+				if n := ts.stats.RegistersCached.Load(); n != 0 {
+					t.Errorf("a refused refresh reached the cache (%d)", n)
+				}
+				first.Stop()
+				return
+			}
+			second := start(tc.second)
+			testenv.Eventually(t, 5*time.Second, "the second binding refused", func() bool {
+				return ts.stats.RegistersLimited.Load() == 1
+			})
+			if n := ts.regs.Len(); n != 1 {
+				t.Errorf("%d bindings, want alice's first only: %+v", n, ts.regs.All())
+			}
+			second.Stop()
+			first.Stop()
+		})
+	}
+}

@@ -69,6 +69,9 @@ type Switch struct {
 	regs *registrar.Cache
 	// regNonces challenge REGISTERs to the local registrar.
 	regNonces DigestNonces
+	// regRate is registration.register_rate per source, nil without one;
+	// set at start, a reload does not change it.
+	regRate   *registrar.Rate
 	active    atomic.Int64   // calls holding a slot of limits.max_calls
 	admission atomic.Int32   // an Admission
 	callsWG   sync.WaitGroup // one per call still up, for the drain
@@ -102,6 +105,8 @@ type Stats struct {
 	// DeadFlows the bindings dropped because one went unanswered.
 	NATKeepalives atomic.Uint64
 	DeadFlows     atomic.Uint64
+	// RegistersLimited are the REGISTERs refused by a registration limit.
+	RegistersLimited atomic.Uint64
 
 	attempts attemptCounters
 }
@@ -137,6 +142,9 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
 	}
 	s.regNonces = o.RegistrarNonces
+	if rc := cfg.Registration; rc.RegisterRate > 0 {
+		s.regRate = registrar.NewRate(rc.RegisterRate, float64(rc.RegisterBurst))
+	}
 	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
 	s.file = cfg
 	s.cfg.Store(cfg)

@@ -68,11 +68,14 @@ type Cache struct {
 	mu      sync.Mutex
 	byAlias map[string]*Binding
 	byAoR   map[string][]*Binding
+	// bySource counts the bindings per client address, for
+	// registration.max_per_source.
+	bySource map[netip.Addr]int
 }
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
-	return &Cache{byAlias: map[string]*Binding{}, byAoR: map[string][]*Binding{}}
+	return &Cache{byAlias: map[string]*Binding{}, byAoR: map[string][]*Binding{}, bySource: map[netip.Addr]int{}}
 }
 
 // AliasPrefix begins every alias, so a Request-URI user is known for one
@@ -126,10 +129,13 @@ func (c *Cache) Put(nb Binding) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if b := c.find(nb.AoR, nb.Contact); b != nil {
+		c.count(b.Flow.Source, -1)
 		*b = nb
+		c.count(b.Flow.Source, 1)
 		return
 	}
 	b := &nb
+	c.count(b.Flow.Source, 1)
 	c.byAoR[b.AoR] = append(c.byAoR[b.AoR], b)
 	c.byAlias[b.Alias] = b
 }
@@ -154,6 +160,7 @@ func (c *Cache) RemoveAoR(aor string) []Binding {
 	for _, b := range c.byAoR[aor] {
 		out = append(out, *b)
 		delete(c.byAlias, b.Alias)
+		c.count(b.Flow.Source, -1)
 	}
 	delete(c.byAoR, aor)
 	return out
@@ -240,9 +247,25 @@ func (c *Cache) find(aor, contact string) *Binding {
 	return nil
 }
 
-// drop removes b from both indexes. Called with the lock.
+// Counts are how many bindings an AoR and a source address hold, for the
+// limits on them.
+func (c *Cache) Counts(aor string, source netip.AddrPort) (perAoR, perSource int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byAoR[aor]), c.bySource[source.Addr()]
+}
+
+func (c *Cache) count(source netip.AddrPort, n int) {
+	a := source.Addr()
+	if c.bySource[a] += n; c.bySource[a] <= 0 {
+		delete(c.bySource, a)
+	}
+}
+
+// drop removes b from every index. Called with the lock.
 func (c *Cache) drop(b *Binding) {
 	delete(c.byAlias, b.Alias)
+	c.count(b.Flow.Source, -1)
 	list := c.byAoR[b.AoR]
 	for i, x := range list {
 		if x == b {
