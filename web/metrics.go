@@ -62,12 +62,17 @@ var (
 	descRelayUp   = prometheus.NewDesc("tollgate_media_relay_up", "1 when the rtpproxy relay answers and takes calls.", []string{"mode", "relay"}, nil)
 	descRelaySess = prometheus.NewDesc("tollgate_builtin_relay_sessions", "Sessions open in the built-in relay.", nil, nil)
 	descRelayPkt  = prometheus.NewDesc("tollgate_builtin_relay_packets_total", "Packets through the built-in relay by result.", []string{"result"}, nil)
+	descRegs      = prometheus.NewDesc("tollgate_registrations", "Registrations (bindings) held by the registration cache or the local registrar, as of the last sweep (at most 1 s old).", nil, nil)
+	descRegREG    = prometheus.NewDesc("tollgate_register_requests_total", "REGISTERs by what became of them: relayed (to the upstream registrar), cached (answered by the cache), limited (refused by a registration limit).", []string{"result"}, nil)
+	descNATKa     = prometheus.NewDesc("tollgate_nat_keepalives_total", "OPTIONS keepalives sent over registered clients' flows.", nil, nil)
+	descDeadFlow  = prometheus.NewDesc("tollgate_registration_dead_flows_total", "Registrations dropped because a NAT keepalive went unanswered.", nil, nil)
 	descRelayXc   = prometheus.NewDesc("tollgate_builtin_relay_transcoder_packets_total", "RTP packets through the built-in relay's transcoder by encoding: in (received in it, converted or renumbered), out (sent in it), discarded (the receiving party did not list it).", []string{"codec", "direction"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActive, descStarted, descAnswered, descAttempts, descOverload, descMalformed, descLimit, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
-		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc, descGwUp} {
+		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc, descGwUp,
+		descRegs, descRegREG, descNATKa, descDeadFlow} {
 		ch <- d
 	}
 }
@@ -96,6 +101,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descLimit, float64(l.Calls), l.Limit)
 	}
 	counter(descEnded, float64(st.CallsEnded.Load()))
+	gauge(descRegs, float64(st.Registrations.Load()))
+	counter(descRegREG, float64(st.RegistersRelayed.Load()), "relayed")
+	counter(descRegREG, float64(st.RegistersCached.Load()), "cached")
+	counter(descRegREG, float64(st.RegistersLimited.Load()), "limited")
+	counter(descNATKa, float64(st.NATKeepalives.Load()))
+	counter(descDeadFlow, float64(st.DeadFlows.Load()))
 	counter(descRecErr, float64(st.RecordErrors.Load()))
 	gauge(descRecHeld, float64(st.RecordsPending.Load()))
 	gauge(descCPS, s.series.last().CPS)

@@ -384,6 +384,7 @@ func (s *Switch) sweepRegistrations(ctx context.Context) {
 			if s.regRate != nil {
 				s.regRate.Sweep(now)
 			}
+			s.stats.Registrations.Store(int64(s.regs.Len()))
 		}
 	}
 }

@@ -179,6 +179,9 @@ func TestNATKeepaliveDropsDeadFlow(t *testing.T) {
 	testenv.Eventually(t, 5*time.Second, "erin and frank registered", func() bool {
 		return len(ts.regs.Bindings("erin@127.0.0.1")) == 1 && len(ts.regs.Bindings("frank@127.0.0.1")) == 1
 	})
+	testenv.Eventually(t, 5*time.Second, "two registrations counted for /metrics", func() bool {
+		return ts.stats.Registrations.Load() == 2
+	})
 	if b := ts.regs.Bindings("frank@127.0.0.1")[0]; behindNAT(b) {
 		t.Errorf("frank, whose Contact is his source, taken for behind NAT: %+v", b)
 	}

@@ -107,6 +107,10 @@ type Stats struct {
 	DeadFlows     atomic.Uint64
 	// RegistersLimited are the REGISTERs refused by a registration limit.
 	RegistersLimited atomic.Uint64
+	// Registrations is how many bindings the registration table holds, as
+	// of the sweeper's last pass (at most a second old): read by /metrics
+	// without taking the table's lock.
+	Registrations atomic.Int64
 
 	attempts attemptCounters
 }
