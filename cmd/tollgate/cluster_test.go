@@ -138,3 +138,57 @@ cdr:
 		t.Errorf("%d Stops after the restart, want %d", n, 2*up)
 	}
 }
+
+// TestClusterRedisDown: with Redis stopped, a node configured
+// when_down: open still takes calls subject to a limit, one configured
+// closed refuses them with 503; both take calls as before once Redis is
+// back, and no node takes another for dead.
+func TestClusterRedisDown(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	r := testenv.StartRedis(t)
+	gw := uas(t, "uas.xml", nil)
+	nodes := map[string]*proc{}
+	for _, mode := range []string{"open", "closed"} {
+		nodes[mode] = startTollgate(t, fmt.Sprintf(`cluster:
+  node: sw-%s
+  redis: {address: %q, timeout: 100ms, when_down: %s}
+  heartbeat: 200ms
+  dead_after: 1s
+limits:
+  gateway_calls: 10
+routes:
+  - {name: gw, prefix: "1", gateways: [{address: %q}]}
+cdr:
+  migrate: true
+`, mode, r.Addr, mode, gw.Addr()), "TOLLGATE_CDR_DATABASE="+dsn)
+	}
+	call := func(mode string) testenv.SIPpStats {
+		s := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: nodes[mode].addr(), Service: "1001", Calls: 1, Timeout: 10 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		st, _ := s.Wait(ctx)
+		return st
+	}
+	r.Stop()
+	if st := call("open"); st.Successful != 1 {
+		t.Errorf("fail-open node with Redis down: %s, want the call through", st)
+	}
+	if st := call("closed"); st.Successful != 0 {
+		t.Errorf("fail-closed node with Redis down: %s, want the call refused", st)
+	}
+	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", 2)
+	if row := query(t, dsn, "SELECT sip_code, sip_reason FROM cdrs WHERE node = 'sw-closed'")[0]; fmt.Sprint(row["sip_code"]) != "503" {
+		t.Errorf("fail-closed refusal %v %v, want 503", row["sip_code"], row["sip_reason"])
+	}
+	r.Start()
+	testenv.Eventually(t, 10*time.Second, "the fail-closed node taking calls again", func() bool {
+		return call("closed").Successful == 1
+	})
+	if st := call("open"); st.Successful != 1 {
+		t.Errorf("fail-open node after Redis came back: %s", st)
+	}
+	if n := query(t, dsn, "SELECT count(*) AS n FROM cdrs WHERE disconnect_reason = 'node lost'")[0]["n"]; n != int64(0) {
+		t.Errorf("%v calls written as node lost after a Redis outage, want none", n)
+	}
+}
