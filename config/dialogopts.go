@@ -3,6 +3,8 @@ package config
 import (
 	"slices"
 	"strings"
+
+	"github.com/tollgate/tollgate/switch/profile"
 )
 
 // DialogOptions are the profile options that shape requests within a
@@ -50,6 +52,13 @@ type DialogOptions struct {
 	// stays. Empty: every part crosses.
 	MIMEFilter     string   `yaml:"mime_filter,omitempty"`
 	MIMEFilterList []string `yaml:"mime_filter_list,omitempty"`
+
+	// CallID is the gateway leg's Call-ID, a pattern (SEMS's Call-ID
+	// option: "$ci_leg2" is the caller's Call-ID and "_leg2", to follow a
+	// call across the switch while debugging). Empty: the switch's own,
+	// which hides the caller's. Every attempt of the call gets it.
+	CallID        string           `yaml:"call_id,omitempty"`
+	CallIDPattern *profile.Pattern `yaml:"-"`
 }
 
 // orTrue is *b, or true when unset.
@@ -78,8 +87,13 @@ var HoldActivities = []string{"sendrecv", "sendonly", "recvonly", "inactive"}
 
 // validateDialogOptions checks the options of profile path; the hold
 // activities default to sendonly, as in SEMS.
-func (v *validator) validateDialogOptions(path string, o *DialogOptions) bool {
+func (v *validator) validateDialogOptions(path string, o *DialogOptions, pat func(option, s string) *profile.Pattern) bool {
 	ok := true
+	if o.CallID != "" {
+		if o.CallIDPattern = pat("call_id", o.CallID); o.CallIDPattern == nil {
+			ok = false
+		}
+	}
 	for _, a := range []struct {
 		option string
 		value  *string

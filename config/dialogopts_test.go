@@ -44,6 +44,13 @@ profiles:
 	}
 	_, err = Parse([]byte(route + `
 profiles:
+  - {name: cid, call_id: "$ci_$Q"}
+`))
+	if err == nil || !strings.Contains(err.Error(), `profiles[0].call_id`) {
+		t.Errorf("err = %v", err)
+	}
+	_, err = Parse([]byte(route + `
+profiles:
   - {name: mime, mime_filter: greylist}
 `))
 	if err == nil || !strings.Contains(err.Error(), `profiles[0].mime_filter: "greylist"`) {

@@ -370,7 +370,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	}
 	ok = v.compileRouting(path, cp, p, pat) && ok
 	ok = v.compileShaping(path, cp, p, pat) && ok
-	ok = v.validateDialogOptions(path, &p.DialogOptions) && ok
+	ok = v.validateDialogOptions(path, &p.DialogOptions, pat) && ok
 	ok = v.compileMedia(path, cp, p) && ok
 	replies, err := ParseReplyTranslate(cp.ReplyTranslate)
 	if err != nil {

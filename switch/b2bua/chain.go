@@ -54,7 +54,7 @@ func (cc *callChain) invite(inA *sip.Request) *config.Reply {
 }
 
 // gatewayInvite shapes the INVITE to one gateway, with the call's lock
-// held, and gives b's dialog the Request-URI, From and To the modules
+// held, and gives b's dialog the Request-URI, Call-ID, From and To the modules
 // left, so that later requests in it agree with the INVITE.
 func (cc *callChain) gatewayInvite(b *attemptLeg, inv *sip.Request) {
 	if cc == nil {
@@ -62,6 +62,7 @@ func (cc *callChain) gatewayInvite(b *attemptLeg, inv *sip.Request) {
 	}
 	cc.ctl.GatewayInvite(callctl.GatewayInvite{Caller: cc.call.inviteA, Out: inv, Origin: originAddr(b.d.listener)})
 	b.d.target = inv.Recipient
+	b.d.callID = inv.CallID().Value()
 	b.d.local, b.d.localName = inv.From().Address, inv.From().DisplayName
 	b.d.remote, b.d.remoteNam = inv.To().Address, inv.To().DisplayName
 }

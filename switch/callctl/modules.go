@@ -17,6 +17,7 @@ var table = []struct {
 	{"limit", newLimit},
 	{"message_filter", newMessageFilter},
 	{"rewrite", newRewrite},
+	{"call_id", newCallID},
 	{"headers", newHeaders},
 	{"mime_filter", newMIMEFilter},
 	{"codec_filter", newCodecFilter},

@@ -1,0 +1,39 @@
+package b2bua
+
+import (
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/cdr"
+)
+
+// TestProfileCallID: with call_id "$ci_leg2" (SEMS's Call-ID option) the
+// gateway leg's Call-ID is the caller's with "_leg2", and the dialog
+// built on it carries the call to its end.
+func TestProfileCallID(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	gw.answer(0, nil)
+	sw := startSwitch(t, routeTo(gw)+"profiles:\n  - {name: dbg, call_id: \"$ci_leg2\"}\nprofile_select:\n  selectors: [dbg]\n")
+	caller := newPeer(t, "caller")
+	ctx := within(t, 10*time.Second)
+	ds, err := caller.call(ctx, sw.uri("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ds.InviteRequest.CallID().Value() + "_leg2"
+	if got := gw.invites()[0].CallID().Value(); got != want {
+		t.Errorf("gateway Call-ID %q, want %q", got, want)
+	}
+	if err := ds.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bye := gw.waitRequest(sip.BYE, 5*time.Second); bye.CallID().Value() != want {
+		t.Errorf("BYE Call-ID %q", bye.CallID().Value())
+	}
+	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal {
+		t.Errorf("record = %+v", r)
+	}
+}
