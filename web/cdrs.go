@@ -166,10 +166,17 @@ type cdrsView struct {
 	Error     string
 	Searching bool
 	Elapsed   time.Duration
+	// Totals of the whole search, computed only when asked (totals=1):
+	// an unbounded search over a large table counts every row.
+	Totals    *cdr.Totals
+	TotalsURL template.URL
 }
 
 func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
-	cq, err := parseCDRQuery(r.URL.Query())
+	q := r.URL.Query()
+	wantTotals := q.Has("totals") // the page's own flag, not a filter
+	q.Del("totals")
+	cq, err := parseCDRQuery(q)
 	v := cdrsView{Q: cq}
 	if err != nil {
 		v.Error = err.Error()
@@ -196,7 +203,21 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 	if cq.Page.Cursor != "" {
 		v.First = template.URL("/cdrs?" + base.Encode())
 	}
+	if wantTotals {
+		t, err := cdr.SearchTotals(r.Context(), s.db, cq.Filter)
+		if err != nil {
+			s.log.Error("CDR totals", "error", err)
+			s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed: is PostgreSQL up?")
+			return
+		}
+		v.Totals = &t
+	} else {
+		tq := withoutCursor(r.URL.Query())
+		tq.Set("totals", "1")
+		v.TotalsURL = template.URL("/cdrs?" + tq.Encode())
+	}
 	base.Del("limit")
+	base.Del("totals")
 	v.CSV = template.URL("/cdrs.csv?" + base.Encode())
 	s.render(w, r, http.StatusOK, "cdrs", v)
 }
@@ -217,6 +238,23 @@ func (s *Server) apiCDRs(w http.ResponseWriter, r *http.Request) {
 		recs = []cdr.Record{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cdrs": recs, "next_cursor": next})
+}
+
+// apiCDRTotals sums up every CDR of a search (the filters of
+// /api/v1/cdrs; paging does not apply).
+func (s *Server) apiCDRTotals(w http.ResponseWriter, r *http.Request) {
+	cq, err := parseCDRQuery(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	t, err := cdr.SearchTotals(r.Context(), s.db, cq.Filter)
+	if err != nil {
+		s.log.Error("CDR totals", "error", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
 }
 
 // cdrsCSV streams every CDR of a search, oldest first.

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,5 +68,39 @@ func TestCDRFilterRejectsBadText(t *testing.T) {
 	res := e.anon().post("/login", url.Values{"name": {"admin\x00"}, "password": {testPassword}})
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("login with a NUL in the name: %d", res.StatusCode)
+	}
+}
+
+// TestCDRTotals: the totals of a search count every matching record, not
+// one page.
+func TestCDRTotals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var recs []cdr.Record
+	for i := 1; i <= 6; i++ { // 3 and 6 busy; the others 58 s each
+		recs = append(recs, testRecord(i, now.Add(-time.Duration(i)*time.Minute)))
+	}
+	if err := cdr.NewPGWriter(e.db).Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	v := e.login("viewer")
+	res := v.get("/api/v1/cdrs/totals?limit=1")
+	var got cdr.Totals
+	if res.StatusCode != http.StatusOK || json.Unmarshal([]byte(res.body), &got) != nil {
+		t.Fatalf("totals = %d %s", res.StatusCode, res.body)
+	}
+	if want := (cdr.Totals{Calls: 6, Answered: 4, Minutes: 4 * 58.0 / 60, ASR: 100 * 4.0 / 6, ACD: 58}); got != want {
+		t.Errorf("totals %+v, want %+v", got, want)
+	}
+	page := v.get("/cdrs?code=486")
+	if !strings.Contains(page.body, `id="show-totals"`) || strings.Contains(page.body, `id="totals"`) {
+		t.Errorf("the search page computed totals unasked, or offers none")
+	}
+	if page = v.get("/cdrs?code=486&totals=1"); !strings.Contains(page.body, "<strong>2</strong> calls, <strong>0</strong> answered") {
+		t.Errorf("the search page's totals are missing")
+	}
+	if res := v.get("/api/v1/cdrs/totals?code=486"); !strings.Contains(res.body, `"calls": 2`) || !strings.Contains(res.body, `"answered": 0`) {
+		t.Errorf("busy totals %s", res.body)
 	}
 }

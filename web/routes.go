@@ -87,6 +87,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/calls/{id}/dtmf", s.apiCallDTMF)
 		r.Get("/cdrs", s.apiCDRs)
 		r.Get("/cdrs/export.csv", s.cdrsCSV)
+		r.Get("/cdrs/totals", s.apiCDRTotals)
 		r.Get("/cdrs/{id}", s.apiCDR)
 		r.Get("/stats", s.apiStats)
 		r.Get("/health", s.apiHealth)
