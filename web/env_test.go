@@ -35,6 +35,7 @@ type fakeSwitch struct {
 	calls []b2bua.CallInfo
 	stats b2bua.Stats
 	cfg   *config.Config
+	regs  []b2bua.RegistrationInfo
 }
 
 func (f *fakeSwitch) Snapshot() []b2bua.CallInfo {
@@ -78,6 +79,24 @@ func (f *fakeSwitch) Config() *config.Config { return f.cfg }
 func (f *fakeSwitch) GatewayHealth() []b2bua.GatewayHealth {
 	return []b2bua.GatewayHealth{{Address: "127.0.0.1:5080", Transport: "udp", Up: false, Failures: 3,
 		History: []b2bua.HealthChange{{At: time.Now(), Up: false}}}}
+}
+
+func (f *fakeSwitch) Registrations() []b2bua.RegistrationInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]b2bua.RegistrationInfo{}, f.regs...)
+}
+
+func (f *fakeSwitch) Unregister(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.regs {
+		if r.ID == id {
+			f.regs = append(f.regs[:i], f.regs[i+1:]...)
+			return nil
+		}
+	}
+	return b2bua.ErrNoSuchRegistration
 }
 
 const testConfig = `

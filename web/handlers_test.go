@@ -56,6 +56,8 @@ func TestRoutesByRole(t *testing.T) {
 		{"POST", "/api/v1/me/password", [5]int{anonAPI, http.StatusBadRequest, http.StatusBadRequest, http.StatusBadRequest, http.StatusBadRequest}},
 		{"GET", "/api/v1/calls", [5]int{anonAPI, ok, ok, ok, ok}},
 		{"DELETE", "/api/v1/calls/" + callID, [5]int{anonAPI, forbidden, http.StatusNotFound, http.StatusNotFound, forbidden}},
+		{"GET", "/api/v1/registrations", [5]int{anonAPI, ok, ok, ok, ok}},
+		{"DELETE", "/api/v1/registrations/tg-00", [5]int{anonAPI, forbidden, http.StatusNotFound, http.StatusNotFound, forbidden}},
 		{"GET", "/api/v1/cdrs", [5]int{anonAPI, ok, ok, ok, ok}},
 		{"GET", "/api/v1/cdrs/export.csv", [5]int{anonAPI, ok, ok, ok, ok}},
 		{"GET", "/api/v1/cdrs/" + callID, [5]int{anonAPI, http.StatusNotFound, http.StatusNotFound, http.StatusNotFound, http.StatusNotFound}},

@@ -85,6 +85,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/calls", s.apiCalls)
 		r.With(s.role(roleOperator)).Delete("/calls/{id}", s.apiKillCall)
 		r.Get("/calls/{id}/dtmf", s.apiCallDTMF)
+		r.Get("/registrations", s.apiRegistrations)
+		r.With(s.role(roleOperator)).Delete("/registrations/{id}", s.apiUnregister)
 		r.Get("/cdrs", s.apiCDRs)
 		r.Get("/cdrs/export.csv", s.cdrsCSV)
 		r.Get("/cdrs/totals", s.apiCDRTotals)

@@ -41,6 +41,10 @@ type Switch interface {
 	Stats() *b2bua.Stats
 	Config() *config.Config
 	GatewayHealth() []b2bua.GatewayHealth
+	// Registrations and Unregister show and remove the bindings of the
+	// registration cache or the local registrar.
+	Registrations() []b2bua.RegistrationInfo
+	Unregister(id string) error
 }
 
 // Options are the server's collaborators. Only Switch is required.

@@ -57,6 +57,7 @@ const (
 	auditLoginLimited = "login throttled"
 	auditLogout       = "logout"
 	auditCallKill     = "call kill"
+	auditUnregister   = "registration remove"
 	auditReload       = "config reload"
 	auditReloadFailed = "config reload failed"
 	auditUserAdd      = "user add"

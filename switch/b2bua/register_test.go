@@ -252,3 +252,29 @@ func TestRegistrationLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestUnregisterByID: what the web UI and API list and remove.
+func TestUnregisterByID(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar.xml"})
+	ts := regCacheSwitch(t, reg, 60)
+	port := testenv.FreePort(t)
+	testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_client.xml", Remote: ts.addr(), Port: port,
+		Service: "gina", Calls: 1, Pause: 30 * time.Second,
+		Keys: map[string]string{"expires": "3600", "contact_port": strconv.Itoa(port)}})
+	testenv.Eventually(t, 5*time.Second, "gina registered", func() bool { return len(ts.Registrations()) == 1 })
+	r := ts.Registrations()[0]
+	if r.AoR != "gina@127.0.0.1" || r.Source != fmt.Sprintf("127.0.0.1:%d", port) || r.UserAgent != "SIPp reg_client" {
+		t.Errorf("listed %+v", r)
+	}
+	if err := ts.Unregister(r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Unregister(r.ID); err != ErrNoSuchRegistration {
+		t.Errorf("second Unregister: %v", err)
+	}
+	testenv.Eventually(t, 5*time.Second, "the alias removed upstream", func() bool {
+		st, err := reg.Stats()
+		return err == nil && st.Created == 2
+	})
+}
