@@ -31,6 +31,13 @@ type Filter struct {
 	Q850Cause    int    // 1-127; 0 does not filter
 	CallID       string // either leg's Call-ID
 	ConfID       string
+	Reason       string // disconnect_reason, exactly
+	ReleasedBy   string // caller, callee or switch
+	SourceIP     string // the caller's address
+	Route        string // the route's name
+	// MinDuration and MaxDuration bound the connected time, inclusive;
+	// zero does not bound.
+	MinDuration, MaxDuration time.Duration
 }
 
 // where renders f as a WHERE clause with numbered parameters.
@@ -72,6 +79,19 @@ func (f Filter) where() (string, []any) {
 	}
 	if f.ConfID != "" {
 		conds = append(conds, "(conf_id = "+arg(f.ConfID)+" AND conf_id <> '')")
+	}
+	for _, c := range []struct{ col, v string }{
+		{"disconnect_reason", f.Reason}, {"released_by", f.ReleasedBy}, {"source_ip", f.SourceIP}, {"route", f.Route},
+	} {
+		if c.v != "" {
+			conds = append(conds, c.col+" = "+arg(c.v))
+		}
+	}
+	if f.MinDuration > 0 {
+		conds = append(conds, "duration_ms >= "+arg(f.MinDuration.Milliseconds())+"::bigint")
+	}
+	if f.MaxDuration > 0 {
+		conds = append(conds, "duration_ms <= "+arg(f.MaxDuration.Milliseconds())+"::bigint")
 	}
 	if len(conds) == 0 {
 		return "TRUE", args

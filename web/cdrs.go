@@ -91,6 +91,7 @@ func parseCDRQuery(q url.Values) (cdrQuery, error) {
 	}{
 		{"caller", &f.CallerPrefix, 64}, {"called", &f.CalledPrefix, 64}, {"account", &f.Account, 128},
 		{"gateway", &f.Gateway, 128}, {"call_id", &f.CallID, 256}, {"conf_id", &f.ConfID, 128},
+		{"reason", &f.Reason, 64}, {"released_by", &f.ReleasedBy, 16}, {"source_ip", &f.SourceIP, 64}, {"route", &f.Route, 128},
 	} {
 		if *p.dst, err = text(p.name, p.limit); err != nil {
 			return cq, err
@@ -109,6 +110,21 @@ func parseCDRQuery(q url.Values) (cdrQuery, error) {
 			return cq, badParam{"q850", "want a Q.850 cause 1-127"}
 		}
 		f.Q850Cause = n
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"min_duration", &f.MinDuration}, {"max_duration", &f.MaxDuration}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return cq, badParam{p.name, "want whole seconds, 0 or more"}
+			}
+			*p.dst = time.Duration(n) * time.Second
+		}
+	}
+	if f.MaxDuration > 0 && f.MinDuration > f.MaxDuration {
+		return cq, badParam{"max_duration", "must not be below min_duration"}
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -129,6 +145,7 @@ func parseCDRQuery(q url.Values) (cdrQuery, error) {
 var knownCDRParams = map[string]bool{
 	"from": true, "to": true, "caller": true, "called": true, "account": true, "gateway": true,
 	"code": true, "q850": true, "call_id": true, "conf_id": true, "limit": true, "cursor": true,
+	"reason": true, "released_by": true, "source_ip": true, "route": true, "min_duration": true, "max_duration": true,
 }
 
 // validCursor checks the shape of cdr.Search's cursors (base64 of

@@ -100,6 +100,18 @@ func TestCDRTotals(t *testing.T) {
 	if page = v.get("/cdrs?code=486&totals=1"); !strings.Contains(page.body, "<strong>2</strong> calls, <strong>0</strong> answered") {
 		t.Errorf("the search page's totals are missing")
 	}
+	if res := v.get("/api/v1/cdrs/totals?reason=busy&released_by=caller&route=uk"); !strings.Contains(res.body, `"calls": 2`) {
+		t.Errorf("totals by reason, released_by and route: %s", res.body)
+	}
+	if res := v.get("/api/v1/cdrs/totals?min_duration=58&max_duration=58"); !strings.Contains(res.body, `"calls": 4`) {
+		t.Errorf("totals by duration: %s", res.body)
+	}
+	if res := v.get("/api/v1/cdrs/totals?min_duration=59"); !strings.Contains(res.body, `"calls": 0`) {
+		t.Errorf("totals above every duration: %s", res.body)
+	}
+	if res := v.get("/api/v1/cdrs?min_duration=9&max_duration=3"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("an empty duration range = %d", res.StatusCode)
+	}
 	if res := v.get("/api/v1/cdrs/totals?code=486"); !strings.Contains(res.body, `"calls": 2`) || !strings.Contains(res.body, `"answered": 0`) {
 		t.Errorf("busy totals %s", res.body)
 	}
