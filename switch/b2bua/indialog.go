@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -192,8 +193,15 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		to.timers.uacHeaders(out)
 	}
 	c.mu.Unlock()
+	// The exchange is over once its answer is relayed (for a re-INVITE's
+	// 2xx, once the requester ACKs it); a response that ends it is sent
+	// after the legs leave updating, since the requester may send its
+	// next offer the moment it reads the answer and must not meet a 491
+	// for an exchange that is over.
+	exchangeOver := func() {}
 	if isOffer {
-		defer c.offerDone(from, to)
+		exchangeOver = sync.OnceFunc(func() { c.offerDone(from, to) })
+		defer exchangeOver()
 	}
 	copyHeaders(req, out)
 	if req.Method == sip.REFER {
@@ -318,6 +326,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		c.mu.Unlock()
 	}
 	if !isInvite || !res.IsSuccess() {
+		exchangeOver()
 		if err := tx.Respond(back); err != nil {
 			s.log.Debug("response not relayed", "method", req.Method, "error", err)
 		}
