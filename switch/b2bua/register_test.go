@@ -278,3 +278,30 @@ func TestUnregisterByID(t *testing.T) {
 		return err == nil && st.Created == 2
 	})
 }
+
+// TestRegisterFloodDoesNotStopCalls: a source flooding REGISTERs far over
+// its rate is refused at the door while calls through the switch all
+// complete.
+func TestRegisterFloodDoesNotStopCalls(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "registrar.xml"})
+	uas := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uas.xml"})
+	ts := startSwitch(t, fmt.Sprintf(`registration: {mode: cache, upstream: %q, register_rate: 5}
+routes:
+  - prefix: ""
+    gateways: [{address: %q}]
+`, reg.Addr(), uas.Addr()))
+	flood := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_client.xml", Remote: ts.addr(),
+		Service: "flood", Rate: 500, Calls: 3000, Pause: time.Millisecond,
+		Keys: map[string]string{"expires": "3600", "contact_port": "5999"}})
+	testenv.Eventually(t, 10*time.Second, "the flood refused at the door", func() bool {
+		return ts.stats.RegistersLimited.Load() > 200
+	})
+	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: ts.addr(),
+		Service: "4420", Calls: 20, Rate: 20, Pause: 50 * time.Millisecond})
+	caller.WaitSuccess(t, 20)
+	flood.Stop()
+	if n := ts.stats.RegistersRelayed.Load() + ts.stats.RegistersCached.Load(); n > 60 {
+		t.Errorf("%d flooded REGISTERs got past the rate of 5/s", n)
+	}
+}
