@@ -183,9 +183,25 @@ func TestRadiusRoutesAndAccounting(t *testing.T) {
 	gw2.silentRing(180)
 	cctx, cancel := contextWithCancel(ctx)
 	errc := make(chan error, 1)
-	go func() { _, err := caller.call(cctx, sw.uri("15551230002")); errc <- err }()
-	testenv.Eventually(t, 10*time.Second, "the third INVITE at gateway 2", func() bool { return len(gw2.invites()) >= 3 })
-	time.Sleep(100 * time.Millisecond) // the 180 reaches the caller, so that CANCEL is allowed
+	ringing := make(chan struct{}, 1)
+	go func() {
+		ds, err := caller.dcc.Invite(cctx, sw.uri("15551230002"), []byte(sdpOffer), sip.NewHeader("Content-Type", "application/sdp"))
+		if err == nil {
+			// CANCEL is allowed once the caller has a provisional (RFC 3261 9.1).
+			err = ds.WaitAnswer(cctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+				if res.StatusCode == 180 {
+					ringing <- struct{}{}
+				}
+				return nil
+			}})
+		}
+		errc <- err
+	}()
+	select {
+	case <-ringing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller never heard the second gateway ring")
+	}
 	cancel()
 	gw2.waitCancelled(10 * time.Second)
 	<-errc
