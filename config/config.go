@@ -61,15 +61,30 @@ type SIP struct {
 	// saturates one core near 1,500 calls/s. 0: one per CPU; 1: a single
 	// socket. The kernel spreads datagrams by source address and port.
 	UDPSockets int `yaml:"udp_sockets"`
+	// TLSCert and TLSKey name the PEM certificate chain and key that tls:
+	// listeners present, and that the switch presents as a client when a
+	// gateway asks for one. They are read again on SIGHUP, so a renewed
+	// certificate is served without dropping calls.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TLSCA names PEM CA certificates that sign the gateways' and (where
+	// verified) the callers' certificates; empty: the system's roots.
+	TLSCA string `yaml:"tls_ca"`
+	// TLSVerifyClient lists tls: listen entries whose peers must present a
+	// certificate signed by TLSCA: a carrier's trunk port can demand one
+	// while a port for phones does not.
+	TLSVerifyClient []string `yaml:"tls_verify_client"`
 
 	listeners []Listener
 }
 
 // Listener is one parsed listen address.
 type Listener struct {
-	Transport string // "udp" or "tcp"
-	Host      string
-	Port      int
+	Transport string // "udp", "tcp" or "tls"
+	// VerifyClient: the listener asks for and checks a client certificate.
+	VerifyClient bool
+	Host         string
+	Port         int
 }
 
 // Addr is the listener as host:port.
@@ -160,7 +175,7 @@ func (r *Route) StopsHunt(code int) bool {
 // Gateway is one next hop of a route.
 type Gateway struct {
 	Address   string `yaml:"address"`   // host:port
-	Transport string `yaml:"transport"` // udp (default) or tcp
+	Transport string `yaml:"transport"` // udp (default), tcp or tls
 	// UDPOnly keeps a udp gateway's large requests on UDP. By default an
 	// INVITE over 1300 bytes to a udp gateway goes over TCP, as RFC 3261
 	// 18.1.1 asks (UDP would fragment it, and a lost fragment loses the
@@ -314,8 +329,8 @@ func parseListen(s string) (Listener, error) {
 		return Listener{}, fmt.Errorf("want transport:host:port, e.g. udp:127.0.0.1:5060")
 	}
 	tr = strings.ToLower(tr)
-	if tr != "udp" && tr != "tcp" {
-		return Listener{}, fmt.Errorf("transport %q: want udp or tcp", tr)
+	if tr != "udp" && tr != "tcp" && tr != "tls" {
+		return Listener{}, fmt.Errorf("transport %q: want udp, tcp or tls", tr)
 	}
 	host, port, err := splitHostPort(hp)
 	if err != nil {

@@ -66,7 +66,7 @@ routes:
   - prefix: "1x"
     gateways:
       - address: "nohostport"
-        transport: tls
+        transport: sctp
     hunt_stop: [200]
 timers:
   no_progress: -1s

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -159,8 +160,10 @@ func (v *validator) validate(c *Config) {
 			v.addf(path, "listed twice")
 		}
 		seen[l.Transport+l.Addr()] = true
+		l.VerifyClient = slices.Contains(c.SIP.TLSVerifyClient, s)
 		c.SIP.listeners = append(c.SIP.listeners, l)
 	}
+	v.validateSIPTLS(c)
 	v.validateCluster(&c.Cluster)
 	v.validateRegistration(&c.Registration)
 	if c.SIP.UDPSockets < 0 || c.SIP.UDPSockets > 64 {
@@ -197,8 +200,8 @@ func (v *validator) validate(c *Config) {
 			if _, _, err := splitHostPort(g.Address); err != nil {
 				v.addf(gp+".address", "%v", err)
 			}
-			if g.Transport != "udp" && g.Transport != "tcp" {
-				v.addf(gp+".transport", "%q: want udp or tcp", g.Transport)
+			if g.Transport != "udp" && g.Transport != "tcp" && g.Transport != "tls" {
+				v.addf(gp+".transport", "%q: want udp, tcp or tls", g.Transport)
 			}
 			if g.UDPOnly && g.Transport != "udp" {
 				v.addf(gp+".udp_only", "the gateway's transport is %s: udp_only applies to udp gateways", g.Transport)
