@@ -287,9 +287,9 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	b.d.target = b.d.remote
 	if reg := c.aaa.hop.contact; reg != nil {
 		b.d.target = *reg.Clone()
-	} else if gw.Transport == "tcp" {
+	} else if gw.Transport != "udp" {
 		b.d.target.UriParams = sip.NewParams()
-		b.d.target.UriParams.Add("transport", "tcp")
+		b.d.target.UriParams.Add("transport", gw.Transport)
 	}
 	if gw.Proxy != "" {
 		// RFC 3261 8.1.2: a loose-routing outbound proxy goes in Route, the

@@ -12,22 +12,25 @@ import (
 // listener is one address Tollgate serves SIP on, and the identity it
 // presents through it in Via and Contact.
 type listener struct {
-	transport string // udp or tcp
-	ip        net.IP
-	port      int
-	host      string // advertised host in Via/Contact
-	adPort    int    // advertised port
-	v6        bool
+	transport string // udp, tcp or tls
+	// verifyClient: a tls listener that demands a client certificate.
+	verifyClient bool
+	ip           net.IP
+	port         int
+	host         string // advertised host in Via/Contact
+	adPort       int    // advertised port
+	v6           bool
 }
 
 func newListener(l config.Listener, public string) *listener {
 	ln := &listener{
-		transport: l.Transport,
-		ip:        net.ParseIP(l.Host),
-		port:      l.Port,
-		host:      l.Host,
-		adPort:    l.Port,
-		v6:        strings.Contains(l.Host, ":"),
+		transport:    l.Transport,
+		verifyClient: l.VerifyClient,
+		ip:           net.ParseIP(l.Host),
+		port:         l.Port,
+		host:         l.Host,
+		adPort:       l.Port,
+		v6:           strings.Contains(l.Host, ":"),
 	}
 	if public != "" {
 		if h, p, err := sip.ParseAddr(public); err == nil {
@@ -67,9 +70,12 @@ func (l *listener) via() *sip.ViaHeader {
 // through this listener: its own address, never a peer's.
 func (l *listener) contact() *sip.ContactHeader {
 	u := sip.Uri{Scheme: "sip", Host: l.host, Port: l.adPort}
-	if l.transport == "tcp" {
+	if l.transport != "udp" {
+		// transport=tls rather than a sips: Contact: a sips: URI promises
+		// TLS on every hop to us (RFC 5630 §3), which a sip: caller's
+		// dialog cannot keep.
 		u.UriParams = sip.NewParams()
-		u.UriParams.Add("transport", "tcp")
+		u.UriParams.Add("transport", l.transport)
 	}
 	return &sip.ContactHeader{Address: u}
 }

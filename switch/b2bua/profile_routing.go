@@ -135,8 +135,8 @@ func (cc *callChain) credentials(user, password *profile.Pattern) *credentials {
 
 // proxyRoute is the Route value that sends a request through gw's proxy.
 func proxyRoute(gw config.Gateway) string {
-	if gw.Transport == "tcp" {
-		return "<sip:" + gw.Proxy + ";transport=tcp;lr>"
+	if gw.Transport != "udp" {
+		return "<sip:" + gw.Proxy + ";transport=" + gw.Transport + ";lr>"
 	}
 	return "<sip:" + gw.Proxy + ";lr>"
 }

@@ -93,13 +93,20 @@ func (c *Call) redirectHops(h hop, r *attemptResult, followed *int) []hop {
 		if (u.Scheme != "sip" && u.Scheme != "sips") || u.Host == "" {
 			continue
 		}
+		transport := "udp"
+		if t, ok := u.UriParams.Get("transport"); ok && (strings.EqualFold(t, "tcp") || strings.EqualFold(t, "tls")) {
+			transport = strings.ToLower(t)
+		}
 		port := u.Port
+		if u.Scheme == "sips" {
+			// RFC 3261 26.2: a sips: target is reached over TLS only.
+			transport = "tls"
+		}
 		if port == 0 {
 			port = 5060
-		}
-		transport := "udp"
-		if t, ok := u.UriParams.Get("transport"); ok && strings.EqualFold(t, "tcp") {
-			transport = "tcp"
+			if transport == "tls" {
+				port = 5061
+			}
 		}
 		target := u
 		out = append(out, hop{route: h.route, target: &target,

@@ -10,6 +10,7 @@ package b2bua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,8 @@ import (
 
 // Switch is the running B2BUA.
 type Switch struct {
+	// tls is SIP over TLS's certificate and CAs, swapped on reload.
+	tls atomic.Pointer[tlsState]
 	log *slog.Logger
 	cfg atomic.Pointer[config.Config] // file plus dbRoutes: what new calls read
 	// routesMu orders Reload and SetRoutes, each of which builds cfg from
@@ -161,8 +164,14 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if len(s.listeners) == 0 {
 		return nil, errors.New("b2bua: no SIP listen address configured")
 	}
+	st, err := loadTLS(cfg.SIP)
+	if err != nil {
+		return nil, fmt.Errorf("b2bua: %w", err)
+	}
+	s.tls.Store(st)
 	sipLog := o.Log.With("component", "sipgo")
 	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgenTLSConfig(s.clientTLS()),
 		sipgo.WithUserAgent(cfg.SIP.UserAgent),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sipLog),
@@ -198,11 +207,12 @@ func (s *Switch) Config() *config.Config { return s.cfg.Load() }
 
 // Reload swaps in a new configuration. Calls in progress keep the route they
 // were given; new calls use the new one. Listen addresses are not changed by
-// a reload.
+// a reload; the SIP TLS certificate, key and CAs are read again.
 func (s *Switch) Reload(cfg *config.Config) {
 	s.routesMu.Lock()
 	defer s.routesMu.Unlock()
 	s.checkMediaReload(cfg)
+	s.reloadTLS(cfg.SIP)
 	s.file = cfg
 	s.cfg.Store(cfg.WithRoutes(s.dbRoutes))
 	s.log.Info("configuration reloaded", "file", cfg.Path(), "routes", len(cfg.Routes))
@@ -255,6 +265,14 @@ func (s *Switch) Serve(ctx context.Context) error {
 			}
 			closers = append(closers, ln)
 			serves = append(serves, func() error { return s.srv.ServeTCP(ln) })
+		case "tls":
+			ln, err := net.Listen("tcp"+ipVersion(l), addr)
+			if err != nil {
+				return fmt.Errorf("b2bua: listen tls %s: %w", addr, err)
+			}
+			closers = append(closers, ln)
+			tln := tls.NewListener(ln, s.serverTLS(l))
+			serves = append(serves, func() error { return s.srv.ServeTLS(tln) })
 		}
 	}
 	go s.sweepRegistrations(ctx)
