@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -235,13 +236,20 @@ func startPeer(t *testing.T, name string, inDialog func(*sip.Request, sip.Server
 // startPeerOn is startPeer listening on host, 127.0.0.1 or ::1.
 func startPeerOn(t *testing.T, name, host string, inDialog func(*sip.Request, sip.ServerTransaction)) *peer {
 	t.Helper()
+	return startPeerTLS(t, name, host, inDialog, nil)
+}
+
+// startPeerTLS is startPeerOn speaking TLS only when tc is not nil: tc
+// serves the peer's port and dials the switch.
+func startPeerTLS(t *testing.T, name, host string, inDialog func(*sip.Request, sip.ServerTransaction), tc *tls.Config) *peer {
+	t.Helper()
 	p := &peer{t: t, name: name, host: host, port: testenv.FreePort(t), reqs: make(chan *sip.Request, 100),
 		cancelled: make(chan *sip.Request, 10)}
 	if inDialog == nil {
 		inDialog = p.inDialog
 	}
 	var err error
-	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name),
+	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name), sipgo.WithUserAgenTLSConfig(tc),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(testLogger(t))),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(testLogger(t))))
 	if err != nil {
@@ -251,6 +259,10 @@ func startPeerOn(t *testing.T, name, host string, inDialog func(*sip.Request, si
 	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(p.port),
 		sipgo.WithClientLogger(testLogger(t)))
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: host, Port: p.port}}
+	if tc != nil {
+		contact.Address.UriParams = sip.NewParams()
+		contact.Address.UriParams.Add("transport", "tls")
+	}
 	p.dsc = sipgo.NewDialogServerCache(p.cli, contact)
 	p.dcc = sipgo.NewDialogClientCache(p.cli, contact)
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -293,10 +305,15 @@ func startPeerOn(t *testing.T, name, host string, inDialog func(*sip.Request, si
 	//lint:ignore SA1029 sipgo's API: its ListenReadyCtxKey is a string.
 	lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready))
 	addr := p.addr()
-	go p.srv.ListenAndServe(lctx, "udp", addr)
-	go p.srv.ListenAndServe(lctx, "tcp", addr)
-	<-ready
-	<-ready
+	if tc != nil {
+		go p.srv.ListenAndServeTLS(lctx, "tls", addr, tc)
+		<-ready
+	} else {
+		go p.srv.ListenAndServe(lctx, "udp", addr)
+		go p.srv.ListenAndServe(lctx, "tcp", addr)
+		<-ready
+		<-ready
+	}
 	t.Cleanup(func() { cancel(); p.ua.Close() })
 	return p
 }
