@@ -262,6 +262,7 @@ func (f *FreeRADIUS) Launch() error {
 	}(f.exited)
 
 	deadline := time.Now().Add(30 * time.Second)
+	var lastErr error
 	for time.Now().Before(deadline) {
 		select {
 		case <-f.exited:
@@ -269,12 +270,12 @@ func (f *FreeRADIUS) Launch() error {
 			return fmt.Errorf("testenv: FreeRADIUS exited at start-up:\n%s", f.Log())
 		default:
 		}
-		if f.statusServer() == nil {
+		if lastErr = f.statusServer(); lastErr == nil {
 			return nil
 		}
 	}
 	f.Stop()
-	return fmt.Errorf("testenv: FreeRADIUS did not answer Status-Server within 30 s:\n%s", f.Log())
+	return fmt.Errorf("testenv: FreeRADIUS did not answer Status-Server within 30 s (%v):\n%s", lastErr, f.Log())
 }
 
 // Pid is the server's process id (0 when it is not running), for
@@ -318,13 +319,18 @@ func (f *FreeRADIUS) statusServer() error {
 		return err
 	}
 	defer c.Close()
-	p := radius.New(radius.CodeStatusServer, []byte(f.Secret))
+	code := radius.CodeStatusServer
+	if f.noStatusServer {
+		code = radius.CodeAccessRequest
+	}
+	p := radius.New(code, []byte(f.Secret))
+	// Message-Authenticator first: its value is signed in place at offset
+	// 22, right after the header and its own type and length.
+	p.Add(rfc2869.MessageAuthenticator_Type, make(radius.Attribute, 16))
 	if f.noStatusServer {
 		// Any answer will do: the DEFAULT user rejects this one.
-		p = radius.New(radius.CodeAccessRequest, []byte(f.Secret))
 		rfc2865.UserName_SetString(p, "testenv-ready")
 	}
-	p.Add(rfc2869.MessageAuthenticator_Type, make(radius.Attribute, 16))
 	rfc2865.NASIdentifier_SetString(p, "testenv")
 	b, err := p.MarshalBinary()
 	if err != nil {
