@@ -38,6 +38,14 @@ type Journal struct {
 	orphans []Orphan
 	// setups signals Run that Setup left entries to write out.
 	setups chan struct{}
+	// pending are Setup's entries not yet in a commit group. Setup runs on
+	// every INVITE and must not queue behind the committer's lock, which
+	// the connected and ended entries of every other call contend for;
+	// Run moves them into a group in batches, and every other entry moves
+	// them first, so that a call's setup entry always precedes its later
+	// ones in the log.
+	pendingMu sync.Mutex
+	pending   []pendingSetup
 
 	f        *os.File // used by flushes only
 	size     int64
@@ -218,6 +226,33 @@ func (j *Journal) Recover() []Orphan {
 	return append([]Orphan(nil), j.orphans...)
 }
 
+// pendingSetup is one of Setup's entries waiting for a commit group.
+type pendingSetup struct {
+	at      int64
+	payload []byte
+	call    journalCall
+}
+
+// movePending appends Setup's waiting entries to g, in the order Setup was
+// called. Called with the committer's lock held (from a commit or enqueue).
+func (j *Journal) movePending(g *commitGroup) {
+	j.pendingMu.Lock()
+	pending := j.pending
+	j.pending = nil
+	j.pendingMu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	j.mu.Lock()
+	for _, p := range pending {
+		j.seq++
+		g.buf = appendFrame(g.buf, j.seq, p.at, p.payload)
+		g.n++
+		j.live[p.call.ID] = p.call
+	}
+	j.mu.Unlock()
+}
+
 // Setup notes a call as it reaches the switch, so that a crash before it
 // ends still leaves its one CDR. It costs no fsync: the entry is handed to
 // the kernel by Run at once, and a process crash keeps the page cache (a
@@ -231,19 +266,10 @@ func (j *Journal) Setup(rec Record, accounting json.RawMessage) error {
 	if err != nil {
 		return fmt.Errorf("cdr journal: %w", err)
 	}
-	now := time.Now().UnixNano()
-	payload := append([]byte{entrySetup}, b...)
-	err = j.gc.enqueue(func(g *commitGroup) {
-		j.mu.Lock()
-		j.seq++
-		g.buf = appendFrame(g.buf, j.seq, now, payload)
-		g.n++
-		j.live[rec.ID] = journalCall{Record: rec, Accounting: accounting}
-		j.mu.Unlock()
-	})
-	if err != nil {
-		return fmt.Errorf("cdr journal: %w", err)
-	}
+	j.pendingMu.Lock()
+	j.pending = append(j.pending, pendingSetup{at: time.Now().UnixNano(), payload: append([]byte{entrySetup}, b...),
+		call: journalCall{Record: rec, Accounting: accounting}})
+	j.pendingMu.Unlock()
 	select {
 	case j.setups <- struct{}{}:
 	default:
@@ -275,6 +301,7 @@ func (j *Journal) Ended(id string) error {
 	now := time.Now().UnixNano()
 	payload := append([]byte{entryEnded}, id...)
 	err := j.gc.enqueue(func(g *commitGroup) {
+		j.movePending(g)
 		j.mu.Lock()
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, now, payload)
@@ -304,6 +331,10 @@ func (j *Journal) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-j.setups:
+			if err := j.gc.enqueue(j.movePending); err != nil {
+				j.log.Error("cannot write calls in setup to the journal", "err", err)
+				continue
+			}
 			if err := j.gc.writeOut(); err != nil {
 				j.log.Error("cannot write calls in setup to the journal", "err", err)
 			}
@@ -325,6 +356,7 @@ func (j *Journal) Connections() int {
 func (j *Journal) append(payload []byte, update func()) error {
 	now := time.Now().UnixNano()
 	err := j.gc.commit(func(g *commitGroup) {
+		j.movePending(g)
 		j.mu.Lock()
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, now, payload)
@@ -461,11 +493,13 @@ func keepAllocated(f *os.File, off, n int64) error {
 // Close closes the journal; connected calls stay recorded in it.
 func (j *Journal) Close() error {
 	var err error
+	// Calls still in setup go into the last group, which close writes.
+	perr := j.gc.enqueue(j.movePending)
 	ferr := j.gc.close(func() {
 		if j.f != nil {
 			err = j.f.Close()
 			j.f = nil
 		}
 	})
-	return errors.Join(ferr, err)
+	return errors.Join(perr, ferr, err)
 }
