@@ -225,3 +225,41 @@ func TestSIGTERMWritesOrNamesEveryHeldRecord(t *testing.T) {
 	waitRows(t, dsn, "SELECT count(DISTINCT id) AS n FROM cdrs", calls)
 	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", calls)
 }
+
+// TestSIGKILLOnAFullDiskLosesNoRecord: the records of calls that ended while
+// the spool's disk was full are held in memory when the process is killed.
+// They are not lost: those calls are still in the journal (an ended entry
+// is written only once a call's record is in the spool), so the restart,
+// on the disk still full, gives each of them its record once there is
+// room — every call exactly one.
+func TestSIGKILLOnAFullDiskLosesNoRecord(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	gw := uas(t, "uas.xml", nil)
+	p, mnt := startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+
+		"cdr:\n  migrate: true\n  segment_size: 65536\n  reserve: 8192\n", "TOLLGATE_CDR_DATABASE="+dsn)
+	const calls = 30
+	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
+		Calls: calls, Rate: 100, Pause: 3 * time.Second, Timeout: 60 * time.Second})
+	testenv.Eventually(t, 20*time.Second, "the calls up", func() bool { st, _ := gw.Stats(); return st.Created >= calls })
+	fillDisk(t, filepath.Join(mnt, "filler"))
+	ctx, cancel := contextWithTimeout(60 * time.Second)
+	defer cancel()
+	if st, err := caller.Wait(ctx); err != nil || st.Successful != calls {
+		t.Fatalf("calls: %s %v", st, err)
+	}
+	testenv.Eventually(t, 10*time.Second, "records held in memory", func() bool {
+		held := metric(p.metrics(), "tollgate_cdr_records_held")
+		return held != "" && held != "0"
+	})
+	p.signal(syscall.SIGKILL)
+	p.waitExit(10 * time.Second)
+
+	p.start("TOLLGATE_CDR_DATABASE=" + dsn)
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	waitRows(t, dsn, "SELECT count(DISTINCT id) AS n FROM cdrs", calls)
+	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", calls)
+	waitRows(t, dsn, "SELECT count(DISTINCT call_id_a) AS n FROM cdrs", calls)
+}
