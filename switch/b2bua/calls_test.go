@@ -291,15 +291,12 @@ func TestHoldUnholdFromEachSide(t *testing.T) {
 		if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), step.want) {
 			t.Fatalf("caller re-INVITE: %v %v", res, err)
 		}
-		if err := ds.WriteAck(ctx, ackFor(req, res)); err != nil {
-			t.Fatal(err)
-		}
+		ackUntilSettled(t, sw, func() error { return ds.WriteAck(ctx, ackFor(req, res)) })
 		got := gw.waitRequest(sip.INVITE, 5*time.Second)
 		if string(got.Body()) != step.body {
 			t.Errorf("gateway got re-INVITE SDP %q", got.Body())
 		}
 		gw.waitRequest(sip.ACK, 5*time.Second)
-		waitSettled(t, sw)
 
 		// From the gateway.
 		req = sip.NewRequest(sip.INVITE, gs.InviteRequest.Contact().Address)
@@ -309,11 +306,8 @@ func TestHoldUnholdFromEachSide(t *testing.T) {
 		if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), step.want) {
 			t.Fatalf("gateway re-INVITE: %v %v", res, err)
 		}
-		if err := gs.WriteRequest(ackFor(req, res)); err != nil {
-			t.Fatal(err)
-		}
+		ackUntilSettled(t, sw, func() error { return gs.WriteRequest(ackFor(req, res)) })
 		caller.waitRequest(sip.INVITE, 5*time.Second)
-		waitSettled(t, sw)
 	}
 	ds.Bye(ctx)
 	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal {

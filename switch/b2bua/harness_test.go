@@ -490,21 +490,47 @@ func (p *peer) waitCancelled(within time.Duration) {
 // ACK may still be in flight when the peers see theirs).
 func waitSettled(t *testing.T, sw *testSwitch) {
 	t.Helper()
-	testenv.Eventually(t, 5*time.Second, "an INVITE transaction completes", func() bool {
-		busy := false
-		sw.calls.each(func(c *Call) {
-			c.mu.Lock()
-			legs := []*leg{&c.a}
-			if c.b != nil {
-				legs = append(legs, &c.b.leg)
-			}
-			for _, l := range legs {
-				busy = busy || l.state == LegUpdating || l.state == LegCancelling
-			}
-			c.mu.Unlock()
-		})
-		return !busy
+	testenv.Eventually(t, 5*time.Second, "an INVITE transaction completes", func() bool { return !offerPending(sw) })
+}
+
+// offerPending reports whether a leg of any call of the switch is still
+// in an offer exchange (updating or cancelling).
+func offerPending(sw *testSwitch) bool {
+	busy := false
+	sw.calls.each(func(c *Call) {
+		c.mu.Lock()
+		legs := []*leg{&c.a}
+		if c.b != nil {
+			legs = append(legs, &c.b.leg)
+		}
+		for _, l := range legs {
+			busy = busy || l.state == LegUpdating || l.state == LegCancelling
+		}
+		c.mu.Unlock()
 	})
+	return busy
+}
+
+// ackUntilSettled sends the ACK of a re-INVITE's 2xx, and sends it again
+// while the switch still waits for it, as a UA acknowledges each
+// retransmission of a 2xx (RFC 3261 13.2.2.4): the test peers have no
+// transaction layer doing so, and under the package's parallel load a
+// datagram can be lost even on loopback.
+func ackUntilSettled(t *testing.T, sw *testSwitch, ack func() error) {
+	t.Helper()
+	for range 5 {
+		if err := ack(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			if !offerPending(sw) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	t.Fatal("the switch never took the ACK of its 2xx: an INVITE transaction stays open")
 }
 
 // drain returns the records written so far, once no more arrive for a moment.
