@@ -162,24 +162,8 @@ func TestFullSpoolDiskRefusesNewCalls(t *testing.T) {
 // the same ID.
 func TestSIGTERMWritesOrNamesEveryHeldRecord(t *testing.T) {
 	t.Parallel()
-	dsn := testenv.SharedPostgres(t).NewDatabase(t)
-	gw := uas(t, "uas.xml", nil)
-	p, mnt := startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+
-		"cdr:\n  migrate: true\n  segment_size: 65536\n  reserve: 8192\n", "TOLLGATE_CDR_DATABASE="+dsn)
 	const calls = 30
-	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
-		Calls: calls, Rate: 100, Pause: 3 * time.Second, Timeout: 60 * time.Second})
-	testenv.Eventually(t, 20*time.Second, "the calls up", func() bool { st, _ := gw.Stats(); return st.Created >= calls })
-	fillDisk(t, filepath.Join(mnt, "filler"))
-	ctx, cancel := contextWithTimeout(60 * time.Second)
-	defer cancel()
-	if st, err := caller.Wait(ctx); err != nil || st.Successful != calls {
-		t.Fatalf("calls: %s %v", st, err)
-	}
-	testenv.Eventually(t, 10*time.Second, "records held in memory", func() bool {
-		held := metric(p.metrics(), "tollgate_cdr_records_held")
-		return held != "" && held != "0"
-	})
+	p, mnt, dsn := holdRecordsOnAFullDisk(t, calls)
 	p.signal(syscall.SIGTERM)
 	if code := p.waitExit(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
@@ -234,11 +218,29 @@ func TestSIGTERMWritesOrNamesEveryHeldRecord(t *testing.T) {
 // room — every call exactly one.
 func TestSIGKILLOnAFullDiskLosesNoRecord(t *testing.T) {
 	t.Parallel()
-	dsn := testenv.SharedPostgres(t).NewDatabase(t)
-	gw := uas(t, "uas.xml", nil)
-	p, mnt := startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+
-		"cdr:\n  migrate: true\n  segment_size: 65536\n  reserve: 8192\n", "TOLLGATE_CDR_DATABASE="+dsn)
 	const calls = 30
+	p, mnt, dsn := holdRecordsOnAFullDisk(t, calls)
+	p.signal(syscall.SIGKILL)
+	p.waitExit(10 * time.Second)
+
+	p.start("TOLLGATE_CDR_DATABASE=" + dsn)
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	waitRows(t, dsn, "SELECT count(DISTINCT id) AS n FROM cdrs", calls)
+	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", calls)
+	waitRows(t, dsn, "SELECT count(DISTINCT call_id_a) AS n FROM cdrs", calls)
+}
+
+// holdRecordsOnAFullDisk starts tollgate with its spool on a 2 MiB tmpfs and
+// records in PostgreSQL, places calls, fills the disk while they are up, and
+// returns once they have ended and their records are held in memory.
+func holdRecordsOnAFullDisk(t *testing.T, calls int) (p *proc, mnt, dsn string) {
+	t.Helper()
+	dsn = testenv.SharedPostgres(t).NewDatabase(t)
+	gw := uas(t, "uas.xml", nil)
+	p, mnt = startTollgateOnTmpfs(t, 2<<20, gateways("", gw)+
+		"cdr:\n  migrate: true\n  segment_size: 65536\n  reserve: 8192\n", "TOLLGATE_CDR_DATABASE="+dsn)
 	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: p.addr(), Service: "100",
 		Calls: calls, Rate: 100, Pause: 3 * time.Second, Timeout: 60 * time.Second})
 	testenv.Eventually(t, 20*time.Second, "the calls up", func() bool { st, _ := gw.Stats(); return st.Created >= calls })
@@ -252,14 +254,5 @@ func TestSIGKILLOnAFullDiskLosesNoRecord(t *testing.T) {
 		held := metric(p.metrics(), "tollgate_cdr_records_held")
 		return held != "" && held != "0"
 	})
-	p.signal(syscall.SIGKILL)
-	p.waitExit(10 * time.Second)
-
-	p.start("TOLLGATE_CDR_DATABASE=" + dsn)
-	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
-		t.Fatal(err)
-	}
-	waitRows(t, dsn, "SELECT count(DISTINCT id) AS n FROM cdrs", calls)
-	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", calls)
-	waitRows(t, dsn, "SELECT count(DISTINCT call_id_a) AS n FROM cdrs", calls)
+	return p, mnt, dsn
 }
