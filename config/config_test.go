@@ -304,6 +304,26 @@ func TestMediaOnRelayLost(t *testing.T) {
 	}
 }
 
+func TestMediaCounterInterval(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(route))
+	if err != nil || c.Media.CounterInterval != DefaultCounterInterval {
+		t.Fatalf("default counter_interval %v, err %v", c.Media.CounterInterval, err)
+	}
+	for _, ok := range []string{"5s", "-1s"} {
+		c, err := Parse([]byte(route + "media:\n  counter_interval: " + ok + "\n"))
+		if err != nil || c.Media.CounterInterval.String() != ok {
+			t.Errorf("counter_interval %s: got %v, %v", ok, c.Media.CounterInterval, err)
+		}
+	}
+	for _, bad := range []string{"100ms", "-5s"} {
+		_, err := Parse([]byte(route + "media:\n  counter_interval: " + bad + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "media.counter_interval") {
+			t.Errorf("counter_interval %s: error %v, want one naming media.counter_interval", bad, err)
+		}
+	}
+}
+
 // TestRegCacheExampleLoads keeps examples/regcache.yaml a configuration
 // `tollgate serve -c` runs as it stands.
 func TestRegCacheExampleLoads(t *testing.T) {

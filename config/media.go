@@ -33,9 +33,17 @@ type Media struct {
 	Mode string `yaml:"mode"` // none (default), rtpproxy or builtin
 	// OnRelayLost is what happens to a relay's calls when its health
 	// probe or a command gets no answer: end (default) or keep.
-	OnRelayLost string        `yaml:"on_relay_lost"`
-	RTPProxy    RTPProxyMedia `yaml:"rtpproxy"`
-	Builtin     BuiltinMedia  `yaml:"builtin"`
+	OnRelayLost string `yaml:"on_relay_lost"`
+	// CounterInterval is how often the RTP counters of the calls up are
+	// read from their relay (Q, without deleting), on every relay, the
+	// built-in one too: rtpproxy deletes a timed-out session before it
+	// notifies, and a dead relay answers nothing, so the last reading is
+	// what such a call's record gets. Below the relay's media timeout (ttl,
+	// rtpproxy -T) a reading falls after the media stopped and the counts
+	// are exact. -1s: never (counters read at teardown only).
+	CounterInterval time.Duration `yaml:"counter_interval"`
+	RTPProxy        RTPProxyMedia `yaml:"rtpproxy"`
+	Builtin         BuiltinMedia  `yaml:"builtin"`
 }
 
 // RTPProxyMedia is the set of external rtpproxies (Sippy rtpproxy, or
@@ -112,6 +120,9 @@ const (
 	DefaultRTPProxyRetries = 5
 	DefaultProbeInterval   = 5 * time.Second
 	DefaultHealthInterval  = 2 * time.Second
+	// DefaultCounterInterval is half of rtpproxy's default media timeout
+	// (-T 60): a timed-out call's last reading is then exact.
+	DefaultCounterInterval = 30 * time.Second
 )
 
 func (m *Media) applyDefaults() {
@@ -120,6 +131,9 @@ func (m *Media) applyDefaults() {
 	}
 	if m.OnRelayLost == "" {
 		m.OnRelayLost = RelayLostEnd
+	}
+	if m.CounterInterval == 0 {
+		m.CounterInterval = DefaultCounterInterval
 	}
 	p := &m.RTPProxy
 	if p.Timeout == 0 {
@@ -174,6 +188,11 @@ func (v *validator) validateMedia(c *Config) {
 	}
 	if m.OnRelayLost != RelayLostEnd && m.OnRelayLost != RelayLostKeep {
 		v.addf("media.on_relay_lost", "%q: want end or keep", m.OnRelayLost)
+	}
+	// Each reading is one Q per stream of every call up: a second is
+	// already 2,000 commands a second at 1,000 calls.
+	if m.CounterInterval > 0 && m.CounterInterval < time.Second || m.CounterInterval < 0 && m.CounterInterval != -time.Second {
+		v.addf("media.counter_interval", "%v: want at least 1s (or -1s: read at teardown only)", m.CounterInterval)
 	}
 	for i := range c.Routes {
 		if r := &c.Routes[i]; !validMediaMode(r.Media) {

@@ -70,13 +70,13 @@ const (
 func startMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*media, error) {
 	m := &media{log: log, pools: map[string]*rtpproxyctl.Pool{}}
 	if cfg.UsesMedia(config.MediaBuiltin) {
-		if err := m.startBuiltin(ctx, cfg.Media.Builtin); err != nil {
+		if err := m.startBuiltin(ctx, cfg.Media.Builtin, cfg.Media.CounterInterval); err != nil {
 			m.Close()
 			return nil, err
 		}
 	}
 	if cfg.UsesMedia(config.MediaRTPProxy) {
-		if err := m.startRTPProxy(ctx, cfg.Media.RTPProxy); err != nil {
+		if err := m.startRTPProxy(ctx, cfg.Media.RTPProxy, cfg.Media.CounterInterval); err != nil {
 			m.Close()
 			return nil, err
 		}
@@ -84,7 +84,7 @@ func startMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*med
 	return m, nil
 }
 
-func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia) error {
+func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia, counters time.Duration) error {
 	// Timeout notifications come back over a unix socket in a private
 	// directory: its name is known before the relay starts, unlike a TCP
 	// port the kernel would choose.
@@ -111,12 +111,13 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia) error {
 		adv, _ = netip.ParseAddr(b.AdvertiseIP)
 	}
 	p, err := rtpproxyctl.New(ctx, rtpproxyctl.Config{
-		Relays:       []rtpproxyctl.RelayConfig{{Address: r.ControlAddrs()[0], Advertise: adv}},
-		Options:      rtpproxyctl.Options{Timeout: builtinTimeout, Retries: builtinRetries},
-		NotifyListen: notify,
-		OnTimeout:    m.timedOut,
-		OnRelayLost:  m.relayLost,
-		Logger:       m.log,
+		Relays:          []rtpproxyctl.RelayConfig{{Address: r.ControlAddrs()[0], Advertise: adv}},
+		Options:         rtpproxyctl.Options{Timeout: builtinTimeout, Retries: builtinRetries},
+		NotifyListen:    notify,
+		OnTimeout:       m.timedOut,
+		OnRelayLost:     m.relayLost,
+		CounterInterval: counters,
+		Logger:          m.log,
 	})
 	if err != nil {
 		return fmt.Errorf("media: built-in relay client: %w", err)
@@ -126,16 +127,17 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia) error {
 	return nil
 }
 
-func (m *media) startRTPProxy(ctx context.Context, c config.RTPProxyMedia) error {
+func (m *media) startRTPProxy(ctx context.Context, c config.RTPProxyMedia, counters time.Duration) error {
 	pc := rtpproxyctl.Config{
-		Options:        rtpproxyctl.Options{Timeout: c.Timeout, Retries: c.Retries},
-		ProbeInterval:  c.ProbeInterval,
-		NotifyListen:   c.Notify,
-		NotifySocket:   c.NotifySocket,
-		OnTimeout:      m.timedOut,
-		OnRelayLost:    m.relayLost,
-		HealthInterval: c.HealthInterval,
-		Logger:         m.log,
+		Options:         rtpproxyctl.Options{Timeout: c.Timeout, Retries: c.Retries},
+		ProbeInterval:   c.ProbeInterval,
+		NotifyListen:    c.Notify,
+		NotifySocket:    c.NotifySocket,
+		OnTimeout:       m.timedOut,
+		OnRelayLost:     m.relayLost,
+		HealthInterval:  c.HealthInterval,
+		CounterInterval: counters,
+		Logger:          m.log,
 	}
 	for _, r := range c.Relays {
 		rc := rtpproxyctl.RelayConfig{Address: r.Address, Weight: r.Weight}
