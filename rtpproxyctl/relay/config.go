@@ -28,6 +28,14 @@ type Config struct {
 	// AdvertiseIP is the address put in U/L replies, i.e. into the SDP, when
 	// it differs from MediaIP (a public address in front of a NAT, rtpproxy -A).
 	AdvertiseIP string
+	// MediaIP6 is the local IPv6 address of the media sockets of legs that
+	// face IPv6 parties (rtpproxy's -6, or the second half of -l v4/v6).
+	// Empty: the relay has no IPv6 media, and U/L asking for it get E36.
+	// "::" binds all IPv6 addresses (then replies carry only the port
+	// unless AdvertiseIP6 is set).
+	MediaIP6 string
+	// AdvertiseIP6 is AdvertiseIP for the IPv6 legs.
+	AdvertiseIP6 string
 	// PortMin and PortMax bound the media ports, inclusive. RTP gets the even
 	// port, RTCP the odd one above it. Default 35000-65000.
 	PortMin, PortMax int
@@ -131,29 +139,63 @@ func parseControl(spec string) (controlAddr, error) {
 	return ca, nil
 }
 
-func (c Config) validate() (media, advertise netip.Addr, err error) {
-	media, err = netip.ParseAddr(c.MediaIP)
+// mediaAddrs are the relay's local media addresses, one per family, and
+// what its U/L replies say of each ("" for a wildcard address without an
+// advertised one: the reply then carries the port only, as rtpproxy's).
+type mediaAddrs struct {
+	local     [numFamilies]netip.Addr // invalid: no media address of that family
+	advertise [numFamilies]string
+}
+
+func (c Config) validate() (mediaAddrs, error) {
+	var m mediaAddrs
+	media, err := netip.ParseAddr(c.MediaIP)
 	if err != nil || !media.Is4() {
-		return media, advertise, fmt.Errorf("relay: media IP %q is not an IPv4 address", c.MediaIP)
+		return m, fmt.Errorf("relay: media IP %q is not an IPv4 address", c.MediaIP)
 	}
-	advertise = media
-	if c.AdvertiseIP != "" {
-		advertise, err = netip.ParseAddr(c.AdvertiseIP)
-		if err != nil {
-			return media, advertise, fmt.Errorf("relay: advertise IP %q: %w", c.AdvertiseIP, err)
+	m.local[ipv4] = media
+	if m.advertise[ipv4], err = advertised(media, c.AdvertiseIP); err != nil {
+		return m, err
+	}
+	if c.MediaIP6 != "" {
+		media6, err := netip.ParseAddr(c.MediaIP6)
+		if err != nil || !media6.Is6() || media6.Is4In6() || media6.Zone() != "" {
+			return m, fmt.Errorf("relay: IPv6 media IP %q is not an IPv6 address (without a zone)", c.MediaIP6)
 		}
+		m.local[ipv6] = media6
+		if m.advertise[ipv6], err = advertised(media6, c.AdvertiseIP6); err != nil {
+			return m, err
+		}
+	} else if c.AdvertiseIP6 != "" {
+		return m, fmt.Errorf("relay: advertise IPv6 %q without an IPv6 media IP", c.AdvertiseIP6)
 	}
 	if c.PortMin < 1024 || c.PortMax > 65535 || c.PortMax-c.PortMin < 3 {
-		return media, advertise, fmt.Errorf("relay: port range %d-%d must lie in 1024-65535 and hold at least one port pair", c.PortMin, c.PortMax)
+		return m, fmt.Errorf("relay: port range %d-%d must lie in 1024-65535 and hold at least one port pair", c.PortMin, c.PortMax)
 	}
 	if c.TTL < time.Second || c.SetupTTL < time.Second {
-		return media, advertise, fmt.Errorf("relay: TTL %v and setup TTL %v must be at least 1s", c.TTL, c.SetupTTL)
+		return m, fmt.Errorf("relay: TTL %v and setup TTL %v must be at least 1s", c.TTL, c.SetupTTL)
 	}
 	if c.MaxBusy >= 1 {
-		return media, advertise, fmt.Errorf("relay: max busy %v must be below 1 (a share of the time)", c.MaxBusy)
+		return m, fmt.Errorf("relay: max busy %v must be below 1 (a share of the time)", c.MaxBusy)
 	}
 	if c.MaxSessions < 0 || c.MaxPacketRate < 0 {
-		return media, advertise, fmt.Errorf("relay: max sessions and max packet rate must not be negative")
+		return m, fmt.Errorf("relay: max sessions and max packet rate must not be negative")
 	}
-	return media, advertise, nil
+	return m, nil
+}
+
+// advertised is the reply text for the media address local, given the
+// configured advertised address adv ("" when none).
+func advertised(local netip.Addr, adv string) (string, error) {
+	if adv == "" {
+		if local.IsUnspecified() {
+			return "", nil
+		}
+		return local.String(), nil
+	}
+	a, err := netip.ParseAddr(adv)
+	if err != nil {
+		return "", fmt.Errorf("relay: advertise IP %q: %w", adv, err)
+	}
+	return a.Unmap().String(), nil
 }

@@ -7,7 +7,7 @@ import "testing"
 func TestDefaultsValid(t *testing.T) {
 	t.Parallel()
 	c := Config{}.WithDefaults()
-	if _, _, err := c.validate(); err != nil {
+	if _, err := c.validate(); err != nil {
 		t.Fatalf("defaults %+v: %v", c, err)
 	}
 }

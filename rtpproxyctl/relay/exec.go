@@ -153,7 +153,7 @@ func (r *Relay) parseUpdate(c command) (updateCmd, error) {
 	if u.mods, err = parseUpdateMods(c.mods, r.media); err != nil {
 		return u, err
 	}
-	if u.mods.v6 {
+	if u.mods.v6 && !u.mods.local.IsValid() && !r.media.local[ipv6].IsValid() {
 		return u, eNoV6
 	}
 	if err := u.parseAddr(c.args[1], c.args[2]); err != nil {
@@ -172,15 +172,20 @@ func (r *Relay) parseUpdate(c command) (updateCmd, error) {
 	return u, nil
 }
 
-// parseAddr applies section 2.5: an address whose length cannot be an IPv4
-// literal (such as "-") is ignored; one that can must parse, with its port.
+// parseAddr applies section 2.5: an address whose length cannot be an IP
+// literal of the command's family (IPv6 with the 6 modifier, else IPv4),
+// such as "-", is ignored; one that can must parse, with its port.
 func (u *updateCmd) parseAddr(addr, port string) error {
-	if len(addr) < 7 || len(addr) > 15 {
+	lo, hi := 7, 15
+	if u.mods.v6 {
+		lo, hi = 2, 45
+	}
+	if len(addr) < lo || len(addr) > hi {
 		return nil
 	}
 	ip, err := netip.ParseAddr(addr)
 	p, perr := strconv.ParseUint(port, 10, 16)
-	if err != nil || !ip.Is4() || perr != nil {
+	if err != nil || ip.Is4() == u.mods.v6 || ip.Zone() != "" || perr != nil {
 		return eBadAddr
 	}
 	switch {
@@ -200,29 +205,29 @@ func (r *Relay) cmdUpdate(c command) (string, error) {
 	if err := checkSubs(c, u.to != ""); err != nil {
 		return "", err
 	}
-	port, s, idx, err := r.update(u)
+	port, f, s, idx, err := r.update(u)
 	if err != nil {
 		return "", err
 	}
 	if s == nil {
 		return "0", nil // L never creates a session
 	}
-	return r.runSubs(r.replyAddr(port), c.subs, s, idx, u)
+	return r.runSubs(r.replyAddr(port, f), c.subs, s, idx, u)
 }
 
-// update executes U or L (section 2.5). It returns a nil session when L
-// finds nothing.
-func (r *Relay) update(u updateCmd) (int, *session, int, error) {
+// update executes U or L (section 2.5). It returns the port the reply
+// names and its family, and a nil session when L finds nothing.
+func (r *Relay) update(u updateCmd) (int, family, *session, int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, idx := r.findLocked(u.callID, u.from, u.to)
 	created := false
 	if s == nil {
 		if !u.isU {
-			return 0, nil, 0, nil
+			return 0, 0, nil, 0, nil
 		}
 		if err := r.admitLocked(); err != nil {
-			return 0, nil, 0, err
+			return 0, 0, nil, 0, err
 		}
 		s = &session{
 			r: r, lp: r.pickLoop(), callID: u.callID, fromTag: u.from, created: time.Now(),
@@ -240,16 +245,18 @@ func (r *Relay) update(u updateCmd) (int, *session, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, nil, 0, eNoSession
+		return 0, 0, nil, 0, eNoSession
 	}
-	if o := &s.legs[out]; o.port == 0 || u.mods.newPort {
+	o := &s.legs[out]
+	f := u.portFamily(o)
+	if o.port == 0 || u.mods.newPort || o.fam != f {
 		oldPort, oldSocks := o.port, o.socks
-		if !s.openLeg(out) {
+		if !s.openLeg(out, f) {
 			r.refused.Add(1)
 			if created {
-				return 0, nil, 0, eSessPorts
+				return 0, 0, nil, 0, eSessPorts
 			}
-			return 0, nil, 0, eLegPorts
+			return 0, 0, nil, 0, eLegPorts
 		}
 		if oldPort != 0 {
 			for _, m := range oldSocks {
@@ -304,7 +311,23 @@ func (r *Relay) update(u updateCmd) (int, *session, int, error) {
 	} else {
 		s.ttl = seconds(r.cfg.SetupTTL)
 	}
-	return s.legs[out].port, s, idx, nil
+	return o.port, o.fam, s, idx, nil
+}
+
+// portFamily is the family of the local address of the port a U or L
+// names (leg o's): the one l or r asked for; else the family o already
+// has, so that a re-INVITE keeps its port; else, for a new port, the
+// family of the command's address, as rtpproxy chooses.
+func (u *updateCmd) portFamily(o *leg) family {
+	switch {
+	case u.mods.local.IsValid():
+		return familyOf(u.mods.local)
+	case o.port != 0:
+		return o.fam
+	case u.mods.v6:
+		return ipv6
+	}
+	return ipv4
 }
 
 // admitLocked refuses a new session when draining or overloaded.
@@ -421,18 +444,24 @@ func (r *Relay) runSubs(reply string, subs []command, s *session, idx int, u upd
 func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, error) {
 	switch sc.op {
 	case 'L':
+		// A sub-command takes no modifiers: the family of its address is
+		// that of the literal.
 		l := updateCmd{callID: u.callID, from: u.from, to: u.to}
+		l.mods.v6 = strings.Contains(sc.args[0], ":")
+		if l.mods.v6 && !r.media.local[ipv6].IsValid() {
+			return "", eNoV6
+		}
 		if err := l.parseAddr(sc.args[0], sc.args[1]); err != nil {
 			return "", err
 		}
-		port, ls, _, err := r.update(l)
+		port, f, ls, _, err := r.update(l)
 		if err != nil {
 			return "", err
 		}
 		if ls == nil {
 			return "0", nil
 		}
-		return r.replyAddr(port), nil
+		return r.replyAddr(port, f), nil
 	case 'S':
 		k, v, _ := parseSetting(sc.args[0])
 		s.mu.Lock()
@@ -444,7 +473,7 @@ func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, er
 		for i := range s.legs {
 			for _, m := range s.legs[i].socks {
 				if m != nil {
-					if err := setTOS(m.fd, v); err != nil {
+					if err := setTOS(m.fd, s.legs[i].fam.domain(), v); err != nil {
 						return "", eSubc
 					}
 				}

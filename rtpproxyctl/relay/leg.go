@@ -50,6 +50,7 @@ func (p *pipe) latch(h *rtp.Header, valid bool) {
 type leg struct {
 	port    int       // local RTP port; 0 until allocated
 	socks   [2]*msock // nil until allocated
+	fam     family    // of the local address the sockets are bound to
 	pipes   [2]pipe
 	rtpa    rtpStats // analysis of the RTP the party sends
 	asym    bool     // signalled address is authoritative (modifier A)

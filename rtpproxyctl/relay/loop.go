@@ -42,6 +42,10 @@ const (
 	wakeSlot  = -1  // epoll data of the loop's eventfd
 )
 
+// rawSockaddr holds a datagram's address, IPv4 or IPv6: the larger of the
+// two, read by its family field.
+type rawSockaddr = unix.RawSockaddrInet6
+
 // msock is one media socket: the RTP or RTCP port of a session's leg.
 type msock struct {
 	fd   int
@@ -77,10 +81,10 @@ type loop struct {
 	spare  []int
 	rx     [rxBatch]unix.Mmsghdr
 	rxIov  [rxBatch]unix.Iovec
-	rxName [rxBatch]unix.RawSockaddrInet4
+	rxName [rxBatch]rawSockaddr // room for either family's address
 	bufs   [rxBatch][readBufSize]byte
 	tx     [rxBatch]unix.Mmsghdr
-	txName [rxBatch]unix.RawSockaddrInet4
+	txName [rxBatch]rawSockaddr
 	h      rtp.Header
 	pcm    scratch
 	xstats xstats
@@ -122,7 +126,6 @@ func newLoop(r *Relay) (*loop, error) {
 		l.rx[i].Hdr.Name = (*byte)(unsafe.Pointer(&l.rxName[i]))
 		// Each outgoing datagram reuses the buffer it arrived in.
 		l.tx[i].Hdr.Name = (*byte)(unsafe.Pointer(&l.txName[i]))
-		l.tx[i].Hdr.Namelen = unix.SizeofSockaddrInet4
 		l.tx[i].Hdr.SetIovlen(1)
 	}
 	return l, nil
@@ -292,7 +295,7 @@ func (l *loop) shut() {
 // sent, out of the other leg's socket of the same kind.
 func (l *loop) serve(m *msock) {
 	for i := range l.rx {
-		l.rx[i].Hdr.Namelen = unix.SizeofSockaddrInet4
+		l.rx[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		l.rx[i].Hdr.Flags = 0
 	}
 	got, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(m.fd), uintptr(unsafe.Pointer(&l.rx[0])), rxBatch, unix.MSG_DONTWAIT, 0, 0)
@@ -316,8 +319,7 @@ func (l *loop) serve(m *msock) {
 			size = readBufSize
 		}
 		buf := l.bufs[i][:size]
-		sa := &l.rxName[i]
-		src := netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port>>8|sa.Port<<8))
+		src := sourceOf(&l.rxName[i])
 		valid := false
 		if m.kind == kindRTP && size >= 12 && buf[0]>>6 == 2 {
 			_, perr := l.h.Unmarshal(buf)
@@ -350,11 +352,7 @@ func (l *loop) serve(m *msock) {
 		t := &l.tx[k]
 		t.Hdr.Iov = &l.rxIov[i]
 		l.rxIov[i].SetLen(size)
-		tn := &l.txName[k]
-		tn.Family = unix.AF_INET
-		tn.Addr = dst.Addr().As4()
-		p := dst.Port()
-		tn.Port = p>>8 | p<<8
+		t.Hdr.Namelen = putSockaddr(&l.txName[k], dst)
 		k++
 	}
 	s.mu.Unlock()
@@ -395,3 +393,38 @@ func (l *loop) send(out *msock, k int) uint64 {
 	}
 	return failed
 }
+
+// sourceOf reads a received datagram's source, which is an IPv4 address
+// on an IPv4 socket and an IPv6 one on an IPv6 socket.
+func sourceOf(sa *rawSockaddr) netip.AddrPort {
+	if sa.Family == unix.AF_INET {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), ntohs(sa4.Port))
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), ntohs(sa.Port))
+}
+
+// putSockaddr writes dst as a socket address of its own family and
+// returns its length. A leg's remote has the family of the leg's socket
+// (the controller chose the socket's family for the party), so the send
+// goes out of a socket of the same family; one that does not fails and is
+// counted as dropped.
+func putSockaddr(sa *rawSockaddr, dst netip.AddrPort) uint32 {
+	a := dst.Addr()
+	if a.Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		sa4.Family = unix.AF_INET
+		sa4.Addr = a.As4()
+		sa4.Port = ntohs(dst.Port())
+		return unix.SizeofSockaddrInet4
+	}
+	sa.Family = unix.AF_INET6
+	sa.Addr = a.As16()
+	sa.Port = ntohs(dst.Port())
+	sa.Flowinfo, sa.Scope_id = 0, 0
+	return unix.SizeofSockaddrInet6
+}
+
+// ntohs swaps a port between network and host order (the same swap both
+// ways; the packet path assumes a little-endian machine, as it always has).
+func ntohs(p uint16) uint16 { return p>>8 | p<<8 }

@@ -10,14 +10,21 @@ type updateMods struct {
 	asym    bool // A, unless S is also given
 	weak    bool // W
 	newPort bool // N
-	v6      bool // 6
-	ptime   int  // Z<ms>
-	codecs  string
+	v6      bool // 6: the command's address is IPv6
+	// local is the address an l or r modifier named (invalid: none): the
+	// port the reply names takes a local address of its family, so that
+	// a controller can bridge an IPv4 party and an IPv6 one.
+	local  netip.Addr
+	ptime  int // Z<ms>
+	codecs string
 }
 
-// parseUpdateMods reads the modifier letters of a U or L command. media is
-// the relay's one local media address, against which l/r are checked.
-func parseUpdateMods(mods string, media netip.Addr) (updateMods, error) {
+// parseUpdateMods reads the modifier letters of a U or L command. media
+// are the relay's local media addresses, against which l/r are checked:
+// l must name one of them (or any address of a family whose media address
+// is a wildcard), r an address of a family the relay has media in. The
+// relay has one address per family, so the route r asks for is that one.
+func parseUpdateMods(mods string, media mediaAddrs) (updateMods, error) {
 	var m updateMods
 	var a, s, haveCodecs bool
 	for i := 0; i < len(mods); {
@@ -61,12 +68,15 @@ func parseUpdateMods(mods string, media netip.Addr) (updateMods, error) {
 				return m, eRemoteSyntax
 			}
 			i = j
-			if ch == 'l' && (!addr.Is4() || (addr != media && !media.IsUnspecified())) {
+			addr = addr.Unmap()
+			own := media.local[familyOf(addr)]
+			if ch == 'l' && (!own.IsValid() || (addr != own && !own.IsUnspecified())) {
 				return m, eLocalAddr
 			}
-			if ch == 'r' && !addr.Is4() {
+			if ch == 'r' && !own.IsValid() {
 				return m, eRemoteAddr
 			}
+			m.local = addr
 		default:
 			return m, eBadMod
 		}

@@ -18,15 +18,16 @@ const (
 // portPool hands out even RTP ports (RTCP is the port above) from the
 // configured range. Ports are shuffled at start and a released port goes to
 // the back of the queue, so a stale packet from an old call rarely lands in a
-// new one.
+// new one. One range serves both address families: a port number is used
+// on one local address at a time, which keeps the count of free pairs the
+// relay's capacity whatever the mix of families.
 type portPool struct {
-	ip   netip.Addr
 	mu   sync.Mutex
 	free []int
 }
 
-func newPortPool(ip netip.Addr, lo, hi int, skip map[int]bool) *portPool {
-	p := &portPool{ip: ip}
+func newPortPool(lo, hi int, skip map[int]bool) *portPool {
+	p := &portPool{}
 	if lo%2 != 0 {
 		lo++
 	}
@@ -62,22 +63,22 @@ func (p *portPool) available() int {
 	return len(p.free)
 }
 
-// bindPair binds an RTP/RTCP socket pair, trying ports until one pair binds
-// (ports held by other programs are skipped, section 3.1). It gives up after
-// trying as many ports as were free when it started. The sockets are
+// bindPair binds an RTP/RTCP socket pair on ip, trying ports until one pair
+// binds (ports held by other programs are skipped, section 3.1). It gives up
+// after trying as many ports as were free when it started. The sockets are
 // non-blocking, for a packet loop.
-func (p *portPool) bindPair() (int, [2]int, bool) {
+func (p *portPool) bindPair(ip netip.Addr) (int, [2]int, bool) {
 	for tries := p.available(); tries > 0; tries-- {
 		port, ok := p.take()
 		if !ok {
 			break
 		}
-		rtpfd, err := listenMedia(p.ip, port)
+		rtpfd, err := listenMedia(ip, port)
 		if err != nil {
 			p.put(port)
 			continue
 		}
-		rtcpfd, err := listenMedia(p.ip, port+1)
+		rtcpfd, err := listenMedia(ip, port+1)
 		if err != nil {
 			unix.Close(rtpfd)
 			p.put(port)
@@ -88,21 +89,40 @@ func (p *portPool) bindPair() (int, [2]int, bool) {
 	return 0, [2]int{}, false
 }
 
+// listenMedia binds a UDP socket of ip's family. An IPv6 socket is
+// IPv6-only, so that it and an IPv4 socket can hold the same port number
+// on a wildcard address.
 func listenMedia(ip netip.Addr, port int) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	domain := familyOf(ip).domain()
+	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("relay: socket: %w", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: ip.As4(), Port: port}); err != nil {
+	var sa unix.Sockaddr
+	if domain == unix.AF_INET6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("relay: IPV6_V6ONLY: %w", err)
+		}
+		sa = &unix.SockaddrInet6{Addr: ip.As16(), Port: port}
+	} else {
+		sa = &unix.SockaddrInet4{Addr: ip.As4(), Port: port}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("relay: bind %v:%d: %w", ip, port, err)
+		return -1, fmt.Errorf("relay: bind %v: %w", netip.AddrPortFrom(ip, uint16(port)), err)
 	}
 	// Best effort: a smaller buffer or unmarked packets still relay.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBufSize)
-	_ = setTOS(fd, ipTOS)
+	_ = setTOS(fd, domain, ipTOS)
 	return fd, nil
 }
 
-func setTOS(fd, tos int) error {
+// setTOS marks the socket's packets: IP_TOS for IPv4, the traffic class
+// (the same byte) for IPv6.
+func setTOS(fd, domain, tos int) error {
+	if domain == unix.AF_INET6 {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tos)
+	}
 	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, tos)
 }

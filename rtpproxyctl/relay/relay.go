@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
@@ -19,8 +18,7 @@ import (
 type Relay struct {
 	cfg       Config
 	log       *slog.Logger
-	media     netip.Addr
-	advertise string // address text in U/L replies; empty: port only
+	media     mediaAddrs
 	ports     *portPool
 	notifiers map[string]*notifier
 	controls  []*control
@@ -66,7 +64,7 @@ type cmdCounters struct {
 // known before Serve) and returns a relay ready for Handle and Serve.
 func New(cfg Config, log *slog.Logger) (*Relay, error) {
 	cfg = cfg.WithDefaults()
-	media, advertise, err := cfg.validate()
+	media, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
@@ -81,9 +79,6 @@ func New(cfg Config, log *slog.Logger) (*Relay, error) {
 		epoch:     time.Now(),
 		sessions:  map[string][]*session{},
 		cache:     newReplyCache(),
-	}
-	if !(media.IsUnspecified() && cfg.AdvertiseIP == "") {
-		r.advertise = advertise.String()
 	}
 	for _, t := range cfg.Notify {
 		n, err := newNotifier(t, log)
@@ -109,7 +104,7 @@ func New(cfg Config, log *slog.Logger) (*Relay, error) {
 			skip[p] = true
 		}
 	}
-	r.ports = newPortPool(media, cfg.PortMin, cfg.PortMax, skip)
+	r.ports = newPortPool(cfg.PortMin, cfg.PortMax, skip)
 	for range runtime.GOMAXPROCS(0) {
 		l, err := newLoop(r)
 		if err != nil {
@@ -447,12 +442,17 @@ func (r *Relay) Stats() Stats {
 	return st
 }
 
-// replyAddr formats the "<port> <addr>" of a U/L reply.
-func (r *Relay) replyAddr(port int) string {
-	if r.advertise == "" {
+// replyAddr formats the "<port> <addr>" of a U/L reply for a port of
+// family f, with rtpproxy's " 6" after an IPv6 address.
+func (r *Relay) replyAddr(port int, f family) string {
+	adv := r.media.advertise[f]
+	switch {
+	case adv == "":
 		return strconv.Itoa(port)
+	case f == ipv6:
+		return strconv.Itoa(port) + " " + adv + " 6"
 	}
-	return strconv.Itoa(port) + " " + r.advertise
+	return strconv.Itoa(port) + " " + adv
 }
 
 func (c *control) String() string {

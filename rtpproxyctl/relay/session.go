@@ -69,10 +69,10 @@ func (s *session) route(x, kind, n int, src netip.AddrPort, h *rtp.Header, valid
 	return dst, o.socks[kind]
 }
 
-// openLeg binds the port pair of leg i and hands it to the session's
-// packet loop.
-func (s *session) openLeg(i int) bool {
-	port, fds, ok := s.r.ports.bindPair()
+// openLeg binds the port pair of leg i on the relay's media address of
+// family f and hands it to the session's packet loop.
+func (s *session) openLeg(i int, f family) bool {
+	port, fds, ok := s.r.ports.bindPair(s.r.media.local[f])
 	if !ok {
 		return false
 	}
@@ -92,7 +92,7 @@ func (s *session) openLeg(i int) bool {
 		socks[k] = m
 	}
 	l := &s.legs[i]
-	l.port, l.socks = port, socks
+	l.port, l.socks, l.fam = port, socks, f
 	return true
 }
 
