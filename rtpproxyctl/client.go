@@ -168,9 +168,15 @@ func (c *Client) Features() Features {
 // Request is one U or L command: the media address and port of the SDP's
 // sender, and the tags (with their ";N" media number) that name the session.
 type Request struct {
-	CallID       string
-	Addr         netip.Addr // 0.0.0.0 = hold
-	Port         int
+	CallID string
+	Addr   netip.Addr // 0.0.0.0 (or ::) = hold; IPv6 is sent with the 6 modifier
+	Port   int
+	// Toward is an address of the party the SDP goes to. When its family
+	// differs from Addr's it is sent as the r modifier (r1.2.3.4,
+	// r[2001:db8::1]), so that the relay answers with an endpoint that
+	// party can reach: the relay bridges the two families. Invalid: the
+	// relay answers in Addr's family, as rtpproxy does by default.
+	Toward       netip.Addr
 	FromTag      string
 	ToTag        string // "" when not known yet (U only)
 	PayloadTypes []int  // sent as the c modifier when the relay supports it
@@ -261,6 +267,16 @@ func (c *Client) endpointCommand(ctx context.Context, op byte, r Request) (Endpo
 				b.WriteByte(',')
 			}
 			b.WriteString(strconv.Itoa(pt))
+		}
+	}
+	// r last: what follows an address in the same token would be read
+	// as part of it.
+	if to := r.Toward.Unmap(); to.IsValid() && to.Is4() != addr.Is4() {
+		b.WriteByte('r')
+		if to.Is6() {
+			b.WriteString("[" + to.WithZone("").String() + "]")
+		} else {
+			b.WriteString(to.String())
 		}
 	}
 	fmt.Fprintf(&b, " %s %s %d %s", r.CallID, addr, r.Port, r.FromTag)

@@ -54,6 +54,11 @@ type Stream struct {
 	// Options are what a relay that has them (Features.RTPOpts) does with
 	// the sender's RTP; the zero value leaves them as they were.
 	Options RTPOptions
+	// Toward is an address of the party the SDP goes to (its signalling
+	// address): when its family differs from Addr's, the relay is asked
+	// for an endpoint of Toward's family, bridging an IPv4 party and an
+	// IPv6 one. Invalid: the endpoint has Addr's family.
+	Toward netip.Addr
 }
 
 // Endpoint is where the relay receives a stream's media for the other side:

@@ -161,6 +161,7 @@ func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, stream
 			PayloadTypes: st.PayloadTypes,
 			Formats:      st.Formats,
 			Options:      st.Options,
+			Toward:       st.Toward,
 		}
 		n := ";" + strconv.Itoa(st.Index+1)
 		// U names the SDP's sender first; L names the offerer first, i.e.
