@@ -129,6 +129,9 @@ type CallProfile struct {
 
 	// DialogOptions shape requests within the dialogs (dialogopts.go).
 	DialogOptions `yaml:",inline"`
+	// HopOptions decide where the gateway leg's messages go and the
+	// Contact of each leg (hopopts.go).
+	HopOptions `yaml:",inline"`
 }
 
 // GatewayAuth is a digest identity the switch presents on one leg.
@@ -192,6 +195,7 @@ type Profile struct {
 	PreferExistingCodecsALeg bool
 	RTP                      RTPOptions
 	DialogOptions
+	HopOptions
 }
 
 // Reply is a final response a profile gives instead of the switch.
@@ -318,7 +322,8 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	src, _ := yaml.Marshal(cp)
 	p := &Profile{Name: cp.Name, Origin: path, Checksum: profile.Checksum(src),
 		HeaderFilter: cp.HeaderFilter, CodecFilter: cp.CodecFilter, Codecs: cp.Codecs,
-		DialogTimers: cp.DialogTimers, DialogOptions: cp.DialogOptions, Offer100rel: cp.Offer100rel}
+		DialogTimers: cp.DialogTimers, DialogOptions: cp.DialogOptions, HopOptions: cp.HopOptions,
+		Offer100rel: cp.Offer100rel}
 	ok := true
 	pat := func(option, s string) *profile.Pattern {
 		if s == "" {
@@ -371,6 +376,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	ok = v.compileRouting(path, cp, p, pat) && ok
 	ok = v.compileShaping(path, cp, p, pat) && ok
 	ok = v.validateDialogOptions(path, &p.DialogOptions, pat) && ok
+	ok = v.validateHopOptions(path, &p.HopOptions, cp.OutboundProxy, pat) && ok
 	ok = v.compileMedia(path, cp, p) && ok
 	replies, err := ParseReplyTranslate(cp.ReplyTranslate)
 	if err != nil {

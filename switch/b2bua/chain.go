@@ -61,6 +61,9 @@ func (cc *callChain) gatewayInvite(b *attemptLeg, inv *sip.Request) {
 		return
 	}
 	cc.ctl.GatewayInvite(callctl.GatewayInvite{Caller: cc.call.inviteA, Out: inv, Origin: originAddr(b.d.listener)})
+	if cc.profile.PatchRURINextHop {
+		patchRURI(&inv.Recipient, b.gateway)
+	}
 	b.d.target = inv.Recipient
 	b.d.callID = inv.CallID().Value()
 	b.d.local, b.d.localName = inv.From().Address, inv.From().DisplayName

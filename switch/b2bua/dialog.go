@@ -35,6 +35,9 @@ type dialog struct {
 	dest      string // where requests go: host:port
 
 	auth *credentials // answers the peer's challenges; nil: none
+	// contact is our Contact in the dialog as the call's profile makes
+	// it (hops.go); nil: the listener's.
+	contact *sip.ContactHeader
 }
 
 // newRequest builds an in-dialog request toward the peer (RFC 3261 12.2.1.1).
@@ -59,7 +62,7 @@ func (d *dialog) newRequest(method sip.RequestMethod, seq uint32) *sip.Request {
 	mf := sip.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
 	if method != sip.ACK && method != sip.CANCEL && method != sip.BYE {
-		req.AppendHeader(d.listener.contact())
+		req.AppendHeader(d.contactHeader())
 	}
 	req.SetBody(nil) // Content-Length: 0 until a body is set; required on TCP
 	req.SetTransport(d.transport)

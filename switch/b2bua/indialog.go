@@ -40,8 +40,12 @@ func (s *Switch) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
-	if fromA && !req.IsAck() {
+	switch {
+	case req.IsAck():
+	case fromA:
 		tx = c.natInDialog(req, tx)
+	default:
+		tx = c.repliesToNextHop(tx)
 	}
 	switch req.Method {
 	case sip.ACK:
@@ -273,7 +277,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	back := sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil)
 	if isOffer && res.IsSuccess() {
-		back.AppendHeader(from.d.listener.contact())
+		back.AppendHeader(from.d.contactHeader())
 	}
 	copyHeaders(res, back)
 	copyBody(res, back)

@@ -284,6 +284,7 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 		transport: gw.Transport,
 		dest:      gw.Address,
 	}
+	b.d.contact = c.chain.legContact(l, true)
 	b.d.target = b.d.remote
 	if reg := c.aaa.hop.contact; reg != nil {
 		b.d.target = *reg.Clone()
@@ -528,7 +529,7 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 		// The early dialog's requests (PRACK, UPDATE) go to its Contact
 		// through its Record-Route (RFC 3261 12.1.2).
 		if res.Contact() != nil {
-			b.d.setRouting(res.Contact(), reversed(recordRoutes(res)), b.gateway.Address, true)
+			c.routeGatewayDialog(b, res)
 		}
 	}
 	c.move(&b.leg, legProvisional)
@@ -537,10 +538,10 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 		c.ringT = time.Now()
 	}
 	c.attempts[b.index].Ringing = true
-	inA, txA, l := c.inviteA, c.txA, c.a.d.listener
+	inA, txA, contact := c.inviteA, c.txA, c.a.d.contactHeader()
 	c.mu.Unlock()
 	out := sip.NewResponseFromRequest(inA, res.StatusCode, res.Reason, nil)
-	out.AppendHeader(l.contact())
+	out.AppendHeader(contact)
 	copyBody(res, out)
 	if body != nil {
 		out.SetBody(body)
@@ -586,7 +587,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	if tag, ok := res.To().Params.Get("tag"); ok {
 		b.d.remoteTag = tag
 	}
-	b.d.setRouting(res.Contact(), reversed(recordRoutes(res)), b.gateway.Address, true)
+	c.routeGatewayDialog(b, res)
 	c.move(&b.leg, legAnswer)
 	b.agreed = b.invite.Body()
 	b.invite = nil
@@ -606,7 +607,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.chain.connected()
 	c.startLegTimers(b, res)
 	c.rel.stop() // the final response ends our 18x's retransmissions
-	inA, txA, way, l, offerB := c.inviteA, c.txA, c.offerWay, c.a.d.listener, b.agreed
+	inA, txA, way, contact, offerB := c.inviteA, c.txA, c.offerWay, c.a.d.contactHeader(), b.agreed
 	c.mu.Unlock()
 	s.stats.CallsAnswered.Add(1)
 	s.stats.attempts[OutcomeAnswered].Add(1)
@@ -615,7 +616,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 		s.sendAck(c, &b.leg, nil)
 	}
 	ok := sip.NewResponseFromRequest(inA, 200, "OK", nil)
-	ok.AppendHeader(l.contact())
+	ok.AppendHeader(contact)
 	ok.AppendHeader(sip.NewHeader("Allow", allowed))
 	copyBody(res, ok)
 	if body != nil {

@@ -19,6 +19,7 @@ import (
 // natTx sends the responses of a server transaction to dest, the flow
 // the request came from, instead of where sipgo resolved its Via. sipgo's
 // own answers within the transaction (487 to a CANCEL) still follow the Via.
+// next_hop_for_replies (hops.go) sends the gateway's responses the same way.
 type natTx struct {
 	sip.ServerTransaction
 	dest string

@@ -31,6 +31,7 @@ func (c *Call) selectProfile(cfg *config.Config) bool {
 	c.mu.Lock()
 	c.chain = cc
 	c.a.d.auth = c.callerCredentials()
+	c.a.d.contact = cc.legContact(c.a.d.listener, false)
 	c.aaa.accounting = c.aaa.accounting && c.accountingAllowed()
 	c.mu.Unlock()
 	if r := cc.invite(inA); r != nil {
