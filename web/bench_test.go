@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tollgate/tollgate/cdr"
 )
 
 // benchRows is the size of the CDR table of BenchmarkCDRSearchPage1M.
@@ -45,6 +47,9 @@ func loadCDRs(b *testing.B, e *env, n int) time.Time {
 			fmt.Sprintf("10.0.%d.%d:5060", i%4, i%50), "r", 1, setup, connect, disc, dur, dur / 1000,
 			int64(200 + i%800), code, reason, why, "caller"}, nil
 	})
+	if err := cdr.NewPartitions(e.db, cdr.PartitionOptions{}).Ensure(ctx, end.Add(-time.Duration(n)*step), end); err != nil {
+		b.Fatal(err)
+	}
 	start := time.Now()
 	if _, err := e.db.CopyFrom(ctx, pgx.Identifier{"cdrs"}, cols, src); err != nil {
 		b.Fatal(err)
