@@ -34,6 +34,11 @@ type CDR struct {
 	// be made durable with their reserve (the spool's disk is full): refuse
 	// (default; 503, no bill no call) or accept them anyway.
 	NoSpace string `yaml:"no_space"`
+	// Retention is how many whole months of CDRs are kept in the database
+	// before the current month (by setup time, UTC); the month partitions
+	// older than that are dropped, logged and audited. 0 (default) keeps
+	// every month. The spool and the CSV files are not touched.
+	Retention int `yaml:"retention"`
 }
 
 // What the switch does with new calls when records cannot be made durable.
@@ -66,6 +71,12 @@ func (v *validator) validateCDR(c *CDR) {
 	}
 	if c.SegmentSize < 0 || c.SegmentSize > 0 && c.SegmentSize < 64<<10 {
 		v.addf("cdr.segment_size", "must be at least 65536 bytes")
+	}
+	if c.Retention < 0 {
+		v.addf("cdr.retention", "must be a number of months, 0 to keep every month")
+	}
+	if c.Retention > 0 && c.Database == "" {
+		v.addf("cdr.retention", "needs cdr.database: it drops months of the database's CDRs")
 	}
 	if c.Reserve < 0 {
 		v.addf("cdr.reserve", "must not be negative")

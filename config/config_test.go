@@ -362,3 +362,20 @@ func TestRegistrationValidation(t *testing.T) {
 		t.Errorf("defaults: %+v", r)
 	}
 }
+
+func TestCDRRetention(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte("cdr:\n  database: postgres://db/tollgate\n  retention: 13\n"))
+	if err != nil || cfg.CDR.Retention != 13 {
+		t.Fatalf("retention 13: %v, %+v", err, cfg.CDR)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"cdr:\n  database: postgres://db/tollgate\n  retention: -1\n", "cdr.retention: must be a number of months"},
+		{"cdr:\n  retention: 6\n", "cdr.retention: needs cdr.database"},
+		{"cdr:\n  database: postgres://db/tollgate\n  retention: 1y\n", "line 3"},
+	} {
+		if _, err := Parse([]byte(c.yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error with %q", c.yaml, err, c.want)
+		}
+	}
+}

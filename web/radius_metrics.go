@@ -17,9 +17,14 @@ const (
 	AuditRadiusCoA        = "radius coa"
 )
 
-// WriteAudit appends e to the audit log in db, for what changes calls from
-// outside the web UI (the RADIUS Disconnect/CoA listener); the log's SQL
-// stays here with the rest of it.
+// AuditCDRRetention is the audit action of a month of CDRs dropped because
+// cdr.retention says so: records leaving the database are as much an
+// administrator's act as a kill, only decided in the configuration.
+const AuditCDRRetention = "cdr retention"
+
+// WriteAudit appends e to the audit log in db, for what changes calls or
+// records from outside the web UI (the RADIUS Disconnect/CoA listener, the
+// CDR retention); the log's SQL stays here with the rest of it.
 func WriteAudit(ctx context.Context, db *pgxpool.Pool, e AuditEntry) error {
 	return (&store{db: db}).audit(ctx, e)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/migrations"
+	"github.com/tollgate/tollgate/web"
 )
 
 // cdrPipe is the path of every call record: the durable spool first, then
@@ -36,6 +37,11 @@ type cdrPipe struct {
 	orphans    []cdr.Orphan   // calls the previous process left in the journal
 	recovering sync.WaitGroup // recoverCalls, for the shutdown
 }
+
+// partitionRound is how often the CDR partitions are maintained: the
+// months ahead made, those past cdr.retention dropped. A month changes
+// rarely; an hour bounds how long a drop that failed waits for its retry.
+const partitionRound = time.Hour
 
 func openCDR(ctx context.Context, c config.CDR, node string, log *slog.Logger) (*cdrPipe, error) {
 	spool, err := cdr.OpenSpool(filepath.Join(c.Dir, "spool"), cdr.SpoolOptions{Logger: log,
@@ -67,6 +73,16 @@ func openCDR(ctx context.Context, c config.CDR, node string, log *slog.Logger) (
 			return nil, errors.New("cdr.database: invalid connection string")
 		}
 		sink = cdr.NewPGWriter(p.pool)
+		parts := cdr.NewPartitions(p.pool, cdr.PartitionOptions{Retention: c.Retention, Logger: log,
+			Dropped: func(ctx context.Context, part cdr.Partition) {
+				err := web.WriteAudit(ctx, p.pool, web.AuditEntry{Actor: "tollgate " + node, Action: web.AuditCDRRetention,
+					Target: part.Name, Detail: fmt.Sprintf("CDRs set up from %s to %s dropped: cdr.retention is %d months",
+						part.From.Format(time.DateOnly), part.To.Format(time.DateOnly), c.Retention)})
+				if err != nil {
+					log.Error("CDR partition dropped but not audited", "partition", part.Name, "error", err)
+				}
+			}})
+		go parts.Run(ctx, partitionRound)
 		log.Info("call records: spool, then PostgreSQL", "dir", c.Dir)
 	} else {
 		if p.csv, err = cdr.OpenCSVFiles(filepath.Join(c.Dir, "csv"), log); err != nil {
