@@ -1,8 +1,13 @@
 package config
 
 import (
+	"cmp"
+	"net"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/tollgate/tollgate/cdr"
 )
 
 // DatabaseEnv names the environment variable that, when set, gives the
@@ -39,7 +44,30 @@ type CDR struct {
 	// older than that are dropped, logged and audited. 0 (default) keeps
 	// every month. The spool and the CSV files are not touched.
 	Retention int `yaml:"retention"`
+	// Syslog, when set, sends every record to a syslog server as well,
+	// as SEMS's cc_syslog_cdr does: an extra sink beside PostgreSQL or the
+	// CSV files, never instead of them.
+	Syslog *CDRSyslog `yaml:"syslog"`
 }
+
+// CDRSyslog is where and how records go to syslog.
+type CDRSyslog struct {
+	// Address is "udp:HOST:PORT", "tcp:HOST:PORT" (RFC 6587 octet
+	// counting) or "unixgram:/dev/log" (the local daemon).
+	Address string `yaml:"address"`
+	// Format is rfc5424 (default) or rfc3164.
+	Format string `yaml:"format"`
+	// Facility (default local0) and Severity (default info) make the
+	// messages' priority.
+	Facility string `yaml:"facility"`
+	Severity string `yaml:"severity"`
+	// Tag is the APP-NAME (RFC 5424) or TAG (RFC 3164); default tollgate.
+	Tag string `yaml:"tag"`
+}
+
+// Network and Addr split Address.
+func (s *CDRSyslog) Network() string { n, _, _ := strings.Cut(s.Address, ":"); return n }
+func (s *CDRSyslog) Addr() string    { _, a, _ := strings.Cut(s.Address, ":"); return a }
 
 // What the switch does with new calls when records cannot be made durable.
 const (
@@ -53,6 +81,12 @@ func (c *CDR) applyDefaults() {
 	}
 	if c.NoSpace == "" {
 		c.NoSpace = NoSpaceRefuse
+	}
+	if s := c.Syslog; s != nil {
+		s.Format = cmp.Or(s.Format, cdr.SyslogRFC5424)
+		s.Facility = cmp.Or(s.Facility, "local0")
+		s.Severity = cmp.Or(s.Severity, "info")
+		s.Tag = cmp.Or(s.Tag, "tollgate")
 	}
 	if dsn := os.Getenv(DatabaseEnv); dsn != "" {
 		c.Database = dsn
@@ -80,5 +114,31 @@ func (v *validator) validateCDR(c *CDR) {
 	}
 	if c.Reserve < 0 {
 		v.addf("cdr.reserve", "must not be negative")
+	}
+	if s := c.Syslog; s != nil {
+		v.validateCDRSyslog(s)
+	}
+}
+
+func (v *validator) validateCDRSyslog(s *CDRSyslog) {
+	switch n, a := s.Network(), s.Addr(); {
+	case n != "udp" && n != "tcp" && n != "unixgram" || a == "":
+		v.addf("cdr.syslog.address", "%q: want udp:HOST:PORT, tcp:HOST:PORT or unixgram:PATH", s.Address)
+	case n != "unixgram":
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.addf("cdr.syslog.address", "%q: want HOST:PORT after %s:", s.Address, n)
+		}
+	}
+	if s.Format != cdr.SyslogRFC5424 && s.Format != cdr.SyslogRFC3164 {
+		v.addf("cdr.syslog.format", "%q: want %s or %s", s.Format, cdr.SyslogRFC5424, cdr.SyslogRFC3164)
+	}
+	if !slices.Contains(cdr.SyslogFacilities, s.Facility) {
+		v.addf("cdr.syslog.facility", "%q: want one of %s", s.Facility, strings.Join(cdr.SyslogFacilities, ", "))
+	}
+	if !slices.Contains(cdr.SyslogSeverities, s.Severity) {
+		v.addf("cdr.syslog.severity", "%q: want one of %s", s.Severity, strings.Join(cdr.SyslogSeverities, ", "))
+	}
+	if strings.ContainsAny(s.Tag, " \t\r\n") || len(s.Tag) > 48 {
+		v.addf("cdr.syslog.tag", "%q: want at most 48 characters without spaces", s.Tag)
 	}
 }

@@ -31,6 +31,7 @@ type cdrPipe struct {
 	shipper *cdr.Shipper
 	pool    *pgxpool.Pool
 	csv     *cdr.CSVFiles
+	syslog  *cdr.Syslog // cdr.syslog: every record to syslog too; nil without
 	done    chan struct{}
 
 	node       string         // cluster.node, for the records the switch leaves without one
@@ -92,6 +93,15 @@ func openCDR(ctx context.Context, c config.CDR, node string, log *slog.Logger) (
 		sink = p.csv
 		log.Info("call records: no database configured; spool, then daily CSV files",
 			"dir", filepath.Join(c.Dir, "csv"))
+	}
+	if s := c.Syslog; s != nil {
+		if p.syslog, err = cdr.NewSyslog(cdr.SyslogOptions{Network: s.Network(), Address: s.Addr(),
+			Format: s.Format, Facility: s.Facility, Severity: s.Severity, Tag: s.Tag}); err != nil {
+			p.Close()
+			return nil, err
+		}
+		sink = cdr.AlsoTo(sink, p.syslog, log)
+		log.Info("call records: also to syslog", "address", s.Address, "format", s.Format)
 	}
 	p.shipper = cdr.NewShipper(spool, sink, cdr.ShipperOptions{Logger: log})
 	go func() {
@@ -248,6 +258,9 @@ func (p *cdrPipe) Close() {
 	}
 	if p.csv != nil {
 		p.csv.Close()
+	}
+	if p.syslog != nil {
+		p.syslog.Close()
 	}
 	if p.pool != nil {
 		p.pool.Close()
