@@ -384,6 +384,13 @@ func checkSubs(c command, haveTo bool) error {
 			if _, ok := parseFormats(sc.args); !ok {
 				return eSubc
 			}
+		case 'E':
+			if c.op != 'Q' || (sc.mods != "" && sc.mods != "r" && sc.mods != "R") {
+				return eSubc
+			}
+			if _, ok := parseInject(sc.args); !ok {
+				return eSubc
+			}
 		case 'O':
 			if c.op == 'Q' || (sc.mods != "" && sc.mods != "r" && sc.mods != "R") {
 				return eSubc
@@ -484,6 +491,19 @@ func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, er
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.dropFlagLocked(s, idx, sc.mods != "")
+		return "", nil
+	case 'E':
+		// Q names the party its from-tag names with leg idx; Er the other.
+		to := idx
+		if sc.mods != "" {
+			to = 1 - idx
+		}
+		c, _ := parseInject(sc.args)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || !s.inject(to, c) {
+			return "", eSubc
+		}
 		return "", nil
 	case 'T', 'O':
 		// The leg facing the party whose SDP the command carries, as

@@ -348,6 +348,9 @@ func (l *loop) serve(m *msock) {
 		if shaped && valid {
 			s.rewrite(m.leg, buf[:size])
 		}
+		if valid {
+			s.noteOut(m.leg, buf, now)
+		}
 		out = o
 		t := &l.tx[k]
 		t.Hdr.Iov = &l.rxIov[i]

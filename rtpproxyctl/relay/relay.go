@@ -41,6 +41,10 @@ type Relay struct {
 	busy     atomic.Uint64 // float64 bits: the busiest packet loop's share of time
 	busySess atomic.Int64  // sessions when busy was measured
 	refused  atomic.Uint64
+	// telephone-events ended, to be told (dtmf_notify), and those dropped
+	// because too many waited
+	dtmfOut  chan dtmfEnded
+	dtmfLost atomic.Uint64
 
 	closeOnce sync.Once
 }
@@ -79,6 +83,7 @@ func New(cfg Config, log *slog.Logger) (*Relay, error) {
 		epoch:     time.Now(),
 		sessions:  map[string][]*session{},
 		cache:     newReplyCache(),
+		dtmfOut:   make(chan dtmfEnded, dtmfNotices),
 	}
 	for _, t := range cfg.Notify {
 		n, err := newNotifier(t, log)
@@ -160,6 +165,7 @@ func (r *Relay) Serve(ctx context.Context) error {
 		wg.Go(func() { c.serve(ctx, r) })
 	}
 	wg.Go(func() { r.sweep(ctx) })
+	wg.Go(func() { r.tellDTMF(ctx) })
 	<-ctx.Done()
 	r.draining.Store(true)
 	r.closeControls()
@@ -382,6 +388,7 @@ type Stats struct {
 	SessionsTimedOut  uint64
 	SessionsComplete  uint64
 	SessionsRefused   uint64 // E98 and E71/E72: overload or no ports
+	DTMFNoticesLost   uint64 // dtmf_notify notices dropped: too many waited to be told
 	ActiveStreams     int    // legs holding a port pair
 	PortPairsFree     int
 	PacketsReceived   uint64 // by complete sessions, RTP and RTCP
@@ -408,6 +415,7 @@ func (r *Relay) Stats() Stats {
 		SessionsTimedOut:  g.timeouts,
 		SessionsComplete:  g.complete,
 		SessionsRefused:   r.refused.Load(),
+		DTMFNoticesLost:   r.dtmfLost.Load(),
 		PortPairsFree:     r.ports.available(),
 		PacketsReceived:   g.rcvd,
 		PacketsRelayed:    g.relayed,

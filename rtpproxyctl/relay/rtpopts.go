@@ -88,6 +88,7 @@ func optCounter(name string, ina, ino *leg) string {
 type rtpOpts struct {
 	dtmfFilter   bool
 	dtmfDetect   bool
+	dtmfNotify   bool
 	symmetric    bool
 	rewriteSSRC  bool
 	rewriteSeqno bool
@@ -106,6 +107,8 @@ func parseRTPOpts(args []string) (rtpOpts, bool) {
 			o.dtmfFilter = true
 		case !hasVal && name == "dtmf_detect":
 			o.dtmfDetect = true
+		case !hasVal && name == "dtmf_notify":
+			o.dtmfNotify = true
 		case !hasVal && name == "symmetric":
 			o.symmetric = true
 		case !hasVal && name == "rewrite_ssrc":
@@ -156,6 +159,10 @@ type shaping struct {
 	outSSRC  uint32
 	outSeq   uint16
 	dtmf     dtmfLog
+	// out is the stream as last relayed, inj the digits the relay sends
+	// into it (dtmf.go).
+	out outStream
+	inj injection
 }
 
 // dtmfLog keeps the digits detected in one party's telephone-events: the
@@ -166,6 +173,8 @@ type dtmfLog struct {
 	logged  uint64 // of which the relay has logged
 	lastTS  uint32 // RTP timestamp of the event being sent: one per digit
 	started bool
+	told    eventTold // dtmf_notify: the last event told, by its timestamp
+	toldTS  uint32
 }
 
 // String is the digits kept, oldest first.
@@ -262,19 +271,22 @@ func (s *session) admit(x int, pkt []byte, h *rtp.Header, valid bool, now int64)
 			sh.byteTokens -= int64(len(pkt)) * 1e9
 		}
 	}
-	if !valid || (!o.dtmfDetect && !o.dtmfFilter) {
+	if !valid || (!o.dtmfDetect && !o.dtmfFilter && !o.dtmfNotify) {
 		return true
 	}
 	if pt := s.eventPT(x); pt < 0 || int(h.PayloadType) != pt {
 		return true
 	}
-	if o.dtmfDetect {
+	if o.dtmfDetect || o.dtmfNotify {
 		if start, end, ok := rtpPayload(pkt); ok && end-start >= 4 && pkt[start] < byte(len(eventDigits)) {
 			d := &sh.dtmf
-			if !d.started || h.Timestamp != d.lastTS {
+			if o.dtmfDetect && (!d.started || h.Timestamp != d.lastTS) {
 				d.digits[d.n%uint64(len(d.digits))] = eventDigits[pkt[start]]
 				d.n++
 				d.started, d.lastTS = true, h.Timestamp
+			}
+			if o.dtmfNotify {
+				s.noteEventEnd(x, pkt, start, h.Timestamp)
 			}
 		}
 	}
@@ -306,5 +318,5 @@ func (s *session) rewrite(x int, pkt []byte) {
 // shapes reports whether leg x has options that touch its packets.
 func (l *leg) shapes() bool {
 	o := &l.shape.opts
-	return o.dtmfFilter || o.dtmfDetect || o.rewriteSSRC || o.rewriteSeqno || o.maxPktRate > 0 || o.maxByteRate > 0 || l.shape.seqShift != 0
+	return o.dtmfFilter || o.dtmfDetect || o.dtmfNotify || o.rewriteSSRC || o.rewriteSeqno || o.maxPktRate > 0 || o.maxByteRate > 0 || l.shape.seqShift != 0
 }
