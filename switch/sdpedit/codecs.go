@@ -172,3 +172,34 @@ func staticPTOf(name string) (int, bool) {
 	}
 	return 0, false
 }
+
+// AddTelephoneEvent adds telephone-event/8000 (RFC 4733, events 0-15) as
+// payload type pt to every active RTP audio stream that lacks it and does
+// not use pt already: what the party of a gateway that only speaks SIP
+// INFO is told, so that it sends (and expects) its digits as events that
+// the switch carries across. A stream whose m= line has no line after it
+// to hold the a=rtpmap is left alone. It reports whether any stream
+// changed. Like every inserted line, the a=rtpmap is not read back by
+// Codecs.
+func (s *SDP) AddTelephoneEvent(pt int) bool {
+	changed := false
+	for i := range s.media {
+		m := &s.media[i]
+		if m.port == 0 || !isRTP(m.proto) || !strings.EqualFold(m.typ, "audio") {
+			continue
+		}
+		cs := s.Codecs(i)
+		if findCodec(cs, pt) != nil || slices.ContainsFunc(cs, func(c Codec) bool { return strings.EqualFold(c.Name, "telephone-event") }) {
+			continue
+		}
+		last := m.end - 1
+		if last == m.connAt || s.lines[last].add != "" {
+			continue
+		}
+		p := strconv.Itoa(pt)
+		s.setFormats(m, append(slices.Clone(m.fmts), p), false)
+		s.lines[last].add = "a=rtpmap:" + p + " telephone-event/8000" + s.eol + "a=fmtp:" + p + " 0-15"
+		changed = true
+	}
+	return changed
+}

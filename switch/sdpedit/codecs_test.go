@@ -111,3 +111,26 @@ func TestAddCodecs(t *testing.T) {
 		}
 	}
 }
+
+func TestAddTelephoneEvent(t *testing.T) {
+	t.Parallel()
+	src := "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 8\r\na=sendrecv\r\n" +
+		"m=audio 4002 RTP/AVP 0 100\r\na=rtpmap:100 telephone-event/8000\r\n" +
+		"m=video 4004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+	s, err := ParseString(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.AddTelephoneEvent(101) {
+		t.Fatal("nothing added")
+	}
+	want := "m=audio 4000 RTP/AVP 8 101\r\na=sendrecv\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n" +
+		"m=audio 4002 RTP/AVP 0 100\r\na=rtpmap:100 telephone-event/8000\r\nm=video 4004 RTP/AVP 96\r\n"
+	if out := s.String(); !strings.Contains(out, want) {
+		t.Errorf("got:\n%s\nwant it to hold:\n%s", out, want)
+	}
+	if s.AddTelephoneEvent(101) {
+		t.Error("telephone-event added twice")
+	}
+}
