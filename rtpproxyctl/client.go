@@ -35,6 +35,9 @@ const (
 	// capRTPOpts is Tollgate's relay's O sub-command: SEMS's RTP options
 	// per party (rtpproxyctl/relay's README).
 	capRTPOpts = "tollgate_rtpopts"
+	// capDTMF is Tollgate's relay's DTMF interworking: the O token
+	// dtmf_notify and the E sub-command of Q (rtpproxyctl/relay's README).
+	capDTMF = "tollgate_dtmf"
 )
 
 // Features are what VF probing found a relay supports.
@@ -49,6 +52,7 @@ type Features struct {
 	Bytes       bool // tg_nbytes_ina: a Tollgate relay (VF tollgate_nbytes)
 	Transcode   bool // the T sub-command: a Tollgate relay (VF tollgate_transcode)
 	RTPOpts     bool // the O sub-command: a Tollgate relay (VF tollgate_rtpopts)
+	DTMF        bool // dtmf_notify and Q ... && E: a Tollgate relay (VF tollgate_dtmf)
 }
 
 // flows reports whether a named Q brings more than the plain one: the
@@ -132,7 +136,7 @@ func (c *Client) Probe(ctx context.Context) error {
 		dst  *bool
 	}{{capMediaNumbers, nil}, {capCodecs, &f.Codecs}, {capQuery, &f.Query}, {capNotify, &f.Notify},
 		{capQueryDelete, &f.QueryDelete}, {capNamedQuery, &f.NamedQuery}, {capLoss, &f.Loss}, {capJitter, &f.Jitter},
-		{capBytes, &f.Bytes}, {capTranscode, &f.Transcode}, {capRTPOpts, &f.RTPOpts}} {
+		{capBytes, &f.Bytes}, {capTranscode, &f.Transcode}, {capRTPOpts, &f.RTPOpts}, {capDTMF, &f.DTMF}} {
 		ok, err := c.supports(ctx, p.date)
 		if err != nil {
 			return fmt.Errorf("rtpproxy %s: VF %s: %w", c.address, p.date, err)
@@ -195,7 +199,11 @@ type Request struct {
 // RTPOptions are the SEMS SBC's RTP relay options for one party's media
 // (rtprelay_dtmf_filtering...), as Tollgate's relay takes them.
 type RTPOptions struct {
-	DTMFFilter, DTMFDetect    bool
+	DTMFFilter, DTMFDetect bool
+	// DTMFNotify has the relay tell each telephone-event the party ends
+	// (Config.OnDTMF), for a relay with Features.DTMF: the RFC 4733 side
+	// of DTMF interworking with SIP INFO.
+	DTMFNotify                bool
 	Symmetric                 bool // rtprelay_force_symmetric_rtp
 	RewriteSSRC, RewriteSeqno bool // rtprelay_transparent_ssrc/seqno false
 	// EventPT is the party's telephone-event payload type, which
@@ -214,13 +222,13 @@ func (o RTPOptions) sub() string {
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{o.DTMFFilter, "dtmf_filter"}, {o.DTMFDetect, "dtmf_detect"}, {o.Symmetric, "symmetric"},
+	}{{o.DTMFFilter, "dtmf_filter"}, {o.DTMFDetect, "dtmf_detect"}, {o.DTMFNotify, "dtmf_notify"}, {o.Symmetric, "symmetric"},
 		{o.RewriteSSRC, "rewrite_ssrc"}, {o.RewriteSeqno, "rewrite_seqno"}} {
 		if f.on {
 			b.WriteString(" " + f.name)
 		}
 	}
-	if (o.DTMFFilter || o.DTMFDetect) && o.EventPT > 0 && o.EventPT <= 127 {
+	if (o.DTMFFilter || o.DTMFDetect || o.DTMFNotify) && o.EventPT > 0 && o.EventPT <= 127 {
 		fmt.Fprintf(&b, " te=%d", o.EventPT)
 	}
 	if o.MaxPacketRate > 0 {
@@ -289,8 +297,12 @@ func (c *Client) endpointCommand(ctx context.Context, op byte, r Request) (Endpo
 	if len(r.Formats) > 0 && c.Features().Transcode {
 		b.WriteString(transcodeSub(r.Formats))
 	}
-	if c.Features().RTPOpts {
-		b.WriteString(r.Options.sub())
+	if f := c.Features(); f.RTPOpts {
+		o := r.Options
+		if !f.DTMF {
+			o.DTMFNotify = false
+		}
+		b.WriteString(o.sub())
 	}
 	body, err := c.t.exchange(ctx, b.String())
 	if err != nil {

@@ -63,7 +63,7 @@ func TestNamedQueryPerDirection(t *testing.T) {
 			if _, err := m.Offer(ctx(t), tc.offerer, pcmu(40000)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := m.Answer(ctx(t), tc.offerer.other(), pcmu(40002)); err != nil {
+			if _, err := m.Answer(ctx(t), tc.offerer.Other(), pcmu(40002)); err != nil {
 				t.Fatal(err)
 			}
 			st, err := m.Delete(ctx(t))

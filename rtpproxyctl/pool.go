@@ -40,6 +40,10 @@ type Config struct {
 	// that relay goes out of service (a health probe or a command got no
 	// answer): its media no longer flows. It must not block.
 	OnRelayLost func(Dialog)
+	// OnDTMF is called for each digit a party sent as RFC 4733 events in
+	// a stream with RTPOptions.DTMFNotify, once the event ended, with the
+	// side that sent it. It must not block.
+	OnDTMF func(Dialog, Side, DTMFEvent)
 	// AnchorHold writes the relay address even into an SDP that holds with
 	// 0.0.0.0; by default such a stream keeps 0.0.0.0, so the hold stays
 	// a hold for the far end.
@@ -160,7 +164,7 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		p.relays = append(p.relays, &relay{cfg: rc, client: c})
 	}
 	if cfg.NotifyListen != "" {
-		n, err := ListenNotify(cfg.NotifyListen, p.timedOut)
+		n, err := ListenNotify(cfg.NotifyListen, p.notified)
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -389,7 +393,32 @@ func (p *Pool) dropTag(tag string) {
 	p.mu.Unlock()
 }
 
-// timedOut handles one notification line. Each media session of a call
+// notified handles one notification line: a digit a party sent
+// (dtmf_notify), or a media timeout's bare tag.
+func (p *Pool) notified(line string) {
+	tag, fromTag, party, ev, ok := parseDTMFNotice(line)
+	if !ok {
+		p.timedOut(line)
+		return
+	}
+	p.mu.Lock()
+	s := p.byTag[tag]
+	p.mu.Unlock()
+	if s == nil {
+		p.log.Debug("rtpproxy DTMF notification for no current call", "tag", tag)
+		return
+	}
+	from, ok := s.dtmfFrom(fromTag, party)
+	if !ok {
+		p.log.Warn("rtpproxy DTMF notification for a session the call does not have", "call_id", s.d.CallID, "from_tag", fromTag)
+		return
+	}
+	if p.cfg.OnDTMF != nil {
+		p.cfg.OnDTMF(s.d, from, ev)
+	}
+}
+
+// timedOut handles a timeout notification. Each media session of a call
 // notifies on its own; the call hears about the first one only.
 func (p *Pool) timedOut(tag string) {
 	p.mu.Lock()

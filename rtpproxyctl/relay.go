@@ -21,7 +21,8 @@ const (
 	Callee             // the B leg
 )
 
-func (s Side) other() Side { return 1 - s }
+// Other is the side across the call.
+func (s Side) Other() Side { return 1 - s }
 
 func (s Side) String() string {
 	if s == Caller {

@@ -107,7 +107,7 @@ func (s *Session) firstOffer(ctx context.Context, from Side, streams []Stream) (
 			if len(s.streams) > 0 {
 				// Streams before the failing one were created: release them
 				// now rather than at the relay's setup timeout.
-				_ = r.client.Delete(ctx, s.d.CallID, s.tagOf(from), s.tagOf(from.other()))
+				_ = r.client.Delete(ctx, s.d.CallID, s.tagOf(from), s.tagOf(from.Other()))
 			}
 			s.forgetTag()
 			clear(s.streams)
@@ -125,7 +125,7 @@ func (s *Session) firstOffer(ctx context.Context, from Side, streams []Stream) (
 // anchored before has nothing to keep, and fails.
 func (s *Session) keepSettings(from Side, streams []Stream, cause error) ([]Endpoint, error) {
 	out := make([]Endpoint, len(streams))
-	to := from.other()
+	to := from.Other()
 	for i, st := range streams {
 		if st.Port == 0 {
 			continue
@@ -146,7 +146,7 @@ func (s *Session) keepSettings(from Side, streams []Stream, cause error) ([]Endp
 // send runs U or L for each enabled stream on r.
 func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, streams []Stream) ([]Endpoint, error) {
 	out := make([]Endpoint, len(streams))
-	to := from.other()
+	to := from.Other()
 	for i, st := range streams {
 		if st.Port == 0 {
 			continue
@@ -295,7 +295,7 @@ func (s *Session) Delete(ctx context.Context) (Stats, error) {
 			continue
 		}
 		// Bare tags: D deletes every media number of the dialog at once.
-		err := r.client.Delete(ctx, s.d.CallID, s.tagOf(side), s.tagOf(side.other()))
+		err := r.client.Delete(ctx, s.d.CallID, s.tagOf(side), s.tagOf(side.Other()))
 		if errors.Is(err, ErrTimeout) {
 			s.pool.failed(r, err)
 		}
@@ -339,7 +339,7 @@ func (s *Session) poll(ctx context.Context) {
 // is false when no counters came back.
 func (s *Session) queryStream(ctx context.Context, r *relay, f Features, i int, ss *streamState, del bool) (st Stats, ok, deleted bool, err error) {
 	n := ";" + strconv.Itoa(i+1)
-	fromTag, toTag := s.tagOf(ss.creator)+n, s.tagOf(ss.creator.other())
+	fromTag, toTag := s.tagOf(ss.creator)+n, s.tagOf(ss.creator.Other())
 	if toTag != "" {
 		toTag += n
 	}
@@ -371,10 +371,10 @@ func (s *Session) queryFlows(ctx context.Context, r *relay, ss *streamState, st 
 	}
 	st.addFlow(ss.creator, c, ss.clock)
 	if otherErr != nil {
-		o := st.flow(ss.creator.other())
+		o := st.flow(ss.creator.Other())
 		o.Packets = o.Packets.Add(cdr.Known(c.FromB))
 	} else {
-		st.addFlow(ss.creator.other(), other, ss.clock)
+		st.addFlow(ss.creator.Other(), other, ss.clock)
 	}
 	st.Relayed += c.Relayed
 	st.Dropped += c.Dropped
@@ -399,7 +399,7 @@ func (st *Stats) merge(o Stats) {
 // add folds one media session's plain counters into the call's; Q counts
 // first the packets of the party whose tag it was given first.
 func (st *Stats) add(first Side, c Counters) {
-	a, b := st.flow(first), st.flow(first.other())
+	a, b := st.flow(first), st.flow(first.Other())
 	a.Packets = a.Packets.Add(cdr.Known(c.FromA))
 	b.Packets = b.Packets.Add(cdr.Known(c.FromB))
 	st.Relayed += c.Relayed
