@@ -41,7 +41,31 @@ type ProfileMedia struct {
 	// counted. 0: no limit. Not SEMS options: Tollgate's.
 	MaxPacketRate int `yaml:"rtprelay_max_packet_rate,omitempty"`
 	MaxByteRate   int `yaml:"rtprelay_max_byte_rate,omitempty"`
+	// DTMFModeALeg and DTMFMode are how the caller's and the gateway's
+	// party carry DTMF: rfc4733 (telephone-events in the RTP) or info (SIP
+	// INFO, application/dtmf-relay or application/dtmf). One leg rfc4733
+	// and the other info has the switch carry the digits across, for a
+	// gateway that speaks only one of them; unset, digits cross as they
+	// come. Not SEMS options: named after its aleg_ convention.
+	DTMFModeALeg string `yaml:"aleg_dtmf_mode,omitempty"`
+	DTMFMode     string `yaml:"dtmf_mode,omitempty"`
 }
+
+// DTMF modes of a leg (aleg_dtmf_mode, dtmf_mode).
+const (
+	DTMFAsSent  = ""
+	DTMFRFC4733 = "rfc4733"
+	DTMFInfo    = "info"
+)
+
+// DTMFInterworking is how each leg's party carries DTMF; both DTMFAsSent,
+// or one DTMFRFC4733 and the other DTMFInfo.
+type DTMFInterworking struct {
+	ALeg, BLeg string
+}
+
+// Active reports whether the switch carries digits between the legs.
+func (d DTMFInterworking) Active() bool { return d.ALeg != DTMFAsSent }
 
 // enable_transcoder values.
 const (
@@ -100,6 +124,21 @@ func (v *validator) compileMedia(path string, cp *CallProfile, p *Profile) bool 
 			v.addf(path+"."+r.option, "%d: want 0 (no limit) to %d", r.n, 1<<30-1)
 			ok = false
 		}
+	}
+	p.DTMF = DTMFInterworking{ALeg: m.DTMFModeALeg, BLeg: m.DTMFMode}
+	for _, d := range []struct{ option, mode string }{{"aleg_dtmf_mode", m.DTMFModeALeg}, {"dtmf_mode", m.DTMFMode}} {
+		if d.mode != DTMFAsSent && d.mode != DTMFRFC4733 && d.mode != DTMFInfo {
+			v.addf(path+"."+d.option, "%q: want rfc4733 or info", d.mode)
+			ok = false
+		}
+	}
+	if ok && (m.DTMFModeALeg != DTMFAsSent || m.DTMFMode != DTMFAsSent) && (m.DTMFModeALeg == m.DTMFMode || m.DTMFModeALeg == DTMFAsSent || m.DTMFMode == DTMFAsSent) {
+		v.addf(path+".dtmf_mode", "aleg_dtmf_mode %q, dtmf_mode %q: interworking needs one leg rfc4733 and the other info", m.DTMFModeALeg, m.DTMFMode)
+		ok = false
+	}
+	if cp.Media == MediaNone && p.DTMF.Active() {
+		v.addf(path+".dtmf_mode", "DTMF interworking needs a media relay, not media none: Tollgate's relay sends and detects the events")
+		ok = false
 	}
 	if cp.Media == MediaNone && (p.Transcoder != TranscodeNever || p.RTP != (RTPOptions{})) {
 		v.addf(path+".media", "transcoding and rtprelay_* options need a media relay, not media none")

@@ -64,3 +64,38 @@ profiles:
 		}
 	}
 }
+
+func TestProfileDTMFModes(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(route + `
+profiles:
+  - {name: iw, aleg_dtmf_mode: info, dtmf_mode: rfc4733}
+  - {name: plain}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.Profile("iw"); p.DTMF != (DTMFInterworking{ALeg: DTMFInfo, BLeg: DTMFRFC4733}) || !p.DTMF.Active() {
+		t.Errorf("iw: %+v", p.DTMF)
+	}
+	if p, _ := c.Profile("plain"); p.DTMF.Active() {
+		t.Errorf("plain interworks: %+v", p.DTMF)
+	}
+	_, err = Parse([]byte(route + `
+profiles:
+  - {name: bad, aleg_dtmf_mode: inband, dtmf_mode: info}
+  - {name: same, aleg_dtmf_mode: info, dtmf_mode: info}
+  - {name: half, dtmf_mode: rfc4733}
+  - {name: none, media: none, aleg_dtmf_mode: rfc4733, dtmf_mode: info}
+`))
+	for _, w := range []string{
+		`profiles[0].aleg_dtmf_mode: "inband": want rfc4733 or info`,
+		`profiles[1].dtmf_mode: aleg_dtmf_mode "info", dtmf_mode "info": interworking needs one leg rfc4733 and the other info`,
+		`profiles[2].dtmf_mode: aleg_dtmf_mode "", dtmf_mode "rfc4733"`,
+		`profiles[3].dtmf_mode: DTMF interworking needs a media relay, not media none`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}

@@ -194,6 +194,9 @@ type Profile struct {
 	PreferExistingCodecs     bool
 	PreferExistingCodecsALeg bool
 	RTP                      RTPOptions
+	// DTMF is how each leg's party carries DTMF, when the profile has the
+	// switch carry digits between RFC 4733 and SIP INFO.
+	DTMF DTMFInterworking
 	DialogOptions
 	HopOptions
 }

@@ -52,6 +52,7 @@ type media struct {
 type relayEvents interface {
 	MediaTimedOut(rtpproxyctl.Dialog)
 	MediaRelayLost(rtpproxyctl.Dialog)
+	MediaDTMF(rtpproxyctl.Dialog, rtpproxyctl.Side, rtpproxyctl.DTMFEvent)
 }
 
 // In-process control settings: the relay is on loopback, so a lost
@@ -116,6 +117,7 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia, counter
 		NotifyListen:    notify,
 		OnTimeout:       m.timedOut,
 		OnRelayLost:     m.relayLost,
+		OnDTMF:          m.dtmf,
 		CounterInterval: counters,
 		Logger:          m.log,
 	})
@@ -135,6 +137,7 @@ func (m *media) startRTPProxy(ctx context.Context, c config.RTPProxyMedia, count
 		NotifySocket:    c.NotifySocket,
 		OnTimeout:       m.timedOut,
 		OnRelayLost:     m.relayLost,
+		OnDTMF:          m.dtmf,
 		HealthInterval:  c.HealthInterval,
 		CounterInterval: counters,
 		Logger:          m.log,
@@ -176,6 +179,12 @@ func (m *media) timedOut(d rtpproxyctl.Dialog) {
 func (m *media) relayLost(d rtpproxyctl.Dialog) {
 	if sw := m.events.Load(); sw != nil {
 		(*sw).MediaRelayLost(d)
+	}
+}
+
+func (m *media) dtmf(d rtpproxyctl.Dialog, from rtpproxyctl.Side, ev rtpproxyctl.DTMFEvent) {
+	if sw := m.events.Load(); sw != nil {
+		(*sw).MediaDTMF(d, from, ev)
 	}
 }
 

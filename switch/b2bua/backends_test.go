@@ -151,6 +151,11 @@ func startTestMedia(t testing.TB, ctx context.Context, cfg *config.Config) *test
 				sw.MediaRelayLost(d)
 			}
 		},
+		OnDTMF: func(d rtpproxyctl.Dialog, from rtpproxyctl.Side, ev rtpproxyctl.DTMFEvent) {
+			if sw := m.sw.Load(); sw != nil {
+				sw.MediaDTMF(d, from, ev)
+			}
+		},
 		Logger: testLogger(t),
 	})
 	if err != nil {

@@ -93,6 +93,10 @@ type Call struct {
 	endedCh     chan struct{} // closed as the call starts ending: wakes its waiters
 	maxTimer    *time.Timer
 	media       *callMedia // nil when the route's media mode is none
+	// dtmfOut are the digits waiting to go as INFOs, sent in order by one
+	// goroutine while dtmfSending is dtmfBusy (dtmf.go).
+	dtmfOut     []dtmfOut
+	dtmfSending dtmfSendState
 	// journaled is closed once the journal holds the connected call; the
 	// record waits for it, so that the journal never sees "ended" first.
 	journaled chan struct{}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -24,6 +25,9 @@ type callChain struct {
 	profile *config.Profile
 	req     *profile.Request
 	ctl     *callctl.Chain
+	// eventPT is the telephone-event payload type of the RFC 4733 party's
+	// SDP under DTMF interworking (dtmf.go); 0 until one is seen.
+	eventPT atomic.Int32
 }
 
 // newChain builds the chain of c for profile p; req is what p's patterns

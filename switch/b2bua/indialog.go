@@ -173,6 +173,9 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	from.d.remoteSeq = seq
 	from.d.remoteBranch = topBranch(req)
+	if req.Method == sip.INFO && c.dtmfInfo(req, tx, fromA) {
+		return
+	}
 	if isOffer && (from.state != LegConnected || to.state != LegConnected) {
 		// An offer is in progress on the call (RFC 3261 14.2).
 		c.mu.Unlock()

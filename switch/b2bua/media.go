@@ -259,7 +259,7 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	c.mu.Lock()
 	relay, chain := c.media.relay, c.chain
 	c.mu.Unlock()
-	chain.relayStreams(sd, streams)
+	chain.relayStreams(from, sd, streams)
 	var eps []rtpproxyctl.Endpoint
 	if op == opOffer {
 		eps, err = relay.Offer(ctx, from, streams)

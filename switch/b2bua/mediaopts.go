@@ -15,11 +15,13 @@ import (
 // only between parties that chose codecs the other did not list, so a
 // call that turns out not to need it is relayed as it is), and the RTP
 // options (rtprelay_*). A relay without these extensions is sent neither
-// (rtpproxyctl asks its VF first). A nil chain (no profile) adds nothing.
-func (cc *callChain) relayStreams(sd *sdpedit.SDP, streams []rtpproxyctl.Stream) {
+// (rtpproxyctl asks its VF first), and DTMF interworking (dtmf.go) for
+// the SDP from side from. A nil chain (no profile) adds nothing.
+func (cc *callChain) relayStreams(from rtpproxyctl.Side, sd *sdpedit.SDP, streams []rtpproxyctl.Stream) {
 	if cc == nil {
 		return
 	}
+	defer cc.dtmfStreams(from, sd, streams)
 	p := cc.profile
 	for i := range streams {
 		st := &streams[i]
