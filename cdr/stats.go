@@ -1,0 +1,113 @@
+package cdr
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Grouping is what statistics are grouped by. Gateways are counted per
+// attempt (every gateway a call tried), routes and accounts per call.
+type Grouping string
+
+// The groupings of cdr_stats_hourly (migration 00008).
+const (
+	ByGateway Grouping = "gateway"
+	ByRoute   Grouping = "route"
+	ByAccount Grouping = "account"
+)
+
+// GroupStats are one gateway's, route's or account's figures over a time
+// range, as carriers compare their suppliers and customers.
+type GroupStats struct {
+	Name     string `json:"name"`
+	Attempts int64  `json:"attempts"`
+	Answered int64  `json:"answered"`
+	// ASR is answered / attempts, and NER the attempts the network
+	// delivered (answered, busy, no answer, refused by the called user) /
+	// attempts; percent, 0 without attempts.
+	ASR float64 `json:"asr"`
+	NER float64 `json:"ner"`
+	// ACD is the mean connected time of the answered attempts, PDD the
+	// mean post-dial delay of the calls that had one.
+	ACD     float64 `json:"acd_seconds"`
+	PDD     float64 `json:"pdd_ms"`
+	Minutes float64 `json:"minutes"`
+	// Erlangs is the mean number of connected calls over the range:
+	// connected time / the range's length.
+	Erlangs float64 `json:"erlangs"`
+}
+
+// StatsRange is the hours a statistics query covers: every hour (UTC)
+// that overlaps [from, to), the granularity of cdr_stats_hourly.
+func StatsRange(from, to time.Time) (time.Time, time.Time) {
+	start := from.UTC().Truncate(time.Hour)
+	end := to.UTC().Truncate(time.Hour)
+	if end.Before(to) {
+		end = end.Add(time.Hour)
+	}
+	return start, end
+}
+
+// MaxStatsGroups bounds the groups one query returns.
+const MaxStatsGroups = 1000
+
+// StatsBy returns the figures of each name of g over the hours of
+// [from, to) (see StatsRange), the most attempted first, at most limit
+// (1 to MaxStatsGroups). It reads the hourly rollup, never the CDRs: its
+// cost grows with names × hours, not with calls.
+func StatsBy(ctx context.Context, db Querier, g Grouping, from, to time.Time, limit int) ([]GroupStats, error) {
+	switch g {
+	case ByGateway, ByRoute, ByAccount:
+	default:
+		return nil, fmt.Errorf("cdr: statistics by %q: want gateway, route or account", g)
+	}
+	if limit < 1 || limit > MaxStatsGroups {
+		return nil, fmt.Errorf("cdr: statistics: limit %d: want 1 to %d", limit, MaxStatsGroups)
+	}
+	start, end := StatsRange(from, to)
+	if !end.After(start) {
+		return nil, fmt.Errorf("cdr: statistics: empty range %v to %v", from, to)
+	}
+	rows, err := db.Query(ctx, `
+		SELECT name, sum(attempts), sum(answered), sum(ner_ok), sum(duration_ms), sum(pdd_ms), sum(pdd_calls)
+		FROM cdr_stats_hourly
+		WHERE kind = $1 AND hour >= $2 AND hour < $3
+		GROUP BY name ORDER BY sum(attempts) DESC, name LIMIT $4`,
+		queryMode, string(g), start, end, limit)
+	if err != nil {
+		return nil, fmt.Errorf("cdr: statistics by %s: %w", g, err)
+	}
+	defer rows.Close()
+	span := end.Sub(start)
+	out := []GroupStats{}
+	for rows.Next() {
+		var s GroupStats
+		var ner, durMs, pddMs, pddCalls int64
+		if err := rows.Scan(&s.Name, &s.Attempts, &s.Answered, &ner, &durMs, &pddMs, &pddCalls); err != nil {
+			return nil, fmt.Errorf("cdr: statistics by %s: %w", g, err)
+		}
+		out = append(out, s.figures(ner, durMs, pddMs, pddCalls, span))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cdr: statistics by %s: %w", g, err)
+	}
+	return out, nil
+}
+
+// figures derives the ratios and means from the sums.
+func (s GroupStats) figures(ner, durMs, pddMs, pddCalls int64, span time.Duration) GroupStats {
+	if s.Attempts > 0 {
+		s.ASR = 100 * float64(s.Answered) / float64(s.Attempts)
+		s.NER = 100 * float64(ner) / float64(s.Attempts)
+	}
+	if s.Answered > 0 {
+		s.ACD = float64(durMs) / 1000 / float64(s.Answered)
+	}
+	if pddCalls > 0 {
+		s.PDD = float64(pddMs) / float64(pddCalls)
+	}
+	s.Minutes = float64(durMs) / 60000
+	s.Erlangs = float64(durMs) / float64(span.Milliseconds())
+	return s
+}
