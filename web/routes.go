@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/tollgate/tollgate/cdr"
 )
 
 // routes is the whole URL space. Everything but /login, /healthz, /metrics
@@ -44,6 +46,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/cdrs", s.cdrsPage)
 			r.Get("/cdrs.csv", s.cdrsCSV)
 			r.Get("/cdrs/{id}", s.cdrPage)
+			r.Get("/stats", s.statsPage)
 			r.Get("/config", s.configPage)
 			r.With(s.role(roleAdmin)).Post("/config/reload", s.reloadForm)
 			r.With(s.role(roleAdmin)).Get("/audit", s.auditPage)
@@ -92,6 +95,9 @@ func (s *Server) routes() http.Handler {
 		r.Get("/cdrs/totals", s.apiCDRTotals)
 		r.Get("/cdrs/{id}", s.apiCDR)
 		r.Get("/stats", s.apiStats)
+		r.Get("/stats/gateways", s.apiGroupStats(cdr.ByGateway))
+		r.Get("/stats/routes", s.apiGroupStats(cdr.ByRoute))
+		r.Get("/stats/accounts", s.apiGroupStats(cdr.ByAccount))
 		r.Get("/health", s.apiHealth)
 		r.Get("/config", s.apiConfig)
 		r.With(s.role(roleAdmin)).Post("/config/reload", s.apiReload)

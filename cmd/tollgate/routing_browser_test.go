@@ -118,6 +118,27 @@ web:
 	}
 	b.screenshot("routing")
 
+	// Per-gateway statistics from the CDRs: each gateway the calls reached
+	// shows its ASR, and its ACD is the mean duration of its records.
+	b.navigate("/stats?by=gateway&range=1h", chromedp.WaitVisible(chromedp.ID("stats")))
+	for _, gw := range []struct{ name, addr string }{{"carrier-a", gwA.Addr()}, {"carrier-b", gwB.Addr()}} {
+		ms := query(t, dsn, "SELECT avg(duration_ms)::float8 AS ms FROM cdrs WHERE gateway = $1", gw.addr)[0]["ms"].(float64)
+		row := `#stats tr[data-name="` + gw.addr + `"]`
+		if got := b.text(row + " td:first-child"); !strings.Contains(got, "("+gw.name+")") {
+			t.Errorf("%s's statistics are labelled %q", gw.name, got)
+		}
+		if got := b.text(row + " .asr"); got != "100.0%" {
+			t.Errorf("%s's ASR shows %q, want 100.0%%", gw.name, got)
+		}
+		if got, want := b.text(row+" .acd"), fmt.Sprintf("%.1f s", ms/1000); got != want {
+			t.Errorf("%s's ACD shows %q, want %q", gw.name, got, want)
+		}
+	}
+	if n := b.count(`#stats tr[data-name="` + dead + `"]`); n != 0 {
+		t.Errorf("the gateway skipped while down has a statistics line")
+	}
+	b.screenshot("stats")
+
 	b.navigate("/audit", chromedp.WaitVisible(chromedp.ID("audit")))
 	if audit := b.text("#audit"); !strings.Contains(audit, "gateway change") || !strings.Contains(audit, "route add") {
 		t.Errorf("the audit log lacks the routing changes:\n%s", audit)

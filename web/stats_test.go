@@ -1,0 +1,112 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/routing"
+)
+
+// TestGroupStats: the statistics page and /api/v1/stats/{gateways,routes,
+// accounts} give each gateway's, route's and account's figures over the
+// picked range, with the routing table's gateway names and the calls up
+// now; a wrong parameter is a 400 that names it.
+func TestGroupStats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.srv.routing.CreateGateway(ctx, routing.Gateway{Name: "carrier-x", Address: "127.0.0.1:5080", Transport: "udp", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	setup := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Millisecond)
+	call := func(i int, gw string, code int, d time.Duration) cdr.Record {
+		r := cdr.Record{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), SetupTime: setup, Route: "uk", Account: "acct-1",
+			Gateway: gw, SIPCode: code, PostDialDelay: 400 * time.Millisecond, DisconnectReason: cdr.ReasonNormal,
+			Attempts: []cdr.Attempt{{Gateway: gw, SIPCode: code, Ringing: true, Answered: code == 200}}}
+		if code == 200 {
+			r.ConnectTime, r.Duration = setup.Add(time.Second), d
+		}
+		return r
+	}
+	recs := []cdr.Record{call(1, "127.0.0.1:5080", 200, 50*time.Second), call(2, "127.0.0.1:5080", 200, 70*time.Second),
+		call(3, "127.0.0.1:5080", 486, 0), call(4, "127.0.0.1:5090", 503, 0)}
+	if err := cdr.NewPGWriter(e.db).Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	e.addCall("6f1c1f1e-3a59-4b43-9a4c-1d0d6a0e0a01", "15550001", "4420790001") // up on 127.0.0.1:5080
+
+	v := e.login("viewer")
+	stats := func(path string) statsReport {
+		t.Helper()
+		res := v.get(path)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, res.body)
+		}
+		var rep statsReport
+		if err := json.Unmarshal([]byte(res.body), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 0.01 }
+	gws := stats("/api/v1/stats/gateways?range=24h")
+	if len(gws.Groups) != 2 {
+		t.Fatalf("gateways: %+v", gws.Groups)
+	}
+	if g := gws.Groups[0]; g.Name != "127.0.0.1:5080" || g.Label != "carrier-x" || g.Attempts != 3 || g.Answered != 2 ||
+		!near(g.ASR, 200.0/3) || !near(g.ACD, 60) || !near(g.NER, 100) || !near(g.PDD, 400) || g.Active != 1 {
+		t.Errorf("carrier-x: %+v", g)
+	}
+	if g := gws.Groups[1]; g.Name != "127.0.0.1:5090" || g.Label != "" || g.Attempts != 1 || g.Answered != 0 || g.NER != 0 || g.Active != 0 {
+		t.Errorf("the unnamed gateway: %+v", g)
+	}
+	if !gws.From.Equal(gws.From.Truncate(time.Hour)) || gws.To.Sub(gws.From) != 25*time.Hour {
+		t.Errorf("24 h from now span the whole hours %v to %v, want 25 of them", gws.From, gws.To)
+	}
+	if rts := stats("/api/v1/stats/routes"); len(rts.Groups) != 1 || rts.Groups[0].Name != "uk" || rts.Groups[0].Attempts != 4 || rts.Groups[0].Active != 1 {
+		t.Errorf("routes: %+v", rts.Groups)
+	}
+	from, to := setup.Add(-2*time.Hour).Format("2006-01-02T15:04"), setup.Add(-time.Hour).Format("2006-01-02T15:04")
+	if acc := stats("/api/v1/stats/accounts?from=" + from + "&to=" + to); len(acc.Groups) != 0 {
+		t.Errorf("accounts over a range without calls: %+v", acc.Groups)
+	}
+
+	page := v.get("/stats?by=gateway&range=1h")
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, `<tr data-name="127.0.0.1:5080">`) ||
+		!strings.Contains(page.body, "(carrier-x)") || !strings.Contains(page.body, "66.7%") {
+		t.Errorf("the statistics page: %d\n%s", page.StatusCode, page.body)
+	}
+
+	for _, bad := range []struct{ query, want string }{
+		{"range=2d", "range: want 1h, 24h, 7d or 30d"},
+		{"by=caller", "by: want gateway, route or account"},
+		{"from=2026-01-01", "from: give both from and to"},
+		{"from=2026-01-02&to=2026-01-01", "to: must be after from"},
+		{"from=2024-01-01&to=2026-01-01", "to: at most 366 days after from"},
+		{"range=24h&from=2026-01-01&to=2026-01-02", "range: give either range or from and to"},
+		{"limit=0", "limit: want 1 to 1000"},
+		{"order=name", "order: unknown parameter"},
+		{"range=" + url.QueryEscape("24h\x00"), "range: not valid UTF-8"},
+	} {
+		if res := v.get("/stats?" + bad.query); res.StatusCode != http.StatusBadRequest || !strings.Contains(res.body, bad.want) {
+			t.Errorf("page ?%s: %d, want 400 with %q", bad.query, res.StatusCode, bad.want)
+		}
+		if strings.HasPrefix(bad.query, "by=") {
+			continue
+		}
+		if res := v.get("/api/v1/stats/routes?" + bad.query); res.StatusCode != http.StatusBadRequest || !strings.Contains(res.body, bad.want) {
+			t.Errorf("API ?%s: %d %s, want 400 with %q", bad.query, res.StatusCode, res.body, bad.want)
+		}
+	}
+	if res := v.get("/api/v1/stats/routes?by=route"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("API with by: %d, want 400", res.StatusCode)
+	}
+}
