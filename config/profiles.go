@@ -88,6 +88,9 @@ type CallProfile struct {
 	MessageList   []string `yaml:"message_list"`
 	// Limit caps the calls up at once per key.
 	Limit *CallLimit `yaml:"limit"`
+	// PCallControl lets trusted peers choose a call timer or limit per
+	// call in a P-CallControl header (pcallcontrol.go).
+	PCallControl *PCallControl `yaml:"p_callcontrol"`
 
 	// Routing and AAA of the profile's calls; each overrides the route's.
 	//
@@ -172,6 +175,7 @@ type Profile struct {
 	MessageFilter       string          // FilterNone, FilterWhitelist or FilterBlacklist
 	MessageList         map[string]bool // upper-case method names
 	Limit               *ProfileLimit   // nil: no limit
+	PCallControl        *PCallControl   // nil: the header is not read
 
 	NextHop         []*profile.Pattern
 	OutboundProxy   *profile.Pattern
@@ -380,6 +384,11 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	ok = v.compileShaping(path, cp, p, pat) && ok
 	ok = v.validateDialogOptions(path, &p.DialogOptions, pat) && ok
 	ok = v.validateHopOptions(path, &p.HopOptions, cp.OutboundProxy, pat) && ok
+	if cp.PCallControl != nil {
+		pcc := *cp.PCallControl
+		ok = v.compilePCallControl(path+".p_callcontrol", &pcc) && ok
+		p.PCallControl = &pcc
+	}
 	ok = v.compileMedia(path, cp, p) && ok
 	replies, err := ParseReplyTranslate(cp.ReplyTranslate)
 	if err != nil {

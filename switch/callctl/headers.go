@@ -32,7 +32,8 @@ func newHeaders(p *config.Profile) Module {
 // itself), what each hop supports and requires (reliable provisionals,
 // session timers: Tollgate negotiates those per leg, so a caller's
 // "Supported: 100rel" must not let a gateway require PRACKs the switch
-// would have to send), and every credential or challenge.
+// would have to send), every credential or challenge, and P-CallControl,
+// which speaks to this switch alone (pcallcontrol.go).
 var legHeaders = map[string]bool{
 	"via": true, "v": true, "from": true, "f": true, "to": true, "t": true,
 	"call-id": true, "i": true, "cseq": true, "contact": true, "m": true,
@@ -47,6 +48,7 @@ var legHeaders = map[string]bool{
 	"authorization": true, "proxy-authorization": true,
 	"www-authenticate": true, "proxy-authenticate": true,
 	"authentication-info": true, "proxy-authentication-info": true,
+	"p-callcontrol": true,
 }
 
 func (headers) GatewayInvite(c *Call, g GatewayInvite) {

@@ -17,6 +17,14 @@ type limit struct {
 	Base
 	key   string
 	state atomic.Int32 // limitIdle, then limitHeld (counted) and/or limitEnded
+	// chosen is a key and maximum a P-CallControl header chose
+	// (pcallcontrol.go); nil: the profile's limit.
+	chosen *chosenLimit
+}
+
+type chosenLimit struct {
+	key string
+	max int
 }
 
 // A call's count moves from idle to held when counted, and to ended when
@@ -38,6 +46,14 @@ func newLimit(p *config.Profile) Module {
 // to nothing is a profile that cannot tell whom to count: the call is
 // refused 500, as SEMS does, rather than let through uncounted.
 func (m *limit) Invite(c *Call, _ *sip.Request) *config.Reply {
+	if m.chosen != nil {
+		if !c.Switch.Calls.Acquire(m.chosen.key, m.chosen.max) {
+			c.Log.Info("call over its P-CallControl limit", "key", m.chosen.key, "max_calls", m.chosen.max)
+			r := config.DefaultLimitRefusal
+			return &r
+		}
+		return m.held(c, m.chosen.key)
+	}
 	l := c.Profile.Limit
 	key := l.Key.Expand(c.Request)
 	if key == "" {
@@ -48,6 +64,11 @@ func (m *limit) Invite(c *Call, _ *sip.Request) *config.Reply {
 		c.Log.Info("call over its profile's limit", "key", key, "max_calls", l.MaxCalls)
 		return limitRefusal(c, l)
 	}
+	return m.held(c, key)
+}
+
+// held notes the count taken under key, to be released when the call ends.
+func (m *limit) held(c *Call, key string) *config.Reply {
 	m.key = key
 	// The call may have ended (a CANCEL) while Invite ran: then End found
 	// nothing to release, so give the count back here.

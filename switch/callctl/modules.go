@@ -15,6 +15,7 @@ var table = []struct {
 }{
 	{"refuse_with", newRefuse},
 	{"limit", newLimit},
+	{"p_callcontrol", newPCallControl},
 	{"message_filter", newMessageFilter},
 	{"rewrite", newRewrite},
 	{"call_id", newCallID},
