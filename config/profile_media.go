@@ -31,11 +31,16 @@ type ProfileMedia struct {
 	PreferExistingCodecsALeg *bool `yaml:"prefer_existing_codecs_aleg,omitempty"`
 
 	// RTP relay options, applied to the media each party sends.
-	DTMFFiltering     bool  `yaml:"rtprelay_dtmf_filtering,omitempty"`
-	DTMFDetection     bool  `yaml:"rtprelay_dtmf_detection,omitempty"`
-	ForceSymmetricRTP bool  `yaml:"rtprelay_force_symmetric_rtp,omitempty"`
-	TransparentSSRC   *bool `yaml:"rtprelay_transparent_ssrc,omitempty"`  // default true
-	TransparentSeqno  *bool `yaml:"rtprelay_transparent_seqno,omitempty"` // default true
+	DTMFFiltering     bool `yaml:"rtprelay_dtmf_filtering,omitempty"`
+	DTMFDetection     bool `yaml:"rtprelay_dtmf_detection,omitempty"`
+	ForceSymmetricRTP bool `yaml:"rtprelay_force_symmetric_rtp,omitempty"`
+	// MsgFlagsSymmetricRTP honours flag 2 of the caller's P-MsgFlags
+	// header (set by a ser/Kamailio front proxy): the caller's media is
+	// then relayed as with rtprelay_force_symmetric_rtp. Only for a
+	// trusted proxy in front: the header comes with the caller's INVITE.
+	MsgFlagsSymmetricRTP bool  `yaml:"rtprelay_msgflags_symmetric_rtp,omitempty"`
+	TransparentSSRC      *bool `yaml:"rtprelay_transparent_ssrc,omitempty"`  // default true
+	TransparentSeqno     *bool `yaml:"rtprelay_transparent_seqno,omitempty"` // default true
 	// MaxPacketRate and MaxByteRate limit each party's stream (RTP packets,
 	// bytes of UDP payload, per second); the excess is dropped and
 	// counted. 0: no limit. Not SEMS options: Tollgate's.
@@ -111,7 +116,7 @@ func (v *validator) compileMedia(path string, cp *CallProfile, p *Profile) bool 
 	p.PreferExistingCodecs = m.PreferExistingCodecs == nil || *m.PreferExistingCodecs
 	p.PreferExistingCodecsALeg = m.PreferExistingCodecsALeg == nil || *m.PreferExistingCodecsALeg
 	p.RTP = RTPOptions{
-		DTMFFiltering: m.DTMFFiltering, DTMFDetection: m.DTMFDetection, ForceSymmetric: m.ForceSymmetricRTP,
+		DTMFFiltering: m.DTMFFiltering, DTMFDetection: m.DTMFDetection, ForceSymmetric: m.ForceSymmetricRTP, MsgFlags: m.MsgFlagsSymmetricRTP,
 		RewriteSSRC:   m.TransparentSSRC != nil && !*m.TransparentSSRC,
 		RewriteSeqno:  m.TransparentSeqno != nil && !*m.TransparentSeqno,
 		MaxPacketRate: m.MaxPacketRate, MaxByteRate: m.MaxByteRate,
@@ -152,6 +157,7 @@ type RTPOptions struct {
 	DTMFFiltering  bool // drop RFC 4733 events
 	DTMFDetection  bool // report their digits
 	ForceSymmetric bool // send only where the party's media comes from
+	MsgFlags       bool // ForceSymmetric for the caller when its P-MsgFlags has flag 2
 	RewriteSSRC    bool // not transparent: the relay's own SSRC
 	RewriteSeqno   bool // not transparent: one continuous count
 	MaxPacketRate  int  // per second; 0: none

@@ -17,6 +17,7 @@ profiles:
     rtprelay_dtmf_filtering: true
     rtprelay_dtmf_detection: true
     rtprelay_force_symmetric_rtp: true
+    rtprelay_msgflags_symmetric_rtp: true
     rtprelay_transparent_ssrc: false
     rtprelay_transparent_seqno: true
     rtprelay_max_packet_rate: 60
@@ -31,7 +32,7 @@ profiles:
 		!p.PreferExistingCodecs || p.PreferExistingCodecsALeg || strings.Join(p.CalleeCodecCaps, ",") != "PCMU" {
 		t.Errorf("transcoding: %+v", p)
 	}
-	want := RTPOptions{DTMFFiltering: true, DTMFDetection: true, ForceSymmetric: true, RewriteSSRC: true, MaxPacketRate: 60, MaxByteRate: 16000}
+	want := RTPOptions{DTMFFiltering: true, DTMFDetection: true, ForceSymmetric: true, MsgFlags: true, RewriteSSRC: true, MaxPacketRate: 60, MaxByteRate: 16000}
 	if p.RTP != want {
 		t.Errorf("RTP options %+v, want %+v", p.RTP, want)
 	}

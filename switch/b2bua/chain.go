@@ -28,6 +28,9 @@ type callChain struct {
 	// eventPT is the telephone-event payload type of the RFC 4733 party's
 	// SDP under DTMF interworking (dtmf.go); 0 until one is seen.
 	eventPT atomic.Int32
+	// msgFlags is what the caller's P-MsgFlags asked (mediaopts.go), read
+	// once from its INVITE.
+	msgFlags msgFlagsState
 }
 
 // newChain builds the chain of c for profile p; req is what p's patterns

@@ -2,7 +2,11 @@ package b2bua
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
@@ -31,7 +35,8 @@ func (cc *callChain) relayStreams(from rtpproxyctl.Side, sd *sdpedit.SDP, stream
 		}
 		if p.RTP != (config.RTPOptions{}) {
 			st.Options = rtpproxyctl.RTPOptions{
-				DTMFFilter: p.RTP.DTMFFiltering, DTMFDetect: p.RTP.DTMFDetection, Symmetric: p.RTP.ForceSymmetric,
+				DTMFFilter: p.RTP.DTMFFiltering, DTMFDetect: p.RTP.DTMFDetection,
+				Symmetric:   p.RTP.ForceSymmetric || (from == rtpproxyctl.Caller && cc.msgFlags == msgFlagsSymmetric),
 				RewriteSSRC: p.RTP.RewriteSSRC, RewriteSeqno: p.RTP.RewriteSeqno,
 				MaxPacketRate: p.RTP.MaxPacketRate, MaxByteRate: p.RTP.MaxByteRate,
 			}
@@ -98,4 +103,38 @@ func (m *callMedia) reader() (dtmfReader, bool) {
 	}
 	r, ok := m.relay.(dtmfReader)
 	return r, ok
+}
+
+// msgFlagsState is what the caller's P-MsgFlags header asked of its media,
+// under a profile with rtprelay_msgflags_symmetric_rtp.
+type msgFlagsState uint8
+
+const (
+	msgFlagsNone      msgFlagsState = iota
+	msgFlagsSymmetric               // flag 2: the caller's RTP is symmetric
+)
+
+// msgFlagForceSymmetric is the P-MsgFlags flag of ser's FL_FORCE_ACTIVE,
+// which SEMS reads as "force symmetric RTP".
+const msgFlagForceSymmetric = 2
+
+// readMsgFlags reads the caller's P-MsgFlags when the profile honours it
+// (SEMS's rtprelay_msgflags_symmetric_rtp). The value is as ser writes its
+// message flags: hexadecimal digits, the least significant first; a value
+// that does not parse counts as no flag, as in SEMS.
+func readMsgFlags(p *config.Profile, inA *sip.Request) msgFlagsState {
+	h := inA.GetHeader("P-MsgFlags")
+	if !p.RTP.MsgFlags || h == nil {
+		return msgFlagsNone
+	}
+	v := []byte(strings.TrimSpace(h.Value()))
+	slices.Reverse(v)
+	flags, err := strconv.ParseUint(string(v), 16, 32)
+	if err != nil {
+		return msgFlagsNone
+	}
+	if flags&msgFlagForceSymmetric != 0 {
+		return msgFlagsSymmetric
+	}
+	return msgFlagsNone
 }

@@ -28,6 +28,7 @@ func (c *Call) selectProfile(cfg *config.Config) bool {
 		return true
 	}
 	cc := newChain(c, p, req)
+	cc.msgFlags = readMsgFlags(p, inA)
 	c.mu.Lock()
 	c.chain = cc
 	c.a.d.auth = c.callerCredentials()
