@@ -201,6 +201,9 @@ const (
 	// ReasonKeepalive: an in-dialog keepalive was answered 408 or 481, or
 	// not at all: the peer has lost the dialog.
 	ReasonKeepalive = "keepalive failed"
+	// ReasonNoPRACK: the caller never PRACKed the switch's reliable 18x
+	// (RFC 3262 3): it got a 5xx, the gateway a CANCEL.
+	ReasonNoPRACK = "no prack"
 )
 
 // Who released the call.

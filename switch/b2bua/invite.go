@@ -26,6 +26,10 @@ var errCallerCancel = errors.New("caller cancelled")
 // the INVITE still needs its 487.
 var errCallerBye = errors.New("caller hung up before answer")
 
+// errNoPRACK is the cause when the caller has not PRACKed our reliable
+// 18x for 64*T1 (RFC 3262 3): the INVITE gets a 5xx.
+var errNoPRACK = errors.New("no PRACK of a reliable provisional response")
+
 // killCause ends a call from inside the switch: admin kill, shutdown.
 type killCause struct{ reason string }
 
@@ -719,6 +723,8 @@ func (c *Call) cancelled(cause error) {
 		c.failA(code, reason, k.reason, cdr.ReleasedBySwitch)
 	case errors.Is(cause, errCallerBye):
 		c.failA(487, "Request Terminated", cdr.ReasonCancelled, cdr.ReleasedByCaller)
+	case errors.Is(cause, errNoPRACK):
+		c.failA(504, "No PRACK", cdr.ReasonNoPRACK, cdr.ReleasedBySwitch)
 	default:
 		// sipgo already answered the CANCEL and the INVITE (487).
 		c.end(outcomeCancelled())

@@ -143,7 +143,10 @@ func (c *Call) prackGateway(b *attemptLeg, rseq uint32) {
 
 // sendReliable sends the caller our own reliable 18x out, or queues it
 // behind the one the caller has not yet PRACKed. Retransmissions double
-// from T1 and stop at the PRACK, the INVITE's final response or 64*T1.
+// from T1 and stop at the PRACK or the INVITE's final response; after
+// 64*T1 without the PRACK the switch gives up, as RFC 3262 3 says: the
+// call's setup is cancelled (the gateway's INVITE with it) and the
+// caller's INVITE answered 5xx.
 func (c *Call) sendReliable(out *sip.Response) {
 	c.mu.Lock()
 	if c.rel.pending != nil {
@@ -169,16 +172,26 @@ func (c *Call) markReliable(out *sip.Response) sip.ServerTransaction {
 	out.AppendHeader(sip.NewHeader("Require", "100rel"))
 	out.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(c.rel.rseq), 10)))
 	c.rel.pending = out
-	tx, interval, sent := c.txA, sip.T1, time.Duration(0)
+	// elapsed is the time since out was first sent, as of the wait in
+	// progress ending; the last wait is cut to end at 64*T1.
+	tx, interval, elapsed := c.txA, sip.T1, sip.T1
 	var again func()
 	again = func() {
 		c.mu.Lock()
-		if c.rel.pending != out || c.over() || sent >= 64*sip.T1 {
+		if c.rel.pending != out || c.over() || c.answered() {
 			c.mu.Unlock()
 			return
 		}
-		sent += interval
-		interval *= 2
+		if elapsed >= 64*sip.T1 {
+			c.rel.stop()
+			cancel := c.cancelSetup
+			c.mu.Unlock()
+			c.sw.log.Info("caller never PRACKed our reliable provisional: giving up", "call", c.ID)
+			cancel(errNoPRACK)
+			return
+		}
+		interval = min(2*interval, 64*sip.T1-elapsed)
+		elapsed += interval
 		c.rel.retransmit = time.AfterFunc(interval, again)
 		c.mu.Unlock()
 		if err := tx.Respond(out); err != nil {

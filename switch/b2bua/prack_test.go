@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -296,4 +297,42 @@ func TestUpdateInEarlyDialog(t *testing.T) {
 	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal {
 		t.Errorf("record reason %q", r.DisconnectReason)
 	}
+}
+
+// TestReliable18xNeverPRACKed: a caller that requires 100rel and never
+// PRACKs the switch's reliable 180: the switch retransmits it with one
+// RSeq, then gives up at 64*T1 as RFC 3262 3 says — the caller gets 504,
+// the gateway a CANCEL, and the call one record, reason "no prack".
+func TestReliable18xNeverPRACKed(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	gw.silentRing(180)
+	sw := startSwitch(t, routeTo(gw))
+	caller := newPeer(t, "caller")
+	ctx := within(t, 64*sip.T1+30*time.Second)
+	ds, err := caller.dcc.Invite(ctx, sw.uri("100"), []byte(sdpOffer),
+		sip.NewHeader("Content-Type", "application/sdp"), sip.NewHeader("Require", "100rel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ringing []*sip.Response
+	err = ds.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.StatusCode == 180 {
+			ringing = append(ringing, res)
+		}
+		return nil
+	}})
+	var de *sipgo.ErrDialogResponse
+	if !errors.As(err, &de) || de.Res.StatusCode != 504 {
+		t.Fatalf("caller's INVITE ended with %v, want 504", err)
+	}
+	if len(ringing) < 2 || hdrValue(ringing[len(ringing)-1], "RSeq") != hdrValue(ringing[0], "RSeq") {
+		t.Errorf("caller's 180s: %d, want retransmissions of one RSeq", len(ringing))
+	}
+	gw.waitCancelled(10 * time.Second)
+	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNoPRACK || r.SIPCode != 504 || r.ReleasedBy != cdr.ReleasedBySwitch {
+		t.Errorf("record = %+v", r)
+	}
+	sw.noRecord(t)
+	testenv.Eventually(t, 5*time.Second, "no call left", func() bool { return sw.ActiveCalls() == 0 })
 }
