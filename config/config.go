@@ -74,6 +74,9 @@ type SIP struct {
 	// certificate signed by TLSCA: a carrier's trunk port can demand one
 	// while a port for phones does not.
 	TLSVerifyClient []string `yaml:"tls_verify_client"`
+	// Interfaces are named interfaces beside the default one that Listen
+	// and PublicAddress make (interfaces.go).
+	Interfaces []Interface `yaml:"interfaces"`
 
 	listeners []Listener
 }
@@ -85,6 +88,12 @@ type Listener struct {
 	VerifyClient bool
 	Host         string
 	Port         int
+	// Interface names the interface the listener belongs to, InterfaceID
+	// is its number ($Rn, $Rf), and Public is the interface's public
+	// address ("": the listen address).
+	Interface   string
+	InterfaceID int
+	Public      string
 }
 
 // Addr is the listener as host:port.
@@ -98,7 +107,8 @@ func (l Listener) Network() string {
 	return l.Transport + "4"
 }
 
-// Listeners returns the parsed listen addresses.
+// Listeners returns the parsed listen addresses: sip.listen's, then each
+// interface's.
 func (s SIP) Listeners() []Listener { return s.listeners }
 
 // Limits protect the switch from overload: beyond them new calls are
@@ -212,7 +222,7 @@ func (c *Config) applyDefaults() {
 	if c.SIP.UserAgent == "" {
 		c.SIP.UserAgent = "Tollgate"
 	}
-	if len(c.SIP.Listen) == 0 {
+	if len(c.SIP.Listen) == 0 && len(c.SIP.Interfaces) == 0 {
 		c.SIP.Listen = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}
 	}
 	if c.Limits.RetryAfter == 0 {

@@ -161,8 +161,10 @@ func (v *validator) validate(c *Config) {
 		}
 		seen[l.Transport+l.Addr()] = true
 		l.VerifyClient = slices.Contains(c.SIP.TLSVerifyClient, s)
+		l.Interface, l.Public = DefaultInterface, c.SIP.PublicAddress
 		c.SIP.listeners = append(c.SIP.listeners, l)
 	}
+	v.validateInterfaces(c, seen)
 	v.validateSIPTLS(c)
 	v.validateCluster(&c.Cluster)
 	v.validateRegistration(&c.Registration)
@@ -229,6 +231,7 @@ func (v *validator) validate(c *Config) {
 	v.validateRadius(c)
 	v.validateWeb(&c.Web)
 	v.validateProfiles(c)
+	v.validateProfileInterfaces(c)
 	v.validateAllDialogTimers(c)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -129,6 +129,8 @@ type CallProfile struct {
 	DialogTimers `yaml:",inline"`
 	// Transcoding and the RTP relay options (profile_media.go).
 	ProfileMedia `yaml:",inline"`
+	// The signalling and media interfaces of the legs (interfaces.go).
+	ProfileInterfaces `yaml:",inline"`
 
 	// DialogOptions shape requests within the dialogs (dialogopts.go).
 	DialogOptions `yaml:",inline"`
@@ -200,7 +202,8 @@ type Profile struct {
 	RTP                      RTPOptions
 	// DTMF is how each leg's party carries DTMF, when the profile has the
 	// switch carry digits between RFC 4733 and SIP INFO.
-	DTMF DTMFInterworking
+	DTMF       DTMFInterworking
+	Interfaces ProfileInterfaces
 	DialogOptions
 	HopOptions
 }
@@ -330,7 +333,7 @@ func (v *validator) compileProfile(path string, cp *CallProfile, maps *profile.M
 	p := &Profile{Name: cp.Name, Origin: path, Checksum: profile.Checksum(src),
 		HeaderFilter: cp.HeaderFilter, CodecFilter: cp.CodecFilter, Codecs: cp.Codecs,
 		DialogTimers: cp.DialogTimers, DialogOptions: cp.DialogOptions, HopOptions: cp.HopOptions,
-		Offer100rel: cp.Offer100rel}
+		Offer100rel: cp.Offer100rel, Interfaces: cp.ProfileInterfaces}
 	ok := true
 	pat := func(option, s string) *profile.Pattern {
 		if s == "" {
