@@ -180,7 +180,11 @@ type Request struct {
 	// r[2001:db8::1]), so that the relay answers with an endpoint that
 	// party can reach: the relay bridges the two families. Invalid: the
 	// relay answers in Addr's family, as rtpproxy does by default.
-	Toward       netip.Addr
+	Toward netip.Addr
+	// Local, when valid, is sent as the l modifier instead: the relay
+	// address the reply's port is bound to, one of the relay's interfaces
+	// (a call bridging two networks gives each side an address of its own).
+	Local        netip.Addr
 	FromTag      string
 	ToTag        string // "" when not known yet (U only)
 	PayloadTypes []int  // sent as the c modifier when the relay supports it
@@ -277,9 +281,16 @@ func (c *Client) endpointCommand(ctx context.Context, op byte, r Request) (Endpo
 			b.WriteString(strconv.Itoa(pt))
 		}
 	}
-	// r last: what follows an address in the same token would be read
-	// as part of it.
-	if to := r.Toward.Unmap(); to.IsValid() && to.Is4() != addr.Is4() {
+	// l or r last: what follows an address in the same token would be
+	// read as part of it. l names the very address, and so the family.
+	if l := r.Local.Unmap(); l.IsValid() {
+		b.WriteByte('l')
+		if l.Is6() {
+			b.WriteString("[" + l.WithZone("").String() + "]")
+		} else {
+			b.WriteString(l.String())
+		}
+	} else if to := r.Toward.Unmap(); to.IsValid() && to.Is4() != addr.Is4() {
 		b.WriteByte('r')
 		if to.Is6() {
 			b.WriteString("[" + to.WithZone("").String() + "]")

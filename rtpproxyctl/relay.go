@@ -60,6 +60,10 @@ type Stream struct {
 	// for an endpoint of Toward's family, bridging an IPv4 party and an
 	// IPv6 one. Invalid: the endpoint has Addr's family.
 	Toward netip.Addr
+	// Local is the relay address the endpoint for this stream is to be
+	// bound to (the media address of the interface of the party the SDP
+	// goes to); invalid: the relay's own.
+	Local netip.Addr
 }
 
 // Endpoint is where the relay receives a stream's media for the other side:

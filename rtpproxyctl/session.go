@@ -162,6 +162,7 @@ func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, stream
 			Formats:      st.Formats,
 			Options:      st.Options,
 			Toward:       st.Toward,
+			Local:        st.Local,
 		}
 		n := ";" + strconv.Itoa(st.Index+1)
 		// U names the SDP's sender first; L names the offerer first, i.e.

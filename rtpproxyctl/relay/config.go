@@ -36,6 +36,11 @@ type Config struct {
 	MediaIP6 string
 	// AdvertiseIP6 is AdvertiseIP for the IPv6 legs.
 	AdvertiseIP6 string
+	// InterfaceIPs are further local addresses a U or L may ask the leg it
+	// opens to bind with the l modifier: the media addresses of a switch's
+	// interfaces, so that each side of a call bridging two networks gets
+	// an address in its own. The reply names the address itself.
+	InterfaceIPs []string
 	// PortMin and PortMax bound the media ports, inclusive. RTP gets the even
 	// port, RTCP the odd one above it. Default 35000-65000.
 	PortMin, PortMax int
@@ -145,6 +150,9 @@ func parseControl(spec string) (controlAddr, error) {
 type mediaAddrs struct {
 	local     [numFamilies]netip.Addr // invalid: no media address of that family
 	advertise [numFamilies]string
+	// interfaces are further addresses an l modifier may bind (Config's
+	// InterfaceIPs).
+	interfaces []netip.Addr
 }
 
 func (c Config) validate() (mediaAddrs, error) {
@@ -168,6 +176,13 @@ func (c Config) validate() (mediaAddrs, error) {
 		}
 	} else if c.AdvertiseIP6 != "" {
 		return m, fmt.Errorf("relay: advertise IPv6 %q without an IPv6 media IP", c.AdvertiseIP6)
+	}
+	for _, s := range c.InterfaceIPs {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return m, fmt.Errorf("relay: interface IP %q is not an IP address (without a zone)", s)
+		}
+		m.interfaces = append(m.interfaces, a.Unmap())
 	}
 	if c.PortMin < 1024 || c.PortMax > 65535 || c.PortMax-c.PortMin < 3 {
 		return m, fmt.Errorf("relay: port range %d-%d must lie in 1024-65535 and hold at least one port pair", c.PortMin, c.PortMax)

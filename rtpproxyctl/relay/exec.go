@@ -205,29 +205,29 @@ func (r *Relay) cmdUpdate(c command) (string, error) {
 	if err := checkSubs(c, u.to != ""); err != nil {
 		return "", err
 	}
-	port, f, s, idx, err := r.update(u)
+	lp, s, idx, err := r.update(u)
 	if err != nil {
 		return "", err
 	}
 	if s == nil {
 		return "0", nil // L never creates a session
 	}
-	return r.runSubs(r.replyAddr(port, f), c.subs, s, idx, u)
+	return r.runSubs(r.replyAddr(lp), c.subs, s, idx, u)
 }
 
 // update executes U or L (section 2.5). It returns the port the reply
 // names and its family, and a nil session when L finds nothing.
-func (r *Relay) update(u updateCmd) (int, family, *session, int, error) {
+func (r *Relay) update(u updateCmd) (legPort, *session, int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, idx := r.findLocked(u.callID, u.from, u.to)
 	created := false
 	if s == nil {
 		if !u.isU {
-			return 0, 0, nil, 0, nil
+			return legPort{}, nil, 0, nil
 		}
 		if err := r.admitLocked(); err != nil {
-			return 0, 0, nil, 0, err
+			return legPort{}, nil, 0, err
 		}
 		s = &session{
 			r: r, lp: r.pickLoop(), callID: u.callID, fromTag: u.from, created: time.Now(),
@@ -245,18 +245,18 @@ func (r *Relay) update(u updateCmd) (int, family, *session, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, 0, nil, 0, eNoSession
+		return legPort{}, nil, 0, eNoSession
 	}
 	o := &s.legs[out]
 	f := u.portFamily(o)
-	if o.port == 0 || u.mods.newPort || o.fam != f {
+	if o.port == 0 || u.mods.newPort || o.fam != f || (u.mods.bind.IsValid() && o.bound != u.mods.bind) {
 		oldPort, oldSocks := o.port, o.socks
-		if !s.openLeg(out, f) {
+		if !s.openLeg(out, f, u.mods.bind) {
 			r.refused.Add(1)
 			if created {
-				return 0, 0, nil, 0, eSessPorts
+				return legPort{}, nil, 0, eSessPorts
 			}
-			return 0, 0, nil, 0, eLegPorts
+			return legPort{}, nil, 0, eLegPorts
 		}
 		if oldPort != 0 {
 			for _, m := range oldSocks {
@@ -311,7 +311,7 @@ func (r *Relay) update(u updateCmd) (int, family, *session, int, error) {
 	} else {
 		s.ttl = seconds(r.cfg.SetupTTL)
 	}
-	return o.port, o.fam, s, idx, nil
+	return legPort{port: o.port, fam: o.fam, bound: o.bound}, s, idx, nil
 }
 
 // portFamily is the family of the local address of the port a U or L
@@ -461,14 +461,14 @@ func (r *Relay) runSub(sc command, s *session, idx int, u updateCmd) (string, er
 		if err := l.parseAddr(sc.args[0], sc.args[1]); err != nil {
 			return "", err
 		}
-		port, f, ls, _, err := r.update(l)
+		lp, ls, _, err := r.update(l)
 		if err != nil {
 			return "", err
 		}
 		if ls == nil {
 			return "0", nil
 		}
-		return r.replyAddr(port, f), nil
+		return r.replyAddr(lp), nil
 	case 'S':
 		k, v, _ := parseSetting(sc.args[0])
 		s.mu.Lock()

@@ -48,9 +48,10 @@ func (p *pipe) latch(h *rtp.Header, valid bool) {
 // legs[0] of a session faces the offerer (the party whose from-tag created
 // it), legs[1] the answerer.
 type leg struct {
-	port    int       // local RTP port; 0 until allocated
-	socks   [2]*msock // nil until allocated
-	fam     family    // of the local address the sockets are bound to
+	port    int        // local RTP port; 0 until allocated
+	socks   [2]*msock  // nil until allocated
+	fam     family     // of the local address the sockets are bound to
+	bound   netip.Addr // the interface address they are bound to (l modifier); invalid: the family's media address
 	pipes   [2]pipe
 	rtpa    rtpStats // analysis of the RTP the party sends
 	asym    bool     // signalled address is authoritative (modifier A)
@@ -140,4 +141,13 @@ func (l *leg) close(pool *portPool) {
 	pool.put(l.port)
 	l.port = 0
 	l.socks = [2]*msock{}
+}
+
+// legPort is the port a U or L reply names: its leg's port, the family
+// of its local address, and the interface address it is bound to
+// (invalid: the family's media address).
+type legPort struct {
+	port  int
+	fam   family
+	bound netip.Addr
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -14,7 +15,11 @@ type updateMods struct {
 	// local is the address an l or r modifier named (invalid: none): the
 	// port the reply names takes a local address of its family, so that
 	// a controller can bridge an IPv4 party and an IPv6 one.
-	local  netip.Addr
+	local netip.Addr
+	// bind is the address an l modifier named when it is one of the
+	// relay's interfaces (InterfaceIPs): the leg the command opens binds
+	// there instead of on the family's media address.
+	bind   netip.Addr
 	ptime  int // Z<ms>
 	codecs string
 }
@@ -70,8 +75,12 @@ func parseUpdateMods(mods string, media mediaAddrs) (updateMods, error) {
 			i = j
 			addr = addr.Unmap()
 			own := media.local[familyOf(addr)]
-			if ch == 'l' && (!own.IsValid() || (addr != own && !own.IsUnspecified())) {
+			iface := slices.Contains(media.interfaces, addr)
+			if ch == 'l' && !iface && (!own.IsValid() || (addr != own && !own.IsUnspecified())) {
 				return m, eLocalAddr
+			}
+			if ch == 'l' && iface {
+				m.bind = addr
 			}
 			if ch == 'r' && !own.IsValid() {
 				return m, eRemoteAddr

@@ -452,8 +452,15 @@ func (r *Relay) Stats() Stats {
 
 // replyAddr formats the "<port> <addr>" of a U/L reply for a port of
 // family f, with rtpproxy's " 6" after an IPv6 address.
-func (r *Relay) replyAddr(port int, f family) string {
+//
+// A leg bound on an interface's address (the l modifier) names that
+// address: the switch that asked for it writes its own advertised one.
+func (r *Relay) replyAddr(lp legPort) string {
+	port, f := lp.port, lp.fam
 	adv := r.media.advertise[f]
+	if lp.bound.IsValid() {
+		adv = lp.bound.String()
+	}
 	switch {
 	case adv == "":
 		return strconv.Itoa(port)

@@ -70,9 +70,14 @@ func (s *session) route(x, kind, n int, src netip.AddrPort, h *rtp.Header, valid
 }
 
 // openLeg binds the port pair of leg i on the relay's media address of
-// family f and hands it to the session's packet loop.
-func (s *session) openLeg(i int, f family) bool {
-	port, fds, ok := s.r.ports.bindPair(s.r.media.local[f])
+// family f, or on bind when valid (an interface's address), and hands it
+// to the session's packet loop.
+func (s *session) openLeg(i int, f family, bind netip.Addr) bool {
+	ip := s.r.media.local[f]
+	if bind.IsValid() {
+		ip = bind
+	}
+	port, fds, ok := s.r.ports.bindPair(ip)
 	if !ok {
 		return false
 	}
@@ -92,7 +97,7 @@ func (s *session) openLeg(i int, f family) bool {
 		socks[k] = m
 	}
 	l := &s.legs[i]
-	l.port, l.socks, l.fam = port, socks, f
+	l.port, l.socks, l.fam, l.bound = port, socks, f, bind
 	return true
 }
 
