@@ -71,7 +71,7 @@ const (
 func startMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*media, error) {
 	m := &media{log: log, pools: map[string]*rtpproxyctl.Pool{}}
 	if cfg.UsesMedia(config.MediaBuiltin) {
-		if err := m.startBuiltin(ctx, cfg.Media.Builtin, cfg.Media.CounterInterval); err != nil {
+		if err := m.startBuiltin(ctx, cfg.Media.Builtin, cfg.Media.CounterInterval, cfg.SIP.MediaIPs()); err != nil {
 			m.Close()
 			return nil, err
 		}
@@ -85,7 +85,9 @@ func startMedia(ctx context.Context, cfg *config.Config, log *slog.Logger) (*med
 	return m, nil
 }
 
-func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia, counters time.Duration) error {
+// interfaceIPs are the SIP interfaces' media addresses, which the relay
+// binds the legs of calls using them on.
+func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia, counters time.Duration, interfaceIPs []string) error {
 	// Timeout notifications come back over a unix socket in a private
 	// directory: its name is known before the relay starts, unlike a TCP
 	// port the kernel would choose.
@@ -96,6 +98,7 @@ func (m *media) startBuiltin(ctx context.Context, b config.BuiltinMedia, counter
 	m.tmpDir = dir
 	notify := "unix:" + filepath.Join(dir, "notify.sock")
 	rc := relayConfig(b)
+	rc.InterfaceIPs = interfaceIPs
 	rc.Control = append([]string{builtinControl}, rc.Control...)
 	rc.Notify = append(rc.Notify, notify)
 	r, err := relay.New(rc, m.log.With("component", "relay"))

@@ -64,6 +64,9 @@ type hop struct {
 	// contact is a registered client's Contact (register.go): the
 	// Request-URI of the INVITE, which goes to gw, the client's flow.
 	contact *sip.Uri
+	// local is the listener a registered client's flow came to, which
+	// requests to it leave through; nil for any other hop.
+	local *listener
 }
 
 // authorize applies the limits and authorisation to a new call and works
@@ -287,7 +290,7 @@ func (c *Call) attempt(ctx context.Context, h hop) *attemptResult {
 	c.mu.Lock()
 	before := len(c.attempts)
 	c.mu.Unlock()
-	r := c.try(ctx, h.route, h.gw)
+	r := c.try(ctx, h.route, h.gw, h.local)
 	if r.kind == attemptAnswered {
 		return r
 	}

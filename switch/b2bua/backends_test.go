@@ -127,7 +127,7 @@ func startTestMedia(t testing.TB, ctx context.Context, cfg *config.Config) *test
 		Control: []string{control}, MediaIP: b.MediaIP, AdvertiseIP: b.AdvertiseIP,
 		PortMin: b.PortMin, PortMax: b.PortMax, SetupTTL: b.SetupTTL, TTL: b.TTL,
 		MaxSessions: b.MaxSessions, MaxPacketRate: b.MaxPacketRate, MaxBusy: b.MaxBusy,
-		Notify: []string{notify},
+		Notify: []string{notify}, InterfaceIPs: cfg.SIP.MediaIPs(),
 	}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)

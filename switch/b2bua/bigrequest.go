@@ -60,7 +60,7 @@ func (c *Call) bigOverTCP(b *attemptLeg, inv *sip.Request) (udp *listener, size 
 	if int(n) <= bigRequest {
 		return nil, int(n)
 	}
-	tcp := pickListener(c.sw.listeners, "tcp", b.d.listener.v6)
+	tcp := pickListenerOn(c.sw.listeners, b.d.listener.iface, "tcp", b.d.listener.v6)
 	if tcp == nil {
 		c.sw.log.Debug("large INVITE stays on UDP: no TCP listener", "call", c.ID, "bytes", int(n))
 		return nil, int(n)

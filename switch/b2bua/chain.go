@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/switch/callctl"
 	"github.com/tollgate/tollgate/switch/profile"
 )
@@ -148,7 +149,7 @@ func profileRequest(req *sip.Request, src netip.AddrPort, l *listener) *profile.
 		if ip, ok := netip.AddrFromSlice(l.ip); ok {
 			local.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(l.port))
 		}
-		local.InterfaceName, local.PublicIP = "default", l.host
+		local.InterfaceName, local.InterfaceID, local.PublicIP = l.iface, l.ifaceID, strings.Trim(l.host, "[]")
 	}
 	r := profile.FromSIP(req, local)
 	if ap, err := netip.ParseAddrPort(req.Source()); src.IsValid() && (err != nil || ap != src) {
@@ -172,4 +173,26 @@ func originAddr(l *listener) netip.Addr {
 		return a.Unmap()
 	}
 	return netip.Addr{}
+}
+
+// mediaInterface names the media interface of the leg on side (the
+// profile's rtprelay_interface for the gateway's, aleg_rtprelay_interface
+// for the caller's): where the relay receives that party's media. ""
+// without a profile or the option: the relay's own address.
+func (cc *callChain) mediaInterface(side rtpproxyctl.Side) string {
+	if cc == nil {
+		return ""
+	}
+	if side == rtpproxyctl.Caller {
+		return cc.profile.Interfaces.ALegRTPRelayInterface
+	}
+	return cc.profile.Interfaces.RTPRelayInterface
+}
+
+// facing is the side an SDP from side from is sent to.
+func facing(from rtpproxyctl.Side) rtpproxyctl.Side {
+	if from == rtpproxyctl.Caller {
+		return rtpproxyctl.Callee
+	}
+	return rtpproxyctl.Caller
 }

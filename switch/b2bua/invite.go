@@ -101,10 +101,7 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	fromTag, _ := from.Params.Get("tag")
 	host, port := s.callerAddr(req)
 	transport := strings.ToLower(req.Transport())
-	l := pickListener(s.listeners, transport, strings.Contains(host, ":"))
-	if l == nil {
-		l = s.listeners[0]
-	}
+	l := s.arrivalListener(req)
 	c := &Call{
 		ID:           newCallID(),
 		sw:           s,
@@ -325,10 +322,12 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 }
 
 // try sends the INVITE to one gateway and follows it to its end.
-func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway) *attemptResult {
+//
+// local, when not nil, is the listener the gateway must be reached
+// through: a registered client's flow.
+func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway, local *listener) *attemptResult {
 	s := c.sw
-	host, _ := splitHostPort(gw.Address)
-	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
+	l := c.outboundListener(gw, local)
 	if l == nil {
 		return &attemptResult{code: 503, reason: "No Listener For " + gw.Transport}
 	}

@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -20,9 +21,19 @@ type listener struct {
 	host         string // advertised host in Via/Contact
 	adPort       int    // advertised port
 	v6           bool
+	// iface is the name of the interface the listener belongs to, and
+	// ifaceID its number ($Rn, $Rf).
+	iface   string
+	ifaceID int
+	// addr is ip and port, and key "transport ip:port": how a message's
+	// local address finds its listener (arrivals).
+	addr netip.AddrPort
+	// pinSource: connections this listener's requests open leave from
+	// its address (several interfaces: the routing table would pick one).
+	pinSource bool
 }
 
-func newListener(l config.Listener, public string) *listener {
+func newListener(l config.Listener) *listener {
 	ln := &listener{
 		transport:    l.Transport,
 		verifyClient: l.VerifyClient,
@@ -31,8 +42,13 @@ func newListener(l config.Listener, public string) *listener {
 		host:         l.Host,
 		adPort:       l.Port,
 		v6:           strings.Contains(l.Host, ":"),
+		iface:        l.Interface,
+		ifaceID:      l.InterfaceID,
 	}
-	if public != "" {
+	if a, err := netip.ParseAddr(l.Host); err == nil {
+		ln.addr = netip.AddrPortFrom(a.Unmap(), uint16(l.Port))
+	}
+	if public := l.Public; public != "" {
 		if h, p, err := sip.ParseAddr(public); err == nil {
 			ln.host = h
 			if p > 0 {
@@ -84,17 +100,63 @@ func (l *listener) contact() *sip.ContactHeader {
 // peer sees our well-known port (and replies reach it). TCP requests open or
 // reuse a connection chosen by the transport layer.
 func (l *listener) bind(req *sip.Request) {
-	if l.transport == "udp" {
+	switch {
+	case l.transport == "udp":
 		req.Laddr = sip.Addr{IP: l.ip, Port: l.port}
+	case l.pinSource && !l.ip.IsUnspecified():
+		// Port 0: a new connection from our address, or one already
+		// open to the peer.
+		req.Laddr = sip.Addr{IP: l.ip}
 	}
 }
 
-// pickListener chooses the listener for a transport and address family.
+// pickListener chooses the listener for a transport and address family:
+// the first configured, the default interface's when there is one.
 func pickListener(ls []*listener, transport string, v6 bool) *listener {
+	return pickListenerOn(ls, "", transport, v6)
+}
+
+// pickListenerOn is pickListener within the interface named iface; ""
+// is any interface.
+func pickListenerOn(ls []*listener, iface, transport string, v6 bool) *listener {
 	for _, l := range ls {
-		if l.transport == transport && l.v6 == v6 {
+		if l.transport == transport && l.v6 == v6 && (iface == "" || l.iface == iface) {
 			return l
 		}
 	}
 	return nil
+}
+
+// flowListener is the listener a registered client's flow came to (its
+// Flow.Local, "transport:ip:port"), nil when none is.
+func flowListener(ls []*listener, local string) *listener {
+	tr, addr, _ := strings.Cut(local, ":")
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil
+	}
+	for _, l := range ls {
+		if l.transport == tr && l.addr == ap {
+			return l
+		}
+	}
+	return nil
+}
+
+// outboundListener is the listener a request toward gw leaves through:
+// local when set (a registered client's flow), else one of the profile's
+// outbound_interface, else the first of the gateway's transport and
+// address family.
+func (c *Call) outboundListener(gw config.Gateway, local *listener) *listener {
+	if local != nil {
+		return local
+	}
+	c.mu.Lock()
+	var iface string
+	if c.chain != nil {
+		iface = c.chain.profile.Interfaces.OutboundInterface
+	}
+	c.mu.Unlock()
+	host, _ := splitHostPort(gw.Address)
+	return pickListenerOn(c.sw.listeners, iface, gw.Transport, strings.Contains(host, ":"))
 }

@@ -260,6 +260,10 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	relay, chain := c.media.relay, c.chain
 	c.mu.Unlock()
 	chain.relayStreams(from, sd, streams)
+	bind, advertise := c.sw.Config().SIP.MediaInterface(chain.mediaInterface(facing(from)))
+	for i := range streams {
+		streams[i].Local = bind
+	}
 	var eps []rtpproxyctl.Endpoint
 	if op == opOffer {
 		eps, err = relay.Offer(ctx, from, streams)
@@ -268,6 +272,13 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	}
 	if err != nil {
 		return nil, err
+	}
+	if advertise.IsValid() {
+		for i := range eps {
+			if eps[i].Addr.IsValid() && !eps[i].Addr.IsUnspecified() {
+				eps[i].Addr = advertise
+			}
+		}
 	}
 	if err := rewriteStreams(sd, streams, eps); err != nil {
 		return nil, err

@@ -47,7 +47,7 @@ func behindNAT(b registrar.Binding) bool {
 // is a live flow; none within the interval is a dead one, and the binding
 // goes as if it had expired.
 func (s *Switch) natKeepalive(b registrar.Binding, within time.Duration) {
-	l := pickListener(s.listeners, b.Flow.Transport, b.Flow.Source.Addr().Is6())
+	l := flowListener(s.listeners, b.Flow.Local)
 	if l == nil {
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -39,7 +38,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
 	s.cfg.Store(cfg)
 	for _, l := range cfg.SIP.Listeners() {
-		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))
+		s.listeners = append(s.listeners, newListener(l))
 	}
 	if len(s.listeners) == 0 {
 		return nil, errors.New("preview: the configuration has no listener")
@@ -70,8 +69,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 		return pv, fmt.Errorf("preview: no route or next hop with a gateway for %q", c.called)
 	}
 	gw := hops[0].gw
-	host, _ := splitHostPort(gw.Address)
-	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
+	l := c.outboundListener(gw, hops[0].local)
 	if l == nil {
 		return pv, fmt.Errorf("preview: no %s listener for gateway %s", gw.Transport, gw.Address)
 	}

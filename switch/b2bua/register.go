@@ -141,9 +141,8 @@ func (s *Switch) readRegister(req *sip.Request) (*register, string) {
 	}
 	tr := strings.ToLower(req.Transport())
 	r.flow = registrar.Flow{Transport: tr, Source: src}
-	if l := pickListener(s.listeners, tr, src.Addr().Is6() && !src.Addr().Is4In6()); l != nil {
-		r.flow.Local = l.transport + ":" + netip.AddrPortFrom(addrOf(l), uint16(l.port)).String()
-	}
+	l := s.arrivalListener(req)
+	r.flow.Local = l.transport + ":" + netip.AddrPortFrom(addrOf(l), uint16(l.port)).String()
 	return r, ""
 }
 
@@ -385,6 +384,9 @@ func (s *Switch) sweepRegistrations(ctx context.Context) {
 				s.regRate.Sweep(now)
 			}
 			s.stats.Registrations.Store(int64(s.regs.Len()))
+			if s.arrivals != nil {
+				s.arrivals.sweep(now)
+			}
 		}
 	}
 }
@@ -464,7 +466,8 @@ func (c *Call) registeredHops(cfg *config.Config, route *config.Route) (hops []h
 		// A UDP flow stays UDP whatever the INVITE's size: a client behind
 		// NAT has no address a new TCP connection could reach.
 		gw := config.Gateway{Address: b.Flow.Source.String(), Transport: b.Flow.Transport, UDPOnly: true}
-		hops = append(hops, hop{route: baseRoute(cfg, route), gw: gw, target: &u, contact: &u})
+		hops = append(hops, hop{route: baseRoute(cfg, route), gw: gw, target: &u, contact: &u,
+			local: flowListener(c.sw.listeners, b.Flow.Local)})
 	}
 	return hops, true
 }

@@ -84,6 +84,9 @@ func prebuilt(*sipgo.Client, *sip.Request) error { return nil }
 // never reaches a call. It must never return an error: that would stop
 // sipgo's read loop for the socket.
 func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if s.arrivals != nil {
+		s.arrivals.note(p.Transport, p.LocalAddr, p.RemoteAddr)
+	}
 	if !strings.EqualFold(p.Transport, "udp") {
 		return data, nil
 	}

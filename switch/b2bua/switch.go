@@ -62,6 +62,9 @@ type Switch struct {
 	cli *sipgo.Client
 
 	listeners []*listener
+	// arrivals finds the listener a request came to, when a transport
+	// has several (arrivals.go); nil otherwise.
+	arrivals *arrivals
 	// udpConns are the UDP sockets by local address, so the front door can
 	// answer a datagram sipgo must never see from the socket it came to.
 	udpConns map[string]net.PacketConn
@@ -159,10 +162,18 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		return nil, err
 	}
 	for _, l := range cfg.SIP.Listeners() {
-		s.listeners = append(s.listeners, newListener(l, cfg.SIP.PublicAddress))
+		s.listeners = append(s.listeners, newListener(l))
 	}
 	if len(s.listeners) == 0 {
 		return nil, errors.New("b2bua: no SIP listen address configured")
+	}
+	s.arrivals = newArrivals(s.listeners)
+	if len(cfg.SIP.InterfaceNames()) > 1 {
+		// Each interface's connections leave from its own address, as
+		// its UDP requests do from its socket.
+		for _, l := range s.listeners {
+			l.pinSource = true
+		}
 	}
 	st, err := loadTLS(cfg.SIP)
 	if err != nil {
