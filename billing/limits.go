@@ -29,6 +29,7 @@ type Limits struct {
 	accounts [shards]counterShard
 	gateways [shards]counterShard
 	sources  [shards]bucketShard
+	keys     Keyed // profile limit keys, each call with its own limit
 	refused  [numKinds]atomic.Uint64
 }
 
@@ -120,6 +121,19 @@ func (l *Limits) AcquireGateway(gateway string) error {
 
 // ReleaseGateway ends an attempt counted by AcquireGateway.
 func (l *Limits) ReleaseGateway(gateway string) { l.release(&l.gateways, gateway) }
+
+// AcquireKey counts a new call under a call profile's limit key, or
+// refuses it when limit calls are up (a limit below 1 refuses every call).
+// Every successful acquire needs one ReleaseKey when the call ends.
+func (l *Limits) AcquireKey(key string, limit int) error {
+	if !l.keys.Acquire(key, limit) {
+		return l.refuse(ProfileCalls, key)
+	}
+	return nil
+}
+
+// ReleaseKey ends a call counted by AcquireKey.
+func (l *Limits) ReleaseKey(key string) { l.keys.Release(key) }
 
 // ActiveAccount is the number of calls account has now.
 func (l *Limits) ActiveAccount(account string) int {

@@ -11,12 +11,25 @@ const (
 	GatewayCalls             // parallel calls to one gateway
 	CallRate                 // calls per second from one source
 	NoCredit                 // credit time 0
+	ProfileCalls             // parallel calls of one call profile's limit key
 	numKinds
 )
 
 func (k Kind) String() string {
-	return [...]string{"account_calls", "gateway_calls", "call_rate", "no_credit"}[k]
+	return [...]string{"account_calls", "gateway_calls", "call_rate", "no_credit", "profile_calls"}[k]
 }
+
+// Cause is why a limit refused a call.
+type Cause int
+
+const (
+	// OverLimit: the limit's calls are up (or its rate spent).
+	OverLimit Cause = iota
+	// Unchecked: the cluster-wide count could not be read in time (Redis
+	// down) and the limits fail closed. A profile's limit answers it with
+	// the refusal's 503, not with its own over-the-limit reply.
+	Unchecked
+)
 
 // Status is the SIP response a refusal gets.
 type Status struct {
@@ -27,7 +40,8 @@ type Status struct {
 // Refusal is a call refused by a limit, with the response the caller gets.
 type Refusal struct {
 	Kind   Kind
-	Key    string // the account, gateway or source
+	Key    string // the account, gateway, source or profile limit key
+	Cause  Cause
 	Status Status
 }
 
@@ -42,5 +56,6 @@ func DefaultStatuses() map[Kind]Status {
 		GatewayCalls: {503, "Gateway Call Limit Reached"},
 		CallRate:     {503, "Call Rate Limit Exceeded"},
 		NoCredit:     {402, "No Credit"},
+		ProfileCalls: {402, "Too Many Simultaneous Calls"}, // SEMS's; a profile's refuse_with replaces it
 	}
 }

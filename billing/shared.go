@@ -45,7 +45,7 @@ type SharedConfig struct {
 // Redis keys. All under one prefix so an operator can tell them apart.
 const (
 	keyNodes  = "tollgate:nodes"  // sorted set: node -> last heartbeat (Unix ms)
-	keyCounts = "tollgate:calls:" // + node: hash "a:account"/"g:gateway" -> calls
+	keyCounts = "tollgate:calls:" // + node: hash "a:account"/"g:gateway"/"p:profile key" -> calls
 	keyRate   = "tollgate:rate:"  // + source: token bucket hash
 )
 
@@ -80,7 +80,8 @@ return ok
 `)
 
 // SharedLimits holds Limits' parallel-call limits (per account, per
-// gateway) and calls-per-second limit (per source) cluster-wide in Redis.
+// gateway, per call profile's limit key) and calls-per-second limit (per
+// source) cluster-wide in Redis.
 // Each node's own counts live in this process (mine) and are the truth for
 // its calls: Redis holds a copy, one hash per node, that the node rewrites
 // whole at every heartbeat. So a lost increment or decrement (Redis slow,
@@ -268,7 +269,7 @@ func (s *SharedLimits) refuse(k Kind, field string) *Refusal {
 // unavailable is fail-closed's refusal: 503, the limit could not be checked.
 func (s *SharedLimits) unavailable(k Kind, field string) *Refusal {
 	s.refused[k].Add(1)
-	return &Refusal{Kind: k, Key: field[2:], Status: Status{Code: 503, Reason: "Limits Unavailable"}}
+	return &Refusal{Kind: k, Key: field[2:], Cause: Unchecked, Status: Status{Code: 503, Reason: "Limits Unavailable"}}
 }
 
 func (s *SharedLimits) releaseField(field string, limit int) {
@@ -323,6 +324,21 @@ func (s *SharedLimits) ReleaseGateway(gateway string) {
 	c := s.cfg.Limits
 	s.releaseField("g:"+gateway, limitFor(gateway, c.GatewayCalls, c.GatewayLimits))
 }
+
+// AcquireKey counts a new call under a call profile's limit key
+// cluster-wide, or refuses it: over the limit (a limit below 1 refuses
+// every call), or, failing closed, when Redis cannot say. Failing open,
+// each node holds limit ÷ live nodes, rounded up, as for accounts.
+func (s *SharedLimits) AcquireKey(key string, limit int) error {
+	if limit < 1 {
+		return s.refuse(ProfileCalls, "p:"+key)
+	}
+	nodes := int(s.nodes.Load())
+	return s.acquire(ProfileCalls, "p:"+key, limit, (limit+nodes-1)/nodes)
+}
+
+// ReleaseKey ends a call counted by AcquireKey.
+func (s *SharedLimits) ReleaseKey(key string) { s.releaseField("p:"+key, 1) }
 
 // AllowCall takes a token from source's cluster-wide bucket, or refuses the
 // call when the cluster's calls from source exceed CallsPerSecond.

@@ -177,3 +177,70 @@ func TestSharedCallRate(t *testing.T) {
 		t.Errorf("a second later: %v, want a refilled token", err)
 	}
 }
+
+// TestSharedProfileKeys: a call profile's limit key is held cluster-wide
+// like an account, each call with its profile's limit; releases free the
+// slots in Redis; with Redis stopped a fail-open node keeps limit ÷ nodes
+// and a fail-closed one refuses as unchecked (503), not as over the limit.
+func TestSharedProfileKeys(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t)
+	n1 := startShared(t, r.Addr, "n1", Config{}, FailOpen)
+	n2 := startShared(t, r.Addr, "n2", Config{}, FailClosed)
+	testenv.Eventually(t, 5*time.Second, "two nodes seen alive", func() bool {
+		return n1.nodes.Load() == 2 && n2.nodes.Load() == 2
+	})
+	nodes := []*sharedNode{n1, n2}
+	held := make([]bool, 12)
+	if got := concurrently(12, func(i int) error {
+		err := nodes[i%2].AcquireKey("acme", 4)
+		held[i] = err == nil
+		return err
+	}); got != 4 {
+		t.Fatalf("%d of 12 concurrent calls admitted under the key, want exactly 4", got)
+	}
+	var over *Refusal
+	if err := n2.AcquireKey("acme", 4); !errors.As(err, &over) || over.Kind != ProfileCalls || over.Cause != OverLimit || over.Key != "acme" {
+		t.Fatalf("5th call: %v, want over the profile_calls limit", err)
+	}
+	// Another profile with a higher max_calls on the same key: counted in
+	// the same place, judged by its own limit.
+	if err := n1.AcquireKey("acme", 5); err != nil {
+		t.Fatalf("a call of a profile allowing 5: %v", err)
+	}
+	n1.ReleaseKey("acme")
+	if err := n1.AcquireKey("other", 0); err == nil {
+		t.Fatal("max_calls 0 admitted a call")
+	}
+	for i, h := range held {
+		if h {
+			nodes[i%2].ReleaseKey("acme")
+		}
+	}
+	ctx := context.Background()
+	total := func() int {
+		n := 0
+		for _, node := range []string{"n1", "n2"} {
+			v, _ := n1.rdb.HGet(ctx, keyCounts+node, "p:acme").Int()
+			n += v
+		}
+		return n
+	}
+	testenv.Eventually(t, 5*time.Second, "every key slot released in Redis", func() bool { return total() == 0 })
+	if got := concurrently(6, func(int) error { return n2.AcquireKey("acme", 4) }); got != 4 {
+		t.Fatalf("after the releases: %d of 6 admitted, want all 4 slots back", got)
+	}
+	for range 4 {
+		n2.ReleaseKey("acme")
+	}
+	testenv.Eventually(t, 5*time.Second, "released again", func() bool { return total() == 0 })
+
+	r.Stop()
+	if got := concurrently(5, func(int) error { return n1.AcquireKey("acme", 4) }); got != 2 {
+		t.Errorf("fail-open: %d of 5 admitted, want 4 ÷ 2 nodes = 2", got)
+	}
+	var unchecked *Refusal
+	if err := n2.AcquireKey("acme", 4); !errors.As(err, &unchecked) || unchecked.Cause != Unchecked || unchecked.Status.Code != 503 {
+		t.Errorf("fail-closed: %v, want an unchecked 503", err)
+	}
+}

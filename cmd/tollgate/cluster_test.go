@@ -80,6 +80,75 @@ cdr:
 	}
 }
 
+// TestClusterProfileLimit: a call profile's limit key (SEMS's cc_pcalls)
+// held across three Tollgates behind Kamailio's dispatcher: of 20
+// concurrent calls from one From user with max_calls 6, exactly 6 are
+// answered and 14 refused with the profile's 402, and once they end every
+// node's count of the key in Redis is back to nothing — released once
+// each, neither kept nor released twice.
+func TestClusterProfileLimit(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	r := testenv.StartRedis(t)
+	gw := uas(t, "uas.xml", nil)
+	const proxyIP = "127.0.0.6"
+	var addrs []string
+	for _, name := range []string{"pl-a", "pl-b", "pl-c"} {
+		p := startTollgate(t, fmt.Sprintf(`cluster:
+  node: %s
+  trusted_proxies: [%s]
+  redis: {address: %q, timeout: 200ms}
+  heartbeat: 200ms
+  dead_after: 1s
+routes:
+  - {name: gw, prefix: "1", gateways: [{address: %q}]}
+profile_select: {selectors: [per-user]}
+profiles:
+  - {name: per-user, limit: {key: "$fU", max_calls: 6}}
+cdr:
+  migrate: true
+`, name, proxyIP, r.Addr, gw.Addr()), "TOLLGATE_CDR_DATABASE="+dsn)
+		addrs = append(addrs, p.addr())
+	}
+	k := testenv.StartKamailioDispatcher(t, testenv.DispatcherOptions{IP: proxyIP, Nodes: addrs, PingInterval: time.Second})
+	testenv.Eventually(t, 10*time.Second, "three nodes in service", func() bool {
+		st := k.DispatcherStates(t)
+		return st[addrs[0]] == "AP" && st[addrs[1]] == "AP" && st[addrs[2]] == "AP"
+	})
+
+	s := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: k.Addr, Service: "1001",
+		Calls: 20, Rate: 200, Limit: 20, Pause: 4 * time.Second, Timeout: 30 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	st, _ := s.Wait(ctx) // the refused calls fail the scenario; the records tell
+	waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", 20)
+	if st.Successful != 6 {
+		t.Errorf("SIPp: %d calls completed, want 6 (%s)", st.Successful, st)
+	}
+	byCode := map[string]int{}
+	nodes := map[string]bool{}
+	for _, row := range query(t, dsn, "SELECT sip_code, node FROM cdrs") {
+		byCode[fmt.Sprint(row["sip_code"])]++
+		nodes[fmt.Sprint(row["node"])] = true
+	}
+	if byCode["200"] != 6 || byCode["402"] != 14 {
+		t.Errorf("calls by final code %v, want 6 answered and 14 refused with 402", byCode)
+	}
+	if len(nodes) != 3 {
+		t.Errorf("calls on nodes %v, want all three", nodes)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer rdb.Close()
+	testenv.Eventually(t, 10*time.Second, "the key's count back to nothing on every node", func() bool {
+		for _, node := range []string{"pl-a", "pl-b", "pl-c"} {
+			if n, err := rdb.HGet(context.Background(), "tollgate:calls:"+node, "p:sipp").Int(); err != redis.Nil && (err != nil || n != 0) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // TestClusterNodeLost: a node SIGKILLed with calls up. Within dead_after +
 // 10 s one survivor writes exactly one CDR (reason "node lost", the dead
 // node's name) and one RADIUS Stop per leg of each of its connected calls;

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/switch/callctl"
 )
@@ -34,8 +35,10 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 		return nil, errors.New("preview: the INVITE needs From, To, Call-ID and CSeq")
 	}
 	log := slog.New(slog.DiscardHandler)
-	s := &Switch{log: log, calls: newCallTable(), aaa: NewAAA(log, AAAOptions{})}
-	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
+	// A limiter of its own: a preview counts against no real call's limit.
+	lim := billing.NewLimits(billing.Config{})
+	s := &Switch{log: log, calls: newCallTable(), aaa: NewAAA(log, AAAOptions{Limits: lim})}
+	s.modules = callctl.Switch{Allowed: allowed, Calls: lim}
 	s.cfg.Store(cfg)
 	for _, l := range cfg.SIP.Listeners() {
 		s.listeners = append(s.listeners, newListener(l))

@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/config"
+	"github.com/tollgate/tollgate/switch/callctl"
 )
 
 // Authorizer asks the billing back-end whether a call may go on, and where
@@ -34,9 +35,11 @@ type DigestNonces interface {
 	CheckAuthorization(header, method string) (*aaa.DigestCredentials, error)
 }
 
-// Limiter holds the per-account, per-gateway and per-source limits and
-// decides credit (billing.Limits satisfies it).
+// Limiter holds the per-account, per-gateway, per-source and per-profile
+// limit key limits and decides credit (billing.Limits satisfies it on one
+// node, billing.SharedLimits across a cluster).
 type Limiter interface {
+	callctl.KeyLimiter
 	AllowCall(source string, now time.Time) error
 	AcquireAccount(account string) error
 	ReleaseAccount(account string)

@@ -25,7 +25,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 
-	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/switch/callctl"
@@ -51,11 +50,10 @@ type Switch struct {
 	media    MediaRelays // empty: every call in mode none
 	aaa      *AAA
 
-	// modules is what every call's profile modules share; profileCalls
-	// holds their per-key call counts for the life of the switch, across
-	// reloads.
-	modules      callctl.Switch
-	profileCalls billing.Keyed
+	// modules is what every call's profile modules share; their per-key
+	// call counts are the AAA's limiter's, kept for the life of the switch
+	// across reloads and, in a cluster, shared in Redis.
+	modules callctl.Switch
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -155,7 +153,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if rc := cfg.Registration; rc.RegisterRate > 0 {
 		s.regRate = registrar.NewRate(rc.RegisterRate, float64(rc.RegisterBurst))
 	}
-	s.modules = callctl.Switch{Allowed: allowed, Calls: &s.profileCalls}
+	s.modules = callctl.Switch{Allowed: allowed, Calls: o.AAA.limits}
 	s.file = cfg
 	s.cfg.Store(cfg)
 	if err := s.useMedia(cfg, o.Media); err != nil {

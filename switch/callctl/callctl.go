@@ -17,7 +17,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/switch/profile"
 )
@@ -39,7 +38,18 @@ type Switch struct {
 	// the count belongs to the switch, not to a profile: every profile
 	// whose key gives the same value shares it (each with its own
 	// max_calls), and a reload leaves the calls already counted in place.
-	Calls *billing.Keyed
+	Calls KeyLimiter
+}
+
+// KeyLimiter counts the calls up per profile limit key: billing.Limits on
+// one node, billing.SharedLimits across a cluster (the counts in Redis).
+type KeyLimiter interface {
+	// AcquireKey counts one more call under key, or refuses it with a
+	// *billing.Refusal: over limit, or the count unchecked (cluster
+	// limits failing closed while Redis is away).
+	AcquireKey(key string, limit int) error
+	// ReleaseKey ends one call that AcquireKey counted.
+	ReleaseKey(key string)
 }
 
 // Call is what a module sees of one call, fixed when the call takes its

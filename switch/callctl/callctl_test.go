@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -47,7 +48,43 @@ func chainFor(t *testing.T, yaml string) (*Chain, *sip.Request) {
 	req := msg.(*sip.Request)
 	req.SetSource("10.1.2.3:5060")
 	return New(&Call{ID: "c1", Profile: p, Request: profile.FromSIP(req, profile.Local{}), Log: slog.New(slog.DiscardHandler),
-		Switch: &Switch{Allowed: "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO", Calls: &billing.Keyed{}}}), req
+		Switch: &Switch{Allowed: "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO", Calls: newCounted()}}), req
+}
+
+// counted is the switch's one-node limiter with a ledger of what each key
+// holds, so a test sees a count released twice (below zero) as well as one
+// never released.
+type counted struct {
+	*billing.Limits
+	mu   sync.Mutex
+	held map[string]int
+}
+
+func newCounted() *counted {
+	return &counted{Limits: billing.NewLimits(billing.Config{}), held: map[string]int{}}
+}
+
+func (c *counted) AcquireKey(key string, limit int) error {
+	err := c.Limits.AcquireKey(key, limit)
+	if err == nil {
+		c.mu.Lock()
+		c.held[key]++
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (c *counted) ReleaseKey(key string) {
+	c.mu.Lock()
+	c.held[key]--
+	c.mu.Unlock()
+	c.Limits.ReleaseKey(key)
+}
+
+func (c *counted) Count(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held[key]
 }
 
 func TestTableNamesAreUnique(t *testing.T) {
@@ -71,7 +108,7 @@ func TestChainOrder(t *testing.T) {
 	if r := ch.Invite(req); r == nil || r.Code != 403 || r.Reason != "Go Away" {
 		t.Fatalf("refusal %+v", r)
 	}
-	if n := ch.Call().Switch.Calls.Count("alice"); n != 0 {
+	if n := ch.Call().Switch.Calls.(*counted).Count("alice"); n != 0 {
 		t.Errorf("a refused call was counted: %d", n)
 	}
 }
@@ -81,7 +118,7 @@ func TestLimitReleasedOnce(t *testing.T) {
 	ch, req := chainFor(t, `profiles:
   - {name: p, limit: {key: "$fu", max_calls: 1}}
 `)
-	calls := ch.Call().Switch.Calls
+	calls := ch.Call().Switch.Calls.(*counted)
 	if r := ch.Invite(req); r != nil {
 		t.Fatalf("first call refused: %+v", r)
 	}

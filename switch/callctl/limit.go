@@ -1,10 +1,12 @@
 package callctl
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/config"
 )
 
@@ -47,7 +49,10 @@ func newLimit(p *config.Profile) Module {
 // refused 500, as SEMS does, rather than let through uncounted.
 func (m *limit) Invite(c *Call, _ *sip.Request) *config.Reply {
 	if m.chosen != nil {
-		if !c.Switch.Calls.Acquire(m.chosen.key, m.chosen.max) {
+		if err := c.Switch.Calls.AcquireKey(m.chosen.key, m.chosen.max); err != nil {
+			if r := unchecked(c, m.chosen.key, err); r != nil {
+				return r
+			}
 			c.Log.Info("call over its P-CallControl limit", "key", m.chosen.key, "max_calls", m.chosen.max)
 			r := config.DefaultLimitRefusal
 			return &r
@@ -60,11 +65,26 @@ func (m *limit) Invite(c *Call, _ *sip.Request) *config.Reply {
 		c.Log.Warn("limit key is empty for this call: refused", "key", l.Key.String())
 		return &config.Reply{Code: 500, Reason: "Server Internal Error"}
 	}
-	if !c.Switch.Calls.Acquire(key, l.MaxCalls) {
+	if err := c.Switch.Calls.AcquireKey(key, l.MaxCalls); err != nil {
+		if r := unchecked(c, key, err); r != nil {
+			return r
+		}
 		c.Log.Info("call over its profile's limit", "key", key, "max_calls", l.MaxCalls)
 		return limitRefusal(c, l)
 	}
 	return m.held(c, key)
+}
+
+// unchecked is the reply to a call whose count could not be checked (a
+// cluster's limits failing closed while Redis is away): the limiter's 503,
+// not the over-the-limit reply, which would tell the caller something
+// untrue. nil when the refusal is an over-the-limit one.
+func unchecked(c *Call, key string, err error) *config.Reply {
+	if r, ok := errors.AsType[*billing.Refusal](err); ok && r.Cause == billing.Unchecked {
+		c.Log.Warn("call limit not checked: refused", "key", key, "error", err)
+		return &config.Reply{Code: r.Status.Code, Reason: r.Status.Reason}
+	}
+	return nil
 }
 
 // held notes the count taken under key, to be released when the call ends.
@@ -73,14 +93,14 @@ func (m *limit) held(c *Call, key string) *config.Reply {
 	// The call may have ended (a CANCEL) while Invite ran: then End found
 	// nothing to release, so give the count back here.
 	if !m.state.CompareAndSwap(limitIdle, limitHeld) {
-		c.Switch.Calls.Release(key)
+		c.Switch.Calls.ReleaseKey(key)
 	}
 	return nil
 }
 
 func (m *limit) End(c *Call) {
 	if m.state.Swap(limitEnded) == limitHeld {
-		c.Switch.Calls.Release(m.key)
+		c.Switch.Calls.ReleaseKey(m.key)
 	}
 }
 
