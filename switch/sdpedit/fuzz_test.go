@@ -15,8 +15,14 @@ func FuzzRewrite(f *testing.F) {
 	for _, s := range allSamples {
 		f.Add([]byte(s))
 	}
-	relay := netip.MustParseAddr("10.9.8.7")
+	relay4, relay6 := netip.MustParseAddr("10.9.8.7"), netip.MustParseAddr("2001:db8::9")
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Both families of relay, so that every input is also moved
+		// across families.
+		relay, other := relay4, " IP6 "
+		if len(in)%2 == 1 {
+			relay, other = relay6, " IP4 "
+		}
 		s, err := Parse(in)
 		if err != nil {
 			return
@@ -39,7 +45,7 @@ func FuzzRewrite(f *testing.F) {
 				t.Fatalf("stream %d not rewritten: %+v\nout %q", i, m, out)
 			}
 		}
-		if !keptInOrder(string(in), string(out), rewritable) {
+		if !keptInOrder(string(in), string(out), rewritable(other)) {
 			t.Fatalf("untouched lines changed\nin  %q\nout %q", in, out)
 		}
 		// Codec edits on the rewritten SDP must not break it either.
@@ -75,8 +81,14 @@ func keptInOrder(in, out string, touched func(string) bool) bool {
 	return true
 }
 
-func rewritable(l string) bool {
-	return strings.HasPrefix(l, "c=") || strings.HasPrefix(l, "m=") || strings.HasPrefix(l, "a=rtcp:")
+// rewritable reports the lines a rewrite may change: c=, m=, a=rtcp, and
+// an o= line that names the family other (" IP4 " or " IP6 ") the relay
+// is not of.
+func rewritable(other string) func(string) bool {
+	return func(l string) bool {
+		return strings.HasPrefix(l, "c=") || strings.HasPrefix(l, "m=") || strings.HasPrefix(l, "a=rtcp:") ||
+			(strings.HasPrefix(l, "o=") && strings.Contains(l, other))
+	}
 }
 
 func BenchmarkParseRewrite(b *testing.B) {

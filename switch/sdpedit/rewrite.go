@@ -24,12 +24,15 @@ var ErrBadEndpoint = errors.New("sdp: endpoint port out of range")
 // media list, or an invalid Addr) keep their own address even when the
 // session-level c= line changes, by gaining a media-level c= line that
 // carries the old one. An unspecified Addr (0.0.0.0) is written as given,
-// which is how a relay keeps an RFC 2543 hold a hold.
+// which is how a relay keeps an RFC 2543 hold a hold. When the endpoints
+// move the SDP to the other address family (a relay bridging an IPv4 party
+// and an IPv6 one), the o= line moves too, to the first endpoint's
+// address, so that the SDP speaks one family to the party that gets it.
 func (s *SDP) Rewrite(eps []Endpoint) error {
 	if len(eps) > len(s.media) {
 		return ErrNoStream
 	}
-	var sess netip.Addr
+	var sess, was netip.Addr
 	for i, ep := range eps {
 		if !ep.Addr.IsValid() || s.media[i].port == 0 {
 			continue
@@ -38,11 +41,17 @@ func (s *SDP) Rewrite(eps []Endpoint) error {
 			return ErrBadEndpoint
 		}
 		if !sess.IsValid() {
-			sess = ep.Addr
+			sess, was = ep.Addr, s.media[i].connAddr
+			if s.media[i].conn < 0 && s.media[i].connAt < 0 {
+				was = s.connAddr
+			}
 		}
 	}
 	if !sess.IsValid() {
 		return nil
+	}
+	if was.IsValid() && was.Is4() != sess.Is4() && !sess.IsUnspecified() {
+		s.originFamily(sess)
 	}
 	if s.conn >= 0 && sess != s.connAddr {
 		s.detachSessionConn(eps)
@@ -114,6 +123,27 @@ func (s *SDP) connAnchor(m *media) int {
 		return n
 	}
 	return m.start
+}
+
+// originFamily points the o= line at addr when its address is of the
+// other family; a malformed o= line, or one of an unknown address type,
+// is left as it is.
+func (s *SDP) originFamily(addr netip.Addr) {
+	end := len(s.lines)
+	if len(s.media) > 0 {
+		end = s.media[0].start
+	}
+	for i := 0; i < end; i++ {
+		l := &s.lines[i]
+		if !strings.HasPrefix(l.text, "o=") {
+			continue
+		}
+		f := fields(l.text[2:])
+		if len(f) == 6 && f[3] == "IN" && (f[4] == "IP4" && addr.Is6() || f[4] == "IP6" && addr.Is4()) {
+			l.text = "o=" + f[0] + " " + f[1] + " " + f[2] + " " + connLine(addr)[2:]
+		}
+		return
+	}
 }
 
 func connLine(a netip.Addr) string {

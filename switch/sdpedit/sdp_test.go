@@ -357,3 +357,38 @@ func firstCodec(s *SDP, i int) string {
 	}
 	return ""
 }
+
+// TestRewriteFamilyChangeMovesOrigin: an SDP moved to the other family
+// speaks that family in o=, c= and a=rtcp; one kept in its family keeps
+// its o= line byte for byte, and so does a hold.
+func TestRewriteFamilyChangeMovesOrigin(t *testing.T) {
+	t.Parallel()
+	v4 := "v=0\r\no=alice 7 2 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 0\r\na=rtcp:4001 IN IP4 192.0.2.5\r\n"
+	r6 := netip.MustParseAddr("2001:db8::1")
+	s := mustParse(t, v4)
+	if err := s.Rewrite([]Endpoint{{Addr: r6, Port: 30000}}); err != nil {
+		t.Fatal(err)
+	}
+	want := "v=0\r\no=alice 7 2 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\n" +
+		"m=audio 30000 RTP/AVP 0\r\na=rtcp:30001 IN IP6 2001:db8::1\r\n"
+	if got := s.String(); got != want {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+	back := mustParse(t, want)
+	if err := back.Rewrite([]Endpoint{{Addr: relay4, Port: 30002}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.String(); !strings.HasPrefix(got, "v=0\r\no=alice 7 2 IN IP4 10.0.0.1\r\n") || strings.Contains(got, "IP6") {
+		t.Fatalf("back to IPv4:\n%s", got)
+	}
+	for _, ep := range []Endpoint{{Addr: relay4, Port: 30000}, {Addr: netip.IPv6Unspecified(), Port: 30000}} {
+		s := mustParse(t, v4)
+		if err := s.Rewrite([]Endpoint{ep}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(s.String(), "o=alice 7 2 IN IP4 192.0.2.5\r\n") {
+			t.Errorf("%v: o= changed:\n%s", ep.Addr, s.String())
+		}
+	}
+}
