@@ -379,3 +379,34 @@ func TestCDRRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestMediaIP6: the built-in relay's IPv6 media address is checked like
+// the IPv4 one, and a wildcard needs the address for the SDP.
+func TestMediaIP6(t *testing.T) {
+	t.Parallel()
+	parse := func(builtin string) error {
+		_, err := Parse([]byte("media:\n  mode: builtin\n  builtin:\n" + builtin))
+		return err
+	}
+	for _, ok := range []string{
+		"    media_ip6: \"::1\"\n",
+		"    media_ip6: \"2001:db8::5\"\n    advertise_ip6: \"2001:db8::6\"\n",
+		"    media_ip6: \"::\"\n    advertise_ip6: \"2001:db8::6\"\n",
+	} {
+		if err := parse(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for bad, path := range map[string]string{
+		"    media_ip6: 127.0.0.1\n":                           "media.builtin.media_ip6",
+		"    media_ip6: \"::ffff:127.0.0.1\"\n":                "media.builtin.media_ip6",
+		"    media_ip6: \"fe80::1%eth0\"\n":                    "media.builtin.media_ip6",
+		"    media_ip6: \"::\"\n":                              "media.builtin.advertise_ip6",
+		"    media_ip6: \"::1\"\n    advertise_ip6: 1.2.3.4\n": "media.builtin.advertise_ip6",
+		"    advertise_ip6: \"2001:db8::6\"\n":                 "media.builtin.advertise_ip6",
+	} {
+		if err := parse(bad); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q: %v, want an error at %s", bad, err, path)
+		}
+	}
+}

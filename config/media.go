@@ -89,8 +89,13 @@ type RTPProxyRelay struct {
 type BuiltinMedia struct {
 	MediaIP     string `yaml:"media_ip"`     // IPv4 address the RTP sockets bind to
 	AdvertiseIP string `yaml:"advertise_ip"` // address written into SDP when it differs (NAT)
-	PortMin     int    `yaml:"port_min"`     // media port range, inclusive
-	PortMax     int    `yaml:"port_max"`
+	// MediaIP6 is the IPv6 address the RTP sockets of IPv6 parties bind
+	// to; unset, the relay anchors no IPv6 party (docs/ipv6.md).
+	// AdvertiseIP6 is what goes into IPv6 SDP when it differs.
+	MediaIP6     string `yaml:"media_ip6"`
+	AdvertiseIP6 string `yaml:"advertise_ip6"`
+	PortMin      int    `yaml:"port_min"` // media port range, inclusive
+	PortMax      int    `yaml:"port_max"`
 	// TTL ends a session that has seen no packet for this long (media
 	// timeout); SetupTTL bounds how long a session waits for its answer.
 	TTL      time.Duration `yaml:"ttl"`
@@ -247,6 +252,7 @@ func (v *validator) validateMedia(c *Config) {
 	} else if b.MediaIP == "0.0.0.0" && c.UsesMedia(MediaBuiltin) {
 		v.addf("media.builtin.advertise_ip", "media_ip 0.0.0.0 needs the address to write into SDP")
 	}
+	v.validateMedia6(c)
 	if b.PortMin != 0 || b.PortMax != 0 {
 		if b.PortMin < 1024 || b.PortMin > 65535 {
 			v.addf("media.builtin.port_min", "%d: want 1024-65535", b.PortMin)
@@ -336,4 +342,29 @@ func checkNotifyAddress(s string) error {
 		return nil
 	}
 	return fmt.Errorf("%q: want tcp:host:port or unix:/path", s)
+}
+
+// validateMedia6 checks the built-in relay's IPv6 media address, as the
+// relay takes it: an IPv6 address without a zone, and an advertised one
+// when it is the wildcard, so that an IPv6 SDP always gets an address.
+func (v *validator) validateMedia6(c *Config) {
+	b := &c.Media.Builtin
+	if b.MediaIP6 == "" {
+		if b.AdvertiseIP6 != "" {
+			v.addf("media.builtin.advertise_ip6", "needs media_ip6 (the IPv6 address the relay binds)")
+		}
+		return
+	}
+	a, err := netip.ParseAddr(b.MediaIP6)
+	if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+		v.addf("media.builtin.media_ip6", "%q: want an IPv6 address (without a zone)", b.MediaIP6)
+		return
+	}
+	if b.AdvertiseIP6 != "" {
+		if adv, err := netip.ParseAddr(b.AdvertiseIP6); err != nil || !adv.Is6() || adv.Is4In6() || adv.Zone() != "" || adv.IsUnspecified() {
+			v.addf("media.builtin.advertise_ip6", "%q: want an IPv6 address", b.AdvertiseIP6)
+		}
+	} else if a.IsUnspecified() && c.UsesMedia(MediaBuiltin) {
+		v.addf("media.builtin.advertise_ip6", `media_ip6 "::" needs the address to write into SDP`)
+	}
 }

@@ -28,6 +28,8 @@ func relayConfig(b config.BuiltinMedia) relay.Config {
 		Control:       append([]string(nil), b.Control...),
 		MediaIP:       b.MediaIP,
 		AdvertiseIP:   b.AdvertiseIP,
+		MediaIP6:      b.MediaIP6,
+		AdvertiseIP6:  b.AdvertiseIP6,
 		PortMin:       b.PortMin,
 		PortMax:       b.PortMax,
 		SetupTTL:      b.SetupTTL,
