@@ -124,7 +124,7 @@ func startTestMedia(t testing.TB, ctx context.Context, cfg *config.Config) *test
 		opts, health = rtpproxyctl.Options{Timeout: p.Timeout, Retries: p.Retries}, p.HealthInterval
 	}
 	r, err := relay.New(relay.Config{
-		Control: []string{control}, MediaIP: b.MediaIP, AdvertiseIP: b.AdvertiseIP,
+		Control: []string{control}, MediaIP: b.MediaIP, AdvertiseIP: b.AdvertiseIP, MediaIP6: b.MediaIP6, AdvertiseIP6: b.AdvertiseIP6,
 		PortMin: b.PortMin, PortMax: b.PortMax, SetupTTL: b.SetupTTL, TTL: b.TTL,
 		MaxSessions: b.MaxSessions, MaxPacketRate: b.MaxPacketRate, MaxBusy: b.MaxBusy,
 		Notify: []string{notify}, InterfaceIPs: cfg.SIP.MediaIPs(),

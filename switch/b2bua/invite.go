@@ -331,7 +331,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway, 
 	if l == nil {
 		return &attemptResult{code: 503, reason: "No Listener For " + gw.Transport}
 	}
-	offer, refused := c.attemptOffer()
+	offer, refused := c.attemptOffer(gw, l)
 	if refused != nil {
 		return refused
 	}

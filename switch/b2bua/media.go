@@ -3,7 +3,9 @@ package b2bua
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -30,6 +32,12 @@ type callMedia struct {
 	// setup timer while the hunt goes on.
 	offer    []byte
 	attempts int
+	// offerFamily is the address of the first endpoint the relay gave
+	// the caller's offer (for its family only); gateway is the current
+	// attempt's gateway address. An offer anchored for a gateway of the
+	// other family is anchored again for this one (docs/ipv6.md).
+	offerFamily netip.Addr
+	gateway     netip.Addr
 }
 
 type mediaOp uint8
@@ -117,12 +125,12 @@ func (c *Call) openMedia(mode string) error {
 	if len(inA.Body()) == 0 {
 		return nil // late offer: the gateway's 200 carries it
 	}
-	body, err := c.anchor(opOffer, rtpproxyctl.Caller, inA)
+	body, fam, err := c.anchorFor(opOffer, rtpproxyctl.Caller, inA)
 	if err != nil {
 		c.dropMedia()
 		return err
 	}
-	m.offer = body
+	m.offer, m.offerFamily = body, fam
 	return nil
 }
 
@@ -144,17 +152,21 @@ func (c *Call) dropMedia() {
 }
 
 // attemptOffer returns the caller's offer anchored for the next gateway
-// attempt (nil: send the caller's body as it is), or the result that ends
-// the hunt when the relay no longer takes it.
-func (c *Call) attemptOffer() ([]byte, *attemptResult) {
+// attempt, to gateway gw reached from listener l (nil: send the caller's
+// body as it is), or the result that ends the hunt when the relay no
+// longer takes it.
+func (c *Call) attemptOffer(gw config.Gateway, l *listener) ([]byte, *attemptResult) {
 	c.mu.Lock()
 	m, inA := c.media, c.inviteA
+	if m != nil {
+		m.gateway = gatewayAddr(gw, l)
+	}
 	c.mu.Unlock()
 	if m == nil || m.offer == nil {
 		return nil, nil
 	}
 	m.attempts++
-	if m.attempts == 1 {
+	if m.attempts == 1 && !otherFamily(m.gateway, m.offerFamily) {
 		return m.offer, nil
 	}
 	body, err := c.anchor(opOffer, rtpproxyctl.Caller, inA)
@@ -236,6 +248,16 @@ func (c *Call) inDialogSDP(op mediaOp, from rtpproxyctl.Side, msg sip.Message) (
 // anchor runs one SDP through the relay and returns it rewritten to the
 // relay's address and ports.
 func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, error) {
+	body, _, err := c.anchorFor(op, from, msg)
+	return body, err
+}
+
+// anchorFor is anchor, which also returns the address of the first
+// endpoint the relay gave (invalid when none), for its family. Each
+// stream is anchored toward the party the SDP goes to: the relay answers
+// in that party's address family, which is how an IPv4 caller and an IPv6
+// gateway (or the reverse) hear each other.
+func (c *Call) anchorFor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, netip.Addr, error) {
 	var ct string
 	if cts := msg.GetHeaders("Content-Type"); len(cts) > 0 {
 		ct = cts[0].Value()
@@ -244,21 +266,25 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 	// whose other parts cross as they are.
 	body, err := sdpedit.FindSDP(ct, msg.Body())
 	if err != nil {
-		return nil, err
+		return nil, netip.Addr{}, err
 	}
 	if body == nil {
-		return nil, errNotSDP
+		return nil, netip.Addr{}, errNotSDP
 	}
 	sd, err := sdpedit.Parse(body.SDP())
 	if err != nil {
-		return nil, err
+		return nil, netip.Addr{}, err
 	}
-	streams := anchorableStreams(sd)
 	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
 	defer cancel()
 	c.mu.Lock()
 	relay, chain := c.media.relay, c.chain
+	toward := c.media.gateway
+	if from == rtpproxyctl.Callee {
+		toward, _ = netip.ParseAddr(c.srcIP)
+	}
 	c.mu.Unlock()
+	streams := anchorableStreams(sd, toward)
 	chain.relayStreams(from, sd, streams)
 	bind, advertise := c.sw.Config().SIP.MediaInterface(chain.mediaInterface(facing(from)))
 	for i := range streams {
@@ -271,7 +297,7 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 		eps, err = relay.Answer(ctx, from, streams)
 	}
 	if err != nil {
-		return nil, err
+		return nil, netip.Addr{}, err
 	}
 	if advertise.IsValid() {
 		for i := range eps {
@@ -281,9 +307,38 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 		}
 	}
 	if err := rewriteStreams(sd, streams, eps); err != nil {
-		return nil, err
+		return nil, netip.Addr{}, err
 	}
-	return body.With(sd.Bytes()), nil
+	var first netip.Addr
+	for _, ep := range eps {
+		if ep.Port != 0 {
+			first = ep.Addr
+			break
+		}
+	}
+	return body.With(sd.Bytes()), first, nil
+}
+
+// otherFamily reports whether a and b are valid addresses of different
+// families.
+func otherFamily(a, b netip.Addr) bool {
+	return a.IsValid() && b.IsValid() && a.Unmap().Is4() != b.Unmap().Is4()
+}
+
+// gatewayAddr is the address of a gateway for choosing its media's
+// address family: its host when that is an IP literal, else the address
+// of the listener its requests leave from when that is not a wildcard;
+// invalid when neither tells (the media then takes the family of the
+// SDP's sender).
+func gatewayAddr(gw config.Gateway, l *listener) netip.Addr {
+	host, _ := splitHostPort(gw.Address)
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return a.WithZone("")
+	}
+	if a, ok := netip.AddrFromSlice(l.ip); ok && !a.Unmap().IsUnspecified() {
+		return a.Unmap()
+	}
+	return netip.Addr{}
 }
 
 // mediaRefusal is the answer to a request whose SDP could not be anchored.

@@ -62,7 +62,13 @@ type rtpEnd struct {
 
 func newRTPEnd(t *testing.T) *rtpEnd {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return newRTPEndOn(t, "127.0.0.1")
+}
+
+// newRTPEndOn is newRTPEnd on host, 127.0.0.1 or ::1.
+func newRTPEndOn(t *testing.T, host string) *rtpEnd {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,13 +98,19 @@ func (e *rtpEnd) port() int { return e.conn.LocalAddr().(*net.UDPAddr).Port }
 
 // sdp is an audio SDP (PCMU, telephone-event) for this endpoint's socket.
 func (e *rtpEnd) sdp(direction string) string {
-	return mediaSDP(e.port(), direction)
+	return mediaSDPOn(e.conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr(), e.port(), direction)
 }
 
-func mediaSDP(port int, direction string) string {
-	return fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n",
-		port, port, direction)
+// mediaSDPOn is an audio SDP for addr and port, in addr's family (its o=,
+// c= and a=rtcp lines).
+func mediaSDPOn(addr netip.Addr, port int, direction string) string {
+	fam := "IP4"
+	if addr.Is6() {
+		fam = "IP6"
+	}
+	return fmt.Sprintf("v=0\r\no=- %d 1 IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 101\r\na=rtcp:%d IN %s %s\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n",
+		port, fam, addr, fam, addr, port, port+1, fam, addr, direction)
 }
 
 // payload is the 160 bytes of audio of packet seq: a pattern the receiver
@@ -218,8 +230,15 @@ type mediaPeer struct {
 
 func newMediaPeer(t *testing.T, name string) *mediaPeer {
 	t.Helper()
-	mp := &mediaPeer{rtp: newRTPEnd(t)}
-	mp.peer = startPeer(t, name, mp.inDialog)
+	return newMediaPeerOn(t, name, "127.0.0.1")
+}
+
+// newMediaPeerOn is newMediaPeer with its signalling and RTP on host,
+// 127.0.0.1 or ::1.
+func newMediaPeerOn(t *testing.T, name, host string) *mediaPeer {
+	t.Helper()
+	mp := &mediaPeer{rtp: newRTPEndOn(t, host)}
+	mp.peer = startPeerOn(t, name, host, mp.inDialog)
 	return mp
 }
 
@@ -237,7 +256,7 @@ func answerDirection(offer []byte) string {
 func (mp *mediaPeer) inDialog(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", []byte(mp.rtp.sdp(answerDirection(req.Body()))))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: mp.name, Host: "127.0.0.1", Port: mp.port}})
+	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: mp.name, Host: mp.host, Port: mp.port}})
 	tx.Respond(res)
 	if req.Method == sip.INVITE {
 		select {

@@ -1,6 +1,8 @@
 package b2bua
 
 import (
+	"net/netip"
+
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/switch/sdpedit"
 )
@@ -11,15 +13,16 @@ import (
 
 // anchorableStreams lists the streams of an SDP a relay anchors: active audio and
 // video RTP lines (sdpedit.Media.Anchorable). T.38 and other non-RTP
-// streams, and disabled ones, pass through untouched.
-func anchorableStreams(sd *sdpedit.SDP) []rtpproxyctl.Stream {
+// streams, and disabled ones, pass through untouched. toward is the
+// address of the party the SDP goes to (rtpproxyctl.Stream.Toward).
+func anchorableStreams(sd *sdpedit.SDP, toward netip.Addr) []rtpproxyctl.Stream {
 	var out []rtpproxyctl.Stream
 	for i := range sd.NumMedia() {
 		m := sd.Media(i)
 		if !m.Anchorable() {
 			continue
 		}
-		st := rtpproxyctl.Stream{Index: i, Addr: m.Addr, Port: m.Port}
+		st := rtpproxyctl.Stream{Index: i, Addr: m.Addr, Port: m.Port, Toward: toward}
 		for j, c := range sd.Codecs(i) {
 			st.PayloadTypes = append(st.PayloadTypes, c.PT)
 			if j == 0 {

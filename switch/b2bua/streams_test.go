@@ -22,7 +22,7 @@ func TestStreamsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	streams := anchorableStreams(sd)
+	streams := anchorableStreams(sd, netip.Addr{})
 	if len(streams) != 1 || streams[0].Index != 0 || streams[0].Port != 4000 || fmt.Sprint(streams[0].PayloadTypes) != "[8 101]" ||
 		streams[0].ClockRate != 8000 || streams[0].Addr != netip.MustParseAddr("192.0.2.9") {
 		t.Fatalf("streams %+v", streams)
