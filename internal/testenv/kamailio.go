@@ -44,10 +44,18 @@ var kamailioModulePaths = []string{
 // waits until Kamailio answers OPTIONS and stops it when the test ends.
 func StartKamailio(t testing.TB, rtpproxySock, nextHop string) *Kamailio {
 	t.Helper()
+	return StartKamailioOn(t, "127.0.0.1", rtpproxySock, nextHop)
+}
+
+// StartKamailioOn is StartKamailio listening on ip, 127.0.0.1 or ::1
+// (nextHop then "[::1]:port"), for calls whose SDP is IPv6: Kamailio's
+// rtpproxy module then sends the relay U6/L6.
+func StartKamailioOn(t testing.TB, ip, rtpproxySock, nextHop string) *Kamailio {
+	t.Helper()
 	modPath := kamailioModules(t, "rtpproxy.so")
 	port := FreeUDPPort(t)
-	return runKamailio(t, kamailioRtpproxyCfg, "127.0.0.1", port, map[string]any{
-		"Port": port, "ModulePath": modPath, "RtpproxySock": rtpproxySock, "NextHop": nextHop,
+	return runKamailio(t, kamailioRtpproxyCfg, ip, port, map[string]any{
+		"Listen": net.JoinHostPort(ip, strconv.Itoa(port)), "ModulePath": modPath, "RtpproxySock": rtpproxySock, "NextHop": nextHop,
 	})
 }
 
@@ -187,7 +195,7 @@ func runKamailio(t testing.TB, tmpl, ip string, port int, values map[string]any)
 
 // ping sends OPTIONS and reports whether a 200 came back within a second.
 func (k *Kamailio) ping() bool {
-	c, err := net.Dial("udp4", k.Addr)
+	c, err := net.Dial("udp", k.Addr)
 	if err != nil {
 		return false
 	}

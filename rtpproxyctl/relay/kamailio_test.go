@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,8 +21,8 @@ type sipEndpoint struct {
 	c *net.UDPConn
 }
 
-func newSIPEndpoint(t *testing.T) *sipEndpoint {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+func newSIPEndpoint(t *testing.T, ip string) *sipEndpoint {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func (e *sipEndpoint) recv(start string) (string, *net.UDPAddr) {
 
 var (
 	sdpPort = regexp.MustCompile(`(?m)^m=audio (\d+) `)
-	sdpAddr = regexp.MustCompile(`(?m)^c=IN IP4 (\S+)`)
+	sdpAddr = regexp.MustCompile(`(?m)^c=IN IP[46] (\S+)`)
 )
 
 func sdpMedia(t *testing.T, msg string) (string, int) {
@@ -90,9 +91,13 @@ func headers(req string, toTag string) string {
 	return strings.Join(out, "\n")
 }
 
-func sdp(port int) string {
-	body := fmt.Sprintf("v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio %d RTP/AVP 0\na=rtpmap:0 PCMU/8000\n", port)
-	return body
+// sdp is an audio offer or answer for ip (127.0.0.1 or ::1) and port.
+func sdp(ip string, port int) string {
+	fam := "IP4"
+	if strings.Contains(ip, ":") {
+		fam = "IP6"
+	}
+	return fmt.Sprintf("v=0\no=- 1 1 IN %s %s\ns=-\nc=IN %s %s\nt=0 0\nm=audio %d RTP/AVP 0\na=rtpmap:0 PCMU/8000\n", fam, ip, fam, ip, port)
 }
 
 func bodyLen(b string) int { return len(strings.ReplaceAll(b, "\n", "\r\n")) }
@@ -100,19 +105,34 @@ func bodyLen(b string) int { return len(strings.ReplaceAll(b, "\n", "\r\n")) }
 // TestKamailioInterop: Kamailio's rtpproxy module drives the relay for a
 // call between two endpoints; RTP flows both ways through the ports written
 // into the SDP, the relay's counters match what was sent, and BYE deletes
-// the session.
+// the session. Over IPv4, and over IPv6 with IPv6 SDP, where the module
+// sends U6/L6 and the relay answers with its IPv6 media address.
 func TestKamailioInterop(t *testing.T) {
 	t.Parallel()
-	r := startRelay(t, Config{Control: []string{"udp:127.0.0.1:0"}})
-	uac, uas := newSIPEndpoint(t), newSIPEndpoint(t)
-	k := testenv.StartKamailio(t, r.ControlAddrs()[0], uas.addr())
-	proxy, err := net.ResolveUDPAddr("udp4", k.Addr)
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		t.Run(ip, func(t *testing.T) {
+			t.Parallel()
+			kamailioCall(t, ip)
+		})
+	}
+}
+
+func kamailioCall(t *testing.T, ip string) {
+	cfg := Config{Control: []string{"udp:127.0.0.1:0"}}
+	if ip == "::1" {
+		cfg.MediaIP6 = ip
+	}
+	r := startRelay(t, cfg)
+	uac, uas := newSIPEndpoint(t, ip), newSIPEndpoint(t, ip)
+	k := testenv.StartKamailioOn(t, ip, r.ControlAddrs()[0], uas.addr())
+	proxy, err := net.ResolveUDPAddr("udp", k.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := newPeer(t), newPeer(t)
+	a, b := newPeerOn(t, ip), newPeerOn(t, ip)
+	relayAt := func(port int) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(port)) }
 
-	offer := sdp(a.port())
+	offer := sdp(ip, a.port())
 	uac.send(proxy, fmt.Sprintf(`INVITE sip:callee@%s SIP/2.0
 Via: SIP/2.0/UDP %s;branch=z9hG4bK-inv1;rport
 Max-Forwards: 70
@@ -127,17 +147,17 @@ Content-Length: %d
 %s`, k.Addr, uac.addr(), uac.addr(), k.Addr, uac.addr(), bodyLen(offer), offer))
 
 	inv, from := uas.recv("INVITE ")
-	ip, pb := sdpMedia(t, inv)
-	if ip != "127.0.0.1" || pb == a.port() {
-		t.Fatalf("offer not anchored: c=%s port %d (caller %d)", ip, pb, a.port())
+	at, pb := sdpMedia(t, inv)
+	if at != ip || pb == a.port() {
+		t.Fatalf("offer not anchored: c=%s port %d (caller %d)", at, pb, a.port())
 	}
-	answer := sdp(b.port())
+	answer := sdp(ip, b.port())
 	uas.send(from, fmt.Sprintf("SIP/2.0 200 OK\n%s\nContact: <sip:callee@%s>\nContent-Type: application/sdp\nContent-Length: %d\n\n%s",
 		headers(inv, "callee1"), uas.addr(), bodyLen(answer), answer))
 	ok, _ := uac.recv("SIP/2.0 200")
-	_, pa := sdpMedia(t, ok)
-	if pa == b.port() {
-		t.Fatalf("answer not anchored: port %d", pa)
+	at, pa := sdpMedia(t, ok)
+	if at != ip || pa == b.port() {
+		t.Fatalf("answer not anchored: c=%s port %d", at, pa)
 	}
 	uac.send(proxy, fmt.Sprintf(`ACK sip:callee@%s SIP/2.0
 Via: SIP/2.0/UDP %s;branch=z9hG4bK-ack1;rport
@@ -152,9 +172,13 @@ Content-Length: 0
 
 	const n = 50
 	for i := range n {
-		sendTo(t, a.rtp, pa, rtpPacket(0xA, uint16(i), uint32(160*i), 160))
+		if _, err := a.rtp.WriteToUDPAddrPort(rtpPacket(0xA, uint16(i), uint32(160*i), 160), relayAt(pa)); err != nil {
+			t.Fatal(err)
+		}
 		recvFrom(t, b.rtp)
-		sendTo(t, b.rtp, pb, rtpPacket(0xB, uint16(i), uint32(160*i), 160))
+		if _, err := b.rtp.WriteToUDPAddrPort(rtpPacket(0xB, uint16(i), uint32(160*i), 160), relayAt(pb)); err != nil {
+			t.Fatal(err)
+		}
 		recvFrom(t, a.rtp)
 	}
 	st := r.SessionStats("kam-interop-1", "caller1", "")
