@@ -202,6 +202,15 @@ type Gateway struct {
 	// Kamailio's dispatcher does: after two unanswered in a row the hunt
 	// skips it, until it answers again. Any response counts as an answer.
 	Probe bool `yaml:"probe"`
+	// MaxCalls is the gateway's capacity: the attempts in progress and
+	// calls connected through it that one Tollgate allows at a time; the
+	// hunt skips the gateway while it is full. MaxCPS paces the new
+	// attempts per second (a token bucket of max(1, MaxCPS)), skipping it
+	// when they come faster. 0: no limit. Unlike limits.gateway_calls,
+	// these travel with the gateway, so a gateway managed from the web UI
+	// carries its own.
+	MaxCalls int     `yaml:"max_calls"`
+	MaxCPS   float64 `yaml:"max_cps"`
 	// Proxy, when set, is the outbound proxy (host:port) the INVITE is sent
 	// to with a loose Route, the Request-URI still naming Address. Set from
 	// a call profile's outbound_proxy, not from the route table.
@@ -213,6 +222,10 @@ type Log struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Format string `yaml:"format"` // text or json; empty: text on a terminal, json otherwise
 }
+
+// MaxGatewayCPS bounds a gateway's max_cps: beyond it the figure is a
+// typo rather than a limit.
+const MaxGatewayCPS = 10000
 
 // DefaultHuntStop are the codes after which trying another gateway cannot
 // help: the called party itself is busy or declined.

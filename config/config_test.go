@@ -254,6 +254,34 @@ func TestUDPOnly(t *testing.T) {
 	}
 }
 
+// TestGatewayCapacity: max_calls and max_cps are read per gateway; a
+// negative or absurd figure is refused where it is written.
+func TestGatewayCapacity(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`routes:
+  - prefix: ""
+    gateways:
+      - {address: "192.0.2.1:5060", max_calls: 30, max_cps: 2.5}
+      - {address: "192.0.2.2:5060"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gws := cfg.Routes[0].Gateways; gws[0].MaxCalls != 30 || gws[0].MaxCPS != 2.5 || gws[1].MaxCalls != 0 || gws[1].MaxCPS != 0 {
+		t.Errorf("gateways %+v", gws)
+	}
+	for _, bad := range []struct{ opt, field string }{
+		{"max_calls: -1", "routes[0].gateways[0].max_calls"},
+		{"max_cps: -0.5", "routes[0].gateways[0].max_cps"},
+		{"max_cps: 20000", "routes[0].gateways[0].max_cps"},
+	} {
+		_, err := Parse([]byte("routes:\n  - prefix: \"\"\n    gateways:\n      - {address: \"192.0.2.1:5060\", " + bad.opt + "}\n"))
+		if err == nil || !strings.Contains(err.Error(), bad.field) {
+			t.Errorf("%s: %v", bad.opt, err)
+		}
+	}
+}
+
 // TestRedirect: relay by default with max_redirects 3, follow per route or
 // profile, anything else refused where it is written.
 func TestRedirect(t *testing.T) {

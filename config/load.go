@@ -208,6 +208,12 @@ func (v *validator) validate(c *Config) {
 			if g.UDPOnly && g.Transport != "udp" {
 				v.addf(gp+".udp_only", "the gateway's transport is %s: udp_only applies to udp gateways", g.Transport)
 			}
+			if g.MaxCalls < 0 {
+				v.addf(gp+".max_calls", "must not be negative (0: no limit)")
+			}
+			if g.MaxCPS < 0 || g.MaxCPS > MaxGatewayCPS {
+				v.addf(gp+".max_cps", "%v: want 0 (no limit) to %d", g.MaxCPS, MaxGatewayCPS)
+			}
 		}
 		for j, code := range r.HuntStop {
 			if code < 300 || code > 699 {

@@ -23,6 +23,9 @@ type callAAA struct {
 	account     string // RADIUS User-Name once authorised; "" before
 	accountHeld bool   // counts toward limits.account_calls
 	gatewayHeld string // the gateway whose limit the current attempt holds
+	// loadHeld is the gateway (health key) whose max_calls the current
+	// attempt or connected call counts toward; "" when it has none.
+	loadHeld    string
 	radius      billing.Credit
 	credit      billing.Credit // granted for the current (or answering) attempt
 	creditTimer *time.Timer
@@ -318,18 +321,29 @@ func (c *Call) beginHop(h hop) *attemptResult {
 	c.mu.Lock()
 	radius := c.aaa.radius
 	c.mu.Unlock()
+	loadHeld := ""
+	if limited(h.gw) {
+		if skip := c.sw.loads.take(h.gw, time.Now()); skip != "" {
+			c.sw.log.Info("gateway skipped", "call", c.ID, "gateway", h.gw.Address, "why", skip)
+			return &attemptResult{code: 503, reason: skip}
+		}
+		loadHeld = healthKey(h.gw)
+	}
 	credit, err := lim.GrantCredit(radius, routeCredit)
 	if err == nil {
 		err = lim.AcquireGateway(h.gw.Address)
 	}
 	var refusal *billing.Refusal
 	if errors.As(err, &refusal) {
+		if loadHeld != "" {
+			c.sw.loads.give(loadHeld)
+		}
 		c.sw.log.Info("gateway skipped by a limit", "call", c.ID, "gateway", h.gw.Address, "limit", refusal.Kind.String())
 		return &attemptResult{code: refusal.Status.Code, reason: refusal.Status.Reason}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.aaa.gatewayHeld, c.aaa.credit, c.aaa.hop = h.gw.Address, credit, h
+	c.aaa.gatewayHeld, c.aaa.loadHeld, c.aaa.credit, c.aaa.hop = h.gw.Address, loadHeld, credit, h
 	c.aaa.extraHeaders = nil
 	c.calledSent = c.called
 	if rr := h.radius; rr != nil {
@@ -353,6 +367,10 @@ func (c *Call) releaseGateway() {
 	if c.aaa.gatewayHeld != "" {
 		c.sw.aaa.limits.ReleaseGateway(c.aaa.gatewayHeld)
 		c.aaa.gatewayHeld = ""
+	}
+	if c.aaa.loadHeld != "" {
+		c.sw.loads.give(c.aaa.loadHeld)
+		c.aaa.loadHeld = ""
 	}
 }
 

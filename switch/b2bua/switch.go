@@ -42,6 +42,7 @@ type Switch struct {
 	routesMu sync.Mutex
 	// health is what the OPTIONS probes found of the gateways (probe.go).
 	health   health
+	loads    gatewayLoads
 	file     *config.Config
 	dbRoutes []config.Route
 	sink     RecordSink
@@ -144,7 +145,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		return nil, errors.New("b2bua: no AAA: limits and credit apply to every call")
 	}
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(),
-		health: health{m: map[string]*GatewayHealth{}}, regs: registrar.NewCache(),
+		health: health{m: map[string]*GatewayHealth{}}, loads: gatewayLoads{m: map[string]*gatewayLoad{}}, regs: registrar.NewCache(),
 		closing: make(chan struct{})}
 	if cfg.Registration.Mode == config.RegistrationLocal && o.RegistrarNonces == nil {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
