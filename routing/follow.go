@@ -15,7 +15,7 @@ import (
 // falling through to a shorter prefix the operator did not choose.
 func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
 	rows, err := s.db.Query(ctx, `SELECT r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_ring_ms,
-		g.address, g.transport, g.udp_only, g.auth_user, g.auth_password, g.probe
+		g.address, g.transport, g.udp_only, g.auth_user, g.auth_password, g.probe, g.max_calls, g.max_cps
 		FROM routes r
 		LEFT JOIN route_gateways rg ON rg.route_id = r.id
 		LEFT JOIN gateways g ON g.id = rg.gateway_id AND g.enabled
@@ -30,7 +30,9 @@ func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
 		var np, ring int64
 		var addr, transport, user, password *string
 		var udpOnly, probe *bool
-		if err := rows.Scan(&r.Name, &r.Prefix, &r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password, &probe); err != nil {
+		var maxCalls *int
+		var maxCPS *float64
+		if err := rows.Scan(&r.Name, &r.Prefix, &r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password, &probe, &maxCalls, &maxCPS); err != nil {
 			return nil, err
 		}
 		if n := len(out); n == 0 || out[n-1].Prefix != r.Prefix {
@@ -40,7 +42,7 @@ func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
 		if addr != nil {
 			last := &out[len(out)-1]
 			last.Gateways = append(last.Gateways, config.Gateway{Address: *addr, Transport: *transport,
-				UDPOnly: *udpOnly, AuthUser: *user, AuthPassword: *password, Probe: *probe})
+				UDPOnly: *udpOnly, AuthUser: *user, AuthPassword: *password, Probe: *probe, MaxCalls: *maxCalls, MaxCPS: *maxCPS})
 		}
 	}
 	return out, rows.Err()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tollgate/tollgate/config"
 )
 
 // Gateway is a next hop calls can be sent to.
@@ -34,7 +37,11 @@ type Gateway struct {
 	HasPassword  bool   `json:"auth_password_set"`
 	// Probe sends the gateway OPTIONS; while it does not answer, the
 	// hunt skips it (config.Gateway.Probe).
-	Probe     bool      `json:"probe"`
+	Probe bool `json:"probe"`
+	// MaxCalls and MaxCPS are the gateway's capacity and pace, per
+	// Tollgate (config.Gateway); 0: no limit.
+	MaxCalls  int       `json:"max_calls"`
+	MaxCPS    float64   `json:"max_cps"`
 	Enabled   bool      `json:"enabled"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -157,6 +164,12 @@ func (g *Gateway) Validate() error {
 	}
 	if strings.ContainsAny(g.AuthUser, "\x00\r\n\"") {
 		errs["auth_user"] = "no quotes or control characters"
+	}
+	if g.MaxCalls < 0 {
+		errs["max_calls"] = "must not be negative (0: no limit)"
+	}
+	if g.MaxCPS < 0 || g.MaxCPS > config.MaxGatewayCPS || math.IsNaN(g.MaxCPS) {
+		errs["max_cps"] = fmt.Sprintf("%v: want 0 (no limit) to %d calls per second", g.MaxCPS, config.MaxGatewayCPS)
 	}
 	if len(errs) > 0 {
 		return errs

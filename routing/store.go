@@ -17,11 +17,11 @@ type Store struct{ db *pgxpool.Pool }
 // NewStore uses db, migrated to include migrations/00006_routing.sql.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
-const gatewayCols = "id, name, address, transport, udp_only, auth_user, auth_password <> '', probe, enabled, updated_at"
+const gatewayCols = "id, name, address, transport, udp_only, auth_user, auth_password <> '', probe, max_calls, max_cps, enabled, updated_at"
 
 func scanGateway(row pgx.Row) (Gateway, error) {
 	var g Gateway
-	err := row.Scan(&g.ID, &g.Name, &g.Address, &g.Transport, &g.UDPOnly, &g.AuthUser, &g.HasPassword, &g.Probe, &g.Enabled, &g.UpdatedAt)
+	err := row.Scan(&g.ID, &g.Name, &g.Address, &g.Transport, &g.UDPOnly, &g.AuthUser, &g.HasPassword, &g.Probe, &g.MaxCalls, &g.MaxCPS, &g.Enabled, &g.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return g, ErrNotFound
 	}
@@ -52,9 +52,9 @@ func (s *Store) CreateGateway(ctx context.Context, g Gateway) (Gateway, error) {
 		return Gateway{}, err
 	}
 	var id int64
-	err := s.db.QueryRow(ctx, `INSERT INTO gateways (name, address, transport, udp_only, auth_user, auth_password, probe, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Probe, g.Enabled).Scan(&id)
+	err := s.db.QueryRow(ctx, `INSERT INTO gateways (name, address, transport, udp_only, auth_user, auth_password, probe, max_calls, max_cps, enabled)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Probe, g.MaxCalls, g.MaxCPS, g.Enabled).Scan(&id)
 	if err != nil {
 		return Gateway{}, storeErr("gateway", err)
 	}
@@ -75,8 +75,8 @@ func (s *Store) UpdateGateway(ctx context.Context, g Gateway) (before, after Gat
 		_, err := tx.Exec(ctx, `UPDATE gateways SET name = $2, address = $3, transport = $4, udp_only = $5,
 			auth_user = $6,
 			auth_password = CASE WHEN $6 = '' THEN '' WHEN $7 = '' THEN auth_password ELSE $7 END,
-			enabled = $8, probe = $9, updated_at = now() WHERE id = $1`,
-			g.ID, g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Enabled, g.Probe)
+			enabled = $8, probe = $9, max_calls = $10, max_cps = $11, updated_at = now() WHERE id = $1`,
+			g.ID, g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Enabled, g.Probe, g.MaxCalls, g.MaxCPS)
 		return err
 	})
 	if err != nil {

@@ -34,12 +34,12 @@ func newStore(t *testing.T) *Store {
 }
 
 func TestValidateNamesEachField(t *testing.T) {
-	g := Gateway{Name: " ", Address: "10.0.0.1", Transport: "sctp", AuthPassword: "x"}
+	g := Gateway{Name: " ", Address: "10.0.0.1", Transport: "sctp", AuthPassword: "x", MaxCalls: -1, MaxCPS: 1e6}
 	var fe FieldErrors
 	if !errors.As(g.Validate(), &fe) {
 		t.Fatal("an invalid gateway passed")
 	}
-	for _, f := range []string{"name", "address", "transport", "auth_user"} {
+	for _, f := range []string{"name", "address", "transport", "auth_user", "max_calls", "max_cps"} {
 		if fe[f] == "" {
 			t.Errorf("no error for %s in %v", f, fe)
 		}
@@ -66,8 +66,9 @@ func TestStoreAndActiveRoutes(t *testing.T) {
 	if !a.HasPassword || a.AuthPassword != "" {
 		t.Errorf("stored gateway %+v: want its password set and never read back", a)
 	}
-	if _, err := s.CreateGateway(ctx, Gateway{Name: "b", Address: "127.0.0.1:5080", Transport: "tcp", Probe: true, Enabled: true}); err != nil {
-		t.Fatal(err)
+	b, err := s.CreateGateway(ctx, Gateway{Name: "b", Address: "127.0.0.1:5080", Transport: "tcp", Probe: true, MaxCalls: 30, MaxCPS: 2.5, Enabled: true})
+	if err != nil || b.MaxCalls != 30 || b.MaxCPS != 2.5 {
+		t.Fatalf("gateway with a capacity: %v, stored %+v", err, b)
 	}
 	var fe FieldErrors
 	if _, err := s.CreateGateway(ctx, Gateway{Name: "a", Address: "127.0.0.1:5090", Transport: "udp"}); !errors.As(err, &fe) || fe["name"] == "" {
@@ -88,15 +89,16 @@ func TestStoreAndActiveRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(active) != 1 || len(active[0].Gateways) != 2 || active[0].Gateways[0].Address != "127.0.0.1:5080" || !active[0].Gateways[0].Probe || active[0].Gateways[1].Probe ||
+		active[0].Gateways[0].MaxCalls != 30 || active[0].Gateways[0].MaxCPS != 2.5 || active[0].Gateways[1].MaxCalls != 0 ||
 		active[0].Gateways[1].AuthPassword != "secret" || active[0].NoProgress != 2*time.Second {
 		t.Fatalf("active routes %+v", active)
 	}
 
 	// An update without a password keeps it; disabling takes the gateway
 	// out of the hunt.
-	a.Enabled = false
+	a.Enabled, a.MaxCalls = false, 10
 	before, after, err := s.UpdateGateway(ctx, a)
-	if err != nil || !before.Enabled || after.Enabled || !after.HasPassword {
+	if err != nil || !before.Enabled || after.Enabled || !after.HasPassword || before.MaxCalls != 0 || after.MaxCalls != 10 {
 		t.Fatalf("update: %v, before %+v after %+v", err, before, after)
 	}
 	if active, _ = s.Active(ctx); len(active[0].Gateways) != 1 {

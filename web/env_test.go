@@ -81,6 +81,10 @@ func (f *fakeSwitch) GatewayHealth() []b2bua.GatewayHealth {
 		History: []b2bua.HealthChange{{At: time.Now(), Up: false}}}}
 }
 
+func (f *fakeSwitch) GatewayLoads() []b2bua.GatewayLoad {
+	return []b2bua.GatewayLoad{{Address: "127.0.0.1:5080", Transport: "udp", Active: 1, MaxCalls: 2, MaxCPS: 5, SkippedFull: 3, SkippedRate: 4}}
+}
+
 func (f *fakeSwitch) Registrations() []b2bua.RegistrationInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()

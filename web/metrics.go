@@ -58,6 +58,8 @@ var (
 	descRadTO     = prometheus.NewDesc("tollgate_radius_timeouts_total", "RADIUS requests no try of which was answered, by server.", []string{"server"}, nil)
 	descRadLat    = prometheus.NewDesc("tollgate_radius_latency_seconds", "Mean RADIUS answer latency, by server.", []string{"server"}, nil)
 	descGwUp      = prometheus.NewDesc("tollgate_gateway_up", "1 while a probed gateway answers its OPTIONS, 0 once two in a row went unanswered (the hunt skips it).", []string{"gateway", "transport"}, nil)
+	descGwActive  = prometheus.NewDesc("tollgate_gateway_calls", "Attempts in progress and calls connected through a gateway with max_calls or max_cps.", []string{"gateway", "transport"}, nil)
+	descGwSkipped = prometheus.NewDesc("tollgate_gateway_skipped_total", "Attempts the hunt did not make because the gateway was at max_calls (capacity) or above max_cps (rate).", []string{"gateway", "transport", "reason"}, nil)
 	descRadUp     = prometheus.NewDesc("tollgate_radius_server_up", "1 when the RADIUS server is in service.", []string{"server"}, nil)
 	descRelayUp   = prometheus.NewDesc("tollgate_media_relay_up", "1 when the rtpproxy relay answers and takes calls.", []string{"mode", "relay"}, nil)
 	descRelaySess = prometheus.NewDesc("tollgate_builtin_relay_sessions", "Sessions open in the built-in relay.", nil, nil)
@@ -94,6 +96,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, g := range s.sw.GatewayHealth() {
 		gauge(descGwUp, boolFloat(g.Up), g.Address, g.Transport)
+	}
+	for _, g := range s.sw.GatewayLoads() {
+		gauge(descGwActive, float64(g.Active), g.Address, g.Transport)
+		counter(descGwSkipped, float64(g.SkippedFull), g.Address, g.Transport, "capacity")
+		counter(descGwSkipped, float64(g.SkippedRate), g.Address, g.Transport, "rate")
 	}
 	counter(descOverload, float64(st.Refused.Load()))
 	counter(descMalformed, float64(st.Malformed.Load()))

@@ -105,6 +105,7 @@ func (s *Server) routes() http.Handler {
 		r.Route("/gateways", func(r chi.Router) {
 			r.Get("/", s.apiGateways)
 			r.Get("/health", s.apiGatewayHealth)
+			r.Get("/load", s.apiGatewayLoad)
 			r.Get("/{id}", s.apiGateway)
 			r.With(s.role(roleAdmin)).Post("/", s.apiAddGateway)
 			r.With(s.role(roleAdmin)).Put("/{id}", s.apiPutGateway)

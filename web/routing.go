@@ -65,6 +65,7 @@ type routingView struct {
 	Gateways []routing.Gateway
 	Routes   []routing.Route
 	Health   []b2bua.GatewayHealth // of the probed gateways, file's and database's
+	Load     []b2bua.GatewayLoad   // of the gateways with max_calls or max_cps
 }
 
 func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
@@ -77,19 +78,38 @@ func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
 		s.routingFail(w, r, err)
 		return
 	}
-	v.Health = s.sw.GatewayHealth()
+	v.Health, v.Load = s.sw.GatewayHealth(), s.sw.GatewayLoads()
 	s.render(w, r, http.StatusOK, "routing", v)
 }
 
 // gatewayForm reads a gateway from the UI's form; a checkbox left unticked
-// is absent from the form, hence false.
-func gatewayForm(r *http.Request) routing.Gateway {
-	return routing.Gateway{
+// is absent from the form, hence false, and an empty limit is none.
+func gatewayForm(r *http.Request) (routing.Gateway, error) {
+	g := routing.Gateway{
 		Name: r.PostFormValue("name"), Address: r.PostFormValue("address"), Transport: r.PostFormValue("transport"),
 		UDPOnly: r.PostFormValue("udp_only") != "", AuthUser: r.PostFormValue("auth_user"),
 		AuthPassword: r.PostFormValue("auth_password"), Enabled: r.PostFormValue("enabled") != "",
 		Probe: r.PostFormValue("probe") != "",
 	}
+	errs := routing.FieldErrors{}
+	if v := strings.TrimSpace(r.PostFormValue("max_calls")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs["max_calls"] = strconv.Quote(v) + ": want a whole number of calls (empty or 0: no limit)"
+		}
+		g.MaxCalls = n
+	}
+	if v := strings.TrimSpace(r.PostFormValue("max_cps")); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			errs["max_cps"] = strconv.Quote(v) + ": want calls per second, e.g. 2.5 (empty or 0: no limit)"
+		}
+		g.MaxCPS = n
+	}
+	if len(errs) > 0 {
+		return g, errs
+	}
+	return g, nil
 }
 
 // routeForm reads a route from the UI's form: gateways and hunt-stop codes
@@ -129,7 +149,10 @@ func splitList(s string) []string {
 }
 
 func (s *Server) addGatewayForm(w http.ResponseWriter, r *http.Request) {
-	g, err := s.routing.CreateGateway(r.Context(), gatewayForm(r))
+	g, err := gatewayForm(r)
+	if err == nil {
+		g, err = s.routing.CreateGateway(r.Context(), g)
+	}
 	if err != nil {
 		s.routingFail(w, r, err)
 		return
@@ -263,6 +286,13 @@ func (s *Server) apiGateways(w http.ResponseWriter, r *http.Request) {
 // gateway of the routes in force (the file's and the database's).
 func (s *Server) apiGatewayHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"gateways": s.sw.GatewayHealth()})
+}
+
+// apiGatewayLoad lists the gateways with max_calls or max_cps that calls
+// went to since start: calls up on each, its limits, and the attempts the
+// hunt skipped for them.
+func (s *Server) apiGatewayLoad(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"gateways": s.sw.GatewayLoads()})
 }
 
 func (s *Server) apiGateway(w http.ResponseWriter, r *http.Request) {

@@ -28,20 +28,23 @@ func TestRoutingAPI(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		return api.do(req)
 	}
-	res := call(http.MethodPost, "/api/v1/gateways", `{"name": "<b>x</b>", "address": "nohost", "transport": "sctp"}`)
+	res := call(http.MethodPost, "/api/v1/gateways", `{"name": "<b>x</b>", "address": "nohost", "transport": "sctp", "max_calls": -1, "max_cps": 1e9}`)
 	var bad struct {
 		Fields map[string]string `json:"fields"`
 	}
 	if res.StatusCode != http.StatusBadRequest || json.Unmarshal([]byte(res.body), &bad) != nil ||
-		bad.Fields["address"] == "" || bad.Fields["transport"] == "" {
+		bad.Fields["address"] == "" || bad.Fields["transport"] == "" || bad.Fields["max_calls"] == "" || bad.Fields["max_cps"] == "" {
 		t.Fatalf("invalid gateway = %d %s", res.StatusCode, res.body)
 	}
-	res = call(http.MethodPost, "/api/v1/gateways", `{"name": "carrier-a", "address": "127.0.0.1:5070", "auth_user": "u", "auth_password": "s3cret"}`)
+	res = call(http.MethodPost, "/api/v1/gateways", `{"name": "carrier-a", "address": "127.0.0.1:5070", "auth_user": "u", "auth_password": "s3cret", "max_calls": 30, "max_cps": 2.5}`)
 	var gw struct {
-		ID      int64 `json:"id"`
-		Enabled bool  `json:"enabled"`
+		ID       int64   `json:"id"`
+		Enabled  bool    `json:"enabled"`
+		MaxCalls int     `json:"max_calls"`
+		MaxCPS   float64 `json:"max_cps"`
 	}
-	if res.StatusCode != http.StatusCreated || json.Unmarshal([]byte(res.body), &gw) != nil || !gw.Enabled || strings.Contains(res.body, "s3cret") {
+	if res.StatusCode != http.StatusCreated || json.Unmarshal([]byte(res.body), &gw) != nil || !gw.Enabled || strings.Contains(res.body, "s3cret") ||
+		gw.MaxCalls != 30 || gw.MaxCPS != 2.5 {
 		t.Fatalf("add gateway = %d %s", res.StatusCode, res.body)
 	}
 	res = call(http.MethodPost, "/api/v1/routes", `{"name": "uk", "prefix": "44", "gateways": ["carrier-a"], "no_progress": "2s"}`)
@@ -102,6 +105,13 @@ func TestRoutingUI(t *testing.T) {
 	if r := a.post("/routing/routes", url.Values{"name": {"uk"}, "prefix": {"44"}, "gateways": {"<script>gw</script>"}, "hunt_stop": {"486, 603"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("add route = %d %s", r.StatusCode, r.body)
 	}
+	if r := a.post("/routing/gateways", url.Values{"name": {"capped"}, "address": {"127.0.0.1:5071"}, "transport": {"udp"}, "max_calls": {"ten"}, "max_cps": {"fast"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "max_calls") || !strings.Contains(r.body, "max_cps") {
+		t.Errorf("a gateway with a capacity in words = %d", r.StatusCode)
+	}
+	if r := a.post("/routing/gateways", url.Values{"name": {"capped"}, "address": {"127.0.0.1:5071"}, "transport": {"udp"}, "max_calls": {"10"}, "max_cps": {"2.5"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("a gateway with a capacity = %d %s", r.StatusCode, r.body)
+	}
 	if r := a.post("/routing/routes", url.Values{"name": {"bad"}, "prefix": {"4x"}, "gateways": {"none"}, "hunt_stop": {"abc"}}); r.StatusCode != http.StatusBadRequest ||
 		!strings.Contains(r.body, "hunt_stop") {
 		t.Errorf("invalid route = %d", r.StatusCode)
@@ -120,8 +130,22 @@ func TestRoutingUI(t *testing.T) {
 	if !strings.Contains(page.body, `data-address="127.0.0.1:5080"`) || !strings.Contains(page.body, ">down<") {
 		t.Errorf("the routing page lacks the probed gateway's state")
 	}
-	if m := a.get("/metrics"); !strings.Contains(m.body, `tollgate_gateway_up{gateway="127.0.0.1:5080",transport="udp"} 0`) {
-		t.Errorf("/metrics lacks the probed gateway's state")
+	if !strings.Contains(page.body, `<td class="num max-calls">10</td><td class="num max-cps">2.5</td>`) {
+		t.Errorf("the routing page lacks the capped gateway's limits")
+	}
+	if !strings.Contains(page.body, `<td class="num skipped-full">3</td><td class="num skipped-rate">4</td>`) {
+		t.Errorf("the routing page lacks the gateway load")
+	}
+	m := a.get("/metrics")
+	for _, want := range []string{`tollgate_gateway_up{gateway="127.0.0.1:5080",transport="udp"} 0`, `tollgate_gateway_calls{gateway="127.0.0.1:5080",transport="udp"} 1`,
+		`tollgate_gateway_skipped_total{gateway="127.0.0.1:5080",reason="capacity",transport="udp"} 3`,
+		`tollgate_gateway_skipped_total{gateway="127.0.0.1:5080",reason="rate",transport="udp"} 4`} {
+		if !strings.Contains(m.body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if l := a.get("/api/v1/gateways/load"); l.StatusCode != 200 || !strings.Contains(l.body, `"skipped_full": 3`) {
+		t.Errorf("gateway load = %d %s", l.StatusCode, l.body)
 	}
 	if h := a.get("/api/v1/gateways/health"); h.StatusCode != 200 || !strings.Contains(h.body, `"up": false`) {
 		t.Errorf("gateway health = %d %s", h.StatusCode, h.body)

@@ -41,6 +41,9 @@ type Switch interface {
 	Stats() *b2bua.Stats
 	Config() *config.Config
 	GatewayHealth() []b2bua.GatewayHealth
+	// GatewayLoads reports the gateways with max_calls or max_cps: calls
+	// up on each and the attempts the hunt skipped.
+	GatewayLoads() []b2bua.GatewayLoad
 	// Registrations and Unregister show and remove the bindings of the
 	// registration cache or the local registrar.
 	Registrations() []b2bua.RegistrationInfo

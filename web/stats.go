@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/routing"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
@@ -105,6 +106,9 @@ type groupStats struct {
 	// gateway is not in the routing tables).
 	Label  string `json:"label,omitempty"`
 	Active int    `json:"active_calls"`
+	// Capacity is the gateway's max_calls in the routing tables (0: none
+	// known), what Active is to be read against.
+	Capacity int `json:"capacity,omitempty"`
 }
 
 // statsReport is what the page shows and the API returns.
@@ -134,27 +138,30 @@ func (s *Server) statsReport(r *http.Request, sq statsQuery) (statsReport, error
 			active[name]++
 		}
 	}
-	labels := map[string]string{}
+	known := map[string]routing.Gateway{}
 	if sq.By == cdr.ByGateway {
 		gws, err := s.routing.Gateways(ctx)
 		if err != nil {
 			return rep, err
 		}
 		for _, g := range gws {
-			labels[g.Address] = g.Name
+			known[g.Address] = g
 		}
+	}
+	line := func(g cdr.GroupStats) groupStats {
+		return groupStats{GroupStats: g, Label: known[g.Name].Name, Active: active[g.Name], Capacity: known[g.Name].MaxCalls}
 	}
 	seen := map[string]bool{}
 	for _, g := range rows {
 		seen[g.Name] = true
-		rep.Groups = append(rep.Groups, groupStats{GroupStats: g, Label: labels[g.Name], Active: active[g.Name]})
+		rep.Groups = append(rep.Groups, line(g))
 	}
 	if rep.To.Before(time.Now()) {
 		return rep, nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(active)) {
 		if !seen[name] && len(rep.Groups) < sq.Limit {
-			rep.Groups = append(rep.Groups, groupStats{GroupStats: cdr.GroupStats{Name: name}, Label: labels[name], Active: active[name]})
+			rep.Groups = append(rep.Groups, line(cdr.GroupStats{Name: name}))
 		}
 	}
 	return rep, nil

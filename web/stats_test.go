@@ -23,7 +23,7 @@ func TestGroupStats(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.srv.routing.CreateGateway(ctx, routing.Gateway{Name: "carrier-x", Address: "127.0.0.1:5080", Transport: "udp", Enabled: true}); err != nil {
+	if _, err := e.srv.routing.CreateGateway(ctx, routing.Gateway{Name: "carrier-x", Address: "127.0.0.1:5080", Transport: "udp", MaxCalls: 5, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	setup := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Millisecond)
@@ -62,7 +62,7 @@ func TestGroupStats(t *testing.T) {
 		t.Fatalf("gateways: %+v", gws.Groups)
 	}
 	if g := gws.Groups[0]; g.Name != "127.0.0.1:5080" || g.Label != "carrier-x" || g.Attempts != 3 || g.Answered != 2 ||
-		!near(g.ASR, 200.0/3) || !near(g.ACD, 60) || !near(g.NER, 100) || !near(g.PDD, 400) || g.Active != 1 {
+		!near(g.ASR, 200.0/3) || !near(g.ACD, 60) || !near(g.NER, 100) || !near(g.PDD, 400) || g.Active != 1 || g.Capacity != 5 {
 		t.Errorf("carrier-x: %+v", g)
 	}
 	if g := gws.Groups[1]; g.Name != "127.0.0.1:5090" || g.Label != "" || g.Attempts != 1 || g.Answered != 0 || g.NER != 0 || g.Active != 0 {
@@ -81,7 +81,7 @@ func TestGroupStats(t *testing.T) {
 
 	page := v.get("/stats?by=gateway&range=1h")
 	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, `<tr data-name="127.0.0.1:5080">`) ||
-		!strings.Contains(page.body, "(carrier-x)") || !strings.Contains(page.body, "66.7%") {
+		!strings.Contains(page.body, "(carrier-x)") || !strings.Contains(page.body, "66.7%") || !strings.Contains(page.body, `<td class="num active">1 / 5</td>`) {
 		t.Errorf("the statistics page: %d\n%s", page.StatusCode, page.body)
 	}
 
