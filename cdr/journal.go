@@ -2,9 +2,9 @@ package cdr
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/goccy/go-json"
 	"log/slog"
 	"os"
 	"path/filepath"

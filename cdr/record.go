@@ -4,9 +4,10 @@
 package cdr
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/goccy/go-json"
 )
 
 // Record is one call, as billing and the operator see it: exactly one per

@@ -2,7 +2,6 @@ package b2bua
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/goccy/go-json"
 
 	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/cdr"

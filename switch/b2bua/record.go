@@ -2,9 +2,10 @@ package b2bua
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
+
+	"github.com/goccy/go-json"
 
 	"github.com/tollgate/tollgate/cdr"
 )
