@@ -43,9 +43,13 @@ type Journal struct {
 	// the connected and ended entries of every other call contend for;
 	// Run moves them into a group in batches, and every other entry moves
 	// them first, so that a call's setup entry always precedes its later
-	// ones in the log.
+	// ones in the log. A call noted again before its entry moved (a call
+	// sets up at the INVITE and again at each attempt) replaces it, and a
+	// call's later entry (connected, ended) drops it: only the newest is
+	// encoded and written, which spares most calls one encoding.
 	pendingMu sync.Mutex
 	pending   []pendingSetup
+	pendingAt map[string]int // call ID → its index in pending
 
 	f        *os.File // used by flushes only
 	size     int64
@@ -93,7 +97,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
 	j := &Journal{path: filepath.Join(dir, journalName), log: logger.With("component", "cdr-journal"),
-		live: map[string]journalCall{}, setups: make(chan struct{}, 1)}
+		live: map[string]journalCall{}, setups: make(chan struct{}, 1), pendingAt: map[string]int{}}
 	j.gc = newGroupCommitter(j.flush)
 	data, err := os.ReadFile(j.path)
 	if err != nil && !os.IsNotExist(err) {
@@ -228,30 +232,41 @@ func (j *Journal) Recover() []Orphan {
 
 // pendingSetup is one of Setup's entries waiting for a commit group.
 type pendingSetup struct {
-	at      int64
-	payload []byte
-	call    journalCall
+	at   int64
+	call journalCall
 }
 
 // movePending appends Setup's waiting entries to g, in the order Setup was
-// called. Called with the committer's lock held (from a commit or enqueue).
-func (j *Journal) movePending(g *commitGroup) {
+// first called for each call, except the one of the call superseding
+// (whose newer entry follows; "" for none). Called with the committer's
+// lock held (from a commit or enqueue).
+func (j *Journal) movePending(g *commitGroup, superseding string) {
 	j.pendingMu.Lock()
 	pending := j.pending
 	j.pending = nil
+	clear(j.pendingAt)
 	j.pendingMu.Unlock()
-	if len(pending) == 0 {
-		return
-	}
-	j.mu.Lock()
 	for _, p := range pending {
+		if p.call.ID == superseding {
+			continue
+		}
+		payload, err := entry(entrySetup, p.call)
+		if err != nil {
+			j.log.Error("call in setup not journaled", "id", p.call.ID, "error", err)
+			continue
+		}
+		j.mu.Lock()
 		j.seq++
-		g.buf = appendFrame(g.buf, j.seq, p.at, p.payload)
+		g.buf = appendFrame(g.buf, j.seq, p.at, payload)
 		g.n++
 		j.live[p.call.ID] = p.call
+		j.mu.Unlock()
 	}
-	j.mu.Unlock()
 }
+
+// moveAllPending is movePending with no call superseding, for the
+// committer's enqueue.
+func (j *Journal) moveAllPending(g *commitGroup) { j.movePending(g, "") }
 
 // Setup notes a call as it reaches the switch, so that a crash before it
 // ends still leaves its one CDR. It costs no fsync: the entry is handed to
@@ -262,13 +277,14 @@ func (j *Journal) Setup(rec Record, accounting json.RawMessage) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
-	b, err := json.Marshal(journalCall{Record: rec, Accounting: accounting})
-	if err != nil {
-		return fmt.Errorf("cdr journal: %w", err)
-	}
+	p := pendingSetup{at: time.Now().UnixNano(), call: journalCall{Record: rec, Accounting: accounting}}
 	j.pendingMu.Lock()
-	j.pending = append(j.pending, pendingSetup{at: time.Now().UnixNano(), payload: append([]byte{entrySetup}, b...),
-		call: journalCall{Record: rec, Accounting: accounting}})
+	if i, ok := j.pendingAt[rec.ID]; ok {
+		j.pending[i] = p
+	} else {
+		j.pendingAt[rec.ID] = len(j.pending)
+		j.pending = append(j.pending, p)
+	}
 	j.pendingMu.Unlock()
 	select {
 	case j.setups <- struct{}{}:
@@ -285,11 +301,22 @@ func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
 		return err
 	}
 	call := journalCall{Record: rec, Accounting: accounting}
+	payload, err := entry(entryConnected, call)
+	if err != nil {
+		return err
+	}
+	return j.append(rec.ID, payload, func() { j.live[rec.ID] = call })
+}
+
+// entry is a journal entry of the given kind holding call: the kind's byte,
+// then the call as JSON (it runs once or twice per call, on the switch's
+// hot path).
+func entry(kind byte, call journalCall) ([]byte, error) {
 	b, err := json.Marshal(call)
 	if err != nil {
-		return fmt.Errorf("cdr journal: %w", err)
+		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
-	return j.append(append([]byte{entryConnected}, b...), func() { j.live[rec.ID] = call })
+	return append([]byte{kind}, b...), nil
 }
 
 // Ended notes that a call is over (its CDR is in the spool). It does not
@@ -301,7 +328,7 @@ func (j *Journal) Ended(id string) error {
 	now := time.Now().UnixNano()
 	payload := append([]byte{entryEnded}, id...)
 	err := j.gc.enqueue(func(g *commitGroup) {
-		j.movePending(g)
+		j.movePending(g, id)
 		j.mu.Lock()
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, now, payload)
@@ -318,7 +345,7 @@ func (j *Journal) Ended(id string) error {
 // Touch records that the process is alive now; call it every few seconds.
 // The interval bounds how much call time a crash can leave unbilled.
 func (j *Journal) Touch() error {
-	return j.append([]byte{entryTouch}, func() {})
+	return j.append("", []byte{entryTouch}, func() {})
 }
 
 // Run writes out Setup's entries as they come and touches the journal
@@ -331,7 +358,7 @@ func (j *Journal) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-j.setups:
-			if err := j.gc.enqueue(j.movePending); err != nil {
+			if err := j.gc.enqueue(j.moveAllPending); err != nil {
 				j.log.Error("cannot write calls in setup to the journal", "err", err)
 				continue
 			}
@@ -353,10 +380,12 @@ func (j *Journal) Connections() int {
 	return len(j.live)
 }
 
-func (j *Journal) append(payload []byte, update func()) error {
+// append commits payload, the entry of call id ("" for none), after the
+// setup entries still pending except id's own, which payload supersedes.
+func (j *Journal) append(id string, payload []byte, update func()) error {
 	now := time.Now().UnixNano()
 	err := j.gc.commit(func(g *commitGroup) {
-		j.movePending(g)
+		j.movePending(g, id)
 		j.mu.Lock()
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, now, payload)
@@ -494,7 +523,7 @@ func keepAllocated(f *os.File, off, n int64) error {
 func (j *Journal) Close() error {
 	var err error
 	// Calls still in setup go into the last group, which close writes.
-	perr := j.gc.enqueue(j.movePending)
+	perr := j.gc.enqueue(j.moveAllPending)
 	ferr := j.gc.close(func() {
 		if j.f != nil {
 			err = j.f.Close()

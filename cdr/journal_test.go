@@ -213,3 +213,64 @@ func TestJournalKeepsCallsInSetup(t *testing.T) {
 		t.Errorf("connected call recovered unanswered")
 	}
 }
+
+// TestJournalWritesOnlyANewerSetup: a call noted in setup again before its
+// entry was written (the INVITE, then its first attempt) is written once,
+// as last noted; a call connected or ended before its setup entry was
+// written gets no setup entry at all. Recovery sees the same calls either
+// way.
+func TestJournalWritesOnlyANewerSetup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := openJournal(t, dir) // no Run: setup entries move only with later entries
+	inSetup := func(i int, gateway string) Record {
+		r := fullRecord(i)
+		r.ConnectTime, r.DisconnectTime, r.DisconnectReason, r.Gateway = time.Time{}, time.Time{}, "", gateway
+		return r
+	}
+	setup := func(i int, gateway string) {
+		t.Helper()
+		if err := j.Setup(inSetup(i, gateway), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup(0, "first")
+	setup(1, "first")
+	setup(1, "second")
+	setup(2, "first")
+	setup(2, "second")
+	if err := j.Connected(connectedRecord(0), nil); err != nil { // writes 1 and 2 as last noted
+		t.Fatal(err)
+	}
+	setup(3, "first")
+	if err := j.Ended(testID(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Touch(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var setups []string
+	scanFrames(data, func(f frame) {
+		if len(f.payload) > 0 && f.payload[0] == entrySetup {
+			var c journalCall
+			if err := json.Unmarshal(f.payload[1:], &c); err != nil {
+				t.Fatal(err)
+			}
+			setups = append(setups, fmt.Sprint(c.ID[len(c.ID)-1:], "@", c.Gateway))
+		}
+	})
+	if fmt.Sprint(setups) != "[1@second 2@second]" {
+		t.Fatalf("setup entries written %v, want [1@second 2@second]", setups)
+	}
+	// The process dies here: nothing closes j.
+	got := openJournal(t, dir).Recover()
+	sort.Slice(got, func(a, b int) bool { return got[a].Record.ID < got[b].Record.ID })
+	if len(got) != 3 || got[0].Record.ID != testID(0) || got[0].Record.ConnectTime.IsZero() ||
+		got[1].Record.Gateway != "second" || got[2].Record.Gateway != "second" {
+		t.Fatalf("recovered %+v, want call 0 connected, 1 and 2 in setup at their second gateway", records(got))
+	}
+}
