@@ -1,16 +1,18 @@
 package cdr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/goccy/go-json"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/goccy/go-json"
 )
 
 // Journal remembers the calls that are up right now, in setup or
@@ -27,13 +29,17 @@ import (
 // last known alive time; Touch adds one every few seconds when nothing else
 // happens. When the log outgrows the live set it is compacted (rewritten
 // with one entry per connected call, then renamed over the old one).
+//
+// The live set keeps each call's last entry as written, not the call: a
+// compaction copies bytes under the lock every append waits for, where
+// encoding thousands of records again held it for milliseconds.
 type Journal struct {
 	path string
 	log  *slog.Logger
 	gc   *groupCommitter
 
-	mu      sync.Mutex // guards live and seq; taken inside gc's lock
-	live    map[string]journalCall
+	mu      sync.Mutex        // guards live and seq; taken inside gc's lock
+	live    map[string][]byte // call ID → its last setup or connected entry
 	seq     uint64
 	orphans []Orphan
 	// setups signals Run that Setup left entries to write out.
@@ -97,7 +103,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
 	j := &Journal{path: filepath.Join(dir, journalName), log: logger.With("component", "cdr-journal"),
-		live: map[string]journalCall{}, setups: make(chan struct{}, 1), pendingAt: map[string]int{}}
+		live: map[string][]byte{}, setups: make(chan struct{}, 1), pendingAt: map[string]int{}}
 	j.gc = newGroupCommitter(j.flush)
 	data, err := os.ReadFile(j.path)
 	if err != nil && !os.IsNotExist(err) {
@@ -111,10 +117,16 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	if damaged > 0 {
 		j.log.Warn("skipped damaged bytes in the connected-calls journal", "bytes", damaged)
 	}
-	for id, call := range j.live {
+	for id, p := range j.live {
+		var call journalCall
+		if err := json.Unmarshal(p[1:], &call); err != nil { // apply decoded it once: cannot fail
+			return nil, fmt.Errorf("cdr journal: %w", err)
+		}
 		if call.DisconnectReason != ReasonCrashed {
 			call.Record = crashed(call.Record, time.Unix(0, lastAlive))
-			j.live[id] = call
+			if j.live[id], err = entry(entryConnected, call); err != nil {
+				return nil, err
+			}
 		}
 		j.orphans = append(j.orphans, Orphan{Record: call.Record, Accounting: call.Accounting})
 	}
@@ -216,7 +228,7 @@ func (j *Journal) apply(p []byte) {
 			j.log.Error("undecodable call entry in the journal", "err", err)
 			return
 		}
-		j.live[call.ID] = call
+		j.live[call.ID] = bytes.Clone(p) // p is the whole file's buffer
 	case entryEnded:
 		delete(j.live, string(p[1:]))
 	}
@@ -259,7 +271,7 @@ func (j *Journal) movePending(g *commitGroup, superseding string) {
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, p.at, payload)
 		g.n++
-		j.live[p.call.ID] = p.call
+		j.live[p.call.ID] = payload
 		j.mu.Unlock()
 	}
 }
@@ -300,12 +312,11 @@ func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
-	call := journalCall{Record: rec, Accounting: accounting}
-	payload, err := entry(entryConnected, call)
+	payload, err := entry(entryConnected, journalCall{Record: rec, Accounting: accounting})
 	if err != nil {
 		return err
 	}
-	return j.append(rec.ID, payload, func() { j.live[rec.ID] = call })
+	return j.append(rec.ID, payload, func() { j.live[rec.ID] = payload })
 }
 
 // entry is a journal entry of the given kind holding call: the kind's byte,
@@ -432,14 +443,10 @@ func (j *Journal) flush(g *commitGroup) error {
 func (j *Journal) compact() error {
 	j.mu.Lock()
 	var buf []byte
-	for _, call := range j.live {
-		b, err := json.Marshal(call)
-		if err != nil {
-			j.mu.Unlock()
-			return fmt.Errorf("cdr journal: %w", err)
-		}
+	now := time.Now().UnixNano()
+	for _, payload := range j.live {
 		j.seq++
-		buf = appendFrame(buf, j.seq, time.Now().UnixNano(), append([]byte{entryConnected}, b...))
+		buf = appendFrame(buf, j.seq, now, payload)
 	}
 	j.seq++
 	buf = appendFrame(buf, j.seq, time.Now().UnixNano(), []byte{entryTouch})
