@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/tollgate/tollgate/switch/sdpedit"
@@ -15,20 +16,29 @@ import (
 // SDP is parsed for this alone, once per answer (never on the way to the
 // gateway). A later offer/answer on the leg (re-INVITE, UPDATE) replaces it.
 
-// negotiated records the codec leg A (caller) or B agreed in one offer and
-// answer; an exchange that tells nothing (no SDP, unreadable, all streams
-// disabled) leaves the codec as it was.
-func (c *Call) negotiated(caller bool, offer, answer []byte) {
-	codec := negotiatedCodec(offer, answer)
-	if codec == "" {
-		return
+// negotiated records the codecs the two legs agreed in one offer/answer
+// relayed across the switch: offer1/answer1 as leg 1 saw them (the caller
+// when caller1), offer2/answer2 as the other leg did. When the switch passed
+// both unchanged (no relay, no SDP edit: the common case) the legs agree and
+// the SDP is read once. An exchange that tells nothing (no SDP, unreadable,
+// all streams disabled) leaves a leg's codec as it was.
+func (c *Call) negotiated(caller1 bool, offer1, answer1, offer2, answer2 []byte) {
+	codec1 := negotiatedCodec(offer1, answer1)
+	codec2 := codec1
+	if !bytes.Equal(offer1, offer2) || !bytes.Equal(answer1, answer2) {
+		codec2 = negotiatedCodec(offer2, answer2)
+	}
+	codecA, codecB := codec1, codec2
+	if !caller1 {
+		codecA, codecB = codec2, codec1
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if caller {
-		c.codecA = codec
-	} else {
-		c.codecB = codec
+	if codecA != "" {
+		c.codecA = codecA
+	}
+	if codecB != "" {
+		c.codecB = codecB
 	}
 }
 

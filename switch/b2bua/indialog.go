@@ -310,8 +310,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	}
 	c.chain.inDialog(res, back, fromA)
 	if isOffer && res.IsSuccess() && len(req.Body()) > 0 {
-		c.negotiated(fromA, req.Body(), back.Body())
-		c.negotiated(!fromA, out.Body(), res.Body())
+		c.negotiated(fromA, req.Body(), back.Body(), out.Body(), res.Body())
 	}
 	s.addServer(back)
 	if isOffer && res.IsSuccess() {
@@ -355,8 +354,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	c.awaitAck(from, tx, back, func(ack *sip.Request) {
 		if late {
 			body, _ := c.ackSDP(sideOf(fromA), ack)
-			c.negotiated(fromA, back.Body(), ack.Body())
-			c.negotiated(!fromA, res.Body(), body)
+			c.negotiated(fromA, back.Body(), ack.Body(), res.Body(), body)
 			s.sendAck(c, to, body)
 		}
 	})

@@ -213,8 +213,7 @@ func (c *Call) setup() {
 				body, ok := c.ackSDP(rtpproxyctl.Caller, ack)
 				// The gateway's own offer is not kept: the one the caller
 				// got stands for it.
-				c.negotiated(true, offerA, ack.Body())
-				c.negotiated(false, offerA, body)
+				c.negotiated(true, offerA, ack.Body(), offerA, body)
 				c.sw.sendAck(c, &b.leg, body)
 				if !ok {
 					c.end(outcomeMediaFailed())
@@ -627,8 +626,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	}
 	c.chain.reply(res, ok)
 	if way == earlyOffer {
-		c.negotiated(true, inA.Body(), ok.Body())
-		c.negotiated(false, offerB, res.Body())
+		c.negotiated(true, inA.Body(), ok.Body(), offerB, res.Body())
 	}
 	s.addServer(ok)
 	c.mu.Lock()
