@@ -69,6 +69,10 @@ type Journal struct {
 const (
 	journalName       = "connected.log"
 	journalCompactMin = 1 << 20 // never compact a log smaller than this
+	// journalGrowth is how much the log grows past its compacted size
+	// before the next compaction: each compaction rewrites the live set,
+	// so the rewriting costs 1/(journalGrowth-1) of the bytes appended.
+	journalGrowth = 4
 
 	entryConnected = 'C'
 	entryEnded     = 'E'
@@ -140,7 +144,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 			return nil, err
 		}
 	}
-	j.compactAt = max(journalCompactMin, 2*j.size)
+	j.compactAt = nextCompaction(j.size)
 	return j, nil
 }
 
@@ -432,10 +436,14 @@ func (j *Journal) flush(g *commitGroup) error {
 			// The old log is intact and still appended to: keep going.
 			j.log.Error("cannot compact the connected-calls journal", "err", err)
 		}
-		j.compactAt = max(journalCompactMin, 2*j.size)
+		j.compactAt = nextCompaction(j.size)
 	}
 	return nil
 }
+
+// nextCompaction is the log size at which the next compaction is due, for
+// a log of size bytes just compacted (or opened).
+func nextCompaction(size int64) int64 { return max(journalCompactMin, journalGrowth*size) }
 
 // compact writes the live set to a new log and renames it over the old one.
 // Entries appended concurrently land in the new log after the snapshot; a
@@ -444,6 +452,11 @@ func (j *Journal) compact() error {
 	j.mu.Lock()
 	var buf []byte
 	now := time.Now().UnixNano()
+	size := frameHeader + 1 // the touch
+	for _, payload := range j.live {
+		size += frameHeader + len(payload)
+	}
+	buf = make([]byte, 0, size)
 	for _, payload := range j.live {
 		j.seq++
 		buf = appendFrame(buf, j.seq, now, payload)
