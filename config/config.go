@@ -77,6 +77,13 @@ type SIP struct {
 	// Interfaces are named interfaces beside the default one that Listen
 	// and PublicAddress make (interfaces.go).
 	Interfaces []Interface `yaml:"interfaces"`
+	// ConnectionIdle is how long a TCP or TLS connection may carry no
+	// message, either way, before the switch closes it (default 1h, at
+	// least 1s): connections are reused per peer, and a peer that went
+	// away must not hold a socket forever. RFC 5626 keepalives (CRLF)
+	// count as traffic. A dialog whose connection was closed reaches its
+	// peer over a new one.
+	ConnectionIdle time.Duration `yaml:"connection_idle"`
 
 	listeners []Listener
 }
@@ -231,9 +238,17 @@ const MaxGatewayCPS = 10000
 // help: the called party itself is busy or declined.
 var DefaultHuntStop = []int{486, 600, 603}
 
+// DefaultConnectionIdle is sip.connection_idle when unset: longer than the
+// refresh of a default session timer (half of 1800 s), so a call's own
+// refreshes keep its connection.
+const DefaultConnectionIdle = time.Hour
+
 func (c *Config) applyDefaults() {
 	if c.SIP.UserAgent == "" {
 		c.SIP.UserAgent = "Tollgate"
+	}
+	if c.SIP.ConnectionIdle == 0 {
+		c.SIP.ConnectionIdle = DefaultConnectionIdle
 	}
 	if len(c.SIP.Listen) == 0 && len(c.SIP.Interfaces) == 0 {
 		c.SIP.Listen = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -170,6 +171,9 @@ func (v *validator) validate(c *Config) {
 	v.validateRegistration(&c.Registration)
 	if c.SIP.UDPSockets < 0 || c.SIP.UDPSockets > 64 {
 		v.addf("sip.udp_sockets", "%d: want 0 (one per CPU) to 64", c.SIP.UDPSockets)
+	}
+	if c.SIP.ConnectionIdle < time.Second {
+		v.addf("sip.connection_idle", "%v: want at least 1s", c.SIP.ConnectionIdle)
 	}
 	if c.Limits.MaxCalls < 0 {
 		v.addf("limits.max_calls", "must not be negative")

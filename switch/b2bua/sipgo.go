@@ -88,6 +88,7 @@ func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error
 		s.arrivals.note(p.Transport, p.LocalAddr, p.RemoteAddr)
 	}
 	if !strings.EqualFold(p.Transport, "udp") {
+		s.conns.saw(p.Transport, p.RemoteAddr)
 		return data, nil
 	}
 	reply, ok := sipcheck.Datagram(data)

@@ -35,8 +35,11 @@ import (
 type Switch struct {
 	// tls is SIP over TLS's certificate and CAs, swapped on reload.
 	tls atomic.Pointer[tlsState]
-	log *slog.Logger
-	cfg atomic.Pointer[config.Config] // file plus dbRoutes: what new calls read
+	// conns is when each TCP and TLS connection last carried a message
+	// (connidle.go).
+	conns connActivity
+	log   *slog.Logger
+	cfg   atomic.Pointer[config.Config] // file plus dbRoutes: what new calls read
 	// routesMu orders Reload and SetRoutes, each of which builds cfg from
 	// both the file's configuration and the database's routes.
 	routesMu sync.Mutex
@@ -287,6 +290,7 @@ func (s *Switch) Serve(ctx context.Context) error {
 	}
 	go s.sweepRegistrations(ctx)
 	go s.probe(ctx)
+	go s.sweepIdleConnections(ctx)
 	errc := make(chan error, len(serves))
 	for _, serve := range serves {
 		go func() { errc <- serve() }()
