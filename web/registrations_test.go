@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,59 @@ func TestAPIRegistrations(t *testing.T) {
 	}
 	if res := op.send(http.MethodDelete, "/api/v1/registrations/tg-0123456789abcdef0123"); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("second remove = %d", res.StatusCode)
+	}
+	if acts := strings.Join(e.auditActions(t), "\n"); !strings.Contains(acts, auditUnregister) {
+		t.Errorf("audit log lacks the removal:\n%s", acts)
+	}
+}
+
+// TestRegistrationsPage: every role sees the bindings (a user agent is
+// text, never markup); an operator removes one with the form, which needs
+// the CSRF token; a viewer gets no button and is refused the form.
+func TestRegistrationsPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "tg-00112233445566778899"
+	e.sw.mu.Lock()
+	e.sw.regs = []b2bua.RegistrationInfo{
+		{ID: id, AoR: "bob@example.net", Contact: "sip:bob@10.0.0.2:5062", Transport: "tcp",
+			Source: "198.51.100.9:50123", Expires: time.Now().Add(90 * time.Second), UserAgent: "<script>alert(1)</script>"},
+		{ID: "tg-99887766554433221100", AoR: "carol@example.net", Contact: "sip:carol@10.0.0.3", Transport: "udp",
+			Source: "198.51.100.10:5060", Expires: time.Now().Add(time.Minute), UserAgent: "Snom"},
+	}
+	e.sw.mu.Unlock()
+	viewer := e.login("viewer")
+	page := viewer.get("/registrations")
+	for _, want := range []string{"bob@example.net", "sip:bob@10.0.0.2:5062", "tcp 198.51.100.9:50123", "&lt;script&gt;", "carol@example.net"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("viewer's page lacks %q", want)
+		}
+	}
+	if strings.Contains(page.body, "<script>alert") || strings.Contains(page.body, "/remove") {
+		t.Fatal("viewer's page: the user agent as markup, or a remove button")
+	}
+	if res := viewer.post("/registrations/"+id+"/remove", nil); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("viewer remove = %d", res.StatusCode)
+	}
+	if page := viewer.get("/registrations?q=snom"); strings.Contains(page.body, "bob@") || !strings.Contains(page.body, "carol@") {
+		t.Fatal("filter by user agent")
+	}
+	op := e.login("operator")
+	if page := op.get("/registrations"); !strings.Contains(page.body, "/registrations/"+id+"/remove") {
+		t.Fatal("operator sees no remove button")
+	}
+	if res := op.post("/registrations/"+id+"/remove", url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("remove with a wrong CSRF token = %d", res.StatusCode)
+	}
+	if len(e.sw.Registrations()) != 2 {
+		t.Fatal("a refused form removed a registration")
+	}
+	if res := op.post("/registrations/"+id+"/remove", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove = %d", res.StatusCode)
+	}
+	page = op.get("/registrations")
+	if strings.Contains(page.body, "bob@example.net") || !strings.Contains(page.body, "removed") {
+		t.Fatal("after the removal: bob still listed, or no confirmation")
 	}
 	if acts := strings.Join(e.auditActions(t), "\n"); !strings.Contains(acts, auditUnregister) {
 		t.Errorf("audit log lacks the removal:\n%s", acts)

@@ -43,6 +43,8 @@ func (s *Server) routes() http.Handler {
 			r.Post("/account/password", s.changePasswordForm)
 			r.Get("/calls", s.callsPage)
 			r.With(s.role(roleOperator)).Post("/calls/{id}/kill", s.killCallForm)
+			r.Get("/registrations", s.registrationsPage)
+			r.With(s.role(roleOperator)).Post("/registrations/{id}/remove", s.unregisterForm)
 			r.Get("/cdrs", s.cdrsPage)
 			r.Get("/cdrs.csv", s.cdrsCSV)
 			r.Get("/cdrs/{id}", s.cdrPage)
