@@ -27,7 +27,7 @@ type Gateway struct {
 	ID        int64  `json:"id"`
 	Name      string `json:"name"`
 	Address   string `json:"address"`   // host:port
-	Transport string `json:"transport"` // udp or tcp
+	Transport string `json:"transport"` // udp, tcp or tls
 	UDPOnly   bool   `json:"udp_only"`
 	AuthUser  string `json:"auth_user"`
 	// AuthPassword is write-only: it is never read back out of the
@@ -152,9 +152,9 @@ func (g *Gateway) Validate() error {
 		errs["address"] = err.Error()
 	}
 	switch g.Transport {
-	case "udp", "tcp":
+	case "udp", "tcp", "tls":
 	default:
-		errs["transport"] = fmt.Sprintf("%q: want udp or tcp", g.Transport)
+		errs["transport"] = fmt.Sprintf("%q: want udp, tcp or tls", g.Transport)
 	}
 	if g.UDPOnly && g.Transport != "udp" {
 		errs["udp_only"] = "applies to udp gateways only"

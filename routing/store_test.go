@@ -66,7 +66,7 @@ func TestStoreAndActiveRoutes(t *testing.T) {
 	if !a.HasPassword || a.AuthPassword != "" {
 		t.Errorf("stored gateway %+v: want its password set and never read back", a)
 	}
-	b, err := s.CreateGateway(ctx, Gateway{Name: "b", Address: "127.0.0.1:5080", Transport: "tcp", Probe: true, MaxCalls: 30, MaxCPS: 2.5, Enabled: true})
+	b, err := s.CreateGateway(ctx, Gateway{Name: "b", Address: "127.0.0.1:5080", Transport: "tls", Probe: true, MaxCalls: 30, MaxCPS: 2.5, Enabled: true})
 	if err != nil || b.MaxCalls != 30 || b.MaxCPS != 2.5 {
 		t.Fatalf("gateway with a capacity: %v, stored %+v", err, b)
 	}
@@ -88,7 +88,8 @@ func TestStoreAndActiveRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(active) != 1 || len(active[0].Gateways) != 2 || active[0].Gateways[0].Address != "127.0.0.1:5080" || !active[0].Gateways[0].Probe || active[0].Gateways[1].Probe ||
+	if len(active) != 1 || len(active[0].Gateways) != 2 || active[0].Gateways[0].Address != "127.0.0.1:5080" || active[0].Gateways[0].Transport != "tls" ||
+		!active[0].Gateways[0].Probe || active[0].Gateways[1].Probe ||
 		active[0].Gateways[0].MaxCalls != 30 || active[0].Gateways[0].MaxCPS != 2.5 || active[0].Gateways[1].MaxCalls != 0 ||
 		active[0].Gateways[1].AuthPassword != "secret" || active[0].NoProgress != 2*time.Second {
 		t.Fatalf("active routes %+v", active)

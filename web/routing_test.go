@@ -60,8 +60,8 @@ func TestRoutingAPI(t *testing.T) {
 		t.Errorf("duplicate prefix = %d %s", r.StatusCode, r.body)
 	}
 	gid := "/api/v1/gateways/" + jsonInt(gw.ID)
-	if r := call(http.MethodPut, gid, `{"name": "carrier-a", "address": "127.0.0.1:5072", "auth_user": "u", "enabled": false}`); r.StatusCode != 200 ||
-		!strings.Contains(r.body, `"auth_password_set": true`) || !strings.Contains(r.body, `"enabled": false`) {
+	if r := call(http.MethodPut, gid, `{"name": "carrier-a", "address": "127.0.0.1:5072", "transport": "tls", "auth_user": "u", "enabled": false}`); r.StatusCode != 200 ||
+		!strings.Contains(r.body, `"auth_password_set": true`) || !strings.Contains(r.body, `"enabled": false`) || !strings.Contains(r.body, `"transport": "tls"`) {
 		t.Errorf("put gateway = %d %s", r.StatusCode, r.body)
 	}
 	if r := call(http.MethodDelete, gid, ""); r.StatusCode != http.StatusConflict {
