@@ -99,6 +99,21 @@ func TestIPv6AndMixedFamilies(t *testing.T) {
 			if err != nil || re[0] != toA[0] {
 				t.Fatalf("callee re-INVITE: %v %v, want %v", re, err, toA[0])
 			}
+			// A hold from the caller reaches the callee as the hold
+			// address of the callee's family.
+			hold := streamToward(a, tc.callee)
+			hold[0].Addr = netip.IPv4Unspecified()
+			if tc.caller.Is6() {
+				hold[0].Addr = netip.IPv6Unspecified()
+			}
+			held, err := m.Offer(opCtx(t), rtpproxyctl.Caller, hold)
+			want := rtpproxyctl.Endpoint{Addr: netip.IPv4Unspecified(), Port: toB[0].Port}
+			if tc.callee.Is6() {
+				want.Addr = netip.IPv6Unspecified()
+			}
+			if err != nil || held[0] != want {
+				t.Fatalf("hold: %v %v, want %v", held, err, want)
+			}
 			st, err := m.Delete(opCtx(t))
 			if err != nil {
 				t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -136,7 +137,7 @@ func (s *Session) keepSettings(from Side, streams []Stream, cause error) ([]Endp
 		}
 		out[i] = ss.last[to]
 		if st.Addr.IsUnspecified() && !s.pool.cfg.AnchorHold {
-			out[i].Addr = st.Addr
+			out[i].Addr = holdAddr(out[i].Addr)
 		}
 	}
 	s.pool.log.Warn("rtpproxy not answering, call keeps its media settings", "call_id", s.d.CallID, "relay", s.relay.cfg.Address)
@@ -204,7 +205,7 @@ func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, stream
 			ss.clock = st.ClockRate
 		}
 		if st.Addr.IsUnspecified() && !s.pool.cfg.AnchorHold {
-			ep.Addr = st.Addr
+			ep.Addr = holdAddr(ep.Addr)
 		}
 		out[i] = ep
 	}
@@ -434,3 +435,13 @@ func (st *Stats) flow(from Side) *cdr.RTPStats {
 }
 
 var _ MediaRelay = (*Session)(nil)
+
+// holdAddr is the RFC 2543 hold address (0.0.0.0, or :: for IPv6) in the
+// family of the relay's endpoint ep, which is the family of the party the
+// SDP goes to: a caller's 0.0.0.0 reaches an IPv6 gateway as ::.
+func holdAddr(ep netip.Addr) netip.Addr {
+	if ep.Is6() && !ep.Is4In6() {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
