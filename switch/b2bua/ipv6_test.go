@@ -144,6 +144,23 @@ func familyCall(t *testing.T, callerHost, gwHost, media string, anchored bool) {
 			t.Errorf("re-INVITE moved the caller's relay port: %v, was %v", got, callerTo)
 		}
 		exchange(t, caller.rtp, gw.rtp, callerTo, gwTo, 10)
+		// The caller holds with the unspecified address of its family:
+		// the gateway gets that of its own, and the same o= line as in
+		// the INVITE (RFC 3264: o= does not change within the session).
+		callerIP := netip.MustParseAddr(callerHost)
+		held := netip.IPv4Unspecified()
+		if callerIP.Is6() {
+			held = netip.IPv6Unspecified()
+		}
+		reinviteFromCaller(t, ctx, ds, heldSDP(callerIP, held, caller.rtp.port(), "sendonly"))
+		hold := lastReINVITE(t, gw.peer).Body()
+		wantHold := "c=IN IP4 0.0.0.0\r\n"
+		if strings.Contains(gwHost, ":") {
+			wantHold = "c=IN IP6 ::\r\n"
+		}
+		if originLine(hold) != originLine(toCaller) || !strings.Contains(string(hold), wantHold) {
+			t.Errorf("hold the gateway got:\n%s\nwant %q and the o= line of\n%s", hold, wantHold, toCaller)
+		}
 	}
 	if err := ds.Bye(ctx); err != nil {
 		t.Fatal(err)
@@ -192,4 +209,14 @@ func lastReINVITE(t *testing.T, p *peer) *sip.Request {
 	}
 	t.Fatalf("%s received no re-INVITE", p.name)
 	return nil
+}
+
+// originLine is the o= line of an SDP.
+func originLine(body []byte) string {
+	for _, l := range strings.Split(string(body), "\r\n") {
+		if strings.HasPrefix(l, "o=") {
+			return l
+		}
+	}
+	return ""
 }

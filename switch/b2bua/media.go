@@ -38,6 +38,11 @@ type callMedia struct {
 	// other family is anchored again for this one (docs/ipv6.md).
 	offerFamily netip.Addr
 	gateway     netip.Addr
+	// origin is, per side an SDP goes to, the relay address the last
+	// SDP toward it got: a hold (whose endpoint is 0.0.0.0 or ::) moved
+	// to that side's family gets it in o= too, so that o= stays the
+	// same across the call's offers.
+	origin [2]netip.Addr
 }
 
 type mediaOp uint8
@@ -278,8 +283,9 @@ func (c *Call) anchorFor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]
 	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
 	defer cancel()
 	c.mu.Lock()
-	relay, chain := c.media.relay, c.chain
-	toward := c.media.gateway
+	m := c.media
+	relay, chain := m.relay, c.chain
+	toward := m.gateway
 	if from == rtpproxyctl.Callee {
 		toward, _ = netip.ParseAddr(c.srcIP)
 	}
@@ -316,6 +322,19 @@ func (c *Call) anchorFor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]
 			break
 		}
 	}
+	to := rtpproxyctl.Caller
+	if from == rtpproxyctl.Caller {
+		to = rtpproxyctl.Callee
+	}
+	c.mu.Lock()
+	switch {
+	case !first.IsValid():
+	case first.IsUnspecified():
+		sd.MoveOrigin(m.origin[to])
+	default:
+		m.origin[to] = first
+	}
+	c.mu.Unlock()
 	return body.With(sd.Bytes()), first, nil
 }
 

@@ -104,13 +104,21 @@ func (e *rtpEnd) sdp(direction string) string {
 // mediaSDPOn is an audio SDP for addr and port, in addr's family (its o=,
 // c= and a=rtcp lines).
 func mediaSDPOn(addr netip.Addr, port int, direction string) string {
-	fam := "IP4"
-	if addr.Is6() {
-		fam = "IP6"
+	return heldSDP(addr, addr, port, direction)
+}
+
+// heldSDP is mediaSDPOn whose media address (c=, a=rtcp) is media, which
+// may be the hold address 0.0.0.0 or ::, while o= keeps origin.
+func heldSDP(origin, media netip.Addr, port int, direction string) string {
+	fam := func(a netip.Addr) string {
+		if a.Is6() {
+			return "IP6 " + a.String()
+		}
+		return "IP4 " + a.String()
 	}
-	return fmt.Sprintf("v=0\r\no=- %d 1 IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0 101\r\na=rtcp:%d IN %s %s\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n",
-		port, fam, addr, fam, addr, port, port+1, fam, addr, direction)
+	return fmt.Sprintf("v=0\r\no=- %d 1 IN %s\r\ns=-\r\nc=IN %s\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 101\r\na=rtcp:%d IN %s\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n",
+		port, fam(origin), fam(media), port, port+1, fam(media), direction)
 }
 
 // payload is the 160 bytes of audio of packet seq: a pattern the receiver

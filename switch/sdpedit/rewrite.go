@@ -51,7 +51,7 @@ func (s *SDP) Rewrite(eps []Endpoint) error {
 		return nil
 	}
 	if was.IsValid() && was.Is4() != sess.Is4() && !sess.IsUnspecified() {
-		s.originFamily(sess)
+		s.MoveOrigin(sess)
 	}
 	if s.conn >= 0 && sess != s.connAddr {
 		s.detachSessionConn(eps)
@@ -125,10 +125,16 @@ func (s *SDP) connAnchor(m *media) int {
 	return m.start
 }
 
-// originFamily points the o= line at addr when its address is of the
-// other family; a malformed o= line, or one of an unknown address type,
-// is left as it is.
-func (s *SDP) originFamily(addr netip.Addr) {
+// MoveOrigin points the o= line at addr when its address is of the other
+// family (Rewrite does it for the endpoints' address; a switch does it for
+// a hold, whose endpoint is 0.0.0.0 or ::, with the address the earlier
+// SDPs of the call got, so that o= stays the same across offers as RFC
+// 3264 wants). An invalid or unspecified addr, a malformed o= line, or one
+// of an unknown address type, is left as it is.
+func (s *SDP) MoveOrigin(addr netip.Addr) {
+	if !addr.IsValid() || addr.IsUnspecified() {
+		return
+	}
 	end := len(s.lines)
 	if len(s.media) > 0 {
 		end = s.media[0].start

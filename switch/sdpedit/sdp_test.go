@@ -391,4 +391,13 @@ func TestRewriteFamilyChangeMovesOrigin(t *testing.T) {
 			t.Errorf("%v: o= changed:\n%s", ep.Addr, s.String())
 		}
 	}
+	// The hold moved by hand to the address the call's other SDPs got.
+	hold := mustParse(t, v4)
+	if err := hold.Rewrite([]Endpoint{{Addr: netip.IPv6Unspecified(), Port: 30000}}); err != nil {
+		t.Fatal(err)
+	}
+	hold.MoveOrigin(r6)
+	if got := hold.String(); !strings.Contains(got, "o=alice 7 2 IN IP6 2001:db8::1\r\n") || !strings.Contains(got, "c=IN IP6 ::\r\n") {
+		t.Errorf("hold:\n%s", got)
+	}
 }
