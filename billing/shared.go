@@ -206,6 +206,13 @@ func (s *SharedLimits) health(err error) {
 	s.log.Info("redis answering again: shared limits held cluster-wide")
 }
 
+// LiveNodes names the nodes whose last heartbeat is more recent than
+// deadAfter: the cluster as the limits see it.
+func LiveNodes(ctx context.Context, rdb redis.UniversalClient, deadAfter time.Duration) ([]string, error) {
+	since := strconv.FormatInt(time.Now().Add(-deadAfter).UnixMilli(), 10)
+	return rdb.ZRangeByScore(ctx, keyNodes, &redis.ZRangeBy{Min: since, Max: "+inf"}).Result()
+}
+
 func (s *SharedLimits) aliveSince(now time.Time) string {
 	return strconv.FormatInt(now.Add(-s.cfg.DeadAfter).UnixMilli(), 10)
 }
