@@ -10,12 +10,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tollgate/tollgate/cluster"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
 // callView is one active call as the UI and the API show it.
 type callView struct {
 	ID          string    `json:"id"`
+	Node        string    `json:"node,omitempty"` // the cluster node holding it; "" on a single server
 	Caller      string    `json:"caller"`
 	Called      string    `json:"called"`
 	Source      string    `json:"source"`
@@ -33,18 +35,79 @@ type callView struct {
 	Age         string    `json:"-"`
 }
 
+// nodeView is one cluster node's health and load as the UI and the API
+// show it.
+type nodeView struct {
+	Name           string  `json:"node"`
+	Admission      string  `json:"admission"` // admitting, draining, shutting down; "" when it did not answer
+	Calls          int     `json:"calls"`
+	CallsPerSecond float64 `json:"calls_per_second"`
+	Error          string  `json:"error,omitempty"`
+}
+
+func nodeViews(nodes []cluster.Node) []nodeView {
+	out := make([]nodeView, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, nodeView{Name: n.Name, Admission: n.Admission, Calls: n.Calls,
+			CallsPerSecond: n.CallsPerSecond, Error: n.Error})
+	}
+	return out
+}
+
+// clusterCallLimit is how many calls each node lists at most for one
+// page: the newest, enough for an operator looking for one, and a bound on
+// what a node with 100,000 calls up sends for each refresh.
+const clusterCallLimit = 500
+
+// callList is the calls up, on this node or, in a cluster, on every node.
+type callList struct {
+	Calls []callView
+	Nodes []nodeView // nil on a single server
+	// Warning says the other nodes could not be asked (Redis away): the
+	// list is this node's alone.
+	Warning string
+}
+
 // activeCalls lists the calls up, newest first, keeping those any of
 // whose caller, called number, account, source, route, gateway, media
-// relay, codec or ID contains q.
-func (s *Server) activeCalls(q string) []callView {
-	now := time.Now()
+// relay, codec or ID contains q: this node's, or every node's in a
+// cluster.
+func (s *Server) activeCalls(ctx context.Context, q string) callList {
 	q = strings.ToLower(strings.TrimSpace(q))
-	var out []callView
-	for _, c := range s.sw.Snapshot() {
-		if q != "" && !matches(c, q) {
-			continue
+	if s.opt.Cluster != nil {
+		nodes, err := s.opt.Cluster.List(ctx, q, clusterCallLimit)
+		if err == nil {
+			l := callList{Nodes: nodeViews(nodes)}
+			for _, n := range nodes {
+				l.Calls = append(l.Calls, callViews(n.Name, n.Listed)...)
+			}
+			slices.SortFunc(l.Calls, func(a, b callView) int { return b.Setup.Compare(a.Setup) })
+			return l
 		}
-		v := callView{ID: c.ID, Caller: c.Caller, Called: c.Called, Source: c.Source, Route: c.Route,
+		s.log.Warn("cluster view unavailable; showing this node's calls", "error", err)
+		return callList{Calls: s.localCalls(q, s.opt.Cluster.Node()),
+			Warning: "The other nodes could not be asked (" + err.Error() + "): these are this node's calls only."}
+	}
+	return callList{Calls: s.localCalls(q, "")}
+}
+
+func (s *Server) localCalls(q, node string) []callView {
+	var mine []b2bua.CallInfo
+	for _, c := range s.sw.Snapshot() {
+		if q == "" || cluster.Matches(c, q) {
+			mine = append(mine, c)
+		}
+	}
+	out := callViews(node, mine)
+	slices.SortFunc(out, func(a, b callView) int { return b.Setup.Compare(a.Setup) })
+	return out
+}
+
+func callViews(node string, calls []b2bua.CallInfo) []callView {
+	now := time.Now()
+	out := make([]callView, 0, len(calls))
+	for _, c := range calls {
+		v := callView{ID: c.ID, Node: node, Caller: c.Caller, Called: c.Called, Source: c.Source, Route: c.Route,
 			Gateway: c.Gateway, Account: c.Account, MediaRelay: c.MediaRelay, Codec: c.Codec, State: c.State, Attempts: c.Attempts, Setup: c.Setup, Connect: c.Connect,
 			Age: durText(now.Sub(c.Setup)), Duration: "—"}
 		if !c.Connect.IsZero() {
@@ -54,43 +117,46 @@ func (s *Server) activeCalls(q string) []callView {
 		}
 		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b callView) int { return b.Setup.Compare(a.Setup) })
 	return out
-}
-
-func matches(c b2bua.CallInfo, q string) bool {
-	for _, f := range []string{c.ID, c.Caller, c.Called, c.Account, c.Source, c.Route, c.Gateway, c.MediaRelay, c.Codec} {
-		if strings.Contains(strings.ToLower(f), q) {
-			return true
-		}
-	}
-	return false
 }
 
 type callsView struct {
 	Q       string
-	Calls   []callView
+	List    callList
+	Cluster bool
 	CanKill bool
 }
 
 func (s *Server) callsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query().Get("q")
-	s.render(w, r, http.StatusOK, "calls", callsView{Q: q, Calls: s.activeCalls(q), CanKill: who(r.Context()).Role.atLeast(roleOperator)})
+	s.render(w, r, http.StatusOK, "calls", callsView{Q: q, List: s.activeCalls(r.Context(), q), Cluster: s.opt.Cluster != nil,
+		CanKill: who(r.Context()).Role.atLeast(roleOperator)})
 }
 
 func (s *Server) apiCalls(w http.ResponseWriter, r *http.Request) {
-	calls := s.activeCalls(r.URL.Query().Get("q"))
-	if calls == nil {
-		calls = []callView{}
+	l := s.activeCalls(r.Context(), r.URL.Query().Get("q"))
+	if l.Calls == nil {
+		l.Calls = []callView{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"calls": calls, "count": len(calls)})
+	body := map[string]any{"calls": l.Calls, "count": len(l.Calls)}
+	if l.Nodes != nil {
+		body["nodes"] = l.Nodes
+	}
+	if l.Warning != "" {
+		body["warning"] = l.Warning
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
-// kill hangs a call up and audits it; it returns the HTTP status.
-func (s *Server) kill(r *http.Request) (int, string) {
+// kill hangs a call up, on this node or, named by node, on another node of
+// the cluster, and audits it; it returns the HTTP status.
+func (s *Server) kill(r *http.Request, node string) (int, string) {
 	id := chi.URLParam(r, "id")
 	if !validCallID(id) {
 		return http.StatusBadRequest, "bad call id"
+	}
+	if node != "" && (s.opt.Cluster == nil || node != s.opt.Cluster.Node()) {
+		return s.killElsewhere(r, node, id)
 	}
 	var desc string
 	for _, c := range s.sw.Snapshot() {
@@ -107,6 +173,44 @@ func (s *Server) kill(r *http.Request) (int, string) {
 	}
 	s.auditReq(r, auditCallKill, id, desc)
 	return http.StatusOK, "call " + id + " killed"
+}
+
+// killElsewhere asks node to hang up its call id; the kill is audited
+// here, where the operator asked, naming the node.
+func (s *Server) killElsewhere(r *http.Request, node, id string) (int, string) {
+	if s.opt.Cluster == nil {
+		return http.StatusBadRequest, "node: this server is not in a cluster"
+	}
+	if !validNodeName(node) {
+		return http.StatusBadRequest, "bad node name"
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	switch err := s.opt.Cluster.Kill(ctx, node, id); {
+	case errors.Is(err, b2bua.ErrNoSuchCall):
+		return http.StatusNotFound, "no such call on " + node + " (it may have ended)"
+	case errors.Is(err, cluster.ErrNoNode):
+		return http.StatusNotFound, "node " + node + " does not answer"
+	case err != nil:
+		s.log.Error("kill call on another node", "node", node, "id", id, "error", err)
+		return http.StatusBadGateway, "the call could not be killed on " + node
+	}
+	s.auditReq(r, auditCallKill, id, "on node "+node)
+	return http.StatusOK, "call " + id + " killed on " + node
+}
+
+// validNodeName accepts what config allows for cluster.node, so junk never
+// reaches Redis or the audit log.
+func validNodeName(n string) bool {
+	if n == "" || len(n) > 63 {
+		return false
+	}
+	for _, c := range n {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // validCallID accepts what the switch's IDs look like (UUIDs), so junk
@@ -131,7 +235,7 @@ func validCallID(id string) bool {
 }
 
 func (s *Server) killCallForm(w http.ResponseWriter, r *http.Request) {
-	code, msg := s.kill(r)
+	code, msg := s.kill(r, r.FormValue("node"))
 	if code != http.StatusOK && code != http.StatusNotFound {
 		s.fail(w, r, code, msg)
 		return
@@ -165,7 +269,7 @@ func (s *Server) apiCallDTMF(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiKillCall(w http.ResponseWriter, r *http.Request) {
-	code, msg := s.kill(r)
+	code, msg := s.kill(r, r.URL.Query().Get("node"))
 	if code != http.StatusOK {
 		s.fail(w, r, code, msg)
 		return

@@ -99,6 +99,10 @@ type liveStats struct {
 	Series   []sample       `json:"series"`
 	CDR      *callStats     `json:"cdr,omitempty"`
 	CDRError string         `json:"cdr_error,omitempty"`
+	// Nodes are the load and health of every node of a cluster (absent on
+	// a single server), ClusterError why they could not be asked.
+	Nodes        []nodeView `json:"nodes,omitempty"`
+	ClusterError string     `json:"cluster_error,omitempty"`
 }
 
 func (s *Server) live(ctx context.Context, minutes int, window time.Duration) liveStats {
@@ -112,6 +116,15 @@ func (s *Server) live(ctx context.Context, minutes int, window time.Duration) li
 	}
 	if ls.Series == nil {
 		ls.Series = []sample{}
+	}
+	if s.opt.Cluster != nil {
+		// Health and load only: no node lists a call for the dashboard.
+		if nodes, err := s.opt.Cluster.List(ctx, "", 0); err != nil {
+			s.log.Warn("cluster view unavailable", "error", err)
+			ls.ClusterError = "The other cluster nodes could not be asked."
+		} else {
+			ls.Nodes = nodeViews(nodes)
+		}
 	}
 	if window > 0 {
 		cs, err := s.cdrStats(ctx, window)

@@ -36,6 +36,13 @@ type fakeSwitch struct {
 	stats b2bua.Stats
 	cfg   *config.Config
 	regs  []b2bua.RegistrationInfo
+	adm   b2bua.Admission
+}
+
+func (f *fakeSwitch) Admission() b2bua.Admission {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.adm
 }
 
 func (f *fakeSwitch) Snapshot() []b2bua.CallInfo {

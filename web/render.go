@@ -25,18 +25,25 @@ var staticFiles embed.FS
 type pages struct{ t map[string]*template.Template }
 
 var funcs = template.FuncMap{
-	"since":      sinceText,
-	"dur":        durText,
-	"ms":         func(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) },
-	"mib":        func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
-	"ts":         tsText,
-	"codeCls":    codeClass,
-	"stateCls":   stateClass,
-	"outcomeCls": outcomeClass,
-	"words":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-	"latency":    latencyText,
-	"radiusCls":  radiusClass,
-	"q":          urlQueryEscape,
+	"since":    sinceText,
+	"dur":      durText,
+	"ms":       func(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) },
+	"mib":      func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
+	"ts":       tsText,
+	"codeCls":  codeClass,
+	"stateCls": stateClass,
+	"admissionCls": func(a string) string {
+		if a == "admitting" {
+			return "ok"
+		}
+		return "warn"
+	},
+	"clusterCallLimit": func() int { return clusterCallLimit },
+	"outcomeCls":       outcomeClass,
+	"words":            func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"latency":          latencyText,
+	"radiusCls":        radiusClass,
+	"q":                urlQueryEscape,
 }
 
 func loadPages() (*pages, error) {

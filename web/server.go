@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/billing"
 	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/cluster"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/routing"
 	"github.com/tollgate/tollgate/rtpproxyctl"
@@ -92,6 +93,19 @@ type Options struct {
 	// the series of several Tollgates stay apart wherever they are gathered;
 	// no label when empty.
 	Node string
+	// Cluster shows the calls and health of every node of a cluster and
+	// kills a call on any of them (*cluster.Peers satisfies it); nil on a
+	// single server, whose pages show its own calls.
+	Cluster Cluster
+}
+
+// Cluster is the UI's view of the other nodes.
+type Cluster interface {
+	Node() string
+	// List returns every node's health and its calls matching q, at most
+	// limit per node.
+	List(ctx context.Context, q string, limit int) ([]cluster.Node, error)
+	Kill(ctx context.Context, node, id string) error
 }
 
 // Server is the web server's handler and its background state.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/cluster"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
@@ -18,9 +19,14 @@ import (
 // a certificate that does not load fails the start: a process running on
 // without the UI it was configured with looks healthy to systemd and to
 // its operator, who then finds no UI.
+//
+// In a cluster (cluster.redis) the node also answers the other nodes'
+// questions about its calls and health, even with its own UI disabled, so
+// that every node's UI shows the whole cluster.
 func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Switch, records *cdrPipe, media *media, radius *radius, dynauth *aaa.DynAuthServer, log *slog.Logger) (func(), error) {
+	peers, stopPeers := startPeers(ctx, cfg.Cluster, sw, log)
 	if cfg.Web.Disable {
-		return func() {}, nil
+		return stopPeers, nil
 	}
 	o := web.Options{
 		Log: log, Switch: sw, DB: records.pool, Web: cfg.Web, Node: cfg.Cluster.Node,
@@ -34,6 +40,9 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 			sw.Reload(c)
 			return nil
 		},
+	}
+	if peers != nil {
+		o.Cluster = peers
 	}
 	o.LimitRefusals = radius.LimitRefusals
 	if radius.queue != nil {
@@ -59,11 +68,13 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 	}
 	srv, err := web.New(o)
 	if err != nil {
+		stopPeers()
 		return nil, err
 	}
 	ln, err := web.Listen(cfg.Web.Listen, cfg.Web.TLSCert, cfg.Web.TLSKey)
 	if err != nil {
 		srv.Close()
+		stopPeers()
 		return nil, err
 	}
 	log.Info("web UI listening", "address", ln.Addr().String(), "tls", cfg.Web.TLSCert != "")
@@ -86,5 +97,20 @@ func startWeb(ctx context.Context, cfg *config.Config, path string, sw *b2bua.Sw
 		cancel()
 		<-done
 		srv.Close()
+		stopPeers()
 	}, nil
+}
+
+// startPeers runs this node's side of the cluster view (package cluster)
+// when cluster.redis is configured; nil without.
+func startPeers(ctx context.Context, c config.Cluster, sw *b2bua.Switch, log *slog.Logger) (*cluster.Peers, func()) {
+	if !c.Shared() {
+		return nil, func() {}
+	}
+	rdb := newRedis(c)
+	p := cluster.New(sw, cluster.Options{Redis: rdb, Node: c.Node, DeadAfter: c.DeadAfter, Logger: log})
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	return p, func() { cancel(); <-done; rdb.Close() }
 }

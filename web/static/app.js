@@ -103,13 +103,15 @@
         const e = document.querySelector('#limit-refusals [data-limit="' + l.limit + '"]');
         if (e) e.textContent = l.calls;
       }
+      if (st.nodes) nodeRows(st.nodes);
       const ov = document.getElementById("c-overload");
       if (ov) ov.textContent = st.calls_refused;
     } catch (e) { console.warn(e); }
   }
 
-  function callRow(c, canKill) {
+  function callRow(c, canKill, inCluster) {
     const tr = el("tr", { "data-id": c.id });
+    if (inCluster) tr.appendChild(el("td", {}, c.node || ""));
     const cells = [[c.caller], [c.called], [c.account], [c.source, "mono"], [c.route], [c.gateway, "mono"], [c.media_relay], [c.codec]];
     for (const [v, cls] of cells) tr.appendChild(el("td", cls ? { class: cls } : {}, v));
     const st = el("td");
@@ -123,11 +125,30 @@
     if (canKill) {
       const f = el("form", { method: "post", action: "/calls/" + c.id + "/kill", class: "inline kill" });
       f.appendChild(el("input", { type: "hidden", name: "csrf", value: csrf }));
+      if (c.node) f.appendChild(el("input", { type: "hidden", name: "node", value: c.node }));
       f.appendChild(el("button", { type: "submit", class: "danger small" }, "Kill"));
       act.appendChild(f);
     }
     tr.appendChild(act);
     return tr;
+  }
+
+  // nodeRows refreshes the cluster's nodes table (calls page, dashboard).
+  function nodeRows(nodes) {
+    const t = document.getElementById("nodes");
+    if (!t) return;
+    t.tBodies[0].replaceChildren(...nodes.map(n => {
+      const tr = el("tr", { "data-node": n.node });
+      tr.appendChild(el("td", {}, n.node));
+      const adm = el("td");
+      if (n.error) adm.appendChild(el("span", { class: "state bad" }, "no answer"));
+      else adm.appendChild(el("span", { class: "state " + (n.admission === "admitting" ? "ok" : "warn") }, n.admission));
+      tr.appendChild(adm);
+      tr.appendChild(el("td", { class: "num" }, String(n.calls)));
+      tr.appendChild(el("td", { class: "num" }, n.calls_per_second.toFixed(1)));
+      tr.appendChild(el("td", { class: "muted small" }, n.error || ""));
+      return tr;
+    }));
   }
 
   async function calls() {
@@ -136,10 +157,12 @@
     try {
       const r = await getJSON("/api/v1/calls?q=" + encodeURIComponent(q));
       const canKill = table.dataset.canKill === "true";
-      const rows = r.calls.map(c => callRow(c, canKill));
+      const inCluster = table.dataset.cluster === "true";
+      const rows = r.calls.map(c => callRow(c, canKill, inCluster));
+      if (r.nodes) nodeRows(r.nodes);
       if (!rows.length) {
         const tr = el("tr", { class: "empty" });
-        tr.appendChild(el("td", { colspan: "13", class: "muted" }, "No calls up."));
+        tr.appendChild(el("td", { colspan: "14", class: "muted" }, "No calls up."));
         rows.push(tr);
       }
       table.tBodies[0].replaceChildren(...rows);
