@@ -61,6 +61,7 @@ type leg struct {
 	ptime   int      // z modifier, accepted and stored only
 	formats formats  // payload formats from a T sub-command, for transcoding
 	shape   shaping  // RTP options from an O sub-command, and their state
+	rtt     rttState // round trip to the party, from the RTCP it sends (rtcp.go)
 }
 
 // setRemote applies an address from signalling (U/L). An address learned

@@ -329,6 +329,9 @@ func (l *loop) serve(m *msock) {
 		if o == nil {
 			continue
 		}
+		if m.kind == kindRTCP {
+			s.noteRTCP(m.leg, buf, now)
+		}
 		shaped := m.kind == kindRTP && s.legs[m.leg].shapes()
 		if shaped && !s.admit(m.leg, buf, &l.h, valid, now) {
 			pp := &s.legs[m.leg].pipes[kindRTP]

@@ -3,6 +3,7 @@ package relay
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxReply is rtpproxy's reply buffer; G and Q replies beyond it fail.
@@ -134,6 +135,8 @@ func (s *session) counter(name string, idx int) string {
 		return u(ina.pipes[kindRTP].nbytes)
 	case counterBytesIno:
 		return u(ino.pipes[kindRTP].nbytes)
+	case counterRTTIna:
+		return ina.rtt.counter()
 	}
 	return optCounter(name, ina, ino)
 }
@@ -248,6 +251,11 @@ type DirectionStats struct {
 	DTMF     string
 	Limited  uint64
 	Filtered uint64
+	// RTCPPackets and RTCPRelayed are the RTCP packets received from the
+	// party and forwarded; RTT the mean round trip to it measured from them
+	// (rtcp.go), 0 before any.
+	RTCPPackets, RTCPRelayed uint64
+	RTT                      time.Duration
 }
 
 // SessionStats are the counters of one media session (one m= line), for
@@ -289,5 +297,6 @@ func (l *leg) direction() DirectionStats {
 		Expected: l.rtpa.expected(), Lost: l.rtpa.lost(),
 		JitterMs: l.rtpa.jitterMs(), MaxJitterMs: l.rtpa.jitterMaxMs(), OnHold: l.hold,
 		DTMF: l.shape.dtmf.String(), Limited: l.shape.nlimited, Filtered: l.shape.nfiltered,
+		RTCPPackets: l.pipes[kindRTCP].npkts, RTCPRelayed: l.pipes[kindRTCP].nrelayed, RTT: l.rtt.mean(),
 	}
 }
