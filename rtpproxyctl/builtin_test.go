@@ -118,7 +118,7 @@ func TestClientAgainstBuiltinRelay(t *testing.T) {
 		t.Run(control, func(t *testing.T) {
 			r, p, _ := builtinPool(t, 40, 0, control)
 			if st := p.Status()[0]; !st.InUse || st.Features != (rtpproxyctl.Features{Codecs: true, Query: true, Notify: true, QueryDelete: true,
-				NamedQuery: true, Loss: true, Jitter: true, Bytes: true, Transcode: true, RTPOpts: true, DTMF: true}) {
+				NamedQuery: true, Loss: true, Jitter: true, Bytes: true, Transcode: true, RTPOpts: true, DTMF: true, RTT: true}) {
 				t.Fatalf("relay status %+v", st)
 			}
 			a, b := listen(t), listen(t)

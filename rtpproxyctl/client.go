@@ -38,6 +38,8 @@ const (
 	// capDTMF is Tollgate's relay's DTMF interworking: the O token
 	// dtmf_notify and the E sub-command of Q (rtpproxyctl/relay's README).
 	capDTMF = "tollgate_dtmf"
+	// capRTT is Tollgate's relay's RTCP round trip per party (tg_rtt_ina).
+	capRTT = "tollgate_rtt"
 )
 
 // Features are what VF probing found a relay supports.
@@ -53,11 +55,12 @@ type Features struct {
 	Transcode   bool // the T sub-command: a Tollgate relay (VF tollgate_transcode)
 	RTPOpts     bool // the O sub-command: a Tollgate relay (VF tollgate_rtpopts)
 	DTMF        bool // dtmf_notify and Q ... && E: a Tollgate relay (VF tollgate_dtmf)
+	RTT         bool // tg_rtt_ina, the RTCP round trip: a Tollgate relay (VF tollgate_rtt)
 }
 
 // flows reports whether a named Q brings more than the plain one: the
 // per-direction loss, jitter or bytes the CDR records.
-func (f Features) flows() bool { return f.NamedQuery && (f.Loss || f.Jitter || f.Bytes) }
+func (f Features) flows() bool { return f.NamedQuery && (f.Loss || f.Jitter || f.Bytes || f.RTT) }
 
 // ErrUnsupported is returned by Probe for a relay that does not speak the
 // protocol version Tollgate needs (V 20040107 and VF 20050322, as Kamailio).
@@ -136,7 +139,7 @@ func (c *Client) Probe(ctx context.Context) error {
 		dst  *bool
 	}{{capMediaNumbers, nil}, {capCodecs, &f.Codecs}, {capQuery, &f.Query}, {capNotify, &f.Notify},
 		{capQueryDelete, &f.QueryDelete}, {capNamedQuery, &f.NamedQuery}, {capLoss, &f.Loss}, {capJitter, &f.Jitter},
-		{capBytes, &f.Bytes}, {capTranscode, &f.Transcode}, {capRTPOpts, &f.RTPOpts}, {capDTMF, &f.DTMF}} {
+		{capBytes, &f.Bytes}, {capTranscode, &f.Transcode}, {capRTPOpts, &f.RTPOpts}, {capDTMF, &f.DTMF}, {capRTT, &f.RTT}} {
 		ok, err := c.supports(ctx, p.date)
 		if err != nil {
 			return fmt.Errorf("rtpproxy %s: VF %s: %w", c.address, p.date, err)
@@ -366,6 +369,9 @@ func (c *Client) QueryFlow(ctx context.Context, callID, fromTag, toTag string, d
 	}
 	if f.Bytes {
 		b.WriteString(" " + counterBytes)
+	}
+	if f.RTT {
+		b.WriteString(" " + counterRTT)
 	}
 	fused := del && f.QueryDelete
 	if fused {

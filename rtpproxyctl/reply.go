@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Errors a relay operation can return; compare with errors.Is.
@@ -114,10 +115,13 @@ type Counters struct {
 	// the stream, in RTP timestamp units (rtpproxy's unit): 0 when the
 	// relay does not know the payload type's clock.
 	JitterA float64
-	// Which of BytesA, LostA and JitterA the relay answered: a named Q
-	// asks only for what the relay keeps, and the others are unknown, not
-	// zero.
-	HasBytes, HasLost, HasJitter bool
+	// RTTA is the mean RTCP round trip between the relay and A (Tollgate's
+	// relay only), when it measured one.
+	RTTA time.Duration
+	// Which of BytesA, LostA, JitterA and RTTA the relay answered: a named
+	// Q asks only for what the relay keeps, and the others are unknown,
+	// not zero.
+	HasBytes, HasLost, HasJitter, HasRTT bool
 }
 
 // Counter names a named Q asks for besides the plain five.
@@ -125,6 +129,7 @@ const (
 	counterLost   = "rtpa_nlost"
 	counterJitter = "rtpa_javg"
 	counterBytes  = "tg_nbytes_ina" // Tollgate's relay only (capBytes)
+	counterRTT    = "tg_rtt_ina"    // Tollgate's relay only (capRTT): µs, "-" when none measured
 )
 
 // ParseNamedCounters parses a Qv reply to QueryFlow: "name=value" pairs,
@@ -165,6 +170,15 @@ func ParseNamedCounters(body string) (c Counters, subFailed bool, err error) {
 			if c.TTL, err = strconv.Atoi(v); err != nil {
 				return bad()
 			}
+		case counterRTT:
+			if v == "-" {
+				break
+			}
+			us, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return bad()
+			}
+			c.RTTA, c.HasRTT = time.Duration(us)*time.Microsecond, true
 		case counterJitter:
 			j, err := strconv.ParseFloat(v, 64)
 			if err != nil || math.IsNaN(j) || math.IsInf(j, 0) || j < 0 {

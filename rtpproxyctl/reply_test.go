@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // The replies of the spec's section 4 transcripts.
@@ -107,6 +108,9 @@ func TestParseNamedCountersVectors(t *testing.T) {
 		{"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0", Counters{TTL: 60, FromA: 5, FromB: 5, Relayed: 10}, false},
 		{"ttl=59 npkts_ina=47 npkts_ino=50 nrelayed=97 ndropped=1 rtpa_nlost=3 rtpa_javg=61.250000 tg_nbytes_ina=8084",
 			Counters{TTL: 59, FromA: 47, FromB: 50, Relayed: 97, Dropped: 1, LostA: 3, JitterA: 61.25, BytesA: 8084, HasBytes: true, HasLost: true, HasJitter: true}, false},
+		// The round trip: measured, or not yet ("-").
+		{"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 tg_rtt_ina=41500", Counters{TTL: 60, FromA: 5, FromB: 5, Relayed: 10, RTTA: 41500 * time.Microsecond, HasRTT: true}, false},
+		{"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 tg_rtt_ina=-", Counters{TTL: 60, FromA: 5, FromB: 5, Relayed: 10}, false},
 		// Reordered, as a relay may: the names carry the meaning.
 		{"rtpa_nlost=0 ttl=3 ndropped=0 nrelayed=0 npkts_ino=0 npkts_ina=0", Counters{TTL: 3, HasLost: true}, false},
 		// The D sub-command failed: the counters stand, the delete did not happen.
@@ -131,6 +135,7 @@ func TestParseNamedCountersVectors(t *testing.T) {
 		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 rtpa_javg=+Inf",
 		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped",
 		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 && x",
+		"ttl=60 npkts_ina=5 npkts_ino=5 nrelayed=10 ndropped=0 tg_rtt_ina=1.5",
 	} {
 		if _, _, err := ParseNamedCounters(body); !errors.Is(err, ErrMalformedReply) {
 			t.Errorf("%q: %v", body, err)

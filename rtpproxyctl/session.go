@@ -393,6 +393,9 @@ func (st *Stats) merge(o Stats) {
 		if !d.Jitter.Known {
 			d.Jitter = x.Jitter
 		}
+		if !d.RTT.Known {
+			d.RTT = x.RTT
+		}
 	}
 	st.Relayed += o.Relayed
 	st.Dropped += o.Dropped
@@ -420,6 +423,9 @@ func (st *Stats) addFlow(from Side, c Counters, clock int) {
 	}
 	if c.HasLost {
 		d.Lost = d.Lost.Add(cdr.Known(c.LostA))
+	}
+	if !d.RTT.Known && c.HasRTT {
+		d.RTT = cdr.KnownDuration(c.RTTA)
 	}
 	if !d.Jitter.Known && c.HasJitter && clock > 0 {
 		d.Jitter = cdr.KnownDuration(time.Duration(c.JitterA / float64(clock) * float64(time.Second)))
