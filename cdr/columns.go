@@ -34,6 +34,8 @@ var columns = []string{
 	"radius_acct_starts", "radius_acct_interims", "radius_acct_stops", "radius_acct_queued",
 	// Added in migration 00005.
 	"node",
+	// Added in migration 00012.
+	"rtp_a_to_b_rtt_us", "rtp_a_to_b_mos", "rtp_b_to_a_rtt_us", "rtp_b_to_a_mos",
 }
 
 var columnList = strings.Join(columns, ", ")
@@ -71,6 +73,20 @@ func dbMicros(m Maybe[time.Duration]) any {
 		return nil
 	}
 	return m.V.Microseconds()
+}
+
+func dbFloat(m Maybe[float64]) any {
+	if !m.Known {
+		return nil
+	}
+	return m.V
+}
+
+func floatOf(v pgtype.Float8) Maybe[float64] {
+	if !v.Valid {
+		return Maybe[float64]{}
+	}
+	return Maybe[float64]{V: v.Float64, Known: true}
 }
 
 func countOf(v pgtype.Int8) Maybe[uint64] {
@@ -146,6 +162,7 @@ func values(rec Record, row []any) ([]any, error) {
 		clean(rec.RADIUS.Auth), clean(rec.RADIUS.AuthMethod), clean(rec.RADIUS.Server), clampInt32(rec.RADIUS.ReturnCode), rec.RADIUS.Latency.Microseconds(),
 		clampInt32(rec.RADIUS.AcctStarts), clampInt32(rec.RADIUS.AcctInterims), clampInt32(rec.RADIUS.AcctStops), clampInt32(rec.RADIUS.AcctQueued),
 		clean(rec.Node),
+		dbMicros(rec.RTPAtoB.RTT), dbFloat(rec.RTPAtoB.MOS), dbMicros(rec.RTPBtoA.RTT), dbFloat(rec.RTPBtoA.MOS),
 	), nil
 }
 
@@ -160,6 +177,8 @@ type scanner struct {
 	port, billed, code, q850      int32
 	aPk, aBy, aLost, aJit         pgtype.Int8 // NULL: not known
 	bPk, bBy, bLost, bJit         pgtype.Int8
+	aRTT, bRTT                    pgtype.Int8
+	aMOS, bMOS                    pgtype.Float8
 	radCode, radStarts            int32
 	radInterims, radStops, radQ   int32
 	radLatUS                      int64
@@ -185,6 +204,7 @@ func newScanner() *scanner {
 		&r.RADIUS.Auth, &r.RADIUS.AuthMethod, &r.RADIUS.Server, &s.radCode, &s.radLatUS,
 		&s.radStarts, &s.radInterims, &s.radStops, &s.radQ,
 		&r.Node,
+		&s.aRTT, &s.aMOS, &s.bRTT, &s.bMOS,
 	}
 	return s
 }
@@ -211,8 +231,10 @@ func (s *scanner) scan(row rowScanner) (Record, error) {
 	r.PostDialDelay = time.Duration(s.pddMS) * time.Millisecond
 	r.SIPCode, r.Q850Cause = int(s.code), int(s.q850)
 	r.CreditGranted = time.Duration(s.creditMS) * time.Millisecond
-	r.RTPAtoB = RTPStats{Packets: countOf(s.aPk), Bytes: countOf(s.aBy), Lost: countOf(s.aLost), Jitter: microsOf(s.aJit)}
-	r.RTPBtoA = RTPStats{Packets: countOf(s.bPk), Bytes: countOf(s.bBy), Lost: countOf(s.bLost), Jitter: microsOf(s.bJit)}
+	r.RTPAtoB = RTPStats{Packets: countOf(s.aPk), Bytes: countOf(s.aBy), Lost: countOf(s.aLost), Jitter: microsOf(s.aJit),
+		RTT: microsOf(s.aRTT), MOS: floatOf(s.aMOS)}
+	r.RTPBtoA = RTPStats{Packets: countOf(s.bPk), Bytes: countOf(s.bBy), Lost: countOf(s.bLost), Jitter: microsOf(s.bJit),
+		RTT: microsOf(s.bRTT), MOS: floatOf(s.bMOS)}
 	r.RADIUS.ReturnCode, r.RADIUS.Latency = int(s.radCode), time.Duration(s.radLatUS)*time.Microsecond
 	r.RADIUS.AcctStarts, r.RADIUS.AcctInterims = int(s.radStarts), int(s.radInterims)
 	r.RADIUS.AcctStops, r.RADIUS.AcctQueued = int(s.radStops), int(s.radQ)
@@ -287,6 +309,12 @@ func csvRow(rec Record, row []string) []string {
 		}
 		return i64(m.V.Microseconds())
 	}
+	mos := func(m Maybe[float64]) string {
+		if !m.Known {
+			return ""
+		}
+		return strconv.FormatFloat(m.V, 'f', 2, 64)
+	}
 	txt := csvCell
 	return append(row[:0],
 		rec.ID, txt(rec.ConfID), txt(rec.CallIDA), txt(rec.CallIDB),
@@ -303,5 +331,6 @@ func csvRow(rec Record, row []string) []string {
 		txt(rec.RADIUS.Auth), txt(rec.RADIUS.AuthMethod), txt(rec.RADIUS.Server), itoa(rec.RADIUS.ReturnCode), i64(rec.RADIUS.Latency.Microseconds()),
 		itoa(rec.RADIUS.AcctStarts), itoa(rec.RADIUS.AcctInterims), itoa(rec.RADIUS.AcctStops), itoa(rec.RADIUS.AcctQueued),
 		txt(rec.Node),
+		us(rec.RTPAtoB.RTT), mos(rec.RTPAtoB.MOS), us(rec.RTPBtoA.RTT), mos(rec.RTPBtoA.MOS),
 	)
 }

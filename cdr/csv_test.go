@@ -54,6 +54,16 @@ func readCSV(t *testing.T, r io.Reader) []Record {
 			}
 			return KnownDuration(time.Duration(num(c)) * time.Microsecond)
 		}
+		score := func(c string) Maybe[float64] {
+			if v[c] == "" {
+				return Maybe[float64]{}
+			}
+			f, err := strconv.ParseFloat(v[c], 64)
+			if err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			return Maybe[float64]{V: f, Known: true}
+		}
 		tm := func(c string) time.Time {
 			if v[c] == "" {
 				return time.Time{}
@@ -75,8 +85,10 @@ func readCSV(t *testing.T, r io.Reader) []Record {
 			ReleasedBy: v["released_by"], DisconnectReason: v["disconnect_reason"],
 			CreditGranted: time.Duration(num("credit_granted_ms")) * time.Millisecond,
 			CodecA:        v["codec_a"], CodecB: v["codec_b"], MediaRelay: v["media_relay"],
-			RTPAtoB:    RTPStats{Packets: count("rtp_a_to_b_packets"), Bytes: count("rtp_a_to_b_bytes"), Lost: count("rtp_a_to_b_lost"), Jitter: micros("rtp_a_to_b_jitter_us")},
-			RTPBtoA:    RTPStats{Packets: count("rtp_b_to_a_packets"), Bytes: count("rtp_b_to_a_bytes"), Lost: count("rtp_b_to_a_lost"), Jitter: micros("rtp_b_to_a_jitter_us")},
+			RTPAtoB: RTPStats{Packets: count("rtp_a_to_b_packets"), Bytes: count("rtp_a_to_b_bytes"), Lost: count("rtp_a_to_b_lost"), Jitter: micros("rtp_a_to_b_jitter_us"),
+				RTT: micros("rtp_a_to_b_rtt_us"), MOS: score("rtp_a_to_b_mos")},
+			RTPBtoA: RTPStats{Packets: count("rtp_b_to_a_packets"), Bytes: count("rtp_b_to_a_bytes"), Lost: count("rtp_b_to_a_lost"), Jitter: micros("rtp_b_to_a_jitter_us"),
+				RTT: micros("rtp_b_to_a_rtt_us"), MOS: score("rtp_b_to_a_mos")},
 			UserAgentA: v["user_agent_a"], UserAgentB: v["user_agent_b"],
 		}
 		if v["attempts"] != "[]" {
@@ -285,7 +297,7 @@ func TestUnknownCounters(t *testing.T) {
 		t.Errorf("CSV cells %q", row[31:39])
 	}
 	b, err := json.Marshal(rec.RTPAtoB)
-	if err != nil || string(b) != `{"packets":0,"bytes":null,"lost":3,"jitter":null}` {
+	if err != nil || string(b) != `{"packets":0,"bytes":null,"lost":3,"jitter":null,"rtt":null,"mos":null}` {
 		t.Fatalf("JSON %s %v", b, err)
 	}
 	var back RTPStats

@@ -53,9 +53,11 @@ func fullRecord(i int) Record {
 		CodecA:           "PCMA",
 		CodecB:           "G729",
 		MediaRelay:       "builtin",
-		RTPAtoB:          RTPStats{Packets: Known(3000), Bytes: Known(516000), Lost: Known(3), Jitter: KnownDuration(2500 * time.Microsecond)},
-		RTPBtoA:          RTPStats{Packets: Known(2990), Bytes: Known(514280), Lost: Known(0), Jitter: KnownDuration(1200 * time.Microsecond)},
-		UserAgentA:       "Linphone/5.2 (\"quoted\", comma)",
-		UserAgentB:       "Cisco-SIPGateway/IOS-15.x",
+		RTPAtoB: RTPStats{Packets: Known(3000), Bytes: Known(516000), Lost: Known(3), Jitter: KnownDuration(2500 * time.Microsecond),
+			RTT: KnownDuration(41500 * time.Microsecond), MOS: Maybe[float64]{V: 4.36, Known: true}},
+		RTPBtoA: RTPStats{Packets: Known(2990), Bytes: Known(514280), Lost: Known(0), Jitter: KnownDuration(1200 * time.Microsecond),
+			MOS: Maybe[float64]{V: 4.39, Known: true}},
+		UserAgentA: "Linphone/5.2 (\"quoted\", comma)",
+		UserAgentB: "Cisco-SIPGateway/IOS-15.x",
 	}
 }

@@ -62,8 +62,8 @@ func TestRADIUSRoundTripsThroughPostgreSQLAndCSV(t *testing.T) {
 	for i, c := range rows[0] {
 		at[c] = i
 	}
-	if at["radius_auth"] != at["user_agent_b"]+1 || at["radius_acct_queued"] != at["node"]-1 || at["node"] != len(rows[0])-1 {
-		t.Fatalf("RADIUS columns not appended after user_agent_b, node not after them: %v", rows[0])
+	if at["radius_auth"] != at["user_agent_b"]+1 || at["radius_acct_queued"] != at["node"]-1 || at["rtp_a_to_b_rtt_us"] != at["node"]+1 {
+		t.Fatalf("RADIUS columns not appended after user_agent_b, node not after them, the quality columns not after node: %v", rows[0])
 	}
 	for i, row := range rows[1:] {
 		cell := func(c string) string { return row[at[c]] }

@@ -85,12 +85,18 @@ type RTPStats struct {
 	Bytes   Maybe[uint64]        `json:"bytes"`
 	Lost    Maybe[uint64]        `json:"lost"`
 	Jitter  Maybe[time.Duration] `json:"jitter"`
+	// RTT is the mean RTCP round trip between the relay and the party
+	// that sent this direction: Tollgate's relay measures it when the
+	// parties send RTCP; rtpproxy does not.
+	RTT Maybe[time.Duration] `json:"rtt"`
+	// MOS is the E-model estimate of what the receiver heard (quality.go).
+	MOS Maybe[float64] `json:"mos"`
 }
 
 // Maybe is a figure that may be unknown. An unknown figure is NULL in the
 // database, an empty CSV cell and null in JSON, never 0: a bill must tell
 // "no media" from "not counted". The zero value is unknown.
-type Maybe[T uint64 | time.Duration] struct {
+type Maybe[T uint64 | time.Duration | float64] struct {
 	V     T
 	Known bool
 }

@@ -21,8 +21,10 @@ func TestCDRDetailRADIUSAndMedia(t *testing.T) {
 	accepted.RADIUS = cdr.RADIUS{Auth: cdr.AuthAccept, AuthMethod: cdr.AuthByDigest, Server: "192.0.2.7:1812", ReturnCode: 0,
 		Latency: 640 * time.Microsecond, AcctStarts: 2, AcctInterims: 4, AcctStops: 3, AcctQueued: 12}
 	accepted.MediaRelay = "builtin"
-	accepted.RTPAtoB = cdr.RTPStats{Packets: cdr.Known(2900), Bytes: cdr.Known(498800), Lost: cdr.Known(7), Jitter: cdr.KnownDuration(2500 * time.Microsecond)}
+	accepted.RTPAtoB = cdr.RTPStats{Packets: cdr.Known(2900), Bytes: cdr.Known(498800), Lost: cdr.Known(7), Jitter: cdr.KnownDuration(2500 * time.Microsecond),
+		RTT: cdr.KnownDuration(41500 * time.Microsecond)}
 	accepted.RTPBtoA = cdr.RTPStats{Packets: cdr.Known(2875), Bytes: cdr.Known(494500), Lost: cdr.Known(0), Jitter: cdr.KnownDuration(1200 * time.Microsecond)}
+	accepted.EstimateQuality()
 	accepted.Attempts = append([]cdr.Attempt{{Gateway: "127.0.0.1:5090", CallID: "b0", Start: accepted.SetupTime,
 		End: accepted.SetupTime.Add(time.Second), SIPCode: 503, SIPReason: "Service Unavailable"}}, accepted.Attempts...)
 	rejected := testRecord(2, now.Add(-time.Minute))
@@ -48,8 +50,8 @@ func TestCDRDetailRADIUSAndMedia(t *testing.T) {
 	}
 	check(accepted, `id="radius"`, `<span class="state ok">accept</span> by SIP digest`, "192.0.2.7:1812", "640µs",
 		"<dt>h323-return-code</dt><dd>0</dd>", "2 Start · 4 Interim-Update · 3 Stop", "12 records of all calls waiting",
-		"via builtin", "<td>A → B</td><td class=\"num\">2900</td><td class=\"num\">498800</td><td class=\"num\">7</td><td class=\"num\">2.5ms</td>",
-		"<td>B → A</td><td class=\"num\">2875</td>", "127.0.0.1:5090", "Service Unavailable", `<span class="code ok">200</span>`)
+		"via builtin", "<td>A → B</td><td class=\"num\">2900</td><td class=\"num\">498800</td><td class=\"num\">7</td><td class=\"num\">2.5ms</td><td class=\"num\">41.5ms</td><td class=\"num\">4.37</td>",
+		"<td>B → A</td><td class=\"num\">2875</td>", "<td class=\"num\">1.2ms</td><td class=\"num\"></td><td class=\"num\">4.39</td>", "127.0.0.1:5090", "Service Unavailable", `<span class="code ok">200</span>`)
 	check(rejected, `<span class="state warn">reject</span> by source IP`, "<dt>h323-return-code</dt><dd>4</dd>", "3ms",
 		"0 Start · 0 Interim-Update · 0 Stop")
 	check(unanswered, `<span class="state bad">error</span>`, "no server", `<span class="muted">none</span>`, "6s")

@@ -396,6 +396,7 @@ func (c *Call) closeMedia(rec *cdr.Record) {
 	}
 	rec.RTPAtoB = st.CallerToCallee
 	rec.RTPBtoA = st.CalleeToCaller
+	rec.EstimateQuality()
 }
 
 // MediaTimedOut is told by a relay that a call's media stopped: the call

@@ -1,9 +1,11 @@
 package b2bua
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -88,6 +90,34 @@ func TestMediaRTPCountersInRecord(t *testing.T) {
 	if sent != exchanged-3 {
 		t.Fatalf("caller sent %d packets", sent)
 	}
+	// RTCP: the caller's sender report, then the gateway's receiver report
+	// naming it, received no time ago: the relay's round trip to the
+	// gateway.
+	callerRTCP, gwRTCP := newRTPEnd(t), newRTPEnd(t)
+	sr := make([]byte, 28)
+	sr[0], sr[1], sr[3] = 0x80, 200, 6
+	binary.BigEndian.PutUint64(sr[8:], 0x83AA7E80_40000000)
+	rr := make([]byte, 32)
+	rr[0], rr[1], rr[3] = 0x81, 201, 7
+	binary.BigEndian.PutUint32(rr[24:], 0x7E804000)
+	rtcpTo := func(p netip.AddrPort) *net.UDPAddr {
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.Addr(), p.Port()+1))
+	}
+	if _, err := callerRTCP.conn.WriteToUDP(sr, rtcpTo(callerTo)); err != nil {
+		t.Fatal(err)
+	}
+	callID, tag := ds.InviteRequest.CallID().Value(), fromTag(ds.InviteRequest)
+	testenv.Eventually(t, 10*time.Second, "the sender report relayed", func() bool {
+		st := media.Builtin().SessionStats(callID, tag, "")
+		return len(st) == 1 && st[0].FromOfferer.RTCPRelayed == 1
+	})
+	if _, err := gwRTCP.conn.WriteToUDP(rr, rtcpTo(gwTo)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the receiver report relayed", func() bool {
+		st := media.Builtin().SessionStats(callID, tag, "")
+		return len(st) == 1 && st[0].FromAnswerer.RTCPPackets == 1
+	})
 
 	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
@@ -99,6 +129,16 @@ func TestMediaRTPCountersInRecord(t *testing.T) {
 	}
 	if ba := r.RTPBtoA; ba.Packets != cdr.Known(exchanged) || ba.Bytes != cdr.Known(exchanged*rtpSize) || ba.Lost != cdr.Known(0) {
 		t.Errorf("gateway to caller %+v, want %d packets, %d bytes, none lost", ba, exchanged, exchanged*rtpSize)
+	}
+	// Quality: the lossy direction scores below the clean one, which is at
+	// most a clean call's 4.40; the round trip is the gateway's, measured
+	// on loopback, and the caller's unknown (it received no sender report).
+	ab, ba := r.RTPAtoB, r.RTPBtoA
+	if !ab.MOS.Known || !ba.MOS.Known || ab.MOS.V >= ba.MOS.V || ba.MOS.V > 4.40 || ab.MOS.V < 1 {
+		t.Errorf("MOS caller to gateway %+v, gateway to caller %+v", ab.MOS, ba.MOS)
+	}
+	if ab.RTT.Known || !ba.RTT.Known || ba.RTT.V < 0 || ba.RTT.V > time.Second {
+		t.Errorf("round trips: to the caller %+v, to the gateway %+v", ab.RTT, ba.RTT)
 	}
 	testenv.Eventually(t, 20*time.Second, "relay session deleted", func() bool { return media.Builtin().Stats().ActiveSessions == 0 })
 }
