@@ -4,10 +4,15 @@
 //  1. the call rate: steps of rising calls/s (INVITE/100/180/200/ACK, a
 //     short hold, BYE/200), each held for -step-time, reporting the highest
 //     rate with under 0.1% failed calls and Tollgate's CPU and memory;
-//  2. concurrent calls: -concurrent long calls up at once, reporting
+//  2. Kamailio: the steps of 1 with a Kamailio transaction-stateful proxy
+//     (tm + rr + sl) in Tollgate's place, for its CPU per call beside
+//     Tollgate's from the same run and machine;
+//  3. the ceiling: the steps of 1 from the SIPp UAC straight to the UAS,
+//     the rate at which SIPp itself stops keeping up;
+//  4. concurrent calls: -concurrent long calls up at once, reporting
 //     Tollgate's memory per held call;
-//  3. the built-in RTP relay, by running internal/bench/relayload briefly;
-//  4. the call rate with RADIUS: the steps of 1 again, every call authorised
+//  5. the built-in RTP relay, by running internal/bench/relayload briefly;
+//  6. the call rate with RADIUS: the steps of 1 again, every call authorised
 //     by source IP and accounted (Start and Stop per leg) on a real
 //     FreeRADIUS without -X, whose detail file must hold all four records
 //     of every connected call.
@@ -53,7 +58,8 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "smoke run: 5s steps, 20,000 concurrent calls, a short relay run (about 4 minutes)")
-	runs := fs.String("runs", "rate,concurrent,relay,radius", "which runs to do, comma-separated: rate, concurrent, relay, radius")
+	runs := fs.String("runs", "rate,kamailio,ceiling,concurrent,relay,radius",
+		"which runs to do, comma-separated: rate, kamailio, ceiling, concurrent, relay, radius")
 	steps := fs.String("steps", "250,500,1000,1500,2000,2500,3000,3500,4000", "call rates (calls/s) of the call-rate run, in order")
 	stepTime := fs.Duration("step-time", 30*time.Second, "how long each call rate is held (-quick: 5s)")
 	hold := fs.Duration("hold", time.Second, "how long each call of the call-rate run lasts before its BYE")
@@ -89,10 +95,10 @@ func parseFlags(args []string) (options, error) {
 		settle: *settle, relayArgs: strings.Fields(*relayArgs), keep: *keep, tollgate: *tollgateBin}
 	for _, r := range strings.Split(*runs, ",") {
 		switch r = strings.TrimSpace(r); r {
-		case "rate", "concurrent", "relay", "radius":
+		case "rate", "kamailio", "ceiling", "concurrent", "relay", "radius":
 			o.runs[r] = true
 		default:
-			return o, fmt.Errorf("-runs: unknown run %q (want rate, concurrent, relay, radius)", r)
+			return o, fmt.Errorf("-runs: unknown run %q (want rate, kamailio, ceiling, concurrent, relay, radius)", r)
 		}
 	}
 	for _, s := range strings.Split(*steps, ",") {
@@ -158,7 +164,7 @@ func run(ctx context.Context, o options) error {
 	e := &env{root: root, dir: dir,
 		uac: filepath.Join(root, "internal/testenv/scenarios/uac.xml"),
 		uas: filepath.Join(root, "internal/testenv/scenarios/uas.xml")}
-	if e.sipp, err = requireSIPp(ctx); err != nil {
+	if e.sipp, err = requireBinary(ctx, "sipp", "sip-tester"); err != nil {
 		return err
 	}
 	if e.tollgate = o.tollgate; e.tollgate == "" {
@@ -185,6 +191,24 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("call-rate run: %w", err)
 		}
 		rep.rate = &res
+		fmt.Println()
+	}
+	if o.runs["kamailio"] {
+		fmt.Printf("== kamailio run: the call-rate steps through a Kamailio transaction-stateful proxy, %v per step\n", o.stepTime)
+		res, err := runKamailio(ctx, e, o.rates, o.stepTime, o.hold)
+		if err != nil {
+			return fmt.Errorf("kamailio run: %w", err)
+		}
+		rep.kamailio = &res
+		fmt.Println()
+	}
+	if o.runs["ceiling"] {
+		fmt.Printf("== ceiling run: the call-rate steps from the SIPp UAC straight to the UAS, %v per step\n", o.stepTime)
+		res, err := runCeiling(ctx, e, o.rates, o.stepTime, o.hold)
+		if err != nil {
+			return fmt.Errorf("ceiling run: %w", err)
+		}
+		rep.ceiling = &res
 		fmt.Println()
 	}
 	if o.runs["concurrent"] {

@@ -119,8 +119,8 @@ func TestParseFlagsQuick(t *testing.T) {
 	if o.stepTime != 5*time.Second || o.concurrent != 500 || o.settle != 5*time.Second || len(o.rates) == 0 {
 		t.Fatalf("quick defaults not applied around an explicit flag: %+v", o)
 	}
-	if o, err := parseFlags(nil); err != nil || !o.runs["radius"] || !o.runs["rate"] {
-		t.Fatalf("default runs %v, %v: want radius among them", o.runs, err)
+	if o, err := parseFlags(nil); err != nil || !o.runs["radius"] || !o.runs["rate"] || !o.runs["kamailio"] || !o.runs["ceiling"] {
+		t.Fatalf("default runs %v, %v: want rate, kamailio, ceiling and radius among them", o.runs, err)
 	}
 	if _, err := parseFlags([]string{"-runs", "rate,soak"}); err == nil {
 		t.Fatal("unknown run accepted")

@@ -149,23 +149,27 @@ func parseProcStatCPU(stat []byte) (time.Duration, error) {
 }
 
 // parseVmRSS returns the VmRSS line of /proc/<pid>/status in bytes.
-func parseVmRSS(status []byte) (int64, error) {
-	for _, line := range strings.Split(string(status), "\n") {
-		rest, ok := strings.CutPrefix(line, "VmRSS:")
+func parseVmRSS(status []byte) (int64, error) { return parseKBLine(status, "VmRSS") }
+
+// parseKBLine returns the value of the "name:  N kB" line of a /proc file
+// (status, smaps_rollup) in bytes.
+func parseKBLine(data []byte, name string) (int64, error) {
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(line, name+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("VmRSS line %q: %w", line, errProcFormat)
+			return 0, fmt.Errorf("%s line %q: %w", name, line, errProcFormat)
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil || kb < 0 || kb > 1<<50 {
-			return 0, fmt.Errorf("VmRSS value %q: %w", f[0], errProcFormat)
+			return 0, fmt.Errorf("%s value %q: %w", name, f[0], errProcFormat)
 		}
 		return kb << 10, nil
 	}
-	return 0, fmt.Errorf("no VmRSS line: %w", errProcFormat)
+	return 0, fmt.Errorf("no %s line: %w", name, errProcFormat)
 }
 
 // wantFiles is the open-files limit the driver asks for: SIPp wants more

@@ -67,22 +67,91 @@ type rateResult struct {
 // accounts both legs on a real FreeRADIUS, whose Routing AVPair is the only
 // route to the UAS, and each step also waits for its accounting.
 func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []int, stepTime, hold time.Duration) (rateResult, error) {
-	var res rateResult
 	dir := e.sub(name)
+	conf := tgConfig{maxCalls: 1_000_000}
+	var rs *radiusSide
+	return runSteps(ctx, e, dir, "tg", rates, stepTime, hold, func(uasAddr string, _ int) (*target, func(), error) {
+		conf.gateway = uasAddr
+		if withRadius {
+			var err error
+			if rs, err = startRadiusSide(dir, uasAddr); err != nil {
+				return nil, nil, err
+			}
+			conf.gateway, conf.radius = "", rs.yaml()
+		}
+		tg, err := startTollgate(ctx, e.tollgate, dir+"/tollgate", conf)
+		if err != nil {
+			if rs != nil {
+				rs.close()
+			}
+			return nil, nil, err
+		}
+		stop := func() {
+			tg.shutdown()
+			if rs != nil {
+				rs.close()
+			}
+		}
+		return &target{addr: tg.addr, port: tg.port, log: tg.log,
+			sample: func() (procSample, error) { return sampleProc(tg.pid()) }}, stop, nil
+	}, func(step *rateStep, measure func() rateStep) {
+		var frBefore frSample
+		if rs != nil {
+			var err error
+			if frBefore, err = rs.sample(); err != nil {
+				step.err = fmt.Sprintf("freeradius: %v", err)
+				return
+			}
+		}
+		*step = measure()
+		if rs != nil {
+			rs.after(ctx, step, frBefore, stepTime)
+		}
+	}, withRadius)
+}
+
+// target is what a call-rate step measures between the SIPp UAC and UAS:
+// Tollgate, Kamailio, or nothing at all for the SIPp→SIPp ceiling, where the
+// UAC calls the UAS directly.
+type target struct {
+	addr string // where the UAC sends its calls
+	port int    // the port of that socket, whose drops are counted
+	log  string // the target's log, quoted when it dies; empty for none
+	// sample reads the CPU time and memory of all the target's processes;
+	// nil for the ceiling, which has none besides the two SIPps.
+	sample func() (procSample, error)
+}
+
+// sampleNow samples the target; for the ceiling, which has no process of
+// its own, it is only the time, so that its CPU and memory read as zero.
+func (t *target) sampleNow() (procSample, error) {
+	if t.sample == nil {
+		return procSample{at: time.Now()}, nil
+	}
+	return t.sample()
+}
+
+// startTarget starts the system under test in front of the UAS at uasAddr
+// (127.0.0.1:uasPort) and returns it with the function that stops it.
+type startTarget func(uasAddr string, uasPort int) (*target, func(), error)
+
+// stepRunner measures one step: it calls measure, and may do more around it
+// (the radius run samples FreeRADIUS and waits for the accounting).
+type stepRunner func(step *rateStep, measure func() rateStep)
+
+// runSteps is the call-rate run's loop, for any target: one UAS for the
+// whole run, the target in front of it, then a fresh UAC per rate until a
+// step is not held. label names the target in the column headers.
+func runSteps(ctx context.Context, e *env, dir, label string, rates []int, stepTime, hold time.Duration,
+	start startTarget, runStep stepRunner, withRadius bool) (rateResult, error) {
+	var res rateResult
 	uasPort, err := freeUDPPort()
 	if err != nil {
 		return res, err
 	}
 	uasAddr := fmt.Sprintf("127.0.0.1:%d", uasPort)
 	bound := time.Duration(len(rates))*(stepTime+hold+time.Minute) + time.Minute
-	conf := tgConfig{gateway: uasAddr, maxCalls: 1_000_000}
-	var rs *radiusSide
 	if withRadius {
-		if rs, err = startRadiusSide(dir, uasAddr); err != nil {
-			return res, err
-		}
-		defer rs.close()
-		conf.gateway, conf.radius = "", rs.yaml()
 		// Each step may wait for its accounting after its calls.
 		bound += time.Duration(len(rates)) * (stepTime + 2*time.Minute)
 	}
@@ -91,34 +160,28 @@ func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []
 		return res, err
 	}
 	defer uas.stop(syscall.SIGKILL, time.Second)
-	tg, err := startTollgate(ctx, e.tollgate, dir+"/tollgate", conf)
+	t, stop, err := start(uasAddr, uasPort)
 	if err != nil {
 		return res, err
 	}
-	defer tg.shutdown()
-	idle, err := sampleProc(tg.pid())
-	if err != nil {
-		return res, err
+	defer stop()
+	if t.sample != nil {
+		idle, err := t.sample()
+		if err != nil {
+			return res, err
+		}
+		res.idleRSS = idle.rss
 	}
-	res.idleRSS = idle.rss
 
-	printStepHeader(withRadius)
+	printStepHeader(label, withRadius)
 	for i, rate := range rates {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		var frBefore frSample
-		if rs != nil {
-			if frBefore, err = rs.sample(); err != nil {
-				return res, fmt.Errorf("freeradius: %w", err)
-			}
-		}
-		step := measureStep(ctx, e, dir, tg, uas, i, rate, stepTime, hold)
-		if rs != nil {
-			rs.after(ctx, &step, frBefore, stepTime)
-		}
+		step := rateStep{rate: rate}
+		runStep(&step, func() rateStep { return measureStep(ctx, e, dir, t, uas, i, rate, stepTime, hold) })
 		res.steps = append(res.steps, step)
-		printStep(step)
+		printStep(step, t.sample != nil)
 		if !step.passed() {
 			break
 		}
@@ -128,17 +191,20 @@ func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []
 }
 
 // printStepHeader prints the column names of printStep.
-func printStepHeader(withRadius bool) {
+// label names the target: "tg", "kam", or "uas" for the ceiling, where the
+// target's own columns stay empty.
+func printStepHeader(label string, withRadius bool) {
 	fmt.Printf("%6s %7s %7s %7s %9s %8s %9s %9s %7s %8s %8s %8s", "rate", "calls", "failed", "fail%",
-		"placed/s", "tg cpu%", "cpu/call", "tg RSS", "sipp%", "retrans", "drop all", "drop tg")
+		"placed/s", label+" cpu%", "cpu/call", label+" RSS", "sipp%", "retrans", "drop all", "drop "+label)
 	if withRadius {
 		fmt.Printf(" %8s %8s %8s %7s %8s", "fr cpu%", "drop fr", "acct/s", "lag", "acct ok")
 	}
 	fmt.Println("  result")
 }
 
-// printStep prints a step's row as soon as it is measured.
-func printStep(step rateStep) {
+// printStep prints a step's row as soon as it is measured; without measured
+// (the ceiling) the target's CPU and memory columns show "-".
+func printStep(step rateStep, measured bool) {
 	verdict := "held"
 	if !step.passed() {
 		verdict = "NOT held"
@@ -146,10 +212,13 @@ func printStep(step rateStep) {
 			verdict += ": " + step.err
 		}
 	}
-	fmt.Printf("%6d %7d %7d %7.3f %9.0f %8.1f %9s %9s %7.1f %8d %8d %8d",
-		step.rate, step.calls, step.failed(), 100*step.failedFraction(), step.achieved, step.cpuPct,
-		fmtMicros(step.cpuPerCall), fmtMB(step.rssMax), step.sippPct, step.retrans, step.udpDrops,
-		step.tgDrops)
+	cpuPct, perCall, rss := fmt.Sprintf("%.1f", step.cpuPct), fmtMicros(step.cpuPerCall), fmtMB(step.rssMax)
+	if !measured {
+		cpuPct, perCall, rss = "-", "-", "-"
+	}
+	fmt.Printf("%6d %7d %7d %7.3f %9.0f %8s %9s %9s %7.1f %8d %8d %8d",
+		step.rate, step.calls, step.failed(), 100*step.failedFraction(), step.achieved, cpuPct,
+		perCall, rss, step.sippPct, step.retrans, step.udpDrops, step.tgDrops)
 	if r := step.radius; r != nil {
 		fmt.Printf(" %8.1f %8d %8.0f %6.1fs %8s", r.frCPUPct, r.frDrops, r.acctRate, r.lag.Seconds(), yesNo(r.ok(step.successful)))
 		if r.err != "" {
@@ -161,8 +230,8 @@ func printStep(step rateStep) {
 	fmt.Println("  " + verdict)
 }
 
-// measureStep runs one UAC at rate for stepTime and measures the switch.
-func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sipp, i, rate int,
+// measureStep runs one UAC at rate for stepTime and measures the target.
+func measureStep(ctx context.Context, e *env, dir string, t *target, uas *sipp, i, rate int,
 	stepTime, hold time.Duration) rateStep {
 	step := rateStep{rate: rate, calls: int(float64(rate) * stepTime.Seconds())}
 	fail := func(err error) rateStep {
@@ -178,11 +247,11 @@ func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sip
 	if err != nil {
 		return fail(err)
 	}
-	tgDropsBefore, err := udpSocketDrops(tg.port)
+	tgDropsBefore, err := udpSocketDrops(t.port)
 	if err != nil {
 		return fail(err)
 	}
-	tgBefore, err := sampleProc(tg.pid())
+	tgBefore, err := t.sampleNow()
 	if err != nil {
 		return fail(err)
 	}
@@ -196,15 +265,15 @@ func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sip
 	// failing step slow.
 	limit := stepTime + hold + 10*time.Second
 	uac, err := startSIPp(e.sipp, dir, sippRun{name: fmt.Sprintf("uac-%d-%d", i, rate), scenario: e.uac,
-		remote: tg.addr, port: uacPort, rate: rate, calls: step.calls, hold: hold, timeout: limit})
+		remote: t.addr, port: uacPort, rate: rate, calls: step.calls, hold: hold, timeout: limit})
 	if err != nil {
 		return fail(err)
 	}
-	step.rssMax = watchRSS(ctx, tg, uac.child, limit+5*time.Second)
+	step.rssMax = watchRSS(ctx, t, uac.child, limit+5*time.Second)
 	uac.finish(ctx, time.Second)
-	tgAfter, err := sampleProc(tg.pid())
+	tgAfter, err := t.sampleNow()
 	if err != nil {
-		return fail(fmt.Errorf("tollgate gone: %w: %s", err, tailFile(tg.log, 800)))
+		return fail(fmt.Errorf("target gone: %w: %s", err, tailFile(t.log, 800)))
 	}
 	uasCPUAfter, err := sampleProc(uas.pid())
 	if err != nil {
@@ -213,7 +282,7 @@ func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sip
 	if dropsAfter, err := udpReceiveDrops(); err == nil {
 		step.udpDrops = dropsAfter - dropsBefore
 	}
-	if tgDropsAfter, err := udpSocketDrops(tg.port); err == nil {
+	if tgDropsAfter, err := udpSocketDrops(t.port); err == nil {
 		step.tgDrops = tgDropsAfter - tgDropsBefore
 	}
 	wall := tgAfter.at.Sub(tgBefore.at)
@@ -248,15 +317,15 @@ func measureStep(ctx context.Context, e *env, dir string, tg *tollgate, uas *sip
 	return step
 }
 
-// watchRSS samples the switch's memory every second until c exits, the
-// limit passes or ctx ends, and returns the highest VmRSS seen.
-func watchRSS(ctx context.Context, tg *tollgate, c *child, limit time.Duration) int64 {
+// watchRSS samples the target's memory every second until c exits, the
+// limit passes or ctx ends, and returns the highest seen.
+func watchRSS(ctx context.Context, t *target, c *child, limit time.Duration) int64 {
 	var peak int64
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	deadline := time.After(limit)
 	for {
-		if s, err := sampleProc(tg.pid()); err == nil {
+		if s, err := t.sampleNow(); err == nil {
 			peak = max(peak, s.rss)
 		}
 		select {

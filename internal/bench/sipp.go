@@ -207,19 +207,19 @@ func freeUDPPort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-// requireSIPp returns the sipp binary, installing Debian's sip-tester when
-// it is missing, as the tests' harness does.
-func requireSIPp(ctx context.Context) (string, error) {
-	if p, err := exec.LookPath("sipp"); err == nil {
+// requireBinary returns the path of bin, installing the Debian package pkg
+// when it is missing, as the tests' harness does.
+func requireBinary(ctx context.Context, bin, pkg string) (string, error) {
+	if p, err := exec.LookPath(bin); err == nil {
 		return p, nil
 	}
-	fmt.Println("sipp missing: installing the Debian package sip-tester")
-	cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "sip-tester")
+	fmt.Printf("%s missing: installing the Debian package %s\n", bin, pkg)
+	cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", pkg)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("apt-get install sip-tester: %w\n%s", err, out)
+		return "", fmt.Errorf("apt-get install %s: %w\n%s", pkg, err, out)
 	}
-	return exec.LookPath("sipp")
+	return exec.LookPath(bin)
 }
 
 // tailFile returns at most the last limit bytes of a file, "" if absent.

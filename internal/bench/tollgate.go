@@ -98,22 +98,23 @@ cdr:
 		return nil, err
 	}
 	t := &tollgate{child: ch, addr: addr, port: port, log: logPath}
-	if err := t.awaitOptions(ctx, 20*time.Second); err != nil {
+	if err := awaitOptions(ctx, "tollgate", t.addr, t.child, t.log, 20*time.Second); err != nil {
 		t.shutdown()
 		return nil, err
 	}
 	return t, nil
 }
 
-// awaitOptions sends out-of-dialog OPTIONS until the switch answers, which
-// proves its SIP stack is serving rather than merely bound.
-func (t *tollgate) awaitOptions(ctx context.Context, limit time.Duration) error {
+// awaitOptions sends out-of-dialog OPTIONS to addr until the server there
+// (the process c, logging to log) answers, which proves its SIP stack is
+// serving rather than merely bound.
+func awaitOptions(ctx context.Context, name, addr string, c *child, log string, limit time.Duration) error {
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("OPTIONS probe socket: %w", err)
 	}
 	defer conn.Close()
-	dst, err := net.ResolveUDPAddr("udp4", t.addr)
+	dst, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return err
 	}
@@ -121,11 +122,11 @@ func (t *tollgate) awaitOptions(ctx context.Context, limit time.Duration) error 
 	deadline := time.Now().Add(limit)
 	buf := make([]byte, 4096)
 	for n := 1; ; n++ {
-		if t.exited() {
-			return fmt.Errorf("tollgate exited with status %d: %s", t.exitCode(), tailFile(t.log, 1500))
+		if c.exited() {
+			return fmt.Errorf("%s exited with status %d: %s", name, c.exitCode(), tailFile(log, 1500))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("tollgate did not answer OPTIONS on %s within %v: %s", t.addr, limit, tailFile(t.log, 1500))
+			return fmt.Errorf("%s did not answer OPTIONS on %s within %v: %s", name, addr, limit, tailFile(log, 1500))
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -134,7 +135,7 @@ func (t *tollgate) awaitOptions(ctx context.Context, limit time.Duration) error 
 			"Via: SIP/2.0/UDP %s;branch=z9hG4bK-bench-%d\r\n"+
 			"Max-Forwards: 70\r\nFrom: <sip:bench@%s>;tag=bench%d\r\nTo: <sip:ping@%s>\r\n"+
 			"Call-ID: bench-ping-%d@127.0.0.1\r\nCSeq: %d OPTIONS\r\nContent-Length: 0\r\n\r\n",
-			t.addr, local, n, local, n, t.addr, n, n)
+			addr, local, n, local, n, addr, n, n)
 		if _, err := conn.WriteTo([]byte(msg), dst); err != nil {
 			return fmt.Errorf("OPTIONS probe: %w", err)
 		}
