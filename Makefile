@@ -41,12 +41,14 @@ vet:
 	$(GOTOOL) staticcheck ./...
 
 # Flags for the load driver, e.g. `make bench BENCHFLAGS=-quick` for a
-# smoke run of about 4 minutes; `go run ./internal/bench -h` lists them.
+# smoke run of about 6 minutes; `go run ./internal/bench -h` lists them.
 BENCHFLAGS ?=
 
 # Go micro-benchmarks of the hot paths, then the load driver: SIPp through
 # the switch (call rate, concurrent calls, call rate with RADIUS auth and
-# accounting on a real FreeRADIUS) and the built-in relay's load tool.
+# accounting on a real FreeRADIUS), the same call-rate steps through a
+# Kamailio proxy and SIPp to SIPp for comparison, and the built-in relay's
+# load tool.
 # docs/benchmarks.md explains the figures.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

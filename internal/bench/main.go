@@ -18,7 +18,7 @@
 //     of every connected call.
 //
 // Every run is bounded in time and stops by itself; -quick makes a smoke
-// run of about four minutes. docs/benchmarks.md explains each figure.
+// run of about six minutes. docs/benchmarks.md explains each figure.
 //
 //	go run ./internal/bench -quick
 //	go run ./internal/bench -steps 1000,2000,3000 -step-time 30s -concurrent 100000
@@ -57,7 +57,7 @@ type options struct {
 
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "smoke run: 5s steps, 20,000 concurrent calls, a short relay run (about 4 minutes)")
+	quick := fs.Bool("quick", false, "smoke run: 5s steps, 20,000 concurrent calls, a short relay run (about 6 minutes)")
 	runs := fs.String("runs", "rate,kamailio,ceiling,concurrent,relay,radius",
 		"which runs to do, comma-separated: rate, kamailio, ceiling, concurrent, relay, radius")
 	steps := fs.String("steps", "250,500,1000,1500,2000,2500,3000,3500,4000", "call rates (calls/s) of the call-rate run, in order")
