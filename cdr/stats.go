@@ -54,8 +54,9 @@ const MaxStatsGroups = 1000
 
 // StatsBy returns the figures of each name of g over the hours of
 // [from, to) (see StatsRange), the most attempted first, at most limit
-// (1 to MaxStatsGroups). It reads the hourly rollup, never the CDRs: its
-// cost grows with names × hours, not with calls.
+// (1 to MaxStatsGroups). It reads the rollups, never the CDRs: the days
+// the range covers whole from cdr_stats_daily, the hours at its ends from
+// cdr_stats_hourly, so its cost grows with names × days, not with calls.
 func StatsBy(ctx context.Context, db Querier, g Grouping, from, to time.Time, limit int) ([]GroupStats, error) {
 	switch g {
 	case ByGateway, ByRoute, ByAccount:
@@ -69,12 +70,23 @@ func StatsBy(ctx context.Context, db Querier, g Grouping, from, to time.Time, li
 	if !end.After(start) {
 		return nil, fmt.Errorf("cdr: statistics: empty range %v to %v", from, to)
 	}
+	// Whole days [dayFrom, dayTo); none when the range holds no whole day.
+	dayFrom, dayTo := start.Truncate(24*time.Hour), end.Truncate(24*time.Hour)
+	if dayFrom.Before(start) {
+		dayFrom = dayFrom.Add(24 * time.Hour)
+	}
+	if !dayTo.After(dayFrom) {
+		dayFrom, dayTo = end, end
+	}
 	rows, err := db.Query(ctx, `
 		SELECT name, sum(attempts), sum(answered), sum(ner_ok), sum(duration_ms), sum(pdd_ms), sum(pdd_calls)
-		FROM cdr_stats_hourly
-		WHERE kind = $1 AND hour >= $2 AND hour < $3
-		GROUP BY name ORDER BY sum(attempts) DESC, name LIMIT $4`,
-		queryMode, string(g), start, end, limit)
+		FROM (SELECT name, attempts, answered, ner_ok, duration_ms, pdd_ms, pdd_calls FROM cdr_stats_daily
+		      WHERE kind = $1 AND day >= $4 AND day < $5
+		      UNION ALL
+		      SELECT name, attempts, answered, ner_ok, duration_ms, pdd_ms, pdd_calls FROM cdr_stats_hourly
+		      WHERE kind = $1 AND ((hour >= $2 AND hour < $4) OR (hour >= $5 AND hour < $3))) AS s
+		GROUP BY name ORDER BY sum(attempts) DESC, name LIMIT $6`,
+		queryMode, string(g), start, end, dayFrom, dayTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("cdr: statistics by %s: %w", g, err)
 	}

@@ -30,8 +30,14 @@ func TestStatsBy(t *testing.T) {
 	late.SetupTime = hour.Add(90 * time.Minute)
 	late.Attempts = late.Attempts[1:]
 
+	// Calls of earlier days, for a range over whole days and parts of days.
+	earlier := func(i int, at time.Time) Record {
+		return Record{ID: testID(i), SetupTime: at, Gateway: "gw-c", Attempts: []Attempt{{Gateway: "gw-c", SIPCode: 503}}, SIPCode: 503}
+	}
+	day := hour.Truncate(24 * time.Hour) // 2026-11-22 00:00
 	w := NewPGWriter(db)
-	if err := w.Write(ctx, []Record{answered, busy, failed, rejected}); err != nil {
+	if err := w.Write(ctx, []Record{answered, busy, failed, rejected,
+		earlier(6, day.Add(-24*time.Hour-30*time.Minute)), earlier(7, day.Add(-9*time.Hour)), earlier(8, day.Add(-25*time.Hour-30*time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
 	// A replay with one new record takes the staged path: only the new one counts.
@@ -76,6 +82,14 @@ func TestStatsBy(t *testing.T) {
 		want{name: "gw-a", attempts: 3, ner: 100.0 / 3, pdd: 800},
 		want{name: "gw-b", attempts: 2, answered: 2, asr: 100, ner: 100, acd: 60.25, pdd: 1500, erl: 2 * 60250.0 / 7200000})
 	check(ByRoute, hour.Add(-time.Hour), hour)
+	// 2026-11-20 23:00 to 11-22 11:00: the whole day 11-21 from the daily
+	// rollup, an hour before it and 11 hours after it from the hourly one.
+	// The call of 11-20 22:30 is outside.
+	check(ByGateway, day.Add(-25*time.Hour), hour.Add(time.Hour),
+		want{name: "gw-a", attempts: 3, ner: 100.0 / 3, pdd: 800},
+		want{name: "gw-c", attempts: 2},
+		want{name: "gw-b", attempts: 1, answered: 1, asr: 100, ner: 100, acd: 60.25, pdd: 1500, erl: 60250.0 / (36 * 3600000)})
+	check(ByGateway, day.Add(-26*time.Hour), day.Add(-24*time.Hour), want{name: "gw-c", attempts: 2})
 
 	if _, err := StatsBy(ctx, db, "caller", hour, oneHour, 10); err == nil {
 		t.Error("statistics by an unknown grouping: no error")
