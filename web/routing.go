@@ -176,6 +176,80 @@ func (s *Server) addRouteForm(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/routing", http.StatusSeeOther)
 }
 
+// routingEditView is the edit page of one gateway or one route.
+type routingEditView struct {
+	Gateway *routing.Gateway
+	Route   *routing.Route
+}
+
+func (s *Server) editGatewayPage(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	g, err := s.routing.Gateway(r.Context(), id)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "routing_edit", routingEditView{Gateway: &g})
+}
+
+func (s *Server) editRoutePage(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	rt, err := s.routing.Route(r.Context(), id)
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "routing_edit", routingEditView{Route: &rt})
+}
+
+// editGatewayForm replaces a gateway with the edit page's form, as the
+// API's PUT does, and audits it with before and after.
+func (s *Server) editGatewayForm(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	g, err := gatewayForm(r)
+	var before routing.Gateway
+	if err == nil {
+		g.ID = id
+		before, g, err = s.routing.UpdateGateway(r.Context(), g)
+	}
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditGatewayChange, g.Name, before, g)
+	s.flash(r, "Gateway "+g.Name+" saved")
+	http.Redirect(w, r, "/routing", http.StatusSeeOther)
+}
+
+func (s *Server) editRouteForm(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	rt, err := routeForm(r)
+	var before routing.Route
+	if err == nil {
+		rt.ID = id
+		before, rt, err = s.routing.UpdateRoute(r.Context(), rt)
+	}
+	if err != nil {
+		s.routingFail(w, r, err)
+		return
+	}
+	s.auditRouting(r, auditRouteChange, rt.Name, before, rt)
+	s.flash(r, "Route "+rt.Name+" saved")
+	http.Redirect(w, r, "/routing", http.StatusSeeOther)
+}
+
 // gatewayEnableForm enables or disables a gateway: new calls hunt past a
 // disabled gateway.
 func (s *Server) gatewayEnableForm(enabled bool) http.HandlerFunc {

@@ -150,11 +150,45 @@ func TestRoutingUI(t *testing.T) {
 	if h := a.get("/api/v1/gateways/health"); h.StatusCode != 200 || !strings.Contains(h.body, `"up": false`) {
 		t.Errorf("gateway health = %d %s", h.StatusCode, h.body)
 	}
+	// The edit pages: each field refilled (escaped), saved whole, audited
+	// with before and after; a bad field names itself and changes nothing.
+	edit := a.get("/routing/gateways/2/edit")
+	if edit.StatusCode != 200 || !strings.Contains(edit.body, `id="edit-gateway"`) || !strings.Contains(edit.body, `name="max_calls" inputmode="numeric" size="6" placeholder="no limit" value="10"`) {
+		t.Errorf("gateway edit page = %d", edit.StatusCode)
+	}
+	if r := a.get("/routing/gateways/1/edit"); !strings.Contains(r.body, `value="&lt;script&gt;gw&lt;/script&gt;"`) {
+		t.Errorf("the edit page does not escape the gateway's name")
+	}
+	if r := a.post("/routing/gateways/2", url.Values{"name": {"capped"}, "address": {"127.0.0.1:5079"}, "transport": {"udp"}, "max_calls": {"20"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save gateway = %d %s", r.StatusCode, r.body)
+	}
+	if g, err := e.srv.routing.Gateway(context.Background(), 2); err != nil || g.Address != "127.0.0.1:5079" || g.MaxCalls != 20 || g.MaxCPS != 0 || !g.Enabled {
+		t.Errorf("the saved gateway: %+v %v", g, err)
+	}
+	if r := a.post("/routing/gateways/2", url.Values{"name": {"capped"}, "address": {"nowhere"}, "transport": {"udp"}}); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "address") {
+		t.Errorf("save a bad gateway = %d", r.StatusCode)
+	}
+	if r := a.get("/routing/routes/1/edit"); r.StatusCode != 200 || !strings.Contains(r.body, `id="edit-route"`) || !strings.Contains(r.body, `value="486, 603"`) {
+		t.Errorf("route edit page = %d", r.StatusCode)
+	}
+	if r := a.post("/routing/routes/1", url.Values{"name": {"uk"}, "prefix": {"4420"}, "gateways": {"capped, <script>gw</script>"}, "hunt_stop": {"486"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save route = %d %s", r.StatusCode, r.body)
+	}
+	if rt, err := e.srv.routing.Route(context.Background(), 1); err != nil || rt.Prefix != "4420" || len(rt.Gateways) != 2 || rt.Gateways[0] != "capped" {
+		t.Errorf("the saved route: %+v %v", rt, err)
+	}
+	if actions := strings.Join(e.auditActions(t), "\n"); strings.Count(actions, "gateway change") < 2 || !strings.Contains(actions, "route change") {
+		t.Errorf("the audit log lacks the edits:\n%s", actions)
+	}
+
 	v := e.login("viewer")
-	if r := v.get("/routing"); r.StatusCode != 200 || strings.Contains(r.body, `id="add-gateway"`) {
+	if r := v.get("/routing"); r.StatusCode != 200 || strings.Contains(r.body, `id="add-gateway"`) || strings.Contains(r.body, "/edit") {
 		t.Errorf("viewer's routing page = %d", r.StatusCode)
 	}
-	for _, p := range []string{"/routing/gateways", "/routing/gateways/1/enable", "/routing/gateways/1/delete", "/routing/routes/1/delete"} {
+	if r := v.get("/routing/gateways/1/edit"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer's gateway edit page = %d", r.StatusCode)
+	}
+	for _, p := range []string{"/routing/gateways", "/routing/gateways/1/enable", "/routing/gateways/1/delete", "/routing/routes/1/delete", "/routing/gateways/1", "/routing/routes/1"} {
 		if r := v.post(p, url.Values{"name": {"x"}}); r.StatusCode != http.StatusForbidden {
 			t.Errorf("viewer POST %s = %d", p, r.StatusCode)
 		}
