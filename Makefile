@@ -44,11 +44,14 @@ vet:
 # smoke run of about 6 minutes; `go run ./internal/bench -h` lists them.
 BENCHFLAGS ?=
 
-# Go micro-benchmarks of the hot paths, then the load driver: SIPp through
-# the switch (call rate, concurrent calls, call rate with RADIUS auth and
-# accounting on a real FreeRADIUS), the same call-rate steps through a
-# Kamailio proxy and SIPp to SIPp for comparison, and the built-in relay's
-# load tool.
+# Go benchmarks — the hot paths, the CDR table's searches (BenchmarkCDRScale,
+# one million rows unless TOLLGATE_BENCH_CDR_ROWS says more) and the cluster
+# run (BenchmarkCluster: three Tollgates behind Kamailio's dispatcher sharing
+# Redis, 600 calls, about ten seconds; calls/s and Redis commands per call)
+# — then the load driver: SIPp through the switch (call rate, concurrent
+# calls, call rate with RADIUS auth and accounting on a real FreeRADIUS), the
+# same call-rate steps through a Kamailio proxy and SIPp to SIPp for
+# comparison, and the built-in relay's load tool.
 # docs/benchmarks.md explains the figures.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

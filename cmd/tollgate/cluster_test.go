@@ -261,3 +261,92 @@ cdr:
 		t.Errorf("%v calls written as node lost after a Redis outage, want none", n)
 	}
 }
+
+// TestClusterRedisOutage: three Tollgates on their own loopback addresses
+// (127.0.0.2, .3, .4) behind Kamailio's dispatcher hold a gateway capacity
+// of 6 calls in Redis: 12 concurrent calls get exactly 6 through. Redis
+// is then stopped for 30 s, and throughout it each node behaves as its
+// cluster.redis.when_down says: the fail-open nodes (.2, .3) each take
+// limit ÷ 3 nodes = 2 calls at once and refuse the rest with the gateway
+// limit's 503, the fail-closed node (.4) refuses every limited call with
+// 503 Limits Unavailable. With Redis back the limit is cluster-wide
+// again: 12 concurrent calls, exactly 6 through.
+func TestClusterRedisOutage(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.SharedPostgres(t).NewDatabase(t)
+	r := testenv.StartRedis(t)
+	gw := uas(t, "uas.xml", nil)
+	const proxyIP = "127.0.0.7"
+	nodes := map[string]*proc{}
+	var addrs []string
+	for _, n := range []struct{ ip, name, down string }{
+		{"127.0.0.2", "sw-2", "open"}, {"127.0.0.3", "sw-3", "open"}, {"127.0.0.4", "sw-4", "closed"},
+	} {
+		nodes[n.name] = startTollgateAt(t, n.ip, fmt.Sprintf(`cluster:
+  node: %s
+  trusted_proxies: [%s]
+  redis: {address: %q, timeout: 100ms, when_down: %s}
+  heartbeat: 200ms
+  dead_after: 1s
+limits:
+  gateway_calls: 6
+routes:
+  - {name: gw, prefix: "1", gateways: [{address: %q}]}
+cdr:
+  migrate: true
+`, n.name, proxyIP, r.Addr, n.down, gw.Addr()), "TOLLGATE_CDR_DATABASE="+dsn)
+		addrs = append(addrs, nodes[n.name].addr())
+	}
+	k := testenv.StartKamailioDispatcher(t, testenv.DispatcherOptions{IP: proxyIP, Nodes: addrs, PingInterval: time.Second})
+	testenv.Eventually(t, 10*time.Second, "three nodes in service", func() bool {
+		st := k.DispatcherStates(t)
+		return st[addrs[0]] == "AP" && st[addrs[1]] == "AP" && st[addrs[2]] == "AP"
+	})
+	// calls places n calls at once at remote, each held for 3 s, and
+	// returns how many were answered.
+	calls := func(remote string, n int) int {
+		s := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: remote, Service: "1001",
+			Calls: n, Rate: 200, Limit: n, Pause: 3 * time.Second, Timeout: 30 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		defer cancel()
+		st, _ := s.Wait(ctx) // refused calls fail the scenario; answered ones are counted
+		return st.Successful
+	}
+	if got := calls(k.Addr, 12); got != 6 {
+		t.Fatalf("before the outage: %d of 12 concurrent calls through the dispatcher answered, want the capacity of 6", got)
+	}
+
+	r.Stop()
+	stopped := time.Now()
+	rounds := 0
+	for rounds == 0 || time.Since(stopped) < 30*time.Second {
+		rounds++
+		if got := calls(nodes["sw-2"].addr(), 3); got != 2 {
+			t.Errorf("outage round %d: fail-open sw-2 answered %d of 3 concurrent calls, want 6 ÷ 3 nodes = 2", rounds, got)
+		}
+		if got := calls(nodes["sw-4"].addr(), 1); got != 0 {
+			t.Errorf("outage round %d: fail-closed sw-4 answered a call", rounds)
+		}
+	}
+	restarted := time.Now()
+	r.Start()
+	testenv.Eventually(t, 20*time.Second, "the fail-closed node taking calls again", func() bool {
+		return calls(nodes["sw-4"].addr(), 1) == 1
+	})
+	if got := calls(k.Addr, 12); got != 6 {
+		t.Errorf("after the outage: %d of 12 concurrent calls answered, want the cluster-wide 6 again", got)
+	}
+	outage := func() []map[string]any {
+		return query(t, dsn, "SELECT sip_code, sip_reason FROM cdrs WHERE node = 'sw-4' AND setup_time >= $1 AND setup_time < $2",
+			stopped, restarted)
+	}
+	testenv.Eventually(t, 60*time.Second, "sw-4's records of the outage in PostgreSQL", func() bool { return len(outage()) >= rounds })
+	byCode := map[string]int{}
+	for _, row := range outage() {
+		byCode[fmt.Sprint(row["sip_code"], " ", row["sip_reason"])]++
+	}
+	if len(byCode) != 1 || byCode["503 Limits Unavailable"] != rounds {
+		t.Errorf("sw-4's calls during the outage %v, want all %d refused 503 Limits Unavailable", byCode, rounds)
+	}
+	t.Logf("Redis stopped for %v: %d rounds of calls", time.Since(stopped).Round(time.Second), rounds)
+}

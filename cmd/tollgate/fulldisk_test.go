@@ -22,7 +22,7 @@ import (
 // bytes mounted by the test (tests run as root): a disk that fills for real.
 func startTollgateOnTmpfs(t *testing.T, size int, body string, env ...string) (*proc, string) {
 	t.Helper()
-	p := &proc{t: t, port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000),
+	p := &proc{t: t, ip: "127.0.0.1", port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000),
 		exited: make(chan struct{})}
 	mnt := filepath.Join(p.dir, "cdr")
 	if err := os.Mkdir(mnt, 0o750); err != nil {

@@ -17,7 +17,7 @@ import (
 func TestServeGatewayWithoutAFile(t *testing.T) {
 	t.Parallel()
 	gw := uas(t, "uas.xml", nil)
-	p := &proc{t: t, port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000), exited: make(chan struct{})}
+	p := &proc{t: t, ip: "127.0.0.1", port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000), exited: make(chan struct{})}
 	p.args = []string{"serve", "--gateway", gw.Addr(),
 		"--listen", fmt.Sprintf("udp:127.0.0.1:%d,tcp:127.0.0.1:%d", p.port, p.port),
 		"--cdr-dir", filepath.Join(p.dir, "cdr")}

@@ -40,11 +40,12 @@ func TestMain(m *testing.M) {
 
 // proc is one running "tollgate serve".
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	cfg  string   // path of its configuration file
 	args []string // the command line, when not "serve -c cfg"
-	port int      // its SIP port on 127.0.0.1
+	port int      // its SIP port on ip
+	ip   string   // its SIP address: 127.0.0.1, or another loopback address (startTollgateAt)
 	// webPort is its web UI's port on 127.0.0.1, when the test left the
 	// web: section to writeConfig.
 	webPort int
@@ -57,9 +58,16 @@ type proc struct {
 
 // startTollgate writes a configuration (a sip: section on a free port, a
 // cdr: section in a temp dir, then body) and runs tollgate serve on it.
-func startTollgate(t *testing.T, body string, env ...string) *proc {
+func startTollgate(t testing.TB, body string, env ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000),
+	return startTollgateAt(t, "127.0.0.1", body, env...)
+}
+
+// startTollgateAt is startTollgate with SIP on another loopback address
+// (127.0.0.2, ...), as a node of a cluster on its own address.
+func startTollgateAt(t testing.TB, ip, body string, env ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, ip: ip, port: testenv.FreePort(t), dir: t.TempDir(), lines: make(chan string, 1000),
 		exited: make(chan struct{})}
 	p.cfg = filepath.Join(p.dir, "tollgate.yaml")
 	p.writeConfig(body)
@@ -87,8 +95,8 @@ func (p *proc) writeConfig(body string) {
 		p.webPort = testenv.FreePort(p.t)
 		body += fmt.Sprintf("web:\n  listen: 127.0.0.1:%d\n", p.webPort)
 	}
-	cfg := fmt.Sprintf("sip:\n  listen: [\"udp:127.0.0.1:%d\", \"tcp:127.0.0.1:%d\"]\nlog:\n  format: json\n%s",
-		p.port, p.port, body)
+	cfg := fmt.Sprintf("sip:\n  listen: [\"udp:%s:%d\", \"tcp:%s:%d\"]\nlog:\n  format: json\n%s",
+		p.ip, p.port, p.ip, p.port, body)
 	if err := os.WriteFile(p.cfg, []byte(cfg), 0o644); err != nil {
 		p.t.Fatal(err)
 	}
@@ -128,7 +136,7 @@ func (p *proc) start(env ...string) {
 	p.waitLog("SIP listening", 20*time.Second)
 }
 
-func (p *proc) addr() string { return fmt.Sprintf("127.0.0.1:%d", p.port) }
+func (p *proc) addr() string { return fmt.Sprintf("%s:%d", p.ip, p.port) }
 
 func (p *proc) output() string {
 	p.mu.Lock()

@@ -26,7 +26,7 @@ func gateways(extra string, gws ...*testenv.SIPp) string {
 	return b.String()
 }
 
-func uas(t *testing.T, scenario string, keys map[string]string) *testenv.SIPp {
+func uas(t testing.TB, scenario string, keys map[string]string) *testenv.SIPp {
 	return testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: scenario, Keys: keys, Timeout: 90 * time.Second})
 }
 
