@@ -21,3 +21,13 @@ func TestConfigCopiesLists(t *testing.T) {
 		t.Errorf("control %v", relayConfig(b).Control)
 	}
 }
+
+// TestConfigIPv6Media: the relay serve and `tollgate relay` run gets the
+// IPv6 media address and its advertised one.
+func TestConfigIPv6Media(t *testing.T) {
+	t.Parallel()
+	rc := relayConfig(config.BuiltinMedia{MediaIP: "192.0.2.1", MediaIP6: "::", AdvertiseIP6: "2001:db8::1"})
+	if rc.MediaIP != "192.0.2.1" || rc.MediaIP6 != "::" || rc.AdvertiseIP6 != "2001:db8::1" {
+		t.Errorf("relay config %+v", rc)
+	}
+}
