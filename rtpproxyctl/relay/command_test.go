@@ -58,13 +58,14 @@ func FuzzCommand(f *testing.F) {
 		"Uc0,8,101z20Aw call 1.2.3.4 5 f t tcp:127.0.0.1:1 tag%20x && L 1.2.3.4 6 && S ttl=3 && D",
 		"Qv call ft tt ttl rtpa_jmax && Dw", "D call ft", "G nsess_created pps_in", "Il", "X",
 		"P3 call p 0 ft", "C call udp:1.2.3.4:5 ft tt", "c1 V", "U6 c ::1 1 f", "Ul[::1] c 1.2.3.4 5 f",
+		"Ur[::1] c6 127.0.0.1 4000 ft", "L6r127.0.0.1 c6 ::1 4002 ft tt", "U6 c6 :: 4000 ft tt && L ::1 4002",
 		"U call 127.0.0.1 4000 ft tt && T PCMA/8 telephone-event/101 && L 127.0.0.1 4002 && Tr G722/9 CN/13",
 		"U call 127.0.0.1 4000 ft tt && O dtmf_filter te=101 max_pkt_rate=50 && L 127.0.0.1 4002 && Or symmetric rewrite_ssrc",
 	} {
 		f.Add([]byte(s))
 	}
 	lo := 41000
-	r, err := New(Config{PortMin: lo, PortMax: lo + 19, Notify: []string{"tcp:127.0.0.1:1"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(Config{PortMin: lo, PortMax: lo + 19, MediaIP6: "::1", Notify: []string{"tcp:127.0.0.1:1"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		f.Fatal(err)
 	}
