@@ -19,6 +19,7 @@ var mayNotDepend = []struct {
 	why       string
 }{
 	{"aaa", []string{"switch/"}, "the switch declares what it needs from aaa; aaa knows nothing of calls"},
+	{"subscriber", []string{"switch/", "web"}, "the registrar's accounts are a table; cmd hands them to the switch"},
 	{"billing", []string{"switch/"}, "limits and credit serve the switch, not the other way round"},
 	{"cdr", []string{"switch/"}, "the record belongs to cdr; the switch hands records in"},
 	{"rtpproxyctl", []string{"switch/"}, "media anchoring serves the switch through the interface the switch declares"},
