@@ -45,7 +45,9 @@ type Registration struct {
 	// The local registrar. Realm is the digest realm, and the domain of
 	// every AoR it holds: a call to user@anything finds user's bindings.
 	Realm string `yaml:"realm"`
-	// Users are the accounts that may register, with their passwords.
+	// Users are the accounts that may register, with their passwords;
+	// more may be kept in the database (tollgate subscriber, the
+	// subscribers API), which a user of the same name here overrides.
 	Users []RegistrarUser `yaml:"users"`
 	// MinExpires (seconds): a shorter lifetime is refused 423 with
 	// Min-Expires (RFC 3261 10.3 step 7). MaxExpires: a longer one is cut
@@ -138,9 +140,6 @@ func (v *validator) validateRegistration(r *Registration) {
 }
 
 func (v *validator) validateLocalRegistrar(r *Registration) {
-	if len(r.Users) == 0 {
-		v.addf("registration.users", "a local registrar needs at least one user")
-	}
 	seen := map[string]bool{}
 	for i, u := range r.Users {
 		path := fmt.Sprintf("registration.users[%d]", i)

@@ -68,11 +68,42 @@ func (s *Switch) authenticRegister(r *register, tx sip.ServerTransaction, rc con
 		challenge(false)
 		return false
 	}
-	password, known := rc.Password(d.Username)
-	if !known || d.Username != r.req.To().Address.User || d.Realm != rc.Realm || !d.Matches(password) {
+	if !s.subscriberMatches(rc, d) || d.Username != r.req.To().Address.User || d.Realm != rc.Realm {
 		s.log.Info("REGISTER refused", "user", d.Username, "aor", r.aor, "source", r.flow.Source)
 		s.reply(r.req, tx, 403, "Forbidden")
 		return false
 	}
 	return true
+}
+
+// subscriberMatches checks credentials against the user's secret: its
+// password in the configuration, else its HA1 among the database's
+// subscribers (SetSubscribers). The file wins, so that an account can be
+// fixed there whatever the database holds.
+func (s *Switch) subscriberMatches(rc config.Registration, d *aaa.DigestCredentials) bool {
+	if password, known := rc.Password(d.Username); known {
+		return d.Matches(password)
+	}
+	if ha1, known := (*s.subscribers.Load())[d.Username]; known {
+		return d.MatchesHA1(ha1)
+	}
+	return false
+}
+
+// isSubscriber tells whether user is an account of the local registrar,
+// in the configuration or the database.
+func (s *Switch) isSubscriber(rc config.Registration, user string) bool {
+	if _, known := rc.Password(user); known {
+		return true
+	}
+	_, known := (*s.subscribers.Load())[user]
+	return known
+}
+
+// SetSubscribers replaces the local registrar's accounts from the
+// database (subscriber.Store.Follow): their digest HA1 by user name. New
+// REGISTERs and calls use them at once.
+func (s *Switch) SetSubscribers(ha1s map[string]string) {
+	s.subscribers.Store(&ha1s)
+	s.log.Info("subscribers applied", "database_subscribers", len(ha1s))
 }

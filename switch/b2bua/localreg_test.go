@@ -70,3 +70,38 @@ func TestLocalRegistrarRefuses(t *testing.T) {
 		t.Errorf("refused REGISTERs left %d bindings: %+v", n, ts.regs.All())
 	}
 }
+
+// TestLocalRegistrarDatabaseSubscribers: a subscriber of the database,
+// known by its HA1 only, registers with its digest and takes calls; a
+// wrong password is refused; a user of the configuration file keeps the
+// file's password whatever the database says.
+func TestLocalRegistrarDatabaseSubscribers(t *testing.T) {
+	t.Parallel()
+	ts := localRegistrar(t)
+	ts.SetSubscribers(map[string]string{
+		"dave":  aaa.HA1("dave", "tollgate.test", "db-secret"),
+		"alice": aaa.HA1("alice", "tollgate.test", "db-password"),
+	})
+	refused := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_auth_refused.xml", Remote: ts.addr(),
+		Service: "dave", Calls: 1, Extra: []string{"-au", "dave", "-ap", "wrong"}})
+	refused.WaitSuccess(t, 1)
+	overridden := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_auth_refused.xml", Remote: ts.addr(),
+		Service: "alice", Calls: 1, Extra: []string{"-au", "alice", "-ap", "db-password"}})
+	overridden.WaitSuccess(t, 1)
+	if n := ts.regs.Len(); n != 0 {
+		t.Fatalf("refused REGISTERs left %d bindings", n)
+	}
+	client := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "reg_auth_client.xml", Remote: ts.addr(),
+		Service: "dave", Calls: 1, OutOfCall: "uas.xml", Pause: 4 * time.Second,
+		Extra: []string{"-au", "dave", "-ap", "db-secret"}})
+	testenv.Eventually(t, 5*time.Second, "dave registered", func() bool {
+		return len(ts.regs.Bindings("dave@tollgate.test")) == 1
+	})
+	caller := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: "uac.xml", Remote: ts.addr(),
+		Service: "dave", Calls: 1, Pause: 100 * time.Millisecond})
+	caller.WaitSuccess(t, 1)
+	if rec := <-ts.records; rec.SIPCode != 200 {
+		t.Errorf("call to dave: %d", rec.SIPCode)
+	}
+	client.WaitSuccess(t, 1)
+}

@@ -451,7 +451,7 @@ func (c *Call) registeredHops(cfg *config.Config, route *config.Route) (hops []h
 			bs = append(bs, b)
 		}
 	case rc.Mode == config.RegistrationLocal:
-		if _, user := rc.Password(c.called); !user {
+		if !c.sw.isSubscriber(rc, c.called) {
 			return nil, false
 		}
 		bs = c.sw.regs.Bindings(c.called + "@" + rc.Realm)

@@ -75,6 +75,9 @@ type Switch struct {
 	// (register.go) or held by the local registrar (localreg.go); empty
 	// while registration.mode is off.
 	regs *registrar.Cache
+	// subscribers are the local registrar's accounts from the database:
+	// HA1 by user name (localreg.go); never nil.
+	subscribers atomic.Pointer[map[string]string]
 	// regNonces challenge REGISTERs to the local registrar.
 	regNonces DigestNonces
 	// regRate is registration.register_rate per source, nil without one;
@@ -154,6 +157,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
 	}
 	s.regNonces = o.RegistrarNonces
+	s.subscribers.Store(&map[string]string{})
 	if rc := cfg.Registration; rc.RegisterRate > 0 {
 		s.regRate = registrar.NewRate(rc.RegisterRate, float64(rc.RegisterBurst))
 	}
