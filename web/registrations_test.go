@@ -92,3 +92,57 @@ func TestRegistrationsPage(t *testing.T) {
 		t.Errorf("audit log lacks the removal:\n%s", acts)
 	}
 }
+
+// TestAPISubscribers: an admin adds a subscriber (a generated password is
+// answered once), lists it and deletes it; its secret is in no answer;
+// a viewer lists but may not add or delete.
+func TestAPISubscribers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.login("admin")
+	res := admin.postJSON("/api/v1/subscribers", `{"user": "dave", "password": "db-secret"}`)
+	if res.StatusCode != http.StatusCreated || strings.Contains(res.body, "db-secret") || strings.Contains(res.body, `"password"`) {
+		t.Fatalf("add = %d %s", res.StatusCode, res.body)
+	}
+	res = admin.postJSON("/api/v1/subscribers", `{"user": "erin"}`)
+	if res.StatusCode != http.StatusCreated || !strings.Contains(res.body, `"password": "`) {
+		t.Fatalf("add with a generated password = %d %s", res.StatusCode, res.body)
+	}
+	for body, want := range map[string]int{`{"user": "dave", "password": "x"}`: http.StatusConflict,
+		`{"user": "a@b", "password": "x"}`: http.StatusBadRequest, `{"name": "x"}`: http.StatusBadRequest} {
+		if res := admin.postJSON("/api/v1/subscribers", body); res.StatusCode != want {
+			t.Errorf("%s = %d, want %d", body, res.StatusCode, want)
+		}
+	}
+	viewer := e.login("viewer")
+	list := viewer.get("/api/v1/subscribers").body
+	if !strings.Contains(list, `"count": 2`) || !strings.Contains(list, `"user": "dave"`) || strings.Contains(list, "db-secret") {
+		t.Fatalf("list: %s", list)
+	}
+	if res := viewer.postJSON("/api/v1/subscribers", `{"user": "mallory", "password": "x"}`); res.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer add = %d", res.StatusCode)
+	}
+	if res := viewer.send(http.MethodDelete, "/api/v1/subscribers/dave"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer delete = %d", res.StatusCode)
+	}
+	if res := admin.send(http.MethodDelete, "/api/v1/subscribers/dave"); res.StatusCode != http.StatusOK {
+		t.Fatalf("delete = %d", res.StatusCode)
+	}
+	if res := admin.send(http.MethodDelete, "/api/v1/subscribers/dave"); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("second delete = %d", res.StatusCode)
+	}
+	acts := strings.Join(e.auditActions(t), "\n")
+	if !strings.Contains(acts, auditSubscriberAdd) || !strings.Contains(acts, auditSubscriberDelete) || strings.Contains(acts, "db-secret") {
+		t.Errorf("audit log:\n%s", acts)
+	}
+}
+
+// postJSON posts a JSON body with the session's CSRF token.
+func (c *client) postJSON(path, body string) response {
+	req, _ := http.NewRequest(http.MethodPost, c.e.ts.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	return c.do(req)
+}

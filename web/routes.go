@@ -96,6 +96,11 @@ func (s *Server) routes() http.Handler {
 		r.Get("/calls/{id}/dtmf", s.apiCallDTMF)
 		r.Get("/registrations", s.apiRegistrations)
 		r.With(s.role(roleOperator)).Delete("/registrations/{id}", s.apiUnregister)
+		r.Route("/subscribers", func(r chi.Router) {
+			r.Get("/", s.apiSubscribers)
+			r.With(s.role(roleAdmin)).Post("/", s.apiAddSubscriber)
+			r.With(s.role(roleAdmin)).Delete("/{user}", s.apiDeleteSubscriber)
+		})
 		r.Get("/cdrs", s.apiCDRs)
 		r.Get("/cdrs/export.csv", s.cdrsCSV)
 		r.Get("/cdrs/totals", s.apiCDRTotals)

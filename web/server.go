@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate/tollgate/routing"
 	"github.com/tollgate/tollgate/rtpproxyctl"
 	"github.com/tollgate/tollgate/rtpproxyctl/relay"
+	"github.com/tollgate/tollgate/subscriber"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
@@ -110,19 +111,21 @@ type Cluster interface {
 
 // Server is the web server's handler and its background state.
 type Server struct {
-	opt      Options
-	log      *slog.Logger
-	sw       Switch
-	db       *pgxpool.Pool
-	store    *store
-	routing  *routing.Store
-	sessions *scs.SessionManager
-	pgstore  *pgxstore.PostgresStore
-	throttle *throttle
-	series   *series
-	pages    *pages
-	handler  http.Handler
-	registry *prometheus.Registry
+	opt     Options
+	log     *slog.Logger
+	sw      Switch
+	db      *pgxpool.Pool
+	store   *store
+	routing *routing.Store
+	// subscribers are the local registrar's accounts in the database.
+	subscribers *subscriber.Store
+	sessions    *scs.SessionManager
+	pgstore     *pgxstore.PostgresStore
+	throttle    *throttle
+	series      *series
+	pages       *pages
+	handler     http.Handler
+	registry    *prometheus.Registry
 }
 
 // New builds the server. Call Run to sample statistics and Close at the end.
@@ -165,6 +168,7 @@ func New(o Options) (*Server, error) {
 	if o.DB != nil {
 		s.store = &store{db: o.DB}
 		s.routing = routing.NewStore(o.DB)
+		s.subscribers = subscriber.NewStore(o.DB)
 		s.pgstore = pgxstore.NewWithCleanupInterval(o.DB, 10*time.Minute)
 		s.sessions.Store = s.pgstore
 	}

@@ -26,6 +26,8 @@ Usage:
                                   create a web UI user; prints a generated password
   tollgate user list|passwd|role|disable|enable|delete -c FILE [--name NAME] [--role ROLE]
                                   list and manage the web UI's users ("tollgate user" for details)
+  tollgate subscriber add|list|delete -c FILE [--user NAME] [--password-stdin]
+                                  the local registrar's accounts in the database (digest HA1 only)
   tollgate relay -c FILE          run the built-in media relay alone (media.builtin), answering
                                   the rtpproxy protocol on media.builtin.control
   tollgate profile test -c FILE --invite FILE.sip   show the call profile and gateway INVITE for an INVITE
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cdrCommand(args[1:], stdout, stderr)
 	case "user":
 		return userCommand(args[1:], os.Stdin, stdout, stderr)
+	case "subscriber":
+		return subscriberCommand(args[1:], os.Stdin, stdout, stderr)
 	case "relay":
 		return relayCommand(args[1:], stderr)
 	case "profile":

@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate/tollgate/aaa"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/routing"
+	"github.com/tollgate/tollgate/subscriber"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
 
@@ -164,6 +165,10 @@ func serve(args []string, stderr io.Writer) int {
 	media.bind(sw)
 	if records.pool != nil {
 		go routing.NewStore(records.pool).Follow(ctx, routesPoll, log, sw.SetRoutes)
+		if cfg.Registration.Mode == config.RegistrationLocal {
+			realm := func() string { return sw.Config().Registration.Realm }
+			go subscriber.NewStore(records.pool).Follow(ctx, routesPoll, realm, log, sw.SetSubscribers)
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- sw.Serve(ctx) }()
