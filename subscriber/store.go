@@ -2,7 +2,7 @@
 // PostgreSQL, beside those of the configuration file: all the SQL of the
 // subscribers table, and the loop that hands the switch the current set.
 // An account is kept as its digest HA1, never as its password
-// (migrations/00013_subscribers.sql says why).
+// (migrations/00014_subscribers.sql says why).
 package subscriber
 
 import (
@@ -24,7 +24,7 @@ import (
 // Store is the SQL of the subscribers table.
 type Store struct{ db *pgxpool.Pool }
 
-// NewStore uses db, migrated to include migrations/00013_subscribers.sql.
+// NewStore uses db, migrated to include migrations/00014_subscribers.sql.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
 // Subscriber is one account, without its secret.
