@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,37 +116,85 @@ const queryMode = pgx.QueryExecModeExec
 type Page struct {
 	Limit  int    // default 50, at most 1000
 	Cursor string // "" for the first page; then the cursor Search returned
+	// Sort orders the page by one of SortKeys, then by setup time and id;
+	// zero: newest first.
+	Sort Sort
 }
 
-// Search returns one page of CDRs matching f, newest first, and the cursor
-// of the next page ("" when this is the last). Paging is by key (setup time,
-// id) rather than OFFSET, so page 10,000 costs what page 1 does.
+// Sort is a column to order a search by, from a fixed list: the user
+// picks a name, never SQL.
+type Sort struct {
+	Key string // one of SortKeys; "" is "setup"
+	Asc bool   // ascending; descending by default
+}
+
+// sortColumns are the orderable columns: the name a user gives, the
+// column, its SQL type for the cursor's parameter, and its value in a
+// record for the next page's cursor.
+var sortColumns = map[string]struct {
+	col, typ string
+	value    func(Record) string
+}{
+	"setup":    {"setup_time", "timestamptz", func(r Record) string { return r.SetupTime.UTC().Format(time.RFC3339Nano) }},
+	"duration": {"duration_ms", "bigint", func(r Record) string { return strconv.FormatInt(r.Duration.Milliseconds(), 10) }},
+	"pdd":      {"post_dial_delay_ms", "bigint", func(r Record) string { return strconv.FormatInt(r.PostDialDelay.Milliseconds(), 10) }},
+	"code":     {"sip_code", "integer", func(r Record) string { return strconv.Itoa(r.SIPCode) }},
+	"caller":   {"caller_number", "text", func(r Record) string { return r.CallerNumber }},
+	"called":   {"called_received", "text", func(r Record) string { return r.CalledReceived }},
+	"account":  {"account", "text", func(r Record) string { return r.Account }},
+	"gateway":  {"gateway", "text", func(r Record) string { return r.Gateway }},
+}
+
+// SortKeys are the names Sort.Key may take.
+func SortKeys() []string { return slices.Sorted(maps.Keys(sortColumns)) }
+
+// ErrBadSort refuses a Sort.Key outside SortKeys.
+var ErrBadSort = errors.New("cdr: unknown sort column")
+
+// Search returns one page of CDRs matching f in page.Sort's order (newest
+// first by default), and the cursor of the next page ("" when this is the
+// last). Paging is by key (sort column, setup time, id) rather than
+// OFFSET, so page 10,000 costs what page 1 does.
 func Search(ctx context.Context, db Querier, f Filter, page Page) ([]Record, string, error) {
 	limit := page.Limit
 	if limit <= 0 {
 		limit = 50
 	}
 	limit = min(limit, 1000)
+	key := page.Sort.Key
+	if key == "" {
+		key = "setup"
+	}
+	sc, ok := sortColumns[key]
+	if !ok {
+		return nil, "", ErrBadSort
+	}
+	dir, cmp := "DESC", "<"
+	if page.Sort.Asc {
+		dir, cmp = "ASC", ">"
+	}
 	where, args := f.where()
 	if page.Cursor != "" {
-		t, id, err := decodeCursor(page.Cursor)
-		if err != nil {
-			return nil, "", err
+		c, err := decodeCursor(page.Cursor)
+		if err != nil || c.sort != page.Sort {
+			return nil, "", ErrBadCursor
 		}
-		args = append(args, t, id)
-		where += fmt.Sprintf(" AND (setup_time, id) < ($%d::timestamptz, $%d::uuid)", len(args)-1, len(args))
+		args = append(args, c.value, c.setup, c.id)
+		where += fmt.Sprintf(" AND (%s, setup_time, id) %s ($%d::%s, $%d::timestamptz, $%d::uuid)",
+			sc.col, cmp, len(args)-2, sc.typ, len(args)-1, len(args))
 	}
 	args = append(args, limit+1)
-	sql := fmt.Sprintf("SELECT %s FROM cdrs WHERE %s ORDER BY setup_time DESC, id DESC LIMIT $%d::integer", columnList, where, len(args))
+	sql := fmt.Sprintf("SELECT %s FROM cdrs WHERE %s ORDER BY %s %s, setup_time %s, id %s LIMIT $%d::integer",
+		columnList, where, sc.col, dir, dir, dir, len(args))
 	rows, err := db.Query(ctx, sql, append([]any{queryMode}, args...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("cdr: search: %w", err)
 	}
 	defer rows.Close()
-	sc := newScanner()
+	scan := newScanner()
 	var out []Record
 	for rows.Next() {
-		rec, err := sc.scan(rows)
+		rec, err := scan.scan(rows)
 		if err != nil {
 			return nil, "", err
 		}
@@ -157,29 +207,63 @@ func Search(ctx context.Context, db Querier, f Filter, page Page) ([]Record, str
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = encodeCursor(last.SetupTime, last.ID)
+		next = cursor{sort: page.Sort, value: sc.value(last), setup: last.SetupTime, id: last.ID}.encode()
 	}
 	return out, next, nil
 }
 
-// A cursor is the (setup time, id) of the last row shown, opaque to callers.
-func encodeCursor(t time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + "/" + id))
+// A cursor is where the last page ended: the last row's sort value, setup
+// time and id, and the order it was in; opaque to callers. The default
+// order's cursor is "micros/id", as before sorting existed.
+type cursor struct {
+	sort  Sort
+	value string
+	setup time.Time
+	id    string
 }
 
-var errBadCursor = errors.New("cdr: bad page cursor")
+func (c cursor) encode() string {
+	s := strconv.FormatInt(c.setup.UnixMicro(), 10) + "/" + c.id
+	if c.sort != (Sort{}) {
+		s += "/" + c.sort.Key + "/" + strconv.FormatBool(c.sort.Asc) + "/" + c.value
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
 
-func decodeCursor(c string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+// ErrBadCursor refuses a cursor Search did not give, or gave for another
+// order.
+var ErrBadCursor = errors.New("cdr: bad page cursor")
+
+func decodeCursor(s string) (cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return time.Time{}, "", errBadCursor
+		return cursor{}, ErrBadCursor
 	}
-	us, id, ok := strings.Cut(string(b), "/")
-	micros, err := strconv.ParseInt(us, 10, 64)
-	if !ok || err != nil || !isUUID(id) {
-		return time.Time{}, "", errBadCursor
+	parts := strings.SplitN(string(b), "/", 5)
+	if len(parts) != 2 && len(parts) != 5 {
+		return cursor{}, ErrBadCursor
 	}
-	return time.UnixMicro(micros).UTC(), id, nil
+	micros, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || !isUUID(parts[1]) {
+		return cursor{}, ErrBadCursor
+	}
+	c := cursor{setup: time.UnixMicro(micros).UTC(), id: parts[1]}
+	c.value = c.setup.Format(time.RFC3339Nano)
+	if len(parts) == 5 {
+		asc, err := strconv.ParseBool(parts[3])
+		if _, ok := sortColumns[parts[2]]; !ok || err != nil {
+			return cursor{}, ErrBadCursor
+		}
+		c.sort, c.value = Sort{Key: parts[2], Asc: asc}, parts[4]
+	}
+	return c, nil
+}
+
+// ValidCursor reports whether c is a cursor Search gave, so that a mangled
+// one is refused before the query.
+func ValidCursor(c string) bool {
+	_, err := decodeCursor(c)
+	return err == nil
 }
 
 // Export writes the CDRs matching f as CSV (RFC 4180: CRLF line ends, a

@@ -1,12 +1,12 @@
 package web
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,6 +133,11 @@ func parseCDRQuery(q url.Values) (cdrQuery, error) {
 		}
 		cq.Page.Limit = n
 	}
+	if v := q.Get("sort"); v != "" {
+		if cq.Page.Sort, err = parseSort(v); err != nil {
+			return cq, err
+		}
+	}
 	if v := q.Get("cursor"); v != "" {
 		if !validCursor(v) {
 			return cq, badParam{"cursor", "not a cursor this server gave"}
@@ -146,19 +151,22 @@ var knownCDRParams = map[string]bool{
 	"from": true, "to": true, "caller": true, "called": true, "account": true, "gateway": true,
 	"code": true, "q850": true, "call_id": true, "conf_id": true, "limit": true, "cursor": true,
 	"reason": true, "released_by": true, "source_ip": true, "route": true, "min_duration": true, "max_duration": true,
+	"sort": true,
 }
 
-// validCursor checks the shape of cdr.Search's cursors (base64 of
-// "unix-micros/uuid") so that a mangled one is a 400, not a 500.
-func validCursor(c string) bool {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return false
+// parseSort reads sort=KEY (ascending) or sort=-KEY (descending), KEY one
+// of cdr.SortKeys: a name looked up in a fixed table, never SQL.
+func parseSort(v string) (cdr.Sort, error) {
+	key, desc := strings.CutPrefix(v, "-")
+	if !slices.Contains(cdr.SortKeys(), key) {
+		return cdr.Sort{}, badParam{"sort", "want one of " + strings.Join(cdr.SortKeys(), ", ") + ", with - before it for descending"}
 	}
-	us, id, ok := strings.Cut(string(b), "/")
-	_, err = strconv.ParseInt(us, 10, 64)
-	return ok && err == nil && validCallID(id)
+	return cdr.Sort{Key: key, Asc: !desc}, nil
 }
+
+// validCursor refuses a mangled cursor with a 400 rather than a failed
+// query.
+func validCursor(c string) bool { return cdr.ValidCursor(c) }
 
 // withoutCursor is the query of the same search from its first page.
 func withoutCursor(q url.Values) url.Values {
@@ -187,6 +195,9 @@ type cdrsView struct {
 	// an unbounded search over a large table counts every row.
 	Totals    *cdr.Totals
 	TotalsURL template.URL
+	// SortURL orders the same search by a column: descending first, then
+	// ascending when the page is already in that column's descending order.
+	SortURL map[string]template.URL
 }
 
 func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +216,11 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	recs, next, err := cdr.Search(r.Context(), s.db, cq.Filter, cq.Page)
+	if errors.Is(err, cdr.ErrBadCursor) {
+		v.Error = "cursor: not a cursor of this order; start again from the first page"
+		s.render(w, r, http.StatusBadRequest, "cdrs", v)
+		return
+	}
 	if err != nil {
 		s.log.Error("CDR search", "error", err)
 		s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed: is PostgreSQL up?")
@@ -233,8 +249,20 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 		tq.Set("totals", "1")
 		v.TotalsURL = template.URL("/cdrs?" + tq.Encode())
 	}
+	v.SortURL = map[string]template.URL{}
+	for _, k := range cdr.SortKeys() {
+		sq := withoutCursor(r.URL.Query())
+		sq.Del("totals")
+		if cq.Page.Sort == (cdr.Sort{Key: k}) || (k == "setup" && cq.Page.Sort == (cdr.Sort{})) {
+			sq.Set("sort", k)
+		} else {
+			sq.Set("sort", "-"+k)
+		}
+		v.SortURL[k] = template.URL("/cdrs?" + sq.Encode())
+	}
 	base.Del("limit")
 	base.Del("totals")
+	base.Del("sort")
 	v.CSV = template.URL("/cdrs.csv?" + base.Encode())
 	s.render(w, r, http.StatusOK, "cdrs", v)
 }
@@ -246,6 +274,10 @@ func (s *Server) apiCDRs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	recs, next, err := cdr.Search(r.Context(), s.db, cq.Filter, cq.Page)
+	if errors.Is(err, cdr.ErrBadCursor) {
+		s.fail(w, r, http.StatusBadRequest, "cursor: not a cursor of this order; start again from the first page")
+		return
+	}
 	if err != nil {
 		s.log.Error("CDR search", "error", err)
 		s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed")
