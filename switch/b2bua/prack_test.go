@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -299,15 +300,19 @@ func TestUpdateInEarlyDialog(t *testing.T) {
 	}
 }
 
-// TestReliable18xNeverPRACKed: a caller that requires 100rel and never
-// PRACKs the switch's reliable 180: the switch retransmits it with one
-// RSeq, then gives up at 64*T1 as RFC 3262 3 says — the caller gets 504,
-// the gateway a CANCEL, and the call one record, reason "no prack".
+// TestReliable18xNeverPRACKed, against the real FreeRADIUS: a caller that
+// requires 100rel and never PRACKs the switch's reliable 180: the switch
+// retransmits it with one RSeq, then gives up at 64*T1 as RFC 3262 3 says
+// — the caller gets 504, the gateway a CANCEL, and the call one record,
+// reason "no prack", and one Stop per leg.
 func TestReliable18xNeverPRACKed(t *testing.T) {
 	t.Parallel()
 	gw := newPeer(t, "gw")
 	gw.silentRing(180)
-	sw := startSwitch(t, routeTo(gw))
+	fr := startRadius(t, fmt.Sprintf(`"127.0.0.1"	Cleartext-Password := "cisco"
+	Cisco-AVPair = "h323-ivr-in=Routing:%s"
+`, gw.addr()))
+	sw := startAAASwitch(t, radiusYAML(fr, "  auth: ip\n"))
 	caller := newPeer(t, "caller")
 	ctx := within(t, 64*sip.T1+30*time.Second)
 	ds, err := caller.dcc.Invite(ctx, sw.uri("100"), []byte(sdpOffer),
@@ -333,6 +338,11 @@ func TestReliable18xNeverPRACKed(t *testing.T) {
 	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNoPRACK || r.SIPCode != 504 || r.ReleasedBy != cdr.ReleasedBySwitch {
 		t.Errorf("record = %+v", r)
 	}
+	callID := ds.InviteRequest.CallID().Value()
+	waitAcct(t, fr, callID, all(count("Stop", "answer", 1), count("Stop", "originate", 1)))
 	sw.noRecord(t)
 	testenv.Eventually(t, 5*time.Second, "no call left", func() bool { return sw.ActiveCalls() == 0 })
+	if recs := ofCall(mustDetail(t, fr), callID); len(pick(recs, "Stop", "answer", "")) != 1 || len(pick(recs, "Stop", "originate", "")) != 1 {
+		t.Errorf("Stops %+v, want one per leg", pick(recs, "Stop", "", ""))
+	}
 }
