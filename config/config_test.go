@@ -409,7 +409,8 @@ func TestCDRRetention(t *testing.T) {
 }
 
 // TestMediaIP6: the built-in relay's IPv6 media address is checked like
-// the IPv4 one, and a wildcard needs the address for the SDP.
+// the IPv4 one, and a wildcard needs the address for the SDP; so is an
+// rtpproxy's advertise6.
 func TestMediaIP6(t *testing.T) {
 	t.Parallel()
 	parse := func(builtin string) error {
@@ -436,5 +437,15 @@ func TestMediaIP6(t *testing.T) {
 		if err := parse(bad); err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("%q: %v, want an error at %s", bad, err, path)
 		}
+	}
+	rtpproxy := func(adv6 string) error {
+		_, err := Parse([]byte("media:\n  mode: rtpproxy\n  rtpproxy:\n    relays: [{address: \"udp:127.0.0.1:22222\", advertise6: \"" + adv6 + "\"}]\n"))
+		return err
+	}
+	if err := rtpproxy("2001:db8::9"); err != nil {
+		t.Errorf("advertise6 2001:db8::9: %v", err)
+	}
+	if err := rtpproxy("192.0.2.9"); err == nil || !strings.Contains(err.Error(), "media.rtpproxy.relays[0].advertise6") {
+		t.Errorf("advertise6 192.0.2.9: %v", err)
 	}
 }

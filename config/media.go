@@ -76,8 +76,10 @@ type RTPProxyRelay struct {
 	Address string `yaml:"address"`
 	Weight  int    `yaml:"weight"` // share of new calls; default 1
 	// Advertise is the address written into SDP when the relay replies with
-	// a port alone (it is bound to a wildcard address).
-	Advertise string `yaml:"advertise"`
+	// a port alone (it is bound to a wildcard address); Advertise6 is the
+	// same for an IPv6 port (docs/ipv6.md).
+	Advertise  string `yaml:"advertise"`
+	Advertise6 string `yaml:"advertise6"`
 }
 
 // BuiltinMedia configures Tollgate's own relay: in-process under
@@ -219,6 +221,11 @@ func (v *validator) validateMedia(c *Config) {
 		if r.Advertise != "" {
 			if _, err := netip.ParseAddr(r.Advertise); err != nil {
 				v.addf(path+".advertise", "%q: want an IP address", r.Advertise)
+			}
+		}
+		if r.Advertise6 != "" {
+			if a, err := netip.ParseAddr(r.Advertise6); err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || a.IsUnspecified() {
+				v.addf(path+".advertise6", "%q: want an IPv6 address", r.Advertise6)
 			}
 		}
 	}

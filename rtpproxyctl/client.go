@@ -417,3 +417,17 @@ func transcodeSub(formats []Format) string {
 	}
 	return b.String()
 }
+
+// portIs6 reports whether the relay was asked for an IPv6 port: the family
+// of the l address when there is one, else of Toward when it is sent (r),
+// else of Addr, as endpointCommand words it.
+func (r Request) portIs6() bool {
+	addr := r.Addr.Unmap()
+	switch l, to := r.Local.Unmap(), r.Toward.Unmap(); {
+	case l.IsValid():
+		return l.Is6()
+	case to.IsValid() && to.Is4() != addr.Is4():
+		return to.Is6()
+	}
+	return addr.Is6()
+}

@@ -1,6 +1,7 @@
 package rtpproxyctl
 
 import (
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -48,5 +49,43 @@ func TestFamilyModifiers(t *testing.T) {
 		if len(sent) != 1 || sent[0] != tc.want || eps[0] != tc.ep {
 			t.Errorf("%v toward %v: sent %q, got %v; want %q, %v", tc.addr, tc.toward, sent, eps, tc.want, tc.ep)
 		}
+	}
+}
+
+// TestAdvertisedAddressPerFamily: a relay on wildcard addresses replies
+// with the port alone; the SDP gets the advertised address of the family
+// the port was asked in, and a family with none configured is an error.
+func TestAdvertisedAddressPerFamily(t *testing.T) {
+	t.Parallel()
+	emu := newEmulator()
+	emu.script(func(cmd string) (string, bool) {
+		if strings.HasPrefix(cmd, "U") {
+			return "31000", true
+		}
+		return "", false
+	})
+	r := startUDP(t, emu)
+	adv4, adv6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	v6 := netip.MustParseAddr("2001:db8::7")
+	p := newPool(t, Config{Relays: []RelayConfig{{Address: r.address(), Advertise: adv4, Advertise6: adv6}}})
+	for i, tc := range []struct {
+		addr, toward netip.Addr
+		want         netip.Addr
+	}{
+		{lo, netip.Addr{}, adv4},
+		{v6, netip.Addr{}, adv6},
+		{lo, v6, adv6},
+		{v6, lo, adv4},
+	} {
+		m := p.Open(Dialog{CallID: "adv-" + strconv.Itoa(i), CallerTag: "a"})
+		eps, err := m.Offer(ctx(t), Caller, []Stream{{Addr: tc.addr, Port: 4000, Toward: tc.toward}})
+		if err != nil || eps[0] != (Endpoint{tc.want, 31000}) {
+			t.Errorf("%v toward %v: %v %v, want %v", tc.addr, tc.toward, eps, err, tc.want)
+		}
+	}
+	only4 := newPool(t, Config{Relays: []RelayConfig{{Address: r.address(), Advertise: adv4}}})
+	m := only4.Open(Dialog{CallID: "adv-none", CallerTag: "a"})
+	if _, err := m.Offer(ctx(t), Caller, []Stream{{Addr: v6, Port: 4000}}); !errors.Is(err, ErrMalformedReply) {
+		t.Errorf("IPv6 port without advertise6: %v, want ErrMalformedReply", err)
 	}
 }

@@ -67,8 +67,10 @@ type RelayConfig struct {
 	Address string
 	Weight  int // share of new calls; 0 = 1
 	// Advertise is the address put into SDP when the relay replies with a
-	// port alone (it is bound to a wildcard address).
-	Advertise netip.Addr
+	// port alone (it is bound to a wildcard address); Advertise6 is the
+	// same for a port asked in IPv6 (an IPv6 party's SDP, or r/l naming
+	// an IPv6 address).
+	Advertise, Advertise6 netip.Addr
 }
 
 // relay is one configured rtpproxy and its health.

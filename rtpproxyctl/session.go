@@ -190,10 +190,14 @@ func (s *Session) send(ctx context.Context, r *relay, op byte, from Side, stream
 			return nil, fmt.Errorf("rtpproxy %s: call %s stream %d: %c: %w", r.cfg.Address, s.d.CallID, st.Index, op, err)
 		}
 		if !ep.Addr.IsValid() {
-			if !r.cfg.Advertise.IsValid() {
-				return nil, fmt.Errorf("rtpproxy %s replied with a port only and no advertised address is configured: %w", r.cfg.Address, ErrMalformedReply)
+			adv := r.cfg.Advertise
+			if req.portIs6() {
+				adv = r.cfg.Advertise6
 			}
-			ep.Addr = r.cfg.Advertise
+			if !adv.IsValid() {
+				return nil, fmt.Errorf("rtpproxy %s replied with a port only and no advertised address of that family is configured: %w", r.cfg.Address, ErrMalformedReply)
+			}
+			ep.Addr = adv
 		}
 		ss := s.streams[st.Index]
 		if ss == nil {

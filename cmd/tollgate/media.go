@@ -150,6 +150,9 @@ func (m *media) startRTPProxy(ctx context.Context, c config.RTPProxyMedia, count
 		if r.Advertise != "" {
 			rc.Advertise, _ = netip.ParseAddr(r.Advertise)
 		}
+		if r.Advertise6 != "" {
+			rc.Advertise6, _ = netip.ParseAddr(r.Advertise6)
+		}
 		pc.Relays = append(pc.Relays, rc)
 	}
 	p, err := rtpproxyctl.New(ctx, pc)
