@@ -69,11 +69,12 @@ var (
 	descNATKa     = prometheus.NewDesc("tollgate_nat_keepalives_total", "OPTIONS keepalives sent over registered clients' flows.", nil, nil)
 	descDeadFlow  = prometheus.NewDesc("tollgate_registration_dead_flows_total", "Registrations dropped because a NAT keepalive went unanswered.", nil, nil)
 	descRelayXc   = prometheus.NewDesc("tollgate_builtin_relay_transcoder_packets_total", "RTP packets through the built-in relay's transcoder by encoding: in (received in it, converted or renumbered), out (sent in it), discarded (the receiving party did not list it).", []string{"codec", "direction"}, nil)
+	descRelayConv = prometheus.NewDesc("tollgate_builtin_relay_transcoder_streams", "Streams the built-in relay converts now, by audio encoding: reading (decoding it) and writing (encoding it), SEMS's P-Transcoder-Stats-In/Out.", []string{"codec", "direction"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActive, descStarted, descAnswered, descAttempts, descOverload, descMalformed, descLimit, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
-		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc, descGwUp,
+		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc, descRelayConv, descGwUp,
 		descRegs, descRegREG, descNATKa, descDeadFlow} {
 		ch <- d
 	}
@@ -181,6 +182,10 @@ func collectBuiltin(ch chan<- prometheus.Metric, b relay.Stats) {
 		counter(descRelayXc, x.In, x.Codec, "in")
 		counter(descRelayXc, x.Out, x.Codec, "out")
 		counter(descRelayXc, x.Discarded, x.Codec, "discarded")
+		if x.Codec == "PCMU" || x.Codec == "PCMA" || x.Codec == "G722" {
+			ch <- prometheus.MustNewConstMetric(descRelayConv, prometheus.GaugeValue, float64(x.Reading), x.Codec, "reading")
+			ch <- prometheus.MustNewConstMetric(descRelayConv, prometheus.GaugeValue, float64(x.Writing), x.Codec, "writing")
+		}
 	}
 }
 

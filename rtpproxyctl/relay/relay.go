@@ -45,6 +45,8 @@ type Relay struct {
 	// because too many waited
 	dtmfOut  chan dtmfEnded
 	dtmfLost atomic.Uint64
+	// the transcoder's conversions in progress, per encoding
+	conversions conversions
 
 	closeOnce sync.Once
 }

@@ -137,6 +137,7 @@ func (s *session) matchesPrefix(from, to string) (int, bool) {
 // closeLocked releases the ports; the loop closes the sockets.
 func (s *session) closeLocked() {
 	s.closed = true
+	s.endConversions()
 	for i := range s.legs {
 		s.legs[i].close(s.r.ports)
 	}

@@ -204,7 +204,9 @@ func (s *session) convert(x int, pkt []byte, sc *scratch, st *xstats) (int, bool
 	}
 	if to != e {
 		if d.from != e || d.to != to {
+			s.r.countConversion(d, -1)
 			d.reset(e, to)
+			s.r.countConversion(d, 1)
 		}
 		end = start + d.transcode(e, to, pkt[start:end], sc)
 		pkt[0] &^= 0x20 // the padding is gone
@@ -271,13 +273,53 @@ type CodecStats struct {
 	In        uint64 // packets received in this encoding and converted or renumbered
 	Out       uint64 // packets sent in this encoding after conversion or renumbering
 	Discarded uint64 // received in this encoding, not sent: the other party did not list it
+	// Reading and Writing are the streams converting now that decode
+	// (read) or encode (write) this audio encoding: SEMS's transcoder
+	// statistics (P-Transcoder-Stats-In/Out).
+	Reading, Writing int64
+}
+
+// conversions count, per audio encoding, the directions of all sessions
+// whose last packet was converted from it (reading) or to it (writing).
+type conversions [numEncodings]struct{ reading, writing atomic.Int64 }
+
+// countConversion adds n to the counts of d's conversion, when it is one.
+func (r *Relay) countConversion(d *direction, n int64) {
+	if d.from.audio() && d.to.audio() && d.from != d.to {
+		r.conversions[d.from].reading.Add(n)
+		r.conversions[d.to].writing.Add(n)
+	}
+}
+
+// endConversions uncounts a closing session's conversions. s.mu is held.
+func (s *session) endConversions() {
+	if s.xc == nil {
+		return
+	}
+	for i := range s.xc.dirs {
+		s.r.countConversion(&s.xc.dirs[i], -1)
+		s.xc.dirs[i].from, s.xc.dirs[i].to = encOther, encOther
+	}
+}
+
+// Conversions is, per audio encoding the transcoder converts (PCMU, PCMA,
+// G722), how many streams read (decode) and write (encode) it now: atomics
+// only, cheap enough for every OPTIONS reply.
+func (r *Relay) Conversions() []CodecStats {
+	var out []CodecStats
+	for e := encPCMU; e < numEncodings; e++ {
+		if e.audio() {
+			out = append(out, CodecStats{Codec: e.String(), Reading: r.conversions[e].reading.Load(), Writing: r.conversions[e].writing.Load()})
+		}
+	}
+	return out
 }
 
 // transcoderStats sums the loops' counters.
 func (r *Relay) transcoderStats() []CodecStats {
 	out := make([]CodecStats, 0, numEncodings-1)
 	for e := encPCMU; e < numEncodings; e++ {
-		c := CodecStats{Codec: e.String()}
+		c := CodecStats{Codec: e.String(), Reading: r.conversions[e].reading.Load(), Writing: r.conversions[e].writing.Load()}
 		for _, l := range r.loops {
 			c.In += l.xstats[e].in.Load()
 			c.Out += l.xstats[e].out.Load()

@@ -152,6 +152,17 @@ func TestTranscodePCMAPCMU(t *testing.T) {
 	if st["PCMA"].In != 50 || st["PCMU"].Out != 50 || st["PCMU"].In != 50 || st["PCMA"].Out != 50 {
 		t.Fatalf("transcoder stats %+v", st)
 	}
+	// One stream reads PCMA and writes PCMU, the other the reverse, until
+	// the session ends.
+	if st["PCMA"].Reading != 1 || st["PCMA"].Writing != 1 || st["PCMU"].Reading != 1 || st["PCMU"].Writing != 1 || st["G722"].Reading != 0 {
+		t.Fatalf("conversions in progress %+v", st)
+	}
+	r.Handle([]byte("D xc-1 fa"))
+	for name, c := range codecStats(r) {
+		if c.Reading != 0 || c.Writing != 0 {
+			t.Errorf("%s after D: reading %d, writing %d", name, c.Reading, c.Writing)
+		}
+	}
 }
 
 func codecStats(r *Relay) map[string]CodecStats {
