@@ -84,6 +84,14 @@ type SIP struct {
 	// count as traffic. A dialog whose connection was closed reaches its
 	// peer over a new one.
 	ConnectionIdle time.Duration `yaml:"connection_idle"`
+	// OptionsTranscoderInStatsHdr and OptionsTranscoderOutStatsHdr name
+	// the headers of the switch's replies to OPTIONS that tell the
+	// built-in relay's transcoder use (SEMS's options_transcoder_in_stats_hdr
+	// and options_transcoder_out_stats_hdr, e.g. P-Transcoder-Stats-In):
+	// "pcmu=0,pcma=1,g722=0", the streams decoding (in) or encoding (out)
+	// each codec now. Empty: no header.
+	OptionsTranscoderInStatsHdr  string `yaml:"options_transcoder_in_stats_hdr"`
+	OptionsTranscoderOutStatsHdr string `yaml:"options_transcoder_out_stats_hdr"`
 
 	listeners []Listener
 }

@@ -449,3 +449,15 @@ func TestMediaIP6(t *testing.T) {
 		t.Errorf("advertise6 192.0.2.9: %v", err)
 	}
 }
+
+func TestOptionsTranscoderStatsHeaders(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(route + "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  options_transcoder_in_stats_hdr: P-Transcoder-Stats-In\n  options_transcoder_out_stats_hdr: P-Transcoder-Stats-Out\n"))
+	if err != nil || c.SIP.OptionsTranscoderInStatsHdr != "P-Transcoder-Stats-In" || c.SIP.OptionsTranscoderOutStatsHdr != "P-Transcoder-Stats-Out" {
+		t.Fatalf("%+v %v", c.SIP, err)
+	}
+	_, err = Parse([]byte(route + "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  options_transcoder_in_stats_hdr: \"P-Stats: x\"\n"))
+	if err == nil || !strings.Contains(err.Error(), `sip.options_transcoder_in_stats_hdr: "P-Stats: x": want a header name`) {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -175,6 +175,14 @@ func (v *validator) validate(c *Config) {
 	if c.SIP.ConnectionIdle < time.Second {
 		v.addf("sip.connection_idle", "%v: want at least 1s", c.SIP.ConnectionIdle)
 	}
+	for _, h := range []struct{ key, name string }{
+		{"sip.options_transcoder_in_stats_hdr", c.SIP.OptionsTranscoderInStatsHdr},
+		{"sip.options_transcoder_out_stats_hdr", c.SIP.OptionsTranscoderOutStatsHdr},
+	} {
+		if h.name != "" && !isToken(h.name) {
+			v.addf(h.key, "%q: want a header name (a SIP token, e.g. P-Transcoder-Stats-In)", h.name)
+		}
+	}
 	if c.Limits.MaxCalls < 0 {
 		v.addf("limits.max_calls", "must not be negative")
 	}

@@ -194,6 +194,22 @@ func (m *media) dtmf(d rtpproxyctl.Dialog, from rtpproxyctl.Side, ev rtpproxyctl
 	}
 }
 
+// transcoderUse reads the built-in relay's conversions in progress, for
+// the switch's OPTIONS replies; nil without the built-in relay (an
+// rtpproxy's transcoding, if any, is not the switch's to tell).
+func (m *media) transcoderUse() func() []b2bua.CodecUse {
+	if m.builtin == nil {
+		return nil
+	}
+	return func() []b2bua.CodecUse {
+		var out []b2bua.CodecUse
+		for _, c := range m.builtin.Conversions() {
+			out = append(out, b2bua.CodecUse{Codec: c.Codec, Reading: c.Reading, Writing: c.Writing})
+		}
+		return out
+	}
+}
+
 // Status lists the relays of a mode's pool, for the admin UI.
 func (m *media) Status(mode string) []rtpproxyctl.RelayStatus {
 	if p := m.pools[mode]; p != nil {

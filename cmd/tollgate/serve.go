@@ -152,6 +152,7 @@ func serve(args []string, stderr io.Writer) int {
 	journal, stopJournal := startSharedJournal(ctx, cfg, records, radius.acct, log)
 	defer stopJournal()
 	opts := b2bua.Options{Log: log, Sink: journal, Journal: journal, Gate: records, Media: media.relays(), AAA: radius.AAA}
+	opts.TranscoderUse = media.transcoderUse()
 	if cfg.Registration.Mode == config.RegistrationLocal {
 		// The local registrar's challenges; a REGISTER's nonce is its own,
 		// whatever RADIUS does with calls.

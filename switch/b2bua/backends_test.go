@@ -171,6 +171,16 @@ func (m *testMedia) Builtin() *relay.Relay { return m.builtin }
 
 func (m *testMedia) relays() MediaRelays { return MediaRelays{m.mode: m.pool} }
 
+// transcoderUse is the relay's conversions in progress, as serve gives
+// them to the switch.
+func (m *testMedia) transcoderUse() []CodecUse {
+	var out []CodecUse
+	for _, c := range m.builtin.Conversions() {
+		out = append(out, CodecUse{Codec: c.Codec, Reading: c.Reading, Writing: c.Writing})
+	}
+	return out
+}
+
 // bind sends the relay's timeout notifications and its loss to the switch.
 func (m *testMedia) bind(s *Switch) { m.sw.Store(s) }
 

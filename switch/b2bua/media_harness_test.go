@@ -29,7 +29,7 @@ func startMediaSwitch(t *testing.T, yaml string) (*testSwitch, *testMedia) {
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	media := startTestMedia(t, sctx, cfg)
-	ts := runSwitch(t, cfg, port, Options{Media: media.relays()}, func() {
+	ts := runSwitch(t, cfg, port, Options{Media: media.relays(), TranscoderUse: media.transcoderUse}, func() {
 		if err := media.Close(); err != nil {
 			t.Errorf("media close: %v", err)
 		}

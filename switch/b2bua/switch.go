@@ -80,6 +80,8 @@ type Switch struct {
 	subscribers atomic.Pointer[map[string]string]
 	// regNonces challenge REGISTERs to the local registrar.
 	regNonces DigestNonces
+	// transcoderUse is Options.TranscoderUse (transcoderstats.go).
+	transcoderUse func() []CodecUse
 	// regRate is registration.register_rate per source, nil without one;
 	// set at start, a reload does not change it.
 	regRate   *registrar.Rate
@@ -137,6 +139,9 @@ type Options struct {
 	// RegistrarNonces challenge REGISTERs when registration.mode is local
 	// (localreg.go); required then.
 	RegistrarNonces DigestNonces
+	// TranscoderUse tells the built-in relay's transcoder use, for the
+	// OPTIONS reply headers sip.options_transcoder_*_stats_hdr; nil: none.
+	TranscoderUse func() []CodecUse
 }
 
 // New builds a switch for a configuration. It does not listen yet.
@@ -158,6 +163,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	}
 	s.regNonces = o.RegistrarNonces
 	s.subscribers.Store(&map[string]string{})
+	s.transcoderUse = o.TranscoderUse
 	if rc := cfg.Registration; rc.RegisterRate > 0 {
 		s.regRate = registrar.NewRate(rc.RegisterRate, float64(rc.RegisterBurst))
 	}

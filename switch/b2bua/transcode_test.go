@@ -136,10 +136,12 @@ func bestSNR(want, got []int16, maxLag, skip int) float64 {
 // gateway through a switch with examples/profiles/transcode.yaml. The
 // gateway is offered PCMU beside PCMA, the caller's answer has PCMA first,
 // and the audio each sends arrives in the other's codec, decoding to what
-// was sent within G.711's loss (two companding steps: above 30 dB).
+// was sent within G.711's loss (two companding steps: above 30 dB); an
+// OPTIONS probe's reply tells the conversions in progress.
 func TestTranscodeProfileExample(t *testing.T) {
 	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
-	sw, _ := startMediaSwitch(t, builtinMedia(t, 8, "")+routeTo(gw.peer)+example(t, "transcode"))
+	sw, _ := startMediaSwitch(t, "  options_transcoder_in_stats_hdr: P-Transcoder-Stats-In\n  options_transcoder_out_stats_hdr: P-Transcoder-Stats-Out\n"+
+		builtinMedia(t, 8, "")+routeTo(gw.peer)+example(t, "transcode"))
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	gw.answerMedia(sessions)
 	ds, err := caller.callWith(within(t, 20*time.Second), sw.uri("100"), []byte(pcmaSDP(caller.rtp.port())))
@@ -170,6 +172,15 @@ func TestTranscodeProfileExample(t *testing.T) {
 		t.Errorf("PCMU sent, PCMA received: SNR %.1f dB", got)
 	} else {
 		t.Logf("PCMU sent, PCMA received: SNR %.1f dB", got)
+	}
+	// SEMS's transcoder statistics in the reply to an OPTIONS probe: one
+	// stream reads PCMA (the caller's) and writes PCMU, the other the
+	// reverse.
+	stats := rawExchange(t, sw.addr(), optionsMsg(sw.addr(), 70), 3*time.Second)
+	for _, want := range []string{"\r\nP-Transcoder-Stats-In: pcmu=1,pcma=1,g722=0\r\n", "\r\nP-Transcoder-Stats-Out: pcmu=1,pcma=1,g722=0\r\n"} {
+		if !strings.Contains(stats, want) {
+			t.Errorf("OPTIONS reply lacks %q:\n%s", want, stats)
+		}
 	}
 	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
