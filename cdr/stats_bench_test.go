@@ -2,6 +2,7 @@ package cdr
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -164,5 +165,43 @@ func BenchmarkStats10M(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkPGWriterStatsTrigger is BenchmarkPGWriter with and without the
+// trigger that keeps the statistics rollups: what they cost the writer.
+//
+//	go test ./cdr -run '^$' -bench PGWriterStatsTrigger -benchtime 20000x
+func BenchmarkPGWriterStatsTrigger(b *testing.B) {
+	for _, trigger := range []bool{true, false} {
+		name := map[bool]string{true: "with", false: "without"}[trigger]
+		b.Run(name, func(b *testing.B) {
+			pg := testenv.StartPostgresOpts(b, testenv.PostgresOptions{Durable: true})
+			db := migratedDB(b, pg.DSN())
+			ctx := context.Background()
+			if !trigger {
+				if _, err := db.Exec(ctx, "DROP TRIGGER cdrs_stats ON cdrs"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			w := NewPGWriter(db)
+			const batch = 1000
+			recs := make([]Record, batch)
+			next := 0
+			b.ResetTimer()
+			for done := 0; done < b.N; done += batch {
+				for i := range recs {
+					recs[i] = fullRecord(next)
+					recs[i].Gateway = fmt.Sprintf("gw-%d", next%50)
+					recs[i].Account = fmt.Sprintf("acct-%d", next%2000)
+					next++
+				}
+				if err := w.Write(ctx, recs[:min(batch, b.N-done)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cdrs/s")
+		})
 	}
 }
