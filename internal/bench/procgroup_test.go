@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -72,49 +71,5 @@ func TestParseProcStatGroup(t *testing.T) {
 	}
 	if _, _, err := parseProcStatGroup([]byte("7 (a) S 1 x 42 0 -1 0 0 0 0 0 5 6 0 0")); !errors.Is(err, errProcFormat) {
 		t.Fatalf("bad pgrp: err = %v", err)
-	}
-}
-
-// TestKamailioGroupSample starts the Kamailio run's proxy for real and
-// checks that its sample covers the children it forks, where the work is
-// done, and not only the main process.
-func TestKamailioGroupSample(t *testing.T) {
-	t.Parallel()
-	uas, err := freeUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := startKamailio(context.Background(), t.TempDir(), fmt.Sprintf("127.0.0.1:%d", uas), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.shutdown()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	members := 0
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if g, _, err := parseProcStatGroup(stat); err == nil && g == k.pid() {
-			members++
-		}
-	}
-	if members < 3 {
-		t.Fatalf("kamailio's group has %d processes, want its main process and its children", members)
-	}
-	group, err := k.sample()
-	if err != nil {
-		t.Fatal(err)
-	}
-	main, err := sampleProc(k.pid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if group.cpu < main.cpu || group.rss <= 0 {
-		t.Fatalf("group sample %+v against the main process's %+v", group, main)
 	}
 }
