@@ -32,6 +32,12 @@ type Registration struct {
 	// client's refreshes, and a client that does not answer within the
 	// interval is dropped, its flow dead.
 	NATKeepalive int `yaml:"nat_keepalive"`
+	// NATKeepaliveMethod is how: options (an OPTIONS, any answer a live
+	// flow), or crlf: on TCP and TLS flows RFC 5626's double-CRLF ping,
+	// whose CRLF pong is the live flow (UDP flows still get OPTIONS: RFC
+	// 5626 keeps UDP flows with STUN, which SIP clients do not answer
+	// unasked).
+	NATKeepaliveMethod string `yaml:"nat_keepalive_method"`
 
 	// Limits: bindings per client address and per AoR (0: no limit), and
 	// REGISTERs per second per source address with a burst (0: no limit;
@@ -72,6 +78,12 @@ func (r *Registration) Password(user string) (string, bool) {
 	return "", false
 }
 
+// NAT keepalive methods.
+const (
+	NATKeepaliveOptions = "options"
+	NATKeepaliveCRLF    = "crlf"
+)
+
 // Registration modes.
 const (
 	RegistrationOff   = "off"
@@ -92,6 +104,9 @@ func (r *Registration) applyDefaults() {
 	if r.MaxUAExpires == 0 {
 		r.MaxUAExpires = 60
 	}
+	if r.NATKeepaliveMethod == "" {
+		r.NATKeepaliveMethod = NATKeepaliveOptions
+	}
 	if r.RegisterBurst == 0 {
 		r.RegisterBurst = max(1, int(r.RegisterRate))
 	}
@@ -109,6 +124,9 @@ func (r *Registration) applyDefaults() {
 func (v *validator) validateRegistration(r *Registration) {
 	if r.MaxPerSource < 0 || r.MaxPerAoR < 0 || r.RegisterRate < 0 || r.RegisterBurst < 0 {
 		v.addf("registration", "max_per_source, max_per_aor, register_rate and register_burst must not be negative")
+	}
+	if r.NATKeepaliveMethod != NATKeepaliveOptions && r.NATKeepaliveMethod != NATKeepaliveCRLF {
+		v.addf("registration.nat_keepalive_method", "%q: want options or crlf", r.NATKeepaliveMethod)
 	}
 	switch r.Mode {
 	case RegistrationOff:

@@ -89,6 +89,7 @@ func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error
 	}
 	if !strings.EqualFold(p.Transport, "udp") {
 		s.conns.saw(p.Transport, p.RemoteAddr)
+		s.pongs.got(p.RemoteAddr, data)
 		return data, nil
 	}
 	reply, ok := sipcheck.Datagram(data)
