@@ -292,7 +292,7 @@ func FuzzConvert(f *testing.F) {
 		p := pairs[int(pair)%len(pairs)]
 		fa, _ := parseFormats(strings.Fields(p[0]))
 		fb, _ := parseFormats(strings.Fields(p[1]))
-		s := &session{}
+		s := &session{r: &Relay{}} // counts its conversions
 		s.setFormats(0, fa)
 		s.setFormats(1, fb)
 		var h rtp.Header
