@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -219,4 +220,29 @@ func originLine(body []byte) string {
 		}
 	}
 	return ""
+}
+
+// TestGatewayAddr: the address whose family a gateway's media gets: its
+// IP literal, else its listener's address, else its listener's family.
+func TestGatewayAddr(t *testing.T) {
+	t.Parallel()
+	v4 := &listener{ip: net.ParseIP("192.0.2.1")}
+	any4 := &listener{ip: net.ParseIP("0.0.0.0")}
+	any6 := &listener{ip: net.ParseIP("::"), v6: true}
+	for _, tc := range []struct {
+		address string
+		l       *listener
+		want    netip.Addr
+	}{
+		{"[2001:db8::5]:5060", v4, netip.MustParseAddr("2001:db8::5")},
+		{"[fe80::5%eth0]:5060", v4, netip.MustParseAddr("fe80::5")},
+		{"198.51.100.7:5060", any6, netip.MustParseAddr("198.51.100.7")},
+		{"gw.example.net:5060", v4, netip.MustParseAddr("192.0.2.1")},
+		{"gw.example.net", any4, netip.IPv4Unspecified()},
+		{"gw.example.net:5060", any6, netip.IPv6Unspecified()},
+	} {
+		if got := gatewayAddr(config.Gateway{Address: tc.address}, tc.l); got != tc.want {
+			t.Errorf("%s via %v: %v, want %v", tc.address, tc.l.ip, got, tc.want)
+		}
+	}
 }

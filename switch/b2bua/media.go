@@ -346,9 +346,9 @@ func otherFamily(a, b netip.Addr) bool {
 
 // gatewayAddr is the address of a gateway for choosing its media's
 // address family: its host when that is an IP literal, else the address
-// of the listener its requests leave from when that is not a wildcard;
-// invalid when neither tells (the media then takes the family of the
-// SDP's sender).
+// of the listener its requests leave from, or for a listener on a
+// wildcard address the unspecified address of its family (a relay reads
+// only the family from it).
 func gatewayAddr(gw config.Gateway, l *listener) netip.Addr {
 	host, _ := splitHostPort(gw.Address)
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
@@ -357,7 +357,10 @@ func gatewayAddr(gw config.Gateway, l *listener) netip.Addr {
 	if a, ok := netip.AddrFromSlice(l.ip); ok && !a.Unmap().IsUnspecified() {
 		return a.Unmap()
 	}
-	return netip.Addr{}
+	if l.v6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 // mediaRefusal is the answer to a request whose SDP could not be anchored.
