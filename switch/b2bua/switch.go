@@ -398,32 +398,37 @@ func (s *Switch) Snapshot() []CallInfo {
 	var out []CallInfo
 	s.calls.each(func(c *Call) {
 		c.mu.Lock()
-		ci := CallInfo{
-			ID: c.ID, Caller: c.caller, Called: c.called,
-			Source: net.JoinHostPort(c.srcIP, strconv.Itoa(c.srcPort)),
-			State:  c.a.state.String(), Attempts: len(c.attempts),
-			Setup: c.setupT, Connect: c.connectT,
-			Account: c.aaa.account, Codec: c.codecB,
-		}
-		if ci.Codec == "" {
-			ci.Codec = c.codecA
-		}
-		if c.media != nil {
-			ci.MediaRelay = c.media.name
-			if c.media.name == config.MediaRTPProxy {
-				ci.MediaRelay = c.media.relay.Name()
-			}
-		}
-		if c.route != nil {
-			ci.Route = c.route.Name
-		}
-		if c.b != nil {
-			ci.Gateway = c.b.gateway.Address
-		}
+		out = append(out, c.info())
 		c.mu.Unlock()
-		out = append(out, ci)
 	})
 	return out
+}
+
+// info is the call's line in Snapshot. Called with the lock held.
+func (c *Call) info() CallInfo {
+	ci := CallInfo{
+		ID: c.ID, Caller: c.caller, Called: c.called,
+		Source: net.JoinHostPort(c.srcIP, strconv.Itoa(c.srcPort)),
+		State:  c.a.state.String(), Attempts: len(c.attempts),
+		Setup: c.setupT, Connect: c.connectT,
+		Account: c.aaa.account, Codec: c.codecB,
+	}
+	if ci.Codec == "" {
+		ci.Codec = c.codecA
+	}
+	if c.media != nil {
+		ci.MediaRelay = c.media.name
+		if c.media.name == config.MediaRTPProxy {
+			ci.MediaRelay = c.media.relay.Name()
+		}
+	}
+	if c.route != nil {
+		ci.Route = c.route.Name
+	}
+	if c.b != nil {
+		ci.Gateway = c.b.gateway.Address
+	}
+	return ci
 }
 
 // ErrNoSuchCall is returned by Hangup for an ID that is not up.
