@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/cluster"
 	"github.com/tollgate/tollgate/switch/b2bua"
 )
@@ -266,6 +267,61 @@ func (s *Server) apiCallDTMF(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"from_caller": d.FromCaller, "from_callee": d.FromCallee})
+}
+
+// callDetail finds a call up on this Tollgate for its detail page or API.
+func (s *Server) callDetail(w http.ResponseWriter, r *http.Request) (b2bua.CallDetail, bool) {
+	id := chi.URLParam(r, "id")
+	if !validCallID(id) {
+		s.fail(w, r, http.StatusBadRequest, "bad call id")
+		return b2bua.CallDetail{}, false
+	}
+	d, ok := s.sw.CallDetail(id)
+	if !ok {
+		s.fail(w, r, http.StatusNotFound, "no such call up on this Tollgate (it may have ended, or be on another node)")
+	}
+	return d, ok
+}
+
+// callPage is a call's live detail: legs and their states, timers, media,
+// attempts and the profile that applied; it reloads itself while the call
+// is up.
+func (s *Server) callPage(w http.ResponseWriter, r *http.Request) {
+	if d, ok := s.callDetail(w, r); ok {
+		s.render(w, r, http.StatusOK, "call", d)
+	}
+}
+
+func (s *Server) apiCall(w http.ResponseWriter, r *http.Request) {
+	if d, ok := s.callDetail(w, r); ok {
+		writeJSON(w, http.StatusOK, callDetailJSON(d))
+	}
+}
+
+// callDetailJSON is a call's detail in the API's names, durations in
+// seconds.
+func callDetailJSON(d b2bua.CallDetail) map[string]any {
+	legs := make([]map[string]any, 0, len(d.Legs))
+	for _, l := range d.Legs {
+		legs = append(legs, map[string]any{"name": l.Name, "state": l.State, "call_id": l.CallID, "peer": l.Peer,
+			"session_interval_seconds": l.SessionInterval.Seconds(), "keepalive_seconds": l.Keepalive.Seconds()})
+	}
+	attempts := d.Attempts
+	if attempts == nil {
+		attempts = []cdr.Attempt{}
+	}
+	return map[string]any{"id": d.ID, "phase": d.Phase, "state": d.State, "caller": d.Caller, "called": d.Called,
+		"source": d.Source, "account": d.Account, "route": d.Route, "gateway": d.Gateway, "profile": d.Profile,
+		"media_relay": d.MediaRelay, "codec": d.Codec, "setup_time": d.Setup, "connect_time": nullTime(d.Connect),
+		"max_duration_seconds": d.MaxDuration.Seconds(), "credit_seconds": d.Credit.Seconds(),
+		"legs": legs, "attempts": attempts}
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 func (s *Server) apiKillCall(w http.ResponseWriter, r *http.Request) {

@@ -51,6 +51,20 @@ func (f *fakeSwitch) Snapshot() []b2bua.CallInfo {
 	return append([]b2bua.CallInfo(nil), f.calls...)
 }
 
+func (f *fakeSwitch) CallDetail(id string) (b2bua.CallDetail, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.calls {
+		if c.ID == id {
+			return b2bua.CallDetail{CallInfo: c, Phase: "connected", Profile: "carrier-<x>", MaxDuration: time.Hour,
+				Legs: []b2bua.LegDetail{{Name: "caller", State: "connected", CallID: "a@test", Peer: "sip:" + c.Caller + "@127.0.0.1", Keepalive: 30 * time.Second},
+					{Name: "gateway", State: "connected", CallID: "b@test", Peer: "sip:" + c.Called + "@127.0.0.1:5080", SessionInterval: 90 * time.Second}},
+				Attempts: []cdr.Attempt{{Gateway: c.Gateway, CallID: "b@test", Start: c.Setup, SIPCode: 200, SIPReason: "OK", Answered: true}}}, true
+		}
+	}
+	return b2bua.CallDetail{}, false
+}
+
 func (f *fakeSwitch) Hangup(id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -46,6 +46,8 @@ type Switch interface {
 	// GatewayLoads reports the gateways with max_calls or max_cps: calls
 	// up on each and the attempts the hunt skipped.
 	GatewayLoads() []b2bua.GatewayLoad
+	// CallDetail is one call up now, legs, timers and profile included.
+	CallDetail(id string) (b2bua.CallDetail, bool)
 	// Registrations and Unregister show and remove the bindings of the
 	// registration cache or the local registrar.
 	Registrations() []b2bua.RegistrationInfo

@@ -160,3 +160,42 @@ func TestCDRSort(t *testing.T) {
 		}
 	}
 }
+
+// TestCallDetailPage: an active call's row links to its live detail —
+// phase, legs with their states, dialogs and timers, attempts, the profile
+// that applied (escaped) — in the page and the API; a call not up is a 404.
+func TestCallDetailPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := "6f1c1f1e-3a59-4b43-9a4c-1d0d6a0e0a01"
+	e.addCall(id, "15550001", "4420790001")
+	v := e.login("viewer")
+	if list := v.get("/calls"); !strings.Contains(list.body, `href="/calls/`+id+`">Detail</a>`) {
+		t.Errorf("the active calls page does not link the call's detail")
+	}
+	page := v.get("/calls/" + id)
+	for _, want := range []string{`<tr data-leg="caller">`, `<tr data-leg="gateway">`, "b@test", "1:30", "0:30", "carrier-&lt;x&gt;", "1:00:00", "127.0.0.1:5080"} {
+		if page.StatusCode != http.StatusOK || !strings.Contains(page.body, want) {
+			t.Errorf("the call's page = %d, lacks %q", page.StatusCode, want)
+		}
+	}
+	var d struct {
+		Phase   string `json:"phase"`
+		Profile string `json:"profile"`
+		Legs    []struct {
+			Name    string  `json:"name"`
+			Session float64 `json:"session_interval_seconds"`
+		} `json:"legs"`
+	}
+	r := v.get("/api/v1/calls/" + id)
+	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.body), &d) != nil || d.Phase != "connected" || d.Profile != "carrier-<x>" ||
+		len(d.Legs) != 2 || d.Legs[1].Session != 90 {
+		t.Errorf("the call's API = %d %s", r.StatusCode, r.body)
+	}
+	if r := v.get("/api/v1/calls/0f1c1f1e-3a59-4b43-9a4c-1d0d6a0e0a99"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("a call not up = %d", r.StatusCode)
+	}
+	if r := v.get("/calls/not-an-id"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bad call id = %d", r.StatusCode)
+	}
+}

@@ -122,6 +122,7 @@
     tr.appendChild(el("td", { class: "num" }, dur((Date.now() - Date.parse(c.setup_time)) / 1000)));
     tr.appendChild(el("td", { class: "num" }, c.duration_seconds || c.state === "connected" ? dur(c.duration_seconds) : "—"));
     const act = el("td");
+    act.appendChild(el("a", { class: "button small", href: "/calls/" + encodeURIComponent(c.id) }, "Detail"));
     if (canKill) {
       const f = el("form", { method: "post", action: "/calls/" + c.id + "/kill", class: "inline kill" });
       f.appendChild(el("input", { type: "hidden", name: "csrf", value: csrf }));
