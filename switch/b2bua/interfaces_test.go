@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -19,19 +20,21 @@ import (
 // own address, and a profile bridging them: calls come in on intern and
 // go out on extern. The gateway leg's INVITE carries the interface
 // patterns of the caller's request in X-Interface.
-func twoInterfaces(t *testing.T, gw *peer) (sw *testSwitch, intern, extern int) {
+//
+// externMedia is extern's media options beyond media_ip.
+func twoInterfaces(t *testing.T, gw *peer, externMedia string) (sw *testSwitch, intern, extern int) {
 	t.Helper()
 	intern, extern = testenv.FreePort(t), testenv.FreePort(t)
 	sw, _ = startMediaSwitch(t, fmt.Sprintf(`  interfaces:
     - {name: intern, listen: ["udp:127.0.0.2:%d"], media_ip: 127.0.0.2}
-    - {name: extern, listen: ["udp:127.0.0.3:%d", "tcp:127.0.0.3:%d"], public_address: "127.0.0.3", media_ip: 127.0.0.3}
+    - {name: extern, listen: ["udp:127.0.0.3:%d", "tcp:127.0.0.3:%d"], public_address: "127.0.0.3", media_ip: 127.0.0.3%s}
 profiles:
   - name: bridge
     outbound_interface: extern
     rtprelay_interface: extern
     aleg_rtprelay_interface: intern
     append_headers: ["X-Interface: $Rn $Rf $Ri $Rp $RI"]
-`, intern, extern, extern)+builtinMedia(t, 40, "")+routeTo(gw)+"    profile: bridge\n")
+`, intern, extern, extern, externMedia)+builtinMedia(t, 40, "")+routeTo(gw)+"    profile: bridge\n")
 	return sw, intern, extern
 }
 
@@ -41,7 +44,7 @@ profiles:
 // the requests within the dialog, whichever side hangs up.
 func TestInterfacesBridgeACall(t *testing.T) {
 	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
-	sw, intern, extern := twoInterfaces(t, gw.peer)
+	sw, intern, extern := twoInterfaces(t, gw.peer, "")
 	internAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), uint16(intern))
 	externAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.3"), uint16(extern))
 	target := sip.Uri{Scheme: "sip", User: "100", Host: "127.0.0.2", Port: intern}
@@ -114,5 +117,33 @@ func checkSentBy(t *testing.T, what string, req *sip.Request, addr netip.AddrPor
 	}
 	if v := req.Via(); v == nil || v.Host != addr.Addr().String() || v.Port != int(addr.Port()) {
 		t.Errorf("%s: Via %v, want %v", what, v, addr)
+	}
+}
+
+// TestInterfaceMediaAdvertise: an interface's media_advertise is what the
+// SDP of its leg names, while the relay's socket is bound on its media_ip.
+func TestInterfaceMediaAdvertise(t *testing.T) {
+	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
+	_, intern, _ := twoInterfaces(t, gw.peer, ", media_advertise: 203.0.113.7")
+	sessions := make(chan *sipgo.DialogServerSession, 1)
+	gw.answerMedia(sessions)
+	ds, err := caller.callMedia(within(t, 20*time.Second), sip.Uri{Scheme: "sip", User: "100", Host: "127.0.0.2", Port: intern})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sessions
+	gwTo := sdpTarget(t, gw.invites()[0].Body())
+	if gwTo.Addr() != netip.MustParseAddr("203.0.113.7") {
+		t.Fatalf("the gateway is told to send media to %v, want the advertised 203.0.113.7", gwTo)
+	}
+	if c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("127.0.0.3"), Port: int(gwTo.Port())}); err == nil {
+		c.Close()
+		t.Errorf("127.0.0.3:%d is free: the relay did not bind the gateway's media on extern's media_ip", gwTo.Port())
+	}
+	if callerTo := sdpTarget(t, ds.InviteResponse.Body()); callerTo.Addr() != netip.MustParseAddr("127.0.0.2") {
+		t.Errorf("the caller is told to send media to %v, want intern's 127.0.0.2", callerTo)
+	}
+	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
 	}
 }
