@@ -147,3 +147,39 @@ func TestInterfaceMediaAdvertise(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestInterfacesTCPGateway: a gateway leg over TCP leaves through its
+// interface too: the connection comes from extern's address, and Via and
+// Contact name extern's TCP listener.
+func TestInterfacesTCPGateway(t *testing.T) {
+	gw, caller := newMediaPeer(t, "gw"), newMediaPeer(t, "caller")
+	intern, extern := testenv.FreePort(t), testenv.FreePort(t)
+	startMediaSwitch(t, fmt.Sprintf(`  interfaces:
+    - {name: intern, listen: ["udp:127.0.0.2:%d"]}
+    - {name: extern, listen: ["udp:127.0.0.3:%d", "tcp:127.0.0.3:%d"]}
+profiles:
+  - {name: bridge, outbound_interface: extern}
+routes:
+  - {prefix: "", gateways: [{address: %q, transport: tcp}], profile: bridge}
+`, intern, extern, extern, gw.addr()))
+	sessions := make(chan *sipgo.DialogServerSession, 1)
+	gw.answerMedia(sessions)
+	ds, err := caller.callMedia(within(t, 20*time.Second), sip.Uri{Scheme: "sip", User: "100", Host: "127.0.0.2", Port: intern})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sessions
+	inv := gw.invites()[0]
+	if src, err := netip.ParseAddrPort(inv.Source()); err != nil || src.Addr() != netip.MustParseAddr("127.0.0.3") || inv.Transport() != "TCP" {
+		t.Errorf("the gateway's INVITE came over %s from %s, want TCP from 127.0.0.3", inv.Transport(), inv.Source())
+	}
+	if v := inv.Via(); v == nil || v.Host != "127.0.0.3" || v.Port != extern || v.Transport != "TCP" {
+		t.Errorf("Via %v, want SIP/2.0/TCP 127.0.0.3:%d", v, extern)
+	}
+	if c := inv.Contact(); c == nil || c.Address.Host != "127.0.0.3" || c.Address.Port != extern {
+		t.Errorf("Contact %v, want 127.0.0.3:%d", c, extern)
+	}
+	if err := ds.Bye(within(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
