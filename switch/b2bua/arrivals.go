@@ -20,9 +20,15 @@ import (
 // than one listener: otherwise pickListener already knows.
 type arrivals struct {
 	// byLocal finds a listener by transport and local address.
-	byLocal map[string]*listener
+	byLocal map[localKey]*listener
 	mu      sync.RWMutex
 	peers   map[netip.AddrPort]arrival
+}
+
+// localKey is a listener's transport (lower case) and address.
+type localKey struct {
+	transport string
+	addr      netip.AddrPort
 }
 
 // arrival is the listener a peer's last message came to, and the second
@@ -40,13 +46,13 @@ const arrivalTTL = 64 * time.Second
 // newArrivals returns the arrivals of ls, nil when no transport and
 // address family has two listeners.
 func newArrivals(ls []*listener) *arrivals {
-	a := &arrivals{byLocal: map[string]*listener{}, peers: map[netip.AddrPort]arrival{}}
+	a := &arrivals{byLocal: map[localKey]*listener{}, peers: map[netip.AddrPort]arrival{}}
 	several := false
 	for _, l := range ls {
 		if pickListener(ls, l.transport, l.v6) != l {
 			several = true
 		}
-		a.byLocal[l.transport+" "+l.addr.String()] = l
+		a.byLocal[localKey{l.transport, l.addr}] = l
 	}
 	if !several {
 		return nil
@@ -61,11 +67,11 @@ func (a *arrivals) note(transport string, local, remote net.Addr) {
 	if !rp.IsValid() || !lp.IsValid() {
 		return
 	}
-	tr := strings.ToLower(transport)
-	l := a.byLocal[tr+" "+lp.String()]
+	tr := lowerTransport(transport)
+	l := a.byLocal[localKey{tr, lp}]
 	if l == nil {
 		// A wildcard listener: its sockets show the address they are bound to.
-		l = a.byLocal[tr+" "+netip.AddrPortFrom(unspecified(lp.Addr()), lp.Port()).String()]
+		l = a.byLocal[localKey{tr, netip.AddrPortFrom(unspecified(lp.Addr()), lp.Port())}]
 	}
 	if l == nil {
 		return
@@ -140,4 +146,18 @@ func (s *Switch) arrivalListener(msg sip.Message) *listener {
 		return l
 	}
 	return s.listeners[0]
+}
+
+// lowerTransport is sipgo's transport name in lower case, without the
+// allocation strings.ToLower makes of "UDP": it runs on every message.
+func lowerTransport(t string) string {
+	switch t {
+	case "UDP":
+		return "udp"
+	case "TCP":
+		return "tcp"
+	case "TLS":
+		return "tls"
+	}
+	return strings.ToLower(t)
 }
