@@ -376,6 +376,8 @@ func TestRegistrationValidation(t *testing.T) {
 		{"registration: {mode: cache}", "registration.upstream"},
 		{"registration: {mode: cache, upstream: 127.0.0.1:5080, upstream_transport: tls}", "registration.upstream_transport"},
 		{"registration: {mode: cache, upstream: 127.0.0.1:5080, min_reg_expires: 30, max_ua_expires: 60}", "registration.min_reg_expires"},
+		{"registration: {mode: cache, upstream: 127.0.0.1:5080, upstream_interface: public}", "registration.upstream_interface"},
+		{"sip: {interfaces: [{name: public, listen: [\"udp:127.0.0.3:5060\"]}]}\nregistration: {mode: local, upstream_interface: public}", "registration.upstream_interface"},
 	} {
 		_, err := Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

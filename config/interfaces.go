@@ -147,6 +147,21 @@ func (v *validator) validateProfileInterfaces(c *Config) {
 	}
 }
 
+// validateRegistrationInterface checks the interface cached REGISTERs
+// leave through.
+func (v *validator) validateRegistrationInterface(c *Config) {
+	name := c.Registration.UpstreamInterface
+	if name == "" {
+		return
+	}
+	switch {
+	case c.Registration.Mode != RegistrationCache:
+		v.addf("registration.upstream_interface", "only with mode: cache (nothing goes upstream otherwise)")
+	case !c.SIP.hasInterface(name):
+		v.addf("registration.upstream_interface", "%q: no such interface (want one of %v)", name, c.SIP.InterfaceNames())
+	}
+}
+
 // ProfileInterfaces are the interfaces a profile's calls use, by name
 // (SEMS's outbound_interface, rtprelay_interface, aleg_rtprelay_interface).
 // Unset, the gateway leg leaves through the first interface with a

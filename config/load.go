@@ -250,6 +250,7 @@ func (v *validator) validate(c *Config) {
 	v.validateWeb(&c.Web)
 	v.validateProfiles(c)
 	v.validateProfileInterfaces(c)
+	v.validateRegistrationInterface(c)
 	v.validateAllDialogTimers(c)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

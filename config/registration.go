@@ -17,6 +17,12 @@ type Registration struct {
 	// relayed to, over UpstreamTransport.
 	Upstream          string `yaml:"upstream"`
 	UpstreamTransport string `yaml:"upstream_transport"`
+	// UpstreamInterface names the SIP interface (sip.interfaces) that
+	// REGISTERs to the registrar leave through, with its Via and aliases,
+	// as a SEMS reg-caching profile's outbound_interface does: on a switch
+	// bridging a private and a public network the registrar is often on
+	// the other side from the phones. "" is the default interface.
+	UpstreamInterface string `yaml:"upstream_interface"`
 	// MinRegExpires (seconds) is the least lifetime asked of the upstream
 	// registrar, so that its binding outlives many of the client's
 	// refreshes, which the cache then answers itself.

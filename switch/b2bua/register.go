@@ -195,8 +195,7 @@ func (s *Switch) fromCache(r *register, tx sip.ServerTransaction, rc config.Regi
 // answer: a 2xx fills the cache, anything else (a 401/407 challenge
 // above all) is relayed with what the client needs to act on it.
 func (s *Switch) relayRegister(r *register, tx sip.ServerTransaction, rc config.Registration) {
-	host, _ := splitHostPort(rc.Upstream)
-	l := pickListener(s.listeners, rc.UpstreamTransport, strings.Contains(host, ":"))
+	l := upstreamListener(s.listeners, rc)
 	if l == nil {
 		s.reply(r.req, tx, 503, "No Listener For "+rc.UpstreamTransport)
 		return
@@ -241,6 +240,15 @@ func (s *Switch) relayRegister(r *register, tx sip.ServerTransaction, rc config.
 			Upstream: now.Add(time.Duration(up) * time.Second)})
 	}
 	s.replyBindings(r, tx, now)
+}
+
+// upstreamListener is the listener REGISTERs to the registrar leave
+// through: one of registration.upstream_transport and the registrar's
+// address family on registration.upstream_interface (any interface, the
+// default first, when not set); nil when there is none.
+func upstreamListener(ls []*listener, rc config.Registration) *listener {
+	host, _ := splitHostPort(rc.Upstream)
+	return pickListenerOn(ls, rc.UpstreamInterface, rc.UpstreamTransport, strings.Contains(host, ":"))
 }
 
 // upstreamRegister is the REGISTER sent upstream for r: the client's
@@ -401,8 +409,7 @@ func (s *Switch) unregisterUpstream(b registrar.Binding) {
 	if rc.Mode != config.RegistrationCache {
 		return
 	}
-	host, _ := splitHostPort(rc.Upstream)
-	l := pickListener(s.listeners, rc.UpstreamTransport, strings.Contains(host, ":"))
+	l := upstreamListener(s.listeners, rc)
 	if l == nil {
 		return
 	}
