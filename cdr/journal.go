@@ -1,6 +1,7 @@
 package cdr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,17 +30,16 @@ import (
 // happens. When the log outgrows the live set it is compacted (rewritten
 // with one entry per connected call, then renamed over the old one).
 //
-// The live set keeps each call's last entry decoded, by pointer and never
-// changed once in it: a compaction copies the pointers under the lock that
-// every append's closure takes, and encodes them after it. (Keeping the
-// encoded entries instead cost a kilobyte more per held call.)
+// The live set keeps each call's last entry as written, not the call: a
+// compaction copies bytes under the lock every append waits for, where
+// encoding thousands of records again held it for milliseconds.
 type Journal struct {
 	path string
 	log  *slog.Logger
 	gc   *groupCommitter
 
-	mu      sync.Mutex              // guards live and seq; taken inside gc's lock
-	live    map[string]*journalCall // call ID → its last setup or connected entry
+	mu      sync.Mutex        // guards live and seq; taken inside gc's lock
+	live    map[string][]byte // call ID → its last setup or connected entry
 	seq     uint64
 	orphans []Orphan
 	// setups signals Run that Setup left entries to write out.
@@ -107,7 +107,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
 	j := &Journal{path: filepath.Join(dir, journalName), log: logger.With("component", "cdr-journal"),
-		live: map[string]*journalCall{}, setups: make(chan struct{}, 1), pendingAt: map[string]int{}}
+		live: map[string][]byte{}, setups: make(chan struct{}, 1), pendingAt: map[string]int{}}
 	j.gc = newGroupCommitter(j.flush)
 	data, err := os.ReadFile(j.path)
 	if err != nil && !os.IsNotExist(err) {
@@ -121,11 +121,16 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	if damaged > 0 {
 		j.log.Warn("skipped damaged bytes in the connected-calls journal", "bytes", damaged)
 	}
-	for id, call := range j.live {
+	for id, p := range j.live {
+		var call journalCall
+		if err := json.Unmarshal(p[1:], &call); err != nil { // apply decoded it once: cannot fail
+			return nil, fmt.Errorf("cdr journal: %w", err)
+		}
 		if call.DisconnectReason != ReasonCrashed {
-			fixed := *call
-			fixed.Record = crashed(call.Record, time.Unix(0, lastAlive))
-			j.live[id], call = &fixed, &fixed
+			call.Record = crashed(call.Record, time.Unix(0, lastAlive))
+			if j.live[id], err = entry(entryConnected, call); err != nil {
+				return nil, err
+			}
 		}
 		j.orphans = append(j.orphans, Orphan{Record: call.Record, Accounting: call.Accounting})
 	}
@@ -227,7 +232,7 @@ func (j *Journal) apply(p []byte) {
 			j.log.Error("undecodable call entry in the journal", "err", err)
 			return
 		}
-		j.live[call.ID] = &call
+		j.live[call.ID] = bytes.Clone(p) // p is the whole file's buffer
 	case entryEnded:
 		delete(j.live, string(p[1:]))
 	}
@@ -270,7 +275,7 @@ func (j *Journal) movePending(g *commitGroup, superseding string) {
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, p.at, payload)
 		g.n++
-		j.live[p.call.ID] = &p.call
+		j.live[p.call.ID] = payload
 		j.mu.Unlock()
 	}
 }
@@ -311,12 +316,11 @@ func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
-	call := &journalCall{Record: rec, Accounting: accounting}
-	payload, err := entry(entryConnected, *call)
+	payload, err := entry(entryConnected, journalCall{Record: rec, Accounting: accounting})
 	if err != nil {
 		return err
 	}
-	return j.append(rec.ID, payload, func() { j.live[rec.ID] = call })
+	return j.append(rec.ID, payload, func() { j.live[rec.ID] = payload })
 }
 
 // entry is a journal entry of the given kind holding call: the kind's byte,
@@ -446,25 +450,20 @@ func nextCompaction(size int64) int64 { return max(journalCompactMin, journalGro
 // connected call twice or an end without its start replays harmlessly.
 func (j *Journal) compact() error {
 	j.mu.Lock()
-	calls := make([]*journalCall, 0, len(j.live))
-	for _, call := range j.live {
-		calls = append(calls, call)
-	}
-	seq := j.seq
-	j.seq += uint64(len(calls)) + 1
-	j.mu.Unlock()
-
+	var buf []byte
 	now := time.Now().UnixNano()
-	buf := make([]byte, 0, len(calls)*(frameHeader+1536)+frameHeader+1) // a record's entry is about 1.2 kB
-	for _, call := range calls {
-		payload, err := entry(entryConnected, *call)
-		if err != nil {
-			return fmt.Errorf("cdr journal: %w", err)
-		}
-		seq++
-		buf = appendFrame(buf, seq, now, payload)
+	size := frameHeader + 1 // the touch
+	for _, payload := range j.live {
+		size += frameHeader + len(payload)
 	}
-	buf = appendFrame(buf, seq+1, time.Now().UnixNano(), []byte{entryTouch})
+	buf = make([]byte, 0, size)
+	for _, payload := range j.live {
+		j.seq++
+		buf = appendFrame(buf, j.seq, now, payload)
+	}
+	j.seq++
+	buf = appendFrame(buf, j.seq, time.Now().UnixNano(), []byte{entryTouch})
+	j.mu.Unlock()
 
 	tmp := j.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o640)
