@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/subscriber"
-	"github.com/tollgate/tollgate/web"
 )
 
 const subscriberUsage = `usage: tollgate subscriber COMMAND -c FILE [flags]
@@ -45,36 +39,18 @@ func subscriberCommand(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, subscriberUsage)
 		return 2
 	}
-	password := web.NewPassword()
-	if *fromStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			fmt.Fprintf(stderr, "tollgate subscriber %s: no password on standard input\n", sub)
-			return 2
-		}
-		password = strings.TrimRight(line, "\r\n")
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	if cfg.CDR.Database == "" {
-		fmt.Fprintf(stderr, "tollgate subscriber %s: cdr.database is not set in %s — subscribers are kept in PostgreSQL\n", sub, *path)
-		return 1
-	}
-	if err := becomePeerUser(cfg.CDR.Database); err != nil {
-		fmt.Fprintf(stderr, "tollgate subscriber %s: %v\n", sub, err)
-		return 1
+	password, code := passwordArg("tollgate subscriber "+sub, *fromStdin, stdin, stderr)
+	if code != 0 {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, cfg.CDR.Database)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate subscriber %s: cdr.database: invalid connection string\n", sub)
-		return 1
+	cfg, pool, code := accountDB(ctx, "tollgate subscriber "+sub, *path, "subscribers are kept in PostgreSQL", stderr)
+	if code != 0 {
+		return code
 	}
 	defer pool.Close()
+	var err error
 	store := subscriber.NewStore(pool)
 	switch sub {
 	case "list":

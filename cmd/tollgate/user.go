@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/web"
 )
 
@@ -55,36 +53,18 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, userUsage)
 		return 2
 	}
-	password := web.NewPassword()
-	if *fromStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			fmt.Fprintf(stderr, "tollgate user %s: no password on standard input\n", sub)
-			return 2
-		}
-		password = strings.TrimRight(line, "\r\n")
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	if cfg.CDR.Database == "" {
-		fmt.Fprintf(stderr, "tollgate user %s: cdr.database is not set in %s — the web UI keeps its users in PostgreSQL\n", sub, *path)
-		return 1
-	}
-	if err := becomePeerUser(cfg.CDR.Database); err != nil {
-		fmt.Fprintf(stderr, "tollgate user %s: %v\n", sub, err)
-		return 1
+	password, code := passwordArg("tollgate user "+sub, *fromStdin, stdin, stderr)
+	if code != 0 {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, cfg.CDR.Database)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate user %s: cdr.database: invalid connection string\n", sub)
-		return 1
+	_, pool, code := accountDB(ctx, "tollgate user "+sub, *path, "the web UI keeps its users in PostgreSQL", stderr)
+	if code != 0 {
+		return code
 	}
 	defer pool.Close()
+	var err error
 	var done string
 	switch sub {
 	case "list":
