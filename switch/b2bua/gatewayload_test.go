@@ -70,3 +70,52 @@ func TestGatewayCapacityAndRate(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayFullRefusesWithOneRecord, against the real FreeRADIUS: when
+// the route's only gateway is at its max_calls, the next call is refused
+// 503 without an attempt — one record, its caller leg's one Stop, and no
+// accounting for a gateway leg that never existed — while the call up
+// keeps its own.
+func TestGatewayFullRefusesWithOneRecord(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	sessions := make(chan *sipgo.DialogServerSession, 2)
+	gw.answer(0, sessions)
+	fr := startRadius(t, "")
+	sw := startAAASwitch(t, fmt.Sprintf("routes:\n  - prefix: \"\"\n    gateways:\n      - {address: %q, max_calls: 1}\n", gw.addr())+
+		radiusYAML(fr, ""))
+	caller := newPeer(t, "caller")
+	ctx := within(t, 30*time.Second)
+
+	up, err := caller.call(ctx, sw.uri("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sessions
+	_, err = caller.call(ctx, sw.uri("2"))
+	if code, _ := finalCode(err); code != 503 {
+		t.Fatalf("second call: %v, want 503 (the only gateway is full)", err)
+	}
+	refused := sw.record(t)
+	if refused.CalledReceived != "2" || refused.SIPCode != 503 || len(refused.Attempts) != 0 {
+		t.Errorf("refused call's record %+v, want code 503 and no attempt", refused)
+	}
+	waitAcct(t, fr, refused.CallIDA, count("Stop", "answer", 1))
+	if err := up.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitCalls(t, sw, 0)
+	if r := sw.record(t); r.CalledReceived != "1" || r.SIPCode != 200 {
+		t.Errorf("the call up: record %+v", r)
+	}
+	sw.noRecord(t)
+	recs := mustDetail(t, fr)
+	got := ofCall(recs, refused.CallIDA)
+	if len(got) == 0 || len(pick(got, "Stop", "answer", "")) != 1 ||
+		len(pick(got, "Start", "originate", ""))+len(pick(got, "Stop", "originate", "")) != 0 {
+		t.Errorf("refused call's accounting %+v, want one answer-leg Stop and nothing for a gateway leg", got)
+	}
+	if len(pick(recs, "Stop", "", "")) != 3 {
+		t.Errorf("Stops %+v, want 3: the refused call's and both legs of the call up", pick(recs, "Stop", "", ""))
+	}
+}
