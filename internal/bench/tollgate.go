@@ -64,10 +64,14 @@ func startTollgate(ctx context.Context, bin, dir string, c tgConfig) (*tollgate,
 	}
 	// Logs at warn: an info line per call would measure the log writer.
 	// max_duration 0 and a large max_calls keep the switch's own limits out
-	// of the way; drain is short because the driver stops it idle.
+	// of the way; drain is short because the driver stops it idle. The web
+	// UI stays on, as in production, on a port of its own so that two
+	// benchmark runs on one machine do not collide on the default 8080.
 	conf := fmt.Sprintf(`sip:
   listen:
     - udp:%s
+web:
+  listen: 127.0.0.1:0
 limits:
   max_calls: %d
 timers:
