@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that Tollgate's tests drive for real (SIPp,
-# PostgreSQL, FreeRADIUS, Kamailio, Redis, Chromium, the package linters), so that a
+# PostgreSQL, FreeRADIUS, Kamailio, Redis, Chromium, baresip, the package linters), so that a
 # fresh machine passes `make test` without anything installed by hand.
 # It installs only what is missing, and does nothing (quickly) when all is
 # present. Run as root; `make deps` calls it.
@@ -8,7 +8,7 @@ set -euo pipefail
 
 # The Debian packages the test suite needs, separated by spaces. Add to this
 # list when a test starts to depend on another component.
-DEB_PACKAGES="sip-tester postgresql freeradius freeradius-utils kamailio redis-server chromium chromium-driver rpm lintian"
+DEB_PACKAGES="sip-tester baresip postgresql freeradius freeradius-utils kamailio redis-server chromium chromium-driver rpm lintian"
 
 missing=()
 for pkg in $DEB_PACKAGES; do

@@ -1,4 +1,4 @@
-// Package testenv starts the real components Tollgate's tests talk to — SIPp,
+// Package testenv starts the real components Tollgate's tests talk to — SIPp, baresip,
 // PostgreSQL, FreeRADIUS, Kamailio, Redis, Chromium — on free loopback ports, and
 // installs the Debian package that provides one when it is missing, so that a
 // test never depends on a service started by hand and never skips.
