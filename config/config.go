@@ -15,17 +15,20 @@ import (
 // reload builds a new one and swaps it in, so calls keep the values they
 // started with.
 type Config struct {
-	SIP     SIP     `yaml:"sip"`
-	Limits  Limits  `yaml:"limits"`
-	Timers  Timers  `yaml:"timers"`
-	Routes  []Route `yaml:"routes"`
-	Media   Media   `yaml:"media"`
-	CDR     CDR     `yaml:"cdr"`
-	Log     Log     `yaml:"log"`
-	Radius  Radius  `yaml:"radius"`
-	Prepaid Prepaid `yaml:"prepaid"`
-	Web     Web     `yaml:"web"`
-	Cluster Cluster `yaml:"cluster"`
+	SIP    SIP     `yaml:"sip"`
+	Limits Limits  `yaml:"limits"`
+	Timers Timers  `yaml:"timers"`
+	Routes []Route `yaml:"routes"`
+	// GatewayGroups are named sets of weighted gateways that routes hunt
+	// as one entry (gatewaygroups.go).
+	GatewayGroups []GatewayGroup `yaml:"gateway_groups"`
+	Media         Media          `yaml:"media"`
+	CDR           CDR            `yaml:"cdr"`
+	Log           Log            `yaml:"log"`
+	Radius        Radius         `yaml:"radius"`
+	Prepaid       Prepaid        `yaml:"prepaid"`
+	Web           Web            `yaml:"web"`
+	Cluster       Cluster        `yaml:"cluster"`
 	// DialogTimers are the session timers and keepalives of every call
 	// whose profile does not set its own (dialogtimers.go).
 	DialogTimers DialogTimers `yaml:"dialog_timers"`
@@ -230,6 +233,20 @@ type Gateway struct {
 	// to with a loose Route, the Request-URI still naming Address. Set from
 	// a call profile's outbound_proxy, not from the route table.
 	Proxy string `yaml:"-"`
+	// Media, when set, is the media mode of the calls sent to this
+	// gateway (none, rtpproxy or builtin), over the route's and the
+	// profile's: a carrier that needs its media anchored, or one that
+	// must see the caller's own SDP, gets it whatever route reaches it.
+	// Decided per attempt, so a hunt across gateways of different modes
+	// gives each the SDP of its own.
+	Media string `yaml:"media"`
+	// Group, in a route's gateways, makes the entry the gateway group of
+	// that name (gateway_groups) rather than one gateway; Members are
+	// then the group's gateways, which each call tries in an order drawn
+	// by their weights. Set by Load for the file's routes and by the
+	// routing tables for theirs.
+	Group   string   `yaml:"group"`
+	Members []Member `yaml:"-"`
 }
 
 // Log configures log/slog.
@@ -281,6 +298,7 @@ func (c *Config) applyDefaults() {
 		t.ProbeInterval = 5 * time.Second
 	}
 	c.Media.applyDefaults()
+	c.resolveGroups()
 	c.Cluster.applyDefaults()
 	c.Registration.applyDefaults()
 	for i := range c.Routes {
@@ -329,6 +347,11 @@ func (c *Config) routeDefaults(r *Route) {
 	for j := range r.Gateways {
 		if r.Gateways[j].Transport == "" {
 			r.Gateways[j].Transport = "udp"
+		}
+		for k := range r.Gateways[j].Members {
+			if m := &r.Gateways[j].Members[k]; m.Gateway.Transport == "" {
+				m.Gateway.Transport = "udp"
+			}
 		}
 	}
 }

@@ -210,22 +210,7 @@ func (v *validator) validate(c *Config) {
 			v.addf(path+".gateways", "a route needs at least one gateway")
 		}
 		for j, g := range r.Gateways {
-			gp := fmt.Sprintf("%s.gateways[%d]", path, j)
-			if _, _, err := splitHostPort(g.Address); err != nil {
-				v.addf(gp+".address", "%v", err)
-			}
-			if g.Transport != "udp" && g.Transport != "tcp" && g.Transport != "tls" {
-				v.addf(gp+".transport", "%q: want udp, tcp or tls", g.Transport)
-			}
-			if g.UDPOnly && g.Transport != "udp" {
-				v.addf(gp+".udp_only", "the gateway's transport is %s: udp_only applies to udp gateways", g.Transport)
-			}
-			if g.MaxCalls < 0 {
-				v.addf(gp+".max_calls", "must not be negative (0: no limit)")
-			}
-			if g.MaxCPS < 0 || g.MaxCPS > MaxGatewayCPS {
-				v.addf(gp+".max_cps", "%v: want 0 (no limit) to %d", g.MaxCPS, MaxGatewayCPS)
-			}
+			v.checkRouteEntry(fmt.Sprintf("%s.gateways[%d]", path, j), g)
 		}
 		for j, code := range r.HuntStop {
 			if code < 300 || code > 699 {
@@ -244,6 +229,7 @@ func (v *validator) validate(c *Config) {
 			v.addf(path+".max_duration", "must not be negative")
 		}
 	}
+	v.validateGatewayGroups(c)
 	v.validateCDR(&c.CDR)
 	v.validateMedia(c)
 	v.validateRadius(c)

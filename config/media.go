@@ -165,7 +165,7 @@ func (m *Media) applyDefaults() {
 	}
 }
 
-// UsesMedia reports whether the switch-wide mode, a route or a profile anchors
+// UsesMedia reports whether the switch-wide mode, a route, a profile or a gateway anchors
 // media with mode, i.e. whether that relay must be running.
 func (c *Config) UsesMedia(mode string) bool {
 	if c.Media.Mode == mode {
@@ -179,6 +179,20 @@ func (c *Config) UsesMedia(mode string) bool {
 	for i := range c.Profiles {
 		if c.Profiles[i].Media == mode {
 			return true
+		}
+	}
+	for i := range c.GatewayGroups {
+		for _, m := range c.GatewayGroups[i].Members {
+			if m.Media == mode {
+				return true
+			}
+		}
+	}
+	for i := range c.Routes {
+		for _, g := range c.Routes[i].Gateways {
+			if g.Media == mode {
+				return true
+			}
 		}
 	}
 	return false

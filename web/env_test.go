@@ -127,6 +127,9 @@ func (f *fakeSwitch) Unregister(id string) error {
 const testConfig = `
 routes:
   - {name: uk, prefix: "44", gateways: [{address: "127.0.0.1:5080"}, {address: "127.0.0.1:5082", transport: tcp}]}
+  - {name: de, prefix: "49", gateways: [{group: carriers}]}
+gateway_groups:
+  - {name: carriers, members: [{address: "127.0.0.1:5084", weight: 3, media: none}, {address: "127.0.0.1:5086", priority: 1}]}
 radius:
   auth: none
 `

@@ -460,6 +460,9 @@ func TestReloadAndAudit(t *testing.T) {
 	if !strings.Contains(page.body, "127.0.0.1:5082") || !strings.Contains(page.body, `id="reload"`) {
 		t.Fatal("config page lacks the gateways or the reload button")
 	}
+	if !strings.Contains(page.body, "group carriers: udp:127.0.0.1:5084×3 udp:127.0.0.1:5086×1/p1") {
+		t.Errorf("config page lacks the gateway group and its members:\n%s", page.body)
+	}
 	audit := a.get("/audit")
 	if !strings.Contains(audit.body, "config reload failed") || !strings.Contains(audit.body, "config reload") {
 		t.Fatalf("audit page: %s", audit.body)

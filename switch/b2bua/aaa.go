@@ -134,14 +134,7 @@ func (c *Call) authorize(ctx context.Context, cfg *config.Config) (route *config
 	if static == nil || len(static.Gateways) == 0 {
 		return nil, nil, true
 	}
-	for _, gw := range static.Gateways {
-		// A gateway its probes found down is skipped until it answers
-		// again, rather than costing every call a no-progress timeout.
-		if !c.sw.health.down(gw) {
-			hops = append(hops, hop{route: static, gw: gw})
-		}
-	}
-	if len(hops) == 0 {
+	if hops = c.routeHops(static); len(hops) == 0 {
 		return nil, nil, true
 	}
 	return static, hops, true

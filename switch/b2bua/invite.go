@@ -187,7 +187,7 @@ func (c *Call) setup() {
 	c.mu.Lock()
 	c.route = route
 	c.mu.Unlock()
-	if !c.startMedia(route) {
+	if !c.startMedia(route, hops[0]) {
 		return
 	}
 

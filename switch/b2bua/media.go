@@ -64,15 +64,22 @@ func sideOf(fromA bool) rtpproxyctl.Side {
 	return rtpproxyctl.Callee
 }
 
-// startMedia opens the call's relay session for the route's media mode and
+// startMedia opens the call's relay session for the media mode of its
+// first attempt (hopMode: the first gateway's, else the route's) and
 // anchors the caller's offer, before any gateway is tried. When the call
 // cannot go on it answers the caller itself (488 for bad SDP, 503 when the
 // relay refuses) and returns false.
-func (c *Call) startMedia(route *config.Route) bool {
-	if route.Media == config.MediaNone || route.Media == "" {
+func (c *Call) startMedia(route *config.Route, first hop) bool {
+	mode := c.hopMode(first)
+	if mode == config.MediaNone || mode == "" {
 		return true
 	}
-	err := c.openMedia(route.Media)
+	if first.gw.Media != "" && c.sw.media.pool(mode) == nil {
+		// A gateway of the routing tables may name a relay that does
+		// not run: hopMedia anchors it on one that does, and says so.
+		return true
+	}
+	err := c.openMedia(mode)
 	if err == nil {
 		return true
 	}
@@ -85,7 +92,7 @@ func (c *Call) startMedia(route *config.Route) bool {
 	switch {
 	case errors.Is(err, errNoRelay):
 		s.log.Error("route needs a media relay that is not running (media changes need a restart)",
-			"route", route.Name, "mode", route.Media)
+			"route", route.Name, "mode", mode)
 		code, reason = 503, "Media Relay Unavailable"
 		hdrs = append(hdrs, s.retryAfter())
 	case code == 415:

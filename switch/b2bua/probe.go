@@ -122,6 +122,11 @@ func (s *Switch) probe(ctx context.Context) {
 				if gw.Probe {
 					probed[healthKey(gw)] = gw
 				}
+				for _, m := range gw.Members {
+					if m.Gateway.Probe {
+						probed[healthKey(m.Gateway)] = m.Gateway
+					}
+				}
 			}
 		}
 		s.health.keep(probed)

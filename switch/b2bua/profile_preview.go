@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -37,7 +38,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	log := slog.New(slog.DiscardHandler)
 	// A limiter of its own: a preview counts against no real call's limit.
 	lim := billing.NewLimits(billing.Config{})
-	s := &Switch{log: log, calls: newCallTable(), aaa: NewAAA(log, AAAOptions{Limits: lim})}
+	s := &Switch{log: log, calls: newCallTable(), aaa: NewAAA(log, AAAOptions{Limits: lim}), draw: rand.IntN}
 	s.modules = callctl.Switch{Allowed: allowed, Calls: lim}
 	s.cfg.Store(cfg)
 	for _, l := range cfg.SIP.Listeners() {
@@ -64,9 +65,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	}
 	var hops []hop
 	if route != nil {
-		for _, gw := range route.Gateways {
-			hops = append(hops, hop{route: route, gw: gw})
-		}
+		hops = c.routeHops(route)
 	}
 	if _, hops = c.profileRouting(cfg, route, hops); len(hops) == 0 {
 		return pv, fmt.Errorf("preview: no route or next hop with a gateway for %q", c.called)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -44,8 +45,10 @@ type Switch struct {
 	// both the file's configuration and the database's routes.
 	routesMu sync.Mutex
 	// health is what the OPTIONS probes found of the gateways (probe.go).
-	health   health
-	loads    gatewayLoads
+	health health
+	loads  gatewayLoads
+	// draw is Options.GroupDraw.
+	draw     func(n int) int
 	file     *config.Config
 	dbRoutes []config.Route
 	sink     RecordSink
@@ -144,6 +147,11 @@ type Options struct {
 	// TranscoderUse tells the built-in relay's transcoder use, for the
 	// OPTIONS reply headers sip.options_transcoder_*_stats_hdr; nil: none.
 	TranscoderUse func() []CodecUse
+	// GroupDraw is the random source of the gateway groups' weighted
+	// draws (gatewaygroup.go), called from any call's goroutine: it
+	// returns a number in [0, n). nil: math/rand/v2's IntN. Tests give a
+	// seeded one, so that a spread over many calls is always the same.
+	GroupDraw func(n int) int
 }
 
 // New builds a switch for a configuration. It does not listen yet.
@@ -164,6 +172,9 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
 	}
 	s.regNonces = o.RegistrarNonces
+	if s.draw = o.GroupDraw; s.draw == nil {
+		s.draw = rand.IntN
+	}
 	s.subscribers.Store(&map[string]string{})
 	s.transcoderUse = o.TranscoderUse
 	if rc := cfg.Registration; rc.RegisterRate > 0 {
