@@ -274,3 +274,34 @@ func TestJournalWritesOnlyANewerSetup(t *testing.T) {
 		t.Fatalf("recovered %+v, want call 0 connected, 1 and 2 in setup at their second gateway", records(got))
 	}
 }
+
+// A journal entry leaves out the record's zero fields; read back, it must
+// still be the record it was made from, zero fields and all, and a call
+// just connected must cost the live set a fifth less than its full JSON.
+func TestJournalEntryKeepsTheRecord(t *testing.T) {
+	t.Parallel()
+	live := connectedRecord(4)
+	live.Q850Cause, live.CreditGranted, live.MediaRelay = 0, 0, ""
+	live.RTPAtoB, live.RTPBtoA, live.RADIUS = RTPStats{}, RTPStats{}, RADIUS{ReturnCode: -1}
+	live.Attempts = live.Attempts[1:]
+	empty := Record{ID: testID(5), Attempts: []Attempt{}}
+	for _, rec := range []Record{fullRecord(3), live, empty} {
+		acct := json.RawMessage(`[{"leg":"a","session":"x"}]`)
+		p, err := entry(entryConnected, journalCall{Record: rec, Accounting: acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got journalCall
+		if err := json.Unmarshal(p[1:], &got); err != nil {
+			t.Fatalf("%s: %v in %s", rec.ID, err, p)
+		}
+		want, _ := json.Marshal(rec)
+		back, _ := json.Marshal(got.Record)
+		if !bytes.Equal(back, want) || string(got.Accounting) != string(acct) {
+			t.Errorf("%s: read back as\n%s\n%s\nwant\n%s", rec.ID, back, got.Accounting, want)
+		}
+		if rec.ID == live.ID && len(p) > len(want)*4/5 {
+			t.Errorf("a connected call's entry is %d bytes for a record of %d: %s", len(p), len(want), p)
+		}
+	}
+}
