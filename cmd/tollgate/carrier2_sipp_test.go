@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/cdr"
+	"github.com/tollgate/tollgate/internal/testenv"
+)
+
+// sippCall is one call of a SIPp caller through a tollgate whose only route
+// goes to a SIPp gateway, each SIPp with its own scenario and keys.
+type sippCall struct {
+	transport        string
+	uac, uas         string            // a path (carrierScenario) or one of testenv's
+	uacKeys, uasKeys map[string]string // -key values, beside testenv's defaults
+	config           string            // configuration after the route
+}
+
+// run places the call, asserts that both SIPps finished it with every
+// check of their scenarios passed, and returns the switch and its one
+// record.
+func (c sippCall) run(t *testing.T, env ...string) (*proc, map[string]string) {
+	t.Helper()
+	if c.transport == "" {
+		c.transport = "udp"
+	}
+	gw := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: c.uas, Calls: 1, Keys: c.uasKeys,
+		Transport: c.transport, Timeout: 60 * time.Second})
+	p := startTollgate(t, fmt.Sprintf("routes:\n  - {prefix: \"\", gateways: [{address: %q, transport: %s}]}\n%s",
+		gw.Addr(), c.transport, c.config), env...)
+	st := p.sippRun(t, testenv.SIPpOptions{Scenario: c.uac, Service: "15551230002", Calls: 1, Keys: c.uacKeys,
+		Transport: c.transport, Timeout: 60 * time.Second})
+	if st.Successful != 1 || st.Failed != 0 {
+		t.Fatalf("SIPp caller: %s", st)
+	}
+	gw.WaitSuccess(t, 1)
+	return p, p.records(t, 1)[0]
+}
+
+// TestKeepaliveWithSIPp: with dialog keepalives every 2 s on one leg
+// (keepalive_orig: the gateway's, keepalive_ans: the caller's), a peer
+// that answers the in-dialog OPTIONS 481 has lost the dialog: the call
+// ends, the other SIPp gets the BYE and the one that answered 481 none
+// (RFC 5057: a 481 ends the dialog, so its scenario ends with the 481). A
+// re-INVITE keepalive (keepalive_method INVITE) offering the media last
+// agreed and answered 408 ends the call with a BYE to both. Each call
+// gives one record with reason "keepalive failed", released by the switch,
+// and a RADIUS Start and Stop per leg at the real FreeRADIUS.
+func TestKeepaliveWithSIPp(t *testing.T) {
+	t.Parallel()
+	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
+	for _, tc := range []struct {
+		name, transport, uac, uas, timers string
+	}{
+		{"gateway answers OPTIONS 481", "udp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_481.xml"), "keepalive_orig: 2"},
+		{"gateway answers OPTIONS 481 over TCP", "tcp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_481.xml"), "keepalive_orig: 2"},
+		{"caller answers OPTIONS 481", "udp", carrierScenario("uac_keepalive_481.xml"), "uas.xml", "keepalive_ans: 2"},
+		{"gateway answers re-INVITE 408", "udp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_408.xml"),
+			"keepalive_orig: 2, keepalive_method: INVITE"},
+		{"caller answers re-INVITE 408", "udp", carrierScenario("uac_keepalive_408.xml"), "uas.xml",
+			"keepalive_ans: 2, keepalive_method: INVITE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, r := sippCall{transport: tc.transport, uac: tc.uac, uas: tc.uas, config: fmt.Sprintf(`radius:
+  acct_servers: [{address: %q, secret: %q}]
+profiles: [{name: ka, %s}]
+profile_select: {selectors: [ka]}
+`, fr.AcctAddr, fr.Secret, tc.timers)}.run(t)
+			if r["disconnect_reason"] != cdr.ReasonKeepalive || r["sip_code"] != "200" || r["released_by"] != cdr.ReleasedBySwitch {
+				t.Errorf("record reason %q code %q released by %q, want %q 200 %q",
+					r["disconnect_reason"], r["sip_code"], r["released_by"], cdr.ReasonKeepalive, cdr.ReleasedBySwitch)
+			}
+			waitLegAccounting(t, fr, r["call_id_a"])
+		})
+	}
+}
+
+// waitLegAccounting waits until FreeRADIUS holds a Stop for each leg of
+// the call whose caller's Call-ID is callID, then asserts exactly one
+// Start and one Stop per leg.
+func waitLegAccounting(t *testing.T, fr *testenv.FreeRADIUS, callID string) {
+	t.Helper()
+	legs := func() map[string]int {
+		recs, err := fr.Detail()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, r := range recs {
+			for _, p := range r.Attrs["Cisco-AVPair"] {
+				if p == "call-id="+callID {
+					n[r.Get("Acct-Status-Type")+" "+r.Get("h323-call-origin")]++
+					break
+				}
+			}
+		}
+		return n
+	}
+	const stopA, stopB = "Stop h323-call-origin=answer", "Stop h323-call-origin=originate"
+	testenv.Eventually(t, 20*time.Second, "a Stop per leg of "+callID, func() bool {
+		n := legs()
+		return n[stopA] > 0 && n[stopB] > 0
+	})
+	want := map[string]int{"Start h323-call-origin=answer": 1, "Start h323-call-origin=originate": 1, stopA: 1, stopB: 1}
+	if n := legs(); fmt.Sprint(n) != fmt.Sprint(want) {
+		t.Errorf("accounting of %s: %v, want %v", callID, n, want)
+	}
+}
