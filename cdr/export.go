@@ -44,8 +44,13 @@ type Filter struct {
 
 // where renders f as a WHERE clause with numbered parameters.
 func (f Filter) where() (string, []any) {
+	return f.whereAfter(nil)
+}
+
+// whereAfter renders f as a WHERE clause whose parameters follow args, for
+// a statement that holds other parameters or several clauses.
+func (f Filter) whereAfter(args []any) (string, []any) {
 	var conds []string
-	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))

@@ -85,8 +85,9 @@ FROM (
 // month's rows are new keys.
 const fillRollups = `
 INSERT INTO cdr_stats_hourly (kind, hour, name, attempts, answered, ner_ok, duration_ms, pdd_ms, pdd_calls)
-SELECT CASE WHEN GROUPING(route) = 0 THEN 'route' WHEN GROUPING(account) = 0 THEN 'account' ELSE 'gateway' END,
-	hour, coalesce(route, account, gateway), count(*), count(*) FILTER (WHERE answered),
+SELECT CASE WHEN GROUPING(route) = 0 THEN 'route' WHEN GROUPING(account) = 0 THEN 'account'
+		WHEN GROUPING(gateway) = 0 THEN 'gateway' ELSE 'all' END,
+	hour, coalesce(route, account, gateway, ''), count(*), count(*) FILTER (WHERE answered),
 	CASE WHEN GROUPING(gateway) = 0 THEN count(*) FILTER (WHERE answered OR sip_code IN (404, 480, 484, 486, 487, 600, 603))
 		ELSE count(*) FILTER (WHERE answered OR sip_code IN (404, 480, 484, 486, 487, 600, 603)
 			OR disconnect_reason IN ('busy', 'no answer')) END,
@@ -94,7 +95,7 @@ SELECT CASE WHEN GROUPING(route) = 0 THEN 'route' WHEN GROUPING(account) = 0 THE
 FROM (SELECT date_trunc('hour', setup_time, 'UTC') AS hour, route, account, gateway,
 		connect_time IS NOT NULL AS answered, sip_code, disconnect_reason, duration_ms, post_dial_delay_ms
 	FROM cdrs WHERE setup_time >= $1 AND setup_time < $2) AS c
-GROUP BY GROUPING SETS ((hour, route), (hour, account), (hour, gateway))`
+GROUP BY GROUPING SETS ((hour, route), (hour, account), (hour, gateway), (hour))`
 
 // checkRollups compares the rollups of the hour at $1 with what
 // cdr_stats_rows, the trigger's function, makes of the same calls: the

@@ -70,14 +70,7 @@ func StatsBy(ctx context.Context, db Querier, g Grouping, from, to time.Time, li
 	if !end.After(start) {
 		return nil, fmt.Errorf("cdr: statistics: empty range %v to %v", from, to)
 	}
-	// Whole days [dayFrom, dayTo); none when the range holds no whole day.
-	dayFrom, dayTo := start.Truncate(24*time.Hour), end.Truncate(24*time.Hour)
-	if dayFrom.Before(start) {
-		dayFrom = dayFrom.Add(24 * time.Hour)
-	}
-	if !dayTo.After(dayFrom) {
-		dayFrom, dayTo = end, end
-	}
+	dayFrom, dayTo := wholeDays(start, end)
 	rows, err := db.Query(ctx, `
 		SELECT name, sum(attempts), sum(answered), sum(ner_ok), sum(duration_ms), sum(pdd_ms), sum(pdd_calls)
 		FROM (SELECT name, attempts, answered, ner_ok, duration_ms, pdd_ms, pdd_calls FROM cdr_stats_daily
