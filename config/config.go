@@ -150,10 +150,27 @@ type Timers struct {
 }
 
 // Route sends calls whose called number starts with Prefix to its gateways,
-// in order, with failover.
+// in order, with failover. CallerPrefix, Source and Interface narrow it to
+// some of those calls, and Priority ranks it among the routes that match a
+// call (routes.go has the rule).
 type Route struct {
-	Name     string    `yaml:"name"`
-	Prefix   string    `yaml:"prefix"` // "" matches every number (the default route)
+	Name   string `yaml:"name"`
+	Prefix string `yaml:"prefix"` // "" matches every number (the default route)
+	// CallerPrefix is a prefix of the caller's number, the From user;
+	// "": any caller.
+	CallerPrefix string `yaml:"caller_prefix"`
+	// Source lists IP addresses and CIDR blocks of the caller's real
+	// source address; empty: any source.
+	Source []string `yaml:"source"`
+	// Interface is the name of the SIP interface the call must arrive on
+	// (sip.interfaces, or "default" for sip.listen); "": any. A route
+	// matches the interface rather than the call profile because the
+	// profile is chosen after the route: Profile below is the profile of
+	// the calls no selector places.
+	Interface string `yaml:"interface"`
+	// Priority ranks the matching routes before the length of their
+	// prefixes does: the highest wins. Default 0.
+	Priority int       `yaml:"priority"`
 	Gateways []Gateway `yaml:"gateways"`
 	// HuntStop lists the final response codes that end the hunt: the caller
 	// gets them at once instead of the next gateway being tried.
@@ -358,8 +375,10 @@ func (c *Config) routeDefaults(r *Route) {
 
 // WithRoutes is the configuration with routes from another source (the
 // routing tables in PostgreSQL) added to the file's: one of them replaces
-// the file's route of the same prefix, so that an operator can take over a
-// route from the UI without editing the file; the file's other routes stay.
+// the file's route that matches the same calls (the same prefix, caller
+// prefix, source and interface), so that an operator can take over a route
+// from the UI without editing the file; the file's other routes stay, and
+// the routes given come first in the table's last tie-break.
 // The routes get the file's defaults (timers, media mode, auth) and the
 // result is a new Config, so calls holding the old one keep their route.
 func (c *Config) WithRoutes(extra []Route) *Config {
@@ -373,10 +392,10 @@ func (c *Config) WithRoutes(extra []Route) *Config {
 			r.Auth = c.Radius.Auth
 		}
 		n.Routes = append(n.Routes, r)
-		taken[r.Prefix] = true
+		taken[matchKey(&r)] = true
 	}
 	for _, r := range c.Routes {
-		if !taken[r.Prefix] {
+		if !taken[matchKey(&r)] {
 			n.Routes = append(n.Routes, r)
 		}
 	}
@@ -387,9 +406,9 @@ func (c *Config) WithRoutes(extra []Route) *Config {
 // Path is the file the configuration was loaded from.
 func (c *Config) Path() string { return c.path }
 
-// Route returns the route for a called number: the one with the longest
-// prefix of it, or nil when no route matches.
-func (c *Config) Route(number string) *Route { return c.table.lookup(number) }
+// Route returns the route of a call, chosen by the rule in routes.go, or
+// nil when no route matches.
+func (c *Config) Route(q RouteQuery) *Route { return c.table.lookup(&q) }
 
 // parseListen parses "transport:host:port".
 func parseListen(s string) (Listener, error) {

@@ -16,7 +16,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if got := len(c.SIP.Listeners()); got != 2 {
 		t.Fatalf("listeners = %d, want 2", got)
 	}
-	r := c.Route("15551230002")
+	r := c.Route(RouteQuery{Called: "15551230002"})
 	if r == nil || r.Gateways[0].Address != "127.0.0.1:5080" {
 		t.Fatalf("route = %+v", r)
 	}
@@ -40,18 +40,18 @@ routes:
 		"15551234": "127.0.0.1:3", "1555": "127.0.0.1:3", "1556": "127.0.0.1:2",
 		"2": "127.0.0.1:1", "": "127.0.0.1:1",
 	} {
-		if got := c.Route(number).Gateways[0].Address; got != want {
+		if got := c.Route(RouteQuery{Called: number}).Gateways[0].Address; got != want {
 			t.Errorf("Route(%q) = %s, want %s", number, got, want)
 		}
 	}
-	if c.Route("15551234").NoProgress != 2*time.Second {
+	if c.Route(RouteQuery{Called: "15551234"}).NoProgress != 2*time.Second {
 		t.Error("route override of no_progress lost")
 	}
 	noDefault, err := Parse([]byte(`routes: [{prefix: "44", gateways: [{address: "127.0.0.1:1"}]}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if noDefault.Route("33") != nil {
+	if noDefault.Route(RouteQuery{Called: "33"}) != nil {
 		t.Error("a number no route matches must get no route")
 	}
 }
@@ -108,7 +108,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err == nil {
-			c.Route("123")
+			c.Route(RouteQuery{Called: "123"})
 		}
 	})
 }
@@ -123,8 +123,8 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Media.Mode != MediaNone || c.Route("1").Media != MediaNone || c.Route("2").Media != MediaBuiltin {
-		t.Fatalf("modes: switch %q, route 1 %q, route 2 %q", c.Media.Mode, c.Route("1").Media, c.Route("2").Media)
+	if c.Media.Mode != MediaNone || c.Route(RouteQuery{Called: "1"}).Media != MediaNone || c.Route(RouteQuery{Called: "2"}).Media != MediaBuiltin {
+		t.Fatalf("modes: switch %q, route 1 %q, route 2 %q", c.Media.Mode, c.Route(RouteQuery{Called: "1"}).Media, c.Route(RouteQuery{Called: "2"}).Media)
 	}
 	if !c.UsesMedia(MediaBuiltin) || c.UsesMedia(MediaRTPProxy) {
 		t.Error("UsesMedia does not follow the routes")
@@ -151,10 +151,10 @@ routes:
 		t.Fatal(err)
 	}
 	p := c.Media.RTPProxy
-	if c.Route("1").Media != MediaRTPProxy || c.Route("9").Media != MediaNone || p.Relays[0].Weight != 3 ||
+	if c.Route(RouteQuery{Called: "1"}).Media != MediaRTPProxy || c.Route(RouteQuery{Called: "9"}).Media != MediaNone || p.Relays[0].Weight != 3 ||
 		p.Relays[1].Weight != 1 || p.Timeout != DefaultRTPProxyTimeout || p.Retries != DefaultRTPProxyRetries ||
 		p.NotifySocket != "tcp:127.0.0.1:22223" {
-		t.Errorf("rtpproxy section: %+v, routes %q %q", p, c.Route("1").Media, c.Route("9").Media)
+		t.Errorf("rtpproxy section: %+v, routes %q %q", p, c.Route(RouteQuery{Called: "1"}).Media, c.Route(RouteQuery{Called: "9"}).Media)
 	}
 }
 
@@ -212,8 +212,8 @@ func TestExampleUsesBuiltinRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Media.Mode != MediaBuiltin || c.Route("1").Media != MediaBuiltin || c.UsesMedia(MediaRTPProxy) {
-		t.Fatalf("example media: mode %q, route %q", c.Media.Mode, c.Route("1").Media)
+	if c.Media.Mode != MediaBuiltin || c.Route(RouteQuery{Called: "1"}).Media != MediaBuiltin || c.UsesMedia(MediaRTPProxy) {
+		t.Fatalf("example media: mode %q, route %q", c.Media.Mode, c.Route(RouteQuery{Called: "1"}).Media)
 	}
 }
 

@@ -25,7 +25,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Route("1")
+	r := c.Route(RouteQuery{Called: "1"})
 	if len(r.Gateways) != 2 || r.Gateways[0].Media != MediaNone || r.Gateways[1].Group != "carriers" {
 		t.Fatalf("route gateways %+v", r.Gateways)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -195,17 +196,32 @@ func (v *validator) validate(c *Config) {
 	if c.Timers.MaxDuration < 0 {
 		v.addf("timers.max_duration", "must not be negative")
 	}
-	prefixes := map[string]int{}
+	matches := map[string]int{}
+	ifaces := c.SIP.InterfaceNames()
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		path := fmt.Sprintf("routes[%d]", i)
 		if strings.Trim(r.Prefix, "0123456789+*#") != "" {
 			v.addf(path+".prefix", "%q: want digits, +, * or #", r.Prefix)
 		}
-		if j, dup := prefixes[r.Prefix]; dup {
-			v.addf(path+".prefix", "%q already used by routes[%d]", r.Prefix, j)
+		if strings.Trim(r.CallerPrefix, "0123456789+*#") != "" {
+			v.addf(path+".caller_prefix", "%q: want digits, +, * or # (empty: any caller)", r.CallerPrefix)
 		}
-		prefixes[r.Prefix] = i
+		for j, s := range r.Source {
+			if _, err := ParseSource(s); err != nil {
+				v.addf(fmt.Sprintf("%s.source[%d]", path, j), "%v", err)
+			}
+		}
+		if r.Interface != "" && !slices.Contains(ifaces, r.Interface) {
+			v.addf(path+".interface", "%q: no such interface; want one of %s", r.Interface, strings.Join(ifaces, ", "))
+		}
+		if r.Priority < math.MinInt32 || r.Priority > math.MaxInt32 {
+			v.addf(path+".priority", "%d: want %d to %d", r.Priority, math.MinInt32, math.MaxInt32)
+		}
+		if j, dup := matches[matchKey(r)]; dup {
+			v.addf(path+".prefix", "routes[%d] already matches the same calls (same prefix, caller_prefix, source and interface): one of them would never be chosen", j)
+		}
+		matches[matchKey(r)] = i
 		if len(r.Gateways) == 0 && r.Auth == AuthNone { // else RADIUS may give the routes
 			v.addf(path+".gateways", "a route needs at least one gateway")
 		}

@@ -41,15 +41,15 @@ routes:
 		t.Errorf("prepaid = %+v", c.Prepaid)
 	}
 	for prefix, want := range map[string]string{"1": AuthIP, "2": AuthDigest, "3": AuthNone} {
-		if got := c.Route(prefix).Auth; got != want {
+		if got := c.Route(RouteQuery{Called: prefix}).Auth; got != want {
 			t.Errorf("route %s auth %q, want %q", prefix, got, want)
 		}
 	}
-	if c.Route("1").CreditTime != 10*time.Minute {
+	if c.Route(RouteQuery{Called: "1"}).CreditTime != 10*time.Minute {
 		t.Error("credit_time lost")
 	}
 	off, err := Parse([]byte("routes: [{prefix: \"\", gateways: [{address: \"127.0.0.1:1\"}]}]\n"))
-	if err != nil || off.Radius.Enabled() || off.Route("1").Auth != AuthNone {
+	if err != nil || off.Radius.Enabled() || off.Route(RouteQuery{Called: "1"}).Auth != AuthNone {
 		t.Errorf("no radius section: %+v, %v", off.Radius, err)
 	}
 }

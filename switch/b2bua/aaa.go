@@ -72,17 +72,29 @@ type hop struct {
 	local *listener
 }
 
+// routeQuery is what the route table chooses the call's route by: the
+// numbers, the real source that IP authorisation uses too, and the
+// interface the INVITE arrived on. They are fixed at setup.
+func (c *Call) routeQuery() config.RouteQuery {
+	q := config.RouteQuery{Called: c.called, Caller: c.caller, Source: c.callerAddrPort().Addr()}
+	c.mu.Lock()
+	if l := c.a.d.listener; l != nil {
+		q.Interface = l.iface
+	}
+	c.mu.Unlock()
+	return q
+}
+
 // authorize applies the limits and authorisation to a new call and works
-// out its route: the Access-Accept's routes, else the static route. It
-// answers the caller itself and returns ok false when the call cannot go
-// on; route is nil when there is nowhere to send it.
-func (c *Call) authorize(ctx context.Context, cfg *config.Config) (route *config.Route, hops []hop, ok bool) {
+// out its route: the Access-Accept's routes, else static, the route from
+// the table. It answers the caller itself and returns ok false when the
+// call cannot go on; route is nil when there is nowhere to send it.
+func (c *Call) authorize(ctx context.Context, cfg *config.Config, static *config.Route) (route *config.Route, hops []hop, ok bool) {
 	a := c.sw.aaa
 	if err := a.limits.AllowCall(c.srcIP, c.setupT); err != nil {
 		c.refuseLimit(err)
 		return nil, nil, false
 	}
-	static := cfg.Route(c.called)
 	c.mu.Lock()
 	req := c.authRequest()
 	c.mu.Unlock()

@@ -161,14 +161,15 @@ func (c *Call) setup() {
 	defer c.cancelSetup(nil)
 
 	cfg := c.sw.Config()
-	if !c.selectProfile(cfg) {
+	static := cfg.Route(c.routeQuery())
+	if !c.selectProfile(cfg, static) {
 		return
 	}
 	c.natCaller()
 	if !c.callerSession(cfg) {
 		return
 	}
-	route, hops, ok := c.authorize(ctx, cfg)
+	route, hops, ok := c.authorize(ctx, cfg, static)
 	if !ok {
 		return
 	}

@@ -48,7 +48,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 		return nil, errors.New("preview: the configuration has no listener")
 	}
 	c := s.newCall(req, nil, sip.GenerateTagN(16))
-	route := cfg.Route(c.called)
+	route := cfg.Route(c.routeQuery())
 	p, err := cfg.SelectProfile(profileRequest(req, c.callerAddrPort(), c.a.d.listener), route)
 	if err != nil {
 		return nil, fmt.Errorf("preview: %w", err)

@@ -8,9 +8,9 @@ import (
 // selectProfile picks the call's profile and runs its modules' onInvite.
 // It answers the caller itself and returns false when the call must not go
 // on: a selector naming an unknown profile (500, as SEMS does) or a module
-// refusing the call.
-func (c *Call) selectProfile(cfg *config.Config) bool {
-	route := cfg.Route(c.called)
+// refusing the call. route is the call's route from the table, whose
+// profile applies when no selector picks one.
+func (c *Call) selectProfile(cfg *config.Config, route *config.Route) bool {
 	if !cfg.MayUseProfile(route) {
 		return true
 	}

@@ -30,7 +30,7 @@ func TestSetRoutesReachNewCalls(t *testing.T) {
 
 	reloaded, _ := testConfig(t, routeTo(fileGW))
 	sw.Reload(reloaded)
-	if r := sw.Config().Route("100"); r == nil || r.Name != "db" {
+	if r := sw.Config().Route(config.RouteQuery{Called: "100"}); r == nil || r.Name != "db" {
 		t.Errorf("after a reload of the file, route %+v: want the database's", r)
 	}
 
