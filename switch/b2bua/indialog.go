@@ -154,6 +154,10 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		s.reply(req, tx, r.Code, r.Reason, hdrs...)
 		return
 	}
+	var event string // the Event header relayed, when the switch translates it
+	if req.Method == sip.NOTIFY || req.Method == sip.SUBSCRIBE {
+		event = c.referEvent(req, fromA)
+	}
 	if req.Method == sip.NOTIFY && !c.notifyAllowed(req, fromA) {
 		c.mu.Unlock()
 		s.reply(req, tx, 481, "Subscription Does Not Exist")
@@ -211,6 +215,9 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		defer exchangeOver()
 	}
 	copyHeaders(req, out)
+	if event != "" {
+		out.ReplaceHeader(sip.NewHeader("Event", event))
+	}
 	if req.Method == sip.REFER {
 		c.copyRefer(req, out)
 	}
@@ -263,7 +270,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		to.inviteSeq = out.CSeq().SeqNo
 	}
 	if err == nil && res.IsSuccess() && (req.Method == sip.REFER || req.Method == sip.SUBSCRIBE) {
-		c.subscribed(req, to == &c.a)
+		c.subscribed(req, out, to == &c.a)
 	}
 	c.mu.Unlock()
 	if err != nil {

@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -156,13 +157,27 @@ func (c *Call) fixReplacesInvite(inA, out *sip.Request) {
 
 // subscriptions are the event subscriptions made within a call's dialogs
 // by relayed REFERs and SUBSCRIBEs: per notifier (the leg the request was
-// sent to), the event packages it may NOTIFY. Guarded by the call lock;
-// nil until the first one.
-type subscriptions map[subKey]bool
+// sent to), the event packages it may NOTIFY, and the ids of its REFERs'
+// subscriptions. Guarded by the call lock; nil until the first one.
+type subscriptions struct {
+	events map[subKey]bool
+	// referIDs translate a REFER subscription's id (RFC 3515 2.4.6: the
+	// CSeq of the REFER that made it) between the legs: the notifier
+	// names it by the CSeq of the REFER the switch sent it, the referrer
+	// by that of its own REFER, and a NOTIFY whose id the referrer does
+	// not know is answered 481 (baresip does, and fails the transfer).
+	referIDs map[referID]uint32
+}
 
 type subKey struct {
 	notifierA bool // the notifier is the caller's leg
 	event     string
+}
+
+// referID is a REFER subscription as its notifier names it.
+type referID struct {
+	notifierA bool
+	seq       uint32 // the CSeq of the REFER the switch sent the notifier
 }
 
 // eventPackage is an Event header's package name, lower case, without
@@ -181,16 +196,22 @@ func eventPackage(req *sip.Request) string {
 }
 
 // subscribed notes the subscription a 2xx to a relayed REFER or SUBSCRIBE
-// made, the notifier being the leg it was sent to. A REFER with
+// made, the notifier being the leg it was sent to as out. A REFER with
 // "Refer-Sub: false" (RFC 4488) makes none. Called with the lock held.
-func (c *Call) subscribed(req *sip.Request, notifierA bool) {
+func (c *Call) subscribed(req, out *sip.Request, notifierA bool) {
 	if h := req.GetHeader("Refer-Sub"); h != nil && strings.EqualFold(strings.TrimSpace(h.Value()), "false") {
 		return
 	}
-	if c.subs == nil {
-		c.subs = subscriptions{}
+	if c.subs.events == nil {
+		c.subs.events = map[subKey]bool{}
 	}
-	c.subs[subKey{notifierA, eventPackage(req)}] = true
+	c.subs.events[subKey{notifierA, eventPackage(req)}] = true
+	if req.Method == sip.REFER {
+		if c.subs.referIDs == nil {
+			c.subs.referIDs = map[referID]uint32{}
+		}
+		c.subs.referIDs[referID{notifierA, out.CSeq().SeqNo}] = req.CSeq().SeqNo
+	}
 }
 
 // notifyAllowed reports whether a NOTIFY from one leg may be relayed: it
@@ -199,11 +220,60 @@ func (c *Call) subscribed(req *sip.Request, notifierA bool) {
 // (Subscription-State: terminated) forgets it. Called with the lock held.
 func (c *Call) notifyAllowed(req *sip.Request, fromA bool) bool {
 	k := subKey{fromA, eventPackage(req)}
-	known := c.subs[k]
-	if known {
-		if h := req.GetHeader("Subscription-State"); h != nil && strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Value())), "terminated") {
-			delete(c.subs, k)
-		}
+	known := c.subs.events[k]
+	if known && terminates(req) {
+		delete(c.subs.events, k)
 	}
 	return known || c.profile().AllowsSublessNotify()
+}
+
+// terminates reports whether a NOTIFY ends its subscription.
+func terminates(req *sip.Request) bool {
+	h := req.GetHeader("Subscription-State")
+	return h != nil && strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Value())), "terminated")
+}
+
+// referEvent is the Event header a NOTIFY or SUBSCRIBE of a REFER's
+// subscription is relayed with: its id translated to the far leg's name
+// for the subscription (a NOTIFY from the notifier gets the referrer's
+// CSeq, a SUBSCRIBE from the referrer the notifier's), "" when there is
+// nothing to translate. A NOTIFY ending the subscription forgets its id.
+// Called with the lock held, before notifyAllowed.
+func (c *Call) referEvent(req *sip.Request, fromA bool) string {
+	h := req.GetHeader("Event")
+	if h == nil || eventPackage(req) != "refer" || c.subs.referIDs == nil {
+		return ""
+	}
+	params := strings.Split(h.Value(), ";")
+	for i, p := range params[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "id") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			return ""
+		}
+		seq, ok := uint32(0), false
+		switch req.Method {
+		case sip.NOTIFY:
+			key := referID{fromA, uint32(n)}
+			if seq, ok = c.subs.referIDs[key]; ok && terminates(req) {
+				delete(c.subs.referIDs, key)
+			}
+		case sip.SUBSCRIBE:
+			for id, theirs := range c.subs.referIDs {
+				if id.notifierA != fromA && theirs == uint32(n) {
+					seq, ok = id.seq, true
+					break
+				}
+			}
+		}
+		if !ok {
+			return ""
+		}
+		params[i+1] = "id=" + strconv.FormatUint(uint64(seq), 10)
+		return strings.Join(params, ";")
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -164,7 +165,7 @@ func TestAttendedTransfer(t *testing.T) {
 // TestBlindTransfer: the gateway refers the caller to another number
 // (RFC 5589 6.1); the caller gets the REFER with its Refer-To and
 // Referred-By, and the NOTIFYs of the REFER's subscription reach the
-// gateway, while with allow_subless_notify: false a NOTIFY of an event
+// gateway with the subscription's id as the gateway knows it, while with allow_subless_notify: false a NOTIFY of an event
 // nobody subscribed to is answered 481.
 func TestBlindTransfer(t *testing.T) {
 	t.Parallel()
@@ -224,11 +225,17 @@ func TestBlindTransfer(t *testing.T) {
 	if code := notify("dialog", "active"); code != 481 {
 		t.Errorf("NOTIFY without subscription answered %d, want 481", code)
 	}
-	if code := notify("refer", "terminated;reason=noresource"); code != 200 {
+	// The caller names the subscription by the CSeq of the REFER it got,
+	// the gateway by that of the REFER it sent (RFC 3515 2.4.6).
+	if code := notify(fmt.Sprintf("refer;id=%d", got.CSeq().SeqNo), "terminated;reason=noresource"); code != 200 {
 		t.Errorf("NOTIFY of the REFER answered %d", code)
 	}
-	if n := gw.waitRequest(sip.NOTIFY, 5*time.Second); string(n.Body()) != "SIP/2.0 200 OK\r\n" {
+	n := gw.waitRequest(sip.NOTIFY, 5*time.Second)
+	if string(n.Body()) != "SIP/2.0 200 OK\r\n" {
 		t.Errorf("NOTIFY body %q", n.Body())
+	}
+	if ev, want := n.GetHeader("Event").Value(), fmt.Sprintf("refer;id=%d", refer.CSeq().SeqNo); ev != want {
+		t.Errorf("NOTIFY reached the referrer with Event %q, want %q", ev, want)
 	}
 	// Terminated: the subscription is gone.
 	if code := notify("refer", "active"); code != 481 {
@@ -242,4 +249,49 @@ func TestBlindTransfer(t *testing.T) {
 	}
 	sw.record(t)
 	sw.record(t)
+}
+
+// TestReferEventID: the id of a REFER's subscription is the CSeq of the
+// REFER, which differs on the two legs; NOTIFYs from the notifier and
+// SUBSCRIBEs from the referrer cross with the other leg's, an id the
+// switch never relayed or an event of another package is left alone, and
+// a NOTIFY ending the subscription forgets it.
+func TestReferEventID(t *testing.T) {
+	c := &Call{}
+	// The caller's REFER with CSeq 23467 went to the gateway as CSeq 2.
+	referA := sip.NewRequest(sip.REFER, sip.Uri{Host: "sw"})
+	referA.AppendHeader(&sip.CSeqHeader{SeqNo: 23467, MethodName: sip.REFER})
+	referB := sip.NewRequest(sip.REFER, sip.Uri{Host: "gw"})
+	referB.AppendHeader(&sip.CSeqHeader{SeqNo: 2, MethodName: sip.REFER})
+	c.subscribed(referA, referB, false)
+
+	req := func(m sip.RequestMethod, event, state string) *sip.Request {
+		r := sip.NewRequest(m, sip.Uri{Host: "sw"})
+		r.AppendHeader(sip.NewHeader("Event", event))
+		if state != "" {
+			r.AppendHeader(sip.NewHeader("Subscription-State", state))
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name  string
+		req   *sip.Request
+		fromA bool
+		want  string
+	}{
+		{"NOTIFY from the notifier", req(sip.NOTIFY, "refer;id=2", "active"), false, "refer;id=23467"},
+		{"NOTIFY with spaces", req(sip.NOTIFY, "Refer ; id = 2", "active"), false, "Refer ;id=23467"},
+		{"NOTIFY without id", req(sip.NOTIFY, "refer", "active"), false, ""},
+		{"NOTIFY of an id never relayed", req(sip.NOTIFY, "refer;id=3", "active"), false, ""},
+		{"NOTIFY from the wrong leg", req(sip.NOTIFY, "refer;id=2", "active"), true, ""},
+		{"NOTIFY of another package", req(sip.NOTIFY, "dialog;id=2", "active"), false, ""},
+		{"SUBSCRIBE from the referrer", req(sip.SUBSCRIBE, "refer;id=23467", ""), true, "refer;id=2"},
+		{"SUBSCRIBE from the notifier", req(sip.SUBSCRIBE, "refer;id=23467", ""), false, ""},
+		{"NOTIFY ending it", req(sip.NOTIFY, "refer;id=2", "terminated;reason=noresource"), false, "refer;id=23467"},
+		{"NOTIFY after its end", req(sip.NOTIFY, "refer;id=2", "active"), false, ""},
+	} {
+		if got := c.referEvent(tc.req, tc.fromA); got != tc.want {
+			t.Errorf("%s: Event relayed as %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }
