@@ -355,6 +355,62 @@ func (b *Baresip) Output() string {
 	return string(bytes.ReplaceAll(data, []byte{0}, nil))
 }
 
+// BaresipMessage is one SIP message in baresip's trace.
+type BaresipMessage struct {
+	From, To string // "127.0.0.1:port" it came from and went to
+	Text     string // the message, CRLFs as sent
+}
+
+// Sent reports whether baresip sent the message (rather than received it).
+func (m BaresipMessage) Sent(b *Baresip) bool { return m.From == b.Addr() }
+
+// StartLine is the message's request or status line.
+func (m BaresipMessage) StartLine() string {
+	line, _, _ := strings.Cut(m.Text, "\r\n")
+	return line
+}
+
+// Header is the value of the message's first header called name (case
+// insensitive, without compact forms), "" if it has none.
+func (m BaresipMessage) Header(name string) string {
+	head, _, _ := strings.Cut(m.Text, "\r\n\r\n")
+	for _, line := range strings.Split(head, "\r\n")[1:] {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// Body is the message's body.
+func (m BaresipMessage) Body() string {
+	_, body, _ := strings.Cut(m.Text, "\r\n\r\n")
+	return body
+}
+
+// SIPTrace is every SIP message baresip has sent and received so far, in
+// order, read from its trace: a "#" line, "UDP from -> to", the message,
+// then the end of the trace's colour.
+func (b *Baresip) SIPTrace() []BaresipMessage {
+	var msgs []BaresipMessage
+	out := b.Output()
+	for {
+		i := strings.Index(out, "#\n")
+		if i < 0 {
+			return msgs
+		}
+		out = out[i+2:]
+		addrs, rest, ok := strings.Cut(out, "\n")
+		f := strings.Fields(addrs)
+		if !ok || len(f) != 4 || f[2] != "->" {
+			continue
+		}
+		text, _, _ := strings.Cut(rest, "\x1b[;m")
+		msgs = append(msgs, BaresipMessage{From: f[1], To: f[3], Text: text})
+		out = rest
+	}
+}
+
 // kill ends baresip's process group at once.
 func (b *Baresip) kill() {
 	select {
