@@ -134,10 +134,21 @@ func (s *Switch) fixReferTo(v string) string {
 	return v[:open+1] + uri[:q+1] + strings.Join(hdrs, "&") + v[end:]
 }
 
-// fixReplacesInvite puts on the gateway INVITE the Replaces of the
-// caller's (RFC 3891), rewritten to the other leg of the call it names
-// when the profile says so, and the caller's Require of it.
+// fixReplacesInvite puts on the gateway INVITE the transfer headers of the
+// caller's: its Replaces (RFC 3891), rewritten to the other leg of the
+// call it names when the profile says so, with the caller's Require of
+// it, and its Referred-By (RFC 3892), which tells the transfer target who
+// referred the caller, as the REFER's does the transferee. A copy a
+// profile's header filter made already is replaced, so that neither
+// crosses twice, nor a Replaces unrewritten.
 func (c *Call) fixReplacesInvite(inA, out *sip.Request) {
+	if rb := inA.GetHeaders("Referred-By"); len(rb) > 0 {
+		for out.RemoveHeader("Referred-By") {
+		}
+		for _, h := range rb {
+			out.AppendHeader(sip.NewHeader("Referred-By", h.Value()))
+		}
+	}
 	h := inA.GetHeader("Replaces")
 	if h == nil {
 		return
@@ -145,6 +156,8 @@ func (c *Call) fixReplacesInvite(inA, out *sip.Request) {
 	v := h.Value()
 	if r, ok := parseReplaces(v); ok && c.profile().RewritesInviteReplaces() {
 		v = c.sw.otherLeg(r).String()
+	}
+	for out.RemoveHeader("Replaces") {
 	}
 	out.AppendHeader(sip.NewHeader("Replaces", v))
 	for _, req := range inA.GetHeaders("Require") {

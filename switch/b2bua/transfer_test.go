@@ -54,6 +54,9 @@ func TestAttendedTransfer(t *testing.T) {
 	for _, tc := range []struct{ name, yaml string }{
 		{"fix_replaces_ref", ""},
 		{"fix_replaces_inv", "profiles:\n  - name: p\n    fix_replaces_ref: false\nprofile_select:\n  selectors: [\"p\"]\n"},
+		// A transparent header filter copies Replaces too: it must still
+		// cross once, and rewritten.
+		{"fix_replaces_inv transparent", "profiles:\n  - name: p\n    fix_replaces_ref: false\n    header_filter: transparent\nprofile_select:\n  selectors: [\"p\"]\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -126,8 +129,8 @@ func TestAttendedTransfer(t *testing.T) {
 				t.Fatal(err)
 			}
 			inv := <-replacing
-			if r := inv.GetHeader("Replaces").Value(); r != gatewaySees(b2) {
-				t.Errorf("INVITE Replaces = %q, want %q", r, gatewaySees(b2))
+			if r := inv.GetHeaders("Replaces"); len(r) != 1 || r[0].Value() != gatewaySees(b2) {
+				t.Errorf("INVITE Replaces = %v, want once %q", r, gatewaySees(b2))
 			}
 			<-sessions
 
@@ -164,7 +167,7 @@ func TestAttendedTransfer(t *testing.T) {
 
 // TestBlindTransfer: the gateway refers the caller to another number
 // (RFC 5589 6.1); the caller gets the REFER with its Refer-To and
-// Referred-By, and the NOTIFYs of the REFER's subscription reach the
+// Referred-By, its INVITE to the target carries its Referred-By there, and the NOTIFYs of the REFER's subscription reach the
 // gateway with the subscription's id as the gateway knows it, while with allow_subless_notify: false a NOTIFY of an event
 // nobody subscribed to is answered 481.
 func TestBlindTransfer(t *testing.T) {
@@ -204,12 +207,15 @@ func TestBlindTransfer(t *testing.T) {
 		t.Errorf("Referred-By = %v", rb)
 	}
 
-	// The transferee calls the target, and reports on the subscription.
-	d2, err := caller.call(ctx, sw.uri("300"))
+	// The transferee calls the target, saying who referred it (RFC 3892),
+	// and reports on the subscription.
+	d2, err := caller.call(ctx, sw.uri("300"), sip.NewHeader("Referred-By", "<sip:gw@127.0.0.1>"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-sessions
+	if rb := (<-sessions).InviteRequest.GetHeaders("Referred-By"); len(rb) != 1 || rb[0].Value() != "<sip:gw@127.0.0.1>" {
+		t.Errorf("the transfer target got Referred-By %v, want once <sip:gw@127.0.0.1>", rb)
+	}
 	notify := func(event, state string) int {
 		n := sip.NewRequest(sip.NOTIFY, d1.InviteResponse.Contact().Address)
 		n.AppendHeader(sip.NewHeader("Event", event))
