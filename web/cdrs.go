@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -195,6 +196,9 @@ type cdrsView struct {
 	// an unbounded search over a large table counts every row.
 	Totals    *cdr.Totals
 	TotalsURL template.URL
+	// TotalsError says why the asked totals are missing: they took longer
+	// than Options.TotalsTimeout.
+	TotalsError string
 	// SortURL orders the same search by a column: descending first, then
 	// ascending when the page is already in that column's descending order.
 	SortURL map[string]template.URL
@@ -237,13 +241,17 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 		v.First = template.URL("/cdrs?" + base.Encode())
 	}
 	if wantTotals {
-		t, err := cdr.SearchTotals(r.Context(), s.db, cq.Filter)
-		if err != nil {
+		t, err := s.searchTotals(r.Context(), cq.Filter)
+		switch {
+		case errors.Is(err, errTotalsTooLong):
+			v.TotalsError = s.totalsTooLong()
+		case err != nil:
 			s.log.Error("CDR totals", "error", err)
 			s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed: is PostgreSQL up?")
 			return
+		default:
+			v.Totals = &t
 		}
-		v.Totals = &t
 	} else {
 		tq := withoutCursor(r.URL.Query())
 		tq.Set("totals", "1")
@@ -297,13 +305,40 @@ func (s *Server) apiCDRTotals(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	t, err := cdr.SearchTotals(r.Context(), s.db, cq.Filter)
+	t, err := s.searchTotals(r.Context(), cq.Filter)
+	if errors.Is(err, errTotalsTooLong) {
+		s.fail(w, r, http.StatusServiceUnavailable, s.totalsTooLong())
+		return
+	}
 	if err != nil {
 		s.log.Error("CDR totals", "error", err)
 		s.fail(w, r, http.StatusServiceUnavailable, "the CDR search failed")
 		return
 	}
 	writeJSON(w, http.StatusOK, t)
+}
+
+// errTotalsTooLong is searchTotals' answer when the totals took longer
+// than Options.TotalsTimeout and were cancelled.
+var errTotalsTooLong = errors.New("web: CDR totals took too long")
+
+// searchTotals is cdr.SearchTotals bounded by Options.TotalsTimeout:
+// PostgreSQL's query is cancelled with the context when the bound passes.
+func (s *Server) searchTotals(ctx context.Context, f cdr.Filter) (cdr.Totals, error) {
+	bounded, cancel := context.WithTimeout(ctx, s.opt.TotalsTimeout)
+	defer cancel()
+	t, err := cdr.SearchTotals(bounded, s.db, f)
+	if err != nil && ctx.Err() == nil && errors.Is(bounded.Err(), context.DeadlineExceeded) {
+		return cdr.Totals{}, errTotalsTooLong
+	}
+	return t, err
+}
+
+// totalsTooLong tells the operator what to do about totals that took too
+// long.
+func (s *Server) totalsTooLong() string {
+	return fmt.Sprintf("The totals of this search took longer than %v and were stopped: narrow its time range, "+
+		"or search by time, one account or one route alone, whose totals come from the statistics.", s.opt.TotalsTimeout)
 }
 
 // cdrsCSV streams every CDR of a search, oldest first.

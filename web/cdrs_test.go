@@ -71,6 +71,31 @@ func TestCDRFilterRejectsBadText(t *testing.T) {
 	}
 }
 
+// TestCDRTotalsTooLong: totals that take longer than Options.TotalsTimeout
+// are cancelled; the search page still shows its records with a message
+// saying how to narrow the search, the API answers 503 with it.
+func TestCDRTotalsTooLong(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(o *Options) { o.TotalsTimeout = time.Nanosecond })
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if err := cdr.NewPGWriter(e.db).Write(context.Background(), []cdr.Record{testRecord(1, now.Add(-time.Minute))}); err != nil {
+		t.Fatal(err)
+	}
+	v := e.login("viewer")
+	page := v.get("/cdrs?gateway=127.0.0.1:5080&totals=1")
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, `id="totals-error"`) ||
+		!strings.Contains(page.body, "took longer than 1ns and were stopped") || strings.Contains(page.body, `id="totals"`) {
+		t.Fatalf("search page with totals past their bound: %d\n%s", page.StatusCode, page.body)
+	}
+	if !strings.Contains(page.body, "15550000001") {
+		t.Errorf("the search page lost its records with its totals")
+	}
+	res := v.get("/api/v1/cdrs/totals?gateway=127.0.0.1:5080")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(res.body, "narrow its time range") {
+		t.Errorf("API totals past their bound: %d %s", res.StatusCode, res.body)
+	}
+}
+
 // TestCDRTotals: the totals of a search count every matching record, not
 // one page.
 func TestCDRTotals(t *testing.T) {

@@ -87,6 +87,14 @@ type Options struct {
 	// BodyTimeout is how long a request may take to send its body once its
 	// headers are in; default 10 s.
 	BodyTimeout time.Duration
+	// TotalsTimeout bounds the totals of a CDR search (default 15 s). A
+	// search by time, one account or one route is summed from the
+	// statistics rollups in milliseconds; one filtered on anything else (a
+	// gateway, a number prefix, a code) aggregates every matching CDR, which
+	// over a year at 100 million calls takes minutes: past the bound it is
+	// cancelled and the operator told how to narrow it, rather than a
+	// request and a PostgreSQL backend held without end.
+	TotalsTimeout time.Duration
 	// Web is the web section of the configuration (cookies, lifetimes).
 	Web config.Web
 	// Registry receives the metrics; default a new registry with the Go
@@ -143,6 +151,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.BodyTimeout == 0 {
 		o.BodyTimeout = 10 * time.Second
+	}
+	if o.TotalsTimeout == 0 {
+		o.TotalsTimeout = 15 * time.Second
 	}
 	if o.Web.IdleTimeout == 0 {
 		o.Web.IdleTimeout = time.Hour
