@@ -6,19 +6,38 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tollgate/tollgate/config"
 )
 
 // Active returns the enabled routes with their enabled gateways in hunt
-// order, as the switch reads routes. A route whose gateways are all
-// disabled stays, with no gateway: its calls fail rather than silently
-// falling through to a shorter prefix the operator did not choose.
+// order, and their gateway groups with the groups' enabled members, as the
+// switch reads routes. A route whose gateways are all disabled stays, with
+// no gateway: its calls fail rather than silently falling through to a
+// shorter prefix the operator did not choose. Routes and groups are read
+// in one snapshot, so a change to both is seen whole.
 func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
-	rows, err := s.db.Query(ctx, `SELECT r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_ring_ms,
-		g.address, g.transport, g.udp_only, g.auth_user, g.auth_password, g.probe, g.max_calls, g.max_cps
+	var out []config.Route
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		groups, err := activeGroups(ctx, tx)
+		if err != nil {
+			return err
+		}
+		out, err = activeRoutes(ctx, tx, groups)
+		return err
+	})
+	return out, err
+}
+
+func activeRoutes(ctx context.Context, tx pgx.Tx, groups map[int64][]config.Member) ([]config.Route, error) {
+	rows, err := tx.Query(ctx, `SELECT r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_ring_ms,
+		g.address, g.transport, g.udp_only, g.auth_user, g.auth_password, g.probe, g.max_calls, g.max_cps, g.media,
+		gg.id, gg.name
 		FROM routes r
 		LEFT JOIN route_gateways rg ON rg.route_id = r.id
 		LEFT JOIN gateways g ON g.id = rg.gateway_id AND g.enabled
+		LEFT JOIN gateway_groups gg ON gg.id = rg.group_id
 		WHERE r.enabled ORDER BY r.prefix, rg.position`)
 	if err != nil {
 		return nil, err
@@ -28,21 +47,27 @@ func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
 	for rows.Next() {
 		var r config.Route
 		var np, ring int64
-		var addr, transport, user, password *string
+		var addr, transport, user, password, media, group *string
 		var udpOnly, probe *bool
 		var maxCalls *int
 		var maxCPS *float64
-		if err := rows.Scan(&r.Name, &r.Prefix, &r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password, &probe, &maxCalls, &maxCPS); err != nil {
+		var groupID *int64
+		if err := rows.Scan(&r.Name, &r.Prefix, &r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password,
+			&probe, &maxCalls, &maxCPS, &media, &groupID, &group); err != nil {
 			return nil, err
 		}
 		if n := len(out); n == 0 || out[n-1].Prefix != r.Prefix {
 			r.NoProgress, r.MaxRing = time.Duration(np)*time.Millisecond, time.Duration(ring)*time.Millisecond
 			out = append(out, r)
 		}
-		if addr != nil {
-			last := &out[len(out)-1]
+		last := &out[len(out)-1]
+		switch {
+		case addr != nil:
 			last.Gateways = append(last.Gateways, config.Gateway{Address: *addr, Transport: *transport,
-				UDPOnly: *udpOnly, AuthUser: *user, AuthPassword: *password, Probe: *probe, MaxCalls: *maxCalls, MaxCPS: *maxCPS})
+				UDPOnly: *udpOnly, AuthUser: *user, AuthPassword: *password, Probe: *probe, MaxCalls: *maxCalls, MaxCPS: *maxCPS,
+				Media: *media})
+		case groupID != nil:
+			last.Gateways = append(last.Gateways, config.Gateway{Group: *group, Members: groups[*groupID]})
 		}
 	}
 	return out, rows.Err()

@@ -40,8 +40,11 @@ type Gateway struct {
 	Probe bool `json:"probe"`
 	// MaxCalls and MaxCPS are the gateway's capacity and pace, per
 	// Tollgate (config.Gateway); 0: no limit.
-	MaxCalls  int       `json:"max_calls"`
-	MaxCPS    float64   `json:"max_cps"`
+	MaxCalls int     `json:"max_calls"`
+	MaxCPS   float64 `json:"max_cps"`
+	// Media is the media mode of the attempts sent to the gateway: none,
+	// rtpproxy or builtin; "" keeps the route's (config.Gateway.Media).
+	Media     string    `json:"media"`
 	Enabled   bool      `json:"enabled"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -52,7 +55,7 @@ type Route struct {
 	ID       int64    `json:"id"`
 	Name     string   `json:"name"`
 	Prefix   string   `json:"prefix"`
-	Gateways []string `json:"gateways"` // gateway names, in hunt order
+	Gateways []string `json:"gateways"` // gateway names, or "group:NAME" for a gateway group, in hunt order
 	// HuntStop are the final codes after which no further gateway is tried.
 	HuntStop []int `json:"hunt_stop"`
 	// NoProgress and MaxRing are the route's timers; 0 takes the
@@ -125,6 +128,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInUse refuses to delete a gateway a route still hunts.
 	ErrInUse = errors.New("the gateway is used by a route: remove it from the route first")
+	// ErrInGroup refuses to delete a gateway a gateway group still holds.
+	ErrInGroup = errors.New("the gateway is a member of a gateway group: remove it from the group first")
+	// ErrGroupInUse refuses to delete a group a route still hunts.
+	ErrGroupInUse = errors.New("the gateway group is used by a route: remove it from the route first")
 )
 
 // maxName bounds names, so that lists and audit entries stay readable.
@@ -148,6 +155,14 @@ func (g *Gateway) Validate() error {
 	g.AuthUser = strings.TrimSpace(g.AuthUser)
 	errs := FieldErrors{}
 	checkName(errs, g.Name)
+	if strings.HasPrefix(g.Name, config.GroupPrefix) {
+		errs["name"] = fmt.Sprintf("must not start with %q, which names a gateway group in a route", config.GroupPrefix)
+	}
+	switch g.Media {
+	case "", config.MediaNone, config.MediaRTPProxy, config.MediaBuiltin:
+	default:
+		errs["media"] = fmt.Sprintf("%q: want none, rtpproxy or builtin (empty: the route's)", g.Media)
+	}
 	if err := checkAddress(g.Address); err != nil {
 		errs["address"] = err.Error()
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate/tollgate/config"
 )
 
 // Store is the SQL of the gateways, routes and route_gateways tables.
@@ -17,11 +20,11 @@ type Store struct{ db *pgxpool.Pool }
 // NewStore uses db, migrated to include migrations/00006_routing.sql.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
-const gatewayCols = "id, name, address, transport, udp_only, auth_user, auth_password <> '', probe, max_calls, max_cps, enabled, updated_at"
+const gatewayCols = "id, name, address, transport, udp_only, auth_user, auth_password <> '', probe, max_calls, max_cps, media, enabled, updated_at"
 
 func scanGateway(row pgx.Row) (Gateway, error) {
 	var g Gateway
-	err := row.Scan(&g.ID, &g.Name, &g.Address, &g.Transport, &g.UDPOnly, &g.AuthUser, &g.HasPassword, &g.Probe, &g.MaxCalls, &g.MaxCPS, &g.Enabled, &g.UpdatedAt)
+	err := row.Scan(&g.ID, &g.Name, &g.Address, &g.Transport, &g.UDPOnly, &g.AuthUser, &g.HasPassword, &g.Probe, &g.MaxCalls, &g.MaxCPS, &g.Media, &g.Enabled, &g.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return g, ErrNotFound
 	}
@@ -52,9 +55,9 @@ func (s *Store) CreateGateway(ctx context.Context, g Gateway) (Gateway, error) {
 		return Gateway{}, err
 	}
 	var id int64
-	err := s.db.QueryRow(ctx, `INSERT INTO gateways (name, address, transport, udp_only, auth_user, auth_password, probe, max_calls, max_cps, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Probe, g.MaxCalls, g.MaxCPS, g.Enabled).Scan(&id)
+	err := s.db.QueryRow(ctx, `INSERT INTO gateways (name, address, transport, udp_only, auth_user, auth_password, probe, max_calls, max_cps, enabled, media)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Probe, g.MaxCalls, g.MaxCPS, g.Enabled, g.Media).Scan(&id)
 	if err != nil {
 		return Gateway{}, storeErr("gateway", err)
 	}
@@ -75,8 +78,8 @@ func (s *Store) UpdateGateway(ctx context.Context, g Gateway) (before, after Gat
 		_, err := tx.Exec(ctx, `UPDATE gateways SET name = $2, address = $3, transport = $4, udp_only = $5,
 			auth_user = $6,
 			auth_password = CASE WHEN $6 = '' THEN '' WHEN $7 = '' THEN auth_password ELSE $7 END,
-			enabled = $8, probe = $9, max_calls = $10, max_cps = $11, updated_at = now() WHERE id = $1`,
-			g.ID, g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Enabled, g.Probe, g.MaxCalls, g.MaxCPS)
+			enabled = $8, probe = $9, max_calls = $10, max_cps = $11, media = $12, updated_at = now() WHERE id = $1`,
+			g.ID, g.Name, g.Address, g.Transport, g.UDPOnly, g.AuthUser, g.AuthPassword, g.Enabled, g.Probe, g.MaxCalls, g.MaxCPS, g.Media)
 		return err
 	})
 	if err != nil {
@@ -93,7 +96,8 @@ func (s *Store) DeleteGateway(ctx context.Context, id int64) (Gateway, error) {
 }
 
 const routeCols = `r.id, r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_ring_ms, r.enabled, r.updated_at,
-	ARRAY(SELECT g.name FROM route_gateways rg JOIN gateways g ON g.id = rg.gateway_id
+	ARRAY(SELECT COALESCE(g.name, '` + config.GroupPrefix + `' || gg.name) FROM route_gateways rg
+		LEFT JOIN gateways g ON g.id = rg.gateway_id LEFT JOIN gateway_groups gg ON gg.id = rg.group_id
 		WHERE rg.route_id = r.id ORDER BY rg.position)`
 
 func scanRoute(row pgx.Row) (Route, error) {
@@ -185,19 +189,25 @@ func (s *Store) DeleteRoute(ctx context.Context, id int64) (Route, error) {
 	return r, storeErr("route", err)
 }
 
-// setGateways replaces a route's gateway list with the named gateways.
+// setGateways replaces a route's gateway list with the named gateways and
+// groups ("group:NAME").
 func setGateways(ctx context.Context, tx pgx.Tx, route int64, names []string) error {
 	if _, err := tx.Exec(ctx, "DELETE FROM route_gateways WHERE route_id = $1", route); err != nil {
 		return err
 	}
 	for i, name := range names {
-		tag, err := tx.Exec(ctx, `INSERT INTO route_gateways (route_id, position, gateway_id)
-			SELECT $1, $2, id FROM gateways WHERE name = $3`, route, i, name)
+		q, missing := `INSERT INTO route_gateways (route_id, position, gateway_id)
+			SELECT $1, $2, id FROM gateways WHERE name = $3`, "no gateway named %q"
+		if group, ok := strings.CutPrefix(name, config.GroupPrefix); ok {
+			q, missing, name = `INSERT INTO route_gateways (route_id, position, group_id)
+				SELECT $1, $2, id FROM gateway_groups WHERE name = $3`, "no gateway group named %q", group
+		}
+		tag, err := tx.Exec(ctx, q, route, i, name)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return FieldErrors{"gateways": fmt.Sprintf("no gateway named %q", name)}
+			return FieldErrors{"gateways": fmt.Sprintf(missing, name)}
 		}
 	}
 	return nil
@@ -225,7 +235,13 @@ func storeErr(what string, err error) error {
 				field = "prefix"
 			}
 			return FieldErrors{field: "already used by another " + what}
-		case "23503": // foreign_key_violation: a route still hunts this gateway
+		case "23503": // foreign_key_violation: a route or a group still uses it
+			switch pe.ConstraintName {
+			case "gateway_group_members_gateway_id_fkey":
+				return ErrInGroup
+			case "route_gateways_group_id_fkey":
+				return ErrGroupInUse
+			}
 			return ErrInUse
 		}
 	}
