@@ -85,8 +85,12 @@ func TestOpenAPISpecMatchesServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gw.ID != rt.ID {
-		t.Fatalf("gateway %d and route %d: the walk gives both one id", gw.ID, rt.ID)
+	grp, err := e.srv.routing.CreateGroup(ctx, routing.Group{Name: "g", Members: []routing.GroupMember{{Gateway: "gw", Weight: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.ID != rt.ID || gw.ID != grp.ID {
+		t.Fatalf("gateway %d, route %d and group %d: the walk gives all one id", gw.ID, rt.ID, grp.ID)
 	}
 	routingID := strconv.FormatInt(gw.ID, 10)
 	walkSpec(t, doc, api, testRecord(99, now).ID, routingID)
@@ -98,12 +102,12 @@ func TestOpenAPISpecMatchesServer(t *testing.T) {
 }
 
 // walkSpec asks every GET of doc, with id for path parameters (routingID
-// under /gateways and /routes), and validates each answer against doc.
+// under /gateways, /gateway-groups and /routes), and validates each answer against doc.
 func walkSpec(t *testing.T, doc *openapi3.T, api *client, id, routingID string) {
 	t.Helper()
 	for path, item := range doc.Paths.Map() {
 		params := map[string]string{"id": id}
-		if strings.HasPrefix(path, "/api/v1/gateways/") || strings.HasPrefix(path, "/api/v1/routes/") {
+		if strings.HasPrefix(path, "/api/v1/gateways/") || strings.HasPrefix(path, "/api/v1/routes/") || strings.HasPrefix(path, "/api/v1/gateway-groups/") {
 			params["id"] = routingID
 		}
 		op := item.Get

@@ -114,7 +114,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 var titles = map[string]string{
 	"login": "Log in", "dashboard": "Dashboard", "calls": "Active calls", "cdrs": "Call records",
 	"cdr": "Call record", "config": "Configuration", "audit": "Audit log", "users": "Users and tokens",
-	"account": "Your account", "routing": "Routing", "routing_edit": "Edit routing", "call": "Call", "stats": "Statistics", "registrations": "Registrations",
+	"account": "Your account", "routing": "Routing", "routing_edit": "Edit routing", "gateway_groups": "Gateway groups", "call": "Call", "stats": "Statistics", "registrations": "Registrations",
 	"error": "Error",
 }
 

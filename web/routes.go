@@ -73,6 +73,16 @@ func (s *Server) routes() http.Handler {
 					r.Post("/routes/{id}/delete", s.deleteRouteForm)
 				})
 			})
+			r.Route("/gateway-groups", func(r chi.Router) {
+				r.Get("/", s.groupsPage)
+				r.Group(func(r chi.Router) {
+					r.Use(s.role(roleAdmin))
+					r.Post("/", s.addGroupForm)
+					r.Get("/{id}/edit", s.editGroupPage)
+					r.Post("/{id}", s.editGroupForm)
+					r.Post("/{id}/delete", s.deleteGroupForm)
+				})
+			})
 			r.Route("/users", func(r chi.Router) {
 				r.Use(s.role(roleAdmin))
 				r.Get("/", s.usersPage)
@@ -123,6 +133,13 @@ func (s *Server) routes() http.Handler {
 			r.With(s.role(roleAdmin)).Post("/", s.apiAddGateway)
 			r.With(s.role(roleAdmin)).Put("/{id}", s.apiPutGateway)
 			r.With(s.role(roleAdmin)).Delete("/{id}", s.apiDeleteGateway)
+		})
+		r.Route("/gateway-groups", func(r chi.Router) {
+			r.Get("/", s.apiGroups)
+			r.Get("/{id}", s.apiGroup)
+			r.With(s.role(roleAdmin)).Post("/", s.apiAddGroup)
+			r.With(s.role(roleAdmin)).Put("/{id}", s.apiPutGroup)
+			r.With(s.role(roleAdmin)).Delete("/{id}", s.apiDeleteGroup)
 		})
 		r.Route("/routes", func(r chi.Router) {
 			r.Get("/", s.apiRoutes)

@@ -52,8 +52,8 @@ func (s *Server) routingFail(w http.ResponseWriter, r *http.Request, err error) 
 		}
 		s.fail(w, r, http.StatusBadRequest, fe.Error())
 	case errors.Is(err, routing.ErrNotFound):
-		s.fail(w, r, http.StatusNotFound, "no such gateway or route")
-	case errors.Is(err, routing.ErrInUse):
+		s.fail(w, r, http.StatusNotFound, "no such gateway, gateway group or route")
+	case errors.Is(err, routing.ErrInUse), errors.Is(err, routing.ErrInGroup), errors.Is(err, routing.ErrGroupInUse):
 		s.fail(w, r, http.StatusConflict, err.Error())
 	default:
 		s.log.Error("routing tables", "error", err)
@@ -89,7 +89,7 @@ func gatewayForm(r *http.Request) (routing.Gateway, error) {
 		Name: r.PostFormValue("name"), Address: r.PostFormValue("address"), Transport: r.PostFormValue("transport"),
 		UDPOnly: r.PostFormValue("udp_only") != "", AuthUser: r.PostFormValue("auth_user"),
 		AuthPassword: r.PostFormValue("auth_password"), Enabled: r.PostFormValue("enabled") != "",
-		Probe: r.PostFormValue("probe") != "",
+		Probe: r.PostFormValue("probe") != "", Media: r.PostFormValue("media"),
 	}
 	errs := routing.FieldErrors{}
 	if v := strings.TrimSpace(r.PostFormValue("max_calls")); v != "" {
@@ -382,7 +382,7 @@ func (s *Server) apiGateway(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, g)
 }
 
-const gatewayBodyHelp = `want a JSON gateway object: {"name", "address", "transport", "udp_only", "auth_user", "auth_password", "probe", "enabled"}`
+const gatewayBodyHelp = `want a JSON gateway object: {"name", "address", "transport", "udp_only", "auth_user", "auth_password", "probe", "max_calls", "max_cps", "media", "enabled"}`
 
 func (s *Server) apiAddGateway(w http.ResponseWriter, r *http.Request) {
 	g := routing.NewGateway()
@@ -450,7 +450,7 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rt)
 }
 
-const routeBodyHelp = `want a JSON route object: {"name", "prefix", "gateways": ["name", ...], "hunt_stop": [486, ...], "no_progress": "5s", "max_ring": "2m", "enabled"}`
+const routeBodyHelp = `want a JSON route object: {"name", "prefix", "gateways": ["name", "group:NAME", ...], "hunt_stop": [486, ...], "no_progress": "5s", "max_ring": "2m", "enabled"}`
 
 func (s *Server) apiAddRoute(w http.ResponseWriter, r *http.Request) {
 	rt := routing.NewRoute()
