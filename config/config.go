@@ -35,6 +35,8 @@ type Config struct {
 	// Registration is what REGISTER does: refused, or cached toward an
 	// upstream registrar (registration.go).
 	Registration Registration `yaml:"registration"`
+	// Runtime tunes the Go runtime: the memory limit (runtime.go).
+	Runtime Runtime `yaml:"runtime"`
 
 	CallProfiles `yaml:",inline"` // profiles and profile_select (profiles.go)
 
@@ -318,6 +320,7 @@ func (c *Config) applyDefaults() {
 	c.resolveGroups()
 	c.Cluster.applyDefaults()
 	c.Registration.applyDefaults()
+	c.Runtime.applyDefaults()
 	for i := range c.Routes {
 		c.routeDefaults(&c.Routes[i])
 	}

@@ -170,6 +170,7 @@ func (v *validator) validate(c *Config) {
 	v.validateSIPTLS(c)
 	v.validateCluster(&c.Cluster)
 	v.validateRegistration(&c.Registration)
+	v.validateRuntime(&c.Runtime)
 	if c.SIP.UDPSockets < 0 || c.SIP.UDPSockets > 64 {
 		v.addf("sip.udp_sockets", "%d: want 0 (one per CPU) to 64", c.SIP.UDPSockets)
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -104,7 +103,7 @@ func serve(args []string, stderr io.Writer) int {
 	if path == "" {
 		log.Info("no configuration file: every call goes to one gateway, with the defaults", "gateway", gw.gateway, "records", gw.cdrDir)
 	}
-	tuneGC(log)
+	tuneGC(cfg.Runtime, log)
 	if pprofAddr != "" {
 		_, stopPprof, err := startPprof(pprofAddr, log)
 		if err != nil {
@@ -244,6 +243,7 @@ func reload(sw *b2bua.Switch, path string, log *slog.Logger) {
 		log.Error("configuration reload refused; keeping the running one", "error", err)
 		return
 	}
+	tuneMemoryLimit(cfg.Runtime, log)
 	sw.Reload(cfg)
 }
 
@@ -293,21 +293,4 @@ func startPprof(addr string, log *slog.Logger) (net.Addr, func(), error) {
 	}()
 	log.Warn("runtime profiles served", "address", ln.Addr().String())
 	return ln.Addr(), func() { srv.Close() }, nil
-}
-
-// gcPercent is the switch's GOGC when the environment sets none. Every call
-// allocates some 40 kB of short-lived SIP messages, and with Go's default
-// of 100 the collector took a tenth of the switch's CPU; at 200 it runs
-// half as often, for about 20% more memory per held call (13 → 16 kB
-// measured with 20,000 calls up; 100,000 calls took 1.33 GB, under the
-// 2 GB goal: docs/benchmarks.md). GOGC in the environment still wins, and
-// GOMEMLIMIT applies as usual.
-const gcPercent = 200
-
-func tuneGC(log *slog.Logger) {
-	if _, set := os.LookupEnv("GOGC"); set {
-		return
-	}
-	debug.SetGCPercent(gcPercent)
-	log.Debug("garbage collector tuned", "gogc", gcPercent)
 }
