@@ -47,7 +47,8 @@ BENCHFLAGS ?=
 # Go benchmarks — the hot paths, the CDR table's searches (BenchmarkCDRScale,
 # one million rows unless TOLLGATE_BENCH_CDR_ROWS says more) and the cluster
 # run (BenchmarkCluster: three Tollgates behind Kamailio's dispatcher sharing
-# Redis, 600 calls, about ten seconds; calls/s and Redis commands per call)
+# Redis, rising rates of 100 to 800 calls/s for 10 s each, stopping at the
+# first not held; the highest rate held and Redis commands per call)
 # — then the load driver: SIPp through the switch (call rate, concurrent
 # calls, call rate with RADIUS auth and accounting on a real FreeRADIUS), the
 # same call-rate steps through a Kamailio proxy and SIPp to SIPp for
