@@ -312,12 +312,15 @@ func (s *Switch) Serve(ctx context.Context) error {
 		}
 	}
 	go s.sweepRegistrations(ctx)
-	go s.probe(ctx)
 	go s.sweepIdleConnections(ctx)
 	errc := make(chan error, len(serves))
 	for _, serve := range serves {
 		go func() { errc <- serve() }()
 	}
+	go func() {
+		s.udpServed(ctx)
+		s.probe(ctx)
+	}()
 	s.log.Info("SIP listening", "addresses", s.Config().SIP.Listen)
 	select {
 	case <-ctx.Done():
@@ -335,6 +338,26 @@ func (s *Switch) Serve(ctx context.Context) error {
 
 // udpBuffer is the socket buffer size asked for on SIP UDP listeners.
 const udpBuffer = 8 << 20
+
+// udpServed waits until sipgo holds every UDP socket, which it takes on
+// the serving goroutines: a request sent from a socket before that fails
+// (sipgo tries to bind the address anew), and a first probe round sent
+// then counted every gateway as silent.
+func (s *Switch) udpServed(ctx context.Context) {
+	tl := s.ua.TransportLayer()
+	for addr := range s.udpConns {
+		for {
+			if _, err := tl.GetConnection("udp", addr); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+}
 
 func ipVersion(l *listener) string {
 	if l.v6 {
