@@ -351,12 +351,26 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway, 
 	s.calls.put(keyB(b.d.callID), c)
 	c.journalSetup()
 
+	// Watched before the INVITE leaves: on loopback its ICMP error comes
+	// back before the send returns. (b.d's transport and destination
+	// change only on this goroutine until the INVITE is out.)
+	var unreach <-chan string
+	var w *unreachWatch
+	if b.d.transport == "udp" {
+		ch := make(chan string, 1)
+		w, unreach = s.unreach.watch(b.d.dest, func(why string) { ch <- why }), ch
+	}
+	defer s.unreach.stop(w)
 	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 	tx, err := c.sendInvite(cctx, b, inv)
 	ccancel()
 	if err != nil {
 		s.log.Warn("gateway unreachable", "gateway", gw.Address, "error", err)
 		return c.attemptOver(b, &attemptResult{code: 503, reason: "Gateway Unreachable", local: OutcomeUnreachable})
+	}
+	if b.d.transport != "udp" { // moved to TCP (bigrequest.go): its failure is sendInvite's error
+		s.unreach.stop(w)
+		unreach = nil
 	}
 
 	challenged := false // a second challenge means the credentials are wrong
@@ -418,6 +432,17 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway, 
 				r = &attemptResult{code: 408, reason: "Request Timeout", local: OutcomeUnreachable}
 			}
 			return c.attemptOver(b, r)
+		case why := <-unreach:
+			s.log.Warn("gateway unreachable", "call", c.ID, "gateway", gw.Address, "icmp", why)
+			c.mu.Lock()
+			heard := b.state != LegTrying
+			c.mu.Unlock()
+			if heard {
+				c.abandon(b, tx) // it answered before: it may still, and be CANCELled
+			} else {
+				tx.Terminate() // no INVITE retransmissions to a closed port
+			}
+			return c.attemptOver(b, &attemptResult{code: 503, reason: "Gateway Unreachable (ICMP " + why + ")", local: OutcomeUnreachable})
 		case <-np.C:
 			c.abandon(b, tx)
 			return c.attemptOver(b, &attemptResult{code: 408, reason: "No Progress", local: OutcomeNoAnswer})

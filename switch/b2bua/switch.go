@@ -46,7 +46,9 @@ type Switch struct {
 	routesMu sync.Mutex
 	// health is what the OPTIONS probes found of the gateways (probe.go).
 	health health
-	loads  gatewayLoads
+	// unreach are the exchanges an ICMP unreachable ends (unreachable.go).
+	unreach unreachables
+	loads   gatewayLoads
 	// draw is Options.GroupDraw.
 	draw     func(n int) int
 	file     *config.Config
@@ -284,7 +286,7 @@ func (s *Switch) Serve(ctx context.Context) error {
 		addr := net.JoinHostPort(l.ip.String(), strconv.Itoa(l.port))
 		switch l.transport {
 		case "udp":
-			conns, err := listenUDP(ctx, "udp"+ipVersion(l), addr, udpSockets(s.Config().SIP.UDPSockets, l.port))
+			conns, err := listenUDP(ctx, "udp"+ipVersion(l), addr, udpSockets(s.Config().SIP.UDPSockets, l.port), s.onUnreachable, s.log)
 			if err != nil {
 				return fmt.Errorf("b2bua: listen udp %s: %w", addr, err)
 			}

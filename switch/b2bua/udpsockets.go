@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
 	"syscall"
@@ -36,14 +37,22 @@ func udpSockets(configured, port int) int {
 // group and take half the traffic. So the address is first bound without
 // it: a port another process holds, with or without SO_REUSEPORT, fails at
 // once as it would with a single socket.
-func listenUDP(ctx context.Context, network, addr string, n int) ([]net.PacketConn, error) {
+//
+// Every socket also reports the ICMP unreachables for what it sent to
+// report (icmperr.go).
+func listenUDP(ctx context.Context, network, addr string, n int, report func(unreachable), log *slog.Logger) ([]net.PacketConn, error) {
 	probe, err := net.ListenPacket(network, addr)
 	if err != nil {
 		return nil, err
 	}
 	if n == 1 {
+		conn, err := recvErrors(probe.(*net.UDPConn), network, report, log)
+		if err != nil {
+			probe.Close()
+			return nil, err
+		}
 		setBuffers(probe)
-		return []net.PacketConn{probe}, nil
+		return []net.PacketConn{conn}, nil
 	}
 	probe.Close()
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -58,6 +67,12 @@ func listenUDP(ctx context.Context, network, addr string, n int) ([]net.PacketCo
 	conns := make([]net.PacketConn, 0, n)
 	for range n {
 		conn, err := lc.ListenPacket(ctx, network, addr)
+		var wrapped *icmpConn
+		if err == nil {
+			if wrapped, err = recvErrors(conn.(*net.UDPConn), network, report, log); err != nil {
+				conn.Close()
+			}
+		}
 		if err != nil {
 			for _, c := range conns {
 				c.Close()
@@ -65,7 +80,7 @@ func listenUDP(ctx context.Context, network, addr string, n int) ([]net.PacketCo
 			return nil, fmt.Errorf("socket %d of %d: %w", len(conns)+1, n, err)
 		}
 		setBuffers(conn)
-		conns = append(conns, conn)
+		conns = append(conns, wrapped)
 	}
 	return conns, nil
 }

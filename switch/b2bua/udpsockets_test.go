@@ -16,7 +16,7 @@ import (
 // is refused as with a single socket.
 func TestListenUDPSharesThePort(t *testing.T) {
 	addr := net.JoinHostPort("127.0.0.1", itoa(testenv.FreeUDPPort(t)))
-	conns, err := listenUDP(context.Background(), "udp4", addr, 4)
+	conns, err := listenUDP(context.Background(), "udp4", addr, 4, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestListenUDPSharesThePort(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	if _, err := listenUDP(context.Background(), "udp4", addr, 4); err == nil {
+	if _, err := listenUDP(context.Background(), "udp4", addr, 4, nil, nil); err == nil {
 		t.Error("a second group bound the address in use")
 	}
 
@@ -43,7 +43,7 @@ func TestListenUDPSharesThePort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	if _, err := listenUDP(context.Background(), "udp4", other, 2); err == nil {
+	if _, err := listenUDP(context.Background(), "udp4", other, 2, nil, nil); err == nil {
 		t.Error("joined another SO_REUSEPORT group")
 	}
 	if n := udpSockets(0, 0); n != 1 {
