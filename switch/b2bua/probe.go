@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -56,9 +57,21 @@ func (h *health) down(gw config.Gateway) bool {
 	return g != nil && !g.Up
 }
 
+// probeResult is how one probe ended.
+type probeResult int
+
+const (
+	probeAnswered   probeResult = iota // any response
+	probeUnanswered                    // nothing within the interval
+	// probeUnreachable: an ICMP destination unreachable came back for it
+	// (unreachable.go). Unlike a silence, which may be one lost datagram,
+	// it says that nothing listens there: the gateway is down at once.
+	probeUnreachable
+)
+
 // note records one probe's outcome. A gateway starts up: a switch that
 // has just started routes at once rather than after its first probes.
-func (h *health) note(gw config.Gateway, answered bool, now time.Time) (changed bool, g GatewayHealth) {
+func (h *health) note(gw config.Gateway, result probeResult, now time.Time) (changed bool, g GatewayHealth) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.m[healthKey(gw)]
@@ -68,10 +81,16 @@ func (h *health) note(gw config.Gateway, answered bool, now time.Time) (changed 
 	}
 	st.LastProbe = now
 	up := st.Up
-	if answered {
+	switch result {
+	case probeAnswered:
 		st.Failures = 0
 		up = true
-	} else if st.Failures++; st.Failures >= probeDownAfter {
+	case probeUnanswered:
+		if st.Failures++; st.Failures >= probeDownAfter {
+			up = false
+		}
+	case probeUnreachable:
+		st.Failures++
 		up = false
 	}
 	if up != st.Up {
@@ -135,12 +154,16 @@ func (s *Switch) probe(ctx context.Context) {
 			wg.Go(func() {
 				pctx, cancel := context.WithTimeout(ctx, interval)
 				defer cancel()
-				answered := s.options(pctx, gw)
+				result, why := s.options(pctx, gw)
 				if ctx.Err() != nil {
 					return
 				}
-				if changed, g := s.health.note(gw, answered, time.Now()); changed {
-					s.log.Warn("gateway probe: state changed", "gateway", gw.Address, "transport", gw.Transport, "up", g.Up)
+				if changed, g := s.health.note(gw, result, time.Now()); changed {
+					args := []any{"gateway", gw.Address, "transport", gw.Transport, "up", g.Up}
+					if result == probeUnreachable {
+						args = append(args, "icmp", why)
+					}
+					s.log.Warn("gateway probe: state changed", args...)
 				}
 			})
 		}
@@ -153,12 +176,18 @@ func (s *Switch) probe(ctx context.Context) {
 	}
 }
 
-// options sends one OPTIONS to gw and reports whether anything answered.
-func (s *Switch) options(ctx context.Context, gw config.Gateway) bool {
+// errUnreachable ends a probe an ICMP unreachable answered.
+type errUnreachable struct{ why string }
+
+func (e errUnreachable) Error() string { return "ICMP " + e.why }
+
+// options sends one OPTIONS to gw and reports whether anything answered,
+// and the ICMP error that answered instead, if one did.
+func (s *Switch) options(ctx context.Context, gw config.Gateway) (result probeResult, icmp string) {
 	host, port := splitHostPort(gw.Address)
 	l := pickListener(s.listeners, gw.Transport, strings.Contains(host, ":"))
 	if l == nil {
-		return false
+		return probeUnanswered, ""
 	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // as sipgo keeps an IPv6 host in a URI
@@ -180,6 +209,18 @@ func (s *Switch) options(ctx context.Context, gw config.Gateway) bool {
 	req.SetTransport(gw.Transport)
 	req.SetDestination(gw.Address)
 	l.bind(req)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if gw.Transport == "udp" {
+		defer s.unreach.stop(s.unreach.watch(gw.Address, func(why string) { cancel(errUnreachable{why}) }))
+	}
 	res, err := s.do(ctx, req)
-	return err == nil && res != nil
+	var unreach errUnreachable
+	switch {
+	case err == nil && res != nil:
+		return probeAnswered, ""
+	case errors.As(context.Cause(ctx), &unreach):
+		return probeUnreachable, unreach.why
+	}
+	return probeUnanswered, ""
 }

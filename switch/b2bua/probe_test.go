@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -11,12 +12,19 @@ import (
 
 // TestProbedGatewayDownIsSkipped: a probed gateway that answers no OPTIONS
 // is marked down after two probes and the hunt goes straight to the next,
-// with no attempt and no no-progress wait; its history says when.
+// with no attempt and no no-progress wait; its history says when. (A
+// closed port, whose ICMP error marks it down at once:
+// TestUnreachableProbeMarksDownAtOnce.)
 func TestProbedGatewayDownIsSkipped(t *testing.T) {
 	t.Parallel()
 	live := newPeer(t, "live")
 	live.answer(0, nil)
-	dead := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) // nothing answers there
+	silent, err := net.ListenPacket("udp4", "127.0.0.1:0") // takes the probes, answers none
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	dead := silent.LocalAddr().String()
 	sw := startSwitch(t, fmt.Sprintf(`timers: {probe_interval: 100ms, no_progress: 10s}
 routes:
   - prefix: ""
@@ -33,7 +41,8 @@ routes:
 	}
 	testenv.Eventually(t, 5*time.Second, "the silent gateway down and the live one up", func() bool {
 		m := state()
-		return len(m[dead].History) == 1 && !m[dead].Up && m[live.addr()].Up && !m[live.addr()].LastProbe.IsZero()
+		return len(m[dead].History) == 1 && !m[dead].Up && m[dead].Failures >= probeDownAfter &&
+			m[live.addr()].Up && !m[live.addr()].LastProbe.IsZero()
 	})
 	start := time.Now()
 	_, r := gwCall(t, sw, live, newPeer(t, "caller"), "100")
@@ -45,21 +54,28 @@ routes:
 	}
 }
 
-// The probes' state machine: down after two misses in a row, up at the
-// first answer, each change in the history.
+// The probes' state machine: down after two misses in a row, or at once
+// on an ICMP unreachable, up at the first answer, each change in the
+// history.
 func TestHealthNote(t *testing.T) {
 	h := health{m: map[string]*GatewayHealth{}}
 	gw := config.Gateway{Address: "192.0.2.1:5060", Transport: "udp", Probe: true}
 	now := time.Now()
 	for i, step := range []struct {
-		answered, up, changed bool
-	}{{true, true, false}, {false, true, false}, {false, false, true}, {false, false, false}, {true, true, true}} {
-		changed, g := h.note(gw, step.answered, now.Add(time.Duration(i)*time.Second))
+		result      probeResult
+		up, changed bool
+	}{
+		{probeAnswered, true, false}, {probeUnanswered, true, false}, {probeUnanswered, false, true},
+		{probeUnanswered, false, false}, {probeAnswered, true, true},
+		{probeUnreachable, false, true}, {probeUnanswered, false, false}, {probeAnswered, true, true},
+	} {
+		changed, g := h.note(gw, step.result, now.Add(time.Duration(i)*time.Second))
 		if g.Up != step.up || changed != step.changed || h.down(gw) == step.up {
 			t.Fatalf("step %d: up %v changed %v, want %v %v", i, g.Up, changed, step.up, step.changed)
 		}
 	}
-	if _, g := h.note(gw, true, now); len(g.History) != 2 || g.History[0].Up || !g.History[1].Up {
+	if _, g := h.note(gw, probeAnswered, now); len(g.History) != 4 || g.History[0].Up || !g.History[1].Up ||
+		g.History[2].Up || !g.History[3].Up {
 		t.Errorf("history %+v", g.History)
 	}
 	if h.down(config.Gateway{Address: "192.0.2.1:5060", Transport: "udp"}) {

@@ -78,6 +78,35 @@ routes:
 	}
 }
 
+// TestUnreachableProbeMarksDownAtOnce: an OPTIONS probe answered by an ICMP
+// port unreachable marks its gateway down at the first probe — a silent
+// one needs two, and with an interval of an hour a second never comes.
+func TestUnreachableProbeMarksDownAtOnce(t *testing.T) {
+	t.Parallel()
+	live := newPeer(t, "live")
+	live.answer(0, nil)
+	closed := closedUDPAddr(t, "udp4", "127.0.0.1").String()
+	sw := startSwitch(t, fmt.Sprintf(`timers: {probe_interval: 1h, no_progress: 1h}
+routes:
+  - prefix: ""
+    gateways:
+      - {address: %q, probe: true}
+      - {address: %q, probe: true}
+`, closed, live.addr()))
+	testenv.Eventually(t, 10*time.Second, "the closed port's gateway down after one probe", func() bool {
+		for _, g := range sw.GatewayHealth() {
+			if g.Address == closed {
+				return !g.Up && g.Failures == 1 && len(g.History) == 1
+			}
+		}
+		return false
+	})
+	_, r := gwCall(t, sw, live, newPeer(t, "caller"), "100")
+	if len(r.Attempts) != 1 || r.Attempts[0].Gateway != live.addr() {
+		t.Errorf("attempts %+v: want only the live gateway", r.Attempts)
+	}
+}
+
 // TestUnreachablesWatch: reports reach the watches of their destination,
 // however the gateway's address was written, each watch once; a host name
 // is not watched.
