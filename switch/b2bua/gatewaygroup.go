@@ -14,7 +14,11 @@ import (
 // skipped later, at its attempt (beginHop), since it may free up while
 // the hunt runs.
 func (c *Call) routeHops(route *config.Route) []hop {
-	hops := make([]hop, 0, len(route.Gateways))
+	n := 0
+	for _, gw := range route.Gateways {
+		n += max(1, len(gw.Members))
+	}
+	hops := make([]hop, 0, n)
 	for _, gw := range route.Gateways {
 		if gw.Group == "" {
 			if !c.sw.health.down(gw) {
@@ -28,52 +32,52 @@ func (c *Call) routeHops(route *config.Route) []hop {
 				up = append(up, m)
 			}
 		}
-		for _, m := range drawMembers(up, c.sw.draw) {
+		for _, m := range drawMembers(up, c.sw.draw) { // up is this call's copy
 			hops = append(hops, hop{route: route, gw: m.Gateway})
 		}
 	}
 	return hops
 }
 
-// drawMembers orders a group's members for one call: tier by tier, lowest
-// priority first; within a tier, weighted random without replacement (each
-// next member drawn with a chance of its weight over the weights still
-// left, as Kamailio's dispatcher algorithm 9 and OpenSIPS's weight-based
-// selection do), so that over many calls each member takes its weight's
-// share of the first attempts and the hunt still falls through to the
-// others; standbys (weight 0) last in their tier, in the order listed.
-// intn is the random source (Options.GroupDraw). ms is not changed.
+// drawMembers orders a group's members for one call, in place, and
+// returns ms: tier by tier, lowest priority first; within a tier, weighted
+// random without replacement (each next member drawn with a chance of its
+// weight over the weights still left, as Kamailio's dispatcher algorithm 9
+// and OpenSIPS's weight-based selection do), so that over many calls each
+// member takes its weight's share of the first attempts and the hunt still
+// falls through to the others; standbys (weight 0) last in their tier, in
+// the order listed. intn is the random source (Options.GroupDraw). In
+// place, because the hunt draws on its own copy: the switch's setup path
+// allocates nothing more for it.
 func drawMembers(ms []config.Member, intn func(n int) int) []config.Member {
-	rest := slices.Clone(ms)
-	slices.SortStableFunc(rest, func(a, b config.Member) int { return cmp.Compare(a.Priority, b.Priority) })
-	out := make([]config.Member, 0, len(rest))
-	for len(rest) > 0 {
-		tier := 1
-		for tier < len(rest) && rest[tier].Priority == rest[0].Priority {
-			tier++
+	slices.SortStableFunc(ms, func(a, b config.Member) int { return cmp.Compare(a.Priority, b.Priority) })
+	for start := 0; start < len(ms); {
+		end := start + 1
+		for end < len(ms) && ms[end].Priority == ms[start].Priority {
+			end++
 		}
-		out = drawTier(out, rest[:tier], intn)
-		rest = rest[tier:]
+		drawTier(ms[start:end], intn)
+		start = end
 	}
-	return out
+	return ms
 }
 
-// drawTier appends one tier's members to out in their drawn order; tier is
-// reordered in place.
-func drawTier(out, tier []config.Member, intn func(n int) int) []config.Member {
+// drawTier orders one tier in place: each drawn member is moved to the
+// front of what is left, the others shifted behind it in their order, so
+// that the standbys end last in the order listed.
+func drawTier(tier []config.Member, intn func(n int) int) {
 	total := 0
 	for _, m := range tier {
 		total += m.Weight
 	}
-	for total > 0 {
-		x := intn(total)
-		i := 0
-		for ; x >= tier[i].Weight; i++ {
-			x -= tier[i].Weight
+	for i := 0; total > 0; i++ {
+		x, j := intn(total), i
+		for ; x >= tier[j].Weight; j++ {
+			x -= tier[j].Weight
 		}
-		out = append(out, tier[i])
-		total -= tier[i].Weight
-		tier = slices.Delete(tier, i, i+1)
+		drawn := tier[j]
+		copy(tier[i+1:j+1], tier[i:j])
+		tier[i] = drawn
+		total -= drawn.Weight
 	}
-	return append(out, tier...) // the standbys, in the order listed
 }
