@@ -1,9 +1,12 @@
 package routing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tollgate/tollgate/config"
@@ -142,4 +145,41 @@ func mustGateway(t *testing.T, s *Store, name string) Gateway {
 	}
 	t.Fatalf("no gateway %s", name)
 	return Gateway{}
+}
+
+// TestGroupsInCSV: a route's group entry is written and imported as
+// "group:NAME" in the gateways cell, beside gateway names.
+func TestGroupsInCSV(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.CreateGateway(ctx, Gateway{Name: "a", Address: "127.0.0.1:5070", Transport: "udp", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateGroup(ctx, Group{Name: "carriers", Members: []GroupMember{{Gateway: "a", Weight: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ReadCSV(strings.NewReader("name,prefix,gateways\nnl,31,group:carriers a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ImportRoutes(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Routes(ctx)
+	if err != nil || len(all) != 1 || !reflect.DeepEqual(all[0].Gateways, []string{"group:carriers", "a"}) {
+		t.Fatalf("imported routes %+v, %v", all, err)
+	}
+	var b bytes.Buffer
+	if err := WriteCSV(&b, all); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), ",group:carriers a,") {
+		t.Errorf("exported:\n%s", b.String())
+	}
+	rs, _ = ReadCSV(strings.NewReader("name,prefix,gateways\nbe,32,group:nope\n"))
+	var re RowError
+	if _, _, err := s.ImportRoutes(ctx, rs); !errors.As(err, &re) || !strings.Contains(err.Error(), "no gateway group named") {
+		t.Errorf("an unknown group: %v", err)
+	}
 }
