@@ -280,3 +280,22 @@ func BenchmarkRouteHopsPlain(b *testing.B) {
 		}
 	}
 }
+
+// TestGatewayMediaWithoutRelay: a gateway of the routing tables may name a
+// relay that does not run; its calls then go through unanchored, with the
+// caller's own SDP, rather than being refused.
+func TestGatewayMediaWithoutRelay(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	gw.answer(0, nil)
+	sw := startSwitch(t, routeTo(newPeer(t, "file")))
+	sw.SetRoutes([]config.Route{{Name: "db", Prefix: "", Gateways: []config.Gateway{
+		{Group: "carriers", Members: []config.Member{{Gateway: config.Gateway{Address: gw.addr(), Media: config.MediaBuiltin}, Weight: 1}}}}}})
+	inv, r := gwCall(t, sw, gw, newPeer(t, "caller"), "100")
+	if got := string(inv.Body()); got != sdpOffer {
+		t.Errorf("the gateway got\n%s\nwant the caller's SDP", got)
+	}
+	if r.Route != "db" || r.MediaRelay != "" {
+		t.Errorf("record's route %q, media relay %q: want db, none", r.Route, r.MediaRelay)
+	}
+}
