@@ -45,3 +45,21 @@ func TestServeFailsWhenWebCannotListen(t *testing.T) {
 		t.Fatalf("exit %v, want 1 saying why:\n%s", err, out)
 	}
 }
+
+// TestServeWarnsOfPlainHTTP: a web UI on plain HTTP beyond loopback, where
+// browsers drop the Secure session cookie and logins loop, is warned of in
+// the log at start — with insecure_cookies, that passwords cross in clear.
+func TestServeWarnsOfPlainHTTP(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ web, says string }{
+		{"", "logins come back to the login page"},
+		{"\n  insecure_cookies: true", "cross the network in clear"},
+	} {
+		port := testenv.FreeTCPPort(t)
+		p := startTollgate(t, fmt.Sprintf("web:\n  listen: 0.0.0.0:%d%s\n", port, tc.web))
+		line := p.waitLog(tc.says, 30*time.Second)
+		if !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, fmt.Sprintf(":%d", port)) {
+			t.Errorf("the warning is not a WARN naming the address: %s", line)
+		}
+	}
+}
