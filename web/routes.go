@@ -157,6 +157,12 @@ func (s *Server) routes() http.Handler {
 			r.Patch("/{id}", s.apiChangeUser)
 			r.Delete("/{id}", s.apiDeleteUser)
 			r.Post("/{id}/password", s.apiResetPassword)
+			r.Post("/{id}/tokens", s.apiAddToken)
+		})
+		r.Route("/tokens", func(r chi.Router) {
+			r.Use(s.role(roleAdmin))
+			r.Get("/", s.apiTokens)
+			r.Delete("/{id}", s.apiRevokeToken)
 		})
 	})
 	return r

@@ -141,3 +141,76 @@ func TestUsersAPI(t *testing.T) {
 }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestTokensAPI: API tokens given, listed and revoked through
+// /api/v1/users/{id}/tokens and /api/v1/tokens, as on the Users page:
+// the secret shown once, never listed, refused once revoked; audited;
+// admins only.
+func TestTokensAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.login("admin")
+	call := func(c *client, method, path, body string) response {
+		req, _ := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", c.csrf)
+		return c.do(req)
+	}
+	for _, tc := range []struct {
+		path, body string
+		want       int
+	}{
+		{"/api/v1/users/2/tokens", `{"name": ""}`, http.StatusBadRequest},
+		{"/api/v1/users/2/tokens", `{"name": "ci", "role": "admin"}`, http.StatusBadRequest},
+		{"/api/v1/users/99/tokens", `{"name": "ci"}`, http.StatusNotFound},
+	} {
+		if r := call(a, http.MethodPost, tc.path, tc.body); r.StatusCode != tc.want {
+			t.Errorf("POST %s %s = %d %s, want %d", tc.path, tc.body, r.StatusCode, r.body, tc.want)
+		}
+	}
+	res := call(a, http.MethodPost, "/api/v1/users/2/tokens", `{"name": " ci "}`) // user 2 is the operator
+	var added struct {
+		ID     int64  `json:"id"`
+		UserID int64  `json:"user_id"`
+		Name   string `json:"name"`
+		Secret string `json:"token"`
+	}
+	if res.StatusCode != http.StatusCreated || json.Unmarshal([]byte(res.body), &added) != nil || added.UserID != 2 || added.Name != "ci" ||
+		!strings.HasPrefix(added.Secret, "tg_") {
+		t.Fatalf("add token = %d %s", res.StatusCode, res.body)
+	}
+	api := e.anon()
+	api.tok = added.Secret
+	if r := api.get("/api/v1/me"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, `"operator"`) {
+		t.Fatalf("the new token's /me = %d %s", r.StatusCode, r.body)
+	}
+	list := a.get("/api/v1/tokens")
+	if list.StatusCode != http.StatusOK || !strings.Contains(list.body, `"name": "ci"`) || strings.Contains(list.body, added.Secret) {
+		t.Errorf("token list = %d %s", list.StatusCode, list.body)
+	}
+	v := e.login("viewer")
+	if r := v.get("/api/v1/tokens"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a viewer's token list = %d", r.StatusCode)
+	}
+	if r := call(v, http.MethodPost, "/api/v1/users/3/tokens", `{"name": "mine"}`); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a viewer giving itself a token = %d", r.StatusCode)
+	}
+	if r := call(api, http.MethodDelete, "/api/v1/tokens/"+jsonInt(added.ID), ""); r.StatusCode != http.StatusForbidden {
+		t.Errorf("an operator's token revoking itself = %d", r.StatusCode)
+	}
+	if r := call(a, http.MethodDelete, "/api/v1/tokens/"+jsonInt(added.ID), ""); r.StatusCode != http.StatusOK {
+		t.Fatalf("revoke = %d %s", r.StatusCode, r.body)
+	}
+	if r := api.get("/api/v1/me"); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a revoked token's /me = %d", r.StatusCode)
+	}
+	if r := call(a, http.MethodDelete, "/api/v1/tokens/"+jsonInt(added.ID), ""); r.StatusCode != http.StatusNotFound {
+		t.Errorf("revoke again = %d", r.StatusCode)
+	}
+	acts := strings.Join(e.auditActions(t), "\n")
+	for _, want := range []string{"token add admin operator", "token revoke admin 2"} {
+		if !strings.Contains(acts, want) {
+			t.Errorf("audit log lacks %q:\n%s", want, acts)
+		}
+	}
+}

@@ -163,33 +163,54 @@ func (s *Server) resetPasswordForm(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, pw, "New password of "+u.Name)
 }
 
+// addToken creates an API token named name for user id, audited, and
+// returns its secret (shown once), or the status and message of a refusal.
+func (s *Server) addToken(r *http.Request, id int64, name string) (User, Token, string, int, string) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 64 || !plainText(name) {
+		return User{}, Token{}, "", http.StatusBadRequest, "a token name is 1 to 64 characters of UTF-8 text"
+	}
+	u, err := s.store.userByID(r.Context(), id)
+	if errors.Is(err, errNotFound) {
+		return u, Token{}, "", http.StatusNotFound, "no such user"
+	}
+	if err != nil {
+		return u, Token{}, "", http.StatusServiceUnavailable, "the user database is unavailable"
+	}
+	secret, t, err := s.store.addToken(r.Context(), id, name)
+	if err != nil {
+		s.log.Error("add token", "error", err)
+		return u, t, "", http.StatusServiceUnavailable, "the user database is unavailable"
+	}
+	s.auditReq(r, auditTokenAdd, u.Name, name)
+	return u, t, secret, http.StatusOK, ""
+}
+
 func (s *Server) addTokenForm(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.pathID(w, r)
 	if !ok {
 		return
 	}
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	if name == "" || len(name) > 64 || !plainText(name) {
-		s.fail(w, r, http.StatusBadRequest, "a token name is 1 to 64 characters of UTF-8 text")
+	u, t, secret, code, msg := s.addToken(r, id, r.PostFormValue("name"))
+	if code != http.StatusOK {
+		s.fail(w, r, code, msg)
 		return
 	}
-	u, err := s.store.userByID(r.Context(), id)
+	s.renderUsers(w, r, http.StatusOK, secret, "API token "+t.Name+" of "+u.Name+" (role "+string(u.Role)+")")
+}
+
+// revokeToken deletes token id, audited, or gives the status and message
+// of a refusal.
+func (s *Server) revokeToken(r *http.Request, id int64) (Token, int, string) {
+	t, err := s.store.revokeToken(r.Context(), id)
 	if errors.Is(err, errNotFound) {
-		s.fail(w, r, http.StatusNotFound, "no such user")
-		return
+		return t, http.StatusNotFound, "no such token"
 	}
 	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, "the user database is unavailable")
-		return
+		return t, http.StatusServiceUnavailable, "the user database is unavailable"
 	}
-	secret, _, err := s.store.addToken(r.Context(), id, name)
-	if err != nil {
-		s.log.Error("add token", "error", err)
-		s.fail(w, r, http.StatusServiceUnavailable, "the user database is unavailable")
-		return
-	}
-	s.auditReq(r, auditTokenAdd, u.Name, name)
-	s.renderUsers(w, r, http.StatusOK, secret, "API token "+name+" of "+u.Name+" (role "+string(u.Role)+")")
+	s.auditReq(r, auditTokenRevoke, strconv.FormatInt(t.UserID, 10), t.Name)
+	return t, http.StatusOK, ""
 }
 
 func (s *Server) revokeTokenForm(w http.ResponseWriter, r *http.Request) {
@@ -197,18 +218,66 @@ func (s *Server) revokeTokenForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := s.store.revokeToken(r.Context(), id)
-	if errors.Is(err, errNotFound) {
-		s.fail(w, r, http.StatusNotFound, "no such token")
+	t, code, msg := s.revokeToken(r, id)
+	if code != http.StatusOK {
+		s.fail(w, r, code, msg)
 		return
 	}
+	s.flash(r, "token "+t.Name+" revoked")
+	http.Redirect(w, r, "/users", http.StatusSeeOther)
+}
+
+// apiTokens lists every user's API tokens, as the Users page does, without
+// their secrets (only their hashes are kept).
+func (s *Server) apiTokens(w http.ResponseWriter, r *http.Request) {
+	toks, err := s.store.tokens(r.Context())
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, "the user database is unavailable")
 		return
 	}
-	s.auditReq(r, auditTokenRevoke, strconv.FormatInt(t.UserID, 10), t.Name)
-	s.flash(r, "token "+t.Name+" revoked")
-	http.Redirect(w, r, "/users", http.StatusSeeOther)
+	if toks == nil {
+		toks = []Token{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
+}
+
+// newToken is the body of POST /api/v1/users/{id}/tokens; the answer
+// adds the secret, shown this once.
+type newToken struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) apiAddToken(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	var body newToken
+	if !decodeJSON(w, r, &body) {
+		s.fail(w, r, http.StatusBadRequest, `want a JSON object {"name": "..."}`)
+		return
+	}
+	_, t, secret, code, msg := s.addToken(r, id, body.Name)
+	if code != http.StatusOK {
+		s.fail(w, r, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		Token
+		Secret string `json:"token"`
+	}{t, secret})
+}
+
+func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	if _, code, msg := s.revokeToken(r, id); code != http.StatusOK {
+		s.fail(w, r, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"result": "revoked"})
 }
 
 func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request) {
