@@ -13,10 +13,13 @@ import (
 )
 
 // csvHeader are the columns of a routes CSV file, in order. A route's
-// gateways and hunt-stop codes are lists within one cell, separated by
-// spaces; hunt_stop "none" is a route that stops on no code, an empty
-// cell the default codes.
-var csvHeader = []string{"name", "prefix", "gateways", "hunt_stop", "no_progress", "max_ring", "enabled"}
+// sources, gateways and hunt-stop codes are lists within one cell,
+// separated by spaces; hunt_stop "none" is a route that stops on no code,
+// an empty cell the default codes. A file written before routes had
+// caller_prefix, source, interface and priority lacks those columns, and
+// its routes take none of them.
+var csvHeader = []string{"name", "prefix", "caller_prefix", "source", "interface", "priority",
+	"gateways", "hunt_stop", "no_progress", "max_ring", "enabled"}
 
 // WriteCSV writes routes as CSV, with a header line. Text cells are
 // defused against spreadsheet formulas as the CDR exports are (OWASP): a
@@ -39,7 +42,8 @@ func WriteCSV(w io.Writer, routes []Route) error {
 		for i, g := range r.Gateways {
 			gws[i] = defuse(g)
 		}
-		if err := cw.Write([]string{defuse(r.Name), defuse(r.Prefix), strings.Join(gws, " "), strings.Join(codes, " "),
+		if err := cw.Write([]string{defuse(r.Name), defuse(r.Prefix), defuse(r.CallerPrefix), strings.Join(r.Source, " "),
+			defuse(r.Interface), strconv.Itoa(r.Priority), strings.Join(gws, " "), strings.Join(codes, " "),
 			r.NoProgress.String(), r.MaxRing.String(), strconv.FormatBool(r.Enabled)}); err != nil {
 			return err
 		}
@@ -109,10 +113,17 @@ func ReadCSV(r io.Reader) ([]Route, error) {
 		}
 		rt := NewRoute()
 		rt.Name, rt.Prefix = cell("name"), cell("prefix")
+		rt.CallerPrefix, rt.Interface = cell("caller_prefix"), cell("interface")
+		rt.Source = strings.Fields(cell("source"))
 		for g := range strings.FieldsSeq(cell("gateways")) {
 			rt.Gateways = append(rt.Gateways, undefuse(g))
 		}
 		errs := FieldErrors{}
+		if v := cell("priority"); v != "" {
+			if rt.Priority, err = strconv.Atoi(v); err != nil {
+				errs["priority"] = strconv.Quote(v) + ": want a whole number (empty: 0)"
+			}
+		}
 		if v := cell("hunt_stop"); v == "none" {
 			rt.HuntStop = []int{}
 		} else if v != "" {
@@ -161,13 +172,16 @@ func (s *Store) ImportRoutes(ctx context.Context, routes []Route) (created, upda
 		for i, r := range routes {
 			var id int64
 			var inserted bool
-			err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, hunt_stop, no_progress_ms, max_ring_ms, enabled)
-				VALUES ($1, $2, $3, $4, $5, $6)
-				ON CONFLICT (name) DO UPDATE SET prefix = EXCLUDED.prefix, hunt_stop = EXCLUDED.hunt_stop,
-					no_progress_ms = EXCLUDED.no_progress_ms, max_ring_ms = EXCLUDED.max_ring_ms,
+			err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, caller_prefix, source, interface, priority,
+					hunt_stop, no_progress_ms, max_ring_ms, enabled)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				ON CONFLICT (name) DO UPDATE SET prefix = EXCLUDED.prefix, caller_prefix = EXCLUDED.caller_prefix,
+					source = EXCLUDED.source, interface = EXCLUDED.interface, priority = EXCLUDED.priority,
+					hunt_stop = EXCLUDED.hunt_stop, no_progress_ms = EXCLUDED.no_progress_ms, max_ring_ms = EXCLUDED.max_ring_ms,
 					enabled = EXCLUDED.enabled, updated_at = now()
 				RETURNING id, xmax = 0`,
-				r.Name, r.Prefix, huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled).Scan(&id, &inserted)
+				r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.Priority,
+				huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled).Scan(&id, &inserted)
 			if err == nil {
 				err = setGateways(ctx, tx, id, r.Gateways)
 			}

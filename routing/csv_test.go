@@ -13,15 +13,16 @@ import (
 // An exported file imports unchanged, formulas defused on the way out.
 func TestCSVRoundTrip(t *testing.T) {
 	in := []Route{
-		{Name: "=HYPERLINK(\"x\")", Prefix: "+44", Gateways: []string{"a", "-b"}, HuntStop: []int{486, 603},
+		{Name: "=HYPERLINK(\"x\")", Prefix: "+44", CallerPrefix: "+33", Source: []string{"192.0.2.0/24", "2001:db8::1"},
+			Interface: "intern", Priority: -2, Gateways: []string{"a", "-b"}, HuntStop: []int{486, 603},
 			NoProgress: Duration(2 * time.Second), Enabled: true},
-		{Name: "all", Prefix: "", Gateways: []string{"a"}, HuntStop: []int{}},
+		{Name: "all", Prefix: "", Source: []string{}, Gateways: []string{"a"}, HuntStop: []int{}},
 	}
 	var b bytes.Buffer
 	if err := WriteCSV(&b, in); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), `"'=HYPERLINK(""x"")",'+44,a '-b`) {
+	if !strings.Contains(b.String(), `"'=HYPERLINK(""x"")",'+44,'+33,192.0.2.0/24 2001:db8::1,intern,-2,a '-b`) {
 		t.Errorf("formulas not defused:\n%s", b.String())
 	}
 	out, err := ReadCSV(&b)
@@ -30,6 +31,18 @@ func TestCSVRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(out, in) {
 		t.Errorf("read back %+v\nwant %+v", out, in)
+	}
+	// A file of the columns before routes had match criteria imports,
+	// its routes narrowed by nothing.
+	old, err := ReadCSV(strings.NewReader("name,prefix,gateways,hunt_stop,no_progress,max_ring,enabled\nuk,44,a b,,,,true\n"))
+	if err != nil || len(old) != 1 || old[0].CallerPrefix != "" || len(old[0].Source) != 0 || old[0].Interface != "" || old[0].Priority != 0 ||
+		!reflect.DeepEqual(old[0].Gateways, []string{"a", "b"}) {
+		t.Errorf("a file of the old columns: %+v, %v", old, err)
+	}
+	_, err = ReadCSV(strings.NewReader("name,prefix,priority,gateways\nr,1,high,a\n"))
+	var pe RowError
+	if !errors.As(err, &pe) || pe.Line != 2 || !strings.Contains(err.Error(), "priority") {
+		t.Errorf("bad priority: %v", err)
 	}
 	_, err = ReadCSV(strings.NewReader("name,prefix,gateways,no_progress\nr,1,a,soon\n"))
 	var re RowError

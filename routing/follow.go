@@ -13,7 +13,8 @@ import (
 
 // Active returns the enabled routes with their enabled gateways in hunt
 // order, and their gateway groups with the groups' enabled members, as the
-// switch reads routes. A route whose gateways are all disabled stays, with
+// switch reads routes, by id: the oldest first, which is the
+// route-choosing rule's last tie-break. A route whose gateways are all disabled stays, with
 // no gateway: its calls fail rather than silently falling through to a
 // shorter prefix the operator did not choose. Routes and groups are read
 // in one snapshot, so a change to both is seen whole.
@@ -31,32 +32,36 @@ func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
 }
 
 func activeRoutes(ctx context.Context, tx pgx.Tx, groups map[int64][]config.Member) ([]config.Route, error) {
-	rows, err := tx.Query(ctx, `SELECT r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_ring_ms,
+	rows, err := tx.Query(ctx, `SELECT r.id, r.name, r.prefix, r.caller_prefix, r.source, r.interface, r.priority,
+		r.hunt_stop, r.no_progress_ms, r.max_ring_ms,
 		g.address, g.transport, g.udp_only, g.auth_user, g.auth_password, g.probe, g.max_calls, g.max_cps, g.media,
 		gg.id, gg.name
 		FROM routes r
 		LEFT JOIN route_gateways rg ON rg.route_id = r.id
 		LEFT JOIN gateways g ON g.id = rg.gateway_id AND g.enabled
 		LEFT JOIN gateway_groups gg ON gg.id = rg.group_id
-		WHERE r.enabled ORDER BY r.prefix, rg.position`)
+		WHERE r.enabled ORDER BY r.id, rg.position`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []config.Route
+	var lastID int64
 	for rows.Next() {
 		var r config.Route
-		var np, ring int64
+		var id, np, ring int64
 		var addr, transport, user, password, media, group *string
 		var udpOnly, probe *bool
 		var maxCalls *int
 		var maxCPS *float64
 		var groupID *int64
-		if err := rows.Scan(&r.Name, &r.Prefix, &r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password,
+		if err := rows.Scan(&id, &r.Name, &r.Prefix, &r.CallerPrefix, &r.Source, &r.Interface, &r.Priority,
+			&r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password,
 			&probe, &maxCalls, &maxCPS, &media, &groupID, &group); err != nil {
 			return nil, err
 		}
-		if n := len(out); n == 0 || out[n-1].Prefix != r.Prefix {
+		if len(out) == 0 || id != lastID {
+			lastID = id
 			r.NoProgress, r.MaxRing = time.Duration(np)*time.Millisecond, time.Duration(ring)*time.Millisecond
 			out = append(out, r)
 		}

@@ -50,12 +50,18 @@ type Gateway struct {
 }
 
 // Route sends the calls whose called number starts with Prefix to its
-// gateways, hunted in order.
+// gateways, hunted in order. CallerPrefix, Source and Interface narrow it
+// to some of those calls and Priority ranks it among the routes that
+// match, as config.Route's fields of the same names do.
 type Route struct {
-	ID       int64    `json:"id"`
-	Name     string   `json:"name"`
-	Prefix   string   `json:"prefix"`
-	Gateways []string `json:"gateways"` // gateway names, or "group:NAME" for a gateway group, in hunt order
+	ID           int64    `json:"id"`
+	Name         string   `json:"name"`
+	Prefix       string   `json:"prefix"`
+	CallerPrefix string   `json:"caller_prefix"`
+	Source       []string `json:"source"` // IPs and CIDR blocks, canonical and sorted
+	Interface    string   `json:"interface"`
+	Priority     int      `json:"priority"`
+	Gateways     []string `json:"gateways"` // gateway names, or "group:NAME" for a gateway group, in hunt order
 	// HuntStop are the final codes after which no further gateway is tried.
 	HuntStop []int `json:"hunt_stop"`
 	// NoProgress and MaxRing are the route's timers; 0 takes the
@@ -69,7 +75,9 @@ type Route struct {
 // NewGateway and NewRoute are what a create starts from: what the request
 // leaves out takes these values.
 func NewGateway() Gateway { return Gateway{Transport: "udp", Enabled: true} }
-func NewRoute() Route     { return Route{HuntStop: []int{486, 600, 603}, Enabled: true} }
+func NewRoute() Route {
+	return Route{HuntStop: []int{486, 600, 603}, Source: []string{}, Enabled: true}
+}
 
 // Duration is a time.Duration written as Go writes it ("5s", "1m30s") in
 // JSON, forms and CSV, as the configuration file does.
@@ -209,14 +217,30 @@ func checkAddress(a string) error {
 	return nil
 }
 
-// Validate checks a route as given by a user, after trimming spaces.
+// Validate checks a route as given by a user, after trimming spaces, and
+// writes its sources canonical and sorted, so that two routes of the same
+// sources written differently are seen to match the same calls.
 func (r *Route) Validate() error {
 	r.Name = strings.TrimSpace(r.Name)
 	r.Prefix = strings.TrimSpace(r.Prefix)
+	r.CallerPrefix = strings.TrimSpace(r.CallerPrefix)
+	r.Interface = strings.TrimSpace(r.Interface)
 	errs := FieldErrors{}
 	checkName(errs, r.Name)
 	if strings.Trim(r.Prefix, "0123456789+*#") != "" {
 		errs["prefix"] = fmt.Sprintf("%q: want digits, +, * or # (empty: every number)", r.Prefix)
+	}
+	if strings.Trim(r.CallerPrefix, "0123456789+*#") != "" {
+		errs["caller_prefix"] = fmt.Sprintf("%q: want digits, +, * or # (empty: any caller)", r.CallerPrefix)
+	}
+	if err := r.canonicalSources(); err != nil {
+		errs["source"] = err.Error()
+	}
+	if len(r.Interface) > maxName || strings.IndexFunc(r.Interface, func(c rune) bool { return !unicode.IsPrint(c) || unicode.IsSpace(c) }) >= 0 {
+		errs["interface"] = fmt.Sprintf("%q: want an interface name (empty: any)", r.Interface)
+	}
+	if r.Priority < math.MinInt32 || r.Priority > math.MaxInt32 {
+		errs["priority"] = fmt.Sprintf("%d: want %d to %d", r.Priority, math.MinInt32, math.MaxInt32)
 	}
 	if len(r.Gateways) == 0 {
 		errs["gateways"] = "a route needs at least one gateway"
@@ -243,4 +267,33 @@ func (r *Route) Validate() error {
 		return errs
 	}
 	return nil
+}
+
+// canonicalSources reads each source as config.ParseSource does and writes
+// it back as an address alone or a block, sorted, without repeats.
+func (r *Route) canonicalSources() error {
+	out := make([]string, 0, len(r.Source))
+	for _, s := range r.Source {
+		p, err := config.ParseSource(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		if p.IsSingleIP() {
+			out = append(out, p.Addr().String())
+		} else {
+			out = append(out, p.String())
+		}
+	}
+	slices.Sort(out)
+	r.Source = slices.Compact(out)
+	return nil
+}
+
+// CheckInterface refuses an interface the switch does not have (names are
+// the configuration's): a route narrowed to it would never match.
+func (r *Route) CheckInterface(names []string) error {
+	if r.Interface == "" || slices.Contains(names, r.Interface) {
+		return nil
+	}
+	return FieldErrors{"interface": fmt.Sprintf("%q: no such interface; want one of %s (empty: any)", r.Interface, strings.Join(names, ", "))}
 }

@@ -95,7 +95,8 @@ func (s *Store) DeleteGateway(ctx context.Context, id int64) (Gateway, error) {
 	return g, storeErr("gateway", err)
 }
 
-const routeCols = `r.id, r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_ring_ms, r.enabled, r.updated_at,
+const routeCols = `r.id, r.name, r.prefix, r.caller_prefix, r.source, r.interface, r.priority,
+	r.hunt_stop, r.no_progress_ms, r.max_ring_ms, r.enabled, r.updated_at,
 	ARRAY(SELECT COALESCE(g.name, '` + config.GroupPrefix + `' || gg.name) FROM route_gateways rg
 		LEFT JOIN gateways g ON g.id = rg.gateway_id LEFT JOIN gateway_groups gg ON gg.id = rg.group_id
 		WHERE rg.route_id = r.id ORDER BY rg.position)`
@@ -103,7 +104,8 @@ const routeCols = `r.id, r.name, r.prefix, r.hunt_stop, r.no_progress_ms, r.max_
 func scanRoute(row pgx.Row) (Route, error) {
 	var r Route
 	var np, ring int64
-	err := row.Scan(&r.ID, &r.Name, &r.Prefix, &r.HuntStop, &np, &ring, &r.Enabled, &r.UpdatedAt, &r.Gateways)
+	err := row.Scan(&r.ID, &r.Name, &r.Prefix, &r.CallerPrefix, &r.Source, &r.Interface, &r.Priority,
+		&r.HuntStop, &np, &ring, &r.Enabled, &r.UpdatedAt, &r.Gateways)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNotFound
 	}
@@ -111,9 +113,9 @@ func scanRoute(row pgx.Row) (Route, error) {
 	return r, err
 }
 
-// Routes lists every route by prefix.
+// Routes lists every route by prefix, the highest priority first.
 func (s *Store) Routes(ctx context.Context) ([]Route, error) {
-	rows, err := s.db.Query(ctx, "SELECT "+routeCols+" FROM routes r ORDER BY r.prefix, r.name")
+	rows, err := s.db.Query(ctx, "SELECT "+routeCols+" FROM routes r ORDER BY r.prefix, r.priority DESC, r.caller_prefix DESC, r.name")
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
@@ -136,9 +138,11 @@ func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
 	}
 	var id int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, hunt_stop, no_progress_ms, max_ring_ms, enabled)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			r.Name, r.Prefix, huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, caller_prefix, source, interface, priority,
+			hunt_stop, no_progress_ms, max_ring_ms, enabled)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.Priority,
+			huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -160,9 +164,11 @@ func (s *Store) UpdateRoute(ctx context.Context, r Route) (before, after Route, 
 		if before, err = scanRoute(tx.QueryRow(ctx, "SELECT "+routeCols+" FROM routes r WHERE r.id = $1 FOR UPDATE", r.ID)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE routes SET name = $2, prefix = $3, hunt_stop = $4, no_progress_ms = $5,
-			max_ring_ms = $6, enabled = $7, updated_at = now() WHERE id = $1`,
-			r.ID, r.Name, r.Prefix, huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled)
+		_, err := tx.Exec(ctx, `UPDATE routes SET name = $2, prefix = $3, caller_prefix = $4, source = $5,
+			interface = $6, priority = $7, hunt_stop = $8, no_progress_ms = $9,
+			max_ring_ms = $10, enabled = $11, updated_at = now() WHERE id = $1`,
+			r.ID, r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.Priority,
+			huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled)
 		if err != nil {
 			return err
 		}
@@ -230,11 +236,10 @@ func storeErr(what string, err error) error {
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "23505": // unique_violation
-			field := "name"
-			if pe.ConstraintName == "routes_prefix_key" {
-				field = "prefix"
+			if pe.ConstraintName == "routes_match" {
+				return FieldErrors{"prefix": "another route already matches the same calls (the same prefix, caller prefix, source and interface): give it other criteria, or edit that route"}
 			}
-			return FieldErrors{field: "already used by another " + what}
+			return FieldErrors{"name": "already used by another " + what}
 		case "23503": // foreign_key_violation: a route or a group still uses it
 			switch pe.ConstraintName {
 			case "gateway_group_members_gateway_id_fkey":

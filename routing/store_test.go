@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,14 +46,67 @@ func TestValidateNamesEachField(t *testing.T) {
 			t.Errorf("no error for %s in %v", f, fe)
 		}
 	}
-	r := Route{Name: "r", Prefix: "44'; DROP", HuntStop: []int{200}, NoProgress: -1}
+	r := Route{Name: "r", Prefix: "44'; DROP", CallerPrefix: "anonymous", Source: []string{"10.0.0.0/8", "10.1.2.3/8"},
+		Interface: "in tern", Priority: 1 << 40, HuntStop: []int{200}, NoProgress: -1}
 	if !errors.As(r.Validate(), &fe) {
 		t.Fatal("an invalid route passed")
 	}
-	for _, f := range []string{"prefix", "gateways", "hunt_stop", "no_progress"} {
+	for _, f := range []string{"prefix", "caller_prefix", "source", "interface", "priority", "gateways", "hunt_stop", "no_progress"} {
 		if fe[f] == "" {
 			t.Errorf("no error for %s in %v", f, fe)
 		}
+	}
+	if !strings.Contains(fe["source"], `"10.1.2.3/8" has host bits set: want 10.0.0.0/8`) {
+		t.Errorf("source: %q, want the block meant", fe["source"])
+	}
+	ok := Route{Name: "r", Source: []string{" 192.0.2.9/32", "10.0.0.0/8", "::ffff:192.0.2.9", "2001:db8::/32"}, Gateways: []string{"a"}}
+	if err := ok.Validate(); err != nil || !reflect.DeepEqual(ok.Source, []string{"10.0.0.0/8", "192.0.2.9", "2001:db8::/32"}) {
+		t.Errorf("sources %q, %v: want them canonical, sorted, once each", ok.Source, err)
+	}
+	if err := ok.CheckInterface([]string{"default"}); err != nil {
+		t.Errorf("no interface: %v", err)
+	}
+	ok.Interface = "intern"
+	if err := ok.CheckInterface([]string{"default"}); !errors.As(err, &fe) || !strings.Contains(fe["interface"], "want one of default") {
+		t.Errorf("an unknown interface: %v", err)
+	}
+}
+
+// The match criteria are stored and handed to the switch; two routes of
+// one prefix may differ by them, not two that match the same calls; the
+// switch gets the routes oldest first (the rule's last tie-break).
+func TestStoreRouteCriteria(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.CreateGateway(ctx, Gateway{Name: "a", Address: "127.0.0.1:5070", Transport: "udp", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := s.CreateRoute(ctx, Route{Name: "uk", Prefix: "44", Gateways: []string{"a"}, Enabled: true})
+	if err != nil || plain.Source == nil || len(plain.Source) != 0 {
+		t.Fatalf("plain route: %+v, %v (want an empty source list, not null)", plain, err)
+	}
+	fr, err := s.CreateRoute(ctx, Route{Name: "uk-fr", Prefix: "44", CallerPrefix: "33", Source: []string{"198.51.100.0/24", "192.0.2.1/32"},
+		Interface: "intern", Priority: 5, Gateways: []string{"a"}, Enabled: true})
+	if err != nil || fr.CallerPrefix != "33" || !reflect.DeepEqual(fr.Source, []string{"192.0.2.1", "198.51.100.0/24"}) ||
+		fr.Interface != "intern" || fr.Priority != 5 {
+		t.Fatalf("route with criteria: %+v, %v", fr, err)
+	}
+	var fe FieldErrors
+	if _, err := s.CreateRoute(ctx, Route{Name: "uk-fr2", Prefix: "44", CallerPrefix: "33", Source: []string{"192.0.2.1", "198.51.100.0/24"},
+		Interface: "intern", Gateways: []string{"a"}}); !errors.As(err, &fe) || !strings.Contains(fe["prefix"], "matches the same calls") {
+		t.Errorf("a route matching the same calls: %v", err)
+	}
+	fr.Priority = -1
+	if before, after, err := s.UpdateRoute(ctx, fr); err != nil || before.Priority != 5 || after.Priority != -1 {
+		t.Errorf("update: %v, before %+v after %+v", err, before, after)
+	}
+	active, err := s.Active(ctx)
+	if err != nil || len(active) != 2 || active[0].Name != "uk" || active[1].Name != "uk-fr" {
+		t.Fatalf("active %+v, %v: want uk then uk-fr, by id", active, err)
+	}
+	if r := active[1]; r.CallerPrefix != "33" || len(r.Source) != 2 || r.Interface != "intern" || r.Priority != -1 || len(r.Gateways) != 1 {
+		t.Errorf("active route with criteria: %+v", r)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,8 +65,10 @@ func (s *Server) routingFail(w http.ResponseWriter, r *http.Request, err error) 
 type routingView struct {
 	Gateways []routing.Gateway
 	Routes   []routing.Route
-	Health   []b2bua.GatewayHealth // of the probed gateways, file's and database's
-	Load     []b2bua.GatewayLoad   // of the gateways with max_calls or max_cps
+	// Interfaces are the SIP interfaces a route may be narrowed to.
+	Interfaces []string
+	Health     []b2bua.GatewayHealth // of the probed gateways, file's and database's
+	Load       []b2bua.GatewayLoad   // of the gateways with max_calls or max_cps
 }
 
 func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +82,7 @@ func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Health, v.Load = s.sw.GatewayHealth(), s.sw.GatewayLoads()
+	v.Interfaces = s.interfaceNames()
 	s.render(w, r, http.StatusOK, "routing", v)
 }
 
@@ -113,11 +117,21 @@ func gatewayForm(r *http.Request) (routing.Gateway, error) {
 }
 
 // routeForm reads a route from the UI's form: gateways and hunt-stop codes
-// as comma-separated lists.
+// as comma-separated lists, sources separated by commas or spaces, an
+// empty priority 0.
 func routeForm(r *http.Request) (routing.Route, error) {
 	rt := routing.Route{Name: r.PostFormValue("name"), Prefix: r.PostFormValue("prefix"),
+		CallerPrefix: r.PostFormValue("caller_prefix"), Interface: strings.TrimSpace(r.PostFormValue("interface")),
+		Source:   strings.Fields(strings.ReplaceAll(r.PostFormValue("source"), ",", " ")),
 		Gateways: splitList(r.PostFormValue("gateways")), HuntStop: []int{}, Enabled: r.PostFormValue("enabled") != ""}
 	errs := routing.FieldErrors{}
+	if v := strings.TrimSpace(r.PostFormValue("priority")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs["priority"] = strconv.Quote(v) + ": want a whole number, higher wins (empty: 0)"
+		}
+		rt.Priority = n
+	}
 	for _, c := range splitList(r.PostFormValue("hunt_stop")) {
 		n, err := strconv.Atoi(c)
 		if err != nil {
@@ -136,6 +150,17 @@ func routeForm(r *http.Request) (routing.Route, error) {
 		return rt, errs
 	}
 	return rt, nil
+}
+
+// interfaceNames are the SIP interfaces of this Tollgate's configuration,
+// which a route may be narrowed to.
+func (s *Server) interfaceNames() []string { return s.sw.Config().SIP.InterfaceNames() }
+
+// checkRouteInterface refuses a route narrowed to an interface the
+// configuration lacks: the routing tables cannot know the interfaces, and
+// such a route would never match.
+func (s *Server) checkRouteInterface(rt routing.Route) error {
+	return rt.CheckInterface(s.interfaceNames())
 }
 
 func splitList(s string) []string {
@@ -165,6 +190,9 @@ func (s *Server) addGatewayForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) addRouteForm(w http.ResponseWriter, r *http.Request) {
 	rt, err := routeForm(r)
 	if err == nil {
+		err = s.checkRouteInterface(rt)
+	}
+	if err == nil {
 		rt, err = s.routing.CreateRoute(r.Context(), rt)
 	}
 	if err != nil {
@@ -178,8 +206,9 @@ func (s *Server) addRouteForm(w http.ResponseWriter, r *http.Request) {
 
 // routingEditView is the edit page of one gateway or one route.
 type routingEditView struct {
-	Gateway *routing.Gateway
-	Route   *routing.Route
+	Gateway    *routing.Gateway
+	Route      *routing.Route
+	Interfaces []string
 }
 
 func (s *Server) editGatewayPage(w http.ResponseWriter, r *http.Request) {
@@ -205,7 +234,13 @@ func (s *Server) editRoutePage(w http.ResponseWriter, r *http.Request) {
 		s.routingFail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "routing_edit", routingEditView{Route: &rt})
+	// An interface gone from the configuration stays selected, so that
+	// saving says it is unknown rather than silently widening the route.
+	names := s.interfaceNames()
+	if rt.Interface != "" && !slices.Contains(names, rt.Interface) {
+		names = append(names, rt.Interface)
+	}
+	s.render(w, r, http.StatusOK, "routing_edit", routingEditView{Route: &rt, Interfaces: names})
 }
 
 // editGatewayForm replaces a gateway with the edit page's form, as the
@@ -237,6 +272,9 @@ func (s *Server) editRouteForm(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, err := routeForm(r)
 	var before routing.Route
+	if err == nil {
+		err = s.checkRouteInterface(rt)
+	}
 	if err == nil {
 		rt.ID = id
 		before, rt, err = s.routing.UpdateRoute(r.Context(), rt)
@@ -450,7 +488,7 @@ func (s *Server) apiRoute(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rt)
 }
 
-const routeBodyHelp = `want a JSON route object: {"name", "prefix", "gateways": ["name", "group:NAME", ...], "hunt_stop": [486, ...], "no_progress": "5s", "max_ring": "2m", "enabled"}`
+const routeBodyHelp = `want a JSON route object: {"name", "prefix", "caller_prefix", "source": ["192.0.2.0/24", ...], "interface", "priority", "gateways": ["name", "group:NAME", ...], "hunt_stop": [486, ...], "no_progress": "5s", "max_ring": "2m", "enabled"}`
 
 func (s *Server) apiAddRoute(w http.ResponseWriter, r *http.Request) {
 	rt := routing.NewRoute()
@@ -458,7 +496,10 @@ func (s *Server) apiAddRoute(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, routeBodyHelp)
 		return
 	}
-	rt, err := s.routing.CreateRoute(r.Context(), rt)
+	err := s.checkRouteInterface(rt)
+	if err == nil {
+		rt, err = s.routing.CreateRoute(r.Context(), rt)
+	}
 	if err != nil {
 		s.routingFail(w, r, err)
 		return
@@ -478,7 +519,11 @@ func (s *Server) apiPutRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.ID = id
-	before, after, err := s.routing.UpdateRoute(r.Context(), rt)
+	var before, after routing.Route
+	err := s.checkRouteInterface(rt)
+	if err == nil {
+		before, after, err = s.routing.UpdateRoute(r.Context(), rt)
+	}
 	if err != nil {
 		s.routingFail(w, r, err)
 		return
@@ -514,6 +559,11 @@ func (s *Server) importRoutes(r *http.Request, body io.Reader) (created, updated
 	routes, err := routing.ReadCSV(body)
 	if err != nil {
 		return 0, 0, err
+	}
+	for i, rt := range routes {
+		if err := s.checkRouteInterface(rt); err != nil {
+			return 0, 0, routing.RowError{Line: i + 2, Err: err}
+		}
 	}
 	if created, updated, err = s.routing.ImportRoutes(r.Context(), routes); err != nil {
 		return 0, 0, err

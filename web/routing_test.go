@@ -59,6 +59,40 @@ func TestRoutingAPI(t *testing.T) {
 	if r := call(http.MethodPost, "/api/v1/routes", `{"name": "uk2", "prefix": "44", "gateways": ["carrier-a"]}`); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, `"prefix"`) {
 		t.Errorf("duplicate prefix = %d %s", r.StatusCode, r.body)
 	}
+	// The same prefix for some callers only: the match criteria, each
+	// field's error named, the sources written canonical, the change
+	// audited with them.
+	res = call(http.MethodPost, "/api/v1/routes", `{"name": "uk-bad", "prefix": "44", "caller_prefix": "anonymous", "source": ["10.1.2.3/8"], "priority": 9999999999, "gateways": ["carrier-a"]}`)
+	if res.StatusCode != http.StatusBadRequest || json.Unmarshal([]byte(res.body), &bad) != nil ||
+		bad.Fields["caller_prefix"] == "" || !strings.Contains(bad.Fields["source"], "host bits") || bad.Fields["priority"] == "" {
+		t.Errorf("invalid criteria = %d %s", res.StatusCode, res.body)
+	}
+	if r := call(http.MethodPost, "/api/v1/routes", `{"name": "uk-x", "prefix": "44", "interface": "nowhere", "gateways": ["carrier-a"]}`); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, `"interface": "\"nowhere\": no such interface; want one of default`) {
+		t.Errorf("an unknown interface = %d %s", r.StatusCode, r.body)
+	}
+	res = call(http.MethodPost, "/api/v1/routes", `{"name": "uk-fr", "prefix": "44", "caller_prefix": "33", "source": ["198.51.100.0/24", "192.0.2.7/32"], "interface": "default", "priority": 5, "gateways": ["carrier-a"]}`)
+	var crit struct {
+		ID           int64    `json:"id"`
+		CallerPrefix string   `json:"caller_prefix"`
+		Source       []string `json:"source"`
+		Interface    string   `json:"interface"`
+		Priority     int      `json:"priority"`
+	}
+	if res.StatusCode != http.StatusCreated || json.Unmarshal([]byte(res.body), &crit) != nil || crit.CallerPrefix != "33" ||
+		strings.Join(crit.Source, " ") != "192.0.2.7 198.51.100.0/24" || crit.Interface != "default" || crit.Priority != 5 {
+		t.Fatalf("add a route with criteria = %d %s", res.StatusCode, res.body)
+	}
+	if r := call(http.MethodPut, "/api/v1/routes/"+jsonInt(crit.ID), `{"name": "uk-fr", "prefix": "44", "caller_prefix": "331", "priority": -1, "gateways": ["carrier-a"]}`); r.StatusCode != 200 ||
+		!strings.Contains(r.body, `"caller_prefix": "331"`) || !strings.Contains(r.body, `"source": []`) || !strings.Contains(r.body, `"priority": -1`) {
+		t.Errorf("put a route's criteria = %d %s", r.StatusCode, r.body)
+	}
+	if r := call(http.MethodGet, "/api/v1/routes", ""); !strings.Contains(r.body, `"caller_prefix": "331"`) || !strings.Contains(r.body, `"source": []`) {
+		t.Errorf("routes = %s", r.body)
+	}
+	if r := call(http.MethodDelete, "/api/v1/routes/"+jsonInt(crit.ID), ""); r.StatusCode != 200 {
+		t.Errorf("delete the route with criteria = %d", r.StatusCode)
+	}
 	gid := "/api/v1/gateways/" + jsonInt(gw.ID)
 	if r := call(http.MethodPut, gid, `{"name": "carrier-a", "address": "127.0.0.1:5072", "transport": "tls", "auth_user": "u", "enabled": false}`); r.StatusCode != 200 ||
 		!strings.Contains(r.body, `"auth_password_set": true`) || !strings.Contains(r.body, `"enabled": false`) || !strings.Contains(r.body, `"transport": "tls"`) {
@@ -90,6 +124,14 @@ func TestRoutingAPI(t *testing.T) {
 	if !strings.Contains(details, `"before"`) || !strings.Contains(details, "5070") || !strings.Contains(details, "5072") || strings.Contains(details, "s3cret") {
 		t.Errorf("gateway change detail %s: want before and after, no password", details)
 	}
+	if err := e.db.QueryRow(context.Background(), "SELECT string_agg(detail, ' ') FROM audit_log WHERE action = 'route change' AND target = 'uk-fr'").Scan(&details); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"caller_prefix":"33"`, `"caller_prefix":"331"`, `"source":["192.0.2.7","198.51.100.0/24"]`, `"interface":"default"`, `"priority":5`, `"priority":-1`} {
+		if !strings.Contains(details, want) {
+			t.Errorf("route change detail lacks %s: %s", want, details)
+		}
+	}
 }
 
 // TestRoutingUI: an admin adds and disables a gateway and a route from the
@@ -116,6 +158,14 @@ func TestRoutingUI(t *testing.T) {
 		!strings.Contains(r.body, "hunt_stop") {
 		t.Errorf("invalid route = %d", r.StatusCode)
 	}
+	if r := a.post("/routing/routes", url.Values{"name": {"bad"}, "prefix": {"44"}, "gateways": {"capped"}, "priority": {"high"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "priority") {
+		t.Errorf("a priority in words = %d", r.StatusCode)
+	}
+	if r := a.post("/routing/routes", url.Values{"name": {"uk-peer"}, "prefix": {"44"}, "caller_prefix": {"+33"}, "source": {"192.0.2.0/24, 2001:db8::1"},
+		"interface": {"default"}, "priority": {"7"}, "gateways": {"capped"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add a route with criteria = %d %s", r.StatusCode, r.body)
+	}
 	if r := a.post("/routing/gateways/1/disable", url.Values{"csrf": {"forged"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("disable with a forged form token = %d", r.StatusCode)
 	}
@@ -129,6 +179,10 @@ func TestRoutingUI(t *testing.T) {
 	}
 	if !strings.Contains(page.body, `data-address="127.0.0.1:5080"`) || !strings.Contains(page.body, ">down<") {
 		t.Errorf("the routing page lacks the probed gateway's state")
+	}
+	if !strings.Contains(page.body, `caller <span class="mono">&#43;33…</span><br>from <span class="mono">192.0.2.0/24, 2001:db8::1</span><br>on interface <span class="mono">default</span></td>
+<td class="num priority">7</td>`) || !strings.Contains(page.body, `class="muted small route-rule">Among the routes that match a call`) {
+		t.Errorf("the routing page lacks the route's criteria or the rule:\n%s", page.body)
 	}
 	if !strings.Contains(page.body, `<td class="num max-calls">10</td><td class="num max-cps">2.5</td>`) {
 		t.Errorf("the routing page lacks the capped gateway's limits")
@@ -170,6 +224,15 @@ func TestRoutingUI(t *testing.T) {
 	}
 	if r := a.get("/routing/routes/1/edit"); r.StatusCode != 200 || !strings.Contains(r.body, `id="edit-route"`) || !strings.Contains(r.body, `value="486, 603"`) {
 		t.Errorf("route edit page = %d", r.StatusCode)
+	}
+	if r := a.get("/routing/routes/2/edit"); !strings.Contains(r.body, `name="caller_prefix" placeholder="empty: any caller" pattern="[0-9+*#]*" value="&#43;33"`) ||
+		!strings.Contains(r.body, `value="192.0.2.0/24, 2001:db8::1"`) || !strings.Contains(r.body, `<option value="default" selected>`) ||
+		!strings.Contains(r.body, `name="priority" inputmode="numeric" size="6" placeholder="0" value="7"`) {
+		t.Errorf("the route edit page does not refill the criteria:\n%s", r.body)
+	}
+	if r := a.post("/routing/routes/2", url.Values{"name": {"uk-peer"}, "prefix": {"44"}, "source": {"10.1.2.3/8"}, "gateways": {"capped"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "host bits set") {
+		t.Errorf("save a route with a bad source = %d", r.StatusCode)
 	}
 	if r := a.post("/routing/routes/1", url.Values{"name": {"uk"}, "prefix": {"4420"}, "gateways": {"capped, <script>gw</script>"}, "hunt_stop": {"486"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("save route = %d %s", r.StatusCode, r.body)
@@ -222,8 +285,19 @@ func TestRoutesCSV(t *testing.T) {
 	}
 	v := e.login("viewer")
 	res := v.get("/api/v1/routes/export.csv")
-	if res.StatusCode != 200 || !strings.Contains(res.body, "'=cmd,'+49,a,486 600 603,,,true") || !strings.Contains(res.body, "uk,44,a,486,,,true") {
+	if res.StatusCode != 200 || !strings.Contains(res.body, "'=cmd,'+49,,,,0,a,486 600 603,,,true") || !strings.Contains(res.body, "uk,44,,,,0,a,486,,,true") {
 		t.Errorf("export = %d\n%s", res.StatusCode, res.body)
+	}
+	// The match columns import, in any order; an interface the switch
+	// lacks names its line.
+	if r := imp(a, "name,prefix,gateways,interface\nfr,33,a,nowhere\n"); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "line 2") || !strings.Contains(r.body, "interface") {
+		t.Errorf("import of an unknown interface = %d %s", r.StatusCode, r.body)
+	}
+	if r := imp(a, "priority,name,prefix,caller_prefix,source,interface,gateways\n-3,fr,33,'+44,192.0.2.9/32 10.0.0.0/8,default,a\n"); r.StatusCode != 200 || !strings.Contains(r.body, `"created": 1`) {
+		t.Fatalf("import with the match columns = %d %s", r.StatusCode, r.body)
+	}
+	if res = v.get("/api/v1/routes/export.csv"); !strings.Contains(res.body, "fr,33,'+44,10.0.0.0/8 192.0.2.9,default,-3,a,486 600 603,,,true") {
+		t.Errorf("export of the match columns:\n%s", res.body)
 	}
 	if r := imp(v, "name,prefix,gateways\nx,1,a\n"); r.StatusCode != http.StatusForbidden {
 		t.Errorf("viewer import = %d", r.StatusCode)
