@@ -62,6 +62,6 @@ func (s *Switch) CallDetail(id string) (CallDetail, bool) {
 
 // detail describes the leg. Called with the call's lock held.
 func (l *leg) detail(name string) LegDetail {
-	return LegDetail{Name: name, State: l.state.String(), CallID: l.d.callID, Peer: l.d.remote.String(),
+	return LegDetail{Name: name, State: l.state.String(), CallID: l.d.callID, Peer: string(l.d.remote),
 		SessionInterval: l.timers.interval, Keepalive: l.timers.cfg.Keepalive}
 }

@@ -72,10 +72,10 @@ func (cc *callChain) gatewayInvite(b *attemptLeg, inv *sip.Request) {
 	if cc.profile.PatchRURINextHop {
 		patchRURI(&inv.Recipient, b.gateway)
 	}
-	b.d.target = inv.Recipient
+	b.d.target = textOf(inv.Recipient)
 	b.d.callID = inv.CallID().Value()
-	b.d.local, b.d.localName = inv.From().Address, inv.From().DisplayName
-	b.d.remote, b.d.remoteNam = inv.To().Address, inv.To().DisplayName
+	b.d.local, b.d.localName = textOf(inv.From().Address), inv.From().DisplayName
+	b.d.remote, b.d.remoteNam = textOf(inv.To().Address), inv.To().DisplayName
 }
 
 func (cc *callChain) finalReply(code int, reason string) (int, string) {

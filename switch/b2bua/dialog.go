@@ -13,16 +13,19 @@ import (
 // dialog is the part of one leg that lets Tollgate send requests within it:
 // the identifiers and routing of RFC 3261 section 12, kept as small values
 // rather than the messages that created them, so a connected call holds
-// little memory.
+// little memory. Its URIs are kept as text: a parsed sip.Uri is 144 bytes
+// of fields, mostly empty, and every held call has six of them; a request
+// in the dialog parses them again, which only the few requests after the
+// INVITE (ACK, BYE, refreshes) pay.
 type dialog struct {
 	callID    string
-	local     sip.Uri // our URI in From (requests we send)
+	local     uriText // our URI in From (requests we send)
 	localName string
 	localTag  string
-	remote    sip.Uri // the peer's URI in To (requests we send)
+	remote    uriText // the peer's URI in To (requests we send)
 	remoteNam string
 	remoteTag string
-	target    sip.Uri  // remote target: the peer's Contact
+	target    uriText  // remote target: the peer's Contact
 	routeSet  []string // Route values in the order they must be sent
 	localSeq  atomic.Uint32
 	remoteSeq uint32 // last CSeq the peer used; guarded by the call lock
@@ -43,15 +46,15 @@ type dialog struct {
 // newRequest builds an in-dialog request toward the peer (RFC 3261 12.2.1.1).
 // ACK and CANCEL reuse the CSeq they refer to; the caller sets it.
 func (d *dialog) newRequest(method sip.RequestMethod, seq uint32) *sip.Request {
-	req := sip.NewRequest(method, d.target)
+	req := sip.NewRequest(method, d.target.uri())
 	req.AppendHeader(d.listener.via())
 	for _, r := range d.routeSet {
 		req.AppendHeader(sip.NewHeader("Route", r))
 	}
-	from := &sip.FromHeader{DisplayName: d.localName, Address: d.local, Params: sip.NewParams()}
+	from := &sip.FromHeader{DisplayName: d.localName, Address: d.local.uri(), Params: sip.NewParams()}
 	from.Params.Add("tag", d.localTag)
 	req.AppendHeader(from)
-	to := &sip.ToHeader{DisplayName: d.remoteNam, Address: d.remote, Params: sip.NewParams()}
+	to := &sip.ToHeader{DisplayName: d.remoteNam, Address: d.remote.uri(), Params: sip.NewParams()}
 	if d.remoteTag != "" {
 		to.Params.Add("tag", d.remoteTag)
 	}
@@ -76,7 +79,7 @@ func (d *dialog) newRequest(method sip.RequestMethod, seq uint32) *sip.Request {
 // requests go to the Contact when preferContact, else to fallback.
 func (d *dialog) setRouting(contact *sip.ContactHeader, routes []string, fallback string, preferContact bool) {
 	if contact != nil {
-		d.target = *contact.Address.Clone()
+		d.target = textOf(contact.Address)
 	}
 	d.routeSet = routes
 	d.dest = fallback
@@ -92,6 +95,23 @@ func (d *dialog) setRouting(contact *sip.ContactHeader, routes []string, fallbac
 	if contact != nil && preferContact && routable(contact.Address) {
 		d.dest = hostPort(contact.Address, d.transport)
 	}
+}
+
+// uriText is a URI as sipgo writes it: what a dialog keeps of its URIs.
+type uriText string
+
+func textOf(u sip.Uri) uriText { return uriText(u.String()) }
+
+// uri parses the text back. It was written from a URI sipgo parsed or the
+// switch built, which sipgo parses again (FuzzDialogRouting checks it for
+// whatever a peer's Contact holds); text that did not would give the zero
+// URI, and the peer would refuse the request.
+func (t uriText) uri() sip.Uri {
+	var u sip.Uri
+	if sip.ParseUri(string(t), &u) != nil {
+		return sip.Uri{}
+	}
+	return u
 }
 
 // routable reports whether a URI names a place to send to: a host name or

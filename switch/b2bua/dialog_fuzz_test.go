@@ -15,7 +15,8 @@ import (
 // an INVITE we answer (the caller's leg). Whatever they hold, the route set
 // is the Record-Route list as split, and requests in the dialog go to an
 // address a socket can dial: host and port, the host bare (an IPv6 literal
-// bracketed once, by net.JoinHostPort), a port a socket has.
+// bracketed once, by net.JoinHostPort), a port a socket has; the remote
+// target, kept as text, reads back as the Contact's URI.
 func FuzzDialogRouting(f *testing.F) {
 	for _, s := range [][3]string{
 		{"<sip:gw@192.0.2.10:5070>", "", "udp"},
@@ -58,6 +59,16 @@ func FuzzDialogRouting(f *testing.F) {
 			} else {
 				c = m.(*sip.Request).Contact()
 				d.setRouting(c, routes, fallback, false)
+			}
+			if c != nil {
+				// The dialog keeps the remote target as text, parsed again
+				// for each request: it must read back as it was.
+				if back := textOf(d.target.uri()); back != d.target {
+					t.Fatalf("Contact %q: remote target %q reads back as %q", contact, d.target, back)
+				}
+				if want := textOf(c.Address); d.target != want {
+					t.Fatalf("Contact %q: remote target %q, want %q", contact, d.target, want)
+				}
 			}
 			if len(d.routeSet) != len(routes) {
 				t.Fatalf("route set %q from Record-Route %q", d.routeSet, rr)

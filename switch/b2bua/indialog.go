@@ -573,9 +573,9 @@ func (s *Switch) ackAndBye(res *sip.Response) {
 	}
 	d := &dialog{
 		callID:    res.CallID().Value(),
-		local:     res.From().Address,
+		local:     textOf(res.From().Address),
 		localName: res.From().DisplayName,
-		remote:    res.To().Address,
+		remote:    textOf(res.To().Address),
 		remoteNam: res.To().DisplayName,
 		listener:  l,
 		transport: transport,

@@ -136,10 +136,10 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	c.move(&c.a, legInvite)
 	c.a.d = dialog{
 		callID:    req.CallID().Value(),
-		local:     to.Address,
+		local:     textOf(to.Address),
 		localName: to.DisplayName,
 		localTag:  tag,
-		remote:    from.Address,
+		remote:    textOf(from.Address),
 		remoteNam: from.DisplayName,
 		remoteTag: fromTag,
 		listener:  l,
@@ -275,12 +275,13 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	b.name = "b"
 	c.move(&b.leg, legInvite)
 	b.inviteSeq = 1
+	remote := sip.Uri{Scheme: "sip", User: c.calledSent, Host: host, Port: port}
 	b.d = dialog{
 		callID:    newCallID(),
-		local:     sip.Uri{Scheme: "sip", User: c.fromUser(), Host: l.host},
+		local:     textOf(sip.Uri{Scheme: "sip", User: c.fromUser(), Host: l.host}),
 		localName: c.fromName(),
 		localTag:  sip.GenerateTagN(16),
-		remote:    sip.Uri{Scheme: "sip", User: c.calledSent, Host: host, Port: port},
+		remote:    textOf(remote),
 		listener:  l,
 		transport: gw.Transport,
 		dest:      gw.Address,
@@ -288,10 +289,11 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	b.d.contact = c.chain.legContact(l, true)
 	b.d.target = b.d.remote
 	if reg := c.aaa.hop.contact; reg != nil {
-		b.d.target = *reg.Clone()
+		b.d.target = textOf(*reg)
 	} else if gw.Transport != "udp" {
-		b.d.target.UriParams = sip.NewParams()
-		b.d.target.UriParams.Add("transport", gw.Transport)
+		remote.UriParams = sip.NewParams()
+		remote.UriParams.Add("transport", gw.Transport)
+		b.d.target = textOf(remote)
 	}
 	if gw.Proxy != "" {
 		// RFC 3261 8.1.2: a loose-routing outbound proxy goes in Route, the

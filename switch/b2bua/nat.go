@@ -87,5 +87,7 @@ func (d *dialog) pinFlow(src string) {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // a URI keeps an IPv6 host in brackets
 	}
-	d.target.Host, d.target.Port = host, port
+	target := d.target.uri()
+	target.Host, target.Port = host, port
+	d.target = textOf(target)
 }
