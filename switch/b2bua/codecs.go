@@ -45,7 +45,8 @@ func (c *Call) negotiated(caller1 bool, offer1, answer1, offer2, answer2 []byte)
 // negotiatedCodec is the codec of the first active audio stream of
 // answer that offer's stream of the same position also lists (by name, or
 // by payload type for unnamed ones); the answer's first codec when the
-// offer is unreadable or lists none of them.
+// offer is unreadable or lists none of them. The name is a copy: the call
+// keeps it while it is up, and a substring would keep the whole answer.
 func negotiatedCodec(offer, answer []byte) string {
 	if len(answer) == 0 {
 		return ""
@@ -74,11 +75,11 @@ func negotiatedCodec(offer, answer []byte) string {
 			}
 			for _, oc := range offered {
 				if strings.EqualFold(oc.Name, c.Name) {
-					return c.Name
+					return strings.Clone(c.Name)
 				}
 			}
 		}
-		return first
+		return strings.Clone(first)
 	}
 	return ""
 }

@@ -98,7 +98,12 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string) *Call {
 	from, to := req.From(), req.To()
+	// What the call keeps of the INVITE's From, Via and request line is
+	// copied: a substring would keep the whole header's text as long as the
+	// call is up, after the INVITE itself is gone.
 	fromTag, _ := from.Params.Get("tag")
+	fromTag = strings.Clone(fromTag)
+	called := strings.Clone(req.Recipient.User)
 	host, port := s.callerAddr(req)
 	transport := strings.ToLower(req.Transport())
 	l := s.arrivalListener(req)
@@ -106,16 +111,16 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 		ID:           newCallID(),
 		sw:           s,
 		setupT:       time.Now(),
-		caller:       from.Address.User,
-		callerName:   from.DisplayName,
-		called:       req.Recipient.User,
-		calledSent:   req.Recipient.User,
+		caller:       strings.Clone(from.Address.User),
+		callerName:   strings.Clone(from.DisplayName),
+		called:       called,
+		calledSent:   called,
 		srcIP:        host,
 		srcPort:      port,
 		inviteA:      req,
 		txA:          tx,
 		inviteCSeq:   req.CSeq().SeqNo,
-		inviteBranch: topBranch(req),
+		inviteBranch: strings.Clone(topBranch(req)),
 		setupDone:    make(chan struct{}),
 		endedCh:      make(chan struct{}),
 	}
