@@ -20,7 +20,7 @@ type leg struct {
 	// ackSeq is the CSeq of the peer's INVITE whose 2xx of ours it must
 	// ACK; an ACK with another CSeq acknowledges nothing of ours (RFC 3261
 	// 13.2.2.4 has the ACK carry the INVITE's CSeq number). ackCh hands the
-	// ACK to the goroutine waiting for it; made on the first wait.
+	// ACK to the goroutine waiting for it; nil when none waits.
 	ackSeq uint32
 	ackCh  chan *sip.Request
 	// inviteSeq is the CSeq of the last INVITE we sent on the leg;

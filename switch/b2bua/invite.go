@@ -682,16 +682,13 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 
 // expectAck readies leg l to take the ACK of our 2xx to its INVITE with
 // CSeq seq, before that 2xx is sent: the ACK may overtake the goroutine
-// that waits for it. Called with the lock held.
+// that waits for it. Each exchange has a channel of its own, which its
+// awaitAck drops when done: a held call keeps none, and an ACK of an
+// earlier exchange can never reach a later one's waiter. Called with the
+// lock held.
 func (l *leg) expectAck(seq uint32) {
 	l.ackSeq = seq
-	if l.ackCh == nil {
-		l.ackCh = make(chan *sip.Request, 1)
-	}
-	select {
-	case <-l.ackCh: // an ACK of an earlier exchange, never taken
-	default:
-	}
+	l.ackCh = make(chan *sip.Request, 1)
 }
 
 // awaitAck waits for the ACK of a 2xx we sent on leg l, retransmitting the
@@ -704,6 +701,13 @@ func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onA
 	c.mu.Lock()
 	ch, seq := l.ackCh, l.ackSeq
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if l.ackCh == ch {
+			l.ackCh = nil // onAck finds no waiter: a late ACK is dropped
+		}
+		c.mu.Unlock()
+	}()
 	interval := sip.T1
 	retransmit := time.NewTimer(interval)
 	defer retransmit.Stop()
