@@ -38,14 +38,15 @@ web:
 	addUser(t, p.cfg, dsn, "viewer", "viewer", "viewer-secret-password")
 	b := newBrowser(t, base)
 
-	call := func(called string, n int64) string {
+	callFrom := func(caller, called string, n int64) string {
 		t.Helper()
 		p.sippRun(t, testenv.SIPpOptions{Scenario: "uac.xml", Service: called, Calls: 1, Rate: 10,
-			Keys: map[string]string{"caller": "442071838750"}})
+			Keys: map[string]string{"caller": caller}})
 		waitRows(t, dsn, "SELECT count(*) AS n FROM cdrs", n)
 		rows := query(t, dsn, "SELECT gateway, route FROM cdrs WHERE called_received = $1", called)
 		return rows[0]["route"].(string) + " " + rows[0]["gateway"].(string)
 	}
+	call := func(called string, n int64) string { return callFrom("442071838750", called, n) }
 	if got := call("12125550100", 1); got != "file-us "+fileGW.Addr() {
 		t.Fatalf("before any database route the call went to %q, want the file's route", got)
 	}
@@ -115,6 +116,26 @@ web:
 	}
 	if n := query(t, dsn, "SELECT jsonb_array_length(attempts) AS n FROM cdrs WHERE called_received = '442071838751'")[0]["n"]; n != int32(1) && n != int64(1) {
 		t.Errorf("the call past the down gateway made %v attempts, want 1", n)
+	}
+	// A route of db-us's prefix for London callers only, its caller prefix
+	// filled in the form: within a second it takes their calls, and the
+	// other callers' stay on db-us.
+	b.navigate("/routing", chromedp.WaitVisible(chromedp.ID("add-route")))
+	b.run("add a route for callers of 4420",
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="name"]`), "db-us-london"),
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="prefix"]`), "1"),
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="caller_prefix"]`), "4420"),
+		chromedp.SendKeys(chromedp.CSS(`#add-route input[name="gateways"]`), "carrier-b"),
+		chromedp.Click(chromedp.CSS(`#add-route button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#routes tr[data-name="db-us-london"]`)))
+	added = time.Now()
+	applied(`"caller_prefix": "4420"`)
+	t.Logf("caller-prefix route applied %v after the form was answered", time.Since(added).Round(time.Millisecond))
+	if got := callFrom("442071838750", "12125550104", 5); got != "db-us-london "+gwB.Addr() {
+		t.Errorf("a London caller's call went to %q, want db-us-london", got)
+	}
+	if got := callFrom("33140000000", "12125550105", 6); got != "db-us "+gwB.Addr() {
+		t.Errorf("a Paris caller's call went to %q, want db-us", got)
 	}
 	b.screenshot("routing")
 
