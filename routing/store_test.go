@@ -199,4 +199,25 @@ func TestFollowAppliesChanges(t *testing.T) {
 			return false
 		}
 	})
+
+	// A route of the same prefix for some callers: the switch's table,
+	// built from what Follow hands it, sends those callers to it within a
+	// second and the others to the first route.
+	if _, err := s.CreateRoute(ctx, Route{Name: "london", Prefix: "1", CallerPrefix: "4420", Gateways: []string{"g"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	file, err := config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Second, "the caller-prefix route applied", func() bool {
+		select {
+		case r := <-got:
+			c := file.WithRoutes(r)
+			london, paris := c.Route(config.RouteQuery{Called: "12125550100", Caller: "442071838750"}), c.Route(config.RouteQuery{Called: "12125550100", Caller: "33140000000"})
+			return london != nil && london.Name == "london" && paris != nil && paris.Name == "r"
+		default:
+			return false
+		}
+	})
 }
