@@ -263,14 +263,21 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		case <-ctx.Done():
 		}
 	}()
+	subscribes := req.Method == sip.REFER || req.Method == sip.SUBSCRIBE
+	var pending subscription
+	if subscribes {
+		c.mu.Lock()
+		pending = c.subscribing(req, out, to == &c.a)
+		c.mu.Unlock()
+	}
 	res, out, err := s.doOffer(ctx, &to.d, out, cancelled)
 	c.mu.Lock()
 	crossed := to.state == LegCancelling
 	if err == nil && isInvite && res.IsSuccess() {
 		to.inviteSeq = out.CSeq().SeqNo
 	}
-	if err == nil && res.IsSuccess() && (req.Method == sip.REFER || req.Method == sip.SUBSCRIBE) {
-		c.subscribed(req, out, to == &c.a)
+	if subscribes {
+		c.subscribed(pending, out, err == nil && res.IsSuccess())
 	}
 	c.mu.Unlock()
 	if err != nil {

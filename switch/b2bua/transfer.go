@@ -208,22 +208,56 @@ func eventPackage(req *sip.Request) string {
 	return strings.ToLower(strings.TrimSpace(ev))
 }
 
-// subscribed notes the subscription a 2xx to a relayed REFER or SUBSCRIBE
-// made, the notifier being the leg it was sent to as out. A REFER with
-// "Refer-Sub: false" (RFC 4488) makes none. Called with the lock held.
-func (c *Call) subscribed(req, out *sip.Request, notifierA bool) {
+// subscription is one a relayed REFER or SUBSCRIBE asks for, while its
+// answer is awaited.
+type subscription struct {
+	key   subKey
+	known bool    // the call had one of this package from that leg already
+	refer referID // the REFER's id as its notifier knows it; zero for a SUBSCRIBE
+}
+
+// subscribing notes the subscription a REFER or SUBSCRIBE relayed as out
+// asks of notifier, before it is sent: the notifier may NOTIFY before the
+// switch has relayed its 2xx (RFC 6665 4.1.2.4: a NOTIFY may overtake the
+// 2xx), and that NOTIFY must find the subscription and its id. A REFER
+// with "Refer-Sub: false" (RFC 4488) asks for none. Called with the lock
+// held.
+func (c *Call) subscribing(req, out *sip.Request, notifierA bool) subscription {
+	sub := subscription{key: subKey{notifierA, eventPackage(req)}}
 	if h := req.GetHeader("Refer-Sub"); h != nil && strings.EqualFold(strings.TrimSpace(h.Value()), "false") {
-		return
+		sub.known = true // nothing to undo
+		return sub
 	}
 	if c.subs.events == nil {
 		c.subs.events = map[subKey]bool{}
 	}
-	c.subs.events[subKey{notifierA, eventPackage(req)}] = true
+	sub.known = c.subs.events[sub.key]
+	c.subs.events[sub.key] = true
 	if req.Method == sip.REFER {
 		if c.subs.referIDs == nil {
 			c.subs.referIDs = map[referID]uint32{}
 		}
-		c.subs.referIDs[referID{notifierA, out.CSeq().SeqNo}] = req.CSeq().SeqNo
+		sub.refer = referID{notifierA, out.CSeq().SeqNo}
+		c.subs.referIDs[sub.refer] = req.CSeq().SeqNo
+	}
+	return sub
+}
+
+// subscribed settles a subscription asked for once its answer is in: a
+// refused one is forgotten, and an accepted REFER's id is kept under the
+// CSeq it was finally sent with (a challenge makes the switch send it
+// again, with the next CSeq). Called with the lock held.
+func (c *Call) subscribed(sub subscription, sent *sip.Request, accepted bool) {
+	if sub.refer != (referID{}) && (!accepted || sent.CSeq().SeqNo != sub.refer.seq) {
+		// A NOTIFY ending the subscription may have forgotten it already.
+		theirs, ok := c.subs.referIDs[sub.refer]
+		delete(c.subs.referIDs, sub.refer)
+		if accepted && ok {
+			c.subs.referIDs[referID{sub.refer.notifierA, sent.CSeq().SeqNo}] = theirs
+		}
+	}
+	if !accepted && !sub.known {
+		delete(c.subs.events, sub.key)
 	}
 }
 

@@ -269,7 +269,16 @@ func TestReferEventID(t *testing.T) {
 	referA.AppendHeader(&sip.CSeqHeader{SeqNo: 23467, MethodName: sip.REFER})
 	referB := sip.NewRequest(sip.REFER, sip.Uri{Host: "gw"})
 	referB.AppendHeader(&sip.CSeqHeader{SeqNo: 2, MethodName: sip.REFER})
-	c.subscribed(referA, referB, false)
+	// The notifier's NOTIFY may come before its 202 is relayed: the
+	// subscription and its id are known from the moment the REFER leaves.
+	pending := c.subscribing(referA, referB, false)
+	early := sip.NewRequest(sip.NOTIFY, sip.Uri{Host: "sw"})
+	early.AppendHeader(sip.NewHeader("Event", "refer;id=2"))
+	early.AppendHeader(sip.NewHeader("Subscription-State", "active"))
+	if got := c.referEvent(early, false); got != "refer;id=23467" {
+		t.Errorf("NOTIFY before the 202: Event relayed as %q, want refer;id=23467", got)
+	}
+	c.subscribed(pending, referB, true)
 
 	req := func(m sip.RequestMethod, event, state string) *sip.Request {
 		r := sip.NewRequest(m, sip.Uri{Host: "sw"})
@@ -299,5 +308,31 @@ func TestReferEventID(t *testing.T) {
 		if got := c.referEvent(tc.req, tc.fromA); got != tc.want {
 			t.Errorf("%s: Event relayed as %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestReferRefused: a REFER refused leaves no subscription behind — its
+// NOTIFYs are not translated, nor allowed when the profile refuses
+// subscription-less ones — unless the leg had one of that package already.
+func TestReferRefused(t *testing.T) {
+	c := &Call{}
+	refer := func(seq uint32) *sip.Request {
+		r := sip.NewRequest(sip.REFER, sip.Uri{Host: "sw"})
+		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: sip.REFER})
+		return r
+	}
+	notify := sip.NewRequest(sip.NOTIFY, sip.Uri{Host: "sw"})
+	notify.AppendHeader(sip.NewHeader("Event", "refer;id=3"))
+	c.subscribed(c.subscribing(refer(9), refer(3), false), refer(3), false)
+	if c.subs.events[subKey{false, "refer"}] {
+		t.Error("a refused REFER left its subscription")
+	}
+	if got := c.referEvent(notify, false); got != "" {
+		t.Errorf("a refused REFER's id still translated: %q", got)
+	}
+	c.subscribed(c.subscribing(refer(10), refer(4), false), refer(4), true)
+	c.subscribed(c.subscribing(refer(11), refer(5), false), refer(5), false)
+	if !c.subs.events[subKey{false, "refer"}] {
+		t.Error("a refused REFER ended the subscription an accepted one made")
 	}
 }
