@@ -39,22 +39,60 @@ func TestBlindTransferWithSIPp(t *testing.T) {
 }
 
 // transferRecords checks that the switch wrote one record per call, to
-// each called number, each answered and ended normally.
+// the called numbers given (a number called twice given twice), each
+// answered and ended normally.
 func transferRecords(t *testing.T, p *proc, called ...string) {
 	t.Helper()
 	recs := p.records(t, len(called))
-	byCalled := map[string]map[string]string{}
-	for _, r := range recs {
-		byCalled[r["called_received"]] = r
-	}
+	want, got := map[string]int{}, map[string]int{}
 	for _, n := range called {
-		r := byCalled[n]
-		if r == nil {
-			t.Errorf("no record of the call to %s: %v", n, recs)
-			continue
-		}
+		want[n]++
+	}
+	for _, r := range recs {
+		got[r["called_received"]]++
 		if r["sip_code"] != "200" || r["disconnect_reason"] != "normal" {
-			t.Errorf("call to %s: code %q reason %q, want 200 normal", n, r["sip_code"], r["disconnect_reason"])
+			t.Errorf("call to %s: code %q reason %q, want 200 normal", r["called_received"], r["sip_code"], r["disconnect_reason"])
 		}
 	}
+	for n := range want {
+		if got[n] != want[n] {
+			t.Errorf("%d records of calls to %s, want %d: %v", got[n], n, want[n], recs)
+		}
+	}
+}
+
+// TestAttendedTransferWithSIPp: a caller (uac_xfer_attended.xml) holds two
+// calls through the switch, to 1001 (the transferee, uas_xfer_attended.xml)
+// and to 1002 (the target, uas_xfer_replaced.xml), and transfers the first
+// to the second with a REFER whose Refer-To carries ?Replaces= naming the
+// second call as the caller knows it. The switch rewrites it to the dialog
+// the target knows; the transferee's INVITE with that Replaces goes
+// through the switch to the target, which checks the Replaces names its
+// own dialog of the second call (its to-tag is the one the target gave
+// that Call-ID) and ends that dialog with a BYE built from it, which the
+// switch takes as the replaced call's and relays to the caller. The
+// NOTIFYs reach the caller with its REFER's CSeq as id; the caller hangs
+// up the first call and the transferee the new one. Three calls, three
+// records.
+func TestAttendedTransferWithSIPp(t *testing.T) {
+	t.Parallel()
+	timeout := 20 * time.Second
+	transferee := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_attended.xml"),
+		Service: "1001", Calls: 1, Timeout: timeout})
+	target := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_replaced.xml"),
+		Service: "1002", Calls: 2, Timeout: timeout})
+	p := startTollgate(t, fmt.Sprintf(`routes:
+  - {prefix: "1001", gateways: [{address: %q}]}
+  - {prefix: "1002", gateways: [{address: %q}]}
+`, transferee.Addr(), target.Addr()))
+	st := p.sippRun(t, testenv.SIPpOptions{Scenario: carrierScenario("uac_xfer_attended.xml"), Service: "1001",
+		Keys: map[string]string{"target": "1002"}, Calls: 1, Timeout: timeout,
+		// Call-IDs without "@", which a Replaces in a URI would have to escape.
+		Extra: []string{"-cid_str", "%u-%p-xfer"}})
+	if st.Successful != 1 || st.Failed != 0 {
+		t.Fatalf("SIPp transferor: %s", st)
+	}
+	transferee.WaitSuccess(t, 1)
+	target.WaitSuccess(t, 2)
+	transferRecords(t, p, "1001", "1002", "1002")
 }
