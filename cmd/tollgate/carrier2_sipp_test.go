@@ -109,3 +109,20 @@ func waitLegAccounting(t *testing.T, fr *testenv.FreeRADIUS, callID string) {
 		t.Errorf("accounting of %s: %v, want %v", callID, n, want)
 	}
 }
+
+// TestNATWithSIPp: a caller behind NAT (uac_nat.xml: Via port 5999 and a
+// 192.168.1.50 Contact, while it sends from and listens on another port)
+// reaches a completed call with nat_handling on: the 100, 180 and 200 reach
+// its real port with rport forced to it, the gateway's BYE reaches it
+// there with the flow as Request-URI, and its private Contact and Via
+// port never reach the gateway. Over UDP: the flow of a TCP caller is its
+// connection.
+func TestNATWithSIPp(t *testing.T) {
+	t.Parallel()
+	_, r := sippCall{uac: carrierScenario("uac_nat.xml"), uas: carrierScenario("uas_nat_bye.xml"),
+		config: "profiles: [{name: nat, nat_handling: true}]\nprofile_select: {selectors: [nat]}\n"}.run(t)
+	if r["disconnect_reason"] != "normal" || r["sip_code"] != "200" || r["released_by"] != cdr.ReleasedByCallee {
+		t.Errorf("record reason %q code %q released by %q, want normal 200 %q",
+			r["disconnect_reason"], r["sip_code"], r["released_by"], cdr.ReleasedByCallee)
+	}
+}
