@@ -126,3 +126,75 @@ func TestNATWithSIPp(t *testing.T) {
 			r["disconnect_reason"], r["sip_code"], r["released_by"], cdr.ReleasedByCallee)
 	}
 }
+
+// TestHoldOptionsWithSIPp: a hold offer in a re-INVITE — a=sendonly,
+// a=inactive, or RFC 2543's c=0.0.0.0 — reaches the other SIPp as each
+// SEMS hold option says, checked there (one direction attribute, the one
+// wanted, and the c= address wanted): hold_alter_b2b_bleg with
+// hold_activity_bleg and hold_zero_connection_bleg alter the caller's
+// hold toward the gateway, the _aleg ones the gateway's toward the
+// caller; an option of the other leg, or an offer that is no hold,
+// leaves it as sent. With the built-in relay anchoring the media, the
+// zero connection still wins over the relay's address.
+func TestHoldOptionsWithSIPp(t *testing.T) {
+	t.Parallel()
+	const lo = "127.0.0.1"
+	for _, tc := range []struct {
+		name, transport string
+		byGateway       bool   // the gateway holds, not the caller
+		options         string // the profile's hold options
+		anchored        bool   // media through the built-in relay
+		dir, conn       string // the hold offer sent
+		wantDir, want   string // what reaches the other side
+	}{
+		{name: "no option", dir: "sendonly", conn: lo, wantDir: "sendonly", want: lo},
+		{name: "bleg default activity", options: "hold_alter_b2b_bleg: true",
+			dir: "inactive", conn: lo, wantDir: "sendonly", want: lo},
+		{name: "bleg activity inactive", options: "hold_alter_b2b_bleg: true, hold_activity_bleg: inactive",
+			dir: "sendonly", conn: lo, wantDir: "inactive", want: lo},
+		{name: "bleg activity inactive over TCP", transport: "tcp", options: "hold_alter_b2b_bleg: true, hold_activity_bleg: inactive",
+			dir: "sendonly", conn: lo, wantDir: "inactive", want: lo},
+		{name: "bleg activity recvonly of a 0.0.0.0 hold", options: "hold_alter_b2b_bleg: true, hold_activity_bleg: recvonly",
+			dir: "sendrecv", conn: "0.0.0.0", wantDir: "recvonly", want: "0.0.0.0"},
+		{name: "bleg zero connection", options: "hold_alter_b2b_bleg: true, hold_zero_connection_bleg: true",
+			dir: "sendonly", conn: lo, wantDir: "sendonly", want: "0.0.0.0"},
+		{name: "bleg zero connection anchored", options: "hold_alter_b2b_bleg: true, hold_zero_connection_bleg: true",
+			anchored: true, dir: "inactive", conn: lo, wantDir: "sendonly", want: "0.0.0.0"},
+		{name: "bleg options leave an unhold", options: "hold_alter_b2b_bleg: true, hold_activity_bleg: inactive, hold_zero_connection_bleg: true",
+			dir: "sendrecv", conn: lo, wantDir: "sendrecv", want: lo},
+		{name: "aleg options leave the gateway's leg", options: "hold_alter_b2b_aleg: true, hold_activity_aleg: inactive, hold_zero_connection_aleg: true",
+			dir: "sendonly", conn: lo, wantDir: "sendonly", want: lo},
+		{name: "aleg activity inactive and zero connection",
+			byGateway: true, options: "hold_alter_b2b_aleg: true, hold_activity_aleg: inactive, hold_zero_connection_aleg: true",
+			dir: "sendonly", conn: lo, wantDir: "inactive", want: "0.0.0.0"},
+		{name: "aleg activity recvonly", byGateway: true, options: "hold_alter_b2b_aleg: true, hold_activity_aleg: recvonly",
+			dir: "inactive", conn: lo, wantDir: "recvonly", want: lo},
+		{name: "bleg options leave the caller's leg",
+			byGateway: true, options: "hold_alter_b2b_bleg: true, hold_activity_bleg: inactive, hold_zero_connection_bleg: true",
+			dir: "sendonly", conn: lo, wantDir: "sendonly", want: lo},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := ""
+			if tc.options != "" {
+				config = "profiles: [{name: hold, " + tc.options + "}]\nprofile_select: {selectors: [hold]}\n"
+			}
+			if tc.anchored {
+				min, max := testenv.FreeUDPRange(t, 20, 20000, 30000)
+				config += fmt.Sprintf("media:\n  mode: builtin\n  builtin: {port_min: %d, port_max: %d}\n", min, max)
+			}
+			holder := map[string]string{"hold_dir": tc.dir, "hold_c": tc.conn}
+			checker := map[string]string{"want_dir": tc.wantDir, "want_c": tc.want}
+			call := sippCall{transport: tc.transport, config: config,
+				uac: carrierScenario("uac_hold_offer.xml"), uacKeys: holder,
+				uas: carrierScenario("uas_hold_check.xml"), uasKeys: checker}
+			if tc.byGateway {
+				call.uac, call.uacKeys = carrierScenario("uac_hold_check.xml"), checker
+				call.uas, call.uasKeys = carrierScenario("uas_hold_offer.xml"), holder
+			}
+			if _, r := call.run(t); r["disconnect_reason"] != "normal" || r["sip_code"] != "200" {
+				t.Errorf("record reason %q code %q, want normal 200", r["disconnect_reason"], r["sip_code"])
+			}
+		})
+	}
+}
