@@ -198,3 +198,31 @@ func TestHoldOptionsWithSIPp(t *testing.T) {
 		})
 	}
 }
+
+// TestMultipartWithSIPp: a SIP-I INVITE (multipart/mixed: SDP and an ISUP
+// IAM) is switched with the built-in relay anchoring its SDP part: the
+// gateway's SIPp checks that the body keeps the caller's boundary, the SDP
+// part names the relay's port and the ISUP part crosses byte for byte; with
+// mime_filter blacklisting application/ISUP it gets the anchored SDP alone,
+// as application/sdp. The caller gets the anchored answer and the call
+// completes — over UDP and TCP.
+func TestMultipartWithSIPp(t *testing.T) {
+	t.Parallel()
+	for _, transport := range []string{"udp", "tcp"} {
+		for _, tc := range []struct{ name, uas, profile string }{
+			{"passed", "uas_multipart.xml", ""},
+			{"stripped", "uas_multipart_stripped.xml",
+				"profiles: [{name: sipi, mime_filter: blacklist, mime_filter_list: [application/ISUP]}]\nprofile_select: {selectors: [sipi]}\n"},
+		} {
+			t.Run(transport+" "+tc.name, func(t *testing.T) {
+				t.Parallel()
+				min, max := testenv.FreeUDPRange(t, 20, 20000, 30000)
+				_, r := sippCall{transport: transport, uac: carrierScenario("uac_multipart.xml"), uas: carrierScenario(tc.uas),
+					config: fmt.Sprintf("media:\n  mode: builtin\n  builtin: {port_min: %d, port_max: %d}\n%s", min, max, tc.profile)}.run(t)
+				if r["disconnect_reason"] != "normal" || r["sip_code"] != "200" {
+					t.Errorf("record reason %q code %q, want normal 200", r["disconnect_reason"], r["sip_code"])
+				}
+			})
+		}
+	}
+}
