@@ -83,3 +83,57 @@ func TestGatewayCallerSearchTestsCallerInIndex(t *testing.T) {
 		t.Fatalf("no index condition on gateway and caller prefix:\n%s", text)
 	}
 }
+
+// TestAccountTotalsReadOneNamesRollups: the totals of one account's search
+// read that account's rollup rows by name (migration 00020), not every
+// name's rows of the range tested one by one.
+func TestAccountTotalsReadOneNamesRollups(t *testing.T) {
+	t.Parallel()
+	pool := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
+	ctx := context.Background()
+	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	var recs []Record
+	for i := range 300 {
+		recs = append(recs, Record{ID: testID(7000 + i), SetupTime: start.Add(time.Duration(i) * 17 * time.Minute),
+			Account: fmt.Sprintf("acct-%d", i%30), SIPCode: 200})
+	}
+	if err := NewPGWriter(pool).Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	f := Filter{Account: "acct-7", From: start.Add(90 * time.Minute), To: start.Add(80 * time.Hour)}
+	sql, args, err := f.totalsQuery(ctx, pool, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, s := range []string{"ANALYZE cdr_stats_hourly", "ANALYZE cdr_stats_daily", "SET enable_seqscan = off", "SET enable_bitmapscan = off"} {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := conn.Query(ctx, "EXPLAIN "+sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	for _, idx := range []string{"cdr_stats_hourly_by_name", "cdr_stats_daily_by_name"} {
+		if !strings.Contains(text, idx) {
+			t.Errorf("one account's totals do not read %s:\n%s", idx, text)
+		}
+	}
+}
