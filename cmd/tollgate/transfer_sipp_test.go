@@ -16,26 +16,36 @@ import (
 // (uas_xfer_target.xml) checks that Referred-By crossed. The transferor
 // checks each NOTIFY names its subscription by the CSeq of its own REFER,
 // then hangs up; the transferee hangs up the new call. Every SIPp finishes
-// its call, and each call has its record.
+// its call, and each call has its record — over UDP and TCP.
 func TestBlindTransferWithSIPp(t *testing.T) {
 	t.Parallel()
-	timeout := 20 * time.Second
-	transferee := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_blind.xml"),
-		Service: "1001", Calls: 1, Timeout: timeout})
-	target := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_target.xml"),
-		Service: "1002", Calls: 1, Timeout: timeout})
-	p := startTollgate(t, fmt.Sprintf(`routes:
-  - {prefix: "1001", gateways: [{address: %q}]}
-  - {prefix: "1002", gateways: [{address: %q}]}
-`, transferee.Addr(), target.Addr()))
-	st := p.sippRun(t, testenv.SIPpOptions{Scenario: carrierScenario("uac_xfer_blind.xml"), Service: "1001",
-		Keys: map[string]string{"target": "1002"}, Calls: 1, Timeout: timeout})
-	if st.Successful != 1 || st.Failed != 0 {
-		t.Fatalf("SIPp transferor: %s", st)
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			timeout := 20 * time.Second
+			transferee := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_blind.xml"),
+				Service: "1001", Calls: 1, Transport: transport, Timeout: timeout})
+			target := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_target.xml"),
+				Service: "1002", Calls: 1, Transport: transport, Timeout: timeout})
+			p := startTollgate(t, transferRoutes(transport, transferee, target))
+			st := p.sippRun(t, testenv.SIPpOptions{Scenario: carrierScenario("uac_xfer_blind.xml"), Service: "1001",
+				Keys: map[string]string{"target": "1002"}, Calls: 1, Transport: transport, Timeout: timeout})
+			if st.Successful != 1 || st.Failed != 0 {
+				t.Fatalf("SIPp transferor: %s", st)
+			}
+			transferee.WaitSuccess(t, 1)
+			target.WaitSuccess(t, 1)
+			transferRecords(t, p, "1001", "1002")
+		})
 	}
-	transferee.WaitSuccess(t, 1)
-	target.WaitSuccess(t, 1)
-	transferRecords(t, p, "1001", "1002")
+}
+
+// transferRoutes routes 1001 to the transferee and 1002 to the target.
+func transferRoutes(transport string, transferee, target *testenv.SIPp) string {
+	return fmt.Sprintf(`routes:
+  - {prefix: "1001", gateways: [{address: %q, transport: %s}]}
+  - {prefix: "1002", gateways: [{address: %q, transport: %s}]}
+`, transferee.Addr(), transport, target.Addr(), transport)
 }
 
 // transferRecords checks that the switch wrote one record per call, to
@@ -73,26 +83,28 @@ func transferRecords(t *testing.T, p *proc, called ...string) {
 // switch takes as the replaced call's and relays to the caller. The
 // NOTIFYs reach the caller with its REFER's CSeq as id; the caller hangs
 // up the first call and the transferee the new one. Three calls, three
-// records.
+// records — over UDP and TCP.
 func TestAttendedTransferWithSIPp(t *testing.T) {
 	t.Parallel()
-	timeout := 20 * time.Second
-	transferee := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_attended.xml"),
-		Service: "1001", Calls: 1, Timeout: timeout})
-	target := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_replaced.xml"),
-		Service: "1002", Calls: 2, Timeout: timeout})
-	p := startTollgate(t, fmt.Sprintf(`routes:
-  - {prefix: "1001", gateways: [{address: %q}]}
-  - {prefix: "1002", gateways: [{address: %q}]}
-`, transferee.Addr(), target.Addr()))
-	st := p.sippRun(t, testenv.SIPpOptions{Scenario: carrierScenario("uac_xfer_attended.xml"), Service: "1001",
-		Keys: map[string]string{"target": "1002"}, Calls: 1, Timeout: timeout,
-		// Call-IDs without "@", which a Replaces in a URI would have to escape.
-		Extra: []string{"-cid_str", "%u-%p-xfer"}})
-	if st.Successful != 1 || st.Failed != 0 {
-		t.Fatalf("SIPp transferor: %s", st)
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			timeout := 20 * time.Second
+			transferee := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_attended.xml"),
+				Service: "1001", Calls: 1, Transport: transport, Timeout: timeout})
+			target := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: carrierScenario("uas_xfer_replaced.xml"),
+				Service: "1002", Calls: 2, Transport: transport, Timeout: timeout})
+			p := startTollgate(t, transferRoutes(transport, transferee, target))
+			st := p.sippRun(t, testenv.SIPpOptions{Scenario: carrierScenario("uac_xfer_attended.xml"), Service: "1001",
+				Keys: map[string]string{"target": "1002"}, Calls: 1, Transport: transport, Timeout: timeout,
+				// Call-IDs without "@", which a Replaces in a URI would have to escape.
+				Extra: []string{"-cid_str", "%u-%p-xfer"}})
+			if st.Successful != 1 || st.Failed != 0 {
+				t.Fatalf("SIPp transferor: %s", st)
+			}
+			transferee.WaitSuccess(t, 1)
+			target.WaitSuccess(t, 2)
+			transferRecords(t, p, "1001", "1002", "1002")
+		})
 	}
-	transferee.WaitSuccess(t, 1)
-	target.WaitSuccess(t, 2)
-	transferRecords(t, p, "1001", "1002", "1002")
 }
