@@ -106,6 +106,7 @@ func TestCDRTotals(t *testing.T) {
 	for i := 1; i <= 6; i++ { // 3 and 6 busy; the others 58 s each
 		recs = append(recs, testRecord(i, now.Add(-time.Duration(i)*time.Minute)))
 	}
+	recs[1].SourceIP, recs[2].SourceIP = "192.0.2.7", "192.0.2.7" // one answered, one busy
 	if err := cdr.NewPGWriter(e.db).Write(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +128,19 @@ func TestCDRTotals(t *testing.T) {
 	}
 	if res := v.get("/api/v1/cdrs/totals?reason=busy&released_by=caller&route=uk"); !strings.Contains(res.body, `"calls": 2`) {
 		t.Errorf("totals by reason, released_by and route: %s", res.body)
+	}
+	if res := v.get("/api/v1/cdrs/totals?source_ip=192.0.2.7"); !strings.Contains(res.body, `"calls": 2`) || !strings.Contains(res.body, `"answered": 1`) {
+		t.Errorf("totals by source IP: %s", res.body)
+	}
+	var found struct {
+		CDRs []cdr.Record `json:"cdrs"`
+	}
+	if res := v.get("/api/v1/cdrs?source_ip=192.0.2.7"); json.Unmarshal([]byte(res.body), &found) != nil || len(found.CDRs) != 2 ||
+		found.CDRs[0].ID != recs[1].ID || found.CDRs[1].ID != recs[2].ID {
+		t.Errorf("search by source IP: %d %.300s", res.StatusCode, res.body)
+	}
+	if page := v.get("/cdrs?source_ip=192.0.2.7"); strings.Count(page.body, `href="/cdrs/`) != 2 || !strings.Contains(page.body, `name="source_ip" value="192.0.2.7"`) {
+		t.Errorf("the search page by source IP lists %d records", strings.Count(page.body, `href="/cdrs/`))
 	}
 	if res := v.get("/api/v1/cdrs/totals?min_duration=58&max_duration=58"); !strings.Contains(res.body, `"calls": 4`) {
 		t.Errorf("totals by duration: %s", res.body)
