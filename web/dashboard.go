@@ -138,13 +138,39 @@ func (s *Server) live(ctx context.Context, minutes int, window time.Duration) li
 	return ls
 }
 
+// dashboardRanges are the windows the dashboard's picker offers for its
+// CDR figures, each as many hours as /api/v1/stats?hours= takes; the
+// Statistics page goes further, per gateway, route and account.
+var dashboardRanges = []struct {
+	Name  string
+	Hours int
+}{{"1h", 1}, {"24h", 24}, {"7d", 168}}
+
 type dashboardView struct {
 	Live   liveStats
 	Health health
+	// Range is the picked window ("24h" unless ?range= says otherwise),
+	// Hours the same in hours, for the page's polling.
+	Range  string
+	Hours  int
+	Ranges []string
 }
 
 func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "dashboard", dashboardView{Live: s.live(r.Context(), 15, 24*time.Hour), Health: s.health(r.Context())})
+	v := dashboardView{Range: "24h", Hours: 24}
+	picked := r.URL.Query().Get("range")
+	for _, dr := range dashboardRanges {
+		v.Ranges = append(v.Ranges, dr.Name)
+		if picked == dr.Name {
+			v.Range, v.Hours = dr.Name, dr.Hours
+		}
+	}
+	if picked != "" && picked != v.Range {
+		s.fail(w, r, http.StatusBadRequest, "range: want 1h, 24h or 7d")
+		return
+	}
+	v.Live, v.Health = s.live(r.Context(), 15, time.Duration(v.Hours)*time.Hour), s.health(r.Context())
+	s.render(w, r, http.StatusOK, "dashboard", v)
 }
 
 // apiStats: ?minutes= of live samples (1-60, default 15), ?hours= of CDR

@@ -69,20 +69,22 @@
   }
   const hhmm = t => new Date(t).toISOString().substring(11, 16);
 
-  // lastDay places the hours that had calls on the last 24 hours, empty
-  // hours at 0, so that a bar's place and width say when: the server sends
-  // only the hours with calls.
-  function lastDay(hours, field) {
+  // lastHours places the hours that had calls on the last n hours (the
+  // dashboard's picked range), empty hours at 0, so that a bar's place and
+  // width say when: the server sends only the hours with calls.
+  function lastHours(hours, field, n) {
     const H = 3600e3, at = new Map(hours.map(h => [Math.floor(Date.parse(h.t) / H), h[field]]));
     const end = Math.max(Math.floor(Date.now() / H), ...at.keys());
+    const label = n > 24 ? (t => new Date(t).toISOString().substring(5, 13).replace("T", " ")) : hhmm;
     const out = [];
-    for (let i = end - 23; i <= end; i++) out.push({ v: at.get(i) || 0, label: hhmm(i * H) });
+    for (let i = end - n + 1; i <= end; i++) out.push({ v: at.get(i) || 0, label: label(i * H) });
     return out;
   }
 
   async function dashboard() {
     try {
-      const st = await getJSON("/api/v1/stats?minutes=15&hours=24");
+      const n = Number(document.getElementById("tiles").dataset.hours) || 24;
+      const st = await getJSON("/api/v1/stats?minutes=15&hours=" + n);
       document.getElementById("t-active").textContent = st.active_calls;
       document.getElementById("t-cps").textContent = st.cps.toFixed(1);
       chart("chart-active", st.series.map(p => ({ v: p.active, label: hhmm(p.t) })), { color: "#0b5cad", min: 5 });
@@ -92,8 +94,8 @@
         set("t-asr", c.asr.toFixed(1) + "%"); set("t-acd", Math.round(c.acd_sec) + " s");
         set("t-pdd", Math.round(c.pdd_ms) + " ms"); set("t-calls", c.calls);
         const hours = c.hourly || [];
-        chart("chart-asr", lastDay(hours, "asr"), { color: "#6b46c1", bars: true, max: 100, unit: "%" });
-        chart("chart-calls", lastDay(hours, "calls"), { color: "#0b5cad", bars: true, min: 5 });
+        chart("chart-asr", lastHours(hours, "asr", n), { color: "#6b46c1", bars: true, max: 100, unit: "%" });
+        chart("chart-calls", lastHours(hours, "calls", n), { color: "#0b5cad", bars: true, min: 5 });
       }
       for (const a of st.gateway_attempts || []) {
         const tr = document.querySelector('#attempts-by-outcome tr[data-outcome="' + a.outcome + '"]');
