@@ -16,6 +16,11 @@ type sippCall struct {
 	uac, uas         string            // a path (carrierScenario) or one of testenv's
 	uacKeys, uasKeys map[string]string // -key values, beside testenv's defaults
 	config           string            // configuration after the route
+	// gatewayStays keeps the gateway's SIPp running once its scenario has
+	// ended, until the record is written: a request the switch sends it
+	// after that end (a BYE to a dialog it said it has lost) fails the
+	// call, counted as a message for a dead call or for none.
+	gatewayStays bool
 }
 
 // run places the call, asserts that both SIPps finished it with every
@@ -26,7 +31,11 @@ func (c sippCall) run(t *testing.T, env ...string) (*proc, map[string]string) {
 	if c.transport == "" {
 		c.transport = "udp"
 	}
-	gw := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: c.uas, Calls: 1, Keys: c.uasKeys,
+	calls := 1
+	if c.gatewayStays {
+		calls = 0 // no limit: Stop ends it
+	}
+	gw := testenv.StartSIPp(t, testenv.SIPpOptions{Scenario: c.uas, Calls: calls, Keys: c.uasKeys,
 		Transport: c.transport, Timeout: 60 * time.Second})
 	p := startTollgate(t, fmt.Sprintf("routes:\n  - {prefix: \"\", gateways: [{address: %q, transport: %s}]}\n%s",
 		gw.Addr(), c.transport, c.config), env...)
@@ -35,15 +44,25 @@ func (c sippCall) run(t *testing.T, env ...string) (*proc, map[string]string) {
 	if st.Successful != 1 || st.Failed != 0 {
 		t.Fatalf("SIPp caller: %s", st)
 	}
-	gw.WaitSuccess(t, 1)
-	return p, p.records(t, 1)[0]
+	if !c.gatewayStays {
+		gw.WaitSuccess(t, 1)
+		return p, p.records(t, 1)[0]
+	}
+	r := p.records(t, 1)[0]
+	gw.Stop()
+	if st, err := gw.Stats(); err != nil || st.Successful != 1 || st.Failed != 0 || st.DeadCallMsgs != 0 || st.OutOfCallMsgs != 0 {
+		t.Fatalf("SIPp gateway: %s, %d messages for ended calls, %d for none (%v)", st, st.DeadCallMsgs, st.OutOfCallMsgs, err)
+	}
+	return p, r
 }
 
 // TestKeepaliveWithSIPp: with dialog keepalives every 2 s on one leg
 // (keepalive_orig: the gateway's, keepalive_ans: the caller's), a peer
 // that answers the in-dialog OPTIONS 481 has lost the dialog: the call
 // ends, the other SIPp gets the BYE and the one that answered 481 none
-// (RFC 5057: a 481 ends the dialog, so its scenario ends with the 481). A
+// (RFC 5057: a 481 ends the dialog, so its scenario ends with the 481; the
+// gateway's SIPp is kept running until the record is written, and a BYE
+// reaching it then fails the test). A
 // re-INVITE keepalive (keepalive_method INVITE) offering the media last
 // agreed and answered 408 ends the call with a BYE to both. Each call
 // gives one record with reason "keepalive failed", released by the switch,
@@ -53,18 +72,19 @@ func TestKeepaliveWithSIPp(t *testing.T) {
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
 	for _, tc := range []struct {
 		name, transport, uac, uas, timers string
+		gatewayStays                      bool // the gateway answers 481: no BYE may reach it
 	}{
-		{"gateway answers OPTIONS 481", "udp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_481.xml"), "keepalive_orig: 2"},
-		{"gateway answers OPTIONS 481 over TCP", "tcp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_481.xml"), "keepalive_orig: 2"},
-		{"caller answers OPTIONS 481", "udp", carrierScenario("uac_keepalive_481.xml"), "uas.xml", "keepalive_ans: 2"},
+		{"gateway answers OPTIONS 481", "udp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_481.xml"), "keepalive_orig: 2", true},
+		{"gateway answers OPTIONS 481 over TCP", "tcp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_481.xml"), "keepalive_orig: 2", true},
+		{"caller answers OPTIONS 481", "udp", carrierScenario("uac_keepalive_481.xml"), "uas.xml", "keepalive_ans: 2", false},
 		{"gateway answers re-INVITE 408", "udp", "uac_wait_bye.xml", carrierScenario("uas_keepalive_408.xml"),
-			"keepalive_orig: 2, keepalive_method: INVITE"},
+			"keepalive_orig: 2, keepalive_method: INVITE", false},
 		{"caller answers re-INVITE 408", "udp", carrierScenario("uac_keepalive_408.xml"), "uas.xml",
-			"keepalive_ans: 2, keepalive_method: INVITE"},
+			"keepalive_ans: 2, keepalive_method: INVITE", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, r := sippCall{transport: tc.transport, uac: tc.uac, uas: tc.uas, config: fmt.Sprintf(`radius:
+			_, r := sippCall{transport: tc.transport, uac: tc.uac, uas: tc.uas, gatewayStays: tc.gatewayStays, config: fmt.Sprintf(`radius:
   acct_servers: [{address: %q, secret: %q}]
 profiles: [{name: ka, %s}]
 profile_select: {selectors: [ka]}
