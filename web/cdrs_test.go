@@ -56,7 +56,7 @@ func TestCDRFilterRejectsBadText(t *testing.T) {
 	v := e.login("viewer")
 	for _, bad := range []string{"12\x003", "\xff\xfe", "ab\xc3"} {
 		for _, path := range []string{"/cdrs", "/cdrs.csv", "/api/v1/cdrs", "/api/v1/cdrs/export.csv"} {
-			for _, param := range []string{"caller", "account", "call_id"} {
+			for _, param := range []string{"caller", "account", "call_id", "gateway", "reason", "source_ip", "route"} {
 				res := v.get(path + "?" + param + "=" + url.QueryEscape(bad))
 				if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.body, param) {
 					t.Errorf("%s?%s=%q: %d %.200s", path, param, bad, res.StatusCode, res.body)
