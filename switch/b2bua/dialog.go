@@ -46,15 +46,22 @@ type dialog struct {
 // newRequest builds an in-dialog request toward the peer (RFC 3261 12.2.1.1).
 // ACK and CANCEL reuse the CSeq they refer to; the caller sets it.
 func (d *dialog) newRequest(method sip.RequestMethod, seq uint32) *sip.Request {
-	req := sip.NewRequest(method, d.target.uri())
+	return d.request(method, seq, d.target.uri(), d.local.uri(), d.remote.uri())
+}
+
+// request is newRequest with the dialog's URIs given parsed, as the
+// INVITE that starts a dialog has them at hand: it spares the call's hot
+// path parsing back what it has just written.
+func (d *dialog) request(method sip.RequestMethod, seq uint32, target, local, remote sip.Uri) *sip.Request {
+	req := sip.NewRequest(method, target)
 	req.AppendHeader(d.listener.via())
 	for _, r := range d.routeSet {
 		req.AppendHeader(sip.NewHeader("Route", r))
 	}
-	from := &sip.FromHeader{DisplayName: d.localName, Address: d.local.uri(), Params: sip.NewParams()}
+	from := &sip.FromHeader{DisplayName: d.localName, Address: local, Params: sip.NewParams()}
 	from.Params.Add("tag", d.localTag)
 	req.AppendHeader(from)
-	to := &sip.ToHeader{DisplayName: d.remoteNam, Address: d.remote.uri(), Params: sip.NewParams()}
+	to := &sip.ToHeader{DisplayName: d.remoteNam, Address: remote, Params: sip.NewParams()}
 	if d.remoteTag != "" {
 		to.Params.Add("tag", d.remoteTag)
 	}
@@ -100,7 +107,14 @@ func (d *dialog) setRouting(contact *sip.ContactHeader, routes []string, fallbac
 // uriText is a URI as sipgo writes it: what a dialog keeps of its URIs.
 type uriText string
 
-func textOf(u sip.Uri) uriText { return uriText(u.String()) }
+// textOf writes u in one allocation (sipgo's String grows its builder a
+// few times per URI, on the call's hot path).
+func textOf(u sip.Uri) uriText {
+	var b strings.Builder
+	b.Grow(len(u.Scheme) + len(u.User) + len(u.Host) + 32)
+	u.StringWrite(&b)
+	return uriText(b.String())
+}
 
 // uri parses the text back. It was written from a URI sipgo parsed or the
 // switch built, which sipgo parses again (FuzzDialogRouting checks it for

@@ -280,10 +280,11 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	b.name = "b"
 	c.move(&b.leg, legInvite)
 	b.inviteSeq = 1
+	local := sip.Uri{Scheme: "sip", User: c.fromUser(), Host: l.host}
 	remote := sip.Uri{Scheme: "sip", User: c.calledSent, Host: host, Port: port}
 	b.d = dialog{
 		callID:    newCallID(),
-		local:     textOf(sip.Uri{Scheme: "sip", User: c.fromUser(), Host: l.host}),
+		local:     textOf(local),
 		localName: c.fromName(),
 		localTag:  sip.GenerateTagN(16),
 		remote:    textOf(remote),
@@ -292,13 +293,15 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 		dest:      gw.Address,
 	}
 	b.d.contact = c.chain.legContact(l, true)
+	target := remote
 	b.d.target = b.d.remote
 	if reg := c.aaa.hop.contact; reg != nil {
-		b.d.target = textOf(*reg)
+		target = *reg.Clone()
+		b.d.target = textOf(target)
 	} else if gw.Transport != "udp" {
-		remote.UriParams = sip.NewParams()
-		remote.UriParams.Add("transport", gw.Transport)
-		b.d.target = textOf(remote)
+		target.UriParams = sip.NewParams()
+		target.UriParams.Add("transport", gw.Transport)
+		b.d.target = textOf(target)
 	}
 	if gw.Proxy != "" {
 		// RFC 3261 8.1.2: a loose-routing outbound proxy goes in Route, the
@@ -307,7 +310,7 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 		b.d.dest = gw.Proxy
 	}
 	b.d.localSeq.Store(1)
-	inv := b.d.newRequest(sip.INVITE, 1)
+	inv := b.d.request(sip.INVITE, 1, target, local, remote)
 	if c.rel.caller != callerNo100rel || (c.chain != nil && c.chain.profile.Offer100rel) {
 		inv.AppendHeader(sip.NewHeader("Supported", "100rel"))
 	}
