@@ -590,14 +590,18 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 	case relTransparent:
 		out.AppendHeader(sip.NewHeader("Require", "100rel"))
 		out.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(rseq), 10)))
-	case relGatewayOnly:
-		c.prackGateway(b, rseq)
 	case relCallerOnly:
 		c.sendReliable(out)
 		return nil
 	}
 	if err := txA.Respond(out); err != nil {
 		c.sw.log.Debug("provisional not relayed", "code", res.StatusCode, "error", err)
+	}
+	if mode == relGatewayOnly {
+		// Only now: the PRACK frees the gateway to answer, and its 2xx,
+		// handled on another goroutine, must not reach the caller before
+		// this 18x does.
+		c.prackGateway(b, rseq)
 	}
 	return nil
 }
