@@ -19,6 +19,15 @@ import (
 // reliableGateway makes gw answer each INVITE with a reliable 183 carrying
 // SDP (RSeq 7), wait for its PRACK, then answer 200.
 func reliableGateway(t *testing.T, gw *peer, prack <-chan *sip.Request) {
+	reliableGatewayAfter(t, gw, prack, nil)
+}
+
+// reliableGatewayAfter is reliableGateway whose 200 also waits for shown
+// (when not nil): sipgo hands each received message to a goroutine of its
+// own, so a test caller receiving the 183 and the 200 close together may
+// handle the 200 first and drop the 183 as a stray response, whatever
+// order they were sent in.
+func reliableGatewayAfter(t *testing.T, gw *peer, prack <-chan *sip.Request, shown <-chan struct{}) {
 	gw.setInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		ds, err := gw.dsc.ReadInvite(req, tx)
 		if err != nil {
@@ -36,6 +45,12 @@ func reliableGateway(t *testing.T, gw *peer, prack <-chan *sip.Request) {
 		case <-time.After(5 * time.Second):
 			t.Error("gateway: no PRACK")
 			return
+		}
+		if shown != nil {
+			select {
+			case <-shown:
+			case <-time.After(5 * time.Second):
+			}
 		}
 		ds.RespondSDP([]byte(sdpAnswer))
 	})
@@ -106,7 +121,8 @@ func TestReliable183EndToEnd(t *testing.T) {
 func TestReliable183CallerWithout100rel(t *testing.T) {
 	t.Parallel()
 	gw, prack := prackPeer(t)
-	reliableGateway(t, gw, prack)
+	shown := make(chan struct{}, 1)
+	reliableGatewayAfter(t, gw, prack, shown)
 	sw := startSwitch(t, routeTo(gw)+"profile_select: {selectors: [rel]}\nprofiles: [{name: rel, offer_100rel: true}]\n")
 	caller := newPeer(t, "caller")
 	ctx := within(t, 20*time.Second)
@@ -118,6 +134,10 @@ func TestReliable183CallerWithout100rel(t *testing.T) {
 	if err := ds.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
 		if res.StatusCode > 100 && res.StatusCode < 200 {
 			provisionals = append(provisionals, res)
+			select {
+			case shown <- struct{}{}:
+			default:
+			}
 		}
 		return nil
 	}}); err != nil {
