@@ -152,8 +152,8 @@ type Timers struct {
 }
 
 // Route sends calls whose called number starts with Prefix to its gateways,
-// in order, with failover. CallerPrefix, Source and Interface narrow it to
-// some of those calls, and Priority ranks it among the routes that match a
+// in order, with failover. CallerPrefix, Source, Interface and
+// SelectedProfile narrow it to some of those calls, and Priority ranks it among the routes that match a
 // call (routes.go has the rule).
 type Route struct {
 	Name   string `yaml:"name"`
@@ -165,11 +165,15 @@ type Route struct {
 	// source address; empty: any source.
 	Source []string `yaml:"source"`
 	// Interface is the name of the SIP interface the call must arrive on
-	// (sip.interfaces, or "default" for sip.listen); "": any. A route
-	// matches the interface rather than the call profile because the
-	// profile is chosen after the route: Profile below is the profile of
-	// the calls no selector places.
+	// (sip.interfaces, or "default" for sip.listen); "": any.
 	Interface string `yaml:"interface"`
+	// SelectedProfile is the call profile the profile selectors
+	// (profile_select) must have chosen for the call; "": any. Only the
+	// selectors count, not a route's fallback Profile below: that one is
+	// known only once the route is, so matching on it would be circular.
+	// The selectors run before the route lookup and their choice is the
+	// one the call then gets.
+	SelectedProfile string `yaml:"selected_profile"`
 	// Priority ranks the matching routes before the length of their
 	// prefixes does: the highest wins. Default 0.
 	Priority int       `yaml:"priority"`

@@ -199,6 +199,7 @@ func (v *validator) validate(c *Config) {
 	}
 	matches := map[string]int{}
 	ifaces := c.SIP.InterfaceNames()
+	profileNames := c.ProfileNames()
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		path := fmt.Sprintf("routes[%d]", i)
@@ -219,8 +220,11 @@ func (v *validator) validate(c *Config) {
 		if r.Priority < math.MinInt32 || r.Priority > math.MaxInt32 {
 			v.addf(path+".priority", "%d: want %d to %d", r.Priority, math.MinInt32, math.MaxInt32)
 		}
+		if r.SelectedProfile != "" && !slices.Contains(profileNames, r.SelectedProfile) {
+			v.addf(path+".selected_profile", "%q: no such profile; want one of the names in profiles (%s)", r.SelectedProfile, strings.Join(profileNames, ", "))
+		}
 		if j, dup := matches[matchKey(r)]; dup {
-			v.addf(path+".prefix", "routes[%d] already matches the same calls (same prefix, caller_prefix, source and interface): one of them would never be chosen", j)
+			v.addf(path+".prefix", "routes[%d] already matches the same calls (same prefix, caller_prefix, source, interface and selected_profile): one of them would never be chosen", j)
 		}
 		matches[matchKey(r)] = i
 		if len(r.Gateways) == 0 && r.Auth == AuthNone { // else RADIUS may give the routes

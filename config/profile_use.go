@@ -7,3 +7,9 @@ package config
 func (c *Config) MayUseProfile(route *Route) bool {
 	return len(c.selectors) > 0 || (route != nil && route.Profile != "")
 }
+
+// HasProfileSelectors reports whether profile_select has selectors: the
+// switch runs them before the route lookup (a route's selected_profile)
+// only then, so that a config without profiles never parses the INVITE
+// for their patterns.
+func (c *Config) HasProfileSelectors() bool { return len(c.selectors) > 0 }

@@ -232,14 +232,41 @@ func (c *Config) ProfileList() []*Profile {
 	return out
 }
 
-// SelectProfile picks the profile of a call: the first selector with a
-// non-empty result, else the route's profile, else none (nil, nil). A
+// ProfileNames returns the names of the configured profiles, in config
+// order: the names a route's selected_profile may take.
+func (c *Config) ProfileNames() []string {
+	out := make([]string, 0, len(c.Profiles))
+	for _, p := range c.Profiles {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// SelectorChoice is what the profile selectors chose for a call: the
+// profile's name and the selector that gave it, or the zero value when
+// none gave a name.
+type SelectorChoice struct {
+	Name string
+	Rule string
+}
+
+// SelectorChoice runs the profile selectors on r, once per call: its
+// name goes into the RouteQuery (a route's selected_profile) and the
+// result to ChosenProfile, so the selectors are not run twice.
+func (c *Config) SelectorChoice(r *profile.Request) SelectorChoice {
+	name, rule := profile.Select(c.selectors, r)
+	return SelectorChoice{Name: name, Rule: rule}
+}
+
+// ChosenProfile picks the profile of a call from the selectors' choice
+// (SelectorChoice, made before the route lookup): the selectors' profile
+// wins, else the route's fallback profile, else none (nil, nil). A
 // selector naming an unknown profile is an error, as in SEMS.
-func (c *Config) SelectProfile(r *profile.Request, route *Route) (*Profile, error) {
-	if name, rule := profile.Select(c.selectors, r); name != "" {
-		p, ok := c.byName[name]
+func (c *Config) ChosenProfile(ch SelectorChoice, route *Route) (*Profile, error) {
+	if ch.Name != "" {
+		p, ok := c.byName[ch.Name]
 		if !ok {
-			return nil, &profile.UnknownProfileError{Name: name, Rule: rule}
+			return nil, &profile.UnknownProfileError{Name: ch.Name, Rule: ch.Rule}
 		}
 		return p, nil
 	}

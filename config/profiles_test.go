@@ -36,7 +36,7 @@ profiles:
 	pick := func(ruri, extra string) string {
 		req := profile.NewRequest(profile.Message{Method: "INVITE", URI: ruri,
 			From: "<sip:a@h>;tag=1", To: "<" + ruri + ">", Headers: []profile.Header{{Name: "P-App-Param", Value: extra}}})
-		p, err := c.SelectProfile(req, c.Route(RouteQuery{Called: "1"}))
+		p, err := c.ChosenProfile(c.SelectorChoice(req), c.Route(RouteQuery{Called: "1"}))
 		if err != nil {
 			return "error: " + err.Error()
 		}
@@ -80,7 +80,7 @@ profiles: [{name: inside, call_timer: "60"}]
 		t.Fatal(err)
 	}
 	req := profile.NewRequest(profile.Message{Method: "INVITE", URI: "sip:1@x", From: "<sip:a@h>", To: "<sip:1@x>"})
-	if p, err := c.SelectProfile(req, c.Route(RouteQuery{Called: "1"})); err != nil || p == nil || p.Name != "inside" {
+	if p, err := c.ChosenProfile(c.SelectorChoice(req), c.Route(RouteQuery{Called: "1"})); err != nil || p == nil || p.Name != "inside" {
 		t.Errorf("route fallback: %v, %v", p, err)
 	}
 }

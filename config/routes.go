@@ -9,8 +9,8 @@ import (
 )
 
 // RouteQuery is what a call offers the route table: the called number and
-// the caller's number, real source address and arrival interface, which
-// routes may narrow themselves to.
+// the caller's number, real source address and arrival interface, and the
+// profile the selectors chose, which routes may narrow themselves to.
 type RouteQuery struct {
 	Called string // the Request-URI user
 	Caller string // the From user ($fU)
@@ -21,12 +21,17 @@ type RouteQuery struct {
 	// Interface is the name of the SIP interface the INVITE arrived on
 	// (DefaultInterface for sip.listen).
 	Interface string
+	// SelectedProfile is the profile the profile selectors chose for the
+	// call (Config.SelectorChoice); "" when none did. A route's fallback
+	// profile plays no part: it is known only once the route is.
+	SelectedProfile string
 }
 
 // The route-choosing rule, written down in docs/gateways.md and the web
-// UI's help: among the routes whose called prefix, caller prefix, source
-// and interface all match the call, the highest priority wins, then the
-// longest called prefix, then the longest caller prefix, then the route
+// UI's help: among the routes whose called prefix, caller prefix, source,
+// interface and selected profile all match the call, the highest priority
+// wins, then the longest called prefix, then the longest caller prefix,
+// then a route with a selected_profile over one without, then the route
 // listed first (the database's routes by id, then the file's in order).
 
 // routeMatch is one route as the table tests it.
@@ -39,6 +44,7 @@ type routeMatch struct {
 	sources    []netip.Prefix
 	restricted bool
 	iface      string
+	selected   string // the selected_profile criterion
 	priority   int32
 	order      int
 	// any: no criterion besides the called prefix, the common route.
@@ -55,6 +61,9 @@ func (m *routeMatch) matches(q *RouteQuery) bool {
 		return false
 	}
 	if m.iface != "" && m.iface != q.Interface {
+		return false
+	}
+	if m.selected != "" && m.selected != q.SelectedProfile {
 		return false
 	}
 	if !m.restricted {
@@ -77,7 +86,19 @@ func better(a, b routeMatch) int {
 	if c := cmp.Compare(len(b.caller), len(a.caller)); c != 0 {
 		return c
 	}
+	if c := cmp.Compare(criterion(b.selected), criterion(a.selected)); c != 0 {
+		return c
+	}
 	return cmp.Compare(a.order, b.order)
+}
+
+// criterion is 1 for a criterion a route sets, 0 for one it leaves open,
+// so that the route that sets it sorts first.
+func criterion(s string) int {
+	if s == "" {
+		return 0
+	}
+	return 1
 }
 
 // routeTable finds a call's route. It keeps the routes by called prefix,
@@ -112,14 +133,14 @@ func newRouteTable(routes []Route) routeTable {
 	lists := map[string][]routeMatch{}
 	for i := range routes {
 		r := &routes[i]
-		m := routeMatch{route: r, caller: r.CallerPrefix, iface: r.Interface, priority: int32(r.Priority), order: i,
+		m := routeMatch{route: r, caller: r.CallerPrefix, iface: r.Interface, selected: r.SelectedProfile, priority: int32(r.Priority), order: i,
 			restricted: len(r.Source) > 0}
 		for _, s := range r.Source {
 			if p, err := ParseSource(s); err == nil {
 				m.sources = append(m.sources, p)
 			}
 		}
-		m.any = m.caller == "" && m.iface == "" && !m.restricted
+		m.any = m.caller == "" && m.iface == "" && m.selected == "" && !m.restricted
 		if i == 0 || m.priority > t.maxPriority {
 			t.maxPriority = m.priority
 		}
@@ -210,5 +231,5 @@ func matchKey(r *Route) string {
 	}
 	slices.Sort(srcs)
 	srcs = slices.Compact(srcs)
-	return strings.Join([]string{r.Prefix, r.CallerPrefix, r.Interface, strings.Join(srcs, ",")}, "\x00")
+	return strings.Join([]string{r.Prefix, r.CallerPrefix, r.Interface, r.SelectedProfile, strings.Join(srcs, ",")}, "\x00")
 }

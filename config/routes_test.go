@@ -130,6 +130,85 @@ routes:
 	}
 }
 
+// A route's selected_profile takes only the calls for which the profile
+// selectors chose that profile; a route's fallback profile: plays no part.
+// It ranks after the caller prefix: when priority, called and caller
+// prefixes tie, a route with the criterion beats one without, whatever
+// their order; a priority or a longer prefix still beats it.
+func TestRouteMatchRuleSelectedProfile(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(`
+profile_select: {selectors: ["$H(X-Profile)"]}
+profiles: [{name: gold}, {name: silver}, {name: fallback}]
+routes:
+  - {name: uk, prefix: "44", profile: fallback, gateways: [{address: "127.0.0.1:1"}]}
+  - {name: uk-gold, prefix: "44", selected_profile: gold, gateways: [{address: "127.0.0.1:1"}]}
+  - {name: uk-silver, prefix: "44", selected_profile: silver, gateways: [{address: "127.0.0.1:1"}]}
+  - {name: uk-fr, prefix: "44", caller_prefix: "33", gateways: [{address: "127.0.0.1:1"}]}
+  - {name: uk-fr-gold, prefix: "44", caller_prefix: "33", selected_profile: gold, gateways: [{address: "127.0.0.1:1"}]}
+  - {name: uk-mobile, prefix: "447", gateways: [{address: "127.0.0.1:1"}]}
+  - {name: uk-peer, prefix: "44", source: [192.0.2.0/24], priority: 1, gateways: [{address: "127.0.0.1:1"}]}
+  - {name: de-broad, prefix: "49", gateways: [{address: "127.0.0.1:1"}]}
+  - {name: de-silver, prefix: "49", selected_profile: silver, gateways: [{address: "127.0.0.1:1"}]}
+  - {name: fr-fallback-only, prefix: "33", selected_profile: fallback, gateways: [{address: "127.0.0.1:1"}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		why  string
+		q    RouteQuery
+		want string
+	}{
+		{"no profile selected", RouteQuery{Called: "4420", Caller: "1"}, "uk"},
+		{"the selectors chose gold", RouteQuery{Called: "4420", Caller: "1", SelectedProfile: "gold"}, "uk-gold"},
+		{"the selectors chose silver", RouteQuery{Called: "4420", Caller: "1", SelectedProfile: "silver"}, "uk-silver"},
+		{"a profile no route names", RouteQuery{Called: "4420", Caller: "1", SelectedProfile: "fallback"}, "uk"},
+		{"the caller prefix ranks before the profile", RouteQuery{Called: "4420", Caller: "331", SelectedProfile: "silver"}, "uk-fr"},
+		{"tie of caller prefix: the profile criterion wins", RouteQuery{Called: "4420", Caller: "331", SelectedProfile: "gold"}, "uk-fr-gold"},
+		{"tie of caller prefix, no profile selected", RouteQuery{Called: "4420", Caller: "331"}, "uk-fr"},
+		{"a longer called prefix beats the profile", RouteQuery{Called: "4471", SelectedProfile: "gold"}, "uk-mobile"},
+		{"a priority beats the profile", RouteQuery{Called: "4420", SelectedProfile: "gold", Source: netip.MustParseAddr("192.0.2.1")}, "uk-peer"},
+		{"tie with a route listed first: the profile criterion wins", RouteQuery{Called: "4912", SelectedProfile: "silver"}, "de-silver"},
+		{"tie with a route listed first, another profile", RouteQuery{Called: "4912", SelectedProfile: "gold"}, "de-broad"},
+		{"nothing else of 33", RouteQuery{Called: "3312", SelectedProfile: "gold"}, "no route"},
+		{"the only route of 33", RouteQuery{Called: "3312", SelectedProfile: "fallback"}, "fr-fallback-only"},
+	} {
+		if r := c.Route(tc.q); routeName(r) != tc.want {
+			t.Errorf("%s: %+v chose %v, want %s", tc.why, tc.q, routeName(r), tc.want)
+		}
+	}
+}
+
+// selected_profile must name a configured profile, and two routes that
+// differ in it alone match different calls.
+func TestRouteSelectedProfileProblems(t *testing.T) {
+	t.Parallel()
+	_, err := Parse([]byte(`profiles: [{name: gold}]
+routes:
+  - {prefix: "1", selected_profile: golden, gateways: [{address: "127.0.0.1:1"}]}
+  - {prefix: "2", selected_profile: gold, gateways: [{address: "127.0.0.1:1"}]}
+  - {prefix: "2", gateways: [{address: "127.0.0.1:1"}]}
+  - {prefix: "2", selected_profile: gold, gateways: [{address: "127.0.0.1:2"}]}
+`))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	msg := err.Error()
+	for _, w := range []string{
+		`line 3, column 37: routes[0].selected_profile: "golden": no such profile; want one of the names in profiles (gold)`,
+		`routes[3].prefix: routes[1] already matches the same calls`,
+	} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error lacks %q:\n%s", w, msg)
+		}
+	}
+	if len(ce.Problems) != 2 {
+		t.Errorf("%d problems, want 2:\n%s", len(ce.Problems), msg)
+	}
+}
+
 func routeName(r *Route) string {
 	if r == nil {
 		return "no route"

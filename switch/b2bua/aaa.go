@@ -73,10 +73,11 @@ type hop struct {
 }
 
 // routeQuery is what the route table chooses the call's route by: the
-// numbers, the real source that IP authorisation uses too, and the
-// interface the INVITE arrived on. They are fixed at setup.
-func (c *Call) routeQuery() config.RouteQuery {
-	q := config.RouteQuery{Called: c.called, Caller: c.caller, Source: c.callerAddrPort().Addr()}
+// numbers, the real source that IP authorisation uses too, the interface
+// the INVITE arrived on, and selected, the profile the selectors chose
+// ("" for none; profileChoice). They are fixed at setup.
+func (c *Call) routeQuery(selected string) config.RouteQuery {
+	q := config.RouteQuery{Called: c.called, Caller: c.caller, Source: c.callerAddrPort().Addr(), SelectedProfile: selected}
 	c.mu.Lock()
 	if l := c.a.d.listener; l != nil {
 		q.Interface = l.iface

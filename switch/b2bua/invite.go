@@ -166,8 +166,9 @@ func (c *Call) setup() {
 	defer c.cancelSetup(nil)
 
 	cfg := c.sw.Config()
-	static := cfg.Route(c.routeQuery())
-	if !c.selectProfile(cfg, static) {
+	preq, choice := c.profileChoice(cfg)
+	static := cfg.Route(c.routeQuery(choice.Name))
+	if !c.selectProfile(cfg, static, preq, choice) {
 		return
 	}
 	c.natCaller()

@@ -48,15 +48,17 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 		return nil, errors.New("preview: the configuration has no listener")
 	}
 	c := s.newCall(req, nil, sip.GenerateTagN(16))
-	route := cfg.Route(c.routeQuery())
-	p, err := cfg.SelectProfile(profileRequest(req, c.callerAddrPort(), c.a.d.listener), route)
+	preq := profileRequest(req, c.callerAddrPort(), c.a.d.listener)
+	choice := cfg.SelectorChoice(preq)
+	route := cfg.Route(c.routeQuery(choice.Name))
+	p, err := cfg.ChosenProfile(choice, route)
 	if err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
 	pv := &Preview{}
 	if p != nil {
 		pv.Profile = p.Name
-		c.chain = newChain(c, p, profileRequest(req, c.callerAddrPort(), c.a.d.listener))
+		c.chain = newChain(c, p, preq)
 		defer c.chain.ended() // gives back what onInvite took (a limit's slot)
 		if r := c.chain.invite(req); r != nil {
 			pv.Refusal = r

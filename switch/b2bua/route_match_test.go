@@ -75,3 +75,59 @@ routes:
 		}
 	}
 }
+
+// TestRoutesOfOnePrefixBySelectedProfile: three routes share the called
+// prefix 44 and send calls to three gateways, told apart by the profile the
+// selector (a header) chose: gold to one, silver to another, and the calls
+// no selector places to the plain route, whose fallback profile is silver
+// yet does not make the silver route match (only the selectors count).
+// The call gets the profile the selectors chose, or the plain route's
+// fallback, as before; a selector naming no configured profile is still
+// refused 500 before any gateway is tried.
+func TestRoutesOfOnePrefixBySelectedProfile(t *testing.T) {
+	t.Parallel()
+	plainGW, goldGW, silverGW := newPeer(t, "plain"), newPeer(t, "gold"), newPeer(t, "silver")
+	for _, gw := range []*peer{plainGW, goldGW, silverGW} {
+		gw.answer(0, nil)
+	}
+	sw := startSwitch(t, fmt.Sprintf(`routes:
+  - {name: uk, prefix: "44", profile: silver, gateways: [{address: %q}]}
+  - {name: uk-gold, prefix: "44", selected_profile: gold, gateways: [{address: %q}]}
+  - {name: uk-silver, prefix: "44", selected_profile: silver, gateways: [{address: %q}]}
+profile_select: {selectors: ["$H(X-Tier)"]}
+profiles:
+  - {name: gold, append_headers: ["X-Applied: gold"]}
+  - {name: silver, append_headers: ["X-Applied: silver"]}
+`, plainGW.addr(), goldGW.addr(), silverGW.addr()))
+	caller := newPeer(t, "1555")
+	tier := func(p string) sip.Header { return sip.NewHeader("X-Tier", p) }
+
+	for _, tc := range []struct {
+		why     string
+		hdrs    []sip.Header
+		gw      *peer
+		route   string
+		applied string
+	}{
+		{"no selector places the call: the plain route and its fallback profile", nil, plainGW, "uk", "silver"},
+		{"the selector chose gold", []sip.Header{tier("gold")}, goldGW, "uk-gold", "gold"},
+		{"the selector chose silver", []sip.Header{tier("silver")}, silverGW, "uk-silver", "silver"},
+	} {
+		inv, r := gwCall(t, sw, tc.gw, caller, "4420", tc.hdrs...)
+		if got := hdrValue(inv, "X-Applied"); got != tc.applied {
+			t.Errorf("%s: profile %q applied, want %s", tc.why, got, tc.applied)
+		}
+		if r.Route != tc.route {
+			t.Errorf("%s: the record's route is %q, want %s", tc.why, r.Route, tc.route)
+		}
+	}
+	if res := failedCall(t, caller, sw.uri("4420"), tier("bronze")); res.StatusCode != 500 {
+		t.Errorf("a selector naming no profile: %d %s, want 500", res.StatusCode, res.Reason)
+	}
+	sw.record(t)
+	for gw, want := range map[*peer]int{plainGW: 1, goldGW: 1, silverGW: 1} {
+		if n := len(gw.invites()); n != want {
+			t.Errorf("gateway %s got %d calls, want %d", gw.name, n, want)
+		}
+	}
+}
