@@ -16,9 +16,9 @@ import (
 // sources, gateways and hunt-stop codes are lists within one cell,
 // separated by spaces; hunt_stop "none" is a route that stops on no code,
 // an empty cell the default codes. A file written before routes had
-// caller_prefix, source, interface and priority lacks those columns, and
-// its routes take none of them.
-var csvHeader = []string{"name", "prefix", "caller_prefix", "source", "interface", "priority",
+// caller_prefix, source, interface, selected_profile and priority lacks
+// those columns, and its routes take none of them.
+var csvHeader = []string{"name", "prefix", "caller_prefix", "source", "interface", "selected_profile", "priority",
 	"gateways", "hunt_stop", "no_progress", "max_ring", "enabled"}
 
 // WriteCSV writes routes as CSV, with a header line. Text cells are
@@ -43,7 +43,7 @@ func WriteCSV(w io.Writer, routes []Route) error {
 			gws[i] = defuse(g)
 		}
 		if err := cw.Write([]string{defuse(r.Name), defuse(r.Prefix), defuse(r.CallerPrefix), strings.Join(r.Source, " "),
-			defuse(r.Interface), strconv.Itoa(r.Priority), strings.Join(gws, " "), strings.Join(codes, " "),
+			defuse(r.Interface), defuse(r.SelectedProfile), strconv.Itoa(r.Priority), strings.Join(gws, " "), strings.Join(codes, " "),
 			r.NoProgress.String(), r.MaxRing.String(), strconv.FormatBool(r.Enabled)}); err != nil {
 			return err
 		}
@@ -114,6 +114,7 @@ func ReadCSV(r io.Reader) ([]Route, error) {
 		rt := NewRoute()
 		rt.Name, rt.Prefix = cell("name"), cell("prefix")
 		rt.CallerPrefix, rt.Interface = cell("caller_prefix"), cell("interface")
+		rt.SelectedProfile = cell("selected_profile")
 		rt.Source = strings.Fields(cell("source"))
 		for g := range strings.FieldsSeq(cell("gateways")) {
 			rt.Gateways = append(rt.Gateways, undefuse(g))
@@ -172,15 +173,16 @@ func (s *Store) ImportRoutes(ctx context.Context, routes []Route) (created, upda
 		for i, r := range routes {
 			var id int64
 			var inserted bool
-			err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, caller_prefix, source, interface, priority,
+			err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, caller_prefix, source, interface, selected_profile, priority,
 					hunt_stop, no_progress_ms, max_ring_ms, enabled)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 				ON CONFLICT (name) DO UPDATE SET prefix = EXCLUDED.prefix, caller_prefix = EXCLUDED.caller_prefix,
-					source = EXCLUDED.source, interface = EXCLUDED.interface, priority = EXCLUDED.priority,
+					source = EXCLUDED.source, interface = EXCLUDED.interface, selected_profile = EXCLUDED.selected_profile,
+					priority = EXCLUDED.priority,
 					hunt_stop = EXCLUDED.hunt_stop, no_progress_ms = EXCLUDED.no_progress_ms, max_ring_ms = EXCLUDED.max_ring_ms,
 					enabled = EXCLUDED.enabled, updated_at = now()
 				RETURNING id, xmax = 0`,
-				r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.Priority,
+				r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.SelectedProfile, r.Priority,
 				huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled).Scan(&id, &inserted)
 			if err == nil {
 				err = setGateways(ctx, tx, id, r.Gateways)

@@ -14,7 +14,7 @@ import (
 func TestCSVRoundTrip(t *testing.T) {
 	in := []Route{
 		{Name: "=HYPERLINK(\"x\")", Prefix: "+44", CallerPrefix: "+33", Source: []string{"192.0.2.0/24", "2001:db8::1"},
-			Interface: "intern", Priority: -2, Gateways: []string{"a", "-b"}, HuntStop: []int{486, 603},
+			Interface: "intern", SelectedProfile: "=gold", Priority: -2, Gateways: []string{"a", "-b"}, HuntStop: []int{486, 603},
 			NoProgress: Duration(2 * time.Second), Enabled: true},
 		{Name: "all", Prefix: "", Source: []string{}, Gateways: []string{"a"}, HuntStop: []int{}},
 	}
@@ -22,7 +22,7 @@ func TestCSVRoundTrip(t *testing.T) {
 	if err := WriteCSV(&b, in); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), `"'=HYPERLINK(""x"")",'+44,'+33,192.0.2.0/24 2001:db8::1,intern,-2,a '-b`) {
+	if !strings.Contains(b.String(), `"'=HYPERLINK(""x"")",'+44,'+33,192.0.2.0/24 2001:db8::1,intern,'=gold,-2,a '-b`) {
 		t.Errorf("formulas not defused:\n%s", b.String())
 	}
 	out, err := ReadCSV(&b)
@@ -33,9 +33,15 @@ func TestCSVRoundTrip(t *testing.T) {
 		t.Errorf("read back %+v\nwant %+v", out, in)
 	}
 	// A file of the columns before routes had match criteria imports,
-	// its routes narrowed by nothing.
+	// its routes narrowed by nothing; so does one written before
+	// selected_profile.
+	mid, err := ReadCSV(strings.NewReader("name,prefix,caller_prefix,source,interface,priority,gateways,hunt_stop,no_progress,max_ring,enabled\n" +
+		"uk,44,33,192.0.2.1,intern,3,a,,,,true\n"))
+	if err != nil || len(mid) != 1 || mid[0].SelectedProfile != "" || mid[0].Interface != "intern" || mid[0].Priority != 3 || mid[0].CallerPrefix != "33" {
+		t.Errorf("a file without selected_profile: %+v, %v", mid, err)
+	}
 	old, err := ReadCSV(strings.NewReader("name,prefix,gateways,hunt_stop,no_progress,max_ring,enabled\nuk,44,a b,,,,true\n"))
-	if err != nil || len(old) != 1 || old[0].CallerPrefix != "" || len(old[0].Source) != 0 || old[0].Interface != "" || old[0].Priority != 0 ||
+	if err != nil || len(old) != 1 || old[0].CallerPrefix != "" || len(old[0].Source) != 0 || old[0].Interface != "" || old[0].SelectedProfile != "" || old[0].Priority != 0 ||
 		!reflect.DeepEqual(old[0].Gateways, []string{"a", "b"}) {
 		t.Errorf("a file of the old columns: %+v, %v", old, err)
 	}

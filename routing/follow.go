@@ -32,7 +32,7 @@ func (s *Store) Active(ctx context.Context) ([]config.Route, error) {
 }
 
 func activeRoutes(ctx context.Context, tx pgx.Tx, groups map[int64][]config.Member) ([]config.Route, error) {
-	rows, err := tx.Query(ctx, `SELECT r.id, r.name, r.prefix, r.caller_prefix, r.source, r.interface, r.priority,
+	rows, err := tx.Query(ctx, `SELECT r.id, r.name, r.prefix, r.caller_prefix, r.source, r.interface, r.selected_profile, r.priority,
 		r.hunt_stop, r.no_progress_ms, r.max_ring_ms,
 		g.address, g.transport, g.udp_only, g.auth_user, g.auth_password, g.probe, g.max_calls, g.max_cps, g.media,
 		gg.id, gg.name
@@ -55,7 +55,7 @@ func activeRoutes(ctx context.Context, tx pgx.Tx, groups map[int64][]config.Memb
 		var maxCalls *int
 		var maxCPS *float64
 		var groupID *int64
-		if err := rows.Scan(&id, &r.Name, &r.Prefix, &r.CallerPrefix, &r.Source, &r.Interface, &r.Priority,
+		if err := rows.Scan(&id, &r.Name, &r.Prefix, &r.CallerPrefix, &r.Source, &r.Interface, &r.SelectedProfile, &r.Priority,
 			&r.HuntStop, &np, &ring, &addr, &transport, &udpOnly, &user, &password,
 			&probe, &maxCalls, &maxCPS, &media, &groupID, &group); err != nil {
 			return nil, err

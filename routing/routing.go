@@ -50,9 +50,10 @@ type Gateway struct {
 }
 
 // Route sends the calls whose called number starts with Prefix to its
-// gateways, hunted in order. CallerPrefix, Source and Interface narrow it
-// to some of those calls and Priority ranks it among the routes that
-// match, as config.Route's fields of the same names do.
+// gateways, hunted in order. CallerPrefix, Source, Interface and
+// SelectedProfile narrow it to some of those calls and Priority ranks it
+// among the routes that match, as config.Route's fields of the same names
+// do.
 type Route struct {
 	ID           int64    `json:"id"`
 	Name         string   `json:"name"`
@@ -60,8 +61,11 @@ type Route struct {
 	CallerPrefix string   `json:"caller_prefix"`
 	Source       []string `json:"source"` // IPs and CIDR blocks, canonical and sorted
 	Interface    string   `json:"interface"`
-	Priority     int      `json:"priority"`
-	Gateways     []string `json:"gateways"` // gateway names, or "group:NAME" for a gateway group, in hunt order
+	// SelectedProfile is the call profile the profile selectors must have
+	// chosen for the call; "": any.
+	SelectedProfile string   `json:"selected_profile"`
+	Priority        int      `json:"priority"`
+	Gateways        []string `json:"gateways"` // gateway names, or "group:NAME" for a gateway group, in hunt order
 	// HuntStop are the final codes after which no further gateway is tried.
 	HuntStop []int `json:"hunt_stop"`
 	// NoProgress and MaxRing are the route's timers; 0 takes the
@@ -225,6 +229,7 @@ func (r *Route) Validate() error {
 	r.Prefix = strings.TrimSpace(r.Prefix)
 	r.CallerPrefix = strings.TrimSpace(r.CallerPrefix)
 	r.Interface = strings.TrimSpace(r.Interface)
+	r.SelectedProfile = strings.TrimSpace(r.SelectedProfile)
 	errs := FieldErrors{}
 	checkName(errs, r.Name)
 	if strings.Trim(r.Prefix, "0123456789+*#") != "" {
@@ -238,6 +243,9 @@ func (r *Route) Validate() error {
 	}
 	if len(r.Interface) > maxName || strings.IndexFunc(r.Interface, func(c rune) bool { return !unicode.IsPrint(c) || unicode.IsSpace(c) }) >= 0 {
 		errs["interface"] = fmt.Sprintf("%q: want an interface name (empty: any)", r.Interface)
+	}
+	if len(r.SelectedProfile) > maxName || strings.IndexFunc(r.SelectedProfile, func(c rune) bool { return !unicode.IsPrint(c) || unicode.IsSpace(c) }) >= 0 {
+		errs["selected_profile"] = fmt.Sprintf("%q: want a profile name (empty: any)", r.SelectedProfile)
 	}
 	if r.Priority < math.MinInt32 || r.Priority > math.MaxInt32 {
 		errs["priority"] = fmt.Sprintf("%d: want %d to %d", r.Priority, math.MinInt32, math.MaxInt32)
@@ -296,4 +304,18 @@ func (r *Route) CheckInterface(names []string) error {
 		return nil
 	}
 	return FieldErrors{"interface": fmt.Sprintf("%q: no such interface; want one of %s (empty: any)", r.Interface, strings.Join(names, ", "))}
+}
+
+// CheckSelectedProfile refuses a selected_profile that is not a profile
+// of the configuration (names are its profiles'): the selectors could
+// never choose it, so the route would never match.
+func (r *Route) CheckSelectedProfile(names []string) error {
+	if r.SelectedProfile == "" || slices.Contains(names, r.SelectedProfile) {
+		return nil
+	}
+	want := "no profile is configured"
+	if len(names) > 0 {
+		want = "want one of " + strings.Join(names, ", ")
+	}
+	return FieldErrors{"selected_profile": fmt.Sprintf("%q: no such profile; %s (empty: any)", r.SelectedProfile, want)}
 }

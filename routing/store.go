@@ -95,7 +95,7 @@ func (s *Store) DeleteGateway(ctx context.Context, id int64) (Gateway, error) {
 	return g, storeErr("gateway", err)
 }
 
-const routeCols = `r.id, r.name, r.prefix, r.caller_prefix, r.source, r.interface, r.priority,
+const routeCols = `r.id, r.name, r.prefix, r.caller_prefix, r.source, r.interface, r.selected_profile, r.priority,
 	r.hunt_stop, r.no_progress_ms, r.max_ring_ms, r.enabled, r.updated_at,
 	ARRAY(SELECT COALESCE(g.name, '` + config.GroupPrefix + `' || gg.name) FROM route_gateways rg
 		LEFT JOIN gateways g ON g.id = rg.gateway_id LEFT JOIN gateway_groups gg ON gg.id = rg.group_id
@@ -104,7 +104,7 @@ const routeCols = `r.id, r.name, r.prefix, r.caller_prefix, r.source, r.interfac
 func scanRoute(row pgx.Row) (Route, error) {
 	var r Route
 	var np, ring int64
-	err := row.Scan(&r.ID, &r.Name, &r.Prefix, &r.CallerPrefix, &r.Source, &r.Interface, &r.Priority,
+	err := row.Scan(&r.ID, &r.Name, &r.Prefix, &r.CallerPrefix, &r.Source, &r.Interface, &r.SelectedProfile, &r.Priority,
 		&r.HuntStop, &np, &ring, &r.Enabled, &r.UpdatedAt, &r.Gateways)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNotFound
@@ -138,10 +138,10 @@ func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
 	}
 	var id int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, caller_prefix, source, interface, priority,
+		err := tx.QueryRow(ctx, `INSERT INTO routes (name, prefix, caller_prefix, source, interface, selected_profile, priority,
 			hunt_stop, no_progress_ms, max_ring_ms, enabled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.Priority,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.SelectedProfile, r.Priority,
 			huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled).Scan(&id)
 		if err != nil {
 			return err
@@ -165,9 +165,9 @@ func (s *Store) UpdateRoute(ctx context.Context, r Route) (before, after Route, 
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE routes SET name = $2, prefix = $3, caller_prefix = $4, source = $5,
-			interface = $6, priority = $7, hunt_stop = $8, no_progress_ms = $9,
-			max_ring_ms = $10, enabled = $11, updated_at = now() WHERE id = $1`,
-			r.ID, r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.Priority,
+			interface = $6, selected_profile = $7, priority = $8, hunt_stop = $9, no_progress_ms = $10,
+			max_ring_ms = $11, enabled = $12, updated_at = now() WHERE id = $1`,
+			r.ID, r.Name, r.Prefix, r.CallerPrefix, r.Source, r.Interface, r.SelectedProfile, r.Priority,
 			huntStop(r.HuntStop), ms(r.NoProgress), ms(r.MaxRing), r.Enabled)
 		if err != nil {
 			return err
@@ -237,7 +237,7 @@ func storeErr(what string, err error) error {
 		switch pe.Code {
 		case "23505": // unique_violation
 			if pe.ConstraintName == "routes_match" {
-				return FieldErrors{"prefix": "another route already matches the same calls (the same prefix, caller prefix, source and interface): give it other criteria, or edit that route"}
+				return FieldErrors{"prefix": "another route already matches the same calls (the same prefix, caller prefix, source, interface and selected profile): give it other criteria, or edit that route"}
 			}
 			return FieldErrors{"name": "already used by another " + what}
 		case "23503": // foreign_key_violation: a route or a group still uses it

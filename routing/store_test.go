@@ -47,11 +47,11 @@ func TestValidateNamesEachField(t *testing.T) {
 		}
 	}
 	r := Route{Name: "r", Prefix: "44'; DROP", CallerPrefix: "anonymous", Source: []string{"10.0.0.0/8", "10.1.2.3/8"},
-		Interface: "in tern", Priority: 1 << 40, HuntStop: []int{200}, NoProgress: -1}
+		Interface: "in tern", SelectedProfile: "go ld", Priority: 1 << 40, HuntStop: []int{200}, NoProgress: -1}
 	if !errors.As(r.Validate(), &fe) {
 		t.Fatal("an invalid route passed")
 	}
-	for _, f := range []string{"prefix", "caller_prefix", "source", "interface", "priority", "gateways", "hunt_stop", "no_progress"} {
+	for _, f := range []string{"prefix", "caller_prefix", "source", "interface", "selected_profile", "priority", "gateways", "hunt_stop", "no_progress"} {
 		if fe[f] == "" {
 			t.Errorf("no error for %s in %v", f, fe)
 		}
@@ -69,6 +69,20 @@ func TestValidateNamesEachField(t *testing.T) {
 	ok.Interface = "intern"
 	if err := ok.CheckInterface([]string{"default"}); !errors.As(err, &fe) || !strings.Contains(fe["interface"], "want one of default") {
 		t.Errorf("an unknown interface: %v", err)
+	}
+	if err := ok.CheckSelectedProfile([]string{"gold"}); err != nil {
+		t.Errorf("no selected profile: %v", err)
+	}
+	ok.SelectedProfile = "silver"
+	if err := ok.CheckSelectedProfile([]string{"gold", "bronze"}); !errors.As(err, &fe) || !strings.Contains(fe["selected_profile"], `"silver": no such profile; want one of gold, bronze`) {
+		t.Errorf("an unknown profile: %v", err)
+	}
+	if err := ok.CheckSelectedProfile(nil); !errors.As(err, &fe) || !strings.Contains(fe["selected_profile"], "no profile is configured") {
+		t.Errorf("a profile without profiles: %v", err)
+	}
+	ok.SelectedProfile = "gold"
+	if err := ok.CheckSelectedProfile([]string{"gold", "bronze"}); err != nil {
+		t.Errorf("a configured profile: %v", err)
 	}
 }
 
@@ -97,13 +111,30 @@ func TestStoreRouteCriteria(t *testing.T) {
 		Interface: "intern", Gateways: []string{"a"}}); !errors.As(err, &fe) || !strings.Contains(fe["prefix"], "matches the same calls") {
 		t.Errorf("a route matching the same calls: %v", err)
 	}
+	// The selected profile is a criterion: a route differing from another
+	// by it alone is stored, a second one of the same profile is not.
+	gold, err := s.CreateRoute(ctx, Route{Name: "uk-gold", Prefix: "44", SelectedProfile: "gold", Gateways: []string{"a"}, Enabled: true})
+	if err != nil || gold.SelectedProfile != "gold" {
+		t.Fatalf("route with a selected profile: %+v, %v", gold, err)
+	}
+	if _, err := s.CreateRoute(ctx, Route{Name: "uk-gold2", Prefix: "44", SelectedProfile: "gold", Gateways: []string{"a"}}); !errors.As(err, &fe) ||
+		!strings.Contains(fe["prefix"], "matches the same calls") {
+		t.Errorf("a second route of the same selected profile: %v", err)
+	}
+	gold.SelectedProfile = "silver"
+	if before, after, err := s.UpdateRoute(ctx, gold); err != nil || before.SelectedProfile != "gold" || after.SelectedProfile != "silver" {
+		t.Errorf("update of the selected profile: %v, before %+v after %+v", err, before, after)
+	}
 	fr.Priority = -1
 	if before, after, err := s.UpdateRoute(ctx, fr); err != nil || before.Priority != 5 || after.Priority != -1 {
 		t.Errorf("update: %v, before %+v after %+v", err, before, after)
 	}
 	active, err := s.Active(ctx)
-	if err != nil || len(active) != 2 || active[0].Name != "uk" || active[1].Name != "uk-fr" {
-		t.Fatalf("active %+v, %v: want uk then uk-fr, by id", active, err)
+	if err != nil || len(active) != 3 || active[0].Name != "uk" || active[1].Name != "uk-fr" || active[2].Name != "uk-gold" {
+		t.Fatalf("active %+v, %v: want uk, uk-fr then uk-gold, by id", active, err)
+	}
+	if r := active[2]; r.SelectedProfile != "silver" || r.Prefix != "44" {
+		t.Errorf("active route with a selected profile: %+v", r)
 	}
 	if r := active[1]; r.CallerPrefix != "33" || len(r.Source) != 2 || r.Interface != "intern" || r.Priority != -1 || len(r.Gateways) != 1 {
 		t.Errorf("active route with criteria: %+v", r)

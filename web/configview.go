@@ -22,18 +22,20 @@ type configView struct {
 }
 
 type routeView struct {
-	Name         string           `json:"name"`
-	Prefix       string           `json:"prefix"`
-	CallerPrefix string           `json:"caller_prefix"`
-	Source       []string         `json:"source"`
-	Interface    string           `json:"interface"`
-	Priority     int              `json:"priority"`
-	Gateways     []config.Gateway `json:"gateways"`
-	HuntStop     []int            `json:"hunt_stop"`
-	Media        string           `json:"media"`
-	Auth         string           `json:"auth"`
-	MaxRing      time.Duration    `json:"max_ring"`
-	CreditTime   time.Duration    `json:"credit_time"`
+	Name         string   `json:"name"`
+	Prefix       string   `json:"prefix"`
+	CallerPrefix string   `json:"caller_prefix"`
+	Source       []string `json:"source"`
+	Interface    string   `json:"interface"`
+	// SelectedProfile: the profile the selectors must have chosen.
+	SelectedProfile string           `json:"selected_profile"`
+	Priority        int              `json:"priority"`
+	Gateways        []config.Gateway `json:"gateways"`
+	HuntStop        []int            `json:"hunt_stop"`
+	Media           string           `json:"media"`
+	Auth            string           `json:"auth"`
+	MaxRing         time.Duration    `json:"max_ring"`
+	CreditTime      time.Duration    `json:"credit_time"`
 }
 
 type radiusView struct {
@@ -49,7 +51,7 @@ func (s *Server) configView(r *http.Request) configView {
 		Radius: radiusView{Auth: c.Radius.Auth, AuthServers: []string{}, AcctServers: []string{}}}
 	for _, rt := range c.Routes {
 		v.Routes = append(v.Routes, routeView{Name: rt.Name, Prefix: rt.Prefix, CallerPrefix: rt.CallerPrefix,
-			Source: append([]string{}, rt.Source...), Interface: rt.Interface, Priority: rt.Priority, Gateways: rt.Gateways,
+			Source: append([]string{}, rt.Source...), Interface: rt.Interface, SelectedProfile: rt.SelectedProfile, Priority: rt.Priority, Gateways: rt.Gateways,
 			HuntStop: rt.HuntStop, Media: rt.Media, Auth: rt.Auth, MaxRing: rt.MaxRing, CreditTime: rt.CreditTime})
 	}
 	for _, sv := range c.Radius.AuthServers {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -65,8 +66,10 @@ func (s *Server) routingFail(w http.ResponseWriter, r *http.Request, err error) 
 type routingView struct {
 	Gateways []routing.Gateway
 	Routes   []routing.Route
-	// Interfaces are the SIP interfaces a route may be narrowed to.
+	// Interfaces are the SIP interfaces a route may be narrowed to,
+	// Profiles the call profiles (its selected_profile).
 	Interfaces []string
+	Profiles   []string
 	Health     []b2bua.GatewayHealth // of the probed gateways, file's and database's
 	Load       []b2bua.GatewayLoad   // of the gateways with max_calls or max_cps
 }
@@ -82,7 +85,7 @@ func (s *Server) routingPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Health, v.Load = s.sw.GatewayHealth(), s.sw.GatewayLoads()
-	v.Interfaces = s.interfaceNames()
+	v.Interfaces, v.Profiles = s.interfaceNames(), s.sw.Config().ProfileNames()
 	s.render(w, r, http.StatusOK, "routing", v)
 }
 
@@ -122,8 +125,9 @@ func gatewayForm(r *http.Request) (routing.Gateway, error) {
 func routeForm(r *http.Request) (routing.Route, error) {
 	rt := routing.Route{Name: r.PostFormValue("name"), Prefix: r.PostFormValue("prefix"),
 		CallerPrefix: r.PostFormValue("caller_prefix"), Interface: strings.TrimSpace(r.PostFormValue("interface")),
-		Source:   strings.Fields(strings.ReplaceAll(r.PostFormValue("source"), ",", " ")),
-		Gateways: splitList(r.PostFormValue("gateways")), HuntStop: []int{}, Enabled: r.PostFormValue("enabled") != ""}
+		SelectedProfile: strings.TrimSpace(r.PostFormValue("selected_profile")),
+		Source:          strings.Fields(strings.ReplaceAll(r.PostFormValue("source"), ",", " ")),
+		Gateways:        splitList(r.PostFormValue("gateways")), HuntStop: []int{}, Enabled: r.PostFormValue("enabled") != ""}
 	errs := routing.FieldErrors{}
 	if v := strings.TrimSpace(r.PostFormValue("priority")); v != "" {
 		n, err := strconv.Atoi(v)
@@ -156,11 +160,23 @@ func routeForm(r *http.Request) (routing.Route, error) {
 // which a route may be narrowed to.
 func (s *Server) interfaceNames() []string { return s.sw.Config().SIP.InterfaceNames() }
 
-// checkRouteInterface refuses a route narrowed to an interface the
-// configuration lacks: the routing tables cannot know the interfaces, and
-// such a route would never match.
-func (s *Server) checkRouteInterface(rt routing.Route) error {
-	return rt.CheckInterface(s.interfaceNames())
+// checkRouteCriteria refuses a route narrowed to an interface or a
+// selected profile the running configuration lacks: the routing tables
+// cannot know them, and such a route would never match.
+func (s *Server) checkRouteCriteria(rt routing.Route) error {
+	cfg := s.sw.Config()
+	errs := routing.FieldErrors{}
+	var fe routing.FieldErrors
+	if err := rt.CheckInterface(cfg.SIP.InterfaceNames()); errors.As(err, &fe) {
+		maps.Copy(errs, fe)
+	}
+	if err := rt.CheckSelectedProfile(cfg.ProfileNames()); errors.As(err, &fe) {
+		maps.Copy(errs, fe)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 func splitList(s string) []string {
@@ -190,7 +206,7 @@ func (s *Server) addGatewayForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) addRouteForm(w http.ResponseWriter, r *http.Request) {
 	rt, err := routeForm(r)
 	if err == nil {
-		err = s.checkRouteInterface(rt)
+		err = s.checkRouteCriteria(rt)
 	}
 	if err == nil {
 		rt, err = s.routing.CreateRoute(r.Context(), rt)
@@ -209,6 +225,7 @@ type routingEditView struct {
 	Gateway    *routing.Gateway
 	Route      *routing.Route
 	Interfaces []string
+	Profiles   []string
 }
 
 func (s *Server) editGatewayPage(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +257,12 @@ func (s *Server) editRoutePage(w http.ResponseWriter, r *http.Request) {
 	if rt.Interface != "" && !slices.Contains(names, rt.Interface) {
 		names = append(names, rt.Interface)
 	}
-	s.render(w, r, http.StatusOK, "routing_edit", routingEditView{Route: &rt, Interfaces: names})
+	// So does a selected profile gone from the configuration.
+	profiles := s.sw.Config().ProfileNames()
+	if rt.SelectedProfile != "" && !slices.Contains(profiles, rt.SelectedProfile) {
+		profiles = append(profiles, rt.SelectedProfile)
+	}
+	s.render(w, r, http.StatusOK, "routing_edit", routingEditView{Route: &rt, Interfaces: names, Profiles: profiles})
 }
 
 // editGatewayForm replaces a gateway with the edit page's form, as the
@@ -273,7 +295,7 @@ func (s *Server) editRouteForm(w http.ResponseWriter, r *http.Request) {
 	rt, err := routeForm(r)
 	var before routing.Route
 	if err == nil {
-		err = s.checkRouteInterface(rt)
+		err = s.checkRouteCriteria(rt)
 	}
 	if err == nil {
 		rt.ID = id
@@ -496,7 +518,7 @@ func (s *Server) apiAddRoute(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, routeBodyHelp)
 		return
 	}
-	err := s.checkRouteInterface(rt)
+	err := s.checkRouteCriteria(rt)
 	if err == nil {
 		rt, err = s.routing.CreateRoute(r.Context(), rt)
 	}
@@ -520,7 +542,7 @@ func (s *Server) apiPutRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	rt.ID = id
 	var before, after routing.Route
-	err := s.checkRouteInterface(rt)
+	err := s.checkRouteCriteria(rt)
 	if err == nil {
 		before, after, err = s.routing.UpdateRoute(r.Context(), rt)
 	}
@@ -561,7 +583,7 @@ func (s *Server) importRoutes(r *http.Request, body io.Reader) (created, updated
 		return 0, 0, err
 	}
 	for i, rt := range routes {
-		if err := s.checkRouteInterface(rt); err != nil {
+		if err := s.checkRouteCriteria(rt); err != nil {
 			return 0, 0, routing.RowError{Line: i + 2, Err: err}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/routing"
 )
 
@@ -285,7 +286,7 @@ func TestRoutesCSV(t *testing.T) {
 	}
 	v := e.login("viewer")
 	res := v.get("/api/v1/routes/export.csv")
-	if res.StatusCode != 200 || !strings.Contains(res.body, "'=cmd,'+49,,,,0,a,486 600 603,,,true") || !strings.Contains(res.body, "uk,44,,,,0,a,486,,,true") {
+	if res.StatusCode != 200 || !strings.Contains(res.body, "'=cmd,'+49,,,,,0,a,486 600 603,,,true") || !strings.Contains(res.body, "uk,44,,,,,0,a,486,,,true") {
 		t.Errorf("export = %d\n%s", res.StatusCode, res.body)
 	}
 	// The match columns import, in any order; an interface the switch
@@ -296,7 +297,7 @@ func TestRoutesCSV(t *testing.T) {
 	if r := imp(a, "priority,name,prefix,caller_prefix,source,interface,gateways\n-3,fr,33,'+44,192.0.2.9/32 10.0.0.0/8,default,a\n"); r.StatusCode != 200 || !strings.Contains(r.body, `"created": 1`) {
 		t.Fatalf("import with the match columns = %d %s", r.StatusCode, r.body)
 	}
-	if res = v.get("/api/v1/routes/export.csv"); !strings.Contains(res.body, "fr,33,'+44,10.0.0.0/8 192.0.2.9,default,-3,a,486 600 603,,,true") {
+	if res = v.get("/api/v1/routes/export.csv"); !strings.Contains(res.body, "fr,33,'+44,10.0.0.0/8 192.0.2.9,default,,-3,a,486 600 603,,,true") {
 		t.Errorf("export of the match columns:\n%s", res.body)
 	}
 	if r := imp(v, "name,prefix,gateways\nx,1,a\n"); r.StatusCode != http.StatusForbidden {
@@ -304,5 +305,100 @@ func TestRoutesCSV(t *testing.T) {
 	}
 	if acts := strings.Join(e.auditActions(t), "\n"); !strings.Contains(acts, "routes import admin uk, =cmd") {
 		t.Errorf("audit log:\n%s", acts)
+	}
+}
+
+// TestRoutingSelectedProfile: a route's selected_profile through the API,
+// the form, the list, the edit page and the CSV, refused when the running
+// configuration has no such profile, part of the match (a second route of
+// the same calls is refused), audited before and after.
+func TestRoutingSelectedProfile(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse([]byte(testConfig + "profiles: [{name: gold}, {name: silver}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, func(o *Options) { o.Switch.(*fakeSwitch).cfg = cfg })
+	ctx := context.Background()
+	if _, err := e.srv.routing.CreateGateway(ctx, routing.Gateway{Name: "a", Address: "127.0.0.1:5070", Transport: "udp", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := e.srv.store.addToken(ctx, 1, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := e.anon()
+	api.tok = secret
+	call := func(method, path, body string) response {
+		req, _ := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return api.do(req)
+	}
+	if r := call(http.MethodPost, "/api/v1/routes", `{"name": "uk-x", "prefix": "44", "selected_profile": "bronze", "gateways": ["a"]}`); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, `"selected_profile": "\"bronze\": no such profile; want one of gold, silver (empty: any)"`) {
+		t.Errorf("an unknown profile = %d %s", r.StatusCode, r.body)
+	}
+	res := call(http.MethodPost, "/api/v1/routes", `{"name": "uk-gold", "prefix": "44", "selected_profile": "gold", "gateways": ["a"]}`)
+	var rt struct {
+		ID              int64  `json:"id"`
+		SelectedProfile string `json:"selected_profile"`
+	}
+	if res.StatusCode != http.StatusCreated || json.Unmarshal([]byte(res.body), &rt) != nil || rt.SelectedProfile != "gold" {
+		t.Fatalf("add a route with a selected profile = %d %s", res.StatusCode, res.body)
+	}
+	if r := call(http.MethodPost, "/api/v1/routes", `{"name": "uk-plain", "prefix": "44", "gateways": ["a"]}`); r.StatusCode != http.StatusCreated {
+		t.Errorf("a route of the same prefix without a selected profile = %d %s", r.StatusCode, r.body)
+	}
+	if r := call(http.MethodPost, "/api/v1/routes", `{"name": "uk-gold2", "prefix": "44", "selected_profile": "gold", "gateways": ["a"]}`); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "matches the same calls") {
+		t.Errorf("a second route of the same selected profile = %d %s", r.StatusCode, r.body)
+	}
+	if r := call(http.MethodPut, "/api/v1/routes/"+jsonInt(rt.ID), `{"name": "uk-gold", "prefix": "44", "selected_profile": "silver", "gateways": ["a"]}`); r.StatusCode != 200 ||
+		!strings.Contains(r.body, `"selected_profile": "silver"`) {
+		t.Errorf("put a route's selected profile = %d %s", r.StatusCode, r.body)
+	}
+	var details string
+	if err := e.db.QueryRow(ctx, "SELECT string_agg(detail, ' ') FROM audit_log WHERE action = 'route change' AND target = 'uk-gold'").Scan(&details); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(details, `"selected_profile":"gold"`) || !strings.Contains(details, `"selected_profile":"silver"`) {
+		t.Errorf("route change detail lacks the selected profile before and after: %s", details)
+	}
+
+	a := e.login("admin")
+	if r := a.post("/routing/routes", url.Values{"name": {"de-gold"}, "prefix": {"49"}, "selected_profile": {"platinum"}, "gateways": {"a"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "no such profile") {
+		t.Errorf("the form with an unknown profile = %d", r.StatusCode)
+	}
+	if r := a.post("/routing/routes", url.Values{"name": {"de-gold"}, "prefix": {"49"}, "selected_profile": {"gold"}, "gateways": {"a"}, "enabled": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the form with a selected profile = %d %s", r.StatusCode, r.body)
+	}
+	page := a.get("/routing")
+	if !strings.Contains(page.body, `<option value="gold">gold</option><option value="silver">silver</option>`) ||
+		!strings.Contains(page.body, `profile <span class="mono">gold</span> selected`) ||
+		!strings.Contains(page.body, "then a route with a selected profile over one without") {
+		t.Errorf("the routing page lacks the profiles, the route's selected profile or the rule:\n%s", page.body)
+	}
+	if r := a.get("/routing/routes/" + jsonInt(rt.ID) + "/edit"); !strings.Contains(r.body, `<option value="silver" selected>silver</option>`) {
+		t.Errorf("the route edit page does not refill the selected profile:\n%s", r.body)
+	}
+
+	imp := func(body string) response {
+		req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/api/v1/routes/import", strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("X-CSRF-Token", a.csrf)
+		return a.do(req)
+	}
+	if r := imp("name,prefix,gateways,selected_profile\nfr,33,a,bronze\n"); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "line 2") ||
+		!strings.Contains(r.body, "selected_profile") {
+		t.Errorf("import of an unknown profile = %d %s", r.StatusCode, r.body)
+	}
+	if r := imp("name,prefix,gateways,selected_profile\nfr,33,a,silver\n"); r.StatusCode != 200 || !strings.Contains(r.body, `"created": 1`) {
+		t.Fatalf("import with selected_profile = %d %s", r.StatusCode, r.body)
+	}
+	exp := a.get("/api/v1/routes/export.csv").body
+	if !strings.HasPrefix(exp, "name,prefix,caller_prefix,source,interface,selected_profile,priority,") ||
+		!strings.Contains(exp, "fr,33,,,,silver,0,a,486 600 603,,,true") || !strings.Contains(exp, "uk-gold,44,,,,silver,0,a,") {
+		t.Errorf("export of selected_profile:\n%s", exp)
 	}
 }
