@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,21 +177,7 @@ func (b *Baresip) start(bin string) {
 	cmd.Stderr = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	b.cmd = cmd
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer out.Close()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(b.done)
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(b.done)
-	}()
-	if err := <-started; err != nil {
+	if err := startPinned(cmd, out, b.done, func() {}); err != nil {
 		b.t.Fatalf("testenv: start %s: %v", bin, err)
 	}
 }

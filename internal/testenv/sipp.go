@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -315,22 +314,8 @@ func (s *SIPp) start(bin, scen string) {
 	cmd.Stderr = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	s.cmd = cmd
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer out.Close()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(s.done)
-			return
-		}
-		started <- nil
-		_ = cmd.Wait() // the exit status is read from ProcessState below
-		s.exitCode = cmd.ProcessState.ExitCode()
-		close(s.done)
-	}()
-	if err := <-started; err != nil {
+	// The exit status is read from ProcessState once SIPp has exited.
+	if err := startPinned(cmd, out, s.done, func() { s.exitCode = cmd.ProcessState.ExitCode() }); err != nil {
 		s.t.Fatalf("testenv: start %s: %v", bin, err)
 	}
 	s.timer = time.AfterFunc(s.opts.Timeout+sippStopGrace, func() {
