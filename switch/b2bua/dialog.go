@@ -46,39 +46,49 @@ type dialog struct {
 // newRequest builds an in-dialog request toward the peer (RFC 3261 12.2.1.1).
 // ACK and CANCEL reuse the CSeq they refer to; the caller sets it.
 func (d *dialog) newRequest(method sip.RequestMethod, seq uint32) *sip.Request {
-	return d.request(method, seq, d.target.uri(), d.local.uri(), d.remote.uri())
+	req, h := d.request(method, seq)
+	d.target.parseInto(&req.Recipient)
+	d.local.parseInto(&h.from.Address)
+	d.remote.parseInto(&h.to.Address)
+	return req
 }
 
-// request is newRequest with the dialog's URIs given parsed, as the
-// INVITE that starts a dialog has them at hand: it spares the call's hot
-// path parsing back what it has just written.
-func (d *dialog) request(method sip.RequestMethod, seq uint32, target, local, remote sip.Uri) *sip.Request {
-	req := sip.NewRequest(method, target)
-	req.AppendHeader(d.listener.via())
+// request builds a request in the dialog with its URIs left for the
+// caller to set, in the request's Recipient and the headers' Address:
+// newRequest parses the dialog's text there, and the INVITE that starts a
+// dialog copies the URIs it has at hand, sparing the call's hot path
+// parsing back what it has just written.
+func (d *dialog) request(method sip.RequestMethod, seq uint32) (*sip.Request, *requestHeaders) {
+	req := sip.NewRequest(method, sip.Uri{})
+	h := &requestHeaders{}
+	d.listener.fillVia(&h.via, h.params[0:0:2])
+	req.AppendHeader(&h.via)
 	for _, r := range d.routeSet {
 		req.AppendHeader(sip.NewHeader("Route", r))
 	}
-	from := &sip.FromHeader{DisplayName: d.localName, Address: local, Params: sip.NewParams()}
-	from.Params.Add("tag", d.localTag)
-	req.AppendHeader(from)
-	to := &sip.ToHeader{DisplayName: d.remoteNam, Address: remote, Params: sip.NewParams()}
+	h.from = sip.FromHeader{DisplayName: d.localName, Params: h.params[2:2:3]}
+	h.from.Params.Add("tag", d.localTag)
+	req.AppendHeader(&h.from)
+	h.to = sip.ToHeader{DisplayName: d.remoteNam, Params: h.params[3:3:4]}
 	if d.remoteTag != "" {
-		to.Params.Add("tag", d.remoteTag)
+		h.to.Params.Add("tag", d.remoteTag)
 	}
-	req.AppendHeader(to)
-	cid := sip.CallIDHeader(d.callID)
-	req.AppendHeader(&cid)
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
-	mf := sip.MaxForwardsHeader(70)
-	req.AppendHeader(&mf)
+	req.AppendHeader(&h.to)
+	h.callID = sip.CallIDHeader(d.callID)
+	req.AppendHeader(&h.callID)
+	h.cseq = sip.CSeqHeader{SeqNo: seq, MethodName: method}
+	req.AppendHeader(&h.cseq)
+	h.maxFwd = 70
+	req.AppendHeader(&h.maxFwd)
 	if method != sip.ACK && method != sip.CANCEL && method != sip.BYE {
 		req.AppendHeader(d.contactHeader())
 	}
-	req.SetBody(nil) // Content-Length: 0 until a body is set; required on TCP
+	// Content-Length: 0 until a body is set; required on TCP.
+	req.AppendHeader(&h.length)
 	req.SetTransport(d.transport)
 	req.SetDestination(d.dest)
 	d.listener.bind(req)
-	return req
+	return req, h
 }
 
 // setRouting fills the routing fields from the peer's Contact and the
@@ -114,6 +124,15 @@ func textOf(u sip.Uri) uriText {
 	b.Grow(len(u.Scheme) + len(u.User) + len(u.Host) + 32)
 	u.StringWrite(&b)
 	return uriText(b.String())
+}
+
+// parseInto parses the text back into u, where the request that needs it
+// holds it: parsed anywhere else, a URI escapes to the heap on its own.
+// Text that does not parse gives the zero URI, as uri does.
+func (t uriText) parseInto(u *sip.Uri) {
+	if sip.ParseUri(string(t), u) != nil {
+		*u = sip.Uri{}
+	}
 }
 
 // uri parses the text back. It was written from a URI sipgo parsed or the

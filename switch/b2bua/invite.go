@@ -311,7 +311,8 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 		b.d.dest = gw.Proxy
 	}
 	b.d.localSeq.Store(1)
-	inv := b.d.request(sip.INVITE, 1, target, local, remote)
+	inv, h := b.d.request(sip.INVITE, 1)
+	inv.Recipient, h.from.Address, h.to.Address = target, local, remote
 	if c.rel.caller != callerNo100rel || (c.chain != nil && c.chain.profile.Offer100rel) {
 		inv.AppendHeader(sip.NewHeader("Supported", "100rel"))
 	}

@@ -69,17 +69,39 @@ func newListener(l config.Listener) *listener {
 
 // via is a fresh Via for a request sent through this listener.
 func (l *listener) via() *sip.ViaHeader {
-	v := &sip.ViaHeader{
+	v := &sip.ViaHeader{}
+	l.fillVia(v, sip.NewParams())
+	return v
+}
+
+// fillVia makes v a fresh Via for a request sent through this listener,
+// its branch and rport appended to params: a request's Via can then live
+// in a block allocated with its other headers (requestHeaders).
+func (l *listener) fillVia(v *sip.ViaHeader, params sip.HeaderParams) {
+	params.Add("branch", sip.GenerateBranchN(16))
+	params.Add("rport", "")
+	*v = sip.ViaHeader{
 		ProtocolName:    "SIP",
 		ProtocolVersion: "2.0",
-		Transport:       strings.ToUpper(l.transport),
+		Transport:       viaTransport(l.transport),
 		Host:            l.host,
 		Port:            l.adPort,
-		Params:          sip.NewParams(),
+		Params:          params,
 	}
-	v.Params.Add("branch", sip.GenerateBranchN(16))
-	v.Params.Add("rport", "")
-	return v
+}
+
+// viaTransport is a transport's name as a Via writes it, without the
+// allocation of strings.ToUpper for the names the switch listens on.
+func viaTransport(t string) string {
+	switch t {
+	case "udp":
+		return "UDP"
+	case "tcp":
+		return "TCP"
+	case "tls":
+		return "TLS"
+	}
+	return strings.ToUpper(t)
 }
 
 // contact is the Contact Tollgate puts in requests and responses it sends
