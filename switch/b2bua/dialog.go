@@ -187,9 +187,9 @@ func hostPort(u sip.Uri, transport string) string {
 
 // recordRoutes returns the Record-Route values of a message, one per URI,
 // in the order they appear.
-func recordRoutes(m sip.Message) []string {
+func recordRoutes(m headed) []string {
 	var out []string
-	for _, h := range m.GetHeaders("Record-Route") {
+	for h := range headersNamed(m, "Record-Route") {
 		out = append(out, splitList(h.Value())...)
 	}
 	return out

@@ -50,7 +50,7 @@ func FuzzDialogRouting(f *testing.F) {
 				continue
 			}
 			d := &dialog{transport: transport}
-			routes := recordRoutes(m)
+			routes := recordRoutes(m.(headed))
 			var c *sip.ContactHeader
 			if res, ok := m.(*sip.Response); ok {
 				c = res.Contact()

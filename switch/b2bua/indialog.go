@@ -505,9 +505,9 @@ func (c *Call) reoffer(l *leg, from rtpproxyctl.Side, last []byte) {
 	c.end(outcomeMediaFailed())
 }
 
-func copyHeaders(from, to sip.Message) {
+func copyHeaders(from headed, to sip.Message) {
 	for _, name := range relayedHeaders {
-		for _, h := range from.GetHeaders(name) {
+		for h := range headersNamed(from, name) {
 			to.AppendHeader(sip.NewHeader(name, h.Value()))
 		}
 	}

@@ -124,7 +124,7 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 		setupDone:    make(chan struct{}),
 		endedCh:      make(chan struct{}),
 	}
-	if h := req.GetHeader("User-Agent"); h != nil {
+	if h := headerNamed(req, "User-Agent"); h != nil {
 		c.userAgentA = h.Value()
 	}
 	// Every call that reaches the switch is accounted (DESIGN.md's hard
@@ -637,9 +637,9 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	b.invite = nil
 	at := &c.attempts[b.index]
 	at.Answered, at.SIPCode, at.SIPReason = true, res.StatusCode, res.Reason
-	if h := res.GetHeader("Server"); h != nil {
+	if h := headerNamed(res, "Server"); h != nil {
 		c.userAgtB = h.Value()
-	} else if h := res.GetHeader("User-Agent"); h != nil {
+	} else if h := headerNamed(res, "User-Agent"); h != nil {
 		c.userAgtB = h.Value()
 	}
 	c.connectT = now
@@ -805,14 +805,14 @@ func (c *Call) kill(reason string) {
 
 // copyBody carries a message body and its type from one leg to the other;
 // nothing else of the message crosses.
-func copyBody(from, to sip.Message) {
+func copyBody(from headed, to sip.Message) {
 	body := from.Body()
 	if len(body) == 0 {
 		return
 	}
-	for _, name := range []string{"Content-Type", "Content-Disposition", "Content-Language"} {
-		if hs := from.GetHeaders(name); len(hs) > 0 {
-			to.AppendHeader(sip.NewHeader(name, hs[0].Value()))
+	for _, name := range [...]string{"Content-Type", "Content-Disposition", "Content-Language"} {
+		if h := headerNamed(from, name); h != nil {
+			to.AppendHeader(sip.NewHeader(name, h.Value()))
 		}
 	}
 	to.SetBody(body)

@@ -247,7 +247,7 @@ func (c *Call) ackSDP(from rtpproxyctl.Side, ack *sip.Request) (body []byte, ok 
 // inDialogSDP anchors the SDP of a re-INVITE or UPDATE, or of its 2xx,
 // travelling from side from. It returns nil when there is nothing to
 // rewrite.
-func (c *Call) inDialogSDP(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, error) {
+func (c *Call) inDialogSDP(op mediaOp, from rtpproxyctl.Side, msg headed) ([]byte, error) {
 	c.mu.Lock()
 	m := c.media
 	c.mu.Unlock()
@@ -259,7 +259,7 @@ func (c *Call) inDialogSDP(op mediaOp, from rtpproxyctl.Side, msg sip.Message) (
 
 // anchor runs one SDP through the relay and returns it rewritten to the
 // relay's address and ports.
-func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, error) {
+func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg headed) ([]byte, error) {
 	body, _, err := c.anchorFor(op, from, msg)
 	return body, err
 }
@@ -269,10 +269,10 @@ func (c *Call) anchor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byt
 // stream is anchored toward the party the SDP goes to: the relay answers
 // in that party's address family, which is how an IPv4 caller and an IPv6
 // gateway (or the reverse) hear each other.
-func (c *Call) anchorFor(op mediaOp, from rtpproxyctl.Side, msg sip.Message) ([]byte, netip.Addr, error) {
+func (c *Call) anchorFor(op mediaOp, from rtpproxyctl.Side, msg headed) ([]byte, netip.Addr, error) {
 	var ct string
-	if cts := msg.GetHeaders("Content-Type"); len(cts) > 0 {
-		ct = cts[0].Value()
+	if h := headerNamed(msg, "Content-Type"); h != nil {
+		ct = h.Value()
 	}
 	// The SDP itself, or the SDP part of a multipart body (SIP-I/SIP-T),
 	// whose other parts cross as they are.

@@ -123,8 +123,11 @@ const msgFlagForceSymmetric = 2
 // message flags: hexadecimal digits, the least significant first; a value
 // that does not parse counts as no flag, as in SEMS.
 func readMsgFlags(p *config.Profile, inA *sip.Request) msgFlagsState {
-	h := inA.GetHeader("P-MsgFlags")
-	if !p.RTP.MsgFlags || h == nil {
+	if !p.RTP.MsgFlags {
+		return msgFlagsNone
+	}
+	h := headerNamed(inA, "P-MsgFlags")
+	if h == nil {
 		return msgFlagsNone
 	}
 	v := []byte(strings.TrimSpace(h.Value()))

@@ -84,11 +84,11 @@ func callerReliability(inv *sip.Request) callerRel {
 
 // rseqOf is a reliable provisional's RSeq; ok false when res is not one.
 func rseqOf(res *sip.Response) (uint32, bool) {
-	hs := res.GetHeaders("RSeq")
-	if len(hs) == 0 || !listHas(res, "Require", "100rel") {
+	h := headerNamed(res, "RSeq")
+	if h == nil || !listHas(res, "Require", "100rel") {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(hs[0].Value()), 10, 32)
+	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
 	return uint32(n), err == nil && n > 0
 }
 

@@ -291,19 +291,19 @@ func (c *Call) retryInterval(ctx context.Context, b *attemptLeg, res *sip.Respon
 
 // sessionExpires reads a message's Session-Expires (or its compact form
 // x): the interval and the refresher parameter.
-func sessionExpires(m sip.Message) (d time.Duration, refresher string, ok bool) {
-	hs := m.GetHeaders("Session-Expires")
-	if len(hs) == 0 {
-		if hs = m.GetHeaders("x"); len(hs) == 0 {
+func sessionExpires(m headed) (d time.Duration, refresher string, ok bool) {
+	h := headerNamed(m, "Session-Expires")
+	if h == nil {
+		if h = headerNamed(m, "x"); h == nil {
 			return 0, "", false
 		}
 	}
-	v, params, _ := strings.Cut(hs[0].Value(), ";")
+	v, params, _ := strings.Cut(h.Value(), ";")
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n <= 0 {
 		return 0, "", false
 	}
-	for _, p := range strings.Split(params, ";") {
+	for p := range strings.SplitSeq(params, ";") {
 		if k, val, _ := strings.Cut(p, "="); strings.EqualFold(strings.TrimSpace(k), "refresher") {
 			refresher = strings.ToLower(strings.TrimSpace(val))
 		}
@@ -312,12 +312,12 @@ func sessionExpires(m sip.Message) (d time.Duration, refresher string, ok bool) 
 }
 
 // minSE reads a message's Min-SE; 0 when it has none.
-func minSE(m sip.Message) time.Duration {
-	hs := m.GetHeaders("Min-SE")
-	if len(hs) == 0 {
+func minSE(m headed) time.Duration {
+	h := headerNamed(m, "Min-SE")
+	if h == nil {
 		return 0
 	}
-	v, _, _ := strings.Cut(hs[0].Value(), ";")
+	v, _, _ := strings.Cut(h.Value(), ";")
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n <= 0 {
 		return 0
@@ -327,8 +327,8 @@ func minSE(m sip.Message) time.Duration {
 
 // hasOptionTag reports whether a message lists tag in its Supported (or
 // compact k) or Require headers.
-func hasOptionTag(m sip.Message, tag string) bool {
-	for _, name := range []string{"Supported", "k", "Require"} {
+func hasOptionTag(m headed, tag string) bool {
+	for _, name := range [...]string{"Supported", "k", "Require"} {
 		if listHas(m, name, tag) {
 			return true
 		}
@@ -338,9 +338,9 @@ func hasOptionTag(m sip.Message, tag string) bool {
 
 // listHas reports whether one of a message's name headers, comma lists,
 // holds token (case-insensitive).
-func listHas(m sip.Message, name, token string) bool {
-	for _, h := range m.GetHeaders(name) {
-		for _, v := range strings.Split(h.Value(), ",") {
+func listHas(m headed, name, token string) bool {
+	for h := range headersNamed(m, name) {
+		for v := range strings.SplitSeq(h.Value(), ",") {
 			if strings.EqualFold(strings.TrimSpace(v), token) {
 				return true
 			}

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"iter"
 	"strings"
 	"time"
 
@@ -107,4 +108,36 @@ func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error
 		}
 	}
 	return nil, nil
+}
+
+// headed is a message whose headers can be walked in order: *sip.Request
+// and *sip.Response (sip.Message itself has no such method).
+type headed interface {
+	sip.Message
+	Headers() []sip.Header
+}
+
+// headersNamed yields m's headers called name, compared case-insensitively
+// (RFC 3261 7.3.1); compact forms are names of their own. It replaces
+// sipgo's GetHeaders and GetHeader on the call's path: they lower-case the
+// name of every header they pass, which allocates for each name outside
+// sipgo's short table of common ones (Supported, Allow, User-Agent,
+// Session-Expires...), and GetHeaders collects its answer in a new slice —
+// a dozen allocations for one look at a carrier's INVITE.
+func headersNamed(m headed, name string) iter.Seq[sip.Header] {
+	return func(yield func(sip.Header) bool) {
+		for _, h := range m.Headers() {
+			if strings.EqualFold(h.Name(), name) && !yield(h) {
+				return
+			}
+		}
+	}
+}
+
+// headerNamed is m's first header called name, or nil.
+func headerNamed(m headed, name string) sip.Header {
+	for h := range headersNamed(m, name) {
+		return h
+	}
+	return nil
 }

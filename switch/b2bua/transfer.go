@@ -142,14 +142,14 @@ func (s *Switch) fixReferTo(v string) string {
 // profile's header filter made already is replaced, so that neither
 // crosses twice, nor a Replaces unrewritten.
 func (c *Call) fixReplacesInvite(inA, out *sip.Request) {
-	if rb := inA.GetHeaders("Referred-By"); len(rb) > 0 {
+	if headerNamed(inA, "Referred-By") != nil {
 		for out.RemoveHeader("Referred-By") {
 		}
-		for _, h := range rb {
+		for h := range headersNamed(inA, "Referred-By") {
 			out.AppendHeader(sip.NewHeader("Referred-By", h.Value()))
 		}
 	}
-	h := inA.GetHeader("Replaces")
+	h := headerNamed(inA, "Replaces")
 	if h == nil {
 		return
 	}
