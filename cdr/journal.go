@@ -376,9 +376,15 @@ func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
 }
 
 // entry is a journal entry of the given kind holding call: the kind's byte,
-// then the call as JSON without its zero fields (it runs once or twice per
-// call, on the switch's hot path).
+// then the call as JSON without its zero fields (it runs two or three times
+// per call, on the switch's hot path: written by hand, recordjson.go).
 func entry(kind byte, call journalCall) ([]byte, error) {
+	buf := encodeBuffers.Get().(*[]byte)
+	b, exact := appendRecordJSON(append((*buf)[:0], kind), &call.Record, formLive, call.Accounting)
+	putEncodeBuffer(buf, b)
+	if exact {
+		return bytes.Clone(b), nil // the live set keeps it: its own, of its size
+	}
 	b, err := json.Marshal(journalEntry{journalRecord(call.Record), call.Accounting})
 	if err != nil {
 		return nil, fmt.Errorf("cdr journal: %w", err)

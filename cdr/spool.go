@@ -285,7 +285,9 @@ func (s *Spool) Append(rec Record) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
-	payload, err := json.Marshal(rec)
+	buf := encodeBuffers.Get().(*[]byte)
+	payload, err := encodeRecord((*buf)[:0], &rec)
+	defer putEncodeBuffer(buf, payload)
 	if err != nil {
 		return fmt.Errorf("cdr spool: encode %s: %w", rec.ID, err)
 	}
@@ -307,6 +309,29 @@ func (s *Spool) Append(rec Record) error {
 		return fmt.Errorf("cdr spool: append %s: %w", rec.ID, err)
 	}
 	return nil
+}
+
+// encodeBuffers hold records being encoded for Append, which copies them
+// into its commit group: one buffer per appender at a time, not one
+// allocation per record.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// putEncodeBuffer gives buf back to encodeBuffers with what was encoded in
+// it, b, unless it grew huge for a rare huge record.
+func putEncodeBuffer(buf *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*buf = b[:0]
+		encodeBuffers.Put(buf)
+	}
+}
+
+// encodeRecord appends rec's JSON to dst, as encoding/json writes it.
+func encodeRecord(dst []byte, rec *Record) ([]byte, error) {
+	if b, exact := appendRecordJSON(dst, rec, formFull, nil); exact {
+		return b, nil
+	}
+	b, err := json.Marshal(rec)
+	return append(dst[:0], b...), err
 }
 
 // flush writes one group durably. On a full disk it gives the reserve back
