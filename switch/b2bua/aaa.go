@@ -17,32 +17,38 @@ import (
 	"github.com/tollgate/tollgate/config"
 )
 
-// callAAA is what authorisation, limits and credit decided for one call.
-// Guarded by the call's lock, except where noted.
+// callAAA is what limits and credit decided for one call, and through
+// rad what RADIUS did. Guarded by the call's lock, except where noted.
 type callAAA struct {
-	account     string // RADIUS User-Name once authorised; "" before
-	accountHeld bool   // counts toward limits.account_calls
 	gatewayHeld string // the gateway whose limit the current attempt holds
 	// loadHeld is the gateway (health key) whose max_calls the current
 	// attempt or connected call counts toward; "" when it has none.
 	loadHeld    string
-	radius      billing.Credit
 	credit      billing.Credit // granted for the current (or answering) attempt
 	creditTimer *time.Timer
+	hop         hop // the current attempt's route, for its originate leg
+	// rad is the part only RADIUS servers give work to; nil when none is
+	// configured, so that a switch without RADIUS does not carry it in
+	// every held call.
+	rad *callRadius
+}
 
-	// The caller's number and name as sent to the gateway (RADIUS CLI and
-	// CNAM overrides, then the route's), and headers the route adds.
-	// Written and read by the setup goroutine only.
-	cli, cnam    string
-	extraHeaders []string
-
+// callRadius is a call's RADIUS side: its authorisation's grant, its
+// accounting sessions and their timers, and what the servers said for the
+// record. Guarded by the call's lock, except where noted.
+type callRadius struct {
+	account     string // RADIUS User-Name once authorised; "" before
+	accountHeld bool   // counts toward limits.account_calls
 	// Accounting: on for every call when accounting servers are
 	// configured, unless its profile turns it off or it is only a digest
 	// challenge.
-	accounting   bool
+	accounting bool
+	radius     billing.Credit
+	// The caller's number and name as the Access-Accept overrides them
+	// (CLI and CNAM). Written and read by the setup goroutine only.
+	cli, cnam    string
 	confID       aaa.ConfID
 	claimed      string // the digest user a refused caller claimed to be
-	hop          hop    // the current attempt's route, for its originate leg
 	stopped      int    // attempts (a prefix of Call.attempts) whose Stop is sent
 	interimTimer *time.Timer
 	// interimEvery is the call's Interim-Update interval: the server's
@@ -53,6 +59,36 @@ type callAAA struct {
 	chain        sendChain
 
 	result cdr.RADIUS // what RADIUS said, for the record (radius_result.go)
+}
+
+// accounting reports whether the call sends accounting records.
+func (c *Call) accounting() bool { return c.aaa.rad != nil && c.aaa.rad.accounting }
+
+// account is the call's RADIUS User-Name; "" before authorisation or
+// without RADIUS.
+func (c *Call) account() string {
+	if c.aaa.rad == nil {
+		return ""
+	}
+	return c.aaa.rad.account
+}
+
+// h323ConfID is the call's h323-conf-id: kept from setup when RADIUS is
+// configured, else made again for the rare asker (a CoA's selector).
+func (c *Call) h323ConfID() aaa.ConfID {
+	if c.aaa.rad != nil {
+		return c.aaa.rad.confID
+	}
+	id, _ := aaa.ParseConfID(confID(c.ID)) // the ID is a UUID: it always parses
+	return id
+}
+
+// radiusCredit is the credit the Access-Accept granted; unset without one.
+func (c *Call) radiusCredit() billing.Credit {
+	if c.aaa.rad == nil {
+		return billing.Credit{}
+	}
+	return c.aaa.rad.radius
 }
 
 // hop is one gateway of a call's hunt with the route parameters it is
@@ -128,11 +164,15 @@ func (c *Call) authorize(ctx context.Context, cfg *config.Config, static *config
 		}
 	}
 	c.mu.Lock()
-	c.aaa.account, c.aaa.accountHeld = account, account != ""
-	c.aaa.radius, c.aaa.credit = radiusCredit, credit
-	if grant != nil {
-		c.aaa.cli, c.aaa.cnam = grant.CLI, grant.CNAM
-		c.aaa.interimEvery = interimWithin(cfg.Radius.Accounting, grant.Interim)
+	c.aaa.credit = credit
+	// account and grant come from RADIUS only, so rad is there.
+	if r := c.aaa.rad; r != nil {
+		r.account, r.accountHeld = account, account != ""
+		r.radius = radiusCredit
+		if grant != nil {
+			r.cli, r.cnam = grant.CLI, grant.CNAM
+			r.interimEvery = interimWithin(cfg.Radius.Accounting, grant.Interim)
+		}
 	}
 	c.mu.Unlock()
 
@@ -176,7 +216,7 @@ func (c *Call) radiusAuthorize(ctx context.Context, cfg *config.Config, mode str
 			// A challenge is a step of the call's authentication, not a
 			// call: accounting it would bill every digest caller twice.
 			c.mu.Lock()
-			c.aaa.accounting = false
+			c.aaa.rad.accounting = false
 			c.mu.Unlock()
 			c.failA(407, "Proxy Authentication Required", cdr.ReasonRejected, cdr.ReleasedBySwitch,
 				sip.NewHeader("Proxy-Authenticate", a.nonces.Challenge(cfg.Radius.Realm, stale)))
@@ -184,7 +224,7 @@ func (c *Call) radiusAuthorize(ctx context.Context, cfg *config.Config, mode str
 		}
 		req.Digest, account = cred, cred.Username
 		c.mu.Lock()
-		c.aaa.claimed = cred.Username
+		c.aaa.rad.claimed = cred.Username
 		c.mu.Unlock()
 	}
 	sent := time.Now()
@@ -204,7 +244,7 @@ func (c *Call) radiusAuthorize(ctx context.Context, cfg *config.Config, mode str
 		c.sw.log.Warn("authorisation unavailable: call accepted unauthorised (radius.auth_unavailable: accept)",
 			"call", c.ID, "account", account, "error", err)
 		c.mu.Lock()
-		c.aaa.result.Auth = cdr.AuthUnavailable
+		c.aaa.rad.result.Auth = cdr.AuthUnavailable
 		c.mu.Unlock()
 		return nil, account, true
 	default:
@@ -325,7 +365,7 @@ func (c *Call) beginHop(h hop) *attemptResult {
 		routeCredit = billing.Limit(h.route.CreditTime)
 	}
 	c.mu.Lock()
-	radius := c.aaa.radius
+	radius := c.radiusCredit()
 	c.mu.Unlock()
 	loadHeld := ""
 	if limited(h.gw) {
@@ -350,7 +390,6 @@ func (c *Call) beginHop(h hop) *attemptResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.aaa.gatewayHeld, c.aaa.loadHeld, c.aaa.credit, c.aaa.hop = h.gw.Address, loadHeld, credit, h
-	c.aaa.extraHeaders = nil
 	c.calledSent = c.called
 	if rr := h.radius; rr != nil {
 		switch rr.CalledMode {
@@ -359,7 +398,6 @@ func (c *Call) beginHop(h hop) *attemptResult {
 		case aaa.CalledNone:
 			c.calledSent = ""
 		}
-		c.aaa.extraHeaders = rr.ExtraHeaders
 	}
 	if h.target != nil {
 		c.calledSent = h.target.User
@@ -386,8 +424,8 @@ func (c *Call) fromUser() string {
 	if h := c.aaa.hop.radius; h != nil && h.CLI != "" {
 		return h.CLI
 	}
-	if c.aaa.cli != "" {
-		return c.aaa.cli
+	if r := c.aaa.rad; r != nil && r.cli != "" {
+		return r.cli
 	}
 	return c.caller
 }
@@ -396,15 +434,19 @@ func (c *Call) fromName() string {
 	if h := c.aaa.hop.radius; h != nil && h.CNAM != "" {
 		return h.CNAM
 	}
-	if c.aaa.cnam != "" {
-		return c.aaa.cnam
+	if r := c.aaa.rad; r != nil && r.cnam != "" {
+		return r.cnam
 	}
 	return c.callerName
 }
 
-// addRouteHeaders adds the route's extra headers (ash) to an INVITE.
+// addRouteHeaders adds the RADIUS route's extra headers (ash) to an INVITE.
 func (c *Call) addRouteHeaders(inv *sip.Request) {
-	for _, h := range c.aaa.extraHeaders {
+	rr := c.aaa.hop.radius
+	if rr == nil {
+		return
+	}
+	for _, h := range rr.ExtraHeaders {
 		name, value, _ := strings.Cut(h, ":")
 		inv.AppendHeader(sip.NewHeader(strings.TrimSpace(name), strings.TrimSpace(value)))
 	}
@@ -419,7 +461,7 @@ func (c *Call) connectedAAA(now time.Time) {
 		c.armCredit(now)
 		c.armReauth()
 	}
-	if !c.aaa.accounting {
+	if !c.accounting() {
 		return
 	}
 	acct := c.sw.Config().Radius.Accounting
@@ -428,11 +470,12 @@ func (c *Call) connectedAAA(now time.Time) {
 		c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Start(ctx, answer) })
 		c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Start(ctx, out) })
 	}
-	if c.aaa.interimEvery == 0 {
-		c.aaa.interimEvery = acct.Interim
+	r := c.aaa.rad
+	if r.interimEvery == 0 {
+		r.interimEvery = acct.Interim
 	}
-	if every := c.aaa.interimEvery; every > 0 {
-		c.aaa.interimTimer = time.AfterFunc(every, c.interim)
+	if every := r.interimEvery; every > 0 {
+		r.interimTimer = time.AfterFunc(every, c.interim)
 	}
 }
 
@@ -448,29 +491,36 @@ func (c *Call) interim() {
 	answer, out := c.answerLeg(), c.originateLeg(c.b.index)
 	c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Interim(ctx, answer, now) })
 	c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Interim(ctx, out, now) })
-	c.aaa.interimTimer.Reset(c.aaa.interimEvery)
+	c.aaa.rad.interimTimer.Reset(c.aaa.rad.interimEvery)
 }
 
 // endAAA is the teardown's part: stop the timers, release the limits, send
 // the Stop records not yet sent and note the account and credit in the
 // record. Called by Call.end with the lock held.
 func (c *Call) endAAA(o outcome, now time.Time, rec *cdr.Record) {
+	if c.aaa.creditTimer != nil {
+		c.aaa.creditTimer.Stop()
+	}
+	c.releaseGateway()
+	if c.aaa.credit.Set {
+		rec.CreditGranted = c.aaa.credit.Time
+	}
+	r := c.aaa.rad
+	if r == nil {
+		return
+	}
 	defer c.radiusRecord(rec) // after the Stops below are counted
-	for _, t := range []*time.Timer{c.aaa.creditTimer, c.aaa.interimTimer, c.aaa.reauth.timer} {
+	for _, t := range []*time.Timer{r.interimTimer, r.reauth.timer} {
 		if t != nil {
 			t.Stop()
 		}
 	}
-	c.releaseGateway()
-	if c.aaa.accountHeld {
-		c.sw.aaa.limits.ReleaseAccount(c.aaa.account)
-		c.aaa.accountHeld = false
+	if r.accountHeld {
+		c.sw.aaa.limits.ReleaseAccount(r.account)
+		r.accountHeld = false
 	}
-	rec.Account = c.aaa.account
-	if c.aaa.credit.Set {
-		rec.CreditGranted = c.aaa.credit.Time
-	}
-	if !c.aaa.accounting {
+	rec.Account = r.account
+	if !r.accounting {
 		return
 	}
 	stop := aaa.StopInfo{Time: now, ReleaseSource: releaseSource(o.releasedBy)}
@@ -479,22 +529,22 @@ func (c *Call) endAAA(o outcome, now time.Time, rec *cdr.Record) {
 	}
 	answer := c.answerLeg()
 	c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Stop(ctx, answer, stop) })
-	if b := c.b; b != nil && b.index >= c.aaa.stopped {
+	if b := c.b; b != nil && b.index >= r.stopped {
 		// The attempt up at the end: answered, or cancelled by the hunt's end.
 		out := c.originateLeg(b.index)
 		bstop := stop
 		bstop.SIPCode = 0
-		c.aaa.stopped = b.index + 1
+		r.stopped = b.index + 1
 		c.sendAcct(func(ctx context.Context, a Accountant) error { return a.Stop(ctx, out, bstop) })
 	}
 }
 
 // stopAttempt sends the Stop of a failed attempt. Called with the lock held.
 func (c *Call) stopAttempt(i int, r *attemptResult) {
-	if !c.aaa.accounting || i < c.aaa.stopped {
+	if !c.accounting() || i < c.aaa.rad.stopped {
 		return
 	}
-	c.aaa.stopped = i + 1
+	c.aaa.rad.stopped = i + 1
 	at := c.attempts[i]
 	stop := aaa.StopInfo{Time: at.End, SIPCode: at.SIPCode, ReleaseSource: aaa.ReleasedByCallee}
 	if !r.real {
@@ -510,15 +560,18 @@ func (c *Call) stopAttempt(i int, r *attemptResult) {
 
 // answerLeg is the caller's accounting session. Called with the lock held.
 func (c *Call) answerLeg() aaa.Leg {
-	user := c.aaa.account
+	user, claimed := c.account(), ""
+	if c.aaa.rad != nil {
+		claimed = c.aaa.rad.claimed
+	}
 	if user == "" {
-		user = c.aaa.claimed
+		user = claimed
 	}
 	if user == "" {
 		user = c.srcIP
 	}
 	return aaa.Leg{Origin: aaa.OriginAnswer, UserName: user, CallingNumber: c.caller, CalledNumber: c.called,
-		RemoteAddress: c.srcIP, CallID: c.a.d.callID, LegCallID: c.a.d.callID, ConfID: c.aaa.confID,
+		RemoteAddress: c.srcIP, CallID: c.a.d.callID, LegCallID: c.a.d.callID, ConfID: c.h323ConfID(),
 		SetupTime: c.setupT, ConnectTime: c.connectT}
 }
 
@@ -527,9 +580,9 @@ func (c *Call) answerLeg() aaa.Leg {
 // sent. Called with the lock held; attempt i is the current hop's.
 func (c *Call) originateLeg(i int) aaa.Leg {
 	at := c.attempts[i]
-	leg := aaa.Leg{Origin: aaa.OriginOriginate, UserName: c.aaa.account, CallingNumber: c.fromUser(),
+	leg := aaa.Leg{Origin: aaa.OriginOriginate, UserName: c.account(), CallingNumber: c.fromUser(),
 		CalledNumber: c.calledSent, RemoteAddress: at.Gateway, CallID: c.a.d.callID, LegCallID: at.CallID,
-		ConfID: c.aaa.confID, SetupTime: at.Start}
+		ConfID: c.h323ConfID(), SetupTime: at.Start}
 	if leg.UserName == "" {
 		leg.UserName = c.srcIP
 	}
@@ -556,7 +609,7 @@ func (c *Call) sendAcct(f func(context.Context, Accountant) error) {
 	a := c.sw.aaa
 	id := c.ID
 	c.countAcct(f)
-	a.send(&c.aaa.chain, func(ctx context.Context) {
+	a.send(&c.aaa.rad.chain, func(ctx context.Context) {
 		if err := f(ctx, a.acct); err != nil {
 			a.log.Error("radius accounting record lost", "call", id, "error", err)
 		}

@@ -91,7 +91,7 @@ func (c *Call) selectedBy(sel aaa.SessionSelector) bool {
 	if sel.CallID != "" && sel.CallID != c.a.d.callID {
 		return false
 	}
-	if sel.ConfID != "" && sel.ConfID != c.aaa.confID.String() {
+	if sel.ConfID != "" && sel.ConfID != c.h323ConfID().String() {
 		return false
 	}
 	if sel.UserName != "" && sel.UserName != c.answerLeg().UserName {
@@ -135,15 +135,19 @@ func (c *Call) changeCredit(total, maxCredit time.Duration) {
 // changeInterim sets a connected call's Interim-Update interval, starting
 // the timer when the call had none. Called with the lock held.
 func (c *Call) changeInterim(every time.Duration) {
-	c.aaa.interimEvery = every
-	if !c.aaa.accounting || every == 0 {
+	r := c.aaa.rad
+	if r == nil {
+		return // no accounting servers: no interim to send
+	}
+	r.interimEvery = every
+	if !r.accounting || every == 0 {
 		return
 	}
-	if c.aaa.interimTimer == nil {
-		c.aaa.interimTimer = time.AfterFunc(every, c.interim)
+	if r.interimTimer == nil {
+		r.interimTimer = time.AfterFunc(every, c.interim)
 		return
 	}
-	c.aaa.interimTimer.Reset(every)
+	r.interimTimer.Reset(every)
 }
 
 // interimWithin bounds an interval a server asked for by the configured

@@ -130,8 +130,10 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	// Every call that reaches the switch is accounted (DESIGN.md's hard
 	// rule), refused ones too: their Stop is the billing side's record
 	// of the attempt. The profile or a digest challenge may turn it off.
-	c.aaa.accounting = s.aaa.acct != nil
-	c.aaa.confID, _ = aaa.ParseConfID(confID(c.ID)) // the ID is a UUID: it always parses
+	if s.aaa.auth != nil || s.aaa.acct != nil {
+		c.aaa.rad = &callRadius{accounting: s.aaa.acct != nil}
+		c.aaa.rad.confID, _ = aaa.ParseConfID(confID(c.ID)) // the ID is a UUID: it always parses
+	}
 	if len(req.Body()) == 0 {
 		c.offerWay = lateOffer
 	}
@@ -903,11 +905,11 @@ func (c *Call) journalSetup() {
 // had its Stop). Nil when the call is not accounted. Called with the lock
 // held.
 func (c *Call) accountingSessions() json.RawMessage {
-	if !c.aaa.accounting {
+	if !c.accounting() {
 		return nil
 	}
 	legs := []aaa.Leg{c.answerLeg()}
-	if b := c.b; b != nil && b.index >= c.aaa.stopped {
+	if b := c.b; b != nil && b.index >= c.aaa.rad.stopped {
 		legs = append(legs, c.originateLeg(b.index))
 	}
 	out, err := json.Marshal(legs)

@@ -57,7 +57,9 @@ func (c *Call) selectProfile(cfg *config.Config, route *config.Route, req *profi
 	c.chain = cc
 	c.a.d.auth = c.callerCredentials()
 	c.a.d.contact = cc.legContact(c.a.d.listener, false)
-	c.aaa.accounting = c.aaa.accounting && c.accountingAllowed()
+	if r := c.aaa.rad; r != nil {
+		r.accounting = r.accounting && c.accountingAllowed()
+	}
 	c.mu.Unlock()
 	if r := cc.invite(inA); r != nil {
 		c.failA(r.Code, r.Reason, cdr.ReasonRejected, cdr.ReleasedBySwitch)

@@ -33,7 +33,7 @@ func (c *Call) noteAuth(mode string, took time.Duration, grant *aaa.AuthResult, 
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := &c.aaa.result
+	r := &c.aaa.rad.result
 	r.Auth, r.AuthMethod, r.Server, r.ReturnCode, r.Latency = auth, method, server, code, took
 }
 
@@ -43,7 +43,7 @@ func (c *Call) noteAuth(mode string, took time.Duration, grant *aaa.AuthResult, 
 // it is queued, so the count is right even though the records go out
 // after the call's record is written. Called with the lock held.
 func (c *Call) countAcct(f func(context.Context, Accountant) error) {
-	f(context.Background(), acctCounter{&c.aaa.result}) //nolint:errcheck // the counter never fails
+	f(context.Background(), acctCounter{&c.aaa.rad.result}) //nolint:errcheck // the counter never fails
 }
 
 // acctCounter is an Accountant that only counts.
@@ -67,7 +67,7 @@ func (n acctCounter) Stop(context.Context, aaa.Leg, aaa.StopInfo) error {
 // radiusRecord puts what RADIUS said into the call's record, once its
 // last accounting records are queued. Called by endAAA with the lock held.
 func (c *Call) radiusRecord(rec *cdr.Record) {
-	r := c.aaa.result
+	r := c.aaa.rad.result
 	if r.AcctStarts+r.AcctInterims+r.AcctStops > 0 {
 		r.AcctQueued = c.sw.aaa.QueuedAccounting()
 	}

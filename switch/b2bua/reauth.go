@@ -33,7 +33,7 @@ type callReauth struct {
 // 0 when the call is not one to re-authorise (no RADIUS authorisation or
 // no credit limit). Called with the lock held.
 func (c *Call) reauthBefore() time.Duration {
-	if c.sw.aaa.auth == nil || c.aaa.account == "" || !c.aaa.radius.Set || !c.aaa.credit.Set {
+	if c.sw.aaa.auth == nil || c.account() == "" || !c.radiusCredit().Set || !c.aaa.credit.Set {
 		return 0
 	}
 	if rr := c.aaa.hop.radius; rr != nil && rr.HasReauth {
@@ -46,7 +46,10 @@ func (c *Call) reauthBefore() time.Duration {
 // current grant ends. Called with the lock held, once connected and
 // whenever the credit changes.
 func (c *Call) armReauth() {
-	r := &c.aaa.reauth
+	if c.aaa.rad == nil {
+		return // no RADIUS: nobody to ask
+	}
+	r := &c.aaa.rad.reauth
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -64,14 +67,14 @@ func (c *Call) armReauth() {
 // grant ends leaves the credit timer to end the call, with its own reason.
 func (c *Call) reauthorize() {
 	c.mu.Lock()
-	if !c.answered() || c.aaa.reauth.state != reauthIdle {
+	if !c.answered() || c.aaa.rad.reauth.state != reauthIdle {
 		c.mu.Unlock()
 		return
 	}
-	r := &c.aaa.reauth
+	r := &c.aaa.rad.reauth
 	r.state, r.asked = reauthAsking, r.asked+1
 	req := c.authRequest()
-	req.Purpose, req.Account, req.ReauthNumber = aaa.AuthReauthorize, c.aaa.account, r.asked
+	req.Purpose, req.Account, req.ReauthNumber = aaa.AuthReauthorize, c.account(), r.asked
 	req.SessionTime = time.Since(c.connectT)
 	grantEnd := c.connectT.Add(c.aaa.credit.Time)
 	c.mu.Unlock()
@@ -108,7 +111,7 @@ func (c *Call) reauthorize() {
 // own reason when more credit was asked for and refused. Called with the
 // lock held.
 func (c *Call) creditEnd() outcome {
-	if c.aaa.reauth.state == reauthRefused {
+	if r := c.aaa.rad; r != nil && r.reauth.state == reauthRefused {
 		return answered(cdr.ReasonCreditNotRenewed)
 	}
 	return outcomeCreditExpired()

@@ -447,7 +447,7 @@ func (c *Call) info() CallInfo {
 		Source: net.JoinHostPort(c.srcIP, strconv.Itoa(c.srcPort)),
 		State:  c.a.state.String(), Attempts: len(c.attempts),
 		Setup: c.setupT, Connect: c.connectT,
-		Account: c.aaa.account, Codec: c.codecB,
+		Account: c.account(), Codec: c.codecB,
 	}
 	if ci.Codec == "" {
 		ci.Codec = c.codecA
