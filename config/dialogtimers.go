@@ -256,10 +256,12 @@ func (v *validator) validateAllDialogTimers(c *Config) {
 
 // CallLegTimers are the timers of the caller's leg (a) and the gateway's
 // (b) of a call under profile p (nil: none), resolved when the file was
-// loaded so that a call pays nothing to learn them.
-func (c *Config) CallLegTimers(p *Profile) (a, b LegTimers) {
+// loaded so that a call pays nothing to learn them. They are shared by
+// every call under p and must not be changed: a held call keeps the
+// pointers, not a copy of its own.
+func (c *Config) CallLegTimers(p *Profile) (a, b *LegTimers) {
 	if p != nil {
-		return p.legA, p.legB
+		return &p.legA, &p.legB
 	}
-	return c.legA, c.legB
+	return &c.legA, &c.legB
 }

@@ -32,8 +32,8 @@ profiles:
 	a, b := c.CallLegTimers(nil)
 	want := LegTimers{SessionTimer: true, SessionExpires: 600 * time.Second, MinSE: 60 * time.Second,
 		RefreshMethod: RefreshUpdateFallbackInvite, Accept501: true, Keepalive: 30 * time.Second, KeepaliveMethod: KeepaliveOptions}
-	if b != want {
-		t.Errorf("global gateway leg: %+v, want %+v", b, want)
+	if *b != want {
+		t.Errorf("global gateway leg: %+v, want %+v", *b, want)
 	}
 	if a.SessionTimer || a.SessionExpires != 600*time.Second || a.Keepalive != 0 {
 		t.Errorf("global caller leg: %+v", a)

@@ -71,8 +71,9 @@ type Call struct {
 	inviteBranch               string       // its top Via branch, to spot its late retransmissions
 	txA                        sip.ServerTransaction
 	offerWay                   offerWay
-	// timersB are the dialog timers each attempt's leg starts with.
-	timersB config.LegTimers
+	// timersB are the dialog timers each attempt's leg starts with,
+	// shared with the profile's other calls (config.CallLegTimers).
+	timersB *config.LegTimers
 	// rel is RFC 3262 on the caller's leg (prack.go).
 	rel reliableProvisionals
 

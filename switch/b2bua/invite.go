@@ -140,6 +140,7 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 	c.rel.caller = callerReliability(req)
 	c.setupCtx, c.cancelSetup = context.WithCancelCause(context.Background())
 	c.a.name = "a"
+	c.a.timers.cfg, c.timersB = &noLegTimers, &noLegTimers
 	c.move(&c.a, legInvite)
 	c.a.d = dialog{
 		callID:    req.CallID().Value(),

@@ -38,7 +38,10 @@ type session struct {
 // legTimers are a leg's session timer and keepalive (keepalive.go).
 // Guarded by the call's lock.
 type legTimers struct {
-	cfg config.LegTimers
+	// cfg is the profile's resolved timers, shared by its calls and never
+	// written through (config.CallLegTimers); noLegTimers until the call's
+	// profile is known.
+	cfg *config.LegTimers
 	session
 	timer     *time.Timer // our next refresh, or the peer's deadline
 	keepalive *time.Timer
@@ -46,6 +49,10 @@ type legTimers struct {
 	// UPDATE_FALLBACK_INVITE refresh can be an UPDATE.
 	allowsUpdate bool
 }
+
+// noLegTimers are the timers of a call whose profile is not chosen yet
+// (or never, as in a preview): none.
+var noLegTimers config.LegTimers
 
 // stop stops the leg's timers; the call is ending.
 func (t *legTimers) stop() {

@@ -43,7 +43,7 @@ func TestSessionTerms(t *testing.T) {
 		{"above the ceiling, lowered to it", cfg, req("Session-Expires: 7200;refresher=uac", "Min-SE: 90"), session{3600 * time.Second, refreshPeer}, false},
 		{"above the ceiling, not below the peer's Min-SE", cfg, req("Session-Expires: 7200;refresher=uac", "Min-SE: 5000"), session{5000 * time.Second, refreshPeer}, false},
 	} {
-		lt := legTimers{cfg: tc.cfg}
+		lt := legTimers{cfg: &tc.cfg}
 		got, tooSmall := lt.uasTerms(tc.req)
 		if got != tc.want || tooSmall != tc.tooSmall {
 			t.Errorf("%s: got %+v %v, want %+v %v", tc.name, got, tooSmall, tc.want, tc.tooSmall)
@@ -58,7 +58,7 @@ func TestSessionTerms(t *testing.T) {
 		}
 		return r
 	}
-	asked := legTimers{cfg: cfg, session: session{interval: 600 * time.Second}}
+	asked := legTimers{cfg: &cfg, session: session{interval: 600 * time.Second}}
 	for _, tc := range []struct {
 		name string
 		lt   legTimers
@@ -68,7 +68,7 @@ func TestSessionTerms(t *testing.T) {
 		{"peer without session timers: we refresh", asked, res(), session{600 * time.Second, refreshUs}},
 		{"peer refreshes", asked, res("Session-Expires: 900;refresher=uas"), session{900 * time.Second, refreshPeer}},
 		{"we refresh", asked, res("Session-Expires: 900;refresher=uac"), session{900 * time.Second, refreshUs}},
-		{"not enforced, not asked", legTimers{}, res(), session{}},
+		{"not enforced, not asked", legTimers{cfg: &noLegTimers}, res(), session{}},
 	} {
 		if got := tc.lt.uacAnswered(tc.res); got != tc.want {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
