@@ -116,3 +116,107 @@ func (s GroupStats) figures(ner, durMs, pddMs, pddCalls int64, span time.Duratio
 	s.Erlangs = float64(durMs) / float64(span.Milliseconds())
 	return s
 }
+
+// HourStats are the figures of the CDRs set up in one hour.
+type HourStats struct {
+	At                time.Time // the hour's start (UTC)
+	Calls, Answered   int64
+	MeanDurationMs    float64 // of answered calls
+	MeanPostDialDelay float64 // ms, of calls that had one
+	BilledSeconds     int64
+}
+
+// Hourly returns the figures of the CDRs set up since from, per hour
+// (UTC), oldest first: the dashboard's. The whole hours come from
+// cdr_codes_hourly (migration 00023), which the CDR inserts keep; only the
+// part of an hour that from cuts is aggregated from cdrs, so the cost
+// grows with the hours of the window, not with its calls.
+func Hourly(ctx context.Context, db Querier, from time.Time) ([]HourStats, error) {
+	rows, err := db.Query(ctx, `
+		SELECT h, sum(calls)::bigint, sum(answered)::bigint, sum(answered_ms)::bigint, sum(pdd_ms)::bigint,
+		       sum(pdd_calls)::bigint, sum(billed_seconds)::bigint
+		FROM (SELECT hour AS h, calls, answered, answered_ms, pdd_ms, pdd_calls, billed_seconds
+		      FROM cdr_codes_hourly WHERE hour >= $2
+		      UNION ALL
+		      SELECT date_trunc('hour', setup_time, 'UTC'), count(*), count(*) FILTER (WHERE connect_time IS NOT NULL),
+		             coalesce(sum(duration_ms) FILTER (WHERE connect_time IS NOT NULL), 0),
+		             coalesce(sum(post_dial_delay_ms) FILTER (WHERE post_dial_delay_ms > 0), 0),
+		             count(*) FILTER (WHERE post_dial_delay_ms > 0), coalesce(sum(billed_seconds), 0)
+		      FROM cdrs WHERE setup_time >= $1 AND setup_time < $2 GROUP BY 1) AS c
+		GROUP BY h ORDER BY h`, queryMode, from, wholeHourFrom(from))
+	if err != nil {
+		return nil, fmt.Errorf("cdr: hourly figures: %w", err)
+	}
+	defer rows.Close()
+	var out []HourStats
+	for rows.Next() {
+		var h HourStats
+		var answeredMs, pddMs, pddCalls int64
+		if err := rows.Scan(&h.At, &h.Calls, &h.Answered, &answeredMs, &pddMs, &pddCalls, &h.BilledSeconds); err != nil {
+			return nil, fmt.Errorf("cdr: hourly figures: %w", err)
+		}
+		h.At = h.At.UTC()
+		if h.Answered > 0 {
+			h.MeanDurationMs = float64(answeredMs) / float64(h.Answered)
+		}
+		if pddCalls > 0 {
+			h.MeanPostDialDelay = float64(pddMs) / float64(pddCalls)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cdr: hourly figures: %w", err)
+	}
+	return out, nil
+}
+
+// FailureCount is how many unanswered calls ended with one SIP code.
+type FailureCount struct {
+	SIPCode int
+	Reason  string // the least of the reason phrases recorded with the code
+	Calls   int64
+}
+
+// Failures counts the unanswered calls set up since from by final SIP
+// code, the limit most frequent first (the lower code first on a tie).
+// As Hourly, it reads the whole hours from cdr_codes_hourly and only the
+// part of an hour that from cuts from cdrs.
+func Failures(ctx context.Context, db Querier, from time.Time, limit int) ([]FailureCount, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("cdr: failures: limit %d: want at least 1", limit)
+	}
+	rows, err := db.Query(ctx, `
+		SELECT sip_code, coalesce(min(reason), ''), sum(failed)::bigint
+		FROM (SELECT sip_code, failed_reason AS reason, calls - answered AS failed
+		      FROM cdr_codes_hourly WHERE hour >= $2 AND calls > answered
+		      UNION ALL
+		      SELECT sip_code, min(sip_reason), count(*) FROM cdrs
+		      WHERE setup_time >= $1 AND setup_time < $2 AND connect_time IS NULL GROUP BY sip_code) AS f
+		GROUP BY sip_code ORDER BY sum(failed) DESC, sip_code LIMIT $3`, queryMode, from, wholeHourFrom(from), limit)
+	if err != nil {
+		return nil, fmt.Errorf("cdr: failures: %w", err)
+	}
+	defer rows.Close()
+	var out []FailureCount
+	for rows.Next() {
+		var f FailureCount
+		if err := rows.Scan(&f.SIPCode, &f.Reason, &f.Calls); err != nil {
+			return nil, fmt.Errorf("cdr: failures: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cdr: failures: %w", err)
+	}
+	return out, nil
+}
+
+// wholeHourFrom is the first whole hour (UTC) at or after from: the
+// rollups answer from there on, the CDRs before it.
+func wholeHourFrom(from time.Time) time.Time {
+	h := from.UTC().Truncate(time.Hour)
+	if h.Before(from) {
+		h = h.Add(time.Hour)
+	}
+	return h
+}

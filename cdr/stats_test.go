@@ -3,9 +3,12 @@ package cdr
 import (
 	"context"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/tollgate/tollgate/internal/testenv"
 )
 
@@ -96,5 +99,159 @@ func TestStatsBy(t *testing.T) {
 	}
 	if _, err := StatsBy(ctx, db, ByRoute, oneHour, hour, 10); err == nil {
 		t.Error("statistics over a reversed range: no error")
+	}
+}
+
+// hourlyFromCDRs and failuresFromCDRs are what Hourly and Failures were
+// before the rollup: the aggregates of the CDRs set up since $1 (hours in
+// UTC, ties in code order), which their answers must equal. The scale
+// benchmark times them beside Hourly and Failures.
+const (
+	hourlyFromCDRs = `
+		SELECT date_trunc('hour', setup_time, 'UTC') AS h, count(*),
+		       count(*) FILTER (WHERE connect_time IS NOT NULL),
+		       coalesce(avg(duration_ms) FILTER (WHERE connect_time IS NOT NULL), 0)::float8,
+		       coalesce(avg(post_dial_delay_ms) FILTER (WHERE post_dial_delay_ms > 0), 0)::float8,
+		       coalesce(sum(billed_seconds), 0)
+		FROM cdrs WHERE setup_time >= $1 GROUP BY h ORDER BY h`
+	failuresFromCDRs = `
+		SELECT sip_code, min(sip_reason), count(*) FROM cdrs
+		WHERE setup_time >= $1 AND connect_time IS NULL
+		GROUP BY sip_code ORDER BY count(*) DESC, sip_code LIMIT $2`
+)
+
+// TestDashboardFromRollups: the dashboard's hourly figures and failures by
+// SIP code, read from cdr_codes_hourly and the partial hour's CDRs, are
+// those of the aggregates over the CDRs that they replace, for windows
+// starting on and between hours: calls set up before an hour's end and
+// connected or ended after it count in their setup hour, as in the other
+// rollups; a replayed batch counts once; unanswered calls with several
+// codes and reason phrases, and a 200 that never connected, are failures.
+func TestDashboardFromRollups(t *testing.T) {
+	t.Parallel()
+	db := migratedDB(t, testenv.SharedPostgres(t).NewDatabase(t))
+	ctx := context.Background()
+	start := time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(19, 2026))
+	failures := []struct {
+		code   int
+		reason string
+	}{{486, "Busy Here"}, {480, "Temporarily Unavailable"}, {503, "Service Unavailable"}, {503, "Overloaded"},
+		{404, "Not Found"}, {487, "Request Terminated"}, {0, ""}, {200, "OK"}}
+	var recs []Record
+	for i := range 600 {
+		setup := start.Add(time.Duration(rng.Int64N(int64(30 * time.Hour)))).Truncate(time.Millisecond)
+		r := Record{ID: testID(1000 + i), SetupTime: setup, DisconnectReason: ReasonFailed}
+		if rng.IntN(4) > 0 {
+			r.PostDialDelay = time.Duration(100+rng.IntN(3000)) * time.Millisecond
+		}
+		if rng.IntN(10) < 4 {
+			r.SIPCode, r.SIPReason, r.DisconnectReason = 200, "OK", ReasonNormal
+			r.ConnectTime = setup.Add(r.PostDialDelay + 2*time.Second)
+			r.Duration = time.Duration(rng.Int64N(int64(90 * time.Minute))).Truncate(time.Millisecond)
+			r.BilledSeconds = int((r.Duration + time.Second - 1) / time.Second)
+		} else {
+			// Unequal shares, so the most frequent codes are clear.
+			f := failures[min(rng.IntN(12), len(failures)-1)]
+			r.SIPCode, r.SIPReason = f.code, f.reason
+		}
+		r.DisconnectTime = setup.Add(r.PostDialDelay + 2*time.Second + r.Duration)
+		recs = append(recs, r)
+	}
+	// Set up a minute before an hour, connected for 40 minutes past it.
+	spanning := Record{ID: testID(2000), SetupTime: start.Add(4*time.Hour - time.Minute), PostDialDelay: time.Second,
+		ConnectTime: start.Add(4*time.Hour - 50*time.Second), Duration: 40 * time.Minute, BilledSeconds: 2400,
+		DisconnectTime: start.Add(4*time.Hour + 39*time.Minute + 10*time.Second), SIPCode: 200, SIPReason: "OK",
+		DisconnectReason: ReasonNormal}
+	recs = append(recs, spanning)
+	w := NewPGWriter(db)
+	for lo := 0; lo < len(recs); lo += 250 {
+		if err := w.Write(ctx, recs[lo:min(lo+250, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A replay with one new record takes the staged path: only the new one counts.
+	late := Record{ID: testID(2001), SetupTime: start.Add(5*time.Hour + 10*time.Minute), SIPCode: 486,
+		SIPReason: "Busy Here", DisconnectReason: ReasonBusy}
+	if err := w.Write(ctx, append(recs[:100:100], late)); err != nil {
+		t.Fatal(err)
+	}
+
+	direct := func(from time.Time) []HourStats {
+		t.Helper()
+		rows, err := db.Query(ctx, hourlyFromCDRs, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (HourStats, error) {
+			var h HourStats
+			err := row.Scan(&h.At, &h.Calls, &h.Answered, &h.MeanDurationMs, &h.MeanPostDialDelay, &h.BilledSeconds)
+			h.At = h.At.UTC()
+			return h, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	directFailures := func(from time.Time, limit int) []FailureCount {
+		t.Helper()
+		rows, err := db.Query(ctx, failuresFromCDRs, from, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[FailureCount])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+	for _, from := range []time.Time{
+		start.Add(-time.Hour),                   // every call
+		start.Add(4 * time.Hour),                // on the hour after the spanning call's setup
+		start.Add(4*time.Hour - 90*time.Second), // in its setup hour, before it: it comes from the CDRs
+		start.Add(11*time.Hour + 17*time.Minute + 23*time.Second + 450*time.Millisecond),
+		start.Add(29*time.Hour + 30*time.Minute), // the last half hour
+		start.Add(31 * time.Hour),                // after every call
+	} {
+		got, err := Hourly(ctx, db, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := direct(from)
+		if len(got) != len(want) {
+			t.Fatalf("from %v: %d hours, want %d", from, len(got), len(want))
+		}
+		var calls, failed int64
+		for i, g := range got {
+			w := want[i]
+			if !g.At.Equal(w.At) || g.Calls != w.Calls || g.Answered != w.Answered || g.BilledSeconds != w.BilledSeconds ||
+				!near(g.MeanDurationMs, w.MeanDurationMs) || !near(g.MeanPostDialDelay, w.MeanPostDialDelay) {
+				t.Errorf("from %v, hour %d: %+v, want %+v", from, i, g, w)
+			}
+			calls += g.Calls
+			failed += g.Calls - g.Answered
+		}
+		for _, limit := range []int{3, 10} {
+			gotF, err := Failures(ctx, db, from, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantF := directFailures(from, limit); !slices.Equal(gotF, wantF) {
+				t.Errorf("from %v, failures (%d): %+v, want %+v", from, limit, gotF, wantF)
+			}
+		}
+		t.Logf("from %v: %d hours, %d calls, %d failed", from, len(got), calls, failed)
+	}
+	got, err := Hourly(ctx, db, start.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 2 || !got[0].At.Equal(start.Add(3*time.Hour)) || got[0].BilledSeconds < int64(spanning.BilledSeconds) {
+		t.Errorf("the spanning call is not in its setup hour: %+v", got)
+	}
+	if _, err := Failures(ctx, db, start, 0); err == nil {
+		t.Error("failures with limit 0: no error")
 	}
 }

@@ -37,7 +37,9 @@ type hour struct {
 	PDDMs    float64   `json:"pdd_ms"`
 }
 
-// cdrStats sums up the CDRs set up in the last window.
+// cdrStats sums up the CDRs set up in the last window, from the hourly
+// rollups (cdr.Hourly, cdr.Failures): the dashboard's polling costs the
+// window's hours, not its calls.
 func (s *Server) cdrStats(ctx context.Context, window time.Duration) (callStats, error) {
 	// Empty lists are [] in JSON, as the API's description says, not null.
 	st := callStats{Window: window.String(), Failures: []cause{}, Hourly: []hour{}}

@@ -2,7 +2,10 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +14,9 @@ import (
 )
 
 // TestDashboardRange: the dashboard's time-range picker chooses the window
-// of its CDR figures (tiles, hourly charts, failures), says which, and has
-// the page's polling ask for the same; a range it does not offer is a 400
-// naming the parameter.
+// of its CDR figures (tiles, hourly charts, failures, billed minutes),
+// says which, and has the page's polling ask for the same; a range it does
+// not offer is a 400 naming the parameter.
 func TestDashboardRange(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -30,12 +33,28 @@ func TestDashboardRange(t *testing.T) {
 		query, label, calls string
 		hours               string
 		busy                bool
+		billed              int64 // seconds: 58 a call answered
 	}{
-		{"", "24h", "3", "24", true},
-		{"?range=1h", "1h", "2", "1", false},
-		{"?range=24h", "24h", "3", "24", true},
-		{"?range=7d", "7d", "4", "168", true},
+		{"", "24h", "3", "24", true, 116},
+		{"?range=1h", "1h", "2", "1", false, 116},
+		{"?range=24h", "24h", "3", "24", true, 116},
+		{"?range=7d", "7d", "4", "168", true, 174},
 	} {
+		// The API's figures for the same hours, from the hourly rollups
+		// and the CDRs of the window's partial first hour.
+		var st liveStats
+		if err := json.Unmarshal([]byte(v.get("/api/v1/stats?hours="+tc.hours).body), &st); err != nil || st.CDR == nil {
+			t.Fatalf("stats?hours=%s: %v", tc.hours, err)
+		}
+		var hourly int64
+		for _, h := range st.CDR.Hourly {
+			hourly += h.Calls
+		}
+		if calls := strconv.FormatInt(st.CDR.Calls, 10); calls != tc.calls || hourly != st.CDR.Calls ||
+			math.Abs(st.CDR.Minutes-float64(tc.billed)/60) > 1e-9 || st.CDR.ACDSec != 58 {
+			t.Errorf("stats?hours=%s: %d calls (%d by the hour), %.3f minutes, ACD %.1f s; want %s calls, %d s billed, ACD 58 s",
+				tc.hours, st.CDR.Calls, hourly, st.CDR.Minutes, st.CDR.ACDSec, tc.calls, tc.billed)
+		}
 		page := v.get("/" + tc.query)
 		if page.StatusCode != http.StatusOK {
 			t.Fatalf("dashboard%s = %d", tc.query, page.StatusCode)
