@@ -116,6 +116,39 @@ WITH trig AS (
 SELECT (SELECT count(*) FROM trig), (SELECT count(*) FROM (SELECT * FROM trig EXCEPT SELECT * FROM kept) AS a),
 	(SELECT count(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM trig) AS b)`
 
+// fillCodes folds one month's generated calls into cdr_codes_hourly
+// (migration 00023), the dashboard's rollup, in one aggregate after the
+// load, for the same reason as fillRollups: the sums the trigger adds
+// per insert, over the month's calls at once. checkCodes holds it to the
+// trigger.
+const fillCodes = `
+INSERT INTO cdr_codes_hourly (hour, sip_code, calls, answered, answered_ms, pdd_ms, pdd_calls, billed_seconds, failed_reason)
+SELECT date_trunc('hour', setup_time, 'UTC') AS h, sip_code, count(*), count(*) FILTER (WHERE connect_time IS NOT NULL),
+	coalesce(sum(duration_ms) FILTER (WHERE connect_time IS NOT NULL), 0),
+	coalesce(sum(post_dial_delay_ms) FILTER (WHERE post_dial_delay_ms > 0), 0),
+	count(*) FILTER (WHERE post_dial_delay_ms > 0), sum(billed_seconds),
+	min(sip_reason) FILTER (WHERE connect_time IS NULL)
+FROM cdrs WHERE setup_time >= $1 AND setup_time < $2 GROUP BY h, sip_code`
+
+// checkCodes has the trigger count the calls of the hour at $1 again, in
+// a transaction rolled back after: their rows of cdr_codes_hourly are put
+// aside and emptied, the calls taken out of cdrs and inserted through
+// it, and the rows the trigger made compared with those fillCodes made.
+// The last statement answers the rows compared and those that differ,
+// both ways.
+var checkCodes = []string{
+	`CREATE TEMP TABLE filled_codes (LIKE cdr_codes_hourly) ON COMMIT DROP`,
+	`INSERT INTO filled_codes SELECT * FROM cdr_codes_hourly WHERE hour = $1`,
+	`CREATE TEMP TABLE hour_cdrs (LIKE cdrs) ON COMMIT DROP`,
+	`INSERT INTO hour_cdrs SELECT * FROM cdrs WHERE setup_time >= $1 AND setup_time < $1::timestamptz + interval '1 hour'`,
+	`DELETE FROM cdrs WHERE setup_time >= $1 AND setup_time < $1::timestamptz + interval '1 hour'`,
+	`DELETE FROM cdr_codes_hourly WHERE hour = $1`,
+	`INSERT INTO cdrs SELECT * FROM hour_cdrs`,
+	`SELECT (SELECT count(*) FROM filled_codes),
+		(SELECT count(*) FROM (SELECT * FROM filled_codes EXCEPT SELECT * FROM cdr_codes_hourly WHERE hour = $1) AS a),
+		(SELECT count(*) FROM (SELECT * FROM cdr_codes_hourly WHERE hour = $1 EXCEPT SELECT * FROM filled_codes) AS b)`,
+}
+
 // fillDaily sums the hourly rollups into cdr_stats_daily, as migration
 // 00013 does for the hours already there.
 const fillDaily = `
@@ -202,14 +235,34 @@ func BenchmarkCDRScale(b *testing.B) {
 			})
 		}
 	}
-	timed(b, "dashboard-hourly-24h", func() error {
-		_, err := Hourly(ctx, db, day)
-		return err
-	})
-	timed(b, "dashboard-failures-24h", func() error {
-		_, err := Failures(ctx, db, day, 10)
-		return err
-	})
+	// The dashboard's windows, from the rollup and, as before it, from
+	// the CDRs alone.
+	for _, r := range []struct {
+		name string
+		from time.Time
+	}{{"24h", day}, {"7d", week}} {
+		timed(b, "dashboard-hourly-"+r.name, func() error {
+			_, err := Hourly(ctx, db, r.from)
+			return err
+		})
+		timed(b, "dashboard-failures-"+r.name, func() error {
+			_, err := Failures(ctx, db, r.from, 10)
+			return err
+		})
+		for _, q := range []struct {
+			name, sql string
+			args      []any
+		}{{"hourly", hourlyFromCDRs, []any{r.from}}, {"failures", failuresFromCDRs, []any{r.from, 10}}} {
+			timed(b, "dashboard-"+q.name+"-"+r.name+"-from-cdrs", func() error {
+				rows, err := db.Query(ctx, q.sql, q.args...)
+				if err != nil {
+					return err
+				}
+				rows.Close()
+				return rows.Err()
+			})
+		}
+	}
 	for _, g := range []Grouping{ByGateway, ByRoute, ByAccount} {
 		for _, r := range []struct {
 			name string
@@ -426,7 +479,7 @@ func loadScale(b *testing.B, db *pgxpool.Pool, n, months int, until time.Time) s
 			b.Fatalf("%s: %v", d, err)
 		}
 	}
-	for _, s := range []string{fillDaily, "ANALYZE cdr_stats_hourly", "ANALYZE cdr_stats_daily"} {
+	for _, s := range []string{fillDaily, "ANALYZE cdr_stats_hourly", "ANALYZE cdr_stats_daily", "ANALYZE cdr_codes_hourly"} {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			b.Fatal(err)
 		}
@@ -548,8 +601,10 @@ func (l *scaleLoader) month(ctx context.Context, conn *pgxpool.Conn, m scaleMont
 	}
 	indexed := time.Since(indexBegan)
 	rollupBegan := time.Now()
-	if _, err := conn.Exec(ctx, fillRollups, m.lo, m.hi); err != nil {
-		return fmt.Errorf("%s rollups: %w", m.p.Name, err)
+	for _, fill := range []string{fillRollups, fillCodes} {
+		if _, err := conn.Exec(ctx, fill, m.lo, m.hi); err != nil {
+			return fmt.Errorf("%s rollups: %w", m.p.Name, err)
+		}
 	}
 	rolledUp := time.Since(rollupBegan)
 	var sample, missing, extra int
@@ -559,6 +614,9 @@ func (l *scaleLoader) month(ctx context.Context, conn *pgxpool.Conn, m scaleMont
 	if sample == 0 || missing+extra > 0 {
 		return fmt.Errorf("%s: the rollups of %v differ from the trigger's: %d rows, %d missing, %d not the trigger's",
 			m.p.Name, m.hi.Add(-time.Hour), sample, missing, extra)
+	}
+	if err := checkCodesOf(ctx, conn, m.hi.Add(-time.Hour)); err != nil {
+		return fmt.Errorf("%s: %w", m.p.Name, err)
 	}
 	vacuumBegan := time.Now()
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE "+m.p.Name); err != nil {
@@ -581,6 +639,34 @@ func (l *scaleLoader) month(ctx context.Context, conn *pgxpool.Conn, m scaleMont
 		m.p.Name, rows, generated.Round(time.Second), float64(rows)/generated.Seconds(), indexed.Round(time.Second),
 		rolledUp.Round(time.Second), vacuumed.Round(time.Second), heap/rows, (total-heap)/rows,
 		l.loaded, time.Since(l.began).Round(time.Second), float64(free)/1e9, loadAverage())
+	return nil
+}
+
+// checkCodesOf runs checkCodes on the hour at h.
+func checkCodesOf(ctx context.Context, conn *pgxpool.Conn, h time.Time) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	// Nothing of it is kept.
+	defer func() { _ = tx.Rollback(ctx) }()
+	for _, s := range checkCodes[:len(checkCodes)-1] {
+		var args []any
+		if strings.Contains(s, "$1") {
+			args = []any{h}
+		}
+		if _, err := tx.Exec(ctx, s, args...); err != nil {
+			return fmt.Errorf("%.60s: %w", s, err)
+		}
+	}
+	var sample, missing, extra int
+	if err := tx.QueryRow(ctx, checkCodes[len(checkCodes)-1], h).Scan(&sample, &missing, &extra); err != nil {
+		return err
+	}
+	if sample == 0 || missing+extra > 0 {
+		return fmt.Errorf("the codes of %v differ from the trigger's: %d rows, %d missing, %d not the trigger's",
+			h, sample, missing, extra)
+	}
 	return nil
 }
 
