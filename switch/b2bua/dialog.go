@@ -1,10 +1,12 @@
 package b2bua
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
@@ -117,14 +119,21 @@ func (d *dialog) setRouting(contact *sip.ContactHeader, routes []string, fallbac
 // uriText is a URI as sipgo writes it: what a dialog keeps of its URIs.
 type uriText string
 
-// textOf writes u in one allocation (sipgo's String grows its builder a
-// few times per URI, on the call's hot path).
+// textOf writes u in one allocation, the text itself: sipgo's String
+// grows its builder a few times per URI, and a builder of our own escapes
+// to the heap through StringWrite's interface, so the URI is written into
+// a pooled buffer and copied out.
 func textOf(u sip.Uri) uriText {
-	var b strings.Builder
-	b.Grow(len(u.Scheme) + len(u.User) + len(u.Host) + 32)
-	u.StringWrite(&b)
-	return uriText(b.String())
+	b := uriBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	u.StringWrite(b)
+	t := uriText(b.String())
+	uriBuffers.Put(b)
+	return t
 }
+
+// uriBuffers are textOf's buffers.
+var uriBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // parseInto parses the text back into u, where the request that needs it
 // holds it: parsed anywhere else, a URI escapes to the heap on its own.
