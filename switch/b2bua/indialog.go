@@ -292,7 +292,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		c.reoffer(to, sideOf(!fromA), out.Body())
 		return
 	}
-	back := sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil)
+	back := newResponse(req, res.StatusCode, res.Reason)
 	if isOffer && res.IsSuccess() {
 		back.AppendHeader(from.d.contactHeader())
 	}

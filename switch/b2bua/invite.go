@@ -78,7 +78,7 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// it, sipgo's own 487 included, carries the same tag.
 	tag := sip.GenerateTagN(16)
 	req.To().Params.Add("tag", tag)
-	trying := sip.NewResponseFromRequest(req, 100, "Trying", nil)
+	trying := newResponse(req, 100, "Trying")
 	if err := tx.Respond(trying); err != nil {
 		s.log.Debug("100 Trying not sent", "error", err)
 	}
@@ -583,7 +583,7 @@ func (c *Call) onProvisional(b *attemptLeg, res *sip.Response) error {
 	c.attempts[b.index].Ringing = true
 	inA, txA, contact := c.inviteA, c.txA, c.a.d.contactHeader()
 	c.mu.Unlock()
-	out := sip.NewResponseFromRequest(inA, res.StatusCode, res.Reason, nil)
+	out := newResponse(inA, res.StatusCode, res.Reason)
 	out.AppendHeader(contact)
 	copyBody(res, out)
 	if body != nil {
@@ -662,7 +662,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	if way == earlyOffer {
 		s.sendAck(c, &b.leg, nil)
 	}
-	ok := sip.NewResponseFromRequest(inA, 200, "OK", nil)
+	ok := newResponse(inA, 200, "OK")
 	ok.AppendHeader(contact)
 	ok.AppendHeader(sip.NewHeader("Allow", allowed))
 	copyBody(res, ok)
@@ -782,7 +782,7 @@ func (c *Call) failA(code int, reason, why, by string, hdrs ...sip.Header) {
 	c.mu.Lock()
 	inA, txA := c.inviteA, c.txA
 	c.mu.Unlock()
-	res := sip.NewResponseFromRequest(inA, code, reason, nil)
+	res := newResponse(inA, code, reason)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}

@@ -291,7 +291,7 @@ func (c *Call) relayEarly(req *sip.Request, tx sip.ServerTransaction, fromA bool
 		s.reply(req, tx, 408, "Request Timeout")
 		return
 	}
-	back := sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil)
+	back := newResponse(req, res.StatusCode, res.Reason)
 	copyHeaders(res, back)
 	copyBody(res, back)
 	if res.IsSuccess() && len(req.Body()) > 0 {

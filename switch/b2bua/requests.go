@@ -60,7 +60,7 @@ func (s *Switch) check(req *sip.Request) *sipcheck.Rejection {
 // reply answers a request with a response built only from the request and
 // our own headers.
 func (s *Switch) reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res := newResponse(req, code, reason)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}
