@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,4 +190,38 @@ func oneCallsRecords(s *Spool, j *Journal, final Record, acct json.RawMessage) e
 		return err
 	}
 	return j.Ended(final.ID)
+}
+
+// BenchmarkJournalHeldCalls is what the journal keeps in memory per call
+// held up (connected, not ended): the live heap after a collection, less
+// what it was before the calls, over their number. Run it with a fixed
+// count, e.g. -benchtime 20000x.
+func BenchmarkJournalHeldCalls(b *testing.B) {
+	j, err := OpenJournal(b.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	acct := json.RawMessage(`[{"user_name":"acct-7","session_id":"A1B2C3D4 00000001 11223344 55667788","leg":"answer"}]`)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := j.Connected(connectedRecord(int(n.Add(1))), acct); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := j.Connections(); got != b.N {
+		b.Fatalf("%d calls held, want %d", got, b.N)
+	}
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-bytes/held-call")
 }

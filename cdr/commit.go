@@ -16,6 +16,9 @@ type commitGroup struct {
 	firstSeq uint64 // spool: sequence numbers of the first and last frame
 	lastSeq  uint64
 	firstTS  int64 // spool: append time of the first frame
+	// calls are the journal's entries in buf, noted in its live set once
+	// the group is written.
+	calls []callNote
 	// waiters are the commits waiting for this group to be durable; a
 	// group without any may be written out without a sync (writeOut).
 	waiters int
@@ -24,6 +27,21 @@ type commitGroup struct {
 	sync bool
 	done bool
 	err  error
+}
+
+// callNote is a journal entry about one call: its sequence number and kind.
+type callNote struct {
+	key  callKey
+	seq  uint64
+	kind byte
+}
+
+// noteCall notes the journal's entry seq of kind about call id, if id is a
+// UUID (no other is ever in the live set).
+func (g *commitGroup) noteCall(id string, seq uint64, kind byte) {
+	if key, ok := keyOf(id); ok {
+		g.calls = append(g.calls, callNote{key: key, seq: seq, kind: kind})
+	}
 }
 
 // groupCommitter implements group commit: the first appender to find no

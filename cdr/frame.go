@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"io"
+	"slices"
 )
 
 // A frame is one record in a spool segment or the connected-calls journal:
@@ -103,4 +105,54 @@ func scanFrames(b []byte, fn func(f frame)) (goodEnd, damaged int) {
 		off += 1 + next
 	}
 	return goodEnd, goodEnd - valid
+}
+
+// readFrames is scanFrames over a reader, for a file too big to hold in
+// memory: fn gets every valid frame in order with its bytes, header and
+// payload (both valid until fn returns). Damaged regions are skipped, and
+// a torn frame at the end is not delivered. It stops at fn's first error.
+func readFrames(r io.Reader, fn func(raw []byte, f frame) error) error {
+	buf := make([]byte, 0, 256<<10)
+	eof := false
+	for {
+		off := 0
+		for off < len(buf) {
+			f, n, err := decodeFrame(buf[off:])
+			if err == nil {
+				if err := fn(buf[off:off+n], f); err != nil {
+					return err
+				}
+				off += n
+				continue
+			}
+			if errors.Is(err, errShortFrame) && !eof {
+				break // the rest of it is still to be read
+			}
+			next := bytes.Index(buf[off+1:], frameMagic)
+			if next < 0 {
+				// Keep what could be the start of a magic cut by the read.
+				off = max(off+1, len(buf)-(len(frameMagic)-1))
+				if eof {
+					off = len(buf)
+				}
+				break
+			}
+			off += 1 + next
+		}
+		buf = buf[:copy(buf, buf[off:])]
+		if eof {
+			return nil
+		}
+		if len(buf) == cap(buf) { // one frame bigger than the buffer
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			eof = true
+		case err != nil:
+			return err
+		}
+	}
 }

@@ -3,8 +3,11 @@ package cdr
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
+	"slices"
 	"testing"
+	"testing/iotest"
 )
 
 // FuzzSpoolDecode feeds arbitrary bytes to the spool's frame decoder and
@@ -38,9 +41,22 @@ func FuzzSpoolDecode(f *testing.F) {
 			}
 			check(fr)
 		}
-		end, damaged := scanFrames(b, check)
+		var scanned []uint64
+		end, damaged := scanFrames(b, func(fr frame) { check(fr); scanned = append(scanned, fr.seq) })
 		if end > len(b) || damaged < 0 || damaged > end {
 			t.Fatalf("scan end %d damaged %d for input of %d", end, damaged, len(b))
+		}
+		// Read in small pieces, the same frames come out.
+		var read []uint64
+		err := readFrames(iotest.HalfReader(bytes.NewReader(b)), func(raw []byte, fr frame) error {
+			if !bytes.Equal(raw, appendFrame(nil, fr.seq, fr.unixNS, fr.payload)) {
+				t.Fatalf("frame %d read as other bytes", fr.seq)
+			}
+			read = append(read, fr.seq)
+			return nil
+		})
+		if err != nil || !slices.Equal(read, scanned) {
+			t.Fatalf("read frames %v (%v), scanned %v", read, err, scanned)
 		}
 	})
 }
@@ -62,5 +78,25 @@ func TestFrameRoundTrip(t *testing.T) {
 		if _, _, err := decodeFrame(c); err == nil {
 			t.Fatalf("flipped bit at byte %d went unnoticed", i)
 		}
+	}
+}
+
+// readFrames reads frames bigger than its buffer, across damage, and not
+// a torn last frame.
+func TestReadFramesFromAFile(t *testing.T) {
+	t.Parallel()
+	var b []byte
+	b = appendFrame(b, 1, 1, bytes.Repeat([]byte("a"), 300<<10))
+	b = append(b, "TGC1 damage"...)
+	b = appendFrame(b, 2, 2, []byte("b"))
+	torn := appendFrame(nil, 3, 3, []byte("torn"))
+	b = append(b, torn[:len(torn)-1]...)
+	var got []uint64
+	err := readFrames(bytes.NewReader(b), func(raw []byte, fr frame) error {
+		got = append(got, fr.seq)
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != "[1 2]" {
+		t.Fatalf("read %v (%v), want frames 1 and 2", got, err)
 	}
 }

@@ -1,10 +1,11 @@
 package cdr
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,19 +28,29 @@ import (
 // is small and a whole-file rewrite per connect would cost O(connected calls)
 // per call. Every frame carries its write time, so the newest frame is the
 // last known alive time; Touch adds one every few seconds when nothing else
-// happens. When the log outgrows the live set it is compacted (rewritten
-// with one entry per connected call, then renamed over the old one).
+// happens. When the log outgrows the live set it is compacted: rewritten
+// with each call's last entry, then renamed over the old one.
 //
-// The live set keeps each call's last entry as written, not the call: a
-// compaction copies bytes under the lock every append waits for, where
-// encoding thousands of records again held it for milliseconds.
+// The live set keeps no entry in memory, only each call's key and the
+// sequence number of its last entry in the log: a held call costs it a few
+// dozen bytes, not the kilobyte of its encoded record. Compaction copies
+// those entries from the log itself, in a goroutine of its own beside the
+// flushes; only the swap of the files (the entries appended meanwhile
+// copied over, two fsyncs) holds the flushes back. Keeping the calls
+// decoded and encoding them at compaction, inside the flush, was tried and
+// tipped 2,000 calls/s into retransmissions (docs/benchmarks.md).
 type Journal struct {
 	path string
 	log  *slog.Logger
 	gc   *groupCommitter
 
-	mu      sync.Mutex        // guards live and seq; taken inside gc's lock
-	live    map[string][]byte // call ID → its last setup or connected entry
+	mu sync.Mutex // guards live; taken inside gc's lock
+	// live maps each call up (in setup or connected) to the sequence number
+	// of its last entry in the log. A flush updates it once its group is
+	// written, so that it only ever names entries the log holds.
+	live map[callKey]uint64
+	// seq numbers the frames; assigned under gc's lock (in the functions
+	// commit and enqueue run, and in the compactor's swap, run by idle).
 	seq     uint64
 	orphans []Orphan
 	// setups signals Run that Setup left entries to write out.
@@ -57,13 +68,18 @@ type Journal struct {
 	pending   []pendingSetup
 	pendingAt map[string]int // call ID → its index in pending
 
-	f        *os.File // used by flushes only
+	// Used by flushes, and by the compactor's swap with no flush running.
+	f        *os.File
 	size     int64
 	reserved int64 // the log's blocks are allocated up to here
-	// compactAt is the size at which a flush compacts the log next; a
-	// failed compaction (a full disk) moves it on rather than retrying it
-	// at every flush.
+	// compactAt is the size at which the log is compacted next; a failed
+	// compaction (a full disk) moves it on rather than retrying it at
+	// every flush.
 	compactAt int64
+
+	compactNow    chan struct{} // a flush found the log due for compaction
+	stop          chan struct{} // Close ends the compactor
+	compactorDone chan struct{}
 }
 
 const (
@@ -148,6 +164,63 @@ type Orphan struct {
 	Accounting json.RawMessage
 }
 
+// callKey is a call's record ID (a UUID) as the live set keys it: 16 bytes
+// where the string would cost a 48-byte allocation of its own.
+type callKey [16]byte
+
+// keyOf parses a record ID; false when it is not a UUID.
+func keyOf[T string | []byte](id T) (callKey, bool) {
+	var k callKey
+	if len(id) != 36 {
+		return k, false
+	}
+	n := 0
+	for i := 0; i < len(id); i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if id[i] != '-' {
+				return k, false
+			}
+			continue
+		}
+		v, ok := hexValue(id[i])
+		if !ok {
+			return k, false
+		}
+		k[n/2] |= v << (4 * (1 - n%2))
+		n++
+	}
+	return k, true
+}
+
+func hexValue(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// entryKey is the call a setup or connected entry is about. Every encoder
+// that ever wrote one put the ID first, which spares a decoding; anything
+// else is decoded.
+func entryKey(p []byte) (callKey, bool) {
+	const prefix = `{"id":"`
+	if b := p[1:]; len(b) > len(prefix)+36 && string(b[:len(prefix)]) == prefix && b[len(prefix)+36] == '"' {
+		return keyOf(b[len(prefix) : len(prefix)+36])
+	}
+	var v struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(p[1:], &v) != nil {
+		return callKey{}, false
+	}
+	return keyOf(v.ID)
+}
+
 // OpenJournal opens the journal in dir. Calls found connected in it were
 // left over by a process that died: their CDRs are completed now and
 // returned by Recover.
@@ -159,36 +232,33 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
 	j := &Journal{path: filepath.Join(dir, journalName), log: logger.With("component", "cdr-journal"),
-		live: map[string][]byte{}, setups: make(chan struct{}, 1), pendingAt: map[string]int{}}
+		live: map[callKey]uint64{}, setups: make(chan struct{}, 1), pendingAt: map[string]int{},
+		compactNow: make(chan struct{}, 1), stop: make(chan struct{}), compactorDone: make(chan struct{})}
 	j.gc = newGroupCommitter(j.flush)
 	data, err := os.ReadFile(j.path)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("cdr journal: %w", err)
 	}
 	var lastAlive int64
+	left := map[callKey]leftCall{}
 	goodEnd, damaged := scanFrames(data, func(f frame) {
 		lastAlive = max(lastAlive, f.unixNS)
-		j.apply(f.payload)
+		j.seq = max(j.seq, f.seq)
+		j.replay(left, f)
 	})
 	if damaged > 0 {
 		j.log.Warn("skipped damaged bytes in the connected-calls journal", "bytes", damaged)
 	}
-	for id, p := range j.live {
-		var call journalCall
-		if err := json.Unmarshal(p[1:], &call); err != nil { // apply decoded it once: cannot fail
-			return nil, fmt.Errorf("cdr journal: %w", err)
+	for key, c := range left {
+		if c.call.DisconnectReason != ReasonCrashed {
+			c.call.Record = crashed(c.call.Record, time.Unix(0, lastAlive))
 		}
-		if call.DisconnectReason != ReasonCrashed {
-			call.Record = crashed(call.Record, time.Unix(0, lastAlive))
-			if j.live[id], err = entry(entryConnected, call); err != nil {
-				return nil, err
-			}
-		}
-		j.orphans = append(j.orphans, Orphan{Record: call.Record, Accounting: call.Accounting})
+		j.orphans = append(j.orphans, Orphan{Record: c.call.Record, Accounting: c.call.Accounting})
+		j.live[key] = c.seq
 	}
 	// Rewrite now: the orphans' disconnect time is fixed in their entries,
 	// so later touches by this process cannot move it.
-	if err := j.compact(); err != nil {
+	if err := j.rewriteOrphans(); err != nil {
 		// A full disk must not keep Tollgate from starting: go on with the
 		// log as it is, which needs no new space.
 		j.log.Warn("connected-calls journal not compacted at start; appending to it as it is", "error", err)
@@ -197,7 +267,122 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		}
 	}
 	j.compactAt = nextCompaction(j.size)
+	go j.compactor()
 	return j, nil
+}
+
+// leftCall is a call the log holds as up, while it is read at start.
+type leftCall struct {
+	seq  uint64
+	call journalCall
+}
+
+// replay applies one entry of the log being read at start to left.
+func (j *Journal) replay(left map[callKey]leftCall, f frame) {
+	p := f.payload
+	if len(p) == 0 {
+		return
+	}
+	switch p[0] {
+	case entryConnected, entrySetup:
+		var call journalCall
+		if err := json.Unmarshal(p[1:], &call); err != nil {
+			j.log.Error("undecodable call entry in the journal", "err", err)
+			return
+		}
+		key, ok := keyOf(call.ID)
+		if !ok {
+			j.log.Error("call entry without a UUID in the journal", "id", call.ID)
+			return
+		}
+		left[key] = leftCall{seq: f.seq, call: call}
+	case entryEnded:
+		if key, ok := keyOf(p[1:]); ok {
+			delete(left, key)
+		}
+	}
+}
+
+// orphanFrames are the orphans' entries, each with its disconnect time
+// fixed, as frames numbered on from j.seq; it notes them in the live set
+// once keep says they are written.
+func (j *Journal) orphanFrames() (buf []byte, keep func(), err error) {
+	now := time.Now().UnixNano()
+	seqs := make([]uint64, len(j.orphans))
+	for i, o := range j.orphans {
+		payload, err := entry(entryConnected, journalCall{Record: o.Record, Accounting: o.Accounting})
+		if err != nil {
+			return nil, nil, err
+		}
+		j.seq++
+		seqs[i] = j.seq
+		buf = appendFrame(buf, j.seq, now, payload)
+	}
+	return buf, func() {
+		for i, o := range j.orphans {
+			key, _ := keyOf(o.Record.ID) // replay kept only calls with a UUID
+			j.live[key] = seqs[i]
+		}
+	}, nil
+}
+
+// rewriteOrphans replaces the log, at start, by one holding the orphans'
+// entries and a touch.
+func (j *Journal) rewriteOrphans() error {
+	buf, keep, err := j.orphanFrames()
+	if err != nil {
+		return err
+	}
+	j.seq++
+	buf = appendFrame(buf, j.seq, time.Now().UnixNano(), []byte{entryTouch})
+	tmp := j.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o640)
+	if err != nil {
+		return j.compactError(err)
+	}
+	_, err = f.Write(buf)
+	if err == nil {
+		err = syscall.Fdatasync(int(f.Fd()))
+	}
+	if err := j.install(f, int64(len(buf)), err); err != nil {
+		return err
+	}
+	keep()
+	return nil
+}
+
+// install renames the new log f (of size bytes), made durable, over the
+// old one and appends to it from now on; with an error from making it
+// (failed), it removes it instead and returns the error.
+func (j *Journal) install(f *os.File, size int64, failed error) error {
+	tmp := f.Name()
+	err := failed
+	if err == nil {
+		err = os.Rename(tmp, j.path)
+	}
+	if err != nil {
+		// A half-written copy would only hold on to space the disk lacks.
+		f.Close()
+		os.Remove(tmp)
+		return j.compactError(err)
+	}
+	// Opened again under its own name, so that its errors name the journal
+	// and not the temporary file.
+	if named, err := os.OpenFile(j.path, os.O_RDWR, 0); err == nil {
+		f.Close()
+		f = named
+	}
+	// The new file is the journal now, even if making the rename durable
+	// fails below: appending to the old, unlinked one would lose entries.
+	if j.f != nil {
+		j.f.Close()
+	}
+	j.f, j.size, j.reserved = f, size, 0
+	j.reserve()
+	if err := syncDir(filepath.Dir(j.path)); err != nil {
+		return j.compactError(err)
+	}
+	return nil
 }
 
 // reopen continues the existing log, cut after its last whole entry, and
@@ -218,14 +403,9 @@ func (j *Journal) reopen(goodEnd int64) error {
 		}
 	}
 	j.f, j.size, j.reserved = f, goodEnd, 0
-	var buf []byte
-	for _, o := range j.orphans {
-		payload, err := entry(entryConnected, journalCall{Record: o.Record, Accounting: o.Accounting})
-		if err != nil {
-			return err
-		}
-		j.seq++
-		buf = appendFrame(buf, j.seq, time.Now().UnixNano(), payload)
+	buf, keep, err := j.orphanFrames()
+	if err != nil {
+		return err
 	}
 	if len(buf) == 0 {
 		return nil
@@ -235,6 +415,7 @@ func (j *Journal) reopen(goodEnd int64) error {
 		j.log.Warn("crashed calls' end times not fixed in the journal", "error", err)
 		return nil
 	}
+	keep()
 	j.size += int64(len(buf))
 	j.reserve()
 	return nil
@@ -272,24 +453,6 @@ func NodeLost(rec Record, lastAlive time.Time) Record {
 	return rec
 }
 
-// apply replays one entry into the live set.
-func (j *Journal) apply(p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	switch p[0] {
-	case entryConnected, entrySetup:
-		var call journalCall
-		if err := json.Unmarshal(p[1:], &call); err != nil {
-			j.log.Error("undecodable call entry in the journal", "err", err)
-			return
-		}
-		j.live[call.ID] = bytes.Clone(p) // p is the whole file's buffer
-	case entryEnded:
-		delete(j.live, string(p[1:]))
-	}
-}
-
 // Recover returns the calls that were up (in setup or connected) when the
 // previous process died, their CDRs completed with ReasonCrashed. They stay
 // in the journal until Ended is called for each: spool them first (and
@@ -314,22 +477,27 @@ func (j *Journal) movePending(g *commitGroup, superseding string) {
 	j.pending = nil
 	clear(j.pendingAt)
 	j.pendingMu.Unlock()
-	for _, p := range pending {
+	if len(pending) == 0 {
+		return
+	}
+	buf := encodeBuffers.Get().(*[]byte)
+	payload := (*buf)[:0]
+	for i := range pending {
+		p := &pending[i]
 		if p.call.ID == superseding {
 			continue
 		}
-		payload, err := entry(entrySetup, p.call)
-		if err != nil {
+		var err error
+		if payload, err = appendEntry(payload[:0], entrySetup, &p.call); err != nil {
 			j.log.Error("call in setup not journaled", "id", p.call.ID, "error", err)
 			continue
 		}
-		j.mu.Lock()
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, p.at, payload)
 		g.n++
-		j.live[p.call.ID] = payload
-		j.mu.Unlock()
+		g.noteCall(p.call.ID, j.seq, entrySetup)
 	}
+	putEncodeBuffer(buf, payload)
 }
 
 // moveAllPending is movePending with no call superseding, for the
@@ -368,28 +536,34 @@ func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
-	payload, err := entry(entryConnected, journalCall{Record: rec, Accounting: accounting})
+	buf := encodeBuffers.Get().(*[]byte)
+	payload, err := appendEntry((*buf)[:0], entryConnected, &journalCall{Record: rec, Accounting: accounting})
+	defer putEncodeBuffer(buf, payload)
 	if err != nil {
 		return err
 	}
-	return j.append(rec.ID, payload, func() { j.live[rec.ID] = payload })
+	return j.append(rec.ID, entryConnected, payload)
 }
 
-// entry is a journal entry of the given kind holding call: the kind's byte,
-// then the call as JSON without its zero fields (it runs two or three times
-// per call, on the switch's hot path: written by hand, recordjson.go).
-func entry(kind byte, call journalCall) ([]byte, error) {
-	buf := encodeBuffers.Get().(*[]byte)
-	b, exact := appendRecordJSON(append((*buf)[:0], kind), &call.Record, formLive, call.Accounting)
-	putEncodeBuffer(buf, b)
+// appendEntry appends to dst a journal entry of the given kind holding
+// call: the kind's byte, then the call as JSON without its zero fields (it
+// runs two or three times per call, on the switch's hot path: written by
+// hand, recordjson.go).
+func appendEntry(dst []byte, kind byte, call *journalCall) ([]byte, error) {
+	b, exact := appendRecordJSON(append(dst, kind), &call.Record, formLive, call.Accounting)
 	if exact {
-		return bytes.Clone(b), nil // the live set keeps it: its own, of its size
+		return b, nil
 	}
-	b, err := json.Marshal(journalEntry{journalRecord(call.Record), call.Accounting})
+	js, err := json.Marshal(journalEntry{journalRecord(call.Record), call.Accounting})
 	if err != nil {
-		return nil, fmt.Errorf("cdr journal: %w", err)
+		return dst, fmt.Errorf("cdr journal: %w", err)
 	}
-	return append([]byte{kind}, b...), nil
+	return append(append(dst, kind), js...), nil
+}
+
+// entry is appendEntry into a buffer of its own.
+func entry(kind byte, call journalCall) ([]byte, error) {
+	return appendEntry(nil, kind, &call)
 }
 
 // Ended notes that a call is over (its CDR is in the spool). It does not
@@ -399,15 +573,12 @@ func entry(kind byte, call journalCall) ([]byte, error) {
 // files skip) as a duplicate; the spool's record was written first and wins.
 func (j *Journal) Ended(id string) error {
 	now := time.Now().UnixNano()
-	payload := append([]byte{entryEnded}, id...)
 	err := j.gc.enqueue(func(g *commitGroup) {
 		j.movePending(g, id)
-		j.mu.Lock()
 		j.seq++
-		g.buf = appendFrame(g.buf, j.seq, now, payload)
+		g.buf = appendFrame(g.buf, j.seq, now, append([]byte{entryEnded}, id...))
 		g.n++
-		delete(j.live, id)
-		j.mu.Unlock()
+		g.noteCall(id, j.seq, entryEnded)
 	})
 	if err != nil {
 		return fmt.Errorf("cdr journal: %w", err)
@@ -418,7 +589,7 @@ func (j *Journal) Ended(id string) error {
 // Touch records that the process is alive now; call it every few seconds.
 // The interval bounds how much call time a crash can leave unbilled.
 func (j *Journal) Touch() error {
-	return j.append("", []byte{entryTouch}, func() {})
+	return j.append("", entryTouch, []byte{entryTouch})
 }
 
 // Run writes out Setup's entries as they come and touches the journal
@@ -446,25 +617,27 @@ func (j *Journal) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Connections returns how many calls the journal holds as connected.
+// Connections returns how many calls the journal holds as up (in setup or
+// connected) in its log.
 func (j *Journal) Connections() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return len(j.live)
 }
 
-// append commits payload, the entry of call id ("" for none), after the
-// setup entries still pending except id's own, which payload supersedes.
-func (j *Journal) append(id string, payload []byte, update func()) error {
+// append commits payload, an entry of the given kind about call id ("" for
+// none), after the setup entries still pending except id's own, which
+// payload supersedes.
+func (j *Journal) append(id string, kind byte, payload []byte) error {
 	now := time.Now().UnixNano()
 	err := j.gc.commit(func(g *commitGroup) {
 		j.movePending(g, id)
-		j.mu.Lock()
 		j.seq++
 		g.buf = appendFrame(g.buf, j.seq, now, payload)
 		g.n++
-		update()
-		j.mu.Unlock()
+		if id != "" {
+			g.noteCall(id, j.seq, kind)
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("cdr journal: %w", err)
@@ -472,6 +645,10 @@ func (j *Journal) append(id string, payload []byte, update func()) error {
 	return nil
 }
 
+// flush writes a group to the log (and syncs it when a commit waits for
+// it), then notes its calls' entries in the live set: only now are they in
+// the log for a compaction to copy. It never compacts itself; it hands a
+// due compaction to the compactor.
 func (j *Journal) flush(g *commitGroup) error {
 	_, err := j.f.WriteAt(g.buf, j.size)
 	if err == nil && g.sync {
@@ -487,14 +664,20 @@ func (j *Journal) flush(g *commitGroup) error {
 	j.size += int64(len(g.buf))
 	j.reserve()
 	j.mu.Lock()
+	for _, c := range g.calls {
+		if c.kind == entryEnded {
+			delete(j.live, c.key)
+		} else {
+			j.live[c.key] = c.seq
+		}
+	}
 	n := len(j.live)
 	j.mu.Unlock()
 	if j.size > j.compactAt && j.size > int64(n)*4096 {
-		if err := j.compact(); err != nil {
-			// The old log is intact and still appended to: keep going.
-			j.log.Error("cannot compact the connected-calls journal", "err", err)
+		select {
+		case j.compactNow <- struct{}{}:
+		default:
 		}
-		j.compactAt = nextCompaction(j.size)
 	}
 	return nil
 }
@@ -503,61 +686,122 @@ func (j *Journal) flush(g *commitGroup) error {
 // a log of size bytes just compacted (or opened).
 func nextCompaction(size int64) int64 { return max(journalCompactMin, journalGrowth*size) }
 
-// compact writes the live set to a new log and renames it over the old one.
-// Entries appended concurrently land in the new log after the snapshot; a
-// connected call twice or an end without its start replays harmlessly.
-func (j *Journal) compact() error {
-	j.mu.Lock()
-	var buf []byte
-	now := time.Now().UnixNano()
-	size := frameHeader + 1 // the touch
-	for _, payload := range j.live {
-		size += frameHeader + len(payload)
+// compactor compacts the log whenever a flush finds it due, until Close.
+func (j *Journal) compactor() {
+	defer close(j.compactorDone)
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-j.compactNow:
+		}
+		if err := j.compact(); err != nil {
+			// The old log is intact and still appended to: keep going.
+			j.log.Error("cannot compact the connected-calls journal", "err", err)
+		}
 	}
-	buf = make([]byte, 0, size)
-	for _, payload := range j.live {
-		j.seq++
-		buf = appendFrame(buf, j.seq, now, payload)
-	}
-	j.seq++
-	buf = appendFrame(buf, j.seq, time.Now().UnixNano(), []byte{entryTouch})
-	j.mu.Unlock()
+}
 
+// errStopped: Close came during a compaction, which is given up.
+var errStopped = errors.New("cdr journal: closing")
+
+// compact writes the live calls' last entries, copied from the log, to a
+// new log and renames it over the old one. Flushes go on meanwhile; the
+// entries they append are copied over at the swap, with no flush running.
+func (j *Journal) compact() error {
+	var src *os.File
+	var upTo int64
+	j.gc.idle(func() {
+		if j.f != nil && j.size > j.compactAt {
+			src, upTo = j.f, j.size
+		}
+	})
+	if src == nil {
+		return nil
+	}
+	err := j.rewrite(src, upTo)
+	if errors.Is(err, errStopped) {
+		return nil
+	}
+	j.gc.idle(func() { j.compactAt = nextCompaction(j.size) })
+	return err
+}
+
+// rewrite writes the live calls' entries among the first upTo bytes of
+// src, the log, to a new file, made durable without holding up the
+// flushes, then swaps it in (swap).
+func (j *Journal) rewrite(src *os.File, upTo int64) error {
 	tmp := j.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o640)
 	if err != nil {
 		return j.compactError(err)
 	}
-	_, err = f.Write(buf)
+	w := bufio.NewWriterSize(f, 256<<10)
+	var size int64
+	err = readFrames(io.NewSectionReader(src, 0, upTo), func(raw []byte, fr frame) error {
+		select {
+		case <-j.stop:
+			return errStopped
+		default:
+		}
+		p := fr.payload
+		if len(p) == 0 || p[0] != entryConnected && p[0] != entrySetup {
+			return nil
+		}
+		key, ok := entryKey(p)
+		if !ok {
+			return nil
+		}
+		j.mu.Lock()
+		last, up := j.live[key]
+		j.mu.Unlock()
+		if !up || last != fr.seq {
+			return nil
+		}
+		size += int64(len(raw))
+		_, err := w.Write(raw)
+		return err
+	})
 	if err == nil {
-		err = f.Sync()
+		err = w.Flush()
 	}
 	if err == nil {
-		err = os.Rename(tmp, j.path)
+		err = syscall.Fdatasync(int(f.Fd()))
 	}
 	if err != nil {
-		// A half-written copy would only hold on to space the disk lacks.
 		f.Close()
 		os.Remove(tmp)
+		if errors.Is(err, errStopped) {
+			return err
+		}
 		return j.compactError(err)
 	}
-	// Opened again under its own name, so that its errors name the journal
-	// and not the temporary file.
-	if named, err := os.OpenFile(j.path, os.O_RDWR, 0); err == nil {
+	j.gc.idle(func() { err = j.swap(src, upTo, f, size) })
+	return err
+}
+
+// swap completes the new log f (size bytes so far) with what flushes
+// appended to src after upTo and a touch, and installs it. It runs with no
+// flush in progress: this is the compaction's only pause of the flushes.
+func (j *Journal) swap(src *os.File, upTo int64, f *os.File, size int64) error {
+	if j.f != src { // closed meanwhile
 		f.Close()
-		f = named
+		os.Remove(f.Name())
+		return errStopped
 	}
-	// The new file is the journal now, even if making the rename durable
-	// fails below: appending to the old, unlinked one would lose entries.
-	if j.f != nil {
-		j.f.Close()
+	tail := j.size - upTo
+	_, err := io.Copy(io.NewOffsetWriter(f, size), io.NewSectionReader(src, upTo, tail))
+	size += tail
+	if err == nil {
+		j.seq++
+		touch := appendFrame(nil, j.seq, time.Now().UnixNano(), []byte{entryTouch})
+		_, err = f.WriteAt(touch, size)
+		size += int64(len(touch))
 	}
-	j.f, j.size, j.reserved = f, int64(len(buf)), 0
-	j.reserve()
-	if err := syncDir(filepath.Dir(j.path)); err != nil {
-		return j.compactError(err)
+	if err == nil {
+		err = syscall.Fdatasync(int(f.Fd()))
 	}
-	return nil
+	return j.install(f, size, err)
 }
 
 // compactError names the journal, not the temporary copy, with the cause.
@@ -599,6 +843,12 @@ func keepAllocated(f *os.File, off, n int64) error {
 
 // Close closes the journal; connected calls stay recorded in it.
 func (j *Journal) Close() error {
+	select {
+	case <-j.stop:
+	default:
+		close(j.stop)
+	}
+	<-j.compactorDone
 	var err error
 	// Calls still in setup go into the last group, which close writes.
 	perr := j.gc.enqueue(j.moveAllPending)

@@ -121,13 +121,11 @@ func TestJournalCompacts(t *testing.T) {
 	if err := j.Touch(); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(filepath.Join(dir, journalName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Size() > 2*journalCompactMin {
-		t.Fatalf("journal is %d bytes with one connected call: not compacted", fi.Size())
-	}
+	// The compactor runs beside the flushes: the log shrinks soon after.
+	testenv.Eventually(t, 10*time.Second, "the journal compacted", func() bool {
+		fi, err := os.Stat(filepath.Join(dir, journalName))
+		return err == nil && fi.Size() <= 2*journalCompactMin
+	})
 	got := records(openJournal(t, dir).Recover())
 	if len(got) != 1 || got[0].ID != testID(0) {
 		t.Fatalf("after compaction recovered %v", ids(got))
@@ -302,6 +300,124 @@ func TestJournalEntryKeepsTheRecord(t *testing.T) {
 		}
 		if rec.ID == live.ID && len(p) > len(want)*4/5 {
 			t.Errorf("a connected call's entry is %d bytes for a record of %d: %s", len(p), len(want), p)
+		}
+	}
+}
+
+// TestJournalReadsTheLogOfTheVersionBefore: a log written by the journal
+// before it kept the live set in the log alone (testdata/journal-1fab758:
+// calls 0-5 set up, 1, 2 and 4 connected, 0 and 2 ended, then the process
+// died) recovers the same calls, and again after this version rewrote it.
+func TestJournalReadsTheLogOfTheVersionBefore(t *testing.T) {
+	t.Parallel()
+	old, err := os.ReadFile(filepath.Join("testdata", "journal-1fab758", journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, journalName), old, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	check := func(orphans []Orphan) time.Time {
+		t.Helper()
+		sort.Slice(orphans, func(a, b int) bool { return orphans[a].Record.ID < orphans[b].Record.ID })
+		if got := ids(records(orphans)); fmt.Sprint(got) != fmt.Sprint([]string{testID(1), testID(3), testID(4), testID(5)}) {
+			t.Fatalf("recovered %v, want calls 1, 3, 4 and 5", got)
+		}
+		end := orphans[0].Record.DisconnectTime
+		for _, o := range orphans {
+			r := o.Record
+			connected := r.ID == testID(1) || r.ID == testID(4)
+			if connected != !r.ConnectTime.IsZero() || r.DisconnectReason != ReasonCrashed ||
+				!r.DisconnectTime.Equal(end) || r.CallerName != fullRecord(0).CallerName || len(r.Attempts) != 2 {
+				t.Errorf("recovered %+v", r)
+			}
+			want := `[{"leg":"answer"},{"leg":"originate"}]`
+			if !connected {
+				want = fmt.Sprintf(`[{"leg":"answer","n":%s}]`, r.ID[len(r.ID)-1:])
+			}
+			if string(o.Accounting) != want {
+				t.Errorf("%s: accounting %s, want %s", r.ID, o.Accounting, want)
+			}
+		}
+		return end
+	}
+	end := check(openJournal(t, dir).Recover())
+	if again := check(openJournal(t, dir).Recover()); !again.Equal(end) {
+		t.Fatalf("second recovery ends the calls at %v, the first at %v", again, end)
+	}
+}
+
+// TestJournalCompactsBesideTheFlushes: calls set up, connect and end from
+// many goroutines while the log is compacted again and again; what a
+// crash then leaves is exactly the calls still up, each as last noted.
+func TestJournalCompactsBesideTheFlushes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := openJournal(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go j.Run(ctx, time.Hour)
+	const calls, workers = 6000, 16
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			errs <- func() error {
+				for i := w; i < calls; i += workers {
+					setup := connectedRecord(i)
+					setup.ConnectTime, setup.Gateway = time.Time{}, "first"
+					if err := j.Setup(setup, nil); err != nil {
+						return err
+					}
+					if i%10 == 0 { // stays in setup
+						continue
+					}
+					if err := j.Connected(connectedRecord(i), json.RawMessage(fmt.Sprintf(`[{"n":%d}]`, i))); err != nil {
+						return err
+					}
+					if i%10 != 1 { // stays connected
+						if err := j.Ended(testID(i)); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Touch(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "setup entries written out", func() bool { return j.Connections() == calls/5 })
+	// The log opened with a touch, sequence number 1; a compaction keeps
+	// only calls' entries and ends with a touch of its own.
+	data, err := os.ReadFile(filepath.Join(dir, journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _, err := decodeFrame(data); err != nil || f.seq == 1 {
+		t.Fatalf("the log of %d bytes starts with frame %d (%v): never compacted", len(data), f.seq, err)
+	}
+	// The process dies here: nothing closes j.
+	got := openJournal(t, dir).Recover()
+	if len(got) != calls/5 {
+		t.Fatalf("recovered %d calls, want %d", len(got), calls/5)
+	}
+	for _, o := range got {
+		var i int
+		fmt.Sscanf(o.Record.ID[len(o.Record.ID)-12:], "%x", &i)
+		switch {
+		case i%10 == 0 && (!o.Record.ConnectTime.IsZero() || o.Record.Gateway != "first" || o.Accounting != nil):
+			t.Errorf("call %d in setup recovered as %+v %s", i, o.Record, o.Accounting)
+		case i%10 == 1 && (o.Record.ConnectTime.IsZero() || string(o.Accounting) != fmt.Sprintf(`[{"n":%d}]`, i)):
+			t.Errorf("connected call %d recovered as %+v %s", i, o.Record, o.Accounting)
+		case i%10 > 1:
+			t.Errorf("ended call %d recovered", i)
 		}
 	}
 }
