@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -448,4 +450,82 @@ func TestSIPpTimeoutIsAnError(t *testing.T) {
 		t.Fatalf("want a timeout error, got err %v, stats %s", err, st)
 	}
 	uas.Stop()
+}
+
+// TestSIPpUASAbsorbsRetransmittedINVITE sends uas.xml an INVITE again, byte
+// for byte, after its 200 and before the ACK, as a caller whose Timer A
+// fired before it read the answer does (RFC 3261 17.1.1.2). The UAS must
+// absorb it, go on retransmitting its 200 (RFC 3261 13.3.1.4) and finish the
+// call on the ACK and BYE, not abort it as an unexpected message.
+func TestSIPpUASAbsorbsRetransmittedINVITE(t *testing.T) {
+	t.Parallel()
+	uas := StartSIPp(t, SIPpOptions{Scenario: "uas.xml", Calls: 1, Timeout: 30 * time.Second})
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	dst, err := net.ResolveUDPAddr("udp4", uas.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := conn.LocalAddr().String()
+	request := func(method, branch string, seq int, toTag, body string) []byte {
+		to := "<sip:service@" + uas.Addr() + ">"
+		if toTag != "" {
+			to += ";tag=" + toTag
+		}
+		m := method + " sip:service@" + uas.Addr() + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + branch + "\r\n" +
+			"From: <sip:caller@" + local + ">;tag=retrans\r\nTo: " + to + "\r\n" +
+			"Call-ID: retransmitted-invite@127.0.0.1\r\nCSeq: " + strconv.Itoa(seq) + " " + method + "\r\n" +
+			"Contact: <sip:caller@" + local + ">\r\nMax-Forwards: 70\r\n"
+		if body == "" {
+			return []byte(m + "Content-Length: 0\r\n\r\n")
+		}
+		return []byte(m + "Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	}
+	send := func(msg []byte) {
+		t.Helper()
+		if _, err := conn.WriteTo(msg, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// await returns the next response with code to cseq, skipping others.
+	await := func(code int, cseq string) string {
+		t.Helper()
+		buf := make([]byte, 65535)
+		if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no %d to %s: %v", code, cseq, err)
+			}
+			msg := string(buf[:n])
+			if strings.HasPrefix(msg, "SIP/2.0 "+strconv.Itoa(code)+" ") && strings.Contains(msg, "\r\nCSeq: "+cseq+"\r\n") {
+				return msg
+			}
+		}
+	}
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+	invite := request("INVITE", "inv1", 1, "", sdp)
+	send(invite)
+	ok := await(200, "1 INVITE")
+	_, after, _ := strings.Cut(ok, "\r\nTo: ")
+	to, _, _ := strings.Cut(after, "\r\n")
+	_, toTag, found := strings.Cut(to, ";tag=")
+	if !found {
+		t.Fatalf("200 without a To tag: %q", ok)
+	}
+	send(invite)
+	await(200, "1 INVITE")
+	send(request("ACK", "inv1", 1, toTag, ""))
+	send(request("BYE", "bye2", 2, toTag, ""))
+	await(200, "2 BYE")
+	if st := uas.WaitSuccess(t, 1); st.UnexpectedMessages != 0 {
+		t.Errorf("uas: %s", st)
+	}
 }
