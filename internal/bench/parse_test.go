@@ -105,6 +105,17 @@ func TestSummarizeSIPpErrors(t *testing.T) {
 	if want := "         2 × Aborting call on UDP retransmission timeout for Call-Id '…'"; got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
+	dead := func(id, cseq string) string {
+		return "2026-12-07\t11:59:23.8\t1796644763.8: Dead call " + id + " (successful), received 'SIP/2.0 200 OK\n" +
+			"Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1\nCall-ID: " + id + "\nCSeq: " + cseq + "\n" +
+			"Content-Length: 0\n\n'"
+	}
+	got = summarizeSIPpErrors([]byte("x\n"+dead("1-9@h", "2 BYE")+dead("2-9@h", "1 INVITE")+dead("3-9@h", "2 BYE")), 3)
+	want = "         2 × Dead call 1-9@h (successful), received 'SIP/2.0 200 OK [CSeq 2 BYE]\n" +
+		"         1 × Dead call 2-9@h (successful), received 'SIP/2.0 200 OK [CSeq 1 INVITE]"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
 	if got := summarizeSIPpErrors([]byte("The following events occurred:\n"), 3); got != "" {
 		t.Fatalf("empty log summarised as %q", got)
 	}

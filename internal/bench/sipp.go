@@ -143,6 +143,13 @@ var sippEventStart = regexp.MustCompile(`\d{4}-\d{2}-\d{2}\t[\d:.]+\t[\d.]+: `)
 // one kind count together.
 var sippCallID = regexp.MustCompile(`(?i)Call-Id '[^']*'`)
 
+// sippCSeq finds the CSeq of the message an event quotes. Its first line
+// alone does not say which transaction a message was for: a "Dead call"
+// 200 OK may answer the INVITE (a 2xx retransmitted after the ACK) or the
+// BYE (the answer to a BYE retransmission, after the first answer ended
+// the call), and the two have different causes.
+var sippCSeq = regexp.MustCompile(`(?m)^CSeq:[ \t]*([^\r\n]*?)[ \t]*\r?$`)
+
 // eventKind is an event's line with every number outside quotes replaced:
 // events that differ only in such numbers (a watchdog's trip count) are one
 // kind, while the quoted codes SIPp expected or received tell kinds apart.
@@ -177,6 +184,9 @@ func summarizeSIPpErrors(log []byte, top int) string {
 		first = sippCallID.ReplaceAllString(strings.TrimSpace(first), "Call-Id '…'")
 		if len(first) > 160 {
 			first = first[:160] + "…"
+		}
+		if cseq := sippCSeq.FindStringSubmatch(ev); cseq != nil {
+			first += " [CSeq " + cseq[1] + "]"
 		}
 		kind := eventKind(first)
 		if counts[kind] == 0 {
