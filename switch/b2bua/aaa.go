@@ -26,7 +26,13 @@ type callAAA struct {
 	loadHeld    string
 	credit      billing.Credit // granted for the current (or answering) attempt
 	creditTimer *time.Timer
-	hop         hop // the current attempt's route, for its originate leg
+	// hopRadius and hopContact are what the current attempt's hop adds to
+	// its gateway: the Access-Accept's route (numbers, billing,
+	// credentials, re-authorisation) and a registered client's Contact;
+	// nil for none. The hop itself is not kept: its gateway's
+	// configuration is 168 bytes that a held call does not read.
+	hopRadius  *aaa.Route
+	hopContact *sip.Uri
 	// rad is the part only RADIUS servers give work to; nil when none is
 	// configured, so that a switch without RADIUS does not carry it in
 	// every held call.
@@ -389,7 +395,8 @@ func (c *Call) beginHop(h hop) *attemptResult {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.aaa.gatewayHeld, c.aaa.loadHeld, c.aaa.credit, c.aaa.hop = h.gw.Address, loadHeld, credit, h
+	c.aaa.gatewayHeld, c.aaa.loadHeld, c.aaa.credit = h.gw.Address, loadHeld, credit
+	c.aaa.hopRadius, c.aaa.hopContact = h.radius, h.contact
 	c.calledSent = c.called
 	if rr := h.radius; rr != nil {
 		switch rr.CalledMode {
@@ -421,7 +428,7 @@ func (c *Call) releaseGateway() {
 // fromUser and fromName are the caller as the gateway sees it: the
 // route's cli/cnam, else the Access-Accept's CLI/CNAM, else as received.
 func (c *Call) fromUser() string {
-	if h := c.aaa.hop.radius; h != nil && h.CLI != "" {
+	if h := c.aaa.hopRadius; h != nil && h.CLI != "" {
 		return h.CLI
 	}
 	if r := c.aaa.rad; r != nil && r.cli != "" {
@@ -431,7 +438,7 @@ func (c *Call) fromUser() string {
 }
 
 func (c *Call) fromName() string {
-	if h := c.aaa.hop.radius; h != nil && h.CNAM != "" {
+	if h := c.aaa.hopRadius; h != nil && h.CNAM != "" {
 		return h.CNAM
 	}
 	if r := c.aaa.rad; r != nil && r.cnam != "" {
@@ -442,7 +449,7 @@ func (c *Call) fromName() string {
 
 // addRouteHeaders adds the RADIUS route's extra headers (ash) to an INVITE.
 func (c *Call) addRouteHeaders(inv *sip.Request) {
-	rr := c.aaa.hop.radius
+	rr := c.aaa.hopRadius
 	if rr == nil {
 		return
 	}
@@ -589,7 +596,7 @@ func (c *Call) originateLeg(i int) aaa.Leg {
 	if at.Answered {
 		leg.ConnectTime = c.connectT
 	}
-	if rr := c.aaa.hop.radius; rr != nil {
+	if rr := c.aaa.hopRadius; rr != nil {
 		if rr.BillTo != "" {
 			leg.UserName = rr.BillTo
 		}

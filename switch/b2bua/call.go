@@ -44,9 +44,18 @@ type leg struct {
 // attemptLeg is one outgoing try of one gateway.
 type attemptLeg struct {
 	leg
-	gateway config.Gateway
+	gateway attemptGateway
 	invite  *sip.Request // kept until the attempt ends, for CANCEL
 	index   int          // into Call.attempts
+}
+
+// attemptGateway is what an attempt reads of its gateway once the INVITE
+// is built: where requests go and the record's gateway. The gateway's
+// whole configuration (168 bytes, credentials and limits among them) stays
+// with the hunt, not in every held call.
+type attemptGateway struct {
+	Address, Transport, Proxy string
+	UDPOnly                   bool
 }
 
 // Call is one call through the switch: the caller's leg (a) and the

@@ -70,7 +70,7 @@ func (cc *callChain) gatewayInvite(b *attemptLeg, inv *sip.Request) {
 	}
 	cc.ctl.GatewayInvite(callctl.GatewayInvite{Caller: cc.call.inviteA, Out: inv, Origin: originAddr(b.d.listener)})
 	if cc.profile.PatchRURINextHop {
-		patchRURI(&inv.Recipient, b.gateway)
+		patchRURI(&inv.Recipient, b.gateway.Address)
 	}
 	b.d.target = textOf(inv.Recipient)
 	b.d.callID = inv.CallID().Value()

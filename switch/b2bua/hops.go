@@ -37,7 +37,7 @@ func (c *Call) routeGatewayDialog(b *attemptLeg, res *sip.Response) {
 		return
 	}
 	if p.ForceOutboundProxy && b.gateway.Proxy != "" {
-		b.d.routeSet = append([]string{proxyRoute(b.gateway)}, b.d.routeSet...)
+		b.d.routeSet = append([]string{proxyRoute(b.gateway.Proxy, b.gateway.Transport)}, b.d.routeSet...)
 		b.d.dest = b.gateway.Proxy
 	}
 	if !p.FollowsDialogRouting() {
@@ -60,8 +60,8 @@ func (c *Call) repliesToNextHop(tx sip.ServerTransaction) sip.ServerTransaction 
 // patchRURI sets the Request-URI's host and port to the gateway the
 // INVITE goes to (patch_ruri_next_hop), after the profile's ruri and
 // ruri_host.
-func patchRURI(u *sip.Uri, gw config.Gateway) {
-	host, port := splitHostPort(gw.Address)
+func patchRURI(u *sip.Uri, gwAddress string) {
+	host, port := splitHostPort(gwAddress)
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}

@@ -280,7 +280,7 @@ type attemptResult struct {
 // and nothing else of the caller's message. Called with the lock held.
 func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offer []byte) (*attemptLeg, *sip.Request) {
 	host, port := splitHostPort(gw.Address)
-	b := &attemptLeg{gateway: gw}
+	b := &attemptLeg{gateway: attemptGateway{Address: gw.Address, Transport: gw.Transport, Proxy: gw.Proxy, UDPOnly: gw.UDPOnly}}
 	b.name = "b"
 	c.move(&b.leg, legInvite)
 	b.inviteSeq = 1
@@ -299,7 +299,7 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	b.d.contact = c.chain.legContact(l, true)
 	target := remote
 	b.d.target = b.d.remote
-	if reg := c.aaa.hop.contact; reg != nil {
+	if reg := c.aaa.hopContact; reg != nil {
 		target = *reg.Clone()
 		b.d.target = textOf(target)
 	} else if gw.Transport != "udp" {
@@ -310,7 +310,7 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	if gw.Proxy != "" {
 		// RFC 3261 8.1.2: a loose-routing outbound proxy goes in Route, the
 		// request goes to it, the Request-URI stays the gateway.
-		b.d.routeSet = []string{proxyRoute(gw)}
+		b.d.routeSet = []string{proxyRoute(gw.Proxy, gw.Transport)}
 		b.d.dest = gw.Proxy
 	}
 	b.d.localSeq.Store(1)
@@ -353,7 +353,7 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway, 
 	c.mu.Lock()
 	inA := c.inviteA
 	b, inv := c.newAttempt(gw, l, inA, offer)
-	b.d.auth = c.gatewayCredentials()
+	b.d.auth = c.gatewayCredentials(gw)
 	c.addRouteHeaders(inv)
 	c.chain.gatewayInvite(b, inv)
 	b.invite = inv

@@ -99,15 +99,15 @@ func (c *Call) profileRouting(cfg *config.Config, route *config.Route, hops []ho
 	return route, hops
 }
 
-// gatewayCredentials is who the switch says it is when a gateway
+// gatewayCredentials is who the switch says it is when gateway gw
 // challenges a request: the RADIUS route's auth=user:pass, else the
 // gateway's own auth_user, else the profile's gateway_auth; nil when there
 // is none. Called with the lock held.
-func (c *Call) gatewayCredentials() *credentials {
-	if rr := c.aaa.hop.radius; rr != nil && rr.AuthUser != "" {
+func (c *Call) gatewayCredentials(gw config.Gateway) *credentials {
+	if rr := c.aaa.hopRadius; rr != nil && rr.AuthUser != "" {
 		return &credentials{user: rr.AuthUser, password: rr.AuthPass}
 	}
-	if gw := c.aaa.hop.gw; gw.AuthUser != "" {
+	if gw.AuthUser != "" {
 		return &credentials{user: gw.AuthUser, password: gw.AuthPassword}
 	}
 	if p := c.profile(); p != nil && p.GatewayUser != nil {
@@ -134,9 +134,9 @@ func (cc *callChain) credentials(user, password *profile.Pattern) *credentials {
 }
 
 // proxyRoute is the Route value that sends a request through gw's proxy.
-func proxyRoute(gw config.Gateway) string {
-	if gw.Transport != "udp" {
-		return "<sip:" + gw.Proxy + ";transport=" + gw.Transport + ";lr>"
+func proxyRoute(proxy, transport string) string {
+	if transport != "udp" {
+		return "<sip:" + proxy + ";transport=" + transport + ";lr>"
 	}
-	return "<sip:" + gw.Proxy + ";lr>"
+	return "<sip:" + proxy + ";lr>"
 }

@@ -36,7 +36,7 @@ func (c *Call) reauthBefore() time.Duration {
 	if c.sw.aaa.auth == nil || c.account() == "" || !c.radiusCredit().Set || !c.aaa.credit.Set {
 		return 0
 	}
-	if rr := c.aaa.hop.radius; rr != nil && rr.HasReauth {
+	if rr := c.aaa.hopRadius; rr != nil && rr.HasReauth {
 		return rr.ReauthBefore
 	}
 	return c.sw.Config().Prepaid.ReauthorizeBefore
