@@ -113,7 +113,7 @@ func responseDestination(req *sip.Request) string {
 	if rport, ok := v.Params.Get("rport"); ok && rport == "" {
 		return src
 	}
-	host, _, err := net.SplitHostPort(src)
+	host, srcPort, err := net.SplitHostPort(src)
 	if err != nil {
 		return src
 	}
@@ -128,6 +128,9 @@ func responseDestination(req *sip.Request) string {
 	}
 	if port == 0 {
 		port = sip.DefaultPort("udp")
+	}
+	if p, err := strconv.Atoi(srcPort); err == nil && p == port {
+		return src // the usual case, without writing the address again
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
