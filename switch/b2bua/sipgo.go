@@ -93,11 +93,11 @@ func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error
 		s.pongs.got(p.RemoteAddr, data)
 		return data, nil
 	}
-	reply, ok := sipcheck.Datagram(data)
+	// Folded lines and spaces around ';' and '=' are valid SIP that sipgo
+	// misreads: msg is data normalised, or data itself when all is plain.
+	msg, reply, ok := sipcheck.Datagram(data)
 	if ok {
-		// Folded lines and spaces around ';' and '=' are valid SIP that
-		// sipgo misreads; Normalize returns data itself when all is plain.
-		return sipcheck.Normalize(data), nil
+		return msg, nil
 	}
 	s.stats.Malformed.Add(1)
 	if reply != nil && p.LocalAddr != nil {

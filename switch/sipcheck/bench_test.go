@@ -50,7 +50,7 @@ func BenchmarkDatagram(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ok := Datagram(raw); !ok {
+		if _, _, ok := Datagram(raw); !ok {
 			b.Fatal("normal INVITE rejected")
 		}
 	}

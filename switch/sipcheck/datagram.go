@@ -5,7 +5,11 @@ import "bytes"
 // Datagram checks one UDP datagram before sipgo parses it, in a single pass that does not allocate
 // when the datagram is well-formed.
 //
-// ok is true when the datagram should be handed to sipgo. When ok is false the datagram must not
+// ok is true when the datagram should be handed to sipgo, and msg is then what to hand it: raw
+// itself, or Normalize's rewrite of raw when its whitespace needs one. The pass that checks the
+// datagram also notes the whitespace Normalize could change (a fold, or LWS next to a separator or
+// doubled in a header whose grammar Normalize knows), so that the nearly every datagram that has
+// none is read once, not twice. When ok is false the datagram must not
 // reach sipgo, and reply, when not nil, is a complete stateless response to send back to the
 // datagram's source: 400 with a reason phrase naming the first defect, 505 for a SIP version other
 // than 2.0, or 416 for a Request-URI scheme other than sip, sips and tel. reply is nil when no
@@ -18,26 +22,37 @@ import "bytes"
 //
 // Datagram is meant to run in sipgo's transport read filter; that filter must never return an error
 // (it stops the UDP read loop): return empty data to drop.
-func Datagram(raw []byte) (reply []byte, ok bool) {
+func Datagram(raw []byte) (msg, reply []byte, ok bool) {
 	if isKeepalive(raw) {
 		// sipgo itself ignores the RFC 5626 CRLF keep-alive of up to four bytes
-		return nil, len(raw) <= 4
+		return raw, nil, len(raw) <= 4
 	}
 	var s scan
 	s.run(raw)
 	switch {
 	case s.drop:
-		return nil, false
+		return nil, nil, false
 	case s.response:
 		// RFC 3261 8.1.3.3: a response holding more than one Via was not meant for us; this also
 		// keeps a proxy-style broadcast Via (RFC 4475 bcast) from being acted on.
-		return nil, s.bad.code == 0 && s.vias == 1
+		if s.bad.code != 0 || s.vias != 1 {
+			return nil, nil, false
+		}
+		return s.message(), nil, true
 	case s.bad.code == 0:
-		return nil, true
+		return s.message(), nil, true
 	case string(s.method) == "ACK":
-		return nil, false // an ACK is never answered
+		return nil, nil, false // an ACK is never answered
 	}
-	return statelessReply(raw, s.bad), false
+	return nil, statelessReply(raw, s.bad), false
+}
+
+// message is the accepted datagram as sipgo should read it.
+func (s *scan) message() []byte {
+	if s.spacing == spacingPlain {
+		return s.raw
+	}
+	return Normalize(s.raw)
 }
 
 func isKeepalive(raw []byte) bool {
@@ -67,7 +82,20 @@ type scan struct {
 	cseqs      int
 	cls        int
 	clValue    uint64
+	spacing    spacing
 }
+
+// spacing tells whether a datagram's whitespace may need Normalize.
+type spacing int
+
+const (
+	// spacingPlain: no fold, and no LWS that Normalize would remove or collapse.
+	spacingPlain spacing = iota
+	// spacingToNormalize: a fold, or LWS next to a separator (or doubled, or a tab) in a header
+	// whose grammar Normalize knows; Normalize may still find nothing to change (the LWS may sit in
+	// a quoted string or inside <...>).
+	spacingToNormalize
+)
 
 func (s *scan) fail(code int, reason string) {
 	if s.bad.code == 0 {
@@ -241,6 +269,7 @@ func (s *scan) header(i int) (int, bool) {
 	start := i
 	end, next, state := lineEnd(s.raw, i)
 	for state == lineOK && next < len(s.raw) && (s.raw[next] == ' ' || s.raw[next] == '\t') {
+		s.spacing = spacingToNormalize // a fold, which Normalize replaces in any header
 		end, next, state = lineEnd(s.raw, next)
 	}
 	switch state {
@@ -265,15 +294,27 @@ func (s *scan) header(i int) (int, bool) {
 		return next, true
 	}
 	v := h[k+1:]
+	spaced := false // LWS Normalize may change, if the header's grammar is one it knows
 	for j, c := range v {
 		// a control character may appear only as a quoted-pair
 		if (c < 0x20 && !isLWS(c) || c == 0x7f) && (j == 0 || v[j-1] != '\\') {
 			s.fail(400, "Control Character in Header")
 			return next, true
 		}
+		if c == '\t' || c == ' ' && (j > 0 && (isSeparator(v[j-1]) || v[j-1] == ' ') || j+1 < len(v) && isSeparator(v[j+1])) {
+			spaced = true
+		}
+	}
+	if spaced && s.spacing == spacingPlain && grammarOf(h[:n]) != nil {
+		s.spacing = spacingToNormalize
 	}
 	s.field(h[:n], v)
 	return next, true
+}
+
+// isSeparator reports the separators around which Normalize removes LWS, in every grammar it knows.
+func isSeparator(c byte) bool {
+	return c == ';' || c == '=' || c == ',' || c == '/' || c == ':'
 }
 
 // field checks the value of the header fields that sipgo parses or that a reply echoes.

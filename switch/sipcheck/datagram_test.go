@@ -36,11 +36,11 @@ func TestStatelessReplyEchoesRequest(t *testing.T) {
 		"Call-ID: c1@example.com\r\n" +
 		"CSeq: 7 OPTIONS\r\n" +
 		"Content-Length: 0\r\n\r\n")
-	reply, ok := Datagram(raw)
+	_, reply, ok := Datagram(raw)
 	if ok || reply == nil {
 		t.Fatalf("ok=%v reply=%q", ok, reply)
 	}
-	again, _ := Datagram(raw)
+	_, again, _ := Datagram(raw)
 	if !bytes.Equal(reply, again) {
 		t.Error("the reply to a retransmission differs: the To tag must be derived from the request")
 	}
@@ -71,7 +71,7 @@ func TestStatelessReplyEchoesRequest(t *testing.T) {
 
 	// an existing To tag is kept, not doubled
 	raw = bytes.Replace(raw, []byte("<sip:a@example.com>\r\n"), []byte("<sip:a@example.com>;tag=t9\r\n"), 1)
-	reply, _ = Datagram(raw)
+	_, reply, _ = Datagram(raw)
 	if bytes.Count(reply, []byte("tag=")) != 3 || !bytes.Contains(reply, []byte(";tag=t9\r\n")) {
 		t.Errorf("To tag mangled: %q", reply)
 	}

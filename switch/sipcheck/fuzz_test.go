@@ -29,7 +29,7 @@ func addTortureSeeds(f *testing.F) {
 func FuzzDatagram(f *testing.F) {
 	addTortureSeeds(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		reply, ok := Datagram(raw)
+		_, reply, ok := Datagram(raw)
 		if reply != nil {
 			if ok {
 				t.Fatal("a reply for a datagram that is passed on")

@@ -32,7 +32,7 @@ func TestNormalizeWsinv(t *testing.T) {
 		t.Fatal("sipgo reads wsinv correctly as it is: this test no longer shows anything")
 	}
 	out := Normalize(raw)
-	if _, ok := Datagram(out); !ok {
+	if _, _, ok := Datagram(out); !ok {
 		t.Fatalf("normalised wsinv rejected:\n%s", out)
 	}
 	_, body, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
@@ -160,17 +160,21 @@ func TestNormalizeRules(t *testing.T) {
 			if tc.want != "" {
 				want = withLine(tc.prefix, tc.want)
 			}
-			if _, ok := Datagram(in); !ok {
+			msg, _, ok := Datagram(in)
+			if !ok {
 				t.Fatalf("the input itself is rejected:\n%s", in)
 			}
 			out := Normalize(in)
 			if !bytes.Equal(out, want) {
 				t.Fatalf("got\n%q\nwant\n%q", out, want)
 			}
+			if !bytes.Equal(msg, want) {
+				t.Fatalf("Datagram passes on\n%q\nnot Normalize's\n%q", msg, want)
+			}
 			if tc.want == "" && &out[0] != &in[0] {
 				t.Error("nothing to change, but a copy was returned")
 			}
-			if _, ok := Datagram(out); !ok {
+			if _, _, ok := Datagram(out); !ok {
 				t.Errorf("output rejected:\n%s", out)
 			}
 			if bad := sipgoDefects(parsed(t, out)); len(bad) > 0 != tc.sipgoMisreads {
@@ -203,7 +207,7 @@ func TestNormalizeMeaning(t *testing.T) {
 	}
 	// an addr-spec after ", " fails the whole message in sipgo, although Datagram rightly accepts it
 	in = withLine("Contact", "Contact: sip:a@example.com;q=0.5, sip:b@example.com")
-	if _, ok := Datagram(in); !ok {
+	if _, _, ok := Datagram(in); !ok {
 		t.Fatal("Datagram rejects a valid Contact list")
 	}
 	if _, err := sip.ParseMessage(in); err == nil {
@@ -268,12 +272,16 @@ func TestNormalizeRFC4475(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := Datagram(raw); !ok {
+		msg, _, ok := Datagram(raw)
+		if !ok {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
 			out := Normalize(raw)
-			if _, ok := Datagram(out); !ok {
+			if !bytes.Equal(msg, out) {
+				t.Fatalf("Datagram passes on\n%q\nnot Normalize's\n%q", msg, out)
+			}
+			if _, _, ok := Datagram(out); !ok {
 				t.Fatalf("normalised message rejected:\n%s", out)
 			}
 			if got, reason := outcome(t, out); got != tc.want {
@@ -349,10 +357,14 @@ func TestNormalizeWhitespaceVariants(t *testing.T) {
 			for _, p := range slices.Backward(at) {
 				variant = slices.Insert(variant, p, []byte(lws[rng.IntN(len(lws))])...)
 			}
-			if _, ok := Datagram(variant); !ok {
+			msg, _, ok := Datagram(variant)
+			if !ok {
 				continue // LWS where the grammar has none, e.g. inside <...>
 			}
 			tried++
+			if !bytes.Equal(msg, Normalize(variant)) {
+				t.Fatalf("%s: Datagram passes on\n%q\nnot Normalize's\n%q", name, msg, Normalize(variant))
+			}
 			got := headersOf(parsed(t, Normalize(variant)))
 			if len(got) != len(want) {
 				t.Fatalf("%s: %d headers, want %d:\n%s", name, len(got), len(want), variant)
@@ -500,10 +512,14 @@ func FuzzNormalize(f *testing.F) {
 		if again := Normalize(out); !bytes.Equal(again, out) {
 			t.Fatalf("not idempotent:\n%q\n%q\n%q", raw, out, again)
 		}
-		if _, ok := Datagram(raw); !ok || isKeepalive(raw) {
+		msg, _, ok := Datagram(raw)
+		if !ok || isKeepalive(raw) {
 			return
 		}
-		if _, ok := Datagram(out); !ok {
+		if !bytes.Equal(msg, out) {
+			t.Fatalf("Datagram passes on\n%q\nnot Normalize's\n%q", msg, out)
+		}
+		if _, _, ok := Datagram(out); !ok {
 			t.Fatalf("accepted datagram normalised into a rejected one:\n%q\n%q", raw, out)
 		}
 		if _, err := sip.ParseMessage(out); err != nil {

@@ -88,7 +88,7 @@ var rfc4475 = []struct {
 // outcome runs raw through what a UDP datagram meets: Datagram, then sipgo's parser and Request.
 func outcome(t testing.TB, raw []byte) (int, string) {
 	t.Helper()
-	reply, ok := Datagram(raw)
+	_, reply, ok := Datagram(raw)
 	if !ok {
 		if reply == nil {
 			return dropped, ""
