@@ -45,10 +45,14 @@ func appendFrame(dst []byte, seq uint64, unixNS int64, payload []byte) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
 	dst = binary.BigEndian.AppendUint64(dst, seq)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(unixNS))
+	dst = binary.BigEndian.AppendUint32(dst, 0) // the CRC, once the payload is in
+	// The CRC is taken over dst, not payload, which then stays where the
+	// caller has it (an ended entry's bytes on its stack).
+	dst = append(dst, payload...)
 	crc := crc32.Update(0, crcTable, dst[start+4:start+24])
-	crc = crc32.Update(crc, crcTable, payload)
-	dst = binary.BigEndian.AppendUint32(dst, crc)
-	return append(dst, payload...)
+	crc = crc32.Update(crc, crcTable, dst[start+frameHeader:])
+	binary.BigEndian.PutUint32(dst[start+24:], crc)
+	return dst
 }
 
 // decodeFrame decodes the frame at the start of b and returns it with its

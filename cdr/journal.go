@@ -66,7 +66,10 @@ type Journal struct {
 	// encoded and written, which spares most calls one encoding.
 	pendingMu sync.Mutex
 	pending   []pendingSetup
-	pendingAt map[string]int // call ID → its index in pending
+	// pendingSpare is the emptied array of the last entries moved, for the
+	// next ones (movePending runs one at a time, under the committer's lock).
+	pendingSpare []pendingSetup
+	pendingAt    map[string]int // call ID → its index in pending
 
 	// Used by flushes, and by the compactor's swap with no flush running.
 	f        *os.File
@@ -474,12 +477,18 @@ type pendingSetup struct {
 func (j *Journal) movePending(g *commitGroup, superseding string) {
 	j.pendingMu.Lock()
 	pending := j.pending
-	j.pending = nil
+	j.pending, j.pendingSpare = j.pendingSpare, nil
 	clear(j.pendingAt)
 	j.pendingMu.Unlock()
 	if len(pending) == 0 {
 		return
 	}
+	defer func() {
+		clear(pending) // their records' strings are not to be kept alive
+		j.pendingMu.Lock()
+		j.pendingSpare = pending[:0]
+		j.pendingMu.Unlock()
+	}()
 	buf := encodeBuffers.Get().(*[]byte)
 	payload := (*buf)[:0]
 	for i := range pending {
@@ -576,7 +585,8 @@ func (j *Journal) Ended(id string) error {
 	err := j.gc.enqueue(func(g *commitGroup) {
 		j.movePending(g, id)
 		j.seq++
-		g.buf = appendFrame(g.buf, j.seq, now, append([]byte{entryEnded}, id...))
+		var room [64]byte // an ID is 36 bytes: no allocation for its entry
+		g.buf = appendFrame(g.buf, j.seq, now, append(append(room[:0], entryEnded), id...))
 		g.n++
 		g.noteCall(id, j.seq, entryEnded)
 	})

@@ -330,7 +330,7 @@ func encodeRecord(dst []byte, rec *Record) ([]byte, error) {
 	if b, exact := appendRecordJSON(dst, rec, formFull, nil); exact {
 		return b, nil
 	}
-	b, err := json.Marshal(rec)
+	b, err := json.Marshal(*rec) // a copy: rec stays on its caller's stack
 	return append(dst[:0], b...), err
 }
 
