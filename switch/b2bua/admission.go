@@ -74,7 +74,7 @@ func (s *Switch) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, 503, reason, sip.NewHeader("Retry-After", strconv.Itoa(ra)))
 		return
 	}
-	s.reply(req, tx, 200, "OK", append([]sip.Header{sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp")},
+	s.reply(req, tx, 200, "OK", append([]sip.Header{allowHeader, sip.NewHeader("Accept", "application/sdp")},
 		s.transcoderStatsHeaders()...)...)
 }
 

@@ -485,7 +485,7 @@ func (c *Call) reoffer(l *leg, from rtpproxyctl.Side, last []byte) {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		req.SetBody(body)
 	}
-	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(allowHeader)
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 	defer cancel()
 	res, req, err := s.doAuth(ctx, &l.d, req)

@@ -331,8 +331,8 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 	if offer != nil {
 		inv.SetBody(offer)
 	}
-	inv.AppendHeader(sip.NewHeader("User-Agent", c.sw.Config().SIP.UserAgent))
-	inv.AppendHeader(sip.NewHeader("Allow", allowed))
+	inv.AppendHeader(c.sw.identity().userAgent)
+	inv.AppendHeader(allowHeader)
 	return b, inv
 }
 
@@ -664,7 +664,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	}
 	ok := newResponse(inA, 200, "OK")
 	ok.AppendHeader(contact)
-	ok.AppendHeader(sip.NewHeader("Allow", allowed))
+	ok.AppendHeader(allowHeader)
 	copyBody(res, ok)
 	if body != nil {
 		ok.SetBody(body)

@@ -60,7 +60,7 @@ func (c *Call) keepalive(l *leg) {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		req.SetBody(body)
 	}
-	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(allowHeader)
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 	defer cancel()
 	res, req, err := s.doAuth(ctx, &l.d, req)

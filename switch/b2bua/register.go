@@ -56,7 +56,7 @@ type asked struct {
 func (s *Switch) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	rc := s.Config().Registration
 	if rc.Mode == config.RegistrationOff {
-		s.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
+		s.reply(req, tx, 405, "Method Not Allowed", allowHeader)
 		return
 	}
 	if !s.registerAllowed(req, rc) {

@@ -11,6 +11,33 @@ import (
 // allowed is what Tollgate accepts within a dialog, advertised in Allow.
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, NOTIFY, REFER, MESSAGE"
 
+// allowHeader is the Allow header of our messages. sipgo's generic header
+// is an unexported type, so nothing outside sipgo can change one, and
+// sipgo changes none once made: one serves every message, where a header
+// of its own cost each INVITE and 2xx an allocation.
+var allowHeader = sip.NewHeader("Allow", allowed)
+
+// productHeaders are the Server and User-Agent headers that name us, made
+// once for the configured product string and shared by every message as
+// allowHeader is.
+type productHeaders struct {
+	product   string
+	server    sip.Header
+	userAgent sip.Header
+}
+
+// identity returns our Server and User-Agent headers, made again
+// when a reload has changed the product string.
+func (s *Switch) identity() *productHeaders {
+	ua := s.Config().SIP.UserAgent
+	if p := s.product.Load(); p != nil && p.product == ua {
+		return p
+	}
+	p := &productHeaders{product: ua, server: sip.NewHeader("Server", ua), userAgent: sip.NewHeader("User-Agent", ua)}
+	s.product.Store(p)
+	return p
+}
+
 // supported lists the option tags Tollgate implements; a Require naming any
 // other is refused with 420. timer: RFC 4028 session timers
 // (sessiontimer.go); replaces: RFC 3891 (transfer.go); 100rel: RFC 3262
@@ -44,9 +71,9 @@ func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	case sip.REGISTER:
 		s.onRegister(req, tx)
 	case sip.SUBSCRIBE, sip.PUBLISH, sip.MESSAGE, sip.REFER:
-		s.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
+		s.reply(req, tx, 405, "Method Not Allowed", allowHeader)
 	default:
-		s.reply(req, tx, 501, "Not Implemented", sip.NewHeader("Allow", allowed))
+		s.reply(req, tx, 501, "Not Implemented", allowHeader)
 	}
 }
 
@@ -79,5 +106,5 @@ func (s *Switch) respondBusy(req *sip.Request, tx sip.ServerTransaction, reason 
 }
 
 func (s *Switch) addServer(m *sip.Response) {
-	m.AppendHeader(sip.NewHeader("Server", s.Config().SIP.UserAgent))
+	m.AppendHeader(s.identity().server)
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/tollgate/tollgate/config"
 )
 
 // TestSipgoVersion: the workarounds in sipgo.go were checked against
@@ -62,5 +64,28 @@ func TestHeadersNamed(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("lookups allocate %v times, want 0", n)
+	}
+}
+
+// TestIdentityFollowsReload: our Server and User-Agent headers are made
+// once per product string, shared by the messages, and made again when a
+// reload changes the string.
+func TestIdentityFollowsReload(t *testing.T) {
+	var s Switch
+	cfg := &config.Config{}
+	cfg.SIP.UserAgent = "Tollgate A"
+	s.cfg.Store(cfg)
+	first := s.identity()
+	if first.server.Value() != "Tollgate A" || first.server.Name() != "Server" || first.userAgent.Name() != "User-Agent" {
+		t.Fatalf("got %s: %s and %s: %s", first.server.Name(), first.server.Value(), first.userAgent.Name(), first.userAgent.Value())
+	}
+	if s.identity() != first {
+		t.Error("made again for the same product string")
+	}
+	reloaded := &config.Config{}
+	reloaded.SIP.UserAgent = "Tollgate B"
+	s.cfg.Store(reloaded)
+	if got := s.identity(); got.server.Value() != "Tollgate B" || got.userAgent.Value() != "Tollgate B" {
+		t.Errorf("after the reload: Server %q, User-Agent %q", got.server.Value(), got.userAgent.Value())
 	}
 }

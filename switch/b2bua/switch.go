@@ -83,6 +83,8 @@ type Switch struct {
 	// subscribers are the local registrar's accounts from the database:
 	// HA1 by user name (localreg.go); never nil.
 	subscribers atomic.Pointer[map[string]string]
+	// product is our Server and User-Agent headers (requests.go).
+	product atomic.Pointer[productHeaders]
 	// pongs are the CRLF keepalives waiting for their pong (natkeepalive.go).
 	pongs pongs
 	// regNonces challenge REGISTERs to the local registrar.
