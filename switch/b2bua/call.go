@@ -13,15 +13,19 @@ import (
 )
 
 // leg is one side of a call: its dialog and where it stands.
+//
+// Its small fields sit side by side (state beside ackSeq) so that the
+// struct has no padding: 8 bytes less per leg put an attempt's leg in the
+// 448-byte size class rather than 480.
 type leg struct {
-	name  string // "a" or "b", for the logs
-	state LegState
-	d     dialog
+	name string // "a" or "b", for the logs
+	d    dialog
 	// ackSeq is the CSeq of the peer's INVITE whose 2xx of ours it must
 	// ACK; an ACK with another CSeq acknowledges nothing of ours (RFC 3261
 	// 13.2.2.4 has the ACK carry the INVITE's CSeq number). ackCh hands the
 	// ACK to the goroutine waiting for it; nil when none waits.
 	ackSeq uint32
+	state  LegState
 	ackCh  chan *sip.Request
 	// inviteSeq is the CSeq of the last INVITE we sent on the leg;
 	// ackedSeq and ackBody rebuild our ACK of its 2xx when the peer
