@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -278,5 +279,69 @@ func BenchmarkUnreachWatch(b *testing.B) {
 	for b.Loop() {
 		ch := make(chan string, 1)
 		u.stop(u.watch("192.0.2.1:5060", func(why string) { ch <- why }))
+	}
+}
+
+// TestICMPConnClosed: a datagram sent on a closed socket fails as the net
+// package's own send does, and none reaches the descriptor number, which
+// the kernel may have given to another file.
+func TestICMPConnClosed(t *testing.T) {
+	t.Parallel()
+	conns, err := listenUDP(context.Background(), "udp4", "127.0.0.1:0", 1, func(unreachable) {}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := conns[0]
+	to := conn.LocalAddr()
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.WriteTo([]byte("after close"), to); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("send after close: %v, want net.ErrClosed", err)
+	}
+}
+
+// BenchmarkUDPSocketParallel: many goroutines sending on one socket, as the
+// switch's responses and requests do, each in a goroutine of its own.
+func BenchmarkUDPSocketParallel(b *testing.B) {
+	for _, wrapped := range []string{"plain", "icmpConn"} {
+		b.Run(wrapped, func(b *testing.B) {
+			pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			conn := pc
+			if wrapped == "icmpConn" {
+				if conn, err = recvErrors(pc.(*net.UDPConn), "udp4", func(unreachable) {}, testLogger(b)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			defer conn.Close()
+			sink, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sink.Close()
+			go func() {
+				buf := make([]byte, 2048)
+				for {
+					if _, _, err := sink.ReadFrom(buf); err != nil {
+						return
+					}
+				}
+			}()
+			to := sink.LocalAddr()
+			msg := make([]byte, 600)
+			b.ReportAllocs()
+			b.SetParallelism(64)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := conn.WriteTo(msg, to); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
