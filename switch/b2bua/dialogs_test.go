@@ -430,3 +430,86 @@ func TestConnectedCallHoldsNoGoroutine(t *testing.T) {
 	}
 	sw.record(t)
 }
+
+// TestRetransmittedBYEGetsTheCachedAnswer: a caller that read no answer to
+// its BYE within T1 sends it again. The BYE's server transaction answers
+// the copy with the 200 it sent (RFC 3261 17.2.2) — a 200 that reaches a
+// SIPp caller after its first one ended the call, logged as "Dead call" —
+// and the switch does not handle it again: that would be a 481 (the call
+// is over), a second BYE to the gateway, or a second record.
+func TestRetransmittedBYEGetsTheCachedAnswer(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	gw.answer(0, nil)
+	sw := startSwitch(t, routeTo(gw))
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	swAddr, _ := net.ResolveUDPAddr("udp", sw.addr())
+	local := conn.LocalAddr().String()
+	callID, tag := sip.GenerateTagN(16), sip.GenerateTagN(8)
+	request := func(method string, seq int, branch, toTag, rest string) []byte {
+		to := "<sip:100@" + sw.addr() + ">"
+		if toTag != "" {
+			to += ";tag=" + toTag
+		}
+		return []byte(method + " sip:100@" + sw.addr() + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP " + local + ";rport;branch=z9hG4bK" + branch + "\r\n" +
+			"Max-Forwards: 70\r\nFrom: <sip:caller@" + local + ">;tag=" + tag + "\r\n" +
+			"To: " + to + "\r\nCall-ID: " + callID + "\r\n" +
+			"CSeq: " + strconv.Itoa(seq) + " " + method + "\r\n" +
+			"Contact: <sip:caller@" + local + ">\r\n" + rest)
+	}
+	send := func(msg []byte) {
+		t.Helper()
+		if _, err := conn.WriteTo(msg, swAddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// final returns the next final response to method.
+	final := func(method sip.RequestMethod) *sip.Response {
+		t.Helper()
+		buf := make([]byte, 65535)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no final response to %s: %v", method, err)
+			}
+			msg, err := sip.ParseMessage(buf[:n])
+			if r, ok := msg.(*sip.Response); err == nil && ok && r.StatusCode >= 200 && r.CSeq().MethodName == method {
+				return r
+			}
+		}
+	}
+	send(request("INVITE", 1, "inv", "", "Content-Type: application/sdp\r\n"+
+		"Content-Length: "+strconv.Itoa(len(sdpOffer))+"\r\n\r\n"+sdpOffer))
+	toTag, _ := final(sip.INVITE).To().Params.Get("tag")
+	send(request("ACK", 1, "ack", toTag, "Content-Length: 0\r\n\r\n"))
+	bye := request("BYE", 2, "bye", toTag, "Content-Length: 0\r\n\r\n")
+	send(bye)
+	first := final(sip.BYE)
+	send(bye)
+	again := final(sip.BYE)
+	againTag, _ := again.To().Params.Get("tag")
+	if first.StatusCode != 200 || again.StatusCode != 200 || againTag != toTag {
+		t.Fatalf("BYE answered %d, its retransmission %d (To tag %q, want %q)", first.StatusCode, again.StatusCode, againTag, toTag)
+	}
+	if r := sw.record(t); r.ReleasedBy != cdr.ReleasedByCaller {
+		t.Errorf("record = %+v", r)
+	}
+	gw.waitRequest(sip.BYE, 5*time.Second)
+	gw.mu.Lock()
+	defer gw.mu.Unlock()
+	byes := 0
+	for _, r := range gw.received {
+		if r.Method == sip.BYE {
+			byes++
+		}
+	}
+	if byes != 1 {
+		t.Errorf("the gateway got %d BYEs, want 1", byes)
+	}
+}
