@@ -102,7 +102,6 @@ type Call struct {
 	// abandons the call before it is answered.
 	setupCtx    context.Context
 	cancelSetup context.CancelCauseFunc
-	setupDone   chan struct{} // closed when setup has finished one way or another
 	phase       Phase
 	endedCh     chan struct{} // closed as the call starts ending: wakes its waiters
 	maxTimer    *time.Timer
@@ -111,8 +110,10 @@ type Call struct {
 	// goroutine while dtmfSending is dtmfBusy (dtmf.go).
 	dtmfOut     []dtmfOut
 	dtmfSending dtmfSendState
-	// journaled is closed once the journal holds the connected call; the
-	// record waits for it, so that the journal never sees "ended" first.
+	// journaled is closed once the journal holds the call's latest entry;
+	// the record waits for it, so that the journal never sees "ended"
+	// first. nil when no entry is being written: a held call does not keep
+	// a closed channel (96 bytes) for nothing.
 	journaled chan struct{}
 	aaa       callAAA // authorisation, limits, credit and accounting (aaa.go)
 	// chain runs the call profile's modules (chain.go); nil: no profile.

@@ -121,7 +121,6 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 		txA:          tx,
 		inviteCSeq:   req.CSeq().SeqNo,
 		inviteBranch: strings.Clone(topBranch(req)),
-		setupDone:    make(chan struct{}),
 		endedCh:      make(chan struct{}),
 	}
 	if h := headerNamed(req, "User-Agent"); h != nil {
@@ -164,7 +163,6 @@ func (s *Switch) newCall(req *sip.Request, tx sip.ServerTransaction, tag string)
 // setup hunts through the route's gateways until one answers, every one
 // has failed, or the caller gives up, then waits for the caller's ACK.
 func (c *Call) setup() {
-	defer close(c.setupDone)
 	ctx := c.setupCtx
 	defer c.cancelSetup(nil)
 
@@ -870,7 +868,7 @@ func (c *Call) journal(now time.Time) {
 	if err := j.Connected(rec, legs); err != nil {
 		c.sw.log.Error("connected call not journaled", "id", c.ID, "error", err)
 	}
-	close(done)
+	c.journalWritten(done)
 }
 
 // journalSetup notes the call in the journal as it reaches the switch, and
@@ -898,7 +896,18 @@ func (c *Call) journalSetup() {
 	if err := j.Setup(rec, legs); err != nil {
 		c.sw.log.Error("call in setup not journaled", "id", c.ID, "error", err)
 	}
+	c.journalWritten(done)
+}
+
+// journalWritten wakes whoever waits for the entry done stood for, and
+// lets the call drop the channel unless a later entry has replaced it.
+func (c *Call) journalWritten(done chan struct{}) {
 	close(done)
+	c.mu.Lock()
+	if c.journaled == done {
+		c.journaled = nil
+	}
+	c.mu.Unlock()
 }
 
 // accountingSessions are the legs whose Stop is still owed, as JSON for the
