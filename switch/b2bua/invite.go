@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -374,9 +375,16 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway, 
 		w, unreach = s.unreach.watch(b.d.dest, func(why string) { ch <- why }), ch
 	}
 	defer s.unreach.stop(w)
-	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-	tx, err := c.sendInvite(cctx, b, inv)
-	ccancel()
+	// Sending waits only to resolve a name or to connect (TCP, TLS, or an
+	// INVITE too large for UDP, which sendInvite bounds itself): to an IP
+	// address over UDP it cannot wait, and needs no bound of its own (a
+	// context and a runtime timer per attempt).
+	sendCtx, stop := ctx, context.CancelFunc(func() {})
+	if _, err := netip.ParseAddrPort(b.d.dest); err != nil || b.d.transport != "udp" {
+		sendCtx, stop = context.WithTimeout(ctx, 5*time.Second)
+	}
+	tx, err := c.sendInvite(sendCtx, b, inv)
+	stop()
 	if err != nil {
 		s.log.Warn("gateway unreachable", "gateway", gw.Address, "error", err)
 		return c.attemptOver(b, &attemptResult{code: 503, reason: "Gateway Unreachable", local: OutcomeUnreachable})
