@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
 
 	"github.com/tollgate/tollgate/cdr"
 )
@@ -35,5 +36,22 @@ func TestProfileCallID(t *testing.T) {
 	}
 	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal {
 		t.Errorf("record = %+v", r)
+	}
+}
+
+// TestNewCallIDIsUUIDv4: call IDs are random version 4 UUIDs (RFC 4122),
+// distinct, in the text form aaa.ParseConfID reads back.
+func TestNewCallIDIsUUIDv4(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newCallID()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || len(id) != 36 {
+			t.Fatalf("%q: version %v, variant %v, error %v", id, u.Version(), u.Variant(), err)
+		}
+		if seen[id] {
+			t.Fatalf("%q twice", id)
+		}
+		seen[id] = true
 	}
 }
