@@ -182,6 +182,7 @@ func TestFailover(t *testing.T) {
 			if len(r.Attempts) != wantAttempts {
 				t.Errorf("attempts = %+v", r.Attempts)
 			}
+			sw.waitTableEmpty(t)
 		})
 	}
 }
@@ -204,6 +205,7 @@ func TestAllGatewaysFail(t *testing.T) {
 		r.Attempts[0].SIPCode != 404 || r.Attempts[2].SIPCode != 408 {
 		t.Errorf("record = %+v", r)
 	}
+	sw.waitTableEmpty(t)
 }
 
 func TestNoRoute(t *testing.T) {

@@ -553,3 +553,21 @@ func drain(ts *testSwitch) <-chan cdr.Record {
 func newInfo(ds *sipgo.DialogClientSession) *sip.Request {
 	return sip.NewRequest(sip.INFO, ds.InviteResponse.Contact().Address)
 }
+
+// waitTableEmpty waits until the call table holds no key of any kind: once
+// every call is over, a key left behind (a failed attempt's, say) keeps its
+// call in memory for the life of the process.
+func (sw *testSwitch) waitTableEmpty(t testing.TB) {
+	t.Helper()
+	keys := func() int {
+		n := 0
+		for i := range sw.calls.shards {
+			s := &sw.calls.shards[i]
+			s.mu.RLock()
+			n += len(s.byA) + len(s.byB) + len(s.byID)
+			s.mu.RUnlock()
+		}
+		return n
+	}
+	testenv.Eventually(t, 40*time.Second, "the call table to empty", func() bool { return keys() == 0 })
+}

@@ -484,11 +484,18 @@ func (c *Call) try(ctx context.Context, route *config.Route, gw config.Gateway, 
 // attemptOver records a failed attempt and forgets its dialog.
 func (c *Call) attemptOver(b *attemptLeg, r *attemptResult) *attemptResult {
 	c.mu.Lock()
+	abandoned := b.state == LegCancelling
 	if b.state != LegDisconnected {
 		c.move(&b.leg, legGone)
 	}
 	c.finishAttempt(time.Now(), r.code, r.reason)
 	c.mu.Unlock()
+	if !abandoned {
+		// The attempt's dialog is over: its key must not keep the call
+		// (and the memory it holds) once the hunt has moved on. An
+		// abandoned attempt's key stays until abandon's CANCEL is done.
+		c.sw.calls.del(keyB(b.d.callID), c)
+	}
 	c.sw.stats.attempts[outcomeOf(r)].Add(1)
 	return r
 }
@@ -509,7 +516,7 @@ func (c *Call) abandon(b *attemptLeg, tx sip.ClientTransaction) {
 	go func() {
 		defer s.byesWG.Done()
 		defer tx.Terminate()
-		defer s.calls.del(keyB(b.d.callID), nil)
+		defer s.calls.del(keyB(b.d.callID), c)
 		cancelled := false
 		sendCancel := func() {
 			if cancelled {
