@@ -24,32 +24,9 @@ func TestWrongCSeqACK(t *testing.T) {
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw))
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	swAddr, _ := net.ResolveUDPAddr("udp", sw.addr())
-	local := conn.LocalAddr().String()
-	callID, tag := sip.GenerateTagN(16), sip.GenerateTagN(8)
-	head := func(method string, seq int, branch, toTag string) string {
-		to := "<sip:100@" + sw.addr() + ">"
-		if toTag != "" {
-			to += ";tag=" + toTag
-		}
-		return method + " sip:100@" + sw.addr() + " SIP/2.0\r\n" +
-			"Via: SIP/2.0/UDP " + local + ";rport;branch=z9hG4bK" + branch + "\r\n" +
-			"Max-Forwards: 70\r\nFrom: <sip:caller@" + local + ">;tag=" + tag + "\r\n" +
-			"To: " + to + "\r\nCall-ID: " + callID + "\r\n" +
-			"CSeq: " + strconv.Itoa(seq) + " " + method + "\r\n" +
-			"Contact: <sip:caller@" + local + ">\r\n"
-	}
-	send := func(msg string) {
-		t.Helper()
-		if _, err := conn.WriteTo([]byte(msg), swAddr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	caller := newRawCaller(t, sw)
+	conn, head := caller.conn, caller.head
+	send := func(msg string) { t.Helper(); caller.send(t, []byte(msg)) }
 	// next200 returns the To tag of the next 2xx within d, "" if none.
 	next200 := func(d time.Duration) string {
 		t.Helper()
@@ -442,32 +419,12 @@ func TestRetransmittedBYEGetsTheCachedAnswer(t *testing.T) {
 	gw := newPeer(t, "gw")
 	gw.answer(0, nil)
 	sw := startSwitch(t, routeTo(gw))
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	swAddr, _ := net.ResolveUDPAddr("udp", sw.addr())
-	local := conn.LocalAddr().String()
-	callID, tag := sip.GenerateTagN(16), sip.GenerateTagN(8)
+	caller := newRawCaller(t, sw)
+	conn := caller.conn
 	request := func(method string, seq int, branch, toTag, rest string) []byte {
-		to := "<sip:100@" + sw.addr() + ">"
-		if toTag != "" {
-			to += ";tag=" + toTag
-		}
-		return []byte(method + " sip:100@" + sw.addr() + " SIP/2.0\r\n" +
-			"Via: SIP/2.0/UDP " + local + ";rport;branch=z9hG4bK" + branch + "\r\n" +
-			"Max-Forwards: 70\r\nFrom: <sip:caller@" + local + ">;tag=" + tag + "\r\n" +
-			"To: " + to + "\r\nCall-ID: " + callID + "\r\n" +
-			"CSeq: " + strconv.Itoa(seq) + " " + method + "\r\n" +
-			"Contact: <sip:caller@" + local + ">\r\n" + rest)
+		return []byte(caller.head(method, seq, branch, toTag) + rest)
 	}
-	send := func(msg []byte) {
-		t.Helper()
-		if _, err := conn.WriteTo(msg, swAddr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(msg []byte) { t.Helper(); caller.send(t, msg) }
 	// final returns the next final response to method.
 	final := func(method sip.RequestMethod) *sip.Response {
 		t.Helper()
@@ -511,5 +468,52 @@ func TestRetransmittedBYEGetsTheCachedAnswer(t *testing.T) {
 	}
 	if byes != 1 {
 		t.Errorf("the gateway got %d BYEs, want 1", byes)
+	}
+}
+
+// rawCaller is a caller on a plain UDP socket, for the tests that send the
+// exact bytes a sipgo client would not (a wrong CSeq, a retransmission).
+type rawCaller struct {
+	conn        net.PacketConn
+	sw          net.Addr
+	swHost      string
+	local       string
+	callID, tag string
+}
+
+func newRawCaller(t *testing.T, sw *testSwitch) *rawCaller {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	swAddr, err := net.ResolveUDPAddr("udp", sw.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawCaller{conn: conn, sw: swAddr, swHost: sw.addr(), local: conn.LocalAddr().String(),
+		callID: sip.GenerateTagN(16), tag: sip.GenerateTagN(8)}
+}
+
+// head is a request of the caller's one dialog up to its headers' end, for
+// the test to add more headers and the body; toTag "" before the answer.
+func (c *rawCaller) head(method string, seq int, branch, toTag string) string {
+	to := "<sip:100@" + c.swHost + ">"
+	if toTag != "" {
+		to += ";tag=" + toTag
+	}
+	return method + " sip:100@" + c.swHost + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + c.local + ";rport;branch=z9hG4bK" + branch + "\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:caller@" + c.local + ">;tag=" + c.tag + "\r\n" +
+		"To: " + to + "\r\nCall-ID: " + c.callID + "\r\n" +
+		"CSeq: " + strconv.Itoa(seq) + " " + method + "\r\n" +
+		"Contact: <sip:caller@" + c.local + ">\r\n"
+}
+
+func (c *rawCaller) send(t *testing.T, msg []byte) {
+	t.Helper()
+	if _, err := c.conn.WriteTo(msg, c.sw); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -241,17 +241,7 @@ func TestFromICMP(t *testing.T) {
 func BenchmarkUDPSocket(b *testing.B) {
 	for _, wrapped := range []string{"plain", "icmpConn"} {
 		b.Run(wrapped, func(b *testing.B) {
-			pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			conn := pc
-			if wrapped == "icmpConn" {
-				if conn, err = recvErrors(pc.(*net.UDPConn), "udp4", func(unreachable) {}, testLogger(b)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			defer conn.Close()
+			conn := benchSocket(b, wrapped)
 			to := conn.LocalAddr()
 			msg, buf := make([]byte, 600), make([]byte, 2048)
 			b.ReportAllocs()
@@ -265,6 +255,24 @@ func BenchmarkUDPSocket(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchSocket is a UDP socket on loopback, wrapped in icmpConn or "plain",
+// closed with the benchmark.
+func benchSocket(b *testing.B, wrapped string) net.PacketConn {
+	b.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn := pc
+	if wrapped == "icmpConn" {
+		if conn, err = recvErrors(pc.(*net.UDPConn), "udp4", func(unreachable) {}, testLogger(b)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // BenchmarkUnreachWatch: what an INVITE attempt to a udp gateway adds, its
@@ -306,17 +314,7 @@ func TestICMPConnClosed(t *testing.T) {
 func BenchmarkUDPSocketParallel(b *testing.B) {
 	for _, wrapped := range []string{"plain", "icmpConn"} {
 		b.Run(wrapped, func(b *testing.B) {
-			pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			conn := pc
-			if wrapped == "icmpConn" {
-				if conn, err = recvErrors(pc.(*net.UDPConn), "udp4", func(unreachable) {}, testLogger(b)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			defer conn.Close()
+			conn := benchSocket(b, wrapped)
 			sink, err := net.ListenPacket("udp4", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)
