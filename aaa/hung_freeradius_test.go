@@ -129,9 +129,15 @@ func TestAccountingHungServerNoDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
+	// delays of each key's copies: a doubled record with two delays went
+	// out twice as new packets; with one delay, a retransmission was
+	// taken for a new request by the server.
+	delays := map[string][]string{}
 	delayed := 0
 	for _, r := range recs {
-		seen[r.Get("Acct-Session-Id")+"/"+r.Get("Acct-Status-Type")]++
+		key := r.Get("Acct-Session-Id") + "/" + r.Get("Acct-Status-Type")
+		seen[key]++
+		delays[key] = append(delays[key], r.Get("Acct-Delay-Time"))
 		if r.Get("Acct-Delay-Time") != "0" {
 			delayed++
 		}
@@ -141,7 +147,7 @@ func TestAccountingHungServerNoDuplicates(t *testing.T) {
 		if n > 1 {
 			dups++
 			if dups <= 5 {
-				t.Errorf("%s logged %d times", key, n)
+				t.Errorf("%s logged %d times, Acct-Delay-Time %v", key, n, delays[key])
 			}
 		}
 	}
