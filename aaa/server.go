@@ -23,7 +23,10 @@ type ServerConfig struct {
 	Addr    string        // host:port
 	Secret  string        // shared secret
 	Timeout time.Duration // per try; default 2 s
-	Retries int           // tries after the first; default 2, negative for none
+	// Retries are the tries after the first; default 2, negative for none.
+	// An Accounting-Request is written again in a try only once the server
+	// has shown that it is running past the first copy (see resendStage).
+	Retries int
 	// RequireMessageAuthenticator refuses replies without attribute 80.
 	// FreeRADIUS 3.2 does not sign its Access-Accepts, so it is off by default.
 	RequireMessageAuthenticator bool
@@ -60,8 +63,14 @@ type server struct {
 	conns []*conn
 	slots chan struct{} // one token per identifier the sockets may hold
 
-	down      atomic.Bool
-	failures  atomic.Int32 // consecutive unanswered requests
+	down     atomic.Bool
+	failures atomic.Int32 // consecutive unanswered requests
+	// writes numbers every datagram written to the server, and reached is
+	// the highest number, taken before its first write, of a request the
+	// server answered: the server has read at least that far. Together
+	// they tell whether an unanswered accounting copy may be resent.
+	writes    atomic.Uint64
+	reached   atomic.Uint64
 	requests  atomic.Uint64
 	accepts   atomic.Uint64
 	rejects   atomic.Uint64
@@ -136,16 +145,46 @@ func (s *server) acquire(ctx context.Context) (*conn, byte, chan []byte, error) 
 // sent is one request as one server was sent it: the socket and identifier
 // it holds and its exact bytes. An accounting request that no try answered
 // keeps all three (it is parked) until it is delivered, so that resending it
-// to this server is a retransmission that the server's duplicate detection
-// absorbs (same source port, Identifier and Request Authenticator), never a
-// second record.
+// to this server is a retransmission, never a second record with a new
+// identity.
+//
+// A retransmission is absorbed by the server only while it still remembers
+// the request, and FreeRADIUS 3 remembers an Accounting-Request only until
+// about 2/3 s after it read it (cleanup_delay is for Access-Requests only),
+// by its own clock. A server stopped (SIGSTOP, a VM paused, a swap storm)
+// after reading a request and before its reply reached us forgets it the
+// moment it runs again, before it reads the copies we wrote meanwhile: each
+// is then a second record. So an accounting copy is written again only when
+// the server has shown, twice, that it is running past it (resendStage).
 type sent struct {
 	s   *server
 	c   *conn
 	id  byte
 	ch  chan []byte
 	req []byte
+
+	first uint64 // the server's write number before the first write
+	last  uint64 // the server's write number after the latest write
+	stage resendStage
+	mark  uint64 // in stageServerPast: the write number when that was seen
 }
+
+// resendStage is what the server is known to have done since a copy of an
+// unanswered accounting request was last written.
+type resendStage uint8
+
+const (
+	// stageUnknown: the server answered nothing written after the copy; it
+	// may be stopped with the copy read and its reply not yet sent, and a
+	// resend would wait in its socket until it has forgotten the copy.
+	stageUnknown resendStage = iota
+	// stageServerPast: it answered a request written after the copy, so it
+	// has read past it. The copy is resent only if it also answers a request
+	// written after that was seen: it was then running a whole try after
+	// reading past the copy, time enough for the copy's own reply, had it
+	// one; the copy or its reply was lost.
+	stageServerPast
+)
 
 // release frees the identifier; the conn remembers the request so that a
 // reply to it arriving later is known as late.
@@ -178,9 +217,11 @@ func (s *server) send(ctx context.Context, p *radius.Packet, created time.Time) 
 // first it processes and drops the others as duplicates (RFC 5080 §2.2.2).
 // RFC 2866 would have Acct-Delay-Time updated on each try, but that makes
 // each try a new record to the server, which is how a hung server doubled
-// records. held, when not nil, is this request parked on this server by an
-// earlier exchange: it is resent as it was. An accounting request that no
-// try answered comes back parked (with its error); any other ends released.
+// records. An accounting request is written again only as resendDue allows,
+// a try without it being a wait for the reply. held, when not nil, is this
+// request parked on this server by an earlier exchange: it is resent as it
+// was, as resendDue allows. An accounting request that no try answered comes
+// back parked (with its error); any other ends released.
 func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Time, tries int, held *sent) (*radius.Packet, *sent, error) {
 	if tries <= 0 {
 		tries = 1 + s.cfg.Retries
@@ -193,7 +234,8 @@ func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Ti
 		r.release()
 		r = nil
 	}
-	if r == nil {
+	fresh := r == nil
+	if fresh {
 		var err error
 		if r, err = s.send(ctx, p, created); err != nil {
 			return nil, nil, err
@@ -201,18 +243,23 @@ func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Ti
 		s.requests.Add(1)
 	} else if reply := s.answeredWhileParked(r); reply != nil {
 		s.answeredAfter(0, reply.Code)
+		s.reach(r)
 		r.release()
 		return reply, nil, nil
 	}
 	for try := range tries {
-		if try == 0 || !r.c.w.stream() {
-			if err := r.c.write(r.req); err != nil {
-				s.log.Debug("radius: send failed", "try", try, "err", err)
-			}
+		switch {
+		case fresh && try == 0:
+			s.write(r, try)
+		case r.c.w.stream() && try > 0:
+			// Never retransmitted on a reliable transport (RFC 6613 §2.6.1).
+		case p.Code != radius.CodeAccountingRequest || s.resendDue(r):
+			s.write(r, try)
 		}
 		reply, err := s.await(ctx, r)
 		if err == nil {
 			s.answeredAfter(time.Since(start), reply.Code)
+			s.reach(r)
 			r.release()
 			return reply, nil, nil
 		}
@@ -237,6 +284,47 @@ func (s *server) exchange(ctx context.Context, p *radius.Packet, created time.Ti
 	}
 	r.release()
 	return nil, nil, err
+}
+
+// write sends r's datagram, numbering the write before and after it so that
+// an answer to a request numbered after r.last was written after r was.
+func (s *server) write(r *sent, try int) {
+	before := s.writes.Add(1)
+	if r.first == 0 {
+		r.first = before
+	}
+	if err := r.c.write(r.req); err != nil {
+		s.log.Debug("radius: send failed", "try", try, "err", err)
+	}
+	r.last, r.stage = s.writes.Add(1), stageUnknown
+}
+
+// reach records that the server answered r: it has read at least as far as
+// r's first write.
+func (s *server) reach(r *sent) {
+	for {
+		cur := s.reached.Load()
+		if r.first <= cur || s.reached.CompareAndSwap(cur, r.first) {
+			return
+		}
+	}
+}
+
+// resendDue reports whether the unanswered accounting copy r is to be
+// written again now, moving it through its resendStage. Called once per try,
+// so the two proofs of life it wants are at least a try apart.
+func (s *server) resendDue(r *sent) bool {
+	reached := s.reached.Load()
+	switch r.stage {
+	case stageUnknown:
+		if reached > r.last {
+			r.stage, r.mark = stageServerPast, s.writes.Load()
+		}
+		return false
+	case stageServerPast:
+		return reached > r.mark
+	}
+	return false
 }
 
 // answeredWhileParked returns the reply that came for a parked request while

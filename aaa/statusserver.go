@@ -118,12 +118,16 @@ func (c *Client) statusServer(s *server) error {
 	defer r.release()
 	for try := range 1 + s.cfg.Retries {
 		if try == 0 || !r.c.w.stream() {
-			if err := r.c.write(r.req); err != nil {
-				s.log.Debug("radius: Status-Server not sent", "err", err)
-			}
+			s.write(r, try)
 		}
 		_, err := s.await(ctx, r)
-		if err == nil || !errors.Is(err, ErrTimeout) {
+		if err == nil {
+			// An answered probe is the proof of life that lets parked
+			// accounting copies be resent (resendDue).
+			s.reach(r)
+			return nil
+		}
+		if !errors.Is(err, ErrTimeout) {
 			return err
 		}
 	}
