@@ -42,8 +42,9 @@ func dialConn(addr string, log *slog.Logger) (*conn, error) {
 	}
 	// Thousands of replies a second arrive on this one socket; with the
 	// kernel's default buffer a scheduling hiccup drops some, and each
-	// drop is a retry the server records twice (its Acct-Delay-Time
-	// differs, so it cannot tell). Best effort: the kernel caps it.
+	// dropped reply is a resend the server records twice (FreeRADIUS
+	// forgets an Accounting-Request about 2/3 s after reading it, so the
+	// resend is new to it). Best effort: the kernel caps it.
 	if err := udp.SetReadBuffer(readBuffer); err != nil {
 		log.Debug("radius: receive buffer not enlarged", "server", addr, "error", err)
 	}
