@@ -61,12 +61,14 @@ type groupCommitter struct {
 	// then grew a new buffer from nothing (4 kB of garbage per call in
 	// BenchmarkCallRecords).
 	spares []spareGroup
-	// queued says frames arrived while the last flush ran: appenders are
-	// concurrent, and the next leader lingers for more of them.
+	// queued says commits arrived while the last flush ran: committers are
+	// concurrent, and the next leader lingers for more of them. Frames
+	// enqueued without a commit do not count: nobody waits for them.
 	queued bool
-	// full, while a leader lingers, is closed by the appender that brings
-	// the group to commitLingerFrames, so that the leader flushes at once:
-	// with many appenders a group fills long before the linger is over.
+	// full, while a leader lingers, is closed by the commit that brings the
+	// group's waiting commits to commitLingerCommits, so that the leader
+	// flushes at once: with many committers a group fills long before the
+	// linger is over.
 	full chan struct{}
 	// linger is commitLinger, but for tests.
 	linger time.Duration
@@ -82,10 +84,12 @@ type groupCommitter struct {
 // spool, a tenth of the switch's CPU per call. Waiting lets a group gather
 // the frames of a few milliseconds, which cost the calls nothing: the
 // switch appends after the answer or the BYEs have gone out. A lone
-// appender (nothing arrived during the last flush) does not wait, nor does
-// a group already big enough to share its fsync well: when the appenders
-// are few and each waits for its commit before the next, waiting would
-// only slow them down.
+// committer (no commit arrived during the last flush) does not wait, nor
+// does a group already big enough to share its fsync well: when the
+// committers are few and each waits for its commit before the next,
+// waiting would only slow them down. Frames enqueued without a commit (the
+// journal's setup entries) ride along but do not count: nobody waits for
+// them.
 //
 // 20 ms, not the 5 ms it was: on this virtual machine's disk a fdatasync
 // costs the caller 90–290 µs of CPU (the flush runs in its context), and
@@ -96,11 +100,11 @@ type groupCommitter struct {
 // synced either way, now those of 20 ms instead of 5. What waits longer is
 // a call hung up within the linger of its answer: its BYE to the other leg
 // waits for the journal's Connected entry (call.end), by up to 20 ms. A
-// group that reaches commitLingerFrames is flushed at once (full), so many
-// concurrent appenders are not slowed by the linger.
+// group that reaches commitLingerCommits is flushed at once (full), so many
+// concurrent committers are not slowed by the linger.
 const (
-	commitLinger       = 20 * time.Millisecond
-	commitLingerFrames = 32
+	commitLinger        = 20 * time.Millisecond
+	commitLingerCommits = 32
 )
 
 // spareGroup is what a flushed group leaves for the next.
@@ -148,8 +152,8 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 	}
 	g := c.current()
 	add(g)
-	c.added(g)
 	g.waiters++
+	c.added(g)
 	for !g.done {
 		if c.flushing {
 			c.cond.Wait()
@@ -159,7 +163,7 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 			return errClosed
 		}
 		c.flushing = true
-		if c.queued && c.cur.n < commitLingerFrames {
+		if c.queued && c.cur.waiters < commitLingerCommits {
 			full := make(chan struct{})
 			c.full = full
 			c.mu.Unlock()
@@ -178,7 +182,7 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 		c.mu.Unlock()
 		err := c.flush(fg)
 		c.mu.Lock()
-		c.queued = c.cur != nil && c.cur.n > 0
+		c.queued = c.cur != nil && c.cur.waiters > 0
 		fg.err, fg.done = err, true
 		c.recycle(fg)
 		c.flushing = false
@@ -196,16 +200,14 @@ func (c *groupCommitter) enqueue(add func(g *commitGroup)) error {
 	if c.closed {
 		return errClosed
 	}
-	g := c.current()
-	add(g)
-	c.added(g)
+	add(c.current())
 	return nil
 }
 
 // added wakes a lingering leader once g, the group it will flush, has
-// enough frames to share a fsync well. Called with mu held.
+// enough commits waiting to share a fsync well. Called with mu held.
 func (c *groupCommitter) added(g *commitGroup) {
-	if c.full != nil && g == c.cur && g.n >= commitLingerFrames {
+	if c.full != nil && g == c.cur && g.waiters >= commitLingerCommits {
 		close(c.full)
 		c.full = nil
 	}
