@@ -264,6 +264,30 @@ func newFaultyRelay(t *testing.T, fr *testenv.FreeRADIUS, fault relayFault) *fau
 	return r
 }
 
+// relayedAccountant runs an Accountant against fr through a relay that
+// injects fault, with short timeouts and retry interval so the faults play
+// out in seconds; it stops with the test.
+func relayedAccountant(t *testing.T, fr *testenv.FreeRADIUS, fault relayFault) (*faultyRelay, *aaa.Client, *aaa.Queue, *aaa.Accountant) {
+	t.Helper()
+	relay := newFaultyRelay(t, fr, fault)
+	c := newClient(t, aaa.ClientConfig{
+		Servers:   []aaa.ServerConfig{{Addr: relay.addr, Secret: fr.Secret, Timeout: 300 * time.Millisecond, Retries: 2}},
+		DownAfter: 1, ProbeInterval: 100 * time.Millisecond,
+	})
+	q, err := aaa.OpenQueue(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{RetryInterval: 100 * time.Millisecond})
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { acct.Run(ctx); close(ran) }()
+	// Cleanups run last in, first out: the accountant stops before its queue closes.
+	t.Cleanup(func() { q.Close() })
+	t.Cleanup(func() { stop(); <-ran })
+	return relay, c, q, acct
+}
+
 // TestAccountingStoppedAfterReadingNoDuplicate: FreeRADIUS reads and logs a
 // record, and is stopped before its reply reaches the client. It forgets an
 // Accounting-Request 2/3 s after reading it, by its own clock, and checks
@@ -273,23 +297,9 @@ func newFaultyRelay(t *testing.T, fr *testenv.FreeRADIUS, fault relayFault) *fau
 func TestAccountingStoppedAfterReadingNoDuplicate(t *testing.T) {
 	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
-	relay := newFaultyRelay(t, fr, stopOnFirstReply)
-	c := newClient(t, aaa.ClientConfig{
-		Servers:   []aaa.ServerConfig{{Addr: relay.addr, Secret: fr.Secret, Timeout: 300 * time.Millisecond, Retries: 2}},
-		DownAfter: 1, ProbeInterval: 100 * time.Millisecond,
-	})
-	q, err := aaa.OpenQueue(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{RetryInterval: 100 * time.Millisecond})
+	relay, c, q, acct := relayedAccountant(t, fr, stopOnFirstReply)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	runCtx, stopRun := context.WithCancel(ctx)
-	ran := make(chan struct{})
-	go func() { acct.Run(runCtx); close(ran) }()
-	defer func() { stopRun(); <-ran }()
 
 	now := time.Now()
 	leg := func(id string) aaa.Leg {
@@ -344,23 +354,9 @@ func TestAccountingStoppedAfterReadingNoDuplicate(t *testing.T) {
 func TestAccountingLostRequestResent(t *testing.T) {
 	t.Parallel()
 	fr := testenv.StartFreeRADIUS(t, testenv.FreeRADIUSOptions{})
-	relay := newFaultyRelay(t, fr, dropFirstRequest)
-	c := newClient(t, aaa.ClientConfig{
-		Servers:   []aaa.ServerConfig{{Addr: relay.addr, Secret: fr.Secret, Timeout: 300 * time.Millisecond, Retries: 2}},
-		DownAfter: 1, ProbeInterval: 100 * time.Millisecond,
-	})
-	q, err := aaa.OpenQueue(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	acct := aaa.NewAccountant(c, q, aaa.AccountingConfig{RetryInterval: 100 * time.Millisecond})
+	_, _, q, acct := relayedAccountant(t, fr, dropFirstRequest)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	runCtx, stopRun := context.WithCancel(ctx)
-	ran := make(chan struct{})
-	go func() { acct.Run(runCtx); close(ran) }()
-	defer func() { stopRun(); <-ran }()
 
 	now := time.Now()
 	if err := acct.Start(ctx, aaa.Leg{Origin: aaa.OriginAnswer, UserName: "127.0.0.2", CallID: "lost-1", ConfID: aaa.NewConfID(),

@@ -1,10 +1,29 @@
 package cdr
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
 )
+
+// recordingCommitter is a committer whose flushes only note the size of
+// each group; flushed returns those sizes so far.
+func recordingCommitter() (c *groupCommitter, flushed func() []int) {
+	var mu sync.Mutex
+	var sizes []int
+	c = newGroupCommitter(func(g *commitGroup) error {
+		mu.Lock()
+		sizes = append(sizes, g.n)
+		mu.Unlock()
+		return nil
+	})
+	return c, func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sizes)
+	}
+}
 
 // lingeringLeader starts a commit on c that becomes the leader and
 // lingers (a commit arrived during the last flush), and returns once it
@@ -28,14 +47,7 @@ func lingeringLeader(t *testing.T, c *groupCommitter) <-chan error {
 // must not each wait the linger out. The linger here is an hour, so a
 // leader that waited it out would fail the test by its deadline.
 func TestGroupCommitFlushesAFullGroupAtOnce(t *testing.T) {
-	var mu sync.Mutex
-	var flushed []int
-	c := newGroupCommitter(func(g *commitGroup) error {
-		mu.Lock()
-		flushed = append(flushed, g.n)
-		mu.Unlock()
-		return nil
-	})
+	c, flushed := recordingCommitter()
 	c.linger = time.Hour
 	done := lingeringLeader(t, c)
 	var others sync.WaitGroup
@@ -55,24 +67,15 @@ func TestGroupCommitFlushesAFullGroupAtOnce(t *testing.T) {
 		t.Fatalf("the leader still lingers with %d commits waiting", commitLingerCommits)
 	}
 	others.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(flushed) != 1 || flushed[0] != commitLingerCommits {
-		t.Fatalf("flushed groups of %v frames, want one of %d", flushed, commitLingerCommits)
+	if got := flushed(); len(got) != 1 || got[0] != commitLingerCommits {
+		t.Fatalf("flushed groups of %v frames, want one of %d", got, commitLingerCommits)
 	}
 }
 
 // Frames enqueued without a commit ride along with the next flush but do
 // not cut a linger short: nobody waits for them.
 func TestGroupCommitEnqueuedFramesDoNotCount(t *testing.T) {
-	var mu sync.Mutex
-	var flushed []int
-	c := newGroupCommitter(func(g *commitGroup) error {
-		mu.Lock()
-		flushed = append(flushed, g.n)
-		mu.Unlock()
-		return nil
-	})
+	c, flushed := recordingCommitter()
 	c.linger = 50 * time.Millisecond
 	start := time.Now()
 	done := lingeringLeader(t, c)
@@ -87,10 +90,8 @@ func TestGroupCommitEnqueuedFramesDoNotCount(t *testing.T) {
 	if waited := time.Since(start); waited < c.linger {
 		t.Fatalf("the leader flushed after %v, before its linger of %v: enqueued frames woke it", waited, c.linger)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(flushed) != 1 || flushed[0] != 1+2*commitLingerCommits {
-		t.Fatalf("flushed groups of %v frames, want one of %d", flushed, 1+2*commitLingerCommits)
+	if got := flushed(); len(got) != 1 || got[0] != 1+2*commitLingerCommits {
+		t.Fatalf("flushed groups of %v frames, want one of %d", got, 1+2*commitLingerCommits)
 	}
 }
 
