@@ -14,26 +14,66 @@ import (
 	"testing"
 )
 
-// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago
+// and that no Free*Port call of this process has returned before.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: no free UDP port: %v", err)
+	for range 50 {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: no free UDP port: %v", err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		if handedOut.claim(port) {
+			return port
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	t.Fatal("testenv: no UDP port not handed out already")
+	return 0
 }
 
-// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago
+// and that no Free*Port call of this process has returned before.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: no free TCP port: %v", err)
+	for range 50 {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: no free TCP port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if handedOut.claim(port) {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("testenv: no TCP port not handed out already")
+	return 0
+}
+
+// handedOut are the ports the Free*Port functions have returned in this
+// process. The kernel may give the port a test has just closed to the next
+// bind to port 0, so two ports asked for in a row (a SIP listener's and
+// the web UI's) came out the same once in a while, and the second listener
+// failed with "address already in use". A port is never handed out twice:
+// a test process asks for a few thousand of the ~28,000 ephemeral ports.
+var handedOut = portSet{ports: map[int]bool{}}
+
+type portSet struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+// claim records port and reports whether it was not yet recorded.
+func (s *portSet) claim(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ports[port] {
+		return false
+	}
+	s.ports[port] = true
+	return true
 }
 
 // FreeUDPRange returns n consecutive UDP ports on 127.0.0.1, free a moment
@@ -96,7 +136,8 @@ func udpRangeFree(lo, n int) bool {
 }
 
 // FreePort returns a port on 127.0.0.1 free for both UDP and TCP, as a SIP
-// listener needs.
+// listener needs, and that no Free*Port call of this process has returned
+// before.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
@@ -109,7 +150,9 @@ func FreePort(t testing.TB) int {
 		l.Close()
 		if err == nil {
 			c.Close()
-			return port
+			if handedOut.claim(port) {
+				return port
+			}
 		}
 	}
 	t.Fatal("testenv: no port free for both UDP and TCP")
