@@ -115,7 +115,14 @@ type Call struct {
 	// first. nil when no entry is being written: a held call does not keep
 	// a closed channel (96 bytes) for nothing.
 	journaled chan struct{}
-	aaa       callAAA // authorisation, limits, credit and accounting (aaa.go)
+	// relays counts the answers being relayed: a 2xx sent to one leg and
+	// the ACK of the other leg's 2xx. end waits for them before its BYEs,
+	// so that no BYE overtakes either: a leg that has our 2xx, or our ACK,
+	// may hang up at once, and its BYE is relayed from another goroutine.
+	// Added to only under mu while the call is not over (relayAnswer), so
+	// every Add happens before end's Wait.
+	relays sync.WaitGroup
+	aaa    callAAA // authorisation, limits, credit and accounting (aaa.go)
 	// chain runs the call profile's modules (chain.go); nil: no profile.
 	chain *callChain
 	// early is the SDP of the latest provisional of an attempt, in the
@@ -186,6 +193,7 @@ func (c *Call) end(o outcome) {
 	if journaled != nil {
 		<-journaled
 	}
+	c.relays.Wait()
 
 	for _, d := range byes {
 		c.sw.sendBye(d)
@@ -211,5 +219,21 @@ func (c *Call) finishAttempt(at time.Time, code int, reason string) {
 	}
 	if a.SIPCode == 0 && code != 0 {
 		a.SIPCode, a.SIPReason = code, reason
+	}
+}
+
+// relayAnswer runs send, which relays an answer (a 2xx to one leg, the ACK
+// of the other leg's 2xx), as a relay end waits for before its BYEs. It
+// must not be called by end's own goroutine.
+func (c *Call) relayAnswer(send func()) {
+	c.mu.Lock()
+	counted := !c.over()
+	if counted {
+		c.relays.Add(1)
+	}
+	c.mu.Unlock()
+	send()
+	if counted {
+		c.relays.Done()
 	}
 }

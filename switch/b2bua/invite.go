@@ -672,9 +672,6 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	s.stats.CallsAnswered.Add(1)
 	s.stats.attempts[OutcomeAnswered].Add(1)
 
-	if way == earlyOffer {
-		s.sendAck(c, &b.leg, nil)
-	}
 	ok := newResponse(inA, 200, "OK")
 	ok.AppendHeader(contact)
 	ok.AppendHeader(allowHeader)
@@ -692,7 +689,15 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.a.agreed = ok.Body()
 	c.a.expectAck(c.inviteCSeq)
 	c.mu.Unlock()
-	if err := txA.Respond(ok); err != nil {
+	// A BYE from either leg waits until both the caller's 200 and the
+	// gateway's ACK are on their way (relayAnswer).
+	c.relayAnswer(func() {
+		err = txA.Respond(ok)
+		if way == earlyOffer {
+			s.sendAck(c, &b.leg, nil)
+		}
+	})
+	if err != nil {
 		// The caller's CANCEL won the race: sipgo answered it 487, which
 		// ended the caller's dialog; the gateway's is hung up.
 		c.mu.Lock()
