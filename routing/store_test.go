@@ -222,7 +222,10 @@ func TestFollowAppliesChanges(t *testing.T) {
 	if _, err := s.CreateRoute(ctx, Route{Name: "r", Prefix: "1", Gateways: []string{"g"}, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 2*time.Second, "the new route applied", func() bool {
+	// The bounds are generous: how fast a change takes effect is measured
+	// in docs/benchmarks.md, not asserted here, where a loaded machine
+	// (a stressed CI run missed a 1 s bound) would fail a correct Follow.
+	testenv.Eventually(t, 10*time.Second, "the new route applied", func() bool {
 		select {
 		case r := <-got:
 			return len(r) == 1 && r[0].Prefix == "1"
@@ -232,8 +235,8 @@ func TestFollowAppliesChanges(t *testing.T) {
 	})
 
 	// A route of the same prefix for some callers: the switch's table,
-	// built from what Follow hands it, sends those callers to it within a
-	// second and the others to the first route.
+	// built from what Follow hands it, sends those callers to it and the
+	// others to the first route.
 	if _, err := s.CreateRoute(ctx, Route{Name: "london", Prefix: "1", CallerPrefix: "4420", Gateways: []string{"g"}, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +244,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, time.Second, "the caller-prefix route applied", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the caller-prefix route applied", func() bool {
 		select {
 		case r := <-got:
 			c := file.WithRoutes(r)
