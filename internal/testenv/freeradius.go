@@ -69,6 +69,7 @@ type FreeRADIUS struct {
 	AcctDir        string // holds the "detail" file
 
 	t       testing.TB // nil outside a test (NewFreeRADIUS)
+	opts    FreeRADIUSOptions
 	bin     string
 	runDir  string
 	tempDir string // removed by Close, when NewFreeRADIUS made it
@@ -91,7 +92,9 @@ func StartFreeRADIUS(t testing.TB, opts FreeRADIUSOptions) *FreeRADIUS {
 	}
 	f.t = t
 	t.Cleanup(f.Stop)
-	f.Start()
+	if err := f.firstLaunch(); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -112,7 +115,7 @@ func NewFreeRADIUS(opts FreeRADIUSOptions) (*FreeRADIUS, error) {
 	}
 	f, err := configureFreeRADIUS(bin, opts)
 	if err == nil {
-		err = f.Launch()
+		err = f.firstLaunch()
 	}
 	if err != nil {
 		if temp != "" {
@@ -144,15 +147,30 @@ func configureFreeRADIUS(bin string, opts FreeRADIUSOptions) (*FreeRADIUS, error
 		bin:     bin,
 
 		noStatusServer: opts.NoStatusServer,
+		opts:           opts,
 	}
+	for _, d := range []string{f.AcctDir, f.runDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("testenv: %w", err)
+		}
+	}
+	if err := f.writeConfig(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// writeConfig picks free ports and writes the configuration tree for them.
+func (f *FreeRADIUS) writeConfig() error {
+	opts := f.opts
 	authPort, err := freeUDPPort()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	acctPort := authPort
 	for acctPort == authPort {
 		if acctPort, err = freeUDPPort(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	f.AuthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(authPort))
@@ -166,29 +184,47 @@ func configureFreeRADIUS(bin string, opts FreeRADIUSOptions) (*FreeRADIUS, error
 	if opts.TLS != nil {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("testenv: no free TCP port: %w", err)
+			return fmt.Errorf("testenv: no free TCP port: %w", err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		vars["TLSPort"] = port
 		f.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
-	for _, d := range []string{f.AcctDir, f.runDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("testenv: %w", err)
-		}
-	}
 	if err := renderTree(freeradiusConf, "freeradius", f.ConfDir, vars); err != nil {
-		return nil, fmt.Errorf("testenv: FreeRADIUS config: %w", err)
+		return fmt.Errorf("testenv: FreeRADIUS config: %w", err)
 	}
 	if opts.Users != "" {
 		// Written as is, not as a template: users files hold no Go template
 		// fields, and the caller's text may contain "{{".
 		if err := os.WriteFile(filepath.Join(f.ConfDir, "users"), []byte(opts.Users), 0o600); err != nil {
-			return nil, fmt.Errorf("testenv: FreeRADIUS users: %w", err)
+			return fmt.Errorf("testenv: FreeRADIUS users: %w", err)
 		}
 	}
-	return f, nil
+	return nil
+}
+
+// errPortTaken is a first start that failed because one of the ports
+// picked was bound by another socket meanwhile.
+var errPortTaken = errors.New("testenv: FreeRADIUS's port was taken")
+
+// firstLaunch is the first Launch, on new ports when another socket took
+// one between its pick and the server's bind: a port is free only when it
+// is picked, and outgoing sockets of the test process (sipgo's, SIPp's)
+// bind ephemeral ports all the time. Later launches (a restart after an
+// outage) keep their ports: clients know them.
+func (f *FreeRADIUS) firstLaunch() error {
+	for attempt := 1; ; attempt++ {
+		err := f.Launch()
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			return err
+		}
+		// The next start's log must not show this one's error.
+		os.Remove(filepath.Join(f.runDir, "radius.log"))
+		if err := f.writeConfig(); err != nil {
+			return err
+		}
+	}
 }
 
 // freeUDPPort is FreeUDPPort for callers without a test.
@@ -267,6 +303,9 @@ func (f *FreeRADIUS) Launch() error {
 		select {
 		case <-f.exited:
 			f.cmd = nil
+			if log := f.Log(); strings.Contains(log, "Address already in use") {
+				return fmt.Errorf("%w: FreeRADIUS exited at start-up:\n%s", errPortTaken, log)
+			}
 			return fmt.Errorf("testenv: FreeRADIUS exited at start-up:\n%s", f.Log())
 		default:
 		}

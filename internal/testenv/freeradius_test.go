@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"net"
 	"strings"
 	"testing"
 )
@@ -23,4 +24,32 @@ func FuzzParseDetail(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = ParseDetail(strings.NewReader(s))
 	})
+}
+
+// A port taken between its pick and the server's bind (an outgoing socket
+// of the test process took it) makes the first start pick new ports, not
+// fail the test.
+func TestFreeRADIUSFirstStartTakesNewPortsWhenOneIsTaken(t *testing.T) {
+	bin := RequireBinary(t, "/usr/sbin/freeradius", "freeradius")
+	f, err := configureFreeRADIUS(bin, FreeRADIUSOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.t = t
+	t.Cleanup(f.Stop)
+	taken := f.AcctAddr
+	c, err := net.ListenPacket("udp4", taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := f.firstLaunch(); err != nil {
+		t.Fatal(err)
+	}
+	if f.AcctAddr == taken {
+		t.Fatalf("the server kept the taken port %s", taken)
+	}
+	if err := f.statusServer(); err != nil {
+		t.Fatalf("the server on its new ports does not answer: %v", err)
+	}
 }
