@@ -182,12 +182,10 @@ func (f *FreeRADIUS) writeConfig() error {
 		"TLS":                         opts.TLS, "TLSPort": 0, "NoStatusServer": opts.NoStatusServer,
 	}
 	if opts.TLS != nil {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		port, err := freeTCPPort()
 		if err != nil {
-			return fmt.Errorf("testenv: no free TCP port: %w", err)
+			return err
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
 		vars["TLSPort"] = port
 		f.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
@@ -225,16 +223,6 @@ func (f *FreeRADIUS) firstLaunch() error {
 			return err
 		}
 	}
-}
-
-// freeUDPPort is FreeUDPPort for callers without a test.
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("testenv: no free UDP port: %w", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 func renderTree(src fs.FS, root, dst string, vars map[string]any) error {

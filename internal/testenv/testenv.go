@@ -18,38 +18,61 @@ import (
 // and that no Free*Port call of this process has returned before.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	for range 50 {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testenv: no free UDP port: %v", err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if handedOut.claim(port) {
-			return port
-		}
+	port, err := freeUDPPort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("testenv: no UDP port not handed out already")
-	return 0
+	return port
 }
 
 // FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago
 // and that no Free*Port call of this process has returned before.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	for range 50 {
+	port, err := freeTCPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// freeUDPPort is FreeUDPPort for callers without a test.
+func freeUDPPort() (int, error) {
+	return unclaimedPort("UDP", func() (int, bool, error) {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return 0, false, fmt.Errorf("testenv: no free UDP port: %w", err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, true, nil
+	})
+}
+
+// freeTCPPort is FreeTCPPort for callers without a test.
+func freeTCPPort() (int, error) {
+	return unclaimedPort("TCP", func() (int, bool, error) {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("testenv: no free TCP port: %v", err)
+			return 0, false, fmt.Errorf("testenv: no free TCP port: %w", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if handedOut.claim(port) {
-			return port
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, true, nil
+	})
+}
+
+// unclaimedPort calls pick (which reports whether its port is usable)
+// until it gives a usable port that handedOut has not seen, and claims it.
+func unclaimedPort(kind string, pick func() (port int, usable bool, err error)) (int, error) {
+	for range 50 {
+		port, usable, err := pick()
+		if err != nil {
+			return 0, err
+		}
+		if usable && handedOut.claim(port) {
+			return port, nil
 		}
 	}
-	t.Fatal("testenv: no TCP port not handed out already")
-	return 0
+	return 0, fmt.Errorf("testenv: no free %s port that was not handed out already", kind)
 }
 
 // handedOut are the ports the Free*Port functions have returned in this
@@ -140,23 +163,23 @@ func udpRangeFree(lo, n int) bool {
 // before.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 50 {
+	port, err := unclaimedPort("UDP and TCP", func() (int, bool, error) {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("testenv: no free TCP port: %v", err)
+			return 0, false, fmt.Errorf("testenv: no free TCP port: %w", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+		defer l.Close()
 		c, err := net.ListenPacket("udp4", l.Addr().String())
-		l.Close()
-		if err == nil {
-			c.Close()
-			if handedOut.claim(port) {
-				return port
-			}
+		if err != nil {
+			return 0, false, nil // taken for UDP: pick another
 		}
+		c.Close()
+		return l.Addr().(*net.TCPAddr).Port, true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("testenv: no port free for both UDP and TCP")
-	return 0
+	return port
 }
 
 var installMu sync.Mutex
