@@ -691,13 +691,14 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.mu.Unlock()
 	// A BYE from either leg waits until both the caller's 200 and the
 	// gateway's ACK are on their way (relayAnswer).
+	var respondErr error
 	c.relayAnswer(func() {
-		err = txA.Respond(ok)
+		respondErr = txA.Respond(ok)
 		if way == earlyOffer {
 			s.sendAck(c, &b.leg, nil)
 		}
 	})
-	if err != nil {
+	if respondErr != nil {
 		// The caller's CANCEL won the race: sipgo answered it 487, which
 		// ended the caller's dialog; the gateway's is hung up.
 		c.mu.Lock()
