@@ -352,20 +352,22 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		}
 		return
 	}
-	// A 2xx to a re-INVITE: relay it, ACK the far leg (now, or with the
-	// answer the requester puts in its ACK when it made a late offer) and
-	// wait for the requester's ACK. A BYE from either leg waits for both
-	// (relayAnswer).
+	// A 2xx to a re-INVITE: ACK the far leg (now, or with the answer the
+	// requester puts in its ACK when it made a late offer), relay the 2xx
+	// and wait for the requester's ACK. The ACK goes first, so that
+	// nothing the requester sends once it has the 2xx reaches the far leg
+	// before it; a BYE from the far leg waits until the 2xx is on its way
+	// too (relayAnswer).
 	late := len(req.Body()) == 0
 	c.mu.Lock()
 	from.expectAck(seq)
 	c.mu.Unlock()
 	c.relayAnswer(func() {
-		if err := tx.Respond(back); err != nil {
-			s.log.Debug("re-INVITE 2xx not relayed", "error", err)
-		}
 		if !late {
 			s.sendAck(c, to, nil)
+		}
+		if err := tx.Respond(back); err != nil {
+			s.log.Debug("re-INVITE 2xx not relayed", "error", err)
 		}
 	})
 	c.awaitAck(from, tx, back, func(ack *sip.Request) {

@@ -689,14 +689,17 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	c.a.agreed = ok.Body()
 	c.a.expectAck(c.inviteCSeq)
 	c.mu.Unlock()
-	// A BYE from either leg waits until both the caller's 200 and the
-	// gateway's ACK are on their way (relayAnswer).
+	// The gateway's ACK goes first: the caller may send anything once it
+	// has its 200, and an OPTIONS or INFO of the caller relayed from
+	// another goroutine must not reach the gateway before our ACK. A BYE
+	// from the gateway, which may come once it has the ACK, waits until
+	// the caller's 200 is on its way too (relayAnswer).
 	var respondErr error
 	c.relayAnswer(func() {
-		respondErr = txA.Respond(ok)
 		if way == earlyOffer {
 			s.sendAck(c, &b.leg, nil)
 		}
+		respondErr = txA.Respond(ok)
 	})
 	if respondErr != nil {
 		// The caller's CANCEL won the race: sipgo answered it 487, which
