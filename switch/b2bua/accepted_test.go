@@ -99,3 +99,73 @@ func TestAnswerOutlivesItsTransaction(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 	}
 }
+
+// TestByeRetransmittedAfterItsTransaction holds the switch to what
+// completedTimer trades: a BYE retransmitted while its transaction is
+// Completed gets its 200 again; one retransmitted after it, a 481 — never
+// a second record, nor a BYE that ends anything twice.
+func TestByeRetransmittedAfterItsTransaction(t *testing.T) {
+	t.Parallel()
+	gw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	go rawGateway(gw)
+	sw := startSwitch(t, fmt.Sprintf("routes:\n  - prefix: \"\"\n    gateways: [{address: %q}]\n",
+		gw.LocalAddr().String()))
+	caller, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	swAddr := sw.addr()
+	to, _ := net.ResolveUDPAddr("udp4", swAddr)
+	me := caller.LocalAddr().String()
+	const callID = "completed-1"
+	caller.WriteTo([]byte(benchInvite(swAddr, me, callID)), to)
+
+	buf := make([]byte, 65535)
+	// answer reads until the response to method and returns its status line.
+	answer := func(method string) string {
+		t.Helper()
+		caller.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			n, _, err := caller.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no response to %s: %v", method, err)
+			}
+			if bytes.HasPrefix(buf[:n], []byte("SIP/2.0 ")) && bytes.Contains(buf[:n], []byte(" "+method+"\r\n")) &&
+				!bytes.HasPrefix(buf[:n], []byte("SIP/2.0 1")) {
+				return firstLine(string(buf[:n]))
+			}
+		}
+	}
+	if got := answer("INVITE"); got != "SIP/2.0 200 OK" {
+		t.Fatalf("INVITE answered %q", got)
+	}
+	toHdr := header(buf, "To")
+	caller.WriteTo([]byte(benchInDialog("ACK", swAddr, me, callID, toHdr, 1)), to)
+	bye := []byte(benchInDialog("BYE", swAddr, me, callID, toHdr, 2))
+	caller.WriteTo(bye, to)
+	if got := answer("BYE"); got != "SIP/2.0 200 OK" {
+		t.Fatalf("BYE answered %q", got)
+	}
+	caller.WriteTo(bye, to)
+	if got := answer("BYE"); got != "SIP/2.0 200 OK" {
+		t.Fatalf("BYE retransmitted within Timer J answered %q, want its 200 again", got)
+	}
+	time.Sleep(completedTimer + time.Second)
+	caller.WriteTo(bye, to)
+	if got := answer("BYE"); got != "SIP/2.0 481 Call/Transaction Does Not Exist" {
+		t.Fatalf("BYE retransmitted after Timer J answered %q, want 481", got)
+	}
+	if r := sw.record(t); r.DisconnectReason != cdr.ReasonNormal || r.ReleasedBy != cdr.ReleasedByCaller {
+		t.Errorf("record = %+v", r)
+	}
+	select {
+	case extra := <-sw.records:
+		t.Errorf("a second record: %+v", extra)
+	case <-time.After(500 * time.Millisecond):
+	}
+}

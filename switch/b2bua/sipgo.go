@@ -56,6 +56,7 @@ func init() {
 	sip.UDPMTUSize = 65535
 	sip.Timer_L = acceptedTimer
 	sip.Timer_M = acceptedTimer
+	sip.Timer_J = completedTimer
 }
 
 // acceptedTimer replaces sipgo's Timers L and M (RFC 6026: 64×T1, how long
@@ -72,6 +73,20 @@ func init() {
 // INVITE by their branch (onInvite, relay). Both timers start only on a
 // 2xx, so neither cuts short a transaction still waiting for its answer.
 const acceptedTimer = 4 * time.Second
+
+// completedTimer replaces sipgo's Timer J (RFC 3261 17.2.2: 64×T1 over
+// UDP), how long a server non-INVITE transaction — every BYE, OPTIONS,
+// INFO, UPDATE, PRACK — stays "Completed" to answer retransmissions of its
+// request with the same response. sipgo keeps the parsed request and
+// response with it, ~4 kB, so at 1,000 calls/s the BYEs of the last 32 s
+// were half the live heap (RSS 577 → 244 MB with 4 s; docs/benchmarks.md).
+// A peer retransmits a request only while none of the responses reaches
+// it; after 4 s of that (eight retransmissions at T1 = 500 ms) the next
+// one is a new request: a BYE then gets 481 (the call is already over,
+// and ends once), any other in-dialog request is handled again. Kamailio's
+// tm keeps a completed transaction for its wait timer (wt_timer), 5 s by
+// default, for the same trade.
+const completedTimer = 4 * time.Second
 
 // prebuilt tells sipgo's client that a request is complete: Tollgate builds
 // every header itself, so nothing of one leg can leak into the other.
