@@ -2,10 +2,15 @@ package b2bua
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo"
 
 	"github.com/tollgate/tollgate/cdr"
 )
@@ -167,5 +172,105 @@ func TestByeRetransmittedAfterItsTransaction(t *testing.T) {
 	case extra := <-sw.records:
 		t.Errorf("a second record: %+v", extra)
 	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+// TestNoByeBeforeTheCallersAck holds the switch to RFC 3261 15 on the
+// caller's leg, where it is the callee: a gateway that hangs up as soon as
+// it has our ACK does not get the caller a BYE before the caller has ACKed
+// our 200 — the 200 is retransmitted meanwhile, and the BYE follows the
+// ACK — nor, when the ACK never comes, before the switch gives up on it.
+func TestNoByeBeforeTheCallersAck(t *testing.T) {
+	t.Parallel()
+	for _, ack := range []bool{true, false} {
+		name := map[bool]string{true: "caller ACKs late", false: "caller never ACKs"}[ack]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			gw := newPeer(t, "gw")
+			sessions := make(chan *sipgo.DialogServerSession, 1)
+			gw.answer(0, sessions)
+			hungUp := make(chan error, 1)
+			go func() {
+				ds := <-sessions
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				hungUp <- ds.Bye(ctx) // sipgo sends it once it has our ACK
+			}()
+			sw := startSwitch(t, routeTo(gw)+"timers:\n  ack_timeout: 2s\n")
+			caller, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer caller.Close()
+			swAddr := sw.addr()
+			to, _ := net.ResolveUDPAddr("udp4", swAddr)
+			me := caller.LocalAddr().String()
+			callID := "no-early-bye-" + strconv.FormatBool(ack)
+			caller.WriteTo([]byte(benchInvite(swAddr, me, callID)), to)
+
+			buf := make([]byte, 65535)
+			// read returns the next message within d, "" when none came.
+			read := func(d time.Duration) string {
+				caller.SetReadDeadline(time.Now().Add(d))
+				n, _, err := caller.ReadFrom(buf)
+				if err != nil {
+					return ""
+				}
+				return string(buf[:n])
+			}
+			var toHdr string
+			for toHdr == "" {
+				msg := read(10 * time.Second)
+				switch {
+				case msg == "":
+					t.Fatal("no 200 to the INVITE")
+				case strings.HasPrefix(msg, "SIP/2.0 200 "):
+					toHdr = header([]byte(msg), "To")
+				}
+			}
+			// The gateway has our ACK and hangs up; the caller has not ACKed.
+			select {
+			case err := <-hungUp:
+				if err != nil {
+					t.Fatal("the gateway's BYE:", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the gateway's BYE was not answered")
+			}
+			oks := 0
+			for quiet := time.Now().Add(1200 * time.Millisecond); time.Now().Before(quiet); {
+				msg := read(time.Until(quiet))
+				if strings.HasPrefix(msg, "BYE ") {
+					t.Fatal("BYE to the caller before its ACK of our 200")
+				}
+				if strings.HasPrefix(msg, "SIP/2.0 200 ") {
+					oks++
+				}
+			}
+			if oks == 0 {
+				t.Error("our 200 was not retransmitted while its ACK was awaited")
+			}
+			if ack {
+				caller.WriteTo([]byte(benchInDialog("ACK", swAddr, me, callID, toHdr, 1)), to)
+			}
+			var bye string
+			for bye == "" {
+				msg := read(10 * time.Second)
+				switch {
+				case msg == "":
+					t.Fatal("no BYE to the caller")
+				case strings.HasPrefix(msg, "BYE "):
+					bye = msg
+				}
+			}
+			b := []byte(bye)
+			caller.WriteTo([]byte("SIP/2.0 200 OK\r\nVia: "+header(b, "Via")+"\r\nFrom: "+header(b, "From")+
+				"\r\nTo: "+header(b, "To")+"\r\nCall-ID: "+header(b, "Call-ID")+"\r\nCSeq: "+header(b, "CSeq")+
+				"\r\nContent-Length: 0\r\n\r\n"), to)
+			if r := sw.record(t); r.ReleasedBy != cdr.ReleasedByCallee || r.ConnectTime.IsZero() {
+				t.Errorf("record = %+v", r)
+			}
+			sw.waitTableEmpty(t)
+		})
 	}
 }

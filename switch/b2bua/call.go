@@ -103,6 +103,7 @@ type Call struct {
 	setupCtx    context.Context
 	cancelSetup context.CancelCauseFunc
 	phase       Phase
+	callerAck   callerAck     // the caller's ACK of our 2xx to its INVITE
 	endedCh     chan struct{} // closed as the call starts ending: wakes its waiters
 	maxTimer    *time.Timer
 	media       *callMedia // nil when the route's media mode is none
@@ -142,6 +143,19 @@ const (
 	lateOffer
 )
 
+// callerAck is where the caller's ACK of our 2xx to its INVITE stands.
+// RFC 3261 15 has the callee — the switch, on the caller's leg — send no
+// BYE before that ACK (or before giving up on it): a call that ends
+// meanwhile, the gateway hanging up as soon as it has our ACK, leaves its
+// BYE to the caller to awaitAck.
+type callerAck uint8
+
+const (
+	ackNone          callerAck = iota // no 2xx of ours awaits the caller's ACK
+	ackAwaited                        // our 2xx sent, its ACK not in
+	ackAwaitedForBye                  // and the call has ended: the BYE follows the ACK
+)
+
 // State is the call's state as the caller's leg sees it.
 func (c *Call) State() LegState {
 	c.mu.Lock()
@@ -169,9 +183,19 @@ func (c *Call) end(o outcome) {
 	c.a.timers.stop()
 	c.rel.stop()
 	var byes []*dialog
-	if c.a.state.inDialog() {
+	switch {
+	case !c.a.state.inDialog():
+		c.callerAck = ackNone // nothing to hang up: awaitAck stops with the call
+	case c.callerAck == ackAwaited:
+		// awaitAck sends the caller's BYE after its ACK. Counted now, under
+		// the lock it reads callerAck with, and before release: Shutdown
+		// waits for it like the others.
+		c.callerAck = ackAwaitedForBye
+		c.sw.byesWG.Add(1)
+	default:
 		byes = append(byes, &c.a.d)
 	}
+	byeOnAck := c.callerAck == ackAwaitedForBye
 	if b := c.b; b != nil {
 		if b.state.inDialog() {
 			byes = append(byes, &b.d)
@@ -199,7 +223,11 @@ func (c *Call) end(o outcome) {
 		c.sw.sendBye(d)
 	}
 	c.closeMedia(&rec)
-	c.sw.calls.remove(c)
+	if byeOnAck {
+		c.sw.calls.removeButCaller(c) // the ACK must still find the call
+	} else {
+		c.sw.calls.remove(c)
+	}
 	c.sw.emit(rec)
 	c.sw.release()
 	c.mu.Lock()

@@ -79,7 +79,7 @@ func (c *Call) legs(fromA bool) (from, to *leg) {
 func (c *Call) onAck(req *sip.Request, fromA bool) {
 	c.mu.Lock()
 	from, _ := c.legs(fromA)
-	waiting := (fromA && c.phase == PhaseAwaitingACK) || from.state == LegUpdating
+	waiting := (fromA && c.callerAck != ackNone) || from.state == LegUpdating
 	ch := from.ackCh
 	match := waiting && req.CSeq().SeqNo == from.ackSeq
 	c.mu.Unlock()
@@ -370,7 +370,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 			s.log.Debug("re-INVITE 2xx not relayed", "error", err)
 		}
 	})
-	c.awaitAck(from, tx, back, func(ack *sip.Request) {
+	c.awaitAck(from, tx, back, ackOfReinvite, func(ack *sip.Request) {
 		if late {
 			body, _ := c.ackSDP(sideOf(fromA), ack)
 			c.negotiated(fromA, back.Body(), ack.Body(), res.Body(), body)

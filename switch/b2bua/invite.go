@@ -204,7 +204,7 @@ func (c *Call) setup() {
 	switch {
 	case end == nil:
 	case end.kind == attemptAnswered:
-		c.awaitAck(&c.a, c.txA, end.res200, func(ack *sip.Request) {
+		c.awaitAck(&c.a, c.txA, end.res200, ackOfInvite, func(ack *sip.Request) {
 			c.mu.Lock()
 			b, late := c.b, c.offerWay == lateOffer
 			if !c.over() { // else a teardown crossed the ACK
@@ -688,6 +688,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 	uasHeaders(ok, c.a.timers.session)
 	c.a.agreed = ok.Body()
 	c.a.expectAck(c.inviteCSeq)
+	c.callerAck = ackAwaited
 	c.mu.Unlock()
 	// The gateway's ACK goes first: the caller may send anything once it
 	// has its 200, and an OPTIONS or INFO of the caller relayed from
@@ -706,6 +707,7 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 		// ended the caller's dialog; the gateway's is hung up.
 		c.mu.Lock()
 		c.move(&c.a, legGone)
+		c.callerAck = ackNone
 		c.mu.Unlock()
 		c.end(outcomeCancelled())
 		return &attemptResult{kind: attemptCancelled}
@@ -725,16 +727,43 @@ func (l *leg) expectAck(seq uint32) {
 	l.ackCh = make(chan *sip.Request, 1)
 }
 
+// ackOf is which INVITE's 2xx awaitAck waits to see acknowledged.
+type ackOf uint8
+
+const (
+	ackOfInvite   ackOf = iota // the caller's INVITE: the call's BYE to it may wait too (callerAck)
+	ackOfReinvite              // a re-INVITE: the call's end ends the wait
+)
+
 // awaitAck waits for the ACK of a 2xx we sent on leg l, retransmitting the
 // 2xx over UDP as RFC 3261 13.3.1.4 asks of the UAS core (sipgo leaves it
 // to us). No ACK in time ends the call. The ACK comes through the
 // transaction (tx.Acks) while sipgo keeps it, else as an in-dialog request
 // (onAck, into l.ackCh, readied by expectAck); only one with the INVITE's
-// CSeq acknowledges the 2xx.
-func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onAck func(*sip.Request)) {
+// CSeq acknowledges the 2xx. The caller's ACK of its INVITE's 2xx is
+// awaited even after the call has ended, when the BYE to the caller waits
+// for it (ackAwaitedForBye): then awaitAck sends that BYE, not onAck.
+func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, of ackOf, onAck func(*sip.Request)) {
 	c.mu.Lock()
 	ch, seq := l.ackCh, l.ackSeq
 	c.mu.Unlock()
+	ended := c.endedCh
+	// acked ends the wait: true when it is the call's to go on, false when
+	// the call ended meanwhile and awaitAck sent the caller its BYE.
+	acked := func() bool {
+		if of != ackOfInvite {
+			return true
+		}
+		c.mu.Lock()
+		bye := c.callerAck == ackAwaitedForBye
+		c.callerAck = ackNone
+		c.mu.Unlock()
+		if bye {
+			c.sw.calls.del(keyA(c.a.d.callID, c.a.d.remoteTag), c)
+			go c.sw.bye(&c.a.d) // in byesWG since end
+		}
+		return !bye
+	}
 	defer func() {
 		c.mu.Lock()
 		if l.ackCh == ch {
@@ -753,13 +782,17 @@ func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onA
 	for {
 		select {
 		case ack := <-ch:
-			onAck(ack)
+			if acked() {
+				onAck(ack)
+			}
 			return
 		case ack := <-tx.Acks():
 			if ack.CSeq().SeqNo != seq {
 				continue
 			}
-			onAck(ack)
+			if acked() {
+				onAck(ack)
+			}
 			return
 		case <-retransmit.C:
 			// Straight to the transport, as RFC 3261 13.3.1.4 has the UAS
@@ -771,10 +804,18 @@ func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, onA
 			retransmit.Reset(interval)
 		case <-deadline.C:
 			c.sw.log.Warn("no ACK for our 2xx: hanging up", "call", c.ID)
-			c.end(outcomeACKTimeout())
+			if acked() {
+				c.end(outcomeACKTimeout())
+			}
 			return
-		case <-c.endedCh:
-			return
+		case <-ended:
+			c.mu.Lock()
+			byeWaits := of == ackOfInvite && c.callerAck == ackAwaitedForBye
+			c.mu.Unlock()
+			if !byeWaits {
+				return
+			}
+			ended = nil // our BYE to the caller waits for this ACK
 		}
 	}
 }

@@ -571,19 +571,23 @@ func newCallID() string {
 // sendBye ends one leg's dialog. It does not wait: the BYE's transaction
 // runs on its own, tracked for shutdown.
 func (s *Switch) sendBye(d *dialog) {
-	req := d.newRequest(sip.BYE, d.localSeq.Add(1))
 	s.byesWG.Add(1)
-	go func() {
-		defer s.byesWG.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
-		defer cancel()
-		res, _, err := s.doAuth(ctx, d, req)
-		if err != nil {
-			s.log.Debug("BYE failed", "call_id", d.callID, "error", err)
-		} else if res.StatusCode >= 300 {
-			s.log.Debug("BYE refused", "call_id", d.callID, "code", res.StatusCode)
-		}
-	}()
+	go s.bye(d)
+}
+
+// bye sends a BYE within d and waits for its answer; the caller has added
+// it to byesWG, which it leaves when done.
+func (s *Switch) bye(d *dialog) {
+	defer s.byesWG.Done()
+	req := d.newRequest(sip.BYE, d.localSeq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+	defer cancel()
+	res, _, err := s.doAuth(ctx, d, req)
+	if err != nil {
+		s.log.Debug("BYE failed", "call_id", d.callID, "error", err)
+	} else if res.StatusCode >= 300 {
+		s.log.Debug("BYE refused", "call_id", d.callID, "code", res.StatusCode)
+	}
 }
 
 // do sends a non-INVITE request built by us and waits for its final response.

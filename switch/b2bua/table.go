@@ -129,8 +129,15 @@ func (t *callTable) add(c *Call) {
 // remove drops every key of a call, the current attempt's included.
 // Earlier attempts' keys were dropped when they ended.
 func (t *callTable) remove(c *Call) {
-	t.del(keyID(c.ID), c)
+	t.removeButCaller(c)
 	t.del(keyA(c.a.d.callID, c.a.d.remoteTag), c)
+}
+
+// removeButCaller drops every key of a call but the caller's dialog, which
+// an ended call keeps until the caller's ACK our BYE waits for is in
+// (callerAck); awaitAck drops it then.
+func (t *callTable) removeButCaller(c *Call) {
+	t.del(keyID(c.ID), c)
 	c.mu.Lock()
 	b := c.b
 	c.mu.Unlock()
