@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/tollgate/tollgate/cdr"
 )
@@ -272,5 +273,73 @@ func TestNoByeBeforeTheCallersAck(t *testing.T) {
 			}
 			sw.waitTableEmpty(t)
 		})
+	}
+}
+
+// TestRequestAfterOurAckFollowsTheAnswer holds the relay to the order of
+// the dialog: a gateway that sends an INFO as soon as it has our ACK gets
+// it to the caller only after our 200, whose relay that ACK is part of.
+func TestRequestAfterOurAckFollowsTheAnswer(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	gw.setInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		ds, err := gw.dsc.ReadInvite(req, tx)
+		if err != nil {
+			return
+		}
+		ds.OnState(func(s sip.DialogState) {
+			if s != sip.DialogStateConfirmed {
+				return
+			}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				ds.Do(ctx, sip.NewRequest(sip.INFO, ds.InviteRequest.Contact().Address)) //nolint:errcheck // the caller's answer is not what is tested
+			}()
+		})
+		ds.RespondSDP([]byte(sdpAnswer)) //nolint:errcheck // a failed answer fails the caller's wait below
+	})
+	sw := startSwitch(t, routeTo(gw))
+	caller, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	swAddr := sw.addr()
+	to, _ := net.ResolveUDPAddr("udp4", swAddr)
+	me := caller.LocalAddr().String()
+	buf := make([]byte, 65535)
+	for i := range 5 {
+		callID := "info-after-ack-" + strconv.Itoa(i)
+		caller.WriteTo([]byte(benchInvite(swAddr, me, callID)), to)
+		var toHdr string
+		for info := false; !info; {
+			caller.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, _, err := caller.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("call %d: no INFO: %v", i, err)
+			}
+			msg := buf[:n]
+			if header(msg, "Call-ID") != callID {
+				continue // the previous call's BYE answered
+			}
+			switch {
+			case bytes.HasPrefix(msg, []byte("SIP/2.0 200 ")) && toHdr == "":
+				toHdr = header(msg, "To")
+			case bytes.HasPrefix(msg, []byte("INFO ")):
+				if toHdr == "" {
+					t.Fatalf("call %d: the gateway's INFO reached the caller before our 200", i)
+				}
+				info = true
+				caller.WriteTo([]byte("SIP/2.0 200 OK\r\nVia: "+header(msg, "Via")+"\r\nFrom: "+header(msg, "From")+
+					"\r\nTo: "+header(msg, "To")+"\r\nCall-ID: "+header(msg, "Call-ID")+"\r\nCSeq: "+header(msg, "CSeq")+
+					"\r\nContent-Length: 0\r\n\r\n"), to)
+			}
+		}
+		caller.WriteTo([]byte(benchInDialog("ACK", swAddr, me, callID, toHdr, 1)), to)
+		caller.WriteTo([]byte(benchInDialog("BYE", swAddr, me, callID, toHdr, 2)), to)
+		if r := sw.record(t); r.ReleasedBy != cdr.ReleasedByCaller {
+			t.Errorf("call %d: record = %+v", i, r)
+		}
 	}
 }

@@ -116,14 +116,14 @@ type Call struct {
 	// first. nil when no entry is being written: a held call does not keep
 	// a closed channel (96 bytes) for nothing.
 	journaled chan struct{}
-	// relays counts the answers being relayed: a 2xx sent to one leg and
-	// the ACK of the other leg's 2xx. end waits for them before its BYEs,
-	// so that no BYE overtakes either: a leg that has our 2xx, or our ACK,
-	// may hang up at once, and its BYE is relayed from another goroutine.
-	// Added to only under mu while the call is not over (relayAnswer), so
-	// every Add happens before end's Wait.
-	relays sync.WaitGroup
-	aaa    callAAA // authorisation, limits, credit and accounting (aaa.go)
+	// relaying is held while an answer is relayed: the ACK of one leg's
+	// 2xx and our 2xx to the other (relayAnswer). A leg that has our ACK
+	// may send a request at once — a BYE, an INFO, a re-INVITE — and it
+	// reaches the switch on another goroutine; end and relay pass through
+	// relaying before they send it on, so that the other leg never gets a
+	// request of a dialog before the 2xx that confirms it.
+	relaying sync.Mutex
+	aaa      callAAA // authorisation, limits, credit and accounting (aaa.go)
 	// chain runs the call profile's modules (chain.go); nil: no profile.
 	chain *callChain
 	// early is the SDP of the latest provisional of an attempt, in the
@@ -217,7 +217,7 @@ func (c *Call) end(o outcome) {
 	if journaled != nil {
 		<-journaled
 	}
-	c.relays.Wait()
+	c.afterAnswer()
 
 	for _, d := range byes {
 		c.sw.sendBye(d)
@@ -250,18 +250,20 @@ func (c *Call) finishAttempt(at time.Time, code int, reason string) {
 	}
 }
 
-// relayAnswer runs send, which relays an answer (a 2xx to one leg, the ACK
-// of the other leg's 2xx), as a relay end waits for before its BYEs. It
-// must not be called by end's own goroutine.
+// relayAnswer runs send, which relays an answer (the ACK of one leg's 2xx,
+// our 2xx to the other leg), holding relaying. Called without the lock:
+// send takes it.
 func (c *Call) relayAnswer(send func()) {
-	c.mu.Lock()
-	counted := !c.over()
-	if counted {
-		c.relays.Add(1)
-	}
-	c.mu.Unlock()
+	c.relaying.Lock()
+	defer c.relaying.Unlock()
 	send()
-	if counted {
-		c.relays.Done()
-	}
+}
+
+// afterAnswer returns once no answer is being relayed: a request that a
+// leg sent once it had our ACK or our 2xx is then sent on behind that
+// answer. Called without the lock.
+func (c *Call) afterAnswer() {
+	c.relaying.Lock()
+	//lint:ignore SA2001 a barrier: what was sent under relaying has left
+	c.relaying.Unlock()
 }

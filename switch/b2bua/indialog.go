@@ -131,6 +131,7 @@ func (c *Call) relay(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 	s := c.sw
 	isInvite := req.Method == sip.INVITE
 	isOffer := isInvite || req.Method == sip.UPDATE
+	c.afterAnswer()
 	c.mu.Lock()
 	if req.Method == sip.UPDATE && !c.answered() && !c.over() {
 		c.mu.Unlock()
