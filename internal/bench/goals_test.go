@@ -28,39 +28,75 @@ func TestCompareAndRatioGoal(t *testing.T) {
 	if r := cs[1].ratio(); r != 2.0 {
 		t.Fatalf("ratio at 1000 = %v, want 2", r)
 	}
-	if g := ratioGoal(cs); g != goalNotMet {
+	if g := ratioGoal(oneRound(cs)); g != goalNotMet {
 		t.Fatalf("ratio 2: %v, want NOT met", g)
 	}
 
 	cheaper := steps([]int{1000}, []time.Duration{240 * us}, []int{0})
-	if g := ratioGoal(compare(cheaper, kam)); g != goalMet {
+	if g := ratioGoal(oneRound(compare(cheaper, kam))); g != goalMet {
 		t.Fatalf("ratio 0.96, no failures: %v, want MET", g)
 	}
 	equal := steps([]int{1000}, []time.Duration{250 * us}, []int{0})
-	if g := ratioGoal(compare(equal, kam)); g != goalMet {
+	if g := ratioGoal(oneRound(compare(equal, kam))); g != goalMet {
 		t.Fatalf("ratio exactly 1: %v, want MET", g)
 	}
 	failing := steps([]int{1000}, []time.Duration{240 * us}, []int{1})
-	if g := ratioGoal(compare(failing, kam)); g != goalNotMet {
+	if g := ratioGoal(oneRound(compare(failing, kam))); g != goalNotMet {
 		t.Fatalf("one failed Tollgate call: %v, want NOT met", g)
 	}
 	kamFailing := steps([]int{1000}, []time.Duration{250 * us}, []int{2})
-	if g := ratioGoal(compare(cheaper, kamFailing)); g != goalNotMet {
+	if g := ratioGoal(oneRound(compare(cheaper, kamFailing))); g != goalNotMet {
 		t.Fatalf("failed Kamailio calls: %v, want NOT met", g)
 	}
-	if g := ratioGoal(compare(steps([]int{500}, []time.Duration{us}, []int{0}), kam)); g != goalNotMeasured {
+	if g := ratioGoal(oneRound(compare(steps([]int{500}, []time.Duration{us}, []int{0}), kam))); g != goalNotMeasured {
 		t.Fatalf("no step at 1000: %v, want not measured", g)
 	}
 	noKamCalls := steps([]int{1000}, []time.Duration{0}, []int{1000})
 	if r := compare(cheaper, noKamCalls)[0].ratio(); !math.IsNaN(r) {
 		t.Fatalf("ratio over no successful Kamailio call = %v, want NaN", r)
 	}
-	if g := ratioGoal(compare(cheaper, noKamCalls)); g != goalNotMeasured {
+	if g := ratioGoal(oneRound(compare(cheaper, noKamCalls))); g != goalNotMeasured {
 		t.Fatalf("no Kamailio figure: %v, want not measured", g)
 	}
 	broken := &rateResult{steps: []rateStep{{rate: 1000, err: "sipp did not start"}}}
 	if cs := compare(cheaper, broken); len(cs) != 0 {
 		t.Fatalf("a broken step was compared: %+v", cs)
+	}
+}
+
+func oneRound(cs []comparison) [][]comparison { return [][]comparison{cs} }
+
+// TestRatioGoalOverRounds judges the ratio on the median of the rounds, so
+// that one run caught on a slow minute of the machine decides nothing; a
+// failed call in any round, or a round without the figure, still does.
+func TestRatioGoalOverRounds(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	kam := steps([]int{1000}, []time.Duration{800 * us}, []int{0})
+	round := func(perCall time.Duration, failed int) []comparison {
+		return compare(steps([]int{1000}, []time.Duration{perCall}, []int{failed}), kam)
+	}
+	for _, c := range []struct {
+		name   string
+		rounds [][]comparison
+		want   goalState
+		median float64
+	}{
+		{"median under, one round over", [][]comparison{round(720*us, 0), round(960*us, 0), round(760*us, 0)}, goalMet, 0.95},
+		{"median over, one round under", [][]comparison{round(880*us, 0), round(720*us, 0), round(840*us, 0)}, goalNotMet, 1.05},
+		{"even count: the middle two's mean", [][]comparison{round(720*us, 0), round(880*us, 0)}, goalMet, 1.0},
+		{"a failed call in one round", [][]comparison{round(720*us, 0), round(720*us, 1), round(720*us, 0)}, goalNotMet, 0.9},
+	} {
+		if g := ratioGoal(c.rounds); g != c.want {
+			t.Errorf("%s: %v, want %v", c.name, g, c.want)
+		}
+		if ratios, measured, _ := ratiosAt(c.rounds, goalRatioRate); !measured || math.Abs(median(ratios)-c.median) > 1e-9 {
+			t.Errorf("%s: median of %v = %v, want %v", c.name, ratios, median(ratios), c.median)
+		}
+	}
+	missing := [][]comparison{round(720*us, 0), compare(steps([]int{500}, []time.Duration{us}, []int{0}), kam)}
+	if g := ratioGoal(missing); g != goalNotMeasured {
+		t.Errorf("a round without the rate: %v, want not measured", g)
 	}
 }
 

@@ -134,8 +134,8 @@ func (k *kamailio) shutdown() {
 // runKamailio is the call-rate run with Kamailio in Tollgate's place: the
 // same UAS, UAC scenarios, rates, step time and hold, so that its CPU per
 // call compares with Tollgate's from the same run.
-func runKamailio(ctx context.Context, e *env, rates []int, stepTime, hold time.Duration) (rateResult, error) {
-	dir := e.sub("kamailio")
+func runKamailio(ctx context.Context, e *env, name string, rates []int, stepTime, hold time.Duration) (rateResult, error) {
+	dir := e.sub(name)
 	shm := kamailioShmMB(slices.Max(rates), hold)
 	return runSteps(ctx, e, dir, "kam", rates, stepTime, hold, func(uasAddr string, _ int) (*target, func(), error) {
 		k, err := startKamailio(ctx, filepath.Join(dir, "proxy"), uasAddr, shm)

@@ -71,7 +71,7 @@ func TestKamailioAndCeilingRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	rates := []int{20}
-	kam, err := runKamailio(ctx, e, rates, 2*time.Second, 200*time.Millisecond)
+	kam, err := runKamailio(ctx, e, "kamailio", rates, 2*time.Second, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

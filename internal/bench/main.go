@@ -53,6 +53,7 @@ type options struct {
 	relayArgs      []string
 	keep           bool
 	tollgate       string
+	rounds         int // of the rate and kamailio runs, alternating
 }
 
 func parseFlags(args []string) (options, error) {
@@ -69,6 +70,8 @@ func parseFlags(args []string) (options, error) {
 	settle := fs.Duration("settle", 40*time.Second, "how long the concurrent calls are held while memory is sampled; "+
 		"longer than finished transactions stay in memory: set-up ones 4s, others 32s (-quick: 5s)")
 	relayArgs := fs.String("relay-args", "-steps 100,200,400,600,800,1000,1200,1400 -step-time 3s", "flags for internal/bench/relayload (-quick: -steps 100,200,400 -step-time 2s)")
+	rounds := fs.Int("rounds", 1, "how many times the rate and kamailio runs are done, alternating: the ratio to Kamailio is "+
+		"judged on the median of the rounds' ratios, as the machine's speed drifts between runs minutes apart")
 	keep := fs.Bool("keep", false, "keep the work folder (configs, SIPp and Tollgate logs, CDRs)")
 	tollgateBin := fs.String("tollgate", "", "a tollgate binary to measure; empty builds ./cmd/tollgate from the checkout")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +95,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	o := options{quick: *quick, runs: map[string]bool{}, stepTime: *stepTime, hold: *hold,
 		concurrent: *concurrent, concurrentRate: *concurrentRate, concurrentHold: *concurrentHold,
-		settle: *settle, relayArgs: strings.Fields(*relayArgs), keep: *keep, tollgate: *tollgateBin}
+		settle: *settle, relayArgs: strings.Fields(*relayArgs), keep: *keep, tollgate: *tollgateBin, rounds: *rounds}
 	for _, r := range strings.Split(*runs, ",") {
 		switch r = strings.TrimSpace(r); r {
 		case "rate", "kamailio", "ceiling", "concurrent", "relay", "radius":
@@ -108,8 +111,8 @@ func parseFlags(args []string) (options, error) {
 		}
 		o.rates = append(o.rates, n)
 	}
-	if o.stepTime < time.Second || o.hold <= 0 || o.concurrent <= 0 || o.concurrentRate <= 0 || o.settle <= 0 {
-		return o, errors.New("-step-time must be at least 1s; -hold, -concurrent, -concurrent-rate and -settle must be positive")
+	if o.stepTime < time.Second || o.hold <= 0 || o.concurrent <= 0 || o.concurrentRate <= 0 || o.settle <= 0 || o.rounds <= 0 {
+		return o, errors.New("-step-time must be at least 1s; -hold, -concurrent, -concurrent-rate, -settle and -rounds must be positive")
 	}
 	return o, nil
 }
@@ -184,23 +187,33 @@ func run(ctx context.Context, o options) error {
 	started := time.Now()
 
 	rep := report{opts: o, machine: m}
-	if o.runs["rate"] {
-		fmt.Printf("== call-rate run: %v per step, calls held %v\n", o.stepTime, o.hold)
-		res, err := runRate(ctx, e, "rate", false, o.rates, o.stepTime, o.hold)
-		if err != nil {
-			return fmt.Errorf("call-rate run: %w", err)
+	for round := 1; round <= o.rounds; round++ {
+		var tg, kam *rateResult
+		if o.runs["rate"] {
+			fmt.Printf("== call-rate run%s: %v per step, calls held %v\n", roundName(round, o.rounds), o.stepTime, o.hold)
+			res, err := runRate(ctx, e, roundDir("rate", round), false, o.rates, o.stepTime, o.hold)
+			if err != nil {
+				return fmt.Errorf("call-rate run: %w", err)
+			}
+			tg = &res
+			fmt.Println()
 		}
-		rep.rate = &res
-		fmt.Println()
-	}
-	if o.runs["kamailio"] {
-		fmt.Printf("== kamailio run: the call-rate steps through a Kamailio transaction-stateful proxy, %v per step\n", o.stepTime)
-		res, err := runKamailio(ctx, e, o.rates, o.stepTime, o.hold)
-		if err != nil {
-			return fmt.Errorf("kamailio run: %w", err)
+		if o.runs["kamailio"] {
+			fmt.Printf("== kamailio run%s: the call-rate steps through a Kamailio transaction-stateful proxy, %v per step\n",
+				roundName(round, o.rounds), o.stepTime)
+			res, err := runKamailio(ctx, e, roundDir("kamailio", round), o.rates, o.stepTime, o.hold)
+			if err != nil {
+				return fmt.Errorf("kamailio run: %w", err)
+			}
+			kam = &res
+			fmt.Println()
 		}
-		rep.kamailio = &res
-		fmt.Println()
+		if round == 1 {
+			rep.rate, rep.kamailio = tg, kam
+		}
+		if tg != nil && kam != nil {
+			rep.rounds = append(rep.rounds, compare(tg, kam))
+		}
 	}
 	if o.runs["ceiling"] {
 		fmt.Printf("== ceiling run: the call-rate steps from the SIPp UAC straight to the UAS, %v per step\n", o.stepTime)
@@ -239,6 +252,23 @@ func run(ctx context.Context, o options) error {
 	rep.loadAfter = loadAverage()
 	rep.print()
 	return ctx.Err()
+}
+
+// roundName names a round in a run's heading when there are several.
+func roundName(round, rounds int) string {
+	if rounds == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (round %d of %d)", round, rounds)
+}
+
+// roundDir is the work folder of a run's round: the first keeps the run's
+// name.
+func roundDir(run string, round int) string {
+	if round == 1 {
+		return run
+	}
+	return fmt.Sprintf("%s%d", run, round)
 }
 
 // findRoot walks up from the working folder to the module's go.mod.

@@ -26,10 +26,13 @@ const (
 
 // report is the summary printed after all runs.
 type report struct {
-	opts       options
-	machine    machine
-	rate       *rateResult
-	kamailio   *rateResult // the call-rate steps through Kamailio
+	opts     options
+	machine  machine
+	rate     *rateResult
+	kamailio *rateResult // the call-rate steps through Kamailio
+	// rounds are the comparisons with Kamailio, one per round of the rate
+	// and kamailio runs (-rounds); rate and kamailio are the first round's.
+	rounds     [][]comparison
 	ceiling    *rateResult // the call-rate steps SIPp to SIPp
 	concurrent *concurrentResult
 	relay      *relayResult
@@ -58,7 +61,7 @@ func (r report) print() {
 		fmt.Printf("\nceiling: SIPp UAC straight to the UAS, the same steps:\n")
 		r.printSteps(r.ceiling, "")
 	}
-	if r.rate != nil && r.kamailio != nil {
+	if len(r.rounds) > 0 {
 		r.printComparison()
 	}
 	r.printGoals()
