@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -315,4 +316,87 @@ func routeToRawGateway(t *testing.T) string {
 	t.Cleanup(func() { gw.Close() })
 	go rawGateway(gw)
 	return fmt.Sprintf("routes:\n  - prefix: \"\"\n    gateways: [{address: %q}]\n", gw.LocalAddr().String())
+}
+
+// TestLateOfferEndedBeforeTheAckStillAcksTheGateway: the gateway's 2xx to
+// a late offer carries the offer, whose answer comes in the caller's ACK.
+// A call that ends before that ACK (here its max_duration) still ACKs the
+// gateway's 2xx, as RFC 3261 13.2.2.4 asks of every 2xx, before its BYE.
+func TestLateOfferEndedBeforeTheAckStillAcksTheGateway(t *testing.T) {
+	t.Parallel()
+	gw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	// The gateway reads in the order the switch sent: the methods it got.
+	methods := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := gw.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req := buf[:n]
+			method, _, _ := strings.Cut(string(req), " ")
+			methods <- method
+			switch method {
+			case "INVITE":
+				gw.WriteTo([]byte("SIP/2.0 200 OK\r\nVia: "+header(req, "Via")+"\r\nFrom: "+header(req, "From")+
+					"\r\nTo: "+header(req, "To")+";tag=gw\r\nCall-ID: "+header(req, "Call-ID")+"\r\nCSeq: "+header(req, "CSeq")+
+					"\r\nContact: <sip:gw@"+gw.LocalAddr().String()+">\r\nContent-Type: application/sdp\r\nContent-Length: "+
+					strconv.Itoa(len(sdpAnswer))+"\r\n\r\n"+sdpAnswer), from)
+			case "BYE":
+				gw.WriteTo(okTo(req), from)
+			}
+		}
+	}()
+	sw := startSwitch(t, fmt.Sprintf("routes:\n  - {prefix: \"\", max_duration: 1s, gateways: [{address: %q}]}\ntimers:\n  ack_timeout: 3s\n",
+		gw.LocalAddr().String()))
+	rc := newRawCaller(t, sw)
+	const callID = "late-offer-no-ack"
+	invite := benchInvite(sw.addr(), rc.local, callID)
+	invite = invite[:strings.Index(invite, "Content-Type:")] + "Content-Length: 0\r\n\r\n" // no SDP: a late offer
+	rc.conn.WriteTo([]byte(invite), rc.sw)
+	buf := make([]byte, 65535)
+	// next reads the caller's next message that starts with prefix.
+	next := func(prefix string) []byte {
+		t.Helper()
+		rc.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			n, _, err := rc.conn.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("the caller got no %q: %v", prefix, err)
+			}
+			if bytes.HasPrefix(buf[:n], []byte(prefix)) {
+				return buf[:n]
+			}
+		}
+	}
+	toHdr := header(next("SIP/2.0 200 "), "To")
+
+	var got []string
+	for len(got) < 3 {
+		select {
+		case m := <-methods:
+			got = append(got, m)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the gateway got %v, want INVITE, ACK, BYE", got)
+		}
+	}
+	if want := []string{"INVITE", "ACK", "BYE"}; !slices.Equal(got, want) {
+		t.Fatalf("the gateway got %v, want %v", got, want)
+	}
+	// The caller's late ACK now gets it its BYE, and the gateway nothing more.
+	rc.conn.WriteTo([]byte(benchInDialog("ACK", sw.addr(), rc.local, callID, toHdr, 1)), rc.sw)
+	rc.conn.WriteTo(okTo(next("BYE ")), rc.sw)
+	select {
+	case m := <-methods:
+		t.Errorf("the gateway got a %s after its BYE", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if r := sw.record(t); r.DisconnectReason != cdr.ReasonMaxDuration {
+		t.Errorf("record = %+v", r)
+	}
 }

@@ -183,6 +183,14 @@ func (c *Call) end(o outcome) {
 	c.a.timers.stop()
 	c.rel.stop()
 	var byes []*dialog
+	// A late offer's 2xx is ACKed with the caller's answer, which comes in
+	// the caller's ACK; ending before it, the gateway's 2xx still gets its
+	// ACK (RFC 3261 13.2.2.4), without an answer, ahead of its BYE.
+	var ackB *leg
+	if b := c.b; b != nil && c.offerWay == lateOffer && c.callerAck == ackAwaited &&
+		b.state.inDialog() && b.ackedSeq != b.inviteSeq {
+		ackB = &b.leg
+	}
 	switch {
 	case !c.a.state.inDialog():
 		c.callerAck = ackNone // nothing to hang up: awaitAck stops with the call
@@ -219,6 +227,9 @@ func (c *Call) end(o outcome) {
 	}
 	c.afterAnswer()
 
+	if ackB != nil {
+		c.sw.sendAck(c, ackB, nil)
+	}
 	for _, d := range byes {
 		c.sw.sendBye(d)
 	}
