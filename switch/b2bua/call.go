@@ -154,6 +154,7 @@ const (
 	ackNone          callerAck = iota // no 2xx of ours awaits the caller's ACK
 	ackAwaited                        // our 2xx sent, its ACK not in
 	ackAwaitedForBye                  // and the call has ended: the BYE follows the ACK
+	ackByeFromCaller                  // the caller's BYE came instead: it ended its dialog itself
 )
 
 // State is the call's state as the caller's leg sees it.

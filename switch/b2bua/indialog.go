@@ -101,7 +101,20 @@ func (c *Call) onBye(req *sip.Request, tx sip.ServerTransaction, fromA bool) {
 		// Its dialog is over: teardown sends BYE to the other leg only.
 		c.move(from, legGone)
 	}
+	// A caller hanging up an ended call whose BYE to it waits for its ACK
+	// of our 2xx: its BYE shows it has the 2xx and ends its dialog, so
+	// awaitAck, woken with it in place of the ACK, sends none of ours.
+	var wake chan *sip.Request
+	if fromA && c.callerAck == ackAwaitedForBye {
+		c.callerAck, wake = ackByeFromCaller, c.a.ackCh
+	}
 	c.mu.Unlock()
+	if wake != nil {
+		select {
+		case wake <- req:
+		default: // an ACK is there already: it wakes awaitAck as well
+		}
+	}
 	if !answered {
 		if fromA {
 			// A BYE in the caller's early dialog abandons the call like CANCEL.

@@ -742,27 +742,35 @@ const (
 // (onAck, into l.ackCh, readied by expectAck); only one with the INVITE's
 // CSeq acknowledges the 2xx. The caller's ACK of its INVITE's 2xx is
 // awaited even after the call has ended, when the BYE to the caller waits
-// for it (ackAwaitedForBye): then awaitAck sends that BYE, not onAck.
+// for it (ackAwaitedForBye): then awaitAck sends that BYE, not onAck, unless
+// the caller's own BYE came instead (ackByeFromCaller, which onBye hands
+// over in place of the ACK).
 func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, of ackOf, onAck func(*sip.Request)) {
 	c.mu.Lock()
 	ch, seq := l.ackCh, l.ackSeq
 	c.mu.Unlock()
 	ended := c.endedCh
 	// acked ends the wait: true when it is the call's to go on, false when
-	// the call ended meanwhile and awaitAck sent the caller its BYE.
+	// the call ended meanwhile, and the caller's BYE that end left to
+	// awaitAck is sent now — or not at all, the caller having hung up.
 	acked := func() bool {
 		if of != ackOfInvite {
 			return true
 		}
 		c.mu.Lock()
-		bye := c.callerAck == ackAwaitedForBye
+		was := c.callerAck
 		c.callerAck = ackNone
 		c.mu.Unlock()
-		if bye {
-			c.sw.calls.del(keyA(c.a.d.callID, c.a.d.remoteTag), c)
+		switch was {
+		case ackAwaitedForBye:
 			go c.sw.bye(&c.a.d) // in byesWG since end
+		case ackByeFromCaller:
+			c.sw.byesWG.Done() // the BYE end counted: not needed
+		default:
+			return true
 		}
-		return !bye
+		c.sw.calls.del(keyA(c.a.d.callID, c.a.d.remoteTag), c)
+		return false
 	}
 	defer func() {
 		c.mu.Lock()
@@ -810,12 +818,12 @@ func (c *Call) awaitAck(l *leg, tx sip.ServerTransaction, res *sip.Response, of 
 			return
 		case <-ended:
 			c.mu.Lock()
-			byeWaits := of == ackOfInvite && c.callerAck == ackAwaitedForBye
+			byeWaits := of == ackOfInvite && c.callerAck != ackNone
 			c.mu.Unlock()
 			if !byeWaits {
 				return
 			}
-			ended = nil // our BYE to the caller waits for this ACK
+			ended = nil // our BYE to the caller waits for this ACK (or its BYE)
 		}
 	}
 }
