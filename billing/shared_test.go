@@ -144,7 +144,10 @@ func TestSharedLimitsClusterWide(t *testing.T) {
 	if err := n2.AcquireAccount("acme"); !errors.As(err, &r2) || r2.Status.Code != 503 {
 		t.Errorf("fail-closed: %v, want 503", err)
 	}
-	if d := time.Since(start); d > time.Second {
+	// Two rounds of 200 ms timeouts at most; the bound only tells "gave up
+	// at the timeout" from "waited for Redis", with room for a loaded
+	// machine (a parallel suite once stretched it to 1.003 s).
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("decisions without Redis took %v: each must give up at the timeout", d)
 	}
 	// Back, empty: n1's five calls are in Redis again from its heartbeat.
