@@ -337,10 +337,30 @@ func routeToRawGateway(t *testing.T) string {
 
 // TestLateOfferEndedBeforeTheAckStillAcksTheGateway: the gateway's 2xx to
 // a late offer carries the offer, whose answer comes in the caller's ACK.
-// A call that ends before that ACK (here its max_duration) still ACKs the
-// gateway's 2xx, as RFC 3261 13.2.2.4 asks of every 2xx, before its BYE.
+// A call that ends before that ACK — its max_duration runs out, or the
+// switch gives up on the ACK — still ACKs the gateway's 2xx, as RFC 3261
+// 13.2.2.4 asks of every 2xx, before its BYE.
 func TestLateOfferEndedBeforeTheAckStillAcksTheGateway(t *testing.T) {
 	t.Parallel()
+	for _, c := range []struct {
+		name, route, timers, reason string
+		callerAcks                  bool
+	}{
+		{"max duration", "max_duration: 1s, ", "ack_timeout: 3s", cdr.ReasonMaxDuration, true},
+		{"no ACK in time", "", "ack_timeout: 1s", cdr.ReasonACKTimeout, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			lateOfferEndedBeforeTheAck(t, c.route, c.timers, c.reason, c.callerAcks)
+		})
+	}
+}
+
+// lateOfferEndedBeforeTheAck is one case of
+// TestLateOfferEndedBeforeTheAckStillAcksTheGateway: route and timers are
+// YAML for the route and the timers, reason the record's; callerAcks has
+// the caller ACK once the gateway has its BYE, and wait for its own.
+func lateOfferEndedBeforeTheAck(t *testing.T, route, timers, reason string, callerAcks bool) {
 	gw, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -369,8 +389,8 @@ func TestLateOfferEndedBeforeTheAckStillAcksTheGateway(t *testing.T) {
 			}
 		}
 	}()
-	sw := startSwitch(t, fmt.Sprintf("routes:\n  - {prefix: \"\", max_duration: 1s, gateways: [{address: %q}]}\ntimers:\n  ack_timeout: 3s\n",
-		gw.LocalAddr().String()))
+	sw := startSwitch(t, fmt.Sprintf("routes:\n  - {prefix: \"\", %sgateways: [{address: %q}]}\ntimers:\n  %s\n",
+		route, gw.LocalAddr().String(), timers))
 	rc := newRawCaller(t, sw)
 	const callID = "late-offer-no-ack"
 	invite := benchInvite(sw.addr(), rc.local, callID)
@@ -405,15 +425,17 @@ func TestLateOfferEndedBeforeTheAckStillAcksTheGateway(t *testing.T) {
 	if want := []string{"INVITE", "ACK", "BYE"}; !slices.Equal(got, want) {
 		t.Fatalf("the gateway got %v, want %v", got, want)
 	}
-	// The caller's late ACK now gets it its BYE, and the gateway nothing more.
-	rc.conn.WriteTo([]byte(benchInDialog("ACK", sw.addr(), rc.local, callID, toHdr, 1)), rc.sw)
+	if callerAcks {
+		// The caller's late ACK now gets it its BYE, and the gateway nothing more.
+		rc.conn.WriteTo([]byte(benchInDialog("ACK", sw.addr(), rc.local, callID, toHdr, 1)), rc.sw)
+	}
 	rc.conn.WriteTo(okTo(next("BYE ")), rc.sw)
 	select {
 	case m := <-methods:
 		t.Errorf("the gateway got a %s after its BYE", m)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if r := sw.record(t); r.DisconnectReason != cdr.ReasonMaxDuration {
+	if r := sw.record(t); r.DisconnectReason != reason {
 		t.Errorf("record = %+v", r)
 	}
 }

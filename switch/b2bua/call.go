@@ -172,6 +172,7 @@ func (c *Call) State() LegState {
 // it gets no BYE.
 func (c *Call) end(o outcome) {
 	c.mu.Lock()
+	unacked := c.phase == PhaseAwaitingACK // the caller has not ACKed our 2xx
 	if c.over() || !c.to(evEnd) {
 		c.mu.Unlock()
 		return
@@ -188,7 +189,7 @@ func (c *Call) end(o outcome) {
 	// the caller's ACK; ending before it, the gateway's 2xx still gets its
 	// ACK (RFC 3261 13.2.2.4), without an answer, ahead of its BYE.
 	var ackB *leg
-	if b := c.b; b != nil && c.offerWay == lateOffer && c.callerAck == ackAwaited &&
+	if b := c.b; b != nil && c.offerWay == lateOffer && unacked &&
 		b.state.inDialog() && b.ackedSeq != b.inviteSeq {
 		ackB = &b.leg
 	}
