@@ -243,6 +243,22 @@ func startPeerOn(t *testing.T, name, host string, inDialog func(*sip.Request, si
 // serves the peer's port and dials the switch.
 func startPeerTLS(t *testing.T, name, host string, inDialog func(*sip.Request, sip.ServerTransaction), tc *tls.Config) *peer {
 	t.Helper()
+	for try := 1; ; try++ {
+		p, err := listenPeer(t, name, host, inDialog, tc)
+		if err == nil {
+			return p
+		}
+		// The port was free when picked, and taken (an ephemeral port of
+		// some connection) before the peer bound it: pick another.
+		if try == 5 {
+			t.Fatalf("%s: no port to listen on: %v", name, err)
+		}
+	}
+}
+
+// listenPeer is one try of startPeerTLS, on a newly picked port.
+func listenPeer(t *testing.T, name, host string, inDialog func(*sip.Request, sip.ServerTransaction), tc *tls.Config) (*peer, error) {
+	t.Helper()
 	p := &peer{t: t, name: name, host: host, port: testenv.FreePort(t), reqs: make(chan *sip.Request, 100),
 		cancelled: make(chan *sip.Request, 10)}
 	if inDialog == nil {
@@ -305,17 +321,27 @@ func startPeerTLS(t *testing.T, name, host string, inDialog func(*sip.Request, s
 	//lint:ignore SA1029 sipgo's API: its ListenReadyCtxKey is a string.
 	lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready))
 	addr := p.addr()
+	// A listener that cannot bind returns at once, without a ready.
+	errs := make(chan error, 2)
+	listeners := 1
 	if tc != nil {
-		go p.srv.ListenAndServeTLS(lctx, "tls", addr, tc)
-		<-ready
+		go func() { errs <- p.srv.ListenAndServeTLS(lctx, "tls", addr, tc) }()
 	} else {
-		go p.srv.ListenAndServe(lctx, "udp", addr)
-		go p.srv.ListenAndServe(lctx, "tcp", addr)
-		<-ready
-		<-ready
+		go func() { errs <- p.srv.ListenAndServe(lctx, "udp", addr) }()
+		go func() { errs <- p.srv.ListenAndServe(lctx, "tcp", addr) }()
+		listeners = 2
+	}
+	for range listeners {
+		select {
+		case <-ready:
+		case err := <-errs:
+			cancel()
+			p.ua.Close()
+			return nil, err
+		}
 	}
 	t.Cleanup(func() { cancel(); p.ua.Close() })
-	return p
+	return p, nil
 }
 
 func (p *peer) addr() string { return net.JoinHostPort(p.host, strconv.Itoa(p.port)) }
