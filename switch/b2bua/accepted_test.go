@@ -197,16 +197,7 @@ func TestNoByeBeforeTheCallersAck(t *testing.T) {
 				}
 				return oks
 			}
-			var toHdr string
-			for toHdr == "" {
-				msg := read(10 * time.Second)
-				switch {
-				case msg == "":
-					t.Fatal("no 200 to the INVITE")
-				case strings.HasPrefix(msg, "SIP/2.0 200 "):
-					toHdr = header([]byte(msg), "To")
-				}
-			}
+			toHdr := header(rc.awaitPrefix(t, "SIP/2.0 200 "), "To")
 			// The gateway has our ACK and hangs up; the caller has not ACKed.
 			select {
 			case err := <-hungUp:
@@ -234,17 +225,7 @@ func TestNoByeBeforeTheCallersAck(t *testing.T) {
 					t.Errorf("%d 200s retransmitted after the caller's BYE", oks)
 				}
 			} else {
-				var bye string
-				for bye == "" {
-					msg := read(10 * time.Second)
-					switch {
-					case msg == "":
-						t.Fatal("no BYE to the caller")
-					case strings.HasPrefix(msg, "BYE "):
-						bye = msg
-					}
-				}
-				caller.WriteTo(okTo([]byte(bye)), to)
+				caller.WriteTo(okTo(rc.awaitPrefix(t, "BYE ")), to)
 			}
 			if r := sw.record(t); r.ReleasedBy != cdr.ReleasedByCallee || r.ConnectTime.IsZero() {
 				t.Errorf("record = %+v", r)
@@ -396,22 +377,7 @@ func lateOfferEndedBeforeTheAck(t *testing.T, route, timers, reason string, call
 	invite := benchInvite(sw.addr(), rc.local, callID)
 	invite = invite[:strings.Index(invite, "Content-Type:")] + "Content-Length: 0\r\n\r\n" // no SDP: a late offer
 	rc.conn.WriteTo([]byte(invite), rc.sw)
-	buf := make([]byte, 65535)
-	// next reads the caller's next message that starts with prefix.
-	next := func(prefix string) []byte {
-		t.Helper()
-		rc.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for {
-			n, _, err := rc.conn.ReadFrom(buf)
-			if err != nil {
-				t.Fatalf("the caller got no %q: %v", prefix, err)
-			}
-			if bytes.HasPrefix(buf[:n], []byte(prefix)) {
-				return buf[:n]
-			}
-		}
-	}
-	toHdr := header(next("SIP/2.0 200 "), "To")
+	toHdr := header(rc.awaitPrefix(t, "SIP/2.0 200 "), "To")
 
 	var got []string
 	for len(got) < 3 {
@@ -429,7 +395,7 @@ func lateOfferEndedBeforeTheAck(t *testing.T, route, timers, reason string, call
 		// The caller's late ACK now gets it its BYE, and the gateway nothing more.
 		rc.conn.WriteTo([]byte(benchInDialog("ACK", sw.addr(), rc.local, callID, toHdr, 1)), rc.sw)
 	}
-	rc.conn.WriteTo(okTo(next("BYE ")), rc.sw)
+	rc.conn.WriteTo(okTo(rc.awaitPrefix(t, "BYE ")), rc.sw)
 	select {
 	case m := <-methods:
 		t.Errorf("the gateway got a %s after its BYE", m)
@@ -437,5 +403,22 @@ func lateOfferEndedBeforeTheAck(t *testing.T, route, timers, reason string, call
 	}
 	if r := sw.record(t); r.DisconnectReason != reason {
 		t.Errorf("record = %+v", r)
+	}
+}
+
+// awaitPrefix reads the caller's messages until one starts with prefix,
+// for up to 10 s, and returns it.
+func (c *rawCaller) awaitPrefix(t *testing.T, prefix string) []byte {
+	t.Helper()
+	buf := make([]byte, 65535)
+	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("the caller got no %q: %v", prefix, err)
+		}
+		if bytes.HasPrefix(buf[:n], []byte(prefix)) {
+			return buf[:n]
+		}
 	}
 }
