@@ -14,15 +14,16 @@ type earlyAnswer struct {
 	contentType string
 }
 
-// wireOrder sees every message sipgo reads, in the order it came on its
-// connection or socket, before sipgo hands each to a goroutine of its own.
-// That hand-off is why a 183 and the 200 right behind it (one TCP segment)
-// can reach the attempt in either order, and sipgo's client transaction
-// drops a provisional that comes after the final (sipgo issue #306): its
-// SDP, the gateway's early answer, would be lost. So the SDP of each
-// gateway's provisionals is kept here, in wire order, for keepEarlySDP.
-// It runs on sipgo's read loop: it takes no lock of a call and copies what
-// it keeps, since the message is also being handled elsewhere.
+// wireOrder sees every response, in the order it came on its connection or
+// socket: over TCP and TLS before sipgo hands each to a goroutine of its
+// own, over UDP before readResponse hands it to its transaction. sipgo's
+// hand-off is why a 183 and the 200 right behind it (one TCP segment) can
+// reach the attempt in either order, and a client transaction ignores a
+// provisional that comes after the final (sipgo issue #306): its SDP, the
+// gateway's early answer, would be lost. So the SDP of each gateway's
+// provisionals is kept here, in wire order, for keepEarlySDP. It runs on
+// a read loop: it takes no lock of a call and copies what it keeps, since
+// the message is also being handled elsewhere.
 func (s *Switch) wireOrder(msg sip.Message) {
 	res, ok := msg.(*sip.Response)
 	if !ok || res.StatusCode <= 100 || res.StatusCode >= 200 || len(res.Body()) == 0 {

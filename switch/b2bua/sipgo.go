@@ -28,6 +28,12 @@ import (
 // by their local address, which could hand a request a connection to
 // another peer; Max-Forwards no longer wraps below zero.
 //
+// The switch's client transactions are its own (switch/clienttx, wired as
+// sipgo.Client's TxRequester): sipgo's hand each response to a goroutine
+// and block it until the transaction user reads the response, keep a
+// runtime timer per RFC timer, and keep an answered INVITE transaction for
+// Timer M without stopping it when terminated.
+//
 // Workarounds that live with the call logic they shape, and must be
 // checked too:
 //   - onStrayResponse (indialog.go): 2xx retransmissions of client INVITE
@@ -36,11 +42,11 @@ import (
 //     transaction does not retransmit a 2xx over UDP (RFC 3261 13.3.1.4).
 //   - onInvite (invite.go) returns only once the call's setup is over:
 //     sipgo ends the transaction when its handler returns.
-//   - per-route no-progress and ring timers (hunt): sipgo has no Timer C.
+//   - per-route no-progress and ring timers (hunt): there is no Timer C.
 //   - listenUDP (udpsockets.go): sipgo reads each socket on one goroutine.
-//   - wireOrder and keepEarlySDP (earlysdp.go): sipgo hands each received
-//     message to a goroutine of its own, so a 200 can overtake its 183,
-//     which the client transaction then drops (sipgo issue #306).
+//   - wireOrder and keepEarlySDP (earlysdp.go): over TCP and TLS sipgo
+//     still hands each received response to a goroutine of its own, so a
+//     200 can overtake its 183 (sipgo issue #306).
 const sipgoVersion = "v1.7.4"
 
 // The overrides are sipgo package variables, so they are set once, before
@@ -55,23 +61,21 @@ const sipgoVersion = "v1.7.4"
 func init() {
 	sip.UDPMTUSize = 65535
 	sip.Timer_L = acceptedTimer
-	sip.Timer_M = acceptedTimer
 	sip.Timer_J = completedTimer
 }
 
-// acceptedTimer replaces sipgo's Timers L and M (RFC 6026: 64×T1, how long
-// an INVITE transaction stays "Accepted" after its 2xx). sipgo (v1.7.2 to
-// v1.7.4) does not stop them when a transaction is terminated, and a pending timer keeps
-// its transaction — the INVITE, its responses, ~5 kB a leg — alive until it
-// fires: with 64×T1, every call's set-up messages stayed in memory for 32 s
-// after the answer, about half of what a held call cost during a build-up.
-// The switch does what the Accepted state is for without them: it
-// terminates each client INVITE transaction as soon as it reads the 2xx
-// and answers the 2xx's retransmissions itself (onStrayResponse); as UAS it
-// retransmits its 2xx straight to the transport and takes the ACK as an
-// in-dialog request (awaitAck), and absorbs late retransmissions of an
-// INVITE by their branch (onInvite, relay). Both timers start only on a
-// 2xx, so neither cuts short a transaction still waiting for its answer.
+// acceptedTimer replaces sipgo's Timer L (RFC 6026: 64×T1, how long a
+// server INVITE transaction stays "Accepted" after its 2xx). sipgo (v1.7.2
+// to v1.7.4) does not stop it when a transaction is terminated, and a
+// pending timer keeps its transaction — the INVITE, its responses, ~5 kB —
+// alive until it fires: with 64×T1, every call's set-up messages stayed in
+// memory for 32 s after the answer. The switch does what the Accepted
+// state is for without it: as UAS it retransmits its 2xx straight to the
+// transport and takes the ACK as an in-dialog request (awaitAck), and
+// absorbs late retransmissions of an INVITE by their branch (onInvite,
+// relay). The timer starts only on a 2xx, so it never cuts short a
+// transaction still waiting for its answer. (Timer M, its client twin,
+// is not sipgo's to run any more: see switch/clienttx.)
 const acceptedTimer = 4 * time.Second
 
 // completedTimer replaces sipgo's Timer J (RFC 3261 17.2.2: 64×T1 over
@@ -111,6 +115,10 @@ func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error
 	// Folded lines and spaces around ';' and '=' are valid SIP that sipgo
 	// misreads: msg is data normalised, or data itself when all is plain.
 	msg, reply, ok := sipcheck.Datagram(data)
+	if ok && isResponse(msg) {
+		s.readResponse(p, msg)
+		return nil, nil
+	}
 	if ok {
 		return msg, nil
 	}
@@ -123,6 +131,46 @@ func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error
 		}
 	}
 	return nil, nil
+}
+
+// isResponse tells a response's datagram from a request's by its start
+// line; sipcheck.Datagram has checked which it is.
+func isResponse(msg []byte) bool {
+	return len(msg) >= 4 && (string(msg[:4]) == "SIP/" || string(msg[:4]) == "sip/")
+}
+
+// readResponse parses a UDP response and hands it to its client
+// transaction here, on the socket's reader goroutine, instead of letting
+// sipgo start a goroutine for it. Responses thus reach a transaction in
+// the order they came, and a call costs four goroutines fewer
+// (switch/clienttx).
+func (s *Switch) readResponse(p sip.TransportReadProps, data []byte) {
+	m, err := s.parser.ParseSIP(data)
+	res, ok := m.(*sip.Response)
+	if err != nil || !ok {
+		s.stats.Malformed.Add(1)
+		s.log.Debug("response not parsed", "from", p.RemoteAddr, "error", err)
+		return
+	}
+	res.SetTransport("UDP")
+	res.SetSource(p.RemoteAddr.String())
+	s.wireOrder(res)
+	s.txl.Receive(res)
+}
+
+// onResponse gets the responses sipgo reads over TCP, TLS and WebSocket:
+// sipgo's transaction layer has none of the switch's client transactions
+// and hands each on as unmatched, in a goroutine of its own.
+func (s *Switch) onResponse(res *sip.Response) { s.txl.Receive(res) }
+
+// strayResponse gets the responses no client transaction wants. Only an
+// INVITE's 2xx calls for work (onStrayResponse); that work may send, so
+// it leaves the reader goroutine.
+func (s *Switch) strayResponse(res *sip.Response) {
+	if cseq := res.CSeq(); cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() {
+		return
+	}
+	go s.onStrayResponse(res)
 }
 
 // headed is a message whose headers can be walked in order: *sip.Request

@@ -30,6 +30,7 @@ import (
 	"github.com/tollgate/tollgate/cdr"
 	"github.com/tollgate/tollgate/config"
 	"github.com/tollgate/tollgate/switch/callctl"
+	"github.com/tollgate/tollgate/switch/clienttx"
 	"github.com/tollgate/tollgate/switch/registrar"
 )
 
@@ -68,6 +69,11 @@ type Switch struct {
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
 	cli *sipgo.Client
+	// txl holds the client transactions, in place of sipgo's: UDP
+	// responses reach them on the socket's reader, in order (frontDoor).
+	txl *clienttx.Layer
+	// parser parses those UDP responses.
+	parser *sip.Parser
 
 	listeners []*listener
 	// arrivals finds the listener a request came to, when a transport
@@ -216,7 +222,9 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 		sipgo.WithUserAgent(cfg.SIP.UserAgent),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sipLog),
-			sip.WithTransactionLayerUnhandledResponseHandler(s.onStrayResponse),
+			// Every response over TCP, TLS or WebSocket: no client
+			// transaction of sipgo's exists (see s.txl).
+			sip.WithTransactionLayerUnhandledResponseHandler(s.onResponse),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(sipLog),
@@ -233,6 +241,9 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	if s.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog)); err != nil {
 		return nil, fmt.Errorf("b2bua: %w", err)
 	}
+	s.parser = sip.NewParser()
+	s.txl = clienttx.New(ua.TransportLayer(), s.strayResponse, sipLog)
+	s.cli.TxRequester = s.txl
 	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS,
 		sip.INFO, sip.UPDATE, sip.NOTIFY, sip.MESSAGE, sip.REFER, sip.PRACK, sip.SUBSCRIBE,
 		sip.REGISTER, sip.PUBLISH} {
@@ -379,6 +390,7 @@ func ipVersion(l *listener) string {
 func (s *Switch) Close() error {
 	close(s.closing)
 	s.heldWG.Wait()
+	s.txl.Close()
 	return s.ua.Close()
 }
 
