@@ -37,6 +37,8 @@ type fakeSwitch struct {
 	cfg   *config.Config
 	regs  []b2bua.RegistrationInfo
 	adm   b2bua.Admission
+	// clientTx is what ClientTransactions reports.
+	clientTx int
 }
 
 func (f *fakeSwitch) Admission() b2bua.Admission {
@@ -93,6 +95,12 @@ func (f *fakeSwitch) ActiveCalls() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return int64(len(f.calls))
+}
+
+func (f *fakeSwitch) ClientTransactions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clientTx
 }
 
 func (f *fakeSwitch) Stats() *b2bua.Stats    { return &f.stats }

@@ -570,6 +570,9 @@ func TestMetrics(t *testing.T) {
 	e.sw.stats.Malformed.Add(3)
 	e.sw.stats.Registrations.Store(12)
 	e.sw.stats.RegistersCached.Add(40)
+	e.sw.mu.Lock()
+	e.sw.clientTx = 6
+	e.sw.mu.Unlock()
 	body := e.anon().get("/metrics").body
 	want := []string{"tollgate_calls_active 1", "tollgate_calls_started_total 7", "tollgate_calls_answered_total 5",
 		"tollgate_overload_refused_total 2", "tollgate_sip_malformed_requests_total 3",
@@ -578,7 +581,8 @@ func TestMetrics(t *testing.T) {
 		"# TYPE tollgate_gateway_attempts_total counter",
 		"tollgate_cdr_spool_depth 3", "go_goroutines", "process_cpu_seconds_total",
 		"tollgate_registrations 12", `tollgate_register_requests_total{result="cached"} 40`,
-		`tollgate_register_requests_total{result="limited"} 0`, "tollgate_nat_keepalives_total 0"}
+		`tollgate_register_requests_total{result="limited"} 0`, "tollgate_nat_keepalives_total 0",
+		"tollgate_sip_client_transactions 6"}
 	// Every outcome has its series from the start, so rate() sees the first one.
 	for _, o := range []string{"answered", "busy", "no_answer", "rejected", "unreachable", "cancelled", "error"} {
 		want = append(want, `tollgate_gateway_attempts_total{outcome="`+o+`"} 0`)

@@ -66,6 +66,7 @@ var (
 	descRelayPkt  = prometheus.NewDesc("tollgate_builtin_relay_packets_total", "Packets through the built-in relay by result.", []string{"result"}, nil)
 	descRegs      = prometheus.NewDesc("tollgate_registrations", "Registrations (bindings) held by the registration cache or the local registrar, as of the last sweep (at most 1 s old).", nil, nil)
 	descRegREG    = prometheus.NewDesc("tollgate_register_requests_total", "REGISTERs by what became of them: relayed (to the upstream registrar), cached (answered by the cache), limited (refused by a registration limit).", []string{"result"}, nil)
+	descClientTx  = prometheus.NewDesc("tollgate_sip_client_transactions", "SIP client transactions the switch holds: requests awaiting their final response, and rejected INVITEs kept for Timer D to ACK retransmissions.", nil, nil)
 	descNATKa     = prometheus.NewDesc("tollgate_nat_keepalives_total", "OPTIONS keepalives sent over registered clients' flows.", nil, nil)
 	descDeadFlow  = prometheus.NewDesc("tollgate_registration_dead_flows_total", "Registrations dropped because a NAT keepalive went unanswered.", nil, nil)
 	descRelayXc   = prometheus.NewDesc("tollgate_builtin_relay_transcoder_packets_total", "RTP packets through the built-in relay's transcoder by encoding: in (received in it, converted or renumbered), out (sent in it), discarded (the receiving party did not list it).", []string{"codec", "direction"}, nil)
@@ -75,7 +76,7 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActive, descStarted, descAnswered, descAttempts, descOverload, descMalformed, descLimit, descEnded, descRecErr, descRecHeld, descCPS, descSpool,
 		descSpoolB, descSpoolAge, descSpoolSt, descSpoolFree, descNoSpace, descShipSt, descShipW, descAcctQ, descAcctQAge, descRadReq, descRadTO, descRadLat, descRadUp, descRelayUp, descRelaySess, descRelayPkt, descRelayXc, descRelayConv, descGwUp,
-		descRegs, descRegREG, descNATKa, descDeadFlow} {
+		descRegs, descRegREG, descNATKa, descDeadFlow, descClientTx} {
 		ch <- d
 	}
 }
@@ -90,6 +91,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, l...)
 	}
 	gauge(descActive, float64(s.sw.ActiveCalls()))
+	gauge(descClientTx, float64(s.sw.ClientTransactions()))
 	counter(descStarted, float64(st.CallsStarted.Load()))
 	counter(descAnswered, float64(st.CallsAnswered.Load()))
 	for _, a := range gatewayAttempts(st) {

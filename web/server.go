@@ -40,6 +40,9 @@ type Switch interface {
 	// detected (a profile's rtprelay_dtmf_detection).
 	CallDTMF(ctx context.Context, id string) (rtpproxyctl.DTMF, error)
 	ActiveCalls() int64
+	// ClientTransactions is how many SIP client transactions are under
+	// way or completed (switch/clienttx).
+	ClientTransactions() int
 	Stats() *b2bua.Stats
 	Config() *config.Config
 	GatewayHealth() []b2bua.GatewayHealth

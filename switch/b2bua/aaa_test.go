@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -595,4 +596,63 @@ func TestRadiusStopForOverloadRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	sw.record(t)
+}
+
+// TestRadiusStopsWhenTheGatewayHangsUpBeforeTheCallersAck: the gateway
+// hangs up as soon as it has our ACK, while the caller's ACK is still
+// awaited, so the caller's BYE waits for that ACK after the call has
+// ended (RFC 3261 15). The billing server still gets one Start and one
+// Stop per leg, the Stops saying the callee released the call, and the
+// caller's late ACK brings it its BYE and no second Stop.
+func TestRadiusStopsWhenTheGatewayHangsUpBeforeTheCallersAck(t *testing.T) {
+	t.Parallel()
+	gw := newPeer(t, "gw")
+	sessions := make(chan *sipgo.DialogServerSession, 1)
+	gw.answer(0, sessions)
+	hungUp := make(chan error, 1)
+	go func() {
+		ds := <-sessions
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		hungUp <- ds.Bye(ctx) // sipgo sends it once it has our ACK
+	}()
+	fr := startRadius(t, "")
+	sw := startAAASwitch(t, routeTo(gw)+radiusYAML(fr, "")+"timers:\n  ack_timeout: 5s\n")
+	rc := newRawCaller(t, sw)
+	const callID = "radius-bye-before-ack"
+	rc.send(t, []byte(benchInvite(sw.addr(), rc.local, callID)))
+	toHdr := header(rc.awaitPrefix(t, "SIP/2.0 200 "), "To")
+	select {
+	case err := <-hungUp:
+		if err != nil {
+			t.Fatal("the gateway's BYE:", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway's BYE was not answered")
+	}
+	rec := sw.record(t)
+	if rec.ReleasedBy != cdr.ReleasedByCallee {
+		t.Errorf("record = %+v", rec)
+	}
+	// The Stops do not wait for the caller's ACK.
+	waitAcct(t, fr, callID, all(count("Start", "answer", 1), count("Start", "originate", 1),
+		count("Stop", "answer", 1), count("Stop", "originate", 1)))
+
+	rc.send(t, []byte(benchInDialog("ACK", sw.addr(), rc.local, callID, toHdr, 1)))
+	rc.send(t, okTo(rc.awaitPrefix(t, "BYE ")))
+	sw.waitTableEmpty(t)
+	time.Sleep(time.Second) // room for a second Stop, which must not come
+	recs, err := fr.Detail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = ofCall(recs, callID)
+	for _, origin := range []string{"answer", "originate"} {
+		starts, stops := pick(recs, "Start", origin, ""), pick(recs, "Stop", origin, "")
+		if len(starts) != 1 || len(stops) != 1 {
+			t.Fatalf("%s leg: %d Starts, %d Stops, want one each", origin, len(starts), len(stops))
+		}
+		wantAttrs(t, origin+" Stop", stops[0], map[string]string{"h323-disconnect-cause": "h323-disconnect-cause=10",
+			"Acct-Terminate-Cause": "User-Request"}, "release-source=4", "call-id="+callID)
+	}
 }

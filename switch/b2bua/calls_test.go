@@ -58,6 +58,13 @@ func TestBasicCallCallerHangsUp(t *testing.T) {
 	if sw.ActiveCalls() != 0 {
 		t.Errorf("active calls = %d after hangup", sw.ActiveCalls())
 	}
+	// The INVITE's and the BYE's client transactions leave with their
+	// final responses: none is kept for a timer.
+	for deadline := time.Now().Add(5 * time.Second); sw.ClientTransactions() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d client transactions held after the call", sw.ClientTransactions())
+		}
+	}
 }
 
 func TestCalleeHangsUp(t *testing.T) {

@@ -64,4 +64,7 @@ func TestGatewayRejectionAckedOnEachRetransmission(t *testing.T) {
 			t.Fatalf("%d ACKs for the 486 and its two retransmissions, want 3", i)
 		}
 	}
+	if n := sw.ClientTransactions(); n != 1 {
+		t.Fatalf("%d client transactions held, want the rejected INVITE's until Timer D", n)
+	}
 }

@@ -498,6 +498,12 @@ func (s *Switch) Hangup(id string) error {
 // ActiveCalls is the number of calls up.
 func (s *Switch) ActiveCalls() int64 { return s.active.Load() }
 
+// ClientTransactions is how many client transactions the switch holds:
+// requests awaiting their final response, and rejected INVITEs kept for
+// Timer D. It follows the calls being set up; one that only grows is a
+// leak.
+func (s *Switch) ClientTransactions() int { return s.txl.Len() }
+
 // Stats are the switch's counters.
 func (s *Switch) Stats() *Stats { return &s.stats }
 
