@@ -1,7 +1,6 @@
 package b2bua
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -607,15 +606,7 @@ func TestRadiusStopForOverloadRefusal(t *testing.T) {
 func TestRadiusStopsWhenTheGatewayHangsUpBeforeTheCallersAck(t *testing.T) {
 	t.Parallel()
 	gw := newPeer(t, "gw")
-	sessions := make(chan *sipgo.DialogServerSession, 1)
-	gw.answer(0, sessions)
-	hungUp := make(chan error, 1)
-	go func() {
-		ds := <-sessions
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		hungUp <- ds.Bye(ctx) // sipgo sends it once it has our ACK
-	}()
+	hungUp := gw.answerAndHangUp()
 	fr := startRadius(t, "")
 	sw := startAAASwitch(t, routeTo(gw)+radiusYAML(fr, "")+"timers:\n  ack_timeout: 5s\n")
 	rc := newRawCaller(t, sw)

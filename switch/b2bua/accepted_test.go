@@ -145,6 +145,21 @@ func TestByeRetransmittedAfterItsTransaction(t *testing.T) {
 	sw.noRecord(t)
 }
 
+// answerAndHangUp has p answer the next call and send its BYE as soon as
+// it has the ACK of its 200; the BYE's outcome comes on the channel.
+func (p *peer) answerAndHangUp() <-chan error {
+	sessions := make(chan *sipgo.DialogServerSession, 1)
+	p.answer(0, sessions)
+	hungUp := make(chan error, 1)
+	go func() {
+		ds := <-sessions
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		hungUp <- ds.Bye(ctx) // sipgo sends it once it has our ACK
+	}()
+	return hungUp
+}
+
 // TestNoByeBeforeTheCallersAck holds the switch to RFC 3261 15 on the
 // caller's leg, where it is the callee: a gateway that hangs up as soon as
 // it has our ACK does not get the caller a BYE before the caller has ACKed
@@ -158,15 +173,7 @@ func TestNoByeBeforeTheCallersAck(t *testing.T) {
 		t.Run("the caller sends "+then, func(t *testing.T) {
 			t.Parallel()
 			gw := newPeer(t, "gw")
-			sessions := make(chan *sipgo.DialogServerSession, 1)
-			gw.answer(0, sessions)
-			hungUp := make(chan error, 1)
-			go func() {
-				ds := <-sessions
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				hungUp <- ds.Bye(ctx) // sipgo sends it once it has our ACK
-			}()
+			hungUp := gw.answerAndHangUp()
 			sw := startSwitch(t, routeTo(gw)+"timers:\n  ack_timeout: 2s\n")
 			rc := newRawCaller(t, sw)
 			caller, to, me := rc.conn, rc.sw, rc.local
