@@ -101,8 +101,9 @@ func prebuilt(*sipgo.Client, *sip.Request) error { return nil }
 // pass untouched and get only sipcheck.Request's checks). What sipgo
 // would drop in silence or misread gets its stateless 400/505/416 here, or
 // is dropped when no response can be formed; either way it is counted and
-// never reaches a call. It must never return an error: that would stop
-// sipgo's read loop for the socket.
+// never reaches a call. A well-formed response never reaches sipgo: it is
+// handed to its client transaction here (readResponse). It must never
+// return an error: that would stop sipgo's read loop for the socket.
 func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error) {
 	if s.arrivals != nil {
 		s.arrivals.note(p.Transport, p.LocalAddr, p.RemoteAddr)
