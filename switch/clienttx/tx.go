@@ -331,7 +331,7 @@ func (tx *Tx) runHooks(hooks []sip.FnTxTerminate) {
 // on the connection the INVITE went by.
 func (tx *Tx) sendAck() {
 	if err := tx.conn.WriteMsg(tx.ack); err != nil {
-		tx.layer.log.Debug("ACK of a non-2xx final response not sent", "call_id", tx.ack.CallID().Value(), "error", err)
+		tx.layer.log.Debug("ACK of a non-2xx final response not sent", "branch", tx.key.branch, "error", err)
 	}
 }
 
