@@ -551,14 +551,11 @@ func (s *Switch) sendAck(c *Call, l *leg, body []byte) {
 	}
 }
 
-// onStrayResponse gets the responses no transaction wants: chiefly 2xx
-// retransmissions of an INVITE we already ACKed (our ACK was lost, so send
+// onStrayResponse gets, from strayResponse, the INVITE 2xx responses no
+// transaction wants: chiefly retransmissions of an INVITE we already ACKed (our ACK was lost, so send
 // it again), and 2xx for an attempt we gave up (ACK and BYE it).
 func (s *Switch) onStrayResponse(res *sip.Response) {
 	cseq := res.CSeq()
-	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() || res.CallID() == nil {
-		return
-	}
 	callID := res.CallID().Value()
 	toTag, _ := res.To().Params.Get("tag")
 	fromTag, _ := res.From().Params.Get("tag")

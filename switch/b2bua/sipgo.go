@@ -168,7 +168,7 @@ func (s *Switch) onResponse(res *sip.Response) { s.txl.Receive(res) }
 // INVITE's 2xx calls for work (onStrayResponse); that work may send, so
 // it leaves the reader goroutine.
 func (s *Switch) strayResponse(res *sip.Response) {
-	if cseq := res.CSeq(); cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() {
+	if cseq := res.CSeq(); cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() || res.CallID() == nil {
 		return
 	}
 	go s.onStrayResponse(res)
