@@ -613,14 +613,7 @@ func TestRadiusStopsWhenTheGatewayHangsUpBeforeTheCallersAck(t *testing.T) {
 	const callID = "radius-bye-before-ack"
 	rc.send(t, []byte(benchInvite(sw.addr(), rc.local, callID)))
 	toHdr := header(rc.awaitPrefix(t, "SIP/2.0 200 "), "To")
-	select {
-	case err := <-hungUp:
-		if err != nil {
-			t.Fatal("the gateway's BYE:", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the gateway's BYE was not answered")
-	}
+	hungUp(t)
 	rec := sw.record(t)
 	if rec.ReleasedBy != cdr.ReleasedByCallee {
 		t.Errorf("record = %+v", rec)

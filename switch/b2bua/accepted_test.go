@@ -146,18 +146,29 @@ func TestByeRetransmittedAfterItsTransaction(t *testing.T) {
 }
 
 // answerAndHangUp has p answer the next call and send its BYE as soon as
-// it has the ACK of its 200; the BYE's outcome comes on the channel.
-func (p *peer) answerAndHangUp() <-chan error {
+// it has the ACK of its 200; hungUp waits until that BYE is answered,
+// failing the test when it is not within 10 s.
+func (p *peer) answerAndHangUp() (hungUp func(t *testing.T)) {
 	sessions := make(chan *sipgo.DialogServerSession, 1)
 	p.answer(0, sessions)
-	hungUp := make(chan error, 1)
+	bye := make(chan error, 1)
 	go func() {
 		ds := <-sessions
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		hungUp <- ds.Bye(ctx) // sipgo sends it once it has our ACK
+		bye <- ds.Bye(ctx) // sipgo sends it once it has our ACK
 	}()
-	return hungUp
+	return func(t *testing.T) {
+		t.Helper()
+		select {
+		case err := <-bye:
+			if err != nil {
+				t.Fatal("the gateway's BYE:", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the gateway's BYE was not answered")
+		}
+	}
 }
 
 // TestNoByeBeforeTheCallersAck holds the switch to RFC 3261 15 on the
@@ -206,14 +217,7 @@ func TestNoByeBeforeTheCallersAck(t *testing.T) {
 			}
 			toHdr := header(rc.awaitPrefix(t, "SIP/2.0 200 "), "To")
 			// The gateway has our ACK and hangs up; the caller has not ACKed.
-			select {
-			case err := <-hungUp:
-				if err != nil {
-					t.Fatal("the gateway's BYE:", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the gateway's BYE was not answered")
-			}
+			hungUp(t)
 			if quietly(1200*time.Millisecond, "before its ACK of our 200") == 0 {
 				t.Error("our 200 was not retransmitted while its ACK was awaited")
 			}

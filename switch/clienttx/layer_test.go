@@ -158,6 +158,21 @@ func (h *harness) respond(req *sip.Request, code int, tag string) {
 	}
 }
 
+// answer has the peer read tx's request and answer it with code (To tag
+// b1); the TU must get that response. It returns the request.
+func (h *harness) answer(tx *Tx, code int) *sip.Request {
+	h.t.Helper()
+	req := h.read(time.Second)
+	if req == nil {
+		h.t.Fatal("the peer got no request")
+	}
+	h.respond(req, code, "b1")
+	if res := h.response(tx, time.Second); res.StatusCode != code {
+		h.t.Fatalf("the transaction user got %d, want %d", res.StatusCode, code)
+	}
+	return req
+}
+
 func (h *harness) response(tx *Tx, wait time.Duration) *sip.Response {
 	h.t.Helper()
 	select {
@@ -198,11 +213,7 @@ func TestInviteRetransmittedUntilTimerB(t *testing.T) {
 func TestProvisionalStopsInviteRetransmissions(t *testing.T) {
 	h := newHarness(t)
 	tx := h.send(h.request(sip.INVITE))
-	inv := h.read(time.Second)
-	h.respond(inv, 180, "b1")
-	if res := h.response(tx, time.Second); res.StatusCode != 180 {
-		t.Fatalf("got %d, want the 180", res.StatusCode)
-	}
+	h.answer(tx, 180)
 	if n := h.count(100 * t1); n > 1 { // one may have crossed the 180
 		t.Fatalf("%d INVITEs after the 180, want none", n)
 	}
@@ -276,11 +287,7 @@ func TestResponsesInOrderAndFinalKept(t *testing.T) {
 func TestNonSuccessAckedUntilTimerD(t *testing.T) {
 	h := newHarness(t)
 	tx := h.send(h.request(sip.INVITE))
-	inv := h.read(time.Second)
-	h.respond(inv, 486, "b1")
-	if res := h.response(tx, time.Second); res.StatusCode != 486 {
-		t.Fatalf("got %d, want 486", res.StatusCode)
-	}
+	inv := h.answer(tx, 486)
 	ack := h.read(time.Second)
 	if ack == nil || !ack.IsAck() {
 		t.Fatalf("no ACK of the 486: %v", ack)
@@ -347,9 +354,7 @@ func TestCancelAndInviteShareABranch(t *testing.T) {
 	h := newHarness(t)
 	inv := h.request(sip.INVITE)
 	itx := h.send(inv)
-	got := h.read(time.Second)
-	h.respond(got, 180, "b1")
-	h.response(itx, time.Second)
+	got := h.answer(itx, 180)
 	cancel := h.request(sip.CANCEL)
 	cancel.Via().Params.Add("branch", func() string { b, _ := inv.Via().Params.Get("branch"); return b }())
 	cancel.CSeq().MethodName = sip.CANCEL
