@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tollgate/tollgate/internal/testenv"
 )
@@ -60,6 +63,126 @@ func BenchmarkSpoolAppendSerial(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSpoolAppendPaced appends at a steady call rate, one record
+// every millisecond from a goroutine of its own (a call ending), as the
+// switch does at 1,000 calls/s, rather than as fast as the disk allows:
+// how many records a fsync carries then depends on the group commit's
+// linger, not on how many appenders are blocked. flushes/s is the spool's
+// fsyncs a second; cpu-ns/op the process's CPU per record.
+func BenchmarkSpoolAppendPaced(b *testing.B) {
+	s, err := OpenSpool(b.TempDir(), SpoolOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var flushes atomic.Int64
+	flush := s.gc.flush
+	s.gc.flush = func(g *commitGroup) error { flushes.Add(1); return flush(g) }
+	recs := make([]Record, b.N)
+	for i := range recs {
+		recs[i] = fullRecord(i)
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var appends sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPUTime(b)
+	for i := range recs {
+		<-tick.C
+		appends.Go(func() {
+			if err := s.Append(recs[i]); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	appends.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64((processCPUTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(flushes.Load())/b.Elapsed().Seconds(), "flushes/s")
+	b.ReportMetric(float64(b.N)/float64(flushes.Load()), "records/flush")
+}
+
+// BenchmarkSpoolShip is the spool between the switch and the shipper:
+// parallel appenders (16 per CPU, as concurrent call teardowns) and one
+// consumer taking batches with Next and marking them shipped with Commit,
+// with nothing downstream, as a caught-up shipper does. It ends when the
+// consumer has every record. consumer-cpu-ns/op is the CPU the consumer's
+// own thread spent per record (what the shipper costs the switch besides
+// its sink); cpu-ns/op is the whole process's, fsyncs included.
+func BenchmarkSpoolShip(b *testing.B) {
+	s, err := OpenSpool(b.TempDir(), SpoolOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	recs := make([]Record, b.N)
+	for i := range recs {
+		recs[i] = fullRecord(i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	consumerCPU := make(chan time.Duration, 1)
+	start := make(chan struct{})
+	go func() {
+		// Locked to its thread, the consumer's CPU is the thread's.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		<-start
+		cpu0 := threadCPU(b)
+		for got := 0; got < b.N; {
+			batch, err := s.Next(ctx, 1000)
+			if err != nil {
+				b.Error(err)
+				break
+			}
+			got += len(batch.Records)
+			if err := s.Commit(batch); err != nil {
+				b.Error(err)
+				break
+			}
+		}
+		consumerCPU <- threadCPU(b) - cpu0
+	}()
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPUTime(b)
+	close(start)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Append(recs[n.Add(1)-1]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	consumed := <-consumerCPU
+	b.StopTimer()
+	b.ReportMetric(float64(consumed.Nanoseconds())/float64(b.N), "consumer-cpu-ns/op")
+	b.ReportMetric(float64((processCPUTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cdrs/s")
+}
+
+// threadCPU is the CPU time the calling thread has used so far.
+func threadCPU(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		b.Error(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processCPUTime is the CPU time the process has used so far.
+func processCPUTime(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkPGWriter measures the writer's sustained rate into a local
