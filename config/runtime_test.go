@@ -39,3 +39,34 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestGCHeadroom: runtime.gc_headroom is a size with its unit or off,
+// 128MiB when unset; anything else is refused where it is written.
+func TestGCHeadroom(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		yaml string
+		want int64
+		on   bool
+	}{
+		{"sip:\n  user_agent: x\n", 128 << 20, true},
+		{"runtime:\n  gc_headroom: 256MiB\n", 256 << 20, true},
+		{"runtime:\n  gc_headroom: 1GB\n", 1e9, true},
+		{"runtime:\n  gc_headroom: off\n", 0, false},
+	} {
+		c, err := Parse([]byte(tc.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		got, on, err := c.Runtime.GCHeadroomBytes()
+		if err != nil || got != tc.want || on != tc.on {
+			t.Errorf("%q: %d bytes, on %v, %v; want %d, on %v", tc.yaml, got, on, err, tc.want, tc.on)
+		}
+	}
+	for _, bad := range []string{"128", "8MiB", "0MiB", "-1GiB", "50%", "lots", "1GiB;rm -rf /"} {
+		_, err := Parse([]byte("runtime:\n  gc_headroom: \"" + bad + "\"\n"))
+		if err == nil || !strings.Contains(err.Error(), "line 2, column 16: runtime.gc_headroom") {
+			t.Errorf("%q: err = %v, want runtime.gc_headroom refused at line 2", bad, err)
+		}
+	}
+}

@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tollgate/tollgate/config"
 )
@@ -18,16 +21,118 @@ import (
 // of 100 the collector took a tenth of the switch's CPU; at 200 it runs
 // half as often, for about 20% more memory per held call (13 → 16 kB
 // measured with 20,000 calls up; docs/benchmarks.md). GOGC in the
-// environment still wins. The memory limit (runtime.memory_limit) bounds
-// what the rare collections let the heap grow to.
+// environment still wins. The headroom (runtime.gc_headroom, gcTuner)
+// lowers it where many calls are up, and the memory limit
+// (runtime.memory_limit) bounds what the rare collections let the heap
+// grow to.
 const gcPercent = 200
 
-func tuneGC(rt config.Runtime, log *slog.Logger) {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
-		log.Debug("garbage collector tuned", "gogc", gcPercent)
+// minGCPercent is the lowest GOGC the headroom sets: with a live heap
+// beyond four times the headroom the collector still waits for a quarter
+// of it as garbage, rather than running without pause.
+const minGCPercent = 25
+
+// gcTuner keeps the garbage the collector lets pile up above the live heap
+// within runtime.gc_headroom. After each collection it sets GOGC to the
+// headroom as a share of the heap found live, at most gcPercent: a switch
+// with few calls up keeps GOGC 200, and one holding 100,000 calls (some
+// 300 MB live) collects once 128 MiB of garbage has piled up instead of at
+// 900 MB. Go has no headroom setting of its own: GOGC is a ratio, and the
+// memory limit a ceiling that would make the collector run without pause
+// once the calls themselves hold more than it.
+type gcTuner struct {
+	log *slog.Logger
+	// headroom is the configured headroom in bytes; 0 when off.
+	headroom atomic.Int64
+	// state says whether the tuner still follows collections.
+	state atomic.Int32 // a gcTunerState
+	// percent is the GOGC the tuner set last.
+	percent atomic.Int32
+}
+
+// gcTunerState is whether a gcTuner follows the collections.
+type gcTunerState int32
+
+const (
+	gcTunerFollowing gcTunerState = iota
+	gcTunerStopped
+)
+
+// gcSentinel is what the tuner leaves for the collector to find
+// unreachable: its cleanup runs after the collection that found it. It
+// holds a pointer so that it is never packed among tiny allocations, whose
+// block may stay alive for longer.
+type gcSentinel struct {
+	_ *byte
+	_ [8]byte
+}
+
+// tuneGC sets the runtime's GOGC, headroom and memory limit from rt at
+// start; the tuner it returns takes the headroom of later reloads. With
+// GOGC set in the environment the tuner leaves GOGC alone.
+func tuneGC(rt config.Runtime, log *slog.Logger) *gcTuner {
+	t := &gcTuner{log: log}
+	t.percent.Store(gcPercent)
+	t.apply(rt)
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.state.Store(int32(gcTunerStopped))
+		log.Debug("GOGC from the environment", "gogc", os.Getenv("GOGC"))
+		return t
 	}
-	tuneMemoryLimit(rt, log)
+	debug.SetGCPercent(gcPercent)
+	log.Debug("garbage collector tuned", "gogc", gcPercent)
+	t.arm()
+	return t
+}
+
+// apply takes rt's headroom and memory limit, at start and at each reload.
+func (t *gcTuner) apply(rt config.Runtime) {
+	headroom, on, err := rt.GCHeadroomBytes()
+	if err != nil { // the configuration was validated: cannot happen
+		t.log.Error("garbage collector headroom not set", "error", err)
+	}
+	if !on || err != nil {
+		headroom = 0
+	}
+	t.headroom.Store(headroom)
+	tuneMemoryLimit(rt, t.log)
+}
+
+// stop makes the tuner leave GOGC as it is from the next collection on.
+func (t *gcTuner) stop() { t.state.Store(int32(gcTunerStopped)) }
+
+// arm leaves a sentinel whose cleanup, after the next collection, tunes
+// GOGC and arms the next one.
+func (t *gcTuner) arm() {
+	runtime.AddCleanup(new(gcSentinel), (*gcTuner).collected, t)
+}
+
+// collected runs after each collection, on the runtime's cleanup goroutine:
+// quick, and without anything that waits.
+func (t *gcTuner) collected() {
+	if gcTunerState(t.state.Load()) == gcTunerStopped {
+		return
+	}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	if live[0].Value.Kind() == metrics.KindUint64 {
+		if p := percentFor(int64(live[0].Value.Uint64()), t.headroom.Load()); p != int(t.percent.Load()) {
+			debug.SetGCPercent(p)
+			t.percent.Store(int32(p))
+			t.log.Debug("garbage collector tuned", "gogc", p, "live_bytes", live[0].Value.Uint64())
+		}
+	}
+	t.arm()
+}
+
+// percentFor is the GOGC that lets headroom bytes of garbage pile up above
+// live bytes of live heap, within [minGCPercent, gcPercent]; gcPercent
+// when the headroom is off (0).
+func percentFor(live, headroom int64) int {
+	if headroom <= 0 || live <= 0 {
+		return gcPercent
+	}
+	return int(min(gcPercent, max(minGCPercent, headroom*100/live)))
 }
 
 // tuneMemoryLimit sets the runtime's soft memory limit from

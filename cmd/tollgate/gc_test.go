@@ -5,8 +5,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/config"
 )
@@ -51,4 +54,99 @@ func TestMemTotal(t *testing.T) {
 	if machineMemory() == 0 || machineMemory() == math.MaxInt64 {
 		t.Errorf("this machine's memory: %d", machineMemory())
 	}
+}
+
+// TestGCHeadroomFollowsTheLiveHeap: with a live heap past the headroom the
+// tuner lowers GOGC after a collection, so that the next comes once the
+// headroom has piled up, and gives GOGC 200 back once the heap is small
+// again; "off" and GOGC in the environment leave GOGC alone.
+func TestGCHeadroomFollowsTheLiveHeap(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	os.Unsetenv("GOGC")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	gc := tuneGC(config.Runtime{MemoryLimit: config.MemoryLimitOff, GCHeadroom: "16MiB"}, log)
+	defer gc.stop()
+	if got := gogc(); got != gcPercent {
+		t.Fatalf("GOGC %d at start, want %d", got, gcPercent)
+	}
+	live := make([][]byte, 128)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	// 128 MiB live, 16 MiB of headroom: 12%, raised to the floor of 25.
+	awaitGOGC(t, minGCPercent)
+	runtime.KeepAlive(live)
+	live = nil
+	awaitGOGC(t, gcPercent)
+
+	gc.apply(config.Runtime{MemoryLimit: config.MemoryLimitOff, GCHeadroom: config.GCHeadroomOff})
+	live = make([][]byte, 128)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	runtime.GC()
+	runtime.GC()
+	if got := gogc(); got != gcPercent {
+		t.Errorf("GOGC %d with the headroom off and 128 MiB live, want %d", got, gcPercent)
+	}
+	runtime.KeepAlive(live)
+	gc.stop()
+
+	t.Setenv("GOGC", "150")
+	debug.SetGCPercent(150)
+	env := tuneGC(config.Runtime{MemoryLimit: config.MemoryLimitOff, GCHeadroom: "16MiB"}, log)
+	defer env.stop()
+	live = make([][]byte, 128)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	runtime.GC()
+	runtime.GC()
+	if got := gogc(); got != 150 {
+		t.Errorf("GOGC %d with GOGC=150 in the environment: the environment must win", got)
+	}
+	runtime.KeepAlive(live)
+}
+
+func TestPercentFor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		live, headroom int64
+		want           int
+	}{
+		{10 << 20, 128 << 20, gcPercent},
+		{64 << 20, 128 << 20, gcPercent},
+		{128 << 20, 128 << 20, 100},
+		{300 << 20, 128 << 20, 42},
+		{2 << 30, 128 << 20, minGCPercent},
+		{300 << 20, 0, gcPercent},
+		{0, 128 << 20, gcPercent},
+	} {
+		if got := percentFor(tc.live, tc.headroom); got != tc.want {
+			t.Errorf("percentFor(%d, %d) = %d, want %d", tc.live, tc.headroom, got, tc.want)
+		}
+	}
+}
+
+// gogc is the runtime's GOGC now.
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
+}
+
+// awaitGOGC collects until the tuner, which runs after a collection on the
+// runtime's cleanup goroutine, has set GOGC to want.
+func awaitGOGC(t *testing.T, want int) {
+	t.Helper()
+	for range 200 {
+		runtime.GC()
+		if gogc() == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("GOGC %d, want %d", gogc(), want)
 }

@@ -103,7 +103,8 @@ func serve(args []string, stderr io.Writer) int {
 	if path == "" {
 		log.Info("no configuration file: every call goes to one gateway, with the defaults", "gateway", gw.gateway, "records", gw.cdrDir)
 	}
-	tuneGC(cfg.Runtime, log)
+	gc := tuneGC(cfg.Runtime, log)
+	defer gc.stop()
 	if pprofAddr != "" {
 		_, stopPprof, err := startPprof(pprofAddr, log)
 		if err != nil {
@@ -201,7 +202,7 @@ func serve(args []string, stderr io.Writer) int {
 					log.Warn("SIGHUP: no configuration file to reload (serve --gateway)")
 					continue
 				}
-				reload(sw, path, log)
+				reload(sw, gc, path, log)
 				continue
 			}
 			switch sig {
@@ -237,13 +238,13 @@ const routesPoll = 500 * time.Millisecond
 
 // reload applies a new configuration file, or keeps the running one when
 // the file is wrong.
-func reload(sw *b2bua.Switch, path string, log *slog.Logger) {
+func reload(sw *b2bua.Switch, gc *gcTuner, path string, log *slog.Logger) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		log.Error("configuration reload refused; keeping the running one", "error", err)
 		return
 	}
-	tuneMemoryLimit(cfg.Runtime, log)
+	gc.apply(cfg.Runtime)
 	sw.Reload(cfg)
 }
 
