@@ -19,6 +19,10 @@ type commitGroup struct {
 	// calls are the journal's entries in buf, noted in its live set once
 	// the group is written.
 	calls []callNote
+	// records are the spool's records in buf, as a reader decodes them,
+	// for the spool's tail once the group is durable; their frames' bytes
+	// are counted from the start of buf.
+	records []tailRecord
 	// waiters are the commits waiting for this group to be durable; a
 	// group without any may be written out without a sync (writeOut).
 	waiters int
@@ -109,8 +113,9 @@ const (
 
 // spareGroup is what a flushed group leaves for the next.
 type spareGroup struct {
-	buf   []byte
-	calls []callNote
+	buf     []byte
+	calls   []callNote
+	records []tailRecord
 }
 
 // current is the group frames are added to, opened on spare buffers when
@@ -119,7 +124,7 @@ func (c *groupCommitter) current() *commitGroup {
 	if c.cur == nil {
 		c.cur = &commitGroup{}
 		if n := len(c.spares); n > 0 {
-			c.cur.buf, c.cur.calls = c.spares[n-1].buf, c.spares[n-1].calls
+			c.cur.buf, c.cur.calls, c.cur.records = c.spares[n-1].buf, c.spares[n-1].calls, c.spares[n-1].records
 			c.spares = c.spares[:n-1]
 		}
 	}
@@ -127,12 +132,15 @@ func (c *groupCommitter) current() *commitGroup {
 }
 
 // recycle keeps a flushed group's buffers for the next groups (not a
-// rare huge one). Called with mu held.
+// rare huge one). Its records are cleared first: the spool's tail and its
+// consumer have their own copies, and a spare must not keep them alive.
+// Called with mu held.
 func (c *groupCommitter) recycle(g *commitGroup) {
+	clear(g.records)
 	if cap(g.buf) <= 4<<20 && len(c.spares) < 2 {
-		c.spares = append(c.spares, spareGroup{buf: g.buf[:0], calls: g.calls[:0]})
+		c.spares = append(c.spares, spareGroup{buf: g.buf[:0], calls: g.calls[:0], records: g.records[:0]})
 	}
-	g.buf, g.calls = nil, nil
+	g.buf, g.calls, g.records = nil, nil, nil
 }
 
 func newGroupCommitter(flush func(g *commitGroup) error) *groupCommitter {

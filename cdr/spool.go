@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goccy/go-json"
 )
@@ -52,6 +54,10 @@ type Spool struct {
 	ckpt     uint64 // sequence number of the last shipped record
 	ckptFile *os.File
 
+	// tail holds the records of the last durable groups for the consumer,
+	// which takes them from memory rather than reading its own writes back.
+	tail spoolTail
+
 	notify chan struct{} // a group became durable
 	closed chan struct{}
 
@@ -66,8 +72,9 @@ type Spool struct {
 	// The consumer's read position; only the consumer goroutine uses these.
 	rseg          *segment
 	rfile         *os.File
-	rbuf          []byte
-	rpos          int
+	rpos          int64  // in rseg, of the next frame to read
+	rbuf          []byte // bytes of rseg read from the file, from rbufAt on
+	rbufAt        int64
 	lastDelivered uint64
 }
 
@@ -150,6 +157,83 @@ type segment struct {
 	sealed  bool   // no more appends
 }
 
+// spoolTail is the records of the last durable groups, oldest first, each
+// with where its frame lies: a consumer that keeps up takes them from
+// memory, where reading them back from the file and decoding the JSON it
+// had just written cost it 10-20 us of CPU a record. It is bounded: what a
+// consumer further behind needs (PostgreSQL down for an hour) is not kept
+// but read from the file, as after a restart.
+type spoolTail struct {
+	ring       []tailRecord // grown up to maxRecords as the consumer lags
+	head, n    int
+	bytes      int64 // of the frames of the records held
+	maxRecords int
+	maxBytes   int64
+}
+
+// The tail's bounds. The shipper takes a batch every 100 ms (its linger)
+// plus the time the last batch took to store: at 4,000 calls/s, some
+// hundreds of records. The count leaves room for a slow store, at ~800
+// bytes a record plus its strings; the bytes bound a tail of rare huge
+// records. A full tail takes no more records until the consumer has taken
+// some: those it refused are read from the file.
+const (
+	tailRecords = 4096
+	tailBytes   = 8 << 20
+)
+
+// tailRecord is one spooled record as a reader of its frame decodes it.
+type tailRecord struct {
+	seg      *segment
+	off, end int64 // its frame's bytes in seg
+	seq      uint64
+	rec      Record
+}
+
+// push adds r after the others, unless the tail is full.
+func (t *spoolTail) push(r tailRecord) bool {
+	size := r.end - r.off
+	if t.n == t.maxRecords || t.bytes+size > t.maxBytes {
+		return false
+	}
+	if t.n == len(t.ring) {
+		grown := make([]tailRecord, min(max(2*len(t.ring), 64), t.maxRecords))
+		copy(grown[copy(grown, t.ring[t.head:]):], t.ring[:t.head])
+		t.ring, t.head = grown, 0
+	}
+	t.ring[(t.head+t.n)%len(t.ring)] = r
+	t.n++
+	t.bytes += size
+	return true
+}
+
+// front is the oldest record held, or nil.
+func (t *spoolTail) front() *tailRecord {
+	if t.n == 0 {
+		return nil
+	}
+	return &t.ring[t.head]
+}
+
+// pop drops the oldest record, clearing its place: once the consumer has
+// it, the tail must not keep its strings alive.
+func (t *spoolTail) pop() {
+	r := &t.ring[t.head]
+	t.bytes -= r.end - r.off
+	*r = tailRecord{}
+	t.head = (t.head + 1) % len(t.ring)
+	t.n--
+}
+
+// from is where in seg the tail's records start, or durable when it holds
+// none of seg's: the reader reads the file up to there.
+func (t *spoolTail) from(seg *segment, durable int64) int64 {
+	if r := t.front(); r != nil && r.seg == seg {
+		return r.off
+	}
+	return durable
+}
+
 type unshipped struct {
 	lastSeq uint64
 	firstTS int64
@@ -180,6 +264,7 @@ func OpenSpool(dir string, opt SpoolOptions) (*Spool, error) {
 		notify:      make(chan struct{}, 1),
 		closed:      make(chan struct{}),
 		reservePath: filepath.Join(dir, reserveName),
+		tail:        spoolTail{maxRecords: tailRecords, maxBytes: tailBytes},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -294,6 +379,7 @@ func (s *Spool) Append(rec Record) error {
 	if len(payload) > maxFramePayload {
 		return fmt.Errorf("cdr spool: record %s is %d bytes encoded, over the %d limit", rec.ID, len(payload), maxFramePayload)
 	}
+	tailed := asDecoded(&rec)
 	now := time.Now().UnixNano()
 	err = s.gc.commit(func(g *commitGroup) {
 		seq := s.nextSeq
@@ -301,9 +387,13 @@ func (s *Spool) Append(rec Record) error {
 		if g.n == 0 {
 			g.firstSeq, g.firstTS = seq, now
 		}
+		off := len(g.buf)
 		g.buf = appendFrame(g.buf, seq, now, payload)
 		g.n++
 		g.lastSeq = seq
+		if tailed {
+			g.records = append(g.records, tailRecord{seq: seq, off: int64(off), end: int64(len(g.buf)), rec: rec})
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("cdr spool: append %s: %w", rec.ID, err)
@@ -332,6 +422,76 @@ func encodeRecord(dst []byte, rec *Record) ([]byte, error) {
 	}
 	b, err := json.Marshal(*rec) // a copy: rec stays on its caller's stack
 	return append(dst[:0], b...), err
+}
+
+// asDecoded turns rec, just encoded into a frame, into the Record that
+// decoding the frame gives, and reports whether it could: the spool's tail
+// hands the consumer this copy instead of the file's, and whatever a sink
+// does with a record, it must not tell the two apart. Decoding drops
+// a time's monotonic clock reading and gives it UTC for a zero offset, else
+// Local when Local had that offset then, else a fixed zone; it drops an
+// unknown figure's value, and gives Attempts an array of its own, which the
+// caller cannot change afterwards. What is rare and costly to mimic is left
+// to the file: invalid UTF-8 (each bad byte reads back as U+FFFD) and a
+// zone offset with seconds (written to the minute).
+func asDecoded(rec *Record) bool {
+	ok := validUTF8(rec.ID, rec.ConfID, rec.CallIDA, rec.CallIDB, rec.CallerNumber, rec.CallerName,
+		rec.CalledReceived, rec.CalledSent, rec.SourceIP, rec.Account, rec.Route, rec.Gateway,
+		rec.SIPReason, rec.ReleasedBy, rec.DisconnectReason, rec.CodecA, rec.CodecB, rec.MediaRelay,
+		rec.UserAgentA, rec.UserAgentB, rec.RADIUS.Auth, rec.RADIUS.AuthMethod, rec.RADIUS.Server, rec.Node)
+	for _, t := range []*time.Time{&rec.SetupTime, &rec.RingingTime, &rec.ConnectTime, &rec.DisconnectTime} {
+		ok = asDecodedTime(t) && ok
+	}
+	if rec.Attempts != nil {
+		rec.Attempts = slices.Clone(rec.Attempts)
+		for i := range rec.Attempts {
+			a := &rec.Attempts[i]
+			ok = validUTF8(a.Gateway, a.CallID, a.SIPReason) && asDecodedTime(&a.Start) && asDecodedTime(&a.End) && ok
+		}
+	}
+	for _, st := range []*RTPStats{&rec.RTPAtoB, &rec.RTPBtoA} {
+		asDecodedFigure(&st.Packets)
+		asDecodedFigure(&st.Bytes)
+		asDecodedFigure(&st.Lost)
+		asDecodedFigure(&st.Jitter)
+		asDecodedFigure(&st.RTT)
+		asDecodedFigure(&st.MOS)
+	}
+	return ok
+}
+
+func validUTF8(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// asDecodedTime turns *t into what time.Time's UnmarshalJSON makes of its
+// RFC 3339 form, and reports whether it could.
+func asDecodedTime(t *time.Time) bool {
+	_, offset := t.Zone()
+	switch {
+	case offset == 0:
+		*t = t.UTC()
+	case offset%60 != 0:
+		return false
+	default:
+		*t = t.In(time.Local)
+		if _, local := t.Zone(); local != offset {
+			*t = t.In(time.FixedZone("", offset))
+		}
+	}
+	return true
+}
+
+// asDecodedFigure drops an unknown figure's value, which is written null.
+func asDecodedFigure[T uint64 | time.Duration | float64](m *Maybe[T]) {
+	if !m.Known {
+		*m = Maybe[T]{}
+	}
 }
 
 // flush writes one group durably. On a full disk it gives the reserve back
@@ -381,6 +541,12 @@ func (s *Spool) write(g *commitGroup) error {
 	s.bytes += grew
 	s.depth += int64(g.n)
 	s.groups = append(s.groups, unshipped{lastSeq: g.lastSeq, firstTS: g.firstTS})
+	for _, r := range g.records {
+		r.seg, r.off, r.end = s.activeSeg, off+r.off, off+r.end
+		if !s.tail.push(r) {
+			break
+		}
+	}
 	if s.activeSize >= s.opt.SegmentSize {
 		s.activeSeg.sealed = true
 	}
@@ -455,50 +621,28 @@ func (s *Spool) read(max int) (Batch, error) {
 			}
 		}
 		seg := s.rseg
-		var durable int64
-		var sealed, hasNext bool
-		if seg != nil {
-			durable, sealed = seg.size, seg.sealed
-			hasNext = s.segs[len(s.segs)-1] != seg
-		}
-		s.mu.Unlock()
 		if seg == nil {
+			s.mu.Unlock()
 			break
 		}
-		if int64(len(s.rbuf)) < durable {
-			if err := s.load(seg, durable); err != nil {
+		durable, sealed := seg.size, seg.sealed
+		hasNext := s.segs[len(s.segs)-1] != seg
+		s.takeTail(&b, max)
+		until := s.tail.from(seg, durable)
+		s.mu.Unlock()
+		if b.frames == int64(max) {
+			break
+		}
+		if s.rpos < until {
+			if err := s.readFile(&b, max, seg, until); err != nil {
 				if b.frames > 0 {
 					break
 				}
 				return b, err
 			}
+			continue
 		}
-		for b.frames < int64(max) && s.rpos < len(s.rbuf) {
-			f, n, err := decodeFrame(s.rbuf[s.rpos:])
-			if err != nil {
-				next := bytes.Index(s.rbuf[s.rpos+1:], frameMagic)
-				if next < 0 {
-					s.rpos = len(s.rbuf)
-				} else {
-					s.rpos += 1 + next
-				}
-				continue
-			}
-			s.rpos += n
-			if f.seq <= s.lastDelivered {
-				continue
-			}
-			s.lastDelivered = f.seq
-			b.lastSeq = f.seq
-			b.frames++
-			var rec Record
-			if err := json.Unmarshal(f.payload, &rec); err != nil {
-				s.log.Error("dropping undecodable spooled record", "seq", f.seq, "err", err)
-				continue
-			}
-			b.Records = append(b.Records, rec)
-		}
-		if s.rpos < len(s.rbuf) || !sealed || !hasNext {
+		if !sealed || !hasNext {
 			break
 		}
 		s.closeReader()
@@ -506,8 +650,83 @@ func (s *Spool) read(max int) (Batch, error) {
 	return b, nil
 }
 
-// load reads the segment's newly durable bytes into the read buffer.
-func (s *Spool) load(seg *segment, durable int64) error {
+// takeTail moves into b, up to max frames, the records the tail holds from
+// the read position on, as readFile would decode their frames, and drops
+// those the reader is past (it read them from the file). Called with mu
+// held, on the consumer's goroutine, with a segment to read.
+func (s *Spool) takeTail(b *Batch, max int) {
+	// Room for all of them at once: a record is some 800 bytes to copy
+	// again each time append grows the batch.
+	b.Records = slices.Grow(b.Records, min(max-int(b.frames), s.tail.n))
+	for b.frames < int64(max) {
+		r := s.tail.front()
+		if r == nil {
+			return
+		}
+		switch {
+		case r.seg == s.rseg && r.off == s.rpos:
+			s.rpos = r.end
+			if r.seq > s.lastDelivered {
+				s.lastDelivered = r.seq
+				b.lastSeq = r.seq
+				b.frames++
+				b.Records = append(b.Records, r.rec)
+			}
+		case r.seg.first > s.rseg.first || r.seg == s.rseg && r.off > s.rpos:
+			return // ahead of the reader, which reads the file up to it
+		}
+		// Taken, or passed by the reader, which decoded it from the file.
+		s.tail.pop()
+	}
+}
+
+// readFile decodes the frames of seg from the read position up to until,
+// where the tail takes over (or the durable end), reading them from the
+// file: after a restart, and when the consumer fell further behind than
+// the tail holds.
+func (s *Spool) readFile(b *Batch, max int, seg *segment, until int64) error {
+	if s.rpos >= s.rbufAt+int64(len(s.rbuf)) {
+		// All read (or passed by the tail): start the buffer afresh, so
+		// that it holds what is still to decode, not the whole segment.
+		s.rbuf, s.rbufAt = s.rbuf[:0], s.rpos
+	}
+	if have := s.rbufAt + int64(len(s.rbuf)); have < until {
+		if err := s.load(seg, have, until); err != nil {
+			return err
+		}
+	}
+	for b.frames < int64(max) && s.rpos < until {
+		i := int(s.rpos - s.rbufAt)
+		f, n, err := decodeFrame(s.rbuf[i:])
+		if err != nil {
+			next := bytes.Index(s.rbuf[i+1:], frameMagic)
+			if next < 0 {
+				s.rpos = s.rbufAt + int64(len(s.rbuf))
+			} else {
+				s.rpos += int64(1 + next)
+			}
+			continue
+		}
+		s.rpos += int64(n)
+		if f.seq <= s.lastDelivered {
+			continue
+		}
+		s.lastDelivered = f.seq
+		b.lastSeq = f.seq
+		b.frames++
+		var rec Record
+		if err := json.Unmarshal(f.payload, &rec); err != nil {
+			s.log.Error("dropping undecodable spooled record", "seq", f.seq, "err", err)
+			continue
+		}
+		b.Records = append(b.Records, rec)
+	}
+	return nil
+}
+
+// load reads the segment's bytes from the offset where the read buffer
+// ends up to the offset to.
+func (s *Spool) load(seg *segment, from, to int64) error {
 	if s.rfile == nil {
 		f, err := os.Open(seg.path)
 		if err != nil {
@@ -516,11 +735,15 @@ func (s *Spool) load(seg *segment, durable int64) error {
 		s.rfile = f
 	}
 	have := len(s.rbuf)
-	s.rbuf = append(s.rbuf, make([]byte, int(durable)-have)...)
-	if _, err := s.rfile.ReadAt(s.rbuf[have:], int64(have)); err != nil && !errors.Is(err, io.EOF) {
+	s.rbuf = slices.Grow(s.rbuf, int(to-from))[:have+int(to-from)]
+	n, err := s.rfile.ReadAt(s.rbuf[have:], from)
+	if err != nil && !errors.Is(err, io.EOF) {
 		s.rbuf = s.rbuf[:have]
 		return fmt.Errorf("cdr spool: read: %w", err)
 	}
+	// A file cut short reads as zeros, which are skipped as damage, not
+	// as bytes the buffer held before.
+	clear(s.rbuf[have+n:])
 	return nil
 }
 
@@ -528,7 +751,7 @@ func (s *Spool) closeReader() {
 	if s.rfile != nil {
 		s.rfile.Close()
 	}
-	s.rseg, s.rfile, s.rbuf, s.rpos = nil, nil, s.rbuf[:0], 0
+	s.rseg, s.rfile, s.rpos, s.rbuf, s.rbufAt = nil, nil, 0, s.rbuf[:0], 0
 }
 
 // Commit marks b shipped: its records will not be delivered again, and
