@@ -65,10 +65,9 @@ type groupCommitter struct {
 	// then grew a new buffer from nothing (4 kB of garbage per call in
 	// BenchmarkCallRecords).
 	spares []spareGroup
-	// queued says commits arrived while the last flush ran: committers are
-	// concurrent, and the next leader lingers for more of them. Frames
-	// enqueued without a commit do not count: nobody waits for them.
-	queued bool
+	// pace is what the last flush showed of the committers: whether the
+	// next leader lingers for more of them.
+	pace commitPace
 	// full, while a leader lingers, is closed by the commit that brings the
 	// group's waiting commits to commitLingerCommits, so that the leader
 	// flushes at once: with many committers a group fills long before the
@@ -81,19 +80,43 @@ type groupCommitter struct {
 	flush func(g *commitGroup) error
 }
 
+// commitPace is what the last flush showed of the committers.
+type commitPace int
+
+const (
+	// paceAlone: the last group carried one commit, and none came while it
+	// was flushed. A committer alone, waiting for each commit before the
+	// next, is never lingered for: it would only be slowed down. Nor are
+	// commits further apart than the linger, which would gather nobody.
+	paceAlone commitPace = iota
+	// paceConcurrent: the last group carried several commits, or some
+	// came while it was flushed. Committers arrive on their own, not in
+	// step with the flushes, and the next leader lingers to gather them.
+	// Judged by the commits that came during the flush alone, as it was
+	// before, committers at a steady rate kept falling out of it: a flush
+	// takes ~0.3 ms, so at 1,000 calls/s most flushes of a lingered group
+	// saw no commit come, and the next commit was flushed alone at once,
+	// alternating lingered groups with groups of one (85 fdatasyncs a
+	// second on the spool, 37 on the journal, where the linger means at
+	// most 50; BenchmarkSpoolAppendPaced: 140-270 a second, now ~50).
+	paceConcurrent
+)
+
 // commitLinger is how long a leader waits before flushing while appenders
-// are concurrent. A fsync is quick on an idle disk (a fraction of a
-// millisecond), so under a steady call rate each one used to carry a single
-// call's frame: about one fsync per call for the journal and one for the
-// spool, a tenth of the switch's CPU per call. Waiting lets a group gather
-// the frames of a few milliseconds, which cost the calls nothing: the
-// switch appends after the answer or the BYEs have gone out. A lone
-// committer (no commit arrived during the last flush) does not wait, nor
-// does a group already big enough to share its fsync well: when the
-// committers are few and each waits for its commit before the next,
-// waiting would only slow them down. Frames enqueued without a commit (the
-// journal's setup entries) ride along but do not count: nobody waits for
-// them.
+// are concurrent (paceConcurrent). A fsync is quick on an idle disk (a
+// fraction of a millisecond), so under a steady call rate each one used to
+// carry a single call's frame: about one fsync per call for the journal
+// and one for the spool, a tenth of the switch's CPU per call. Waiting
+// lets a group gather the frames of a few milliseconds, which cost the
+// calls nothing: the switch appends after the answer or the BYEs have gone
+// out. A lone committer does not wait (paceAlone), nor does a group
+// already big enough to share its fsync well (commitLingerCommits). Who
+// pays is a fixed handful of goroutines that each wait for their commit
+// before the next, fewer than commitLingerCommits: they meet in every
+// group, and every round waits out the linger (BenchmarkCallRecords'
+// loops). The switch's commits are its calls', which come on their own.
+// Frames enqueued without a commit (the journal's setup entries) ride
+// along but do not count: nobody waits for them.
 //
 // 20 ms, not the 5 ms it was: on this virtual machine's disk a fdatasync
 // costs the caller 90–290 µs of CPU (the flush runs in its context), and
@@ -171,7 +194,7 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 			return errClosed
 		}
 		c.flushing = true
-		if c.queued && c.cur.waiters < commitLingerCommits {
+		if c.pace == paceConcurrent && c.cur.waiters < commitLingerCommits {
 			full := make(chan struct{})
 			c.full = full
 			c.mu.Unlock()
@@ -190,7 +213,10 @@ func (c *groupCommitter) commit(add func(g *commitGroup)) error {
 		c.mu.Unlock()
 		err := c.flush(fg)
 		c.mu.Lock()
-		c.queued = c.cur != nil && c.cur.waiters > 0
+		c.pace = paceAlone
+		if fg.waiters > 1 || c.cur != nil && c.cur.waiters > 0 {
+			c.pace = paceConcurrent
+		}
 		fg.err, fg.done = err, true
 		c.recycle(fg)
 		c.flushing = false

@@ -30,7 +30,7 @@ func recordingCommitter() (c *groupCommitter, flushed func() []int) {
 // does, with the channel its result comes on.
 func lingeringLeader(t *testing.T, c *groupCommitter) <-chan error {
 	t.Helper()
-	c.queued = true
+	c.pace = paceConcurrent
 	done := make(chan error, 1)
 	go func() { done <- c.commit(func(g *commitGroup) { g.n++ }) }()
 	for lingering := false; !lingering; {
@@ -100,7 +100,7 @@ func TestGroupCommitLingersForMoreFrames(t *testing.T) {
 	flushes := 0
 	c := newGroupCommitter(func(g *commitGroup) error { flushes++; return nil })
 	c.linger = 10 * time.Millisecond
-	c.queued = true
+	c.pace = paceConcurrent
 	start := time.Now()
 	if err := c.commit(func(g *commitGroup) { g.n++ }); err != nil {
 		t.Fatal(err)
@@ -148,5 +148,104 @@ func TestGroupCommitEnqueuedDuringAFlushIsNoCrowd(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a lone commit lingers because frames were enqueued during the last flush")
+	}
+}
+
+// slowCommitter is a committer whose flushes take a while, as a fdatasync
+// does (a few hundred microseconds), and note the number of commits each
+// flushed group carried; flushed returns those so far.
+func slowCommitter(flushTime time.Duration) (c *groupCommitter, flushed func() []int) {
+	var mu sync.Mutex
+	var sizes []int
+	c = newGroupCommitter(func(g *commitGroup) error {
+		time.Sleep(flushTime)
+		mu.Lock()
+		sizes = append(sizes, g.waiters)
+		mu.Unlock()
+		return nil
+	})
+	return c, func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sizes)
+	}
+}
+
+// A committer alone, waiting for each commit before the next, never
+// lingers: every commit is a group of its own, flushed at once. The
+// linger is an hour, so one that lingered would fail the test by its
+// deadline.
+func TestGroupCommitSequentialCommitterDoesNotLinger(t *testing.T) {
+	t.Parallel()
+	c, flushed := slowCommitter(200 * time.Microsecond)
+	c.linger = time.Hour
+	done := make(chan error, 1)
+	go func() {
+		for range 50 {
+			if err := c.commit(func(g *commitGroup) { g.n++ }); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a sequential committer lingers; flushed so far %v", flushed())
+	}
+	if got := flushed(); len(got) != 50 || slices.Max(got) != 1 {
+		t.Fatalf("flushed groups of %v commits, want 50 of 1", got)
+	}
+}
+
+// Committers that arrive on their own, one every millisecond (calls
+// ending at 1,000 a second, each from its own goroutine), keep the leader
+// lingering: once two commits have met, each group gathers what a linger
+// brings (20 here), about one flush a linger. The rule before flushed a
+// group of one at once after most lingered groups (no commit had come
+// during their short flush), and lingered again after it: a fsync for
+// every few calls. Asserted on the groups' sizes, with margins for a
+// loaded machine (a committer late by a whole linger makes a group of
+// one), not on times. Not run in parallel with the package's other tests,
+// which would only make such late committers likelier.
+func TestGroupCommitConcurrentCommittersKeepLingering(t *testing.T) {
+	c, flushed := slowCommitter(300 * time.Microsecond)
+	c.linger = 20 * time.Millisecond
+	const commits = 400
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var committers sync.WaitGroup
+	for range commits {
+		<-tick.C
+		committers.Go(func() {
+			if err := c.commit(func(g *commitGroup) { g.n++ }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	committers.Wait()
+	groups := flushed()
+	// Before two commits first meet (one arriving during another's flush),
+	// each is alone and flushed at once. The last group may be small: the
+	// commits ended.
+	first := slices.IndexFunc(groups, func(n int) bool { return n > 1 })
+	if first < 0 {
+		t.Fatalf("no two of %d commits shared a flush: groups %v", commits, groups)
+	}
+	steady := groups[first : len(groups)-1]
+	alone, total := 0, 0
+	for i, n := range steady {
+		total += n
+		if n == 1 && steady[i-1] > 1 {
+			alone++
+		}
+	}
+	if alone > 3 || total < 5*len(steady) {
+		t.Fatalf("once lingering, %d groups of one commit flushed right after a bigger one, %d commits a group on average (want about 20): groups %v",
+			alone, total/max(len(steady), 1), groups)
 	}
 }
