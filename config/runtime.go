@@ -23,8 +23,10 @@ type Runtime struct {
 	// times the live heap: cheap while calls hold little, but 100,000 held
 	// calls (300 MB live) would take 900 MB. Past half the headroom of live
 	// heap the switch lowers GOGC after each collection so that the next one
-	// comes once the headroom has piled up (never below GOGC 25), which
-	// costs more frequent collections only where many calls are up. Default
+	// comes once the headroom has piled up (never below GOGC 25), or once
+	// 4 s of the switch's allocations have, when that is more: the headroom
+	// never makes the collector run more often than every 4 s, which at a
+	// high call rate is what GOGC 200 gave. Default
 	// "128MiB"; "off" keeps GOGC 200 at any size.
 	GCHeadroom string `yaml:"gc_headroom"`
 }

@@ -130,6 +130,31 @@ func TestPercentFor(t *testing.T) {
 	}
 }
 
+// TestAllowanceSpacesCollections: a switch allocating fast (a high call
+// rate) gets gcSpacing's worth of its allocations as headroom, so that the
+// collector does not mark a big live heap more often; a slow one gets the
+// configured headroom.
+func TestAllowanceSpacesCollections(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		headroom  int64
+		allocated uint64
+		elapsed   time.Duration
+		want      int64
+	}{
+		{128 << 20, 17 << 20, time.Second, 128 << 20}, // 100,000 calls built at 400/s
+		{128 << 20, 84 << 20, time.Second, 336 << 20}, // 2,000 calls/s
+		{128 << 20, 42 << 20, 500 * time.Millisecond, 336 << 20},
+		{128 << 20, 0, time.Second, 128 << 20},
+		{128 << 20, 1 << 30, 0, 128 << 20},
+		{0, 84 << 20, time.Second, 0}, // off
+	} {
+		if got := allowance(tc.headroom, tc.allocated, tc.elapsed); got != tc.want {
+			t.Errorf("allowance(%d, %d, %v) = %d, want %d", tc.headroom, tc.allocated, tc.elapsed, got, tc.want)
+		}
+	}
+}
+
 // gogc is the runtime's GOGC now.
 func gogc() int {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
