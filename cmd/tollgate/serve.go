@@ -164,6 +164,9 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	media.bind(sw)
+	// After the switch and the relay are made: they size what is per core
+	// from the runtime's default GOMAXPROCS, which the tuner changes.
+	startProcsTuner(ctx, log)
 	if records.pool != nil {
 		go routing.NewStore(records.pool).Follow(ctx, routesPoll, log, sw.SetRoutes)
 		if cfg.Registration.Mode == config.RegistrationLocal {

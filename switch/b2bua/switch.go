@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -106,7 +107,12 @@ type Switch struct {
 	callsWG   sync.WaitGroup // one per call still up, for the drain
 	byesWG    sync.WaitGroup // BYEs still in flight, for shutdown
 	closing   chan struct{}  // closed by Close: records still held get a last write
-	heldWG    sync.WaitGroup // one per record held in memory, for Close
+	// cores is GOMAXPROCS when the switch was made: the cores it may use,
+	// which size its per-core resources (a UDP listener's sockets). Read
+	// once, because the runtime's GOMAXPROCS may be lowered later while
+	// the switch is lightly loaded (cmd/tollgate's procs tuner).
+	cores  int
+	heldWG sync.WaitGroup // one per record held in memory, for Close
 
 	stats Stats
 }
@@ -178,7 +184,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	}
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(),
 		health: health{m: map[string]*GatewayHealth{}}, loads: gatewayLoads{m: map[string]*gatewayLoad{}}, regs: registrar.NewCache(),
-		closing: make(chan struct{})}
+		closing: make(chan struct{}), cores: runtime.GOMAXPROCS(0)}
 	if cfg.Registration.Mode == config.RegistrationLocal && o.RegistrarNonces == nil {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
 	}
@@ -300,7 +306,7 @@ func (s *Switch) Serve(ctx context.Context) error {
 		addr := net.JoinHostPort(l.ip.String(), strconv.Itoa(l.port))
 		switch l.transport {
 		case "udp":
-			conns, err := listenUDP(ctx, "udp"+ipVersion(l), addr, udpSockets(s.Config().SIP.UDPSockets, l.port), s.onUnreachable, s.log)
+			conns, err := listenUDP(ctx, "udp"+ipVersion(l), addr, udpSockets(s.Config().SIP.UDPSockets, l.port, s.cores), s.onUnreachable, s.log)
 			if err != nil {
 				return fmt.Errorf("b2bua: listen udp %s: %w", addr, err)
 			}

@@ -5,23 +5,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // udpSockets is how many sockets a UDP listener gets: configured, else one
-// per CPU. A listener on port 0 gets one (each socket would get its own
-// port).
-func udpSockets(configured, port int) int {
+// per core the switch may use (cores). A listener on port 0 gets one (each
+// socket would get its own port).
+func udpSockets(configured, port, cores int) int {
 	switch {
 	case port == 0:
 		return 1
 	case configured > 0:
 		return configured
 	}
-	return runtime.GOMAXPROCS(0)
+	return cores
 }
 
 // listenUDP binds n sockets to one UDP address. sipgo reads and parses each

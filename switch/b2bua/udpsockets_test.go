@@ -46,10 +46,13 @@ func TestListenUDPSharesThePort(t *testing.T) {
 	if _, err := listenUDP(context.Background(), "udp4", other, 2, nil, nil); err == nil {
 		t.Error("joined another SO_REUSEPORT group")
 	}
-	if n := udpSockets(0, 0); n != 1 {
+	if n := udpSockets(0, 0, 2); n != 1 {
 		t.Errorf("port 0 gets %d sockets, want 1", n)
 	}
-	if n := udpSockets(3, 5060); n != 3 {
+	if n := udpSockets(3, 5060, 2); n != 3 {
 		t.Errorf("configured 3: %d sockets", n)
+	}
+	if n := udpSockets(0, 5060, 2); n != 2 {
+		t.Errorf("2 cores: %d sockets, want 2", n)
 	}
 }
