@@ -7,14 +7,16 @@ import (
 	"time"
 )
 
-// recordingCommitter is a committer whose flushes only note the size of
-// each group; flushed returns those sizes so far.
-func recordingCommitter() (c *groupCommitter, flushed func() []int) {
+// recordingCommitter is a committer whose flushes take flushTime (a
+// fdatasync takes a few hundred microseconds) and note size(g) of each
+// group: framesOf or commitsOf. flushed returns those sizes so far.
+func recordingCommitter(flushTime time.Duration, size func(g *commitGroup) int) (c *groupCommitter, flushed func() []int) {
 	var mu sync.Mutex
 	var sizes []int
 	c = newGroupCommitter(func(g *commitGroup) error {
+		time.Sleep(flushTime)
 		mu.Lock()
-		sizes = append(sizes, g.n)
+		sizes = append(sizes, size(g))
 		mu.Unlock()
 		return nil
 	})
@@ -24,6 +26,12 @@ func recordingCommitter() (c *groupCommitter, flushed func() []int) {
 		return slices.Clone(sizes)
 	}
 }
+
+// framesOf is the frames a group carried, commits or enqueued.
+func framesOf(g *commitGroup) int { return g.n }
+
+// commitsOf is the commits that waited for a group.
+func commitsOf(g *commitGroup) int { return g.waiters }
 
 // lingeringLeader starts a commit on c that becomes the leader and
 // lingers (a commit arrived during the last flush), and returns once it
@@ -47,7 +55,7 @@ func lingeringLeader(t *testing.T, c *groupCommitter) <-chan error {
 // must not each wait the linger out. The linger here is an hour, so a
 // leader that waited it out would fail the test by its deadline.
 func TestGroupCommitFlushesAFullGroupAtOnce(t *testing.T) {
-	c, flushed := recordingCommitter()
+	c, flushed := recordingCommitter(0, framesOf)
 	c.linger = time.Hour
 	done := lingeringLeader(t, c)
 	var others sync.WaitGroup
@@ -75,7 +83,7 @@ func TestGroupCommitFlushesAFullGroupAtOnce(t *testing.T) {
 // Frames enqueued without a commit ride along with the next flush but do
 // not cut a linger short: nobody waits for them.
 func TestGroupCommitEnqueuedFramesDoNotCount(t *testing.T) {
-	c, flushed := recordingCommitter()
+	c, flushed := recordingCommitter(0, framesOf)
 	c.linger = 50 * time.Millisecond
 	start := time.Now()
 	done := lingeringLeader(t, c)
@@ -151,33 +159,13 @@ func TestGroupCommitEnqueuedDuringAFlushIsNoCrowd(t *testing.T) {
 	}
 }
 
-// slowCommitter is a committer whose flushes take a while, as a fdatasync
-// does (a few hundred microseconds), and note the number of commits each
-// flushed group carried; flushed returns those so far.
-func slowCommitter(flushTime time.Duration) (c *groupCommitter, flushed func() []int) {
-	var mu sync.Mutex
-	var sizes []int
-	c = newGroupCommitter(func(g *commitGroup) error {
-		time.Sleep(flushTime)
-		mu.Lock()
-		sizes = append(sizes, g.waiters)
-		mu.Unlock()
-		return nil
-	})
-	return c, func() []int {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(sizes)
-	}
-}
-
 // A committer alone, waiting for each commit before the next, never
 // lingers: every commit is a group of its own, flushed at once. The
 // linger is an hour, so one that lingered would fail the test by its
 // deadline.
 func TestGroupCommitSequentialCommitterDoesNotLinger(t *testing.T) {
 	t.Parallel()
-	c, flushed := slowCommitter(200 * time.Microsecond)
+	c, flushed := recordingCommitter(200*time.Microsecond, commitsOf)
 	c.linger = time.Hour
 	done := make(chan error, 1)
 	go func() {
@@ -213,7 +201,7 @@ func TestGroupCommitSequentialCommitterDoesNotLinger(t *testing.T) {
 // one), not on times. Not run in parallel with the package's other tests,
 // which would only make such late committers likelier.
 func TestGroupCommitConcurrentCommittersKeepLingering(t *testing.T) {
-	c, flushed := slowCommitter(300 * time.Microsecond)
+	c, flushed := recordingCommitter(300*time.Microsecond, commitsOf)
 	c.linger = 20 * time.Millisecond
 	const commits = 400
 	tick := time.NewTicker(time.Millisecond)
