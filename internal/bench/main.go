@@ -54,6 +54,7 @@ type options struct {
 	keep           bool
 	tollgate       string
 	rounds         int // of the rate and kamailio runs, alternating
+	cpuProfile     string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -74,6 +75,9 @@ func parseFlags(args []string) (options, error) {
 		"judged on the median of the rounds' ratios, as the machine's speed drifts between runs minutes apart")
 	keep := fs.Bool("keep", false, "keep the work folder (configs, SIPp and Tollgate logs, CDRs)")
 	tollgateBin := fs.String("tollgate", "", "a tollgate binary to measure; empty builds ./cmd/tollgate from the checkout")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of Tollgate during the call-rate run's first step to this file "+
+		"(the middle half of the step; the profiler's own cost is in that step's figures): "+
+		"cmd/tollgate/default.pgo is made this way (make pgo)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -95,7 +99,8 @@ func parseFlags(args []string) (options, error) {
 	}
 	o := options{quick: *quick, runs: map[string]bool{}, stepTime: *stepTime, hold: *hold,
 		concurrent: *concurrent, concurrentRate: *concurrentRate, concurrentHold: *concurrentHold,
-		settle: *settle, relayArgs: strings.Fields(*relayArgs), keep: *keep, tollgate: *tollgateBin, rounds: *rounds}
+		settle: *settle, relayArgs: strings.Fields(*relayArgs), keep: *keep, tollgate: *tollgateBin, rounds: *rounds,
+		cpuProfile: *cpuProfile}
 	for _, r := range strings.Split(*runs, ",") {
 		switch r = strings.TrimSpace(r); r {
 		case "rate", "kamailio", "ceiling", "concurrent", "relay", "radius":
@@ -191,7 +196,11 @@ func run(ctx context.Context, o options) error {
 		var tg, kam *rateResult
 		if o.runs["rate"] {
 			fmt.Printf("== call-rate run%s: %v per step, calls held %v\n", roundName(round, o.rounds), o.stepTime, o.hold)
-			res, err := runRate(ctx, e, roundDir("rate", round), false, o.rates, o.stepTime, o.hold)
+			profile := ""
+			if round == 1 {
+				profile = o.cpuProfile
+			}
+			res, err := runRate(ctx, e, roundDir("rate", round), false, o.rates, o.stepTime, o.hold, profile)
 			if err != nil {
 				return fmt.Errorf("call-rate run: %w", err)
 			}
@@ -241,7 +250,7 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.runs["radius"] {
 		fmt.Printf("== radius run: the call-rate steps with RADIUS IP authorisation and accounting on FreeRADIUS, %v per step\n", o.stepTime)
-		res, err := runRate(ctx, e, "radius", true, o.rates, o.stepTime, o.hold)
+		res, err := runRate(ctx, e, "radius", true, o.rates, o.stepTime, o.hold, "")
 		if err != nil {
 			return fmt.Errorf("radius run: %w", err)
 		}

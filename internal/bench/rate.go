@@ -65,10 +65,18 @@ type rateResult struct {
 // UAC per step, and stops after the first step that is not held. With
 // withRadius (the radius run) the switch authorises every call by IP and
 // accounts both legs on a real FreeRADIUS, whose Routing AVPair is the only
-// route to the UAS, and each step also waits for its accounting.
-func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []int, stepTime, hold time.Duration) (rateResult, error) {
+// route to the UAS, and each step also waits for its accounting. With
+// profile set, the first step's CPU profile is written there (profileStep).
+func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []int, stepTime, hold time.Duration, profile string) (rateResult, error) {
 	dir := e.sub(name)
 	conf := tgConfig{maxCalls: 1_000_000}
+	if profile != "" {
+		port, err := freeTCPPort()
+		if err != nil {
+			return rateResult{}, err
+		}
+		conf.pprof = fmt.Sprintf("127.0.0.1:%d", port)
+	}
 	var rs *radiusSide
 	return runSteps(ctx, e, dir, "tg", rates, stepTime, hold, func(uasAddr string, _ int) (*target, func(), error) {
 		conf.gateway = uasAddr
@@ -103,7 +111,20 @@ func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []
 				return
 			}
 		}
+		var profiled chan error
+		if profile != "" {
+			profiled = make(chan error, 1)
+			go func() { profiled <- profileStep(ctx, conf.pprof, profile, stepTime) }()
+		}
 		*step = measure()
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				step.err = err.Error()
+				return
+			}
+			fmt.Printf("CPU profile of this step written to %s\n", profile)
+			profile = ""
+		}
 		if rs != nil {
 			rs.after(ctx, step, frBefore, stepTime)
 		}

@@ -39,6 +39,9 @@ type tgConfig struct {
 	gateway  string
 	maxCalls int
 	radius   string // a radius: section, or empty for none
+	// pprof, when not empty, is the loopback address the switch serves
+	// its runtime profiles on (-pprof), for a profiled run.
+	pprof string
 }
 
 // startTollgate writes a config for c, starts the switch with its own CDR
@@ -93,7 +96,11 @@ cdr:
 		return nil, fmt.Errorf("tollgate log: %w", err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "serve", "-c", confPath)
+	args := []string{"serve", "-c", confPath}
+	if c.pprof != "" {
+		args = append(args, "-pprof", c.pprof)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
