@@ -24,10 +24,10 @@ type Runtime struct {
 	// calls (300 MB live) would take 900 MB. Past half the headroom of live
 	// heap the switch lowers GOGC after each collection so that the next one
 	// comes once the headroom has piled up (never below GOGC 25), or once
-	// 4 s of the switch's allocations have, when that is more: the headroom
-	// never makes the collector run more often than every 4 s, which at a
-	// high call rate is what GOGC 200 gave. Default
-	// "128MiB"; "off" keeps GOGC 200 at any size.
+	// 4 s of the switch's allocations have, when that is more (up to GOGC
+	// 400, five times the live heap): the collector runs no more often than
+	// every 4 s, which at 3,000 calls/s and more needs more than GOGC 200
+	// gives. Default "128MiB"; "off" keeps GOGC 200 at any size and rate.
 	GCHeadroom string `yaml:"gc_headroom"`
 }
 

@@ -33,15 +33,27 @@ const gcPercent = 200
 // of it as garbage, rather than running without pause.
 const minGCPercent = 25
 
+// maxGCPercent is the highest GOGC the allocation term sets (gcSpacing):
+// at 3,000 calls/s and more, four seconds of allocations are some 4.5
+// times the live heap, and GOGC 200 had the collector run every 1.5 s. At
+// 4,000 calls/s on two cores shared with SIPp that was the difference
+// between a collapse (1.1–2.8% of calls failed, the sockets overflowing
+// while each collection slowed their readers) and every call completing at
+// 300 µs of CPU each, for a heap of five times the live one (1.1–1.2 GB
+// RSS; docs/benchmarks.md). The memory limit (runtime.memory_limit, 75% of
+// the machine by default) still bounds it.
+const maxGCPercent = 400
+
 // gcTuner keeps the garbage the collector lets pile up above the live heap
 // within runtime.gc_headroom, or within what the switch allocates in
 // gcSpacing when that is more. After each collection it sets GOGC to that
-// allowance as a share of the heap found live, at most gcPercent: a switch
-// with few calls up keeps GOGC 200, and one holding 100,000 calls (some
-// 300 MB live) collects once 128 MiB of garbage has piled up instead of at
-// 900 MB. Go has no such setting of its own: GOGC is a ratio, and the
-// memory limit a ceiling that would make the collector run without pause
-// once the calls themselves hold more than it.
+// allowance as a share of the heap found live: the headroom's share at
+// most gcPercent, the allocations' at most maxGCPercent. A switch with few
+// calls up keeps GOGC 200, and one holding 100,000 calls (some 300 MB live)
+// collects once 128 MiB of garbage has piled up instead of at 900 MB. Go
+// has no such setting of its own: GOGC is a ratio, and the memory limit a
+// ceiling that would make the collector run without pause once the calls
+// themselves hold more than it.
 //
 // The allocation term is for high call rates: there the live heap is
 // mostly the finished transactions RFC 3261 keeps for a few seconds (150 MB
@@ -49,7 +61,7 @@ const minGCPercent = 25
 // 1.5 s instead of every 3.5 s: 2,000 calls/s was no longer held
 // (docs/benchmarks.md). The collector's cost is the live heap it marks
 // times how often it runs, so the allowance never makes it run more often
-// than every gcSpacing.
+// than every gcSpacing, unless the heap would exceed maxGCPercent.
 type gcTuner struct {
 	log *slog.Logger
 	// headroom is the configured headroom in bytes; 0 when off.
@@ -134,35 +146,40 @@ func (t *gcTuner) collected() {
 	now := time.Now()
 	if m[0].Value.Kind() == metrics.KindUint64 && m[1].Value.Kind() == metrics.KindUint64 {
 		live, allocs := m[0].Value.Uint64(), m[1].Value.Uint64()
-		headroom := allowance(t.headroom.Load(), allocs-t.lastAllocs, now.Sub(t.lastRun))
+		headroom := t.headroom.Load()
+		spaced := spacedAllowance(allocs-t.lastAllocs, now.Sub(t.lastRun))
 		t.lastAllocs, t.lastRun = allocs, now
-		if p := percentFor(int64(live), headroom); p != t.percent {
+		if p := percentFor(int64(live), headroom, spaced); p != t.percent {
 			debug.SetGCPercent(p)
 			t.percent = p
-			t.log.Debug("garbage collector tuned", "gogc", p, "live_bytes", live, "headroom_bytes", headroom)
+			t.log.Debug("garbage collector tuned", "gogc", p, "live_bytes", live,
+				"headroom_bytes", headroom, "spaced_bytes", spaced)
 		}
 	}
 	t.arm()
 }
 
-// allowance is the garbage to let pile up before the next collection: the
-// headroom, or what the switch allocates in gcSpacing at the rate of
-// allocated bytes in elapsed, whichever is more; 0 (off) stays 0.
-func allowance(headroom int64, allocated uint64, elapsed time.Duration) int64 {
-	if headroom <= 0 || elapsed <= 0 {
-		return headroom
+// spacedAllowance is what the switch allocates in gcSpacing at the rate
+// of allocated bytes in elapsed: the garbage to let pile up so that the
+// collector runs no more often than that; 0 when nothing was measured.
+func spacedAllowance(allocated uint64, elapsed time.Duration) int64 {
+	if elapsed <= 0 {
+		return 0
 	}
-	return max(headroom, int64(float64(allocated)*float64(gcSpacing)/float64(elapsed)))
+	return int64(float64(allocated) * float64(gcSpacing) / float64(elapsed))
 }
 
-// percentFor is the GOGC that lets headroom bytes of garbage pile up above
-// live bytes of live heap, within [minGCPercent, gcPercent]; gcPercent
-// when the headroom is off (0).
-func percentFor(live, headroom int64) int {
+// percentFor is the GOGC for a live heap of live bytes: the headroom as a
+// share of it, within [minGCPercent, gcPercent], or the spaced allowance's
+// share, up to maxGCPercent, when that is more; gcPercent when the
+// headroom is off (0), as the tuner then leaves the collector alone.
+func percentFor(live, headroom, spaced int64) int {
 	if headroom <= 0 || live <= 0 {
 		return gcPercent
 	}
-	return int(min(gcPercent, max(minGCPercent, headroom*100/live)))
+	byHeadroom := min(gcPercent, max(minGCPercent, headroom*100/live))
+	bySpacing := min(maxGCPercent, spaced*100/live)
+	return int(max(byHeadroom, bySpacing))
 }
 
 // tuneMemoryLimit sets the runtime's soft memory limit from

@@ -113,44 +113,46 @@ func TestGCHeadroomFollowsTheLiveHeap(t *testing.T) {
 func TestPercentFor(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		live, headroom int64
-		want           int
+		live, headroom, spaced int64
+		want                   int
 	}{
-		{10 << 20, 128 << 20, gcPercent},
-		{64 << 20, 128 << 20, gcPercent},
-		{128 << 20, 128 << 20, 100},
-		{300 << 20, 128 << 20, 42},
-		{2 << 30, 128 << 20, minGCPercent},
-		{300 << 20, 0, gcPercent},
-		{0, 128 << 20, gcPercent},
+		{10 << 20, 128 << 20, 0, gcPercent},
+		{64 << 20, 128 << 20, 0, gcPercent},
+		{128 << 20, 128 << 20, 0, 100},
+		{300 << 20, 128 << 20, 0, 42},
+		{300 << 20, 128 << 20, 68 << 20, 42}, // 100,000 calls built at 400/s
+		{2 << 30, 128 << 20, 0, minGCPercent},
+		{300 << 20, 0, 2 << 30, gcPercent}, // off
+		{0, 128 << 20, 0, gcPercent},
+		// High call rates: four seconds of allocations, over a live heap of
+		// finished transactions, go past gcPercent up to maxGCPercent.
+		{150 << 20, 128 << 20, 336 << 20, 224},           // 2,000 calls/s
+		{250 << 20, 128 << 20, 1100 << 20, maxGCPercent}, // 4,000 calls/s
+		{10 << 20, 128 << 20, 1 << 20, gcPercent},        // idle: the headroom's share
 	} {
-		if got := percentFor(tc.live, tc.headroom); got != tc.want {
-			t.Errorf("percentFor(%d, %d) = %d, want %d", tc.live, tc.headroom, got, tc.want)
+		if got := percentFor(tc.live, tc.headroom, tc.spaced); got != tc.want {
+			t.Errorf("percentFor(%d, %d, %d) = %d, want %d", tc.live, tc.headroom, tc.spaced, got, tc.want)
 		}
 	}
 }
 
-// TestAllowanceSpacesCollections: a switch allocating fast (a high call
-// rate) gets gcSpacing's worth of its allocations as headroom, so that the
-// collector does not mark a big live heap more often; a slow one gets the
-// configured headroom.
-func TestAllowanceSpacesCollections(t *testing.T) {
+// TestSpacedAllowance: the garbage that spaces collections gcSpacing
+// apart is gcSpacing's worth of the allocations measured.
+func TestSpacedAllowance(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		headroom  int64
 		allocated uint64
 		elapsed   time.Duration
 		want      int64
 	}{
-		{128 << 20, 17 << 20, time.Second, 128 << 20}, // 100,000 calls built at 400/s
-		{128 << 20, 84 << 20, time.Second, 336 << 20}, // 2,000 calls/s
-		{128 << 20, 42 << 20, 500 * time.Millisecond, 336 << 20},
-		{128 << 20, 0, time.Second, 128 << 20},
-		{128 << 20, 1 << 30, 0, 128 << 20},
-		{0, 84 << 20, time.Second, 0}, // off
+		{17 << 20, time.Second, 68 << 20},  // 100,000 calls built at 400/s
+		{84 << 20, time.Second, 336 << 20}, // 2,000 calls/s
+		{42 << 20, 500 * time.Millisecond, 336 << 20},
+		{0, time.Second, 0},
+		{1 << 30, 0, 0},
 	} {
-		if got := allowance(tc.headroom, tc.allocated, tc.elapsed); got != tc.want {
-			t.Errorf("allowance(%d, %d, %v) = %d, want %d", tc.headroom, tc.allocated, tc.elapsed, got, tc.want)
+		if got := spacedAllowance(tc.allocated, tc.elapsed); got != tc.want {
+			t.Errorf("spacedAllowance(%d, %v) = %d, want %d", tc.allocated, tc.elapsed, got, tc.want)
 		}
 	}
 }
