@@ -213,6 +213,16 @@ func threadCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// processUserTime is the CPU time the process has used so far in user
+// space: its own work, without the kernel's on its behalf (fsyncs).
+func processUserTime(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano())
+}
+
 // processCPUTime is the CPU time the process has used so far.
 func processCPUTime(b *testing.B) time.Duration {
 	var ru unix.Rusage
@@ -317,7 +327,7 @@ func BenchmarkCallRecords(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := oneCallsRecords(s, j, calls[n.Add(1)-1], acct); err != nil {
+			if err := oneCallsRecords(s, j, &calls[n.Add(1)-1], acct); err != nil {
 				b.Error(err)
 				return
 			}
@@ -325,31 +335,121 @@ func BenchmarkCallRecords(b *testing.B) {
 	})
 }
 
-func oneCallsRecords(s *Spool, j *Journal, final Record, acct json.RawMessage) error {
-	setup := final
+// BenchmarkCallRecordsFresh is BenchmarkCallRecords with each step of a
+// call on a goroutine started for it, as the switch runs them: sipgo
+// starts one per SIP request (the INVITE, the answer, the BYE), and its
+// stack starts small. What a step costs then includes growing that stack,
+// which copies it and walks every frame on it: the bigger the frames on
+// the way (a Record passed by value takes 800 bytes in each), the more
+// often. Each step builds its record on its goroutine, as the switch's
+// Call.record does. user-ns/op is the process's user CPU per call, which
+// leaves out the kernel's share of the fsyncs.
+func BenchmarkCallRecordsFresh(b *testing.B) {
+	dir := b.TempDir()
+	s, err := OpenSpool(filepath.Join(dir, "spool"), SpoolOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	j, err := OpenJournal(filepath.Join(dir, "journal"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go j.Run(ctx, time.Hour)
+	acct := json.RawMessage(`[{"user_name":"acct-7","session_id":"A1B2C3D4 00000001 11223344 55667788","leg":"answer"}]`)
+	calls := make([]Record, b.N)
+	for i := range calls {
+		calls[i] = fullRecord(i)
+	}
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	cpu, user := processCPUTime(b), processUserTime(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			final := &calls[n.Add(1)-1]
+			err := onFreshGoroutine(func() error { rec := setupOf(final); return j.Setup(rec, acct) })
+			if err == nil {
+				err = onFreshGoroutine(func() error { rec := attemptOf(final); return j.Setup(rec, acct) })
+			}
+			if err == nil {
+				err = onFreshGoroutine(func() error { rec := connectedOf(final); return j.Connected(rec, acct) })
+			}
+			if err == nil {
+				err = onFreshGoroutine(func() error { return endOf(s, j, final) })
+			}
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(processCPUTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(processUserTime(b)-user)/float64(b.N), "user-ns/op")
+}
+
+// onFreshGoroutine runs step on a goroutine started for it, and waits.
+func onFreshGoroutine(step func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- step() }()
+	return <-done
+}
+
+func oneCallsRecords(s *Spool, j *Journal, final *Record, acct json.RawMessage) error {
+	setup := setupOf(final)
+	if err := j.Setup(setup, acct); err != nil {
+		return err
+	}
+	attempt := attemptOf(final)
+	if err := j.Setup(attempt, acct); err != nil {
+		return err
+	}
+	connected := connectedOf(final)
+	if err := j.Connected(connected, acct); err != nil {
+		return err
+	}
+	return endOf(s, j, final)
+}
+
+// setupOf is the record of the call that ends as final, as the switch
+// journals it at the INVITE.
+func setupOf(final *Record) Record {
+	setup := *final
 	setup.Attempts, setup.Gateway, setup.CallIDB = nil, "", ""
 	setup.RingingTime, setup.ConnectTime, setup.DisconnectTime = time.Time{}, time.Time{}, time.Time{}
 	setup.Duration, setup.BilledSeconds, setup.PostDialDelay, setup.SIPCode, setup.SIPReason = 0, 0, 0, 0, ""
 	setup.Q850Cause, setup.ReleasedBy, setup.DisconnectReason = 0, "", ReasonCrashed
 	setup.CodecA, setup.CodecB, setup.RTPAtoB, setup.RTPBtoA, setup.UserAgentB = "", "", RTPStats{}, RTPStats{}, ""
-	if err := j.Setup(setup, acct); err != nil {
-		return err
-	}
-	attempt := setup
+	return setup
+}
+
+// attemptOf is that record as journaled when its answered attempt starts.
+func attemptOf(final *Record) Record {
+	attempt := setupOf(final)
 	attempt.Gateway, attempt.CallIDB, attempt.Attempts = final.Gateway, final.CallIDB, final.Attempts[1:]
-	if err := j.Setup(attempt, acct); err != nil {
-		return err
-	}
-	connected := final
+	return attempt
+}
+
+// connectedOf is that record as journaled at the answer.
+func connectedOf(final *Record) Record {
+	connected := *final
 	connected.DisconnectTime, connected.Duration, connected.BilledSeconds, connected.ReleasedBy = time.Time{}, 0, 0, ""
 	connected.DisconnectReason, connected.RTPAtoB, connected.RTPBtoA = ReasonCrashed, RTPStats{}, RTPStats{}
-	if err := j.Connected(connected, acct); err != nil {
+	return connected
+}
+
+// endOf is what the switch's record sink does at the end of the call.
+func endOf(s *Spool, j *Journal, final *Record) error {
+	rec := *final
+	if err := s.Append(rec); err != nil {
 		return err
 	}
-	if err := s.Append(final); err != nil {
-		return err
-	}
-	return j.Ended(final.ID)
+	return j.Ended(rec.ID)
 }
 
 // BenchmarkJournalHeldCalls is what the journal keeps in memory per call
