@@ -39,7 +39,7 @@ func benchmarkSpoolAppend(b *testing.B, parallelism int) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := s.Append(fullRecord(int(n.Add(1)))); err != nil {
+			if err := s.Append(new(fullRecord(int(n.Add(1))))); err != nil {
 				b.Error(err)
 				return
 			}
@@ -59,7 +59,7 @@ func BenchmarkSpoolAppendSerial(b *testing.B) {
 	defer s.Close()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := s.Append(fullRecord(i)); err != nil {
+		if err := s.Append(new(fullRecord(i))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -93,7 +93,7 @@ func BenchmarkSpoolAppendPaced(b *testing.B) {
 	for i := range recs {
 		<-tick.C
 		appends.Go(func() {
-			if err := s.Append(recs[i]); err != nil {
+			if err := s.Append(&recs[i]); err != nil {
 				b.Error(err)
 			}
 		})
@@ -160,7 +160,7 @@ func BenchmarkSpoolShip(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			ahead.enter()
-			if err := s.Append(recs[n.Add(1)-1]); err != nil {
+			if err := s.Append(&recs[n.Add(1)-1]); err != nil {
 				b.Error(err)
 				return
 			}
@@ -280,7 +280,7 @@ func BenchmarkSpoolToPostgres(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := s.Append(fullRecord(int(n.Add(1)))); err != nil {
+			if err := s.Append(new(fullRecord(int(n.Add(1))))); err != nil {
 				b.Error(err)
 				return
 			}
@@ -372,12 +372,12 @@ func BenchmarkCallRecordsFresh(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			final := &calls[n.Add(1)-1]
-			err := onFreshGoroutine(func() error { rec := setupOf(final); return j.Setup(rec, acct) })
+			err := onFreshGoroutine(func() error { rec := setupOf(final); return j.Setup(&rec, acct) })
 			if err == nil {
-				err = onFreshGoroutine(func() error { rec := attemptOf(final); return j.Setup(rec, acct) })
+				err = onFreshGoroutine(func() error { rec := attemptOf(final); return j.Setup(&rec, acct) })
 			}
 			if err == nil {
-				err = onFreshGoroutine(func() error { rec := connectedOf(final); return j.Connected(rec, acct) })
+				err = onFreshGoroutine(func() error { rec := connectedOf(final); return j.Connected(&rec, acct) })
 			}
 			if err == nil {
 				err = onFreshGoroutine(func() error { return endOf(s, j, final) })
@@ -402,15 +402,15 @@ func onFreshGoroutine(step func() error) error {
 
 func oneCallsRecords(s *Spool, j *Journal, final *Record, acct json.RawMessage) error {
 	setup := setupOf(final)
-	if err := j.Setup(setup, acct); err != nil {
+	if err := j.Setup(&setup, acct); err != nil {
 		return err
 	}
 	attempt := attemptOf(final)
-	if err := j.Setup(attempt, acct); err != nil {
+	if err := j.Setup(&attempt, acct); err != nil {
 		return err
 	}
 	connected := connectedOf(final)
-	if err := j.Connected(connected, acct); err != nil {
+	if err := j.Connected(&connected, acct); err != nil {
 		return err
 	}
 	return endOf(s, j, final)
@@ -446,7 +446,7 @@ func connectedOf(final *Record) Record {
 // endOf is what the switch's record sink does at the end of the call.
 func endOf(s *Spool, j *Journal, final *Record) error {
 	rec := *final
-	if err := s.Append(rec); err != nil {
+	if err := s.Append(&rec); err != nil {
 		return err
 	}
 	return j.Ended(rec.ID)
@@ -471,7 +471,7 @@ func BenchmarkJournalHeldCalls(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := j.Connected(connectedRecord(int(n.Add(1))), acct); err != nil {
+			if err := j.Connected(new(connectedRecord(int(n.Add(1)))), acct); err != nil {
 				b.Error(err)
 				return
 			}

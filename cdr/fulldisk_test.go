@@ -70,14 +70,14 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		if err := j.Connected(connectedRecord(10000+i), nil); err != nil {
+		if err := j.Connected(new(connectedRecord(10000+i)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fill(t, filepath.Join(mnt, "filler"))
 	// Calls still connect on the full disk: the journal has space of its own.
 	for i := range 20 {
-		if err := j.Connected(connectedRecord(10020+i), nil); err != nil {
+		if err := j.Connected(new(connectedRecord(10020+i)), nil); err != nil {
 			t.Fatalf("journal on a full disk: %v", err)
 		}
 	}
@@ -86,7 +86,7 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 	var appendErr error
 	onReserveAt := -1
 	for i := range 1000 {
-		if appendErr = s.Append(fullRecord(i)); appendErr != nil {
+		if appendErr = s.Append(new(fullRecord(i))); appendErr != nil {
 			break
 		}
 		acked = append(acked, testID(i))
@@ -147,7 +147,7 @@ func TestSpoolReserveOnFullDisk(t *testing.T) {
 		t.Fatalf("%d calls recovered, want 40", len(orphans))
 	}
 	for _, rec := range orphans {
-		if err := s2.Append(rec); err != nil {
+		if err := s2.Append(&rec); err != nil {
 			t.Fatalf("recovered record on a full disk: %v", err)
 		}
 		if err := j2.Ended(rec.ID); err != nil {

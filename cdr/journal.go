@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -312,8 +313,9 @@ func (j *Journal) replay(left map[callKey]leftCall, f frame) {
 func (j *Journal) orphanFrames() (buf []byte, keep func(), err error) {
 	now := time.Now().UnixNano()
 	seqs := make([]uint64, len(j.orphans))
-	for i, o := range j.orphans {
-		payload, err := entry(entryConnected, journalCall{Record: o.Record, Accounting: o.Accounting})
+	for i := range j.orphans {
+		o := &j.orphans[i]
+		payload, err := appendEntry(nil, entryConnected, &o.Record, o.Accounting)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -497,7 +499,7 @@ func (j *Journal) movePending(g *commitGroup, superseding string) {
 			continue
 		}
 		var err error
-		if payload, err = appendEntry(payload[:0], entrySetup, &p.call); err != nil {
+		if payload, err = appendEntry(payload[:0], entrySetup, &p.call.Record, p.call.Accounting); err != nil {
 			j.log.Error("call in setup not journaled", "id", p.call.ID, "error", err)
 			continue
 		}
@@ -518,18 +520,20 @@ func (j *Journal) moveAllPending(g *commitGroup) { j.movePending(g, "") }
 // the kernel by Run at once, and a process crash keeps the page cache (a
 // machine crash loses the calls set up since the last fsync — a Connected,
 // or Touch).
-func (j *Journal) Setup(rec Record, accounting json.RawMessage) error {
+//
+// rec is copied, straight into its place among the pending entries: the
+// switch calls Setup on a goroutine started per SIP request, whose stack
+// starts small, and each copy of the 800-byte record in a frame on the way
+// made that stack grow, copying it whole, more often.
+func (j *Journal) Setup(rec *Record, accounting json.RawMessage) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
-	p := pendingSetup{at: time.Now().UnixNano(), call: journalCall{Record: rec, Accounting: accounting}}
+	at := time.Now().UnixNano()
 	j.pendingMu.Lock()
-	if i, ok := j.pendingAt[rec.ID]; ok {
-		j.pending[i] = p
-	} else {
-		j.pendingAt[rec.ID] = len(j.pending)
-		j.pending = append(j.pending, p)
-	}
+	p := j.pendingSlot(rec.ID)
+	p.at, p.call.Accounting = at, accounting
+	p.call.Record = *rec // alone: in a tuple assignment, the copy goes through the stack
 	j.pendingMu.Unlock()
 	select {
 	case j.setups <- struct{}{}:
@@ -538,15 +542,29 @@ func (j *Journal) Setup(rec Record, accounting json.RawMessage) error {
 	return nil
 }
 
+// pendingSlot is the place of call id's entry among the pending ones: its
+// last one's, which the new one replaces, or a new one at the end. Called
+// with pendingMu held.
+func (j *Journal) pendingSlot(id string) *pendingSetup {
+	i, ok := j.pendingAt[id]
+	if !ok {
+		i = len(j.pending)
+		j.pendingAt[id] = i
+		j.pending = slices.Grow(j.pending, 1)[:i+1]
+	}
+	return &j.pending[i]
+}
+
 // Connected durably notes that a call is connected. rec is its CDR as known
-// at connect time (ID, numbers, times); accounting, the sessions that get a
-// RADIUS Stop should the process die before the call ends.
-func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
+// at connect time (ID, numbers, times), encoded before Connected returns
+// (passed by reference for the reason Setup's is); accounting, the sessions
+// that get a RADIUS Stop should the process die before the call ends.
+func (j *Journal) Connected(rec *Record, accounting json.RawMessage) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
 	buf := encodeBuffers.Get().(*[]byte)
-	payload, err := appendEntry((*buf)[:0], entryConnected, &journalCall{Record: rec, Accounting: accounting})
+	payload, err := appendEntry((*buf)[:0], entryConnected, rec, accounting)
 	defer putEncodeBuffer(buf, payload)
 	if err != nil {
 		return err
@@ -554,25 +572,22 @@ func (j *Journal) Connected(rec Record, accounting json.RawMessage) error {
 	return j.append(rec.ID, entryConnected, payload)
 }
 
-// appendEntry appends to dst a journal entry of the given kind holding
-// call: the kind's byte, then the call as JSON without its zero fields (it
-// runs two or three times per call, on the switch's hot path: written by
-// hand, recordjson.go).
-func appendEntry(dst []byte, kind byte, call *journalCall) ([]byte, error) {
-	b, exact := appendRecordJSON(append(dst, kind), &call.Record, formLive, call.Accounting)
+// appendEntry appends to dst a journal entry of the given kind holding a
+// call's record and accounting sessions: the kind's byte, then the call as
+// JSON without its zero fields (it runs two or three times per call, on
+// the switch's hot path: written by hand, recordjson.go).
+func appendEntry(dst []byte, kind byte, rec *Record, accounting json.RawMessage) ([]byte, error) {
+	b, exact := appendRecordJSON(append(dst, kind), rec, formLive, accounting)
 	if exact {
 		return b, nil
 	}
-	js, err := json.Marshal(journalEntry{journalRecord(call.Record), call.Accounting})
+	// On the heap: a journalEntry in this frame would cost every call's
+	// stack its 800 bytes, for the rare record that comes here.
+	js, err := json.Marshal(&journalEntry{journalRecord(*rec), accounting})
 	if err != nil {
 		return dst, fmt.Errorf("cdr journal: %w", err)
 	}
 	return append(append(dst, kind), js...), nil
-}
-
-// entry is appendEntry into a buffer of its own.
-func entry(kind byte, call journalCall) ([]byte, error) {
-	return appendEntry(nil, kind, &call)
 }
 
 // Ended notes that a call is over (its CDR is in the spool). It does not

@@ -39,7 +39,7 @@ func TestJournalRecoversConnectedCalls(t *testing.T) {
 		t.Fatalf("fresh journal recovered %d calls", len(got))
 	}
 	for i := range 3 {
-		if err := j.Connected(connectedRecord(i), nil); err != nil {
+		if err := j.Connected(new(connectedRecord(i)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,11 +107,11 @@ func TestJournalCompacts(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j := openJournal(t, dir)
-	if err := j.Connected(connectedRecord(0), nil); err != nil {
+	if err := j.Connected(new(connectedRecord(0)), nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i < 1500; i++ {
-		if err := j.Connected(connectedRecord(i), nil); err != nil {
+		if err := j.Connected(new(connectedRecord(i)), nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := j.Ended(testID(i)); err != nil {
@@ -140,7 +140,7 @@ func TestJournalEndedIsFlushedByClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Connected(connectedRecord(0), nil); err != nil {
+	if err := j.Connected(new(connectedRecord(0)), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Ended(testID(0)); err != nil {
@@ -177,17 +177,17 @@ func TestJournalKeepsCallsInSetup(t *testing.T) {
 	for i := range 3 {
 		r := fullRecord(i)
 		r.ConnectTime, r.DisconnectTime, r.DisconnectReason = time.Time{}, time.Time{}, ""
-		if err := j.Setup(r, json.RawMessage(fmt.Sprintf(`[{"leg":%d}]`, i))); err != nil {
+		if err := j.Setup(&r, json.RawMessage(fmt.Sprintf(`[{"leg":%d}]`, i))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := j.Ended(testID(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Setup(fullRecord(3), nil); err != nil { // the one Ended leaves to the next write
+	if err := j.Setup(new(fullRecord(3)), nil); err != nil { // the one Ended leaves to the next write
 		t.Fatal(err)
 	}
-	if err := j.Connected(connectedRecord(2), json.RawMessage(`[{"leg":2},{"leg":22}]`)); err != nil {
+	if err := j.Connected(new(connectedRecord(2)), json.RawMessage(`[{"leg":2},{"leg":22}]`)); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 5*time.Second, "setup entries written out", func() bool {
@@ -228,7 +228,7 @@ func TestJournalWritesOnlyANewerSetup(t *testing.T) {
 	}
 	setup := func(i int, gateway string) {
 		t.Helper()
-		if err := j.Setup(inSetup(i, gateway), nil); err != nil {
+		if err := j.Setup(new(inSetup(i, gateway)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,7 +237,7 @@ func TestJournalWritesOnlyANewerSetup(t *testing.T) {
 	setup(1, "second")
 	setup(2, "first")
 	setup(2, "second")
-	if err := j.Connected(connectedRecord(0), nil); err != nil { // writes 1 and 2 as last noted
+	if err := j.Connected(new(connectedRecord(0)), nil); err != nil { // writes 1 and 2 as last noted
 		t.Fatal(err)
 	}
 	setup(3, "first")
@@ -285,7 +285,7 @@ func TestJournalEntryKeepsTheRecord(t *testing.T) {
 	empty := Record{ID: testID(5), Attempts: []Attempt{}}
 	for _, rec := range []Record{fullRecord(3), live, empty} {
 		acct := json.RawMessage(`[{"leg":"a","session":"x"}]`)
-		p, err := entry(entryConnected, journalCall{Record: rec, Accounting: acct})
+		p, err := appendEntry(nil, entryConnected, &rec, acct)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,13 +366,13 @@ func TestJournalCompactsBesideTheFlushes(t *testing.T) {
 				for i := w; i < calls; i += workers {
 					setup := connectedRecord(i)
 					setup.ConnectTime, setup.Gateway = time.Time{}, "first"
-					if err := j.Setup(setup, nil); err != nil {
+					if err := j.Setup(&setup, nil); err != nil {
 						return err
 					}
 					if i%10 == 0 { // stays in setup
 						continue
 					}
-					if err := j.Connected(connectedRecord(i), json.RawMessage(fmt.Sprintf(`[{"n":%d}]`, i))); err != nil {
+					if err := j.Connected(new(connectedRecord(i)), json.RawMessage(fmt.Sprintf(`[{"n":%d}]`, i))); err != nil {
 						return err
 					}
 					if i%10 != 1 { // stays connected

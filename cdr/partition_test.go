@@ -138,7 +138,7 @@ func TestPartitionedWriterExactlyOnce(t *testing.T) {
 		time.Date(2030, 4, 1, 0, 0, 30, 0, time.UTC),
 	}
 	for i := range total {
-		if err := sp.Append(recordAt(i, months[i%2].Add(time.Duration(i)*time.Millisecond))); err != nil {
+		if err := sp.Append(new(recordAt(i, months[i%2].Add(time.Duration(i)*time.Millisecond)))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -22,7 +22,7 @@ func checkRecordJSON(t *testing.T, rec Record, accounting stdjson.RawMessage) {
 		t.Fatalf("spool record\n got %s (error %v)\nwant %s (error %v)", got, err, want, wantErr)
 	}
 	want, wantErr = stdjson.Marshal(journalEntry{journalRecord(rec), accounting})
-	got, err = entry(entryConnected, journalCall{Record: rec, Accounting: accounting})
+	got, err = appendEntry(nil, entryConnected, &rec, accounting)
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("journal entry: error %v, encoding/json's %v", err, wantErr)
 	}
@@ -135,7 +135,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 		var buf []byte
 		for b.Loop() {
 			var err error
-			if buf, err = appendEntry(buf[:0], entryConnected, &live); err != nil {
+			if buf, err = appendEntry(buf[:0], entryConnected, &live.Record, live.Accounting); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -190,8 +190,8 @@ type tailRecord struct {
 	rec      Record
 }
 
-// push adds r after the others, unless the tail is full.
-func (t *spoolTail) push(r tailRecord) bool {
+// push adds a copy of r after the others, unless the tail is full.
+func (t *spoolTail) push(r *tailRecord) bool {
 	size := r.end - r.off
 	if t.n == t.maxRecords || t.bytes+size > t.maxBytes {
 		return false
@@ -201,7 +201,7 @@ func (t *spoolTail) push(r tailRecord) bool {
 		copy(grown[copy(grown, t.ring[t.head:]):], t.ring[:t.head])
 		t.ring, t.head = grown, 0
 	}
-	t.ring[(t.head+t.n)%len(t.ring)] = r
+	t.ring[(t.head+t.n)%len(t.ring)] = *r
 	t.n++
 	t.bytes += size
 	return true
@@ -366,12 +366,17 @@ func (s *Spool) recover() error {
 // an I/O error) the record may or may not be stored — appending it again is
 // safe because every consumer stores a record ID at most once. Append never
 // panics on I/O failure and works again once the cause is gone.
-func (s *Spool) Append(rec Record) error {
+//
+// rec is not kept: the spool copies what it holds on to. It is passed by
+// reference because the switch appends on a goroutine it starts per SIP
+// request, whose stack starts small: each copy of the 800-byte record
+// in a frame on the way made that stack grow, copying it whole, more often.
+func (s *Spool) Append(rec *Record) error {
 	if err := validate(rec); err != nil {
 		return err
 	}
 	buf := encodeBuffers.Get().(*[]byte)
-	payload, err := encodeRecord((*buf)[:0], &rec)
+	payload, err := encodeRecord((*buf)[:0], rec)
 	defer putEncodeBuffer(buf, payload)
 	if err != nil {
 		return fmt.Errorf("cdr spool: encode %s: %w", rec.ID, err)
@@ -379,7 +384,11 @@ func (s *Spool) Append(rec Record) error {
 	if len(payload) > maxFramePayload {
 		return fmt.Errorf("cdr spool: record %s is %d bytes encoded, over the %d limit", rec.ID, len(payload), maxFramePayload)
 	}
-	tailed := asDecoded(&rec)
+	tailed := tailable(rec)
+	var attempts []Attempt
+	if tailed {
+		attempts = decodedAttempts(rec.Attempts)
+	}
 	now := time.Now().UnixNano()
 	err = s.gc.commit(func(g *commitGroup) {
 		seq := s.nextSeq
@@ -392,7 +401,11 @@ func (s *Spool) Append(rec Record) error {
 		g.n++
 		g.lastSeq = seq
 		if tailed {
-			g.records = append(g.records, tailRecord{seq: seq, off: int64(off), end: int64(len(g.buf)), rec: rec})
+			r := g.addRecord()
+			r.seq, r.off, r.end = seq, int64(off), int64(len(g.buf))
+			r.rec = *rec
+			r.rec.Attempts = attempts
+			asDecoded(&r.rec)
 		}
 	})
 	if err != nil {
@@ -424,32 +437,43 @@ func encodeRecord(dst []byte, rec *Record) ([]byte, error) {
 	return append(dst[:0], b...), err
 }
 
-// asDecoded turns rec, just encoded into a frame, into the Record that
-// decoding the frame gives, and reports whether it could: the spool's tail
-// hands the consumer this copy instead of the file's, and whatever a sink
-// does with a record, it must not tell the two apart. Decoding drops
-// a time's monotonic clock reading and gives it UTC for a zero offset, else
-// Local when Local had that offset then, else a fixed zone; it drops an
-// unknown figure's value, and gives Attempts an array of its own, which the
-// caller cannot change afterwards. What is rare and costly to mimic is left
-// to the file: invalid UTF-8 (each bad byte reads back as U+FFFD) and a
-// zone offset with seconds (written to the minute).
-func asDecoded(rec *Record) bool {
+// tailable says whether the spool's tail can hand the consumer a copy of
+// rec, just encoded into a frame, instead of the file's: whatever a sink
+// does with a record, it must not tell the two apart, and what is rare and
+// costly to mimic is left to the file: invalid UTF-8 (each bad byte reads
+// back as U+FFFD) and a zone offset with seconds (written to the minute).
+func tailable(rec *Record) bool {
 	ok := validUTF8(rec.ID, rec.ConfID, rec.CallIDA, rec.CallIDB, rec.CallerNumber, rec.CallerName,
 		rec.CalledReceived, rec.CalledSent, rec.SourceIP, rec.Account, rec.Route, rec.Gateway,
 		rec.SIPReason, rec.ReleasedBy, rec.DisconnectReason, rec.CodecA, rec.CodecB, rec.MediaRelay,
 		rec.UserAgentA, rec.UserAgentB, rec.RADIUS.Auth, rec.RADIUS.AuthMethod, rec.RADIUS.Server, rec.Node)
-	for _, t := range []*time.Time{&rec.SetupTime, &rec.RingingTime, &rec.ConnectTime, &rec.DisconnectTime} {
-		ok = asDecodedTime(t) && ok
+	ok = ok && wholeMinutes(rec.SetupTime) && wholeMinutes(rec.RingingTime) &&
+		wholeMinutes(rec.ConnectTime) && wholeMinutes(rec.DisconnectTime)
+	for i := range rec.Attempts {
+		a := &rec.Attempts[i]
+		ok = ok && validUTF8(a.Gateway, a.CallID, a.SIPReason) && wholeMinutes(a.Start) && wholeMinutes(a.End)
 	}
-	if rec.Attempts != nil {
-		rec.Attempts = slices.Clone(rec.Attempts)
-		for i := range rec.Attempts {
-			a := &rec.Attempts[i]
-			ok = validUTF8(a.Gateway, a.CallID, a.SIPReason) && asDecodedTime(&a.Start) && asDecodedTime(&a.End) && ok
-		}
+	return ok
+}
+
+// wholeMinutes says whether t's zone offset is written exactly in RFC 3339.
+func wholeMinutes(t time.Time) bool {
+	_, offset := t.Zone()
+	return offset%60 == 0
+}
+
+// asDecoded turns rec, a tailable record's copy, into the Record that
+// decoding its frame gives, but for its attempts (decodedAttempts):
+// decoding drops a time's monotonic clock reading and gives it UTC for a
+// zero offset, else Local when Local had that offset then, else a fixed
+// zone; it drops an unknown figure's value. It runs under the committer's
+// lock, on the copy in the commit group: a copy of its own on the
+// appender's stack would cost that stack 800 bytes more.
+func asDecoded(rec *Record) {
+	for _, t := range [...]*time.Time{&rec.SetupTime, &rec.RingingTime, &rec.ConnectTime, &rec.DisconnectTime} {
+		asDecodedTime(t)
 	}
-	for _, st := range []*RTPStats{&rec.RTPAtoB, &rec.RTPBtoA} {
+	for _, st := range [...]*RTPStats{&rec.RTPAtoB, &rec.RTPBtoA} {
 		asDecodedFigure(&st.Packets)
 		asDecodedFigure(&st.Bytes)
 		asDecodedFigure(&st.Lost)
@@ -457,7 +481,21 @@ func asDecoded(rec *Record) bool {
 		asDecodedFigure(&st.RTT)
 		asDecodedFigure(&st.MOS)
 	}
-	return ok
+}
+
+// decodedAttempts are a tailable record's attempts as decoding its frame
+// gives them: an array of their own, which the caller cannot change
+// afterwards, their times as asDecoded makes them.
+func decodedAttempts(as []Attempt) []Attempt {
+	if as == nil {
+		return nil
+	}
+	as = slices.Clone(as)
+	for i := range as {
+		asDecodedTime(&as[i].Start)
+		asDecodedTime(&as[i].End)
+	}
+	return as
 }
 
 func validUTF8(ss ...string) bool {
@@ -469,22 +507,18 @@ func validUTF8(ss ...string) bool {
 	return true
 }
 
-// asDecodedTime turns *t into what time.Time's UnmarshalJSON makes of its
-// RFC 3339 form, and reports whether it could.
-func asDecodedTime(t *time.Time) bool {
+// asDecodedTime turns *t, of an offset in whole minutes (wholeMinutes),
+// into what time.Time's UnmarshalJSON makes of its RFC 3339 form.
+func asDecodedTime(t *time.Time) {
 	_, offset := t.Zone()
-	switch {
-	case offset == 0:
+	if offset == 0 {
 		*t = t.UTC()
-	case offset%60 != 0:
-		return false
-	default:
-		*t = t.In(time.Local)
-		if _, local := t.Zone(); local != offset {
-			*t = t.In(time.FixedZone("", offset))
-		}
+		return
 	}
-	return true
+	*t = t.In(time.Local)
+	if _, local := t.Zone(); local != offset {
+		*t = t.In(time.FixedZone("", offset))
+	}
 }
 
 // asDecodedFigure drops an unknown figure's value, which is written null.
@@ -541,7 +575,8 @@ func (s *Spool) write(g *commitGroup) error {
 	s.bytes += grew
 	s.depth += int64(g.n)
 	s.groups = append(s.groups, unshipped{lastSeq: g.lastSeq, firstTS: g.firstTS})
-	for _, r := range g.records {
+	for i := range g.records {
+		r := &g.records[i]
 		r.seg, r.off, r.end = s.activeSeg, off+r.off, off+r.end
 		if !s.tail.push(r) {
 			break
@@ -1054,7 +1089,7 @@ func syncDir(dir string) error {
 }
 
 // validate rejects records no consumer could store exactly once.
-func validate(rec Record) error {
+func validate(rec *Record) error {
 	if !isUUID(rec.ID) {
 		return fmt.Errorf("cdr: record ID %q is not a UUID", rec.ID)
 	}

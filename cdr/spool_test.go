@@ -56,7 +56,7 @@ func TestSpoolRoundTripAndCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{})
 	for i := range 10 {
-		if err := s.Append(fullRecord(i)); err != nil {
+		if err := s.Append(new(fullRecord(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func TestSpoolRoundTripAndCheckpoint(t *testing.T) {
 		t.Fatalf("stats when drained: %+v", st)
 	}
 	// Appends continue with new sequence numbers after a reopen.
-	if err := s2.Append(fullRecord(10)); err != nil {
+	if err := s2.Append(new(fullRecord(10))); err != nil {
 		t.Fatal(err)
 	}
 	if got := ids(drain(t, s2)); !reflect.DeepEqual(got, []string{testID(10)}) {
@@ -110,12 +110,12 @@ func TestSpoolRejectsRecordsWithoutIdentity(t *testing.T) {
 	s := openSpool(t, t.TempDir(), SpoolOptions{})
 	r := fullRecord(1)
 	r.ID = "not-a-uuid"
-	if err := s.Append(r); err == nil {
+	if err := s.Append(&r); err == nil {
 		t.Fatal("accepted a record whose ID is not a UUID")
 	}
 	r = fullRecord(1)
 	r.SetupTime = time.Time{}
-	if err := s.Append(r); err == nil {
+	if err := s.Append(&r); err == nil {
 		t.Fatal("accepted a record without setup time")
 	}
 }
@@ -125,7 +125,7 @@ func TestSpoolTornTailIsTruncated(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{})
 	for i := range 5 {
-		if err := s.Append(fullRecord(i)); err != nil {
+		if err := s.Append(new(fullRecord(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -141,7 +141,7 @@ func TestSpoolTornTailIsTruncated(t *testing.T) {
 	}
 
 	s2 := openSpool(t, dir, SpoolOptions{})
-	if err := s2.Append(fullRecord(5)); err != nil {
+	if err := s2.Append(new(fullRecord(5))); err != nil {
 		t.Fatal(err)
 	}
 	got := ids(drain(t, s2))
@@ -156,7 +156,7 @@ func TestSpoolSkipsDamagedRecord(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{})
 	for i := range 5 {
-		if err := s.Append(fullRecord(i)); err != nil {
+		if err := s.Append(new(fullRecord(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -186,7 +186,7 @@ func TestSpoolDeletesShippedSegments(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir, SpoolOptions{SegmentSize: 4096})
 	for i := range 60 {
-		if err := s.Append(fullRecord(i)); err != nil {
+		if err := s.Append(new(fullRecord(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -197,7 +197,7 @@ func TestSpoolDeletesShippedSegments(t *testing.T) {
 		t.Fatalf("drained %d", got)
 	}
 	// One more batch moves the reader off the last sealed segment.
-	if err := s.Append(fullRecord(60)); err != nil {
+	if err := s.Append(new(fullRecord(60))); err != nil {
 		t.Fatal(err)
 	}
 	drain(t, s)
@@ -236,7 +236,7 @@ func TestSpoolConcurrentAppendersDeliveredOnce(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if err := s.Append(fullRecord(w*each + i)); err != nil {
+				if err := s.Append(new(fullRecord(w*each + i))); err != nil {
 					t.Error(err)
 				}
 			}
@@ -277,7 +277,7 @@ func TestSpoolFullDisk(t *testing.T) {
 	var ok []string
 	var appendErr error
 	for i := 0; i < 1000; i++ {
-		if err := s.Append(fullRecord(i)); err != nil {
+		if err := s.Append(new(fullRecord(i))); err != nil {
 			appendErr = err
 			break
 		}
@@ -287,14 +287,14 @@ func TestSpoolFullDisk(t *testing.T) {
 		t.Fatalf("append on a full disk: %v, want ENOSPC", appendErr)
 	}
 	// Still full: another append fails cleanly too.
-	if err := s.Append(fullRecord(5000)); err == nil {
+	if err := s.Append(new(fullRecord(5000))); err == nil {
 		t.Fatal("append succeeded on a full disk")
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1000; i < 1010; i++ {
-		if err := s.Append(fullRecord(i)); err != nil {
+		if err := s.Append(new(fullRecord(i))); err != nil {
 			t.Fatalf("append after space returned: %v", err)
 		}
 		ok = append(ok, testID(i))

@@ -98,13 +98,19 @@ func variedRecords(t testing.TB) (usual, unusual, refused []Record) {
 	return usual, unusual, refused
 }
 
-// appendAll appends recs, then scribbles over what the caller still holds
-// of them (their attempts): the spool must have taken copies.
+// appendAll appends recs, checks that Append left each as it was, then
+// scribbles over what the caller still holds of them (their attempts): the
+// spool must have taken copies.
 func appendAll(t *testing.T, s *Spool, recs []Record) {
 	t.Helper()
 	for _, r := range recs {
-		if err := s.Append(r); err != nil {
+		before := r
+		before.Attempts = slices.Clone(r.Attempts)
+		if err := s.Append(&r); err != nil {
 			t.Fatalf("append %s: %v", r.ID, err)
+		}
+		if !reflect.DeepEqual(r, before) {
+			t.Fatalf("append %s changed the caller's record:\n got %#v\nwant %#v", r.ID, r, before)
 		}
 		for i := range r.Attempts {
 			r.Attempts[i].Gateway, r.Attempts[i].Start = "scribbled", time.Now()
@@ -171,7 +177,7 @@ func TestSpoolTailIsTheFile(t *testing.T) {
 	fromTail := next(t, s, len(usual))
 	allTailed(t, "usual records", fromTail, usual, true)
 	for _, r := range refused {
-		if err := s.Append(r); err == nil {
+		if err := s.Append(&r); err == nil {
 			t.Fatalf("spooled %s, which cannot be encoded", r.ID)
 		}
 	}
@@ -207,8 +213,9 @@ func TestSpoolTailIsTheFileInAnotherZone(t *testing.T) {
 	}
 }
 
-// checkAsDecoded checks that asDecoded gives what decoding rec's frame
-// gives, whenever it says it could, and reports whether it could.
+// checkAsDecoded checks that asDecoded and decodedAttempts give what
+// decoding rec's frame gives, whenever tailable says they can, and
+// reports whether they can.
 func checkAsDecoded(t *testing.T, what string, rec Record) bool {
 	t.Helper()
 	payload, err := encodeRecord(nil, &rec)
@@ -219,10 +226,12 @@ func checkAsDecoded(t *testing.T, what string, rec Record) bool {
 	if err := json.Unmarshal(payload, &want); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	got := rec
-	if !asDecoded(&got) {
+	if !tailable(&rec) {
 		return false
 	}
+	got := rec
+	got.Attempts = decodedAttempts(rec.Attempts)
+	asDecoded(&got)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s: asDecoded\n got %#v\nwant %#v (decoded)", what, got, want)
 	}
@@ -414,7 +423,7 @@ func TestSpoolTailConcurrentLaggingConsumer(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if err := s.Append(fullRecord(w*each + i)); err != nil {
+				if err := s.Append(new(fullRecord(w*each + i))); err != nil {
 					t.Error(err)
 				}
 			}

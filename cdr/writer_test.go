@@ -135,7 +135,7 @@ func TestShipperSurvivesPostgresOutage(t *testing.T) {
 	appendRange := func(from, to int) {
 		for i := from; i < to; i++ {
 			wg.Go(func() {
-				if err := sp.Append(fullRecord(i)); err != nil {
+				if err := sp.Append(new(fullRecord(i))); err != nil {
 					t.Error(err)
 				}
 			})
@@ -259,7 +259,7 @@ func TestShipperReportsAHungDatabase(t *testing.T) {
 	if _, err := tx.Exec(ctx, "LOCK TABLE cdrs IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
-	if err := sp.Append(fullRecord(1)); err != nil {
+	if err := sp.Append(new(fullRecord(1))); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, "the hung write seen as slow", func() bool { return sh.Stats().State == ShipSlow })

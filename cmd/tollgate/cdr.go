@@ -115,8 +115,9 @@ func openCDR(ctx context.Context, c config.CDR, node string, log *slog.Logger) (
 // Write makes a call's record durable in the spool, then closes its journal
 // entry: a crash in between leaves both, and the spool's copy wins because
 // recovery writes the journal's under the same ID, which is idempotent.
-func (p *cdrPipe) Write(_ context.Context, rec cdr.Record) error {
-	p.stamp(&rec)
+// It names this node in rec (stamp).
+func (p *cdrPipe) Write(_ context.Context, rec *cdr.Record) error {
+	p.stamp(rec)
 	if err := p.spool.Append(rec); err != nil {
 		return err
 	}
@@ -185,7 +186,7 @@ func (p *cdrPipe) recoverOne(ctx context.Context, o cdr.Orphan, stage *recovery,
 	rec := o.Record
 	p.stamp(&rec)
 	if *stage == recoveryPending {
-		if err := p.spool.Append(rec); err != nil {
+		if err := p.spool.Append(&rec); err != nil {
 			return err
 		}
 		*stage = recoveryRecorded
@@ -232,12 +233,12 @@ func recoveredStops(ctx context.Context, acct *aaa.Accountant, o cdr.Orphan) err
 func (p *cdrPipe) RecordsDurable() bool { return p.spool.State() == cdr.SpoolReady }
 
 // Setup notes a call in setup in the journal.
-func (p *cdrPipe) Setup(rec cdr.Record, accounting json.RawMessage) error {
+func (p *cdrPipe) Setup(rec *cdr.Record, accounting json.RawMessage) error {
 	return p.journal.Setup(rec, accounting)
 }
 
 // Connected notes a connected call in the journal.
-func (p *cdrPipe) Connected(rec cdr.Record, accounting json.RawMessage) error {
+func (p *cdrPipe) Connected(rec *cdr.Record, accounting json.RawMessage) error {
 	return p.journal.Connected(rec, accounting)
 }
 

@@ -55,11 +55,11 @@ type journalOp struct {
 }
 
 // Connected notes the call in the local journal, then in Redis.
-func (j *sharedJournal) Connected(rec cdr.Record, accounting json.RawMessage) error {
+func (j *sharedJournal) Connected(rec *cdr.Record, accounting json.RawMessage) error {
 	if err := j.cdrPipe.Connected(rec, accounting); err != nil {
 		return err
 	}
-	b, err := json.Marshal(cdr.Orphan{Record: rec, Accounting: accounting})
+	b, err := json.Marshal(&cdr.Orphan{Record: *rec, Accounting: accounting})
 	if err == nil {
 		j.send(journalOp{id: rec.ID, entry: b})
 	}
@@ -67,7 +67,7 @@ func (j *sharedJournal) Connected(rec cdr.Record, accounting json.RawMessage) er
 }
 
 // Write makes the record durable, then takes the call out of Redis.
-func (j *sharedJournal) Write(ctx context.Context, rec cdr.Record) error {
+func (j *sharedJournal) Write(ctx context.Context, rec *cdr.Record) error {
 	if err := j.cdrPipe.Write(ctx, rec); err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (j *sharedJournal) writeLost(ctx context.Context, node string, lastAlive ti
 		}
 		o.Record = cdr.NodeLost(o.Record, lastAlive)
 		o.Record.Node = node
-		if err := j.spool.Append(o.Record); err != nil {
+		if err := j.spool.Append(&o.Record); err != nil {
 			j.log.Error("node lost: record not written", "lost_node", node, "id", id, "error", err)
 			continue
 		}

@@ -30,7 +30,7 @@ type testSwitch struct {
 
 type chanSink chan cdr.Record
 
-func (c chanSink) Write(_ context.Context, r cdr.Record) error { c <- r; return nil }
+func (c chanSink) Write(_ context.Context, r *cdr.Record) error { c <- *r; return nil }
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))

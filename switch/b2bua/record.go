@@ -12,9 +12,10 @@ import (
 
 // RecordSink receives the one record of every call. Write may block until
 // the record is durable (the CDR spool fsyncs); it is called from the
-// goroutine that tore the call down, never under a call's lock.
+// goroutine that tore the call down, never under a call's lock. It keeps
+// no reference to r, and may complete it (the pipe names the node).
 type RecordSink interface {
-	Write(ctx context.Context, r cdr.Record) error
+	Write(ctx context.Context, r *cdr.Record) error
 }
 
 // Journal notes each call as it reaches the switch (cheaply: no fsync) and
@@ -23,8 +24,8 @@ type RecordSink interface {
 // Stops of its accounting sessions, a JSON list of aaa.Leg (cdr.Journal
 // satisfies it; the record sink marks the call ended).
 type Journal interface {
-	Setup(r cdr.Record, accounting json.RawMessage) error
-	Connected(r cdr.Record, accounting json.RawMessage) error
+	Setup(r *cdr.Record, accounting json.RawMessage) error
+	Connected(r *cdr.Record, accounting json.RawMessage) error
 }
 
 // RecordGate says whether call records can be made durable now (the CDR
@@ -40,7 +41,7 @@ type RecordGate interface {
 type LogSink struct{ Log *slog.Logger }
 
 // Write logs the record at info level.
-func (s LogSink) Write(_ context.Context, r cdr.Record) error {
+func (s LogSink) Write(_ context.Context, r *cdr.Record) error {
 	s.Log.Info("call record",
 		"id", r.ID, "conf_id", r.ConfID,
 		"call_id_a", r.CallIDA, "call_id_b", r.CallIDB,

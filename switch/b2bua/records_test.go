@@ -17,11 +17,11 @@ type fullDisk struct {
 	out      chan cdr.Record
 }
 
-func (f *fullDisk) Write(_ context.Context, r cdr.Record) error {
+func (f *fullDisk) Write(_ context.Context, r *cdr.Record) error {
 	if f.failures.Add(-1) >= 0 {
 		return errors.New("cdr spool: write: no space left on device")
 	}
-	f.out <- r
+	f.out <- *r
 	return nil
 }
 
