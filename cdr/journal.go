@@ -476,15 +476,21 @@ type pendingSetup struct {
 // first called for each call, except the one of the call superseding
 // (whose newer entry follows; "" for none). Called with the committer's
 // lock held (from a commit or enqueue).
+//
+// With none waiting it leaves the arrays as they are: most calls to it
+// (every Connected and Ended) find none, and swapping then dropped the
+// empty array, so that Setup grew a new one from nothing, 900 bytes an
+// entry (the switch at 3,000 calls/s: ~2.7 kB allocated per call).
 func (j *Journal) movePending(g *commitGroup, superseding string) {
 	j.pendingMu.Lock()
+	if len(j.pending) == 0 {
+		j.pendingMu.Unlock()
+		return
+	}
 	pending := j.pending
 	j.pending, j.pendingSpare = j.pendingSpare, nil
 	clear(j.pendingAt)
 	j.pendingMu.Unlock()
-	if len(pending) == 0 {
-		return
-	}
 	defer func() {
 		clear(pending) // their records' strings are not to be kept alive
 		j.pendingMu.Lock()
