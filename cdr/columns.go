@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,11 +43,14 @@ var columnList = strings.Join(columns, ", ")
 // refuse NUL bytes and invalid UTF-8. SIP headers can carry either, and one
 // unstorable CDR must not block the spool forever.
 func clean(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+	if storable(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
+
+// storable says whether PostgreSQL stores s as it is (clean leaves it).
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 func clampInt32(v int) int32 {
 	return int32(max(math.MinInt32, min(math.MaxInt32, v)))
@@ -260,77 +262,4 @@ func formatUUID(u [16]byte) string {
 	b[23] = '-'
 	hex.Encode(b[24:], u[10:])
 	return string(b[:])
-}
-
-// CSV cells: times in UTC RFC 3339 with milliseconds (empty when the call
-// never reached that point), durations in milliseconds, attempts as JSON.
-const csvTime = "2006-01-02T15:04:05.000Z07:00"
-
-func csvTimeCell(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(csvTime)
-}
-
-// csvCell defuses spreadsheet formula injection as OWASP advises: a text
-// cell that starts with = + - @ tab or CR gets a leading single quote, so
-// that Excel, LibreOffice and Google Sheets show it as text instead of
-// running it. A caller number "=HYPERLINK(...)" or "=2+5" comes from the
-// INVITE, that is from anyone. E.164 numbers such as "+4930..." are quoted
-// too: one rule for every text cell leaves no gap for an attacker to fit
-// through ("+1+cmd|..." is a formula), and a spreadsheet would otherwise
-// turn the number into a figure, dropping its "+" and digits past the
-// fifteenth. Cells Tollgate writes as numbers ("-1" for a RADIUS code not
-// received) stay numbers: strconv cannot write a formula. A program
-// reading the file undoes it by dropping a leading ' that is followed by
-// one of those characters (docs/install.md).
-func csvCell(c string) string {
-	if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-		return "'" + c
-	}
-	return c
-}
-
-func csvRow(rec Record, row []string) []string {
-	attempts, _ := json.Marshal(cleanAttempts(rec.Attempts)) // plain structs: cannot fail
-	itoa := strconv.Itoa
-	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
-	// Unknown figures are empty cells, as NULL is in the database.
-	u64 := func(m Maybe[uint64]) string {
-		if !m.Known {
-			return ""
-		}
-		return strconv.FormatUint(m.V, 10)
-	}
-	us := func(m Maybe[time.Duration]) string {
-		if !m.Known {
-			return ""
-		}
-		return i64(m.V.Microseconds())
-	}
-	mos := func(m Maybe[float64]) string {
-		if !m.Known {
-			return ""
-		}
-		return strconv.FormatFloat(m.V, 'f', 2, 64)
-	}
-	txt := csvCell
-	return append(row[:0],
-		rec.ID, txt(rec.ConfID), txt(rec.CallIDA), txt(rec.CallIDB),
-		txt(rec.CallerNumber), txt(rec.CallerName), txt(rec.CalledReceived), txt(rec.CalledSent),
-		txt(rec.SourceIP), itoa(rec.SourcePort), txt(rec.Account), txt(rec.Route), txt(rec.Gateway),
-		itoa(len(rec.Attempts)), txt(string(attempts)),
-		csvTimeCell(rec.SetupTime), csvTimeCell(rec.RingingTime), csvTimeCell(rec.ConnectTime), csvTimeCell(rec.DisconnectTime),
-		i64(ms(rec.Duration)), itoa(rec.BilledSeconds), i64(ms(rec.PostDialDelay)),
-		itoa(rec.SIPCode), txt(rec.SIPReason), itoa(rec.Q850Cause), txt(rec.ReleasedBy), txt(rec.DisconnectReason),
-		i64(ms(rec.CreditGranted)), txt(rec.CodecA), txt(rec.CodecB), txt(rec.MediaRelay),
-		u64(rec.RTPAtoB.Packets), u64(rec.RTPAtoB.Bytes), u64(rec.RTPAtoB.Lost), us(rec.RTPAtoB.Jitter),
-		u64(rec.RTPBtoA.Packets), u64(rec.RTPBtoA.Bytes), u64(rec.RTPBtoA.Lost), us(rec.RTPBtoA.Jitter),
-		txt(rec.UserAgentA), txt(rec.UserAgentB),
-		txt(rec.RADIUS.Auth), txt(rec.RADIUS.AuthMethod), txt(rec.RADIUS.Server), itoa(rec.RADIUS.ReturnCode), i64(rec.RADIUS.Latency.Microseconds()),
-		itoa(rec.RADIUS.AcctStarts), itoa(rec.RADIUS.AcctInterims), itoa(rec.RADIUS.AcctStops), itoa(rec.RADIUS.AcctQueued),
-		txt(rec.Node),
-		us(rec.RTPAtoB.RTT), mos(rec.RTPAtoB.MOS), us(rec.RTPBtoA.RTT), mos(rec.RTPBtoA.MOS),
-	)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,6 +230,16 @@ func checkNeutralised(t *testing.T, r io.Reader, want map[string]string) {
 	}
 }
 
+// csvField is s as encoding/csv writes one field (UseCRLF), in a row alone.
+func csvField(s string) string {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true
+	w.Write([]string{s}) //nolint:errcheck // a bytes.Buffer does not fail
+	w.Flush()
+	return strings.TrimSuffix(buf.String(), "\r\n")
+}
+
 // TestCSVCell covers CR too, which encoding/csv's reader drops when the
 // files are read back.
 func TestCSVCell(t *testing.T) {
@@ -237,8 +248,8 @@ func TestCSVCell(t *testing.T) {
 		"=1": "'=1", "+1": "'+1", "-1": "'-1", "@a": "'@a", "\tx": "'\tx", "\rx": "'\rx",
 		"": "", "4930": "4930", "a=1": "a=1", " =1": " =1", "'=1": "'=1",
 	} {
-		if got := csvCell(in); got != want {
-			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
+		if got, want := string(appendCSVField(nil, in, textCell)), csvField(want); got != want {
+			t.Errorf("text cell %q: %q, want %q", in, got, want)
 		}
 	}
 }
@@ -282,7 +293,7 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 func TestUnknownCounters(t *testing.T) {
 	t.Parallel()
 	rec := Record{ID: testID(9), RTPAtoB: RTPStats{Packets: Known(0), Lost: Known(3)}}
-	row := csvRow(rec, nil)
+	row := csvCells(t, &rec)
 	cell := func(name string) string {
 		for i, c := range columns {
 			if c == name {

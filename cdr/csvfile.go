@@ -2,7 +2,7 @@ package cdr
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 )
@@ -30,7 +29,14 @@ type CSVFiles struct {
 	log *slog.Logger
 
 	mu    sync.Mutex
-	files map[string]*csvDay // by day
+	files map[csvDate]*csvDay
+	// What a write works with, kept from one to the next (under mu), so
+	// that it allocates nothing per record: the days of the batch, in
+	// order; the rows of one day; the IDs of those rows.
+	days  []csvDate
+	rows  csvRows
+	added []string
+	inDay map[string]struct{} // added, to look up
 }
 
 const (
@@ -42,8 +48,37 @@ type csvDay struct {
 	f      *os.File
 	size   int64
 	recent map[string]struct{}
-	order  []string // recent IDs, oldest first
+	// order is the recent IDs, a ring of csvRecentIDs once full, whose
+	// oldest is at oldest.
+	order  []string
+	oldest int
 	used   time.Time
+}
+
+// csvDate is a UTC day, which names a file.
+type csvDate struct {
+	year  int
+	month time.Month
+	day   int
+}
+
+// dayOf is the day a record's row goes to: the day the call ended.
+func dayOf(r *Record) csvDate {
+	t := r.DisconnectTime
+	if t.IsZero() {
+		t = r.SetupTime
+	}
+	y, m, d := t.UTC().Date()
+	return csvDate{y, m, d}
+}
+
+func (d csvDate) compare(e csvDate) int {
+	return cmp.Or(cmp.Compare(d.year, e.year), cmp.Compare(d.month, e.month), cmp.Compare(d.day, e.day))
+}
+
+// String is the day as its file's name holds it.
+func (d csvDate) String() string {
+	return time.Date(d.year, d.month, d.day, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 }
 
 // OpenCSVFiles returns a Sink writing daily CSV files into dir.
@@ -54,68 +89,63 @@ func OpenCSVFiles(dir string, logger *slog.Logger) (*CSVFiles, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cdr csv: %w", err)
 	}
-	return &CSVFiles{dir: dir, log: logger.With("component", "cdr-csv", "dir", dir), files: map[string]*csvDay{}}, nil
+	return &CSVFiles{dir: dir, log: logger.With("component", "cdr-csv", "dir", dir),
+		files: map[csvDate]*csvDay{}, inDay: map[string]struct{}{}}, nil
 }
 
-// Write appends recs to their days' files.
+// Write appends recs to their days' files, day after day.
 func (c *CSVFiles) Write(ctx context.Context, recs []Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	byDay := map[string][]Record{}
-	for _, r := range recs {
-		t := r.DisconnectTime
-		if t.IsZero() {
-			t = r.SetupTime
+	c.days = c.days[:0]
+	for i := range recs {
+		if day := dayOf(&recs[i]); !slices.Contains(c.days, day) {
+			c.days = append(c.days, day)
 		}
-		day := t.UTC().Format("2006-01-02")
-		byDay[day] = append(byDay[day], r)
 	}
-	days := make([]string, 0, len(byDay))
-	for d := range byDay {
-		days = append(days, d)
-	}
-	sort.Strings(days)
-	for _, day := range days {
+	slices.SortFunc(c.days, csvDate.compare)
+	for _, day := range c.days {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := c.writeDay(day, byDay[day]); err != nil {
+		if err := c.writeDay(day, recs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *CSVFiles) writeDay(day string, recs []Record) error {
+// writeDay appends to day's file the rows of the records of recs that
+// ended that day, but those it holds already (a batch written again), and
+// syncs it.
+func (c *CSVFiles) writeDay(day csvDate, recs []Record) error {
 	d, err := c.open(day)
 	if err != nil {
 		return err
 	}
 	d.used = time.Now()
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
+	c.rows.b = c.rows.b[:0]
 	if d.size == 0 {
-		w.Write(columns) //nolint:errcheck // a bytes.Buffer does not fail; Flush reports anyway
+		c.rows.header()
 	}
-	var row []string
-	var added []string
-	for _, r := range recs {
-		if _, dup := d.recent[r.ID]; dup || slices.Contains(added, r.ID) {
+	defer c.forgetAdded()
+	for i := range recs {
+		r := &recs[i]
+		if dayOf(r) != day {
 			continue
 		}
-		row = csvRow(r, row)
-		w.Write(row) //nolint:errcheck // as above
-		added = append(added, r.ID)
+		_, dup := d.recent[r.ID]
+		if _, again := c.inDay[r.ID]; dup || again {
+			continue
+		}
+		c.rows.row(r)
+		c.added = append(c.added, r.ID)
+		c.inDay[r.ID] = struct{}{}
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return fmt.Errorf("cdr csv: %w", err)
-	}
-	if len(added) == 0 {
+	if len(c.added) == 0 {
 		return nil
 	}
-	_, err = d.f.WriteAt(buf.Bytes(), d.size)
+	_, err = d.f.WriteAt(c.rows.b, d.size)
 	if err == nil {
 		err = d.f.Sync()
 	}
@@ -126,30 +156,40 @@ func (c *CSVFiles) writeDay(day string, recs []Record) error {
 		}
 		return fmt.Errorf("cdr csv: write %s: %w", d.f.Name(), err)
 	}
-	d.size += int64(buf.Len())
-	for _, id := range added {
+	d.size += int64(len(c.rows.b))
+	for _, id := range c.added {
 		d.remember(id)
 	}
 	return nil
 }
 
+// forgetAdded empties the IDs of a day's rows for the next day, keeping
+// their arrays but none of their strings.
+func (c *CSVFiles) forgetAdded() {
+	clear(c.added)
+	c.added = c.added[:0]
+	clear(c.inDay)
+}
+
 func (d *csvDay) remember(id string) {
 	d.recent[id] = struct{}{}
-	d.order = append(d.order, id)
-	if len(d.order) > csvRecentIDs {
-		delete(d.recent, d.order[0])
-		d.order = d.order[1:]
+	if len(d.order) < csvRecentIDs {
+		d.order = append(d.order, id)
+		return
 	}
+	delete(d.recent, d.order[d.oldest])
+	d.order[d.oldest] = id
+	d.oldest = (d.oldest + 1) % csvRecentIDs
 }
 
 // open returns the day's file, recovering it on first use in this process:
 // a row torn by a crash mid-write is cut off, and the IDs of the last rows
 // are remembered for replay detection.
-func (c *CSVFiles) open(day string) (*csvDay, error) {
+func (c *CSVFiles) open(day csvDate) (*csvDay, error) {
 	if d := c.files[day]; d != nil {
 		return d, nil
 	}
-	path := filepath.Join(c.dir, "cdr-"+day+".csv")
+	path := filepath.Join(c.dir, "cdr-"+day.String()+".csv")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("cdr csv: %w", err)
@@ -185,13 +225,14 @@ func (c *CSVFiles) open(day string) (*csvDay, error) {
 	}
 	d.size = good
 	if len(c.files) >= csvOpenDays {
-		oldest := ""
+		var oldest *csvDay
+		var oldestDay csvDate
 		for k, v := range c.files {
-			if oldest == "" || v.used.Before(c.files[oldest].used) {
-				oldest = k
+			if oldest == nil || v.used.Before(oldest.used) {
+				oldest, oldestDay = v, k
 			}
 		}
-		c.closeDay(oldest)
+		c.closeDay(oldestDay)
 	}
 	c.files[day] = d
 	return d, nil
@@ -233,7 +274,7 @@ func (d *csvDay) recover() (int64, error) {
 	return good, nil
 }
 
-func (c *CSVFiles) closeDay(day string) {
+func (c *CSVFiles) closeDay(day csvDate) {
 	if d := c.files[day]; d != nil {
 		d.f.Close()
 		delete(c.files, day)

@@ -196,6 +196,11 @@ func (o *jsonObject) attempts(name string, as []Attempt) {
 		return
 	}
 	o.key(name)
+	o.attemptList(as)
+}
+
+// attemptList writes as, the value alone.
+func (o *jsonObject) attemptList(as []Attempt) {
 	if as == nil {
 		o.b = append(o.b, "null"...)
 		return
