@@ -221,7 +221,7 @@ func (c *Call) end(o outcome) {
 	}
 	c.chain.ended()
 	rec := c.record(o, now)
-	c.endAAA(o, now, &rec)
+	c.endAAA(o, now, rec)
 	journaled := c.journaled
 	c.mu.Unlock()
 	if journaled != nil {
@@ -235,7 +235,7 @@ func (c *Call) end(o outcome) {
 	for _, d := range byes {
 		c.sw.sendBye(d)
 	}
-	c.closeMedia(&rec)
+	c.closeMedia(rec)
 	if byeOnAck {
 		c.sw.calls.removeButCaller(c) // the ACK must still find the call
 	} else {

@@ -938,7 +938,7 @@ func (c *Call) journal(now time.Time) {
 	c.journaled = make(chan struct{})
 	done := c.journaled
 	c.mu.Unlock()
-	if err := j.Connected(&rec, legs); err != nil {
+	if err := j.Connected(rec, legs); err != nil {
 		c.sw.log.Error("connected call not journaled", "id", c.ID, "error", err)
 	}
 	c.journalWritten(done)
@@ -966,7 +966,7 @@ func (c *Call) journalSetup() {
 	c.journaled = make(chan struct{})
 	done := c.journaled
 	c.mu.Unlock()
-	if err := j.Setup(&rec, legs); err != nil {
+	if err := j.Setup(rec, legs); err != nil {
 		c.sw.log.Error("call in setup not journaled", "id", c.ID, "error", err)
 	}
 	c.journalWritten(done)
@@ -1012,7 +1012,7 @@ func (s *Switch) refuse(req *sip.Request, tx sip.ServerTransaction, reason strin
 	host, port := s.callerAddr(req)
 	id := newCallID()
 	s.aaa.refusedStop(req, id, host, now)
-	s.emit(cdr.Record{
+	s.emit(&cdr.Record{
 		ID: id, ConfID: confID(id), CallIDA: req.CallID().Value(),
 		CallerNumber: req.From().Address.User, CallerName: req.From().DisplayName,
 		CalledReceived: req.Recipient.User, CalledSent: req.Recipient.User,

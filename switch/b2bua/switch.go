@@ -535,8 +535,8 @@ func (s *Switch) release() {
 // it is taken, and the failure is counted for the alarm: a full disk must
 // not crash the switch, nor lose the record while the process lives. The
 // call's journal entry stays meanwhile, so a crash does not lose it either.
-func (s *Switch) emit(r cdr.Record) {
-	err := s.writeRecord(&r)
+func (s *Switch) emit(r *cdr.Record) {
+	err := s.writeRecord(r)
 	if err == nil {
 		return
 	}
@@ -554,7 +554,7 @@ func (s *Switch) emit(r cdr.Record) {
 			case <-s.closing:
 				closing = true
 			}
-			err := s.writeRecord(&r)
+			err := s.writeRecord(r)
 			if err == nil {
 				s.log.Info("held call record written", "id", r.ID)
 				return
@@ -563,7 +563,7 @@ func (s *Switch) emit(r cdr.Record) {
 			if closing {
 				// Last resort: the whole record in the log, for an operator
 				// to replay, and why it is there.
-				LogSink{Log: s.log}.Write(context.Background(), &r)
+				LogSink{Log: s.log}.Write(context.Background(), r)
 				s.log.Error("call record not written before exit: it is in the log line above", "id", r.ID, "error", err)
 				return
 			}
