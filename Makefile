@@ -12,7 +12,7 @@ TOLLGATE_TEST_INSTALL ?=
 # so that their dependencies stay out of the product's module graph.
 GOTOOL = $(GO) tool -modfile=tools/go.mod
 
-.PHONY: build deps test fmt vet bench pgo run clean
+.PHONY: build deps test fmt vet bench run clean
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/tollgate ./cmd/tollgate
@@ -57,14 +57,6 @@ BENCHFLAGS ?=
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	$(GO) run ./internal/bench $(BENCHFLAGS)
-
-# cmd/tollgate/default.pgo, the CPU profile `go build` optimises the switch
-# with (profile-guided optimisation): 40 s of SIPp calls at 2,000 calls/s
-# through the switch as the load driver runs it, CDR files and journal on.
-# Made again when the call path changes much; docs/benchmarks.md has the
-# figures with and without it.
-pgo:
-	$(GO) run ./internal/bench -runs rate -steps 2000 -step-time 40s -cpuprofile cmd/tollgate/default.pgo
 
 # The whole appliance on this machine: a private PostgreSQL under .run/
 # (installed from Debian when missing), migrated, and tollgate serve on the

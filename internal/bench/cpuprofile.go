@@ -24,10 +24,11 @@ func freeTCPPort() (int, error) {
 // profileStep writes to path a CPU profile of the switch serving its
 // profiles on pprofAddr, taken over the middle half of a step of stepTime
 // that starts now: the first quarter is the UAC's ramp and the switch's
-// warm-up, the last the step's tail. It is what cmd/tollgate/default.pgo
-// is made of (profile-guided optimisation: `make pgo`), so it profiles the
-// switch as it runs in production, CDR files and journal included. It
-// returns when the profile is written or ctx ends.
+// warm-up, the last the step's tail. It profiles the switch as it runs in
+// production, CDR files and journal included, which is what a profile of
+// where a call's CPU goes needs (and what profile-guided optimisation
+// would: built with one, the switch measured no better, docs/benchmarks.md).
+// It returns when the profile is written or ctx ends.
 func profileStep(ctx context.Context, pprofAddr, path string, stepTime time.Duration) error {
 	select {
 	case <-ctx.Done():

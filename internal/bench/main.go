@@ -76,8 +76,7 @@ func parseFlags(args []string) (options, error) {
 	keep := fs.Bool("keep", false, "keep the work folder (configs, SIPp and Tollgate logs, CDRs)")
 	tollgateBin := fs.String("tollgate", "", "a tollgate binary to measure; empty builds ./cmd/tollgate from the checkout")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of Tollgate during the call-rate run's first step to this file "+
-		"(the middle half of the step; the profiler's own cost is in that step's figures): "+
-		"cmd/tollgate/default.pgo is made this way (make pgo)")
+		"(the middle half of the step; the profiler's own cost is in that step's figures)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
