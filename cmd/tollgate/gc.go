@@ -35,13 +35,15 @@ const minGCPercent = 25
 
 // maxGCPercent is the highest GOGC the allocation term sets (gcSpacing):
 // at 3,000 calls/s and more, four seconds of allocations are some 4.5
-// times the live heap, and GOGC 200 had the collector run every 1.5 s. At
-// 4,000 calls/s on two cores shared with SIPp that was the difference
-// between a collapse (1.1–2.8% of calls failed, the sockets overflowing
-// while each collection slowed their readers) and every call completing at
-// 300 µs of CPU each, for a heap of five times the live one (1.1–1.2 GB
-// RSS; docs/benchmarks.md). The memory limit (runtime.memory_limit, 75% of
-// the machine by default) still bounds it.
+// times the live heap (at 4,000 calls/s, 178 MB/s over 220–270 MB live),
+// and GOGC 200 made the collector run about every 3 s instead, with less
+// runway for its assists, which fall on the goroutines that allocate most:
+// the sockets' readers among them. At 4,000 calls/s on two cores shared
+// with SIPp that was the difference between a collapse (1.1–2.8% of calls
+// failed, the sockets overflowing) and every call completing at 300 µs of
+// CPU each, for a heap of five times the live one (1.1–1.2 GB RSS), in
+// three runs of four (docs/benchmarks.md). The memory limit
+// (runtime.memory_limit, 75% of the machine by default) still bounds it.
 const maxGCPercent = 400
 
 // gcTuner keeps the garbage the collector lets pile up above the live heap
