@@ -300,27 +300,7 @@ func BenchmarkSpoolToPostgres(b *testing.B) {
 // at once, sharing fsyncs as on a busy switch; allocations and bytes per
 // op are one call's.
 func BenchmarkCallRecords(b *testing.B) {
-	dir := b.TempDir()
-	s, err := OpenSpool(filepath.Join(dir, "spool"), SpoolOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	j, err := OpenJournal(filepath.Join(dir, "journal"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer j.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go j.Run(ctx, time.Hour)
-	acct := json.RawMessage(`[{"user_name":"acct-7","session_id":"A1B2C3D4 00000001 11223344 55667788","leg":"answer"}]`)
-	// The records are made before the clock starts: what is measured is
-	// the CDR files' work, not the test's fmt.Sprintf.
-	calls := make([]Record, b.N)
-	for i := range calls {
-		calls[i] = fullRecord(i)
-	}
+	s, j, acct, calls := callRecordsFiles(b)
 	var n atomic.Int64
 	b.SetParallelism(16)
 	b.ReportAllocs()
@@ -345,25 +325,7 @@ func BenchmarkCallRecords(b *testing.B) {
 // Call.record does. user-ns/op is the process's user CPU per call, which
 // leaves out the kernel's share of the fsyncs.
 func BenchmarkCallRecordsFresh(b *testing.B) {
-	dir := b.TempDir()
-	s, err := OpenSpool(filepath.Join(dir, "spool"), SpoolOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	j, err := OpenJournal(filepath.Join(dir, "journal"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer j.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go j.Run(ctx, time.Hour)
-	acct := json.RawMessage(`[{"user_name":"acct-7","session_id":"A1B2C3D4 00000001 11223344 55667788","leg":"answer"}]`)
-	calls := make([]Record, b.N)
-	for i := range calls {
-		calls[i] = fullRecord(i)
-	}
+	s, j, acct, calls := callRecordsFiles(b)
 	var n atomic.Int64
 	b.SetParallelism(16)
 	b.ReportAllocs()
@@ -484,4 +446,34 @@ func BenchmarkJournalHeldCalls(b *testing.B) {
 		b.Fatalf("%d calls held, want %d", got, b.N)
 	}
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-bytes/held-call")
+}
+
+// callRecordsFiles opens a spool and a journal in a temporary folder, with
+// the journal's writer running, and makes b.N calls' records before the
+// clock starts: what the call-records benchmarks measure is the CDR files'
+// work, not the test's fmt.Sprintf. All is closed when b ends.
+func callRecordsFiles(b *testing.B) (*Spool, *Journal, json.RawMessage, []Record) {
+	b.Helper()
+	dir := b.TempDir()
+	s, err := OpenSpool(filepath.Join(dir, "spool"), SpoolOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	j, err := OpenJournal(filepath.Join(dir, "journal"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(func() {
+		cancel()
+		j.Close()
+	})
+	go j.Run(ctx, time.Hour)
+	acct := json.RawMessage(`[{"user_name":"acct-7","session_id":"A1B2C3D4 00000001 11223344 55667788","leg":"answer"}]`)
+	calls := make([]Record, b.N)
+	for i := range calls {
+		calls[i] = fullRecord(i)
+	}
+	return s, j, acct, calls
 }
