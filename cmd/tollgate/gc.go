@@ -42,7 +42,7 @@ const minGCPercent = 25
 // with SIPp that was the difference between a collapse (1.1–2.8% of calls
 // failed, the sockets overflowing) and every call completing at 300 µs of
 // CPU each, for a heap of five times the live one (1.1–1.2 GB RSS), in
-// three runs of four (docs/benchmarks.md). The memory limit
+// about two runs of three (docs/benchmarks.md). The memory limit
 // (runtime.memory_limit, 75% of the machine by default) still bounds it.
 const maxGCPercent = 400
 
