@@ -63,7 +63,7 @@ const maxGCPercent = 400
 // 1.5 s instead of every 3.5 s: 2,000 calls/s was no longer held
 // (docs/benchmarks.md). The collector's cost is the live heap it marks
 // times how often it runs, so the allowance never makes it run more often
-// than every gcSpacing, unless the heap would exceed maxGCPercent.
+// than every gcSpacing, unless that would take GOGC past maxGCPercent.
 type gcTuner struct {
 	log *slog.Logger
 	// headroom is the configured headroom in bytes; 0 when off.
