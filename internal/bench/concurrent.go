@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // concurrentResult is the outcome of the concurrent-calls run.
@@ -48,11 +50,11 @@ func runConcurrent(ctx context.Context, e *env, n, rate int, hold, settle time.D
 	}
 	res := concurrentResult{target: n, rate: rate, hold: hold}
 	dir := e.sub("concurrent")
-	uasPort, err := freeUDPPort()
+	uasPort, err := testenv.PickUDPPort()
 	if err != nil {
 		return res, err
 	}
-	uacPort, err := freeUDPPort()
+	uacPort, err := testenv.PickUDPPort()
 	if err != nil {
 		return res, err
 	}

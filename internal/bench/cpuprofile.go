@@ -4,22 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"time"
 )
-
-// freeTCPPort is a loopback TCP port free when asked: where the switch
-// serves its runtime profiles (-pprof) during a profiled run.
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("no free TCP port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // profileStep writes to path a CPU profile of the switch serving its
 // profiles on pprofAddr, taken over the middle half of a step of stepTime

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // kamailioScript is Kamailio's configuration for the Kamailio run: a
@@ -78,7 +80,7 @@ func startKamailio(ctx context.Context, dir, nextHop string, shmMB int) (*kamail
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("kamailio folder: %w", err)
 	}
-	port, err := freeUDPPort()
+	port, err := testenv.PickUDPPort()
 	if err != nil {
 		return nil, err
 	}

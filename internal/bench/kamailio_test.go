@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // TestKamailioGroupSample starts the Kamailio run's proxy for real and
@@ -14,7 +16,7 @@ import (
 // done, and not only the main process.
 func TestKamailioGroupSample(t *testing.T) {
 	t.Parallel()
-	uas, err := freeUDPPort()
+	uas, err := testenv.PickUDPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

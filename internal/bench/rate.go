@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // maxFailedFraction is the pass mark of a call-rate step: under 0.1% of its
@@ -71,7 +73,7 @@ func runRate(ctx context.Context, e *env, name string, withRadius bool, rates []
 	dir := e.sub(name)
 	conf := tgConfig{maxCalls: 1_000_000}
 	if profile != "" {
-		port, err := freeTCPPort()
+		port, err := testenv.PickTCPPort()
 		if err != nil {
 			return rateResult{}, err
 		}
@@ -166,7 +168,7 @@ type stepRunner func(step *rateStep, measure func() rateStep)
 func runSteps(ctx context.Context, e *env, dir, label string, rates []int, stepTime, hold time.Duration,
 	start startTarget, runStep stepRunner, withRadius bool) (rateResult, error) {
 	var res rateResult
-	uasPort, err := freeUDPPort()
+	uasPort, err := testenv.PickUDPPort()
 	if err != nil {
 		return res, err
 	}
@@ -259,7 +261,7 @@ func measureStep(ctx context.Context, e *env, dir string, t *target, uas *sipp, 
 		step.err = err.Error()
 		return step
 	}
-	uacPort, err := freeUDPPort()
+	uacPort, err := testenv.PickUDPPort()
 	if err != nil {
 		return fail(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,16 +204,6 @@ func summarizeSIPpErrors(log []byte, top int) string {
 		fmt.Fprintf(&b, "    %6d × %s\n", counts[k], example[k])
 	}
 	return strings.TrimRight(b.String(), "\n")
-}
-
-// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("no free UDP port: %w", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // requireBinary returns the path of bin, installing the Debian package pkg

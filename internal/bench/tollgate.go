@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testenv"
 )
 
 // buildTollgate compiles the switch from the checkout at root into dir.
@@ -50,7 +52,7 @@ func startTollgate(ctx context.Context, bin, dir string, c tgConfig) (*tollgate,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("tollgate folder: %w", err)
 	}
-	port, err := freeUDPPort()
+	port, err := testenv.PickUDPPort()
 	if err != nil {
 		return nil, err
 	}

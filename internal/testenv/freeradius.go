@@ -163,13 +163,13 @@ func configureFreeRADIUS(bin string, opts FreeRADIUSOptions) (*FreeRADIUS, error
 // writeConfig picks free ports and writes the configuration tree for them.
 func (f *FreeRADIUS) writeConfig() error {
 	opts := f.opts
-	authPort, err := freeUDPPort()
+	authPort, err := PickUDPPort()
 	if err != nil {
 		return err
 	}
 	acctPort := authPort
 	for acctPort == authPort {
-		if acctPort, err = freeUDPPort(); err != nil {
+		if acctPort, err = PickUDPPort(); err != nil {
 			return err
 		}
 	}
@@ -182,7 +182,7 @@ func (f *FreeRADIUS) writeConfig() error {
 		"TLS":                         opts.TLS, "TLSPort": 0, "NoStatusServer": opts.NoStatusServer,
 	}
 	if opts.TLS != nil {
-		port, err := freeTCPPort()
+		port, err := PickTCPPort()
 		if err != nil {
 			return err
 		}

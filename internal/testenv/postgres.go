@@ -323,7 +323,7 @@ func newTempCluster(ctx context.Context, bin string, opt PostgresOptions) (*Post
 	if err != nil {
 		return nil, err
 	}
-	port, err := freeTCPPort()
+	port, err := PickTCPPort()
 	if err != nil {
 		os.RemoveAll(base)
 		return nil, err

@@ -18,7 +18,7 @@ import (
 // and that no Free*Port call of this process has returned before.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	port, err := freeUDPPort()
+	port, err := PickUDPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,15 +29,16 @@ func FreeUDPPort(t testing.TB) int {
 // and that no Free*Port call of this process has returned before.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	port, err := freeTCPPort()
+	port, err := PickTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return port
 }
 
-// freeUDPPort is FreeUDPPort for callers without a test.
-func freeUDPPort() (int, error) {
+// PickUDPPort is FreeUDPPort for callers without a test (the load
+// driver, internal/bench): the same ports, never one returned before.
+func PickUDPPort() (int, error) {
 	return unclaimedPort("UDP", func() (int, bool, error) {
 		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
@@ -48,8 +49,8 @@ func freeUDPPort() (int, error) {
 	})
 }
 
-// freeTCPPort is FreeTCPPort for callers without a test.
-func freeTCPPort() (int, error) {
+// PickTCPPort is FreeTCPPort for callers without a test.
+func PickTCPPort() (int, error) {
 	return unclaimedPort("TCP", func() (int, bool, error) {
 		l, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
