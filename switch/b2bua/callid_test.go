@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -53,5 +54,22 @@ func TestNewCallIDIsUUIDv4(t *testing.T) {
 			t.Fatalf("%q twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestNewTagIsHex: our tags are 16 lowercase hex digits, distinct, so none
+// can spell "CSeq" or another header name a peer such as SIPp searches a
+// whole message for.
+func TestNewTagIsHex(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		tag := newTag()
+		if len(tag) != 16 || strings.Trim(tag, "0123456789abcdef") != "" {
+			t.Fatalf("tag %q: want 16 lowercase hex digits", tag)
+		}
+		if seen[tag] {
+			t.Fatalf("%q twice", tag)
+		}
+		seen[tag] = true
 	}
 }

@@ -77,7 +77,7 @@ func (s *Switch) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.stats.CallsStarted.Add(1)
 	// Our tag goes on the request's To so that every response built from
 	// it, sipgo's own 487 included, carries the same tag.
-	tag := sip.GenerateTagN(16)
+	tag := newTag()
 	req.To().Params.Add("tag", tag)
 	trying := newResponse(req, 100, "Trying")
 	if err := tx.Respond(trying); err != nil {
@@ -289,7 +289,7 @@ func (c *Call) newAttempt(gw config.Gateway, l *listener, inA *sip.Request, offe
 		callID:    newCallID(),
 		local:     textOf(local),
 		localName: c.fromName(),
-		localTag:  sip.GenerateTagN(16),
+		localTag:  newTag(),
 		remote:    textOf(remote),
 		listener:  l,
 		transport: gw.Transport,

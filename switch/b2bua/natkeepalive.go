@@ -66,7 +66,7 @@ func (s *Switch) natKeepalive(b registrar.Binding, within time.Duration) {
 	req := sip.NewRequest(sip.OPTIONS, target)
 	req.AppendHeader(l.via())
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", Host: l.host, Port: l.adPort}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from.Params.Add("tag", newTag())
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
 	cid := sip.CallIDHeader(newCallID())

@@ -196,7 +196,7 @@ func (s *Switch) options(ctx context.Context, gw config.Gateway) (result probeRe
 	req := sip.NewRequest(sip.OPTIONS, uri)
 	req.AppendHeader(l.via())
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "ping", Host: l.host, Port: l.adPort}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from.Params.Add("tag", newTag())
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
 	callID := sip.CallIDHeader(sip.GenerateTagN(24))

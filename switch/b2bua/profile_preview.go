@@ -47,7 +47,7 @@ func PreviewInvite(cfg *config.Config, req *sip.Request) (*Preview, error) {
 	if len(s.listeners) == 0 {
 		return nil, errors.New("preview: the configuration has no listener")
 	}
-	c := s.newCall(req, nil, sip.GenerateTagN(16))
+	c := s.newCall(req, nil, newTag())
 	preq := profileRequest(req, c.callerAddrPort(), c.a.d.listener)
 	choice := cfg.SelectorChoice(preq)
 	route := cfg.Route(c.routeQuery(choice.Name))

@@ -418,7 +418,7 @@ func (s *Switch) unregisterUpstream(b registrar.Binding) {
 	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: domain})
 	req.AppendHeader(l.via())
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	from.Params.Add("tag", newTag())
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: aor, Params: sip.NewParams()})
 	cid := sip.CallIDHeader(newCallID())

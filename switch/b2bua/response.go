@@ -75,7 +75,7 @@ func newResponse(req *sip.Request, code int, reason string) *sip.Response {
 		}
 		h.to = sip.ToHeader{DisplayName: t.DisplayName, Address: h.uri(t.Address), Params: h.take(t.Params, room)}
 		if tag {
-			h.to.Params.Add("tag", sip.GenerateTagN(16))
+			h.to.Params.Add("tag", newTag())
 		}
 		res.AppendHeader(&h.to)
 	}

@@ -12,6 +12,8 @@ import (
 	"context"
 	crand "crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -590,6 +592,19 @@ func newCallID() string {
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // variant RFC 4122
 	return u.String()
+}
+
+// newTag makes a From or To tag of ours: 64 random bits (RFC 3261 19.3 asks
+// for at least 32) as 16 lowercase hex digits. Not sipgo's GenerateTagN:
+// its mixed-case letters can spell "CSeq", and SIPp takes a response's CSeq
+// method from the first "CSeq" anywhere in the message, so it refused every
+// response carrying such a tag and aborted the call, about one in a million
+// (13 places in a tag, each 62^-4). Hex digits cannot spell a header name,
+// so no peer that searches a message for one can be misled by our tags.
+func newTag() string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
 // sendBye ends one leg's dialog. It does not wait: the BYE's transaction
