@@ -702,7 +702,9 @@ func (c *Call) onAnswer(b *attemptLeg, res *sip.Response) *attemptResult {
 		}
 		respondErr = txA.Respond(ok)
 	})
-	if respondErr != nil {
+	if respondErr == nil {
+		s.accepted(inA, txA)
+	} else {
 		// The caller's CANCEL won the race: sipgo answered it 487, which
 		// ended the caller's dialog; the gateway's is hung up.
 		c.mu.Lock()

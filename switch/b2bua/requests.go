@@ -46,6 +46,9 @@ var supported = []string{"timer", "replaces", "100rel"}
 
 // onRequest is the one entry point for every request sipgo hands us.
 func (s *Switch) onRequest(req *sip.Request, tx sip.ServerTransaction) {
+	if s.retransmitted(req, tx) {
+		return
+	}
 	if rej := s.check(req); rej != nil {
 		s.stats.Malformed.Add(1)
 		if !req.IsAck() {
@@ -94,7 +97,9 @@ func (s *Switch) reply(req *sip.Request, tx sip.ServerTransaction, code int, rea
 	s.addServer(res)
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("response not sent", "code", code, "method", req.Method, "error", err)
+		return
 	}
+	s.finish(req, tx, res)
 }
 
 // respondBusy answers 503 with Retry-After: the cheap refusal under overload

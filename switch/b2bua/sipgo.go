@@ -67,23 +67,28 @@ func init() {
 // acceptedTimer replaces sipgo's Timer L (RFC 6026: 64×T1, how long a
 // server INVITE transaction stays "Accepted" after its 2xx). sipgo (v1.7.2
 // to v1.7.4) does not stop it when a transaction is terminated, and a
-// pending timer keeps its transaction — the INVITE, its responses, ~5 kB —
-// alive until it fires: with 64×T1, every call's set-up messages stayed in
-// memory for 32 s after the answer. The switch does what the Accepted
+// pending timer keeps its transaction — the INVITE, its responses, some 100
+// heap objects — alive until it fires. The switch does what the Accepted
 // state is for without it: as UAS it retransmits its 2xx straight to the
-// transport and takes the ACK as an in-dialog request (awaitAck), and
-// absorbs late retransmissions of an INVITE by their branch (onInvite,
-// relay). The timer starts only on a 2xx, so it never cuts short a
-// transaction still waiting for its answer. (Timer M, its client twin,
-// is not sipgo's to run any more: see switch/clienttx.)
-const acceptedTimer = 4 * time.Second
+// transport and takes the ACK as an in-dialog request (awaitAck), absorbs
+// late retransmissions of an INVITE by their branch while the call is up
+// (onInvite, relay), and after that from s.finished (finished.go), for
+// completedTimer. So the timer is only the time sipgo still answers a
+// CANCEL that crosses our 2xx with 200 rather than 481 (RFC 3261 9.2
+// allows either): T1, 500 ms. At 4 s, at 4,000 calls/s, these transactions were a
+// third of the heap the collector marked. The timer starts only on a 2xx,
+// so it never cuts short a transaction still waiting for its answer.
+// (Timer M, its client twin, is not sipgo's to run any more: see
+// switch/clienttx.)
+const acceptedTimer = 500 * time.Millisecond
 
-// completedTimer replaces sipgo's Timer J (RFC 3261 17.2.2: 64×T1 over
-// UDP), how long a server non-INVITE transaction — every BYE, OPTIONS,
-// INFO, UPDATE, PRACK — stays "Completed" to answer retransmissions of its
-// request with the same response. sipgo keeps the parsed request and
-// response with it, ~4 kB, so at 1,000 calls/s the BYEs of the last 32 s
-// were half the live heap (RSS 577 → 244 MB with 4 s; docs/benchmarks.md).
+// completedTimer is how long a server transaction's final response still
+// answers its request's retransmissions: s.finished's span for the
+// responses the switch makes itself (reply: every BYE's 200, the 481s,
+// OPTIONS), and sipgo's Timer J (RFC 3261 17.2.2: 64×T1 over UDP) for
+// those it relays. sipgo keeps the parsed request and response with its
+// transaction, ~4 kB, so at 1,000 calls/s the BYEs of the last 32 s were
+// half the live heap (RSS 577 → 244 MB with 4 s; docs/benchmarks.md).
 // A peer retransmits a request only while none of the responses reaches
 // it; after 4 s of that (eight retransmissions at T1 = 500 ms) the next
 // one is a new request: a BYE then gets 481 (the call is already over,

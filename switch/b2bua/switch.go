@@ -35,6 +35,7 @@ import (
 	"github.com/tollgate/tollgate/switch/callctl"
 	"github.com/tollgate/tollgate/switch/clienttx"
 	"github.com/tollgate/tollgate/switch/registrar"
+	"github.com/tollgate/tollgate/switch/servertx"
 )
 
 // Switch is the running B2BUA.
@@ -75,6 +76,9 @@ type Switch struct {
 	// txl holds the client transactions, in place of sipgo's: UDP
 	// responses reach them on the socket's reader, in order (frontDoor).
 	txl *clienttx.Layer
+	// finished answers retransmissions of requests whose server
+	// transactions have ended (finished.go).
+	finished *servertx.Finished
 	// parser parses those UDP responses.
 	parser *sip.Parser
 
@@ -186,7 +190,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	}
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(),
 		health: health{m: map[string]*GatewayHealth{}}, loads: gatewayLoads{m: map[string]*gatewayLoad{}}, regs: registrar.NewCache(),
-		closing: make(chan struct{}), cores: runtime.GOMAXPROCS(0)}
+		finished: servertx.New(completedTimer), closing: make(chan struct{}), cores: runtime.GOMAXPROCS(0)}
 	if cfg.Registration.Mode == config.RegistrationLocal && o.RegistrarNonces == nil {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
 	}
