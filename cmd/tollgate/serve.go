@@ -158,6 +158,10 @@ func serve(args []string, stderr io.Writer) int {
 		// whatever RADIUS does with calls.
 		opts.RegistrarNonces = aaa.NewNonces(aaa.NonceConfig{})
 	}
+	procs := newProcsTuner(log)
+	if procs != nil {
+		opts.OnDatagram = procs.poke
+	}
 	sw, err := b2bua.New(cfg, opts)
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -166,7 +170,9 @@ func serve(args []string, stderr io.Writer) int {
 	media.bind(sw)
 	// After the switch and the relay are made: they size what is per core
 	// from the runtime's default GOMAXPROCS, which the tuner changes.
-	startProcsTuner(ctx, log)
+	if procs != nil {
+		procs.start(ctx)
+	}
 	if records.pool != nil {
 		go routing.NewStore(records.pool).Follow(ctx, routesPoll, log, sw.SetRoutes)
 		if cfg.Registration.Mode == config.RegistrationLocal {

@@ -110,6 +110,7 @@ func prebuilt(*sipgo.Client, *sip.Request) error { return nil }
 // handed to its client transaction here (readResponse). It must never
 // return an error: that would stop sipgo's read loop for the socket.
 func (s *Switch) frontDoor(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	s.onDatagram()
 	if s.arrivals != nil {
 		s.arrivals.note(p.Transport, p.LocalAddr, p.RemoteAddr)
 	}

@@ -76,6 +76,8 @@ type Switch struct {
 	// txl holds the client transactions, in place of sipgo's: UDP
 	// responses reach them on the socket's reader, in order (frontDoor).
 	txl *clienttx.Layer
+	// onDatagram is Options.OnDatagram, or a no-op.
+	onDatagram func()
 	// finished answers retransmissions of requests whose server
 	// transactions have ended (finished.go).
 	finished *servertx.Finished
@@ -175,12 +177,20 @@ type Options struct {
 	// returns a number in [0, n). nil: math/rand/v2's IntN. Tests give a
 	// seeded one, so that a spread over many calls is always the same.
 	GroupDraw func(n int) int
+	// OnDatagram, when set, runs on a socket's reader for each datagram or
+	// stream chunk read, before anything else, and must return at once:
+	// the procs tuner's look at the load (cmd/tollgate/procs.go), which a
+	// goroutine of its own would get late on one saturated P.
+	OnDatagram func()
 }
 
 // New builds a switch for a configuration. It does not listen yet.
 func New(cfg *config.Config, o Options) (*Switch, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.OnDatagram == nil {
+		o.OnDatagram = func() {}
 	}
 	if o.Sink == nil {
 		o.Sink = LogSink{Log: o.Log}
@@ -190,7 +200,7 @@ func New(cfg *config.Config, o Options) (*Switch, error) {
 	}
 	s := &Switch{log: o.Log, sink: o.Sink, journal: o.Journal, gate: o.Gate, aaa: o.AAA, calls: newCallTable(),
 		health: health{m: map[string]*GatewayHealth{}}, loads: gatewayLoads{m: map[string]*gatewayLoad{}}, regs: registrar.NewCache(),
-		finished: servertx.New(completedTimer), closing: make(chan struct{}), cores: runtime.GOMAXPROCS(0)}
+		onDatagram: o.OnDatagram, finished: servertx.New(completedTimer), closing: make(chan struct{}), cores: runtime.GOMAXPROCS(0)}
 	if cfg.Registration.Mode == config.RegistrationLocal && o.RegistrarNonces == nil {
 		return nil, errors.New("b2bua: a local registrar needs its digest nonces")
 	}
