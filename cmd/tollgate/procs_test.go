@@ -50,13 +50,7 @@ func TestProcsTunerHysteresis(t *testing.T) {
 // gives the default back when it stops, after which a late poke changes
 // nothing; GOMAXPROCS in the environment wins.
 func TestProcsTunerStartsOnOneP(t *testing.T) {
-	if runtime.NumCPU() < 2 {
-		t.Fatalf("this test needs 2 CPUs, the machine has %d", runtime.NumCPU())
-	}
-	os.Unsetenv("GOMAXPROCS")
-	runtime.SetDefaultGOMAXPROCS()
-	t.Cleanup(func() { runtime.SetDefaultGOMAXPROCS() })
-	def := runtime.GOMAXPROCS(0)
+	def := defaultProcs(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	tu := newProcsTuner(log)
@@ -91,13 +85,7 @@ func TestProcsTunerStartsOnOneP(t *testing.T) {
 // once an interval has passed since the last look, and then moves a busy
 // switch from one P to every core without the ticker.
 func TestProcsTunerPokeLooksWhenDue(t *testing.T) {
-	if runtime.NumCPU() < 2 {
-		t.Fatalf("this test needs 2 CPUs, the machine has %d", runtime.NumCPU())
-	}
-	os.Unsetenv("GOMAXPROCS")
-	runtime.SetDefaultGOMAXPROCS()
-	t.Cleanup(func() { runtime.SetDefaultGOMAXPROCS() })
-	def := runtime.GOMAXPROCS(0)
+	def := defaultProcs(t)
 	tu := newProcsTuner(slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	// The process's CPU time, as the test says: a core's worth from here.
@@ -150,4 +138,18 @@ func TestSchedWaits(t *testing.T) {
 	if all <= all0 || late < late0 || late > all {
 		t.Fatalf("waits %d (late %d) after 1,000 wake-ups, were %d (%d)", all, late, all0, late0)
 	}
+}
+
+// defaultProcs readies a test of the tuner: GOMAXPROCS unset in the
+// environment, the runtime on its default, given back at the end. It
+// returns that default, which must be more than one P.
+func defaultProcs(t *testing.T) int {
+	t.Helper()
+	if runtime.NumCPU() < 2 {
+		t.Fatalf("this test needs 2 CPUs, the machine has %d", runtime.NumCPU())
+	}
+	os.Unsetenv("GOMAXPROCS")
+	runtime.SetDefaultGOMAXPROCS()
+	t.Cleanup(func() { runtime.SetDefaultGOMAXPROCS() })
+	return runtime.GOMAXPROCS(0)
 }
