@@ -375,7 +375,9 @@ func (m BaresipMessage) Body() string {
 
 // SIPTrace is every SIP message baresip has sent and received so far, in
 // order, read from its trace: a "#" line, "UDP from -> to", the message,
-// then the end of the trace's colour.
+// then the end of the trace's colour. A message baresip is still printing
+// (no end of colour yet) is not one yet: read half-way, it would match on
+// its start line and lack the headers after the cut.
 func (b *Baresip) SIPTrace() []BaresipMessage {
 	var msgs []BaresipMessage
 	out := b.Output()
@@ -390,7 +392,10 @@ func (b *Baresip) SIPTrace() []BaresipMessage {
 		if !ok || len(f) != 4 || f[2] != "->" {
 			continue
 		}
-		text, _, _ := strings.Cut(rest, "\x1b[;m")
+		text, _, complete := strings.Cut(rest, "\x1b[;m")
+		if !complete {
+			return msgs
+		}
 		msgs = append(msgs, BaresipMessage{From: f[1], To: f[3], Text: text})
 		out = rest
 	}
