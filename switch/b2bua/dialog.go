@@ -170,17 +170,27 @@ func routable(u sip.Uri) bool {
 		_, err := netip.ParseAddr(h)
 		return err == nil
 	}
-	if h == "" {
-		return false
-	}
 	// A host name (RFC 3261 25.1): labels of letters, digits and hyphens,
-	// an IPv4 address among them.
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if label == "" || strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+	// an IPv4 address among them, with an optional final dot. Read byte by
+	// byte: splitting it and trimming each label by a 64-byte cutset cost
+	// 1% of the switch's CPU at 3,000 calls/s (it runs for every dialog's
+	// Contact and Record-Route).
+	h = strings.TrimSuffix(h, ".")
+	label := 0 // the current label's length
+	for i := range len(h) {
+		switch c := h[i]; {
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-':
+			label++
+		default:
 			return false
 		}
 	}
-	return true
+	return label > 0
 }
 
 // hostPort is where a URI points, with the transport's default port. A
