@@ -64,14 +64,6 @@ func (f *Finished) Get(key string) (wire []byte, ok bool) {
 	return wire, ok
 }
 
-// Len is how many transactions are remembered.
-func (f *Finished) Len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.turn()
-	return len(f.young) + len(f.old)
-}
-
 // turn ages the generations, under mu: once a span has passed since young
 // began, it becomes old and the former old is forgotten; after two spans
 // both are. A generation's map is cleared and reused, not reallocated.
