@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -23,22 +24,31 @@ import (
 // exact-size copy goes to s.finished.
 var wireBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// finish ends a server transaction over UDP that has just sent res, its
-// final response: a retransmission of its request now gets res again,
-// byte for byte, from s.finished. An INVITE's transaction is not finished
-// here: its non-2xx waits for its ACK (Timer H) in sipgo, and its 2xx is
+// finish sends res, the final response to a non-INVITE request over UDP,
+// and ends its transaction at once: the bytes written are the bytes kept,
+// and a retransmission of the request gets them again from s.finished. It
+// reports false, having done nothing, for a response it does not take:
+// the caller sends that one through the transaction. An INVITE's is not
+// taken: its non-2xx waits for its ACK (Timer H) in sipgo, and its 2xx is
 // the call's (accepted). Over TCP and TLS nothing is retransmitted and
 // sipgo ends the transaction itself (Timer J is zero).
-func (s *Switch) finish(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) {
-	if req.IsInvite() || res.IsProvisional() || !strings.EqualFold(req.Transport(), "udp") {
-		return
+func (s *Switch) finish(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) bool {
+	stx, ok := tx.(*sip.ServerTx)
+	if !ok || req.IsInvite() || res.IsProvisional() || !strings.EqualFold(req.Transport(), "udp") {
+		return false
 	}
 	buf := wireBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	res.StringWrite(buf)
-	s.finished.Add(txKey(req, tx), bytes.Clone(buf.Bytes()))
+	wire := bytes.Clone(buf.Bytes())
 	wireBufs.Put(buf)
-	tx.Terminate()
+	s.finished.Add(stx.Key(), wire)
+	if err := resend(req, stx, wire); err != nil {
+		// As a lost datagram: the peer retransmits, and s.finished answers.
+		s.log.Debug("response not sent", "code", res.StatusCode, "method", req.Method, "error", err)
+	}
+	stx.Terminate()
+	return true
 }
 
 // accepted notes that the caller's INVITE over UDP got our 2xx. Until the
@@ -65,29 +75,27 @@ func (s *Switch) retransmitted(req *sip.Request, tx sip.ServerTransaction) bool 
 	if !ok {
 		return false
 	}
-	if wire != nil {
-		resend(req, tx, wire)
+	if stx, ok := tx.(*sip.ServerTx); ok && wire != nil {
+		resend(req, stx, wire) //nolint:errcheck // lost like any datagram: the peer retransmits again
 	}
 	tx.Terminate()
 	return true
 }
 
-// resend writes a finished transaction's response again, where the first
-// went: the request's source, or its Via's port (responseDestination).
-func resend(req *sip.Request, tx sip.ServerTransaction, wire []byte) {
-	stx, ok := tx.(*sip.ServerTx)
+// resend writes a finished transaction's response, on the socket its
+// request came by, to where the response goes: the request's source, or
+// its Via's port (responseDestination).
+func resend(req *sip.Request, tx *sip.ServerTx, wire []byte) error {
+	conn, ok := tx.Connection().(*sip.UDPConnection)
 	if !ok {
-		return
-	}
-	conn, ok := stx.Connection().(*sip.UDPConnection)
-	if !ok {
-		return
+		return errors.New("not a UDP connection")
 	}
 	to, err := netip.ParseAddrPort(responseDestination(req))
 	if err != nil {
-		return
+		return err
 	}
-	conn.WriteTo(wire, net.UDPAddrFromAddrPort(to)) //nolint:errcheck // lost like any datagram: the peer retransmits again
+	_, err = conn.WriteTo(wire, net.UDPAddrFromAddrPort(to))
+	return err
 }
 
 // txKey is the key sipgo matches tx's requests by (RFC 3261 17.2.3): kept

@@ -95,11 +95,12 @@ func (s *Switch) reply(req *sip.Request, tx sip.ServerTransaction, code int, rea
 		res.AppendHeader(h)
 	}
 	s.addServer(res)
-	if err := tx.Respond(res); err != nil {
-		s.log.Debug("response not sent", "code", code, "method", req.Method, "error", err)
+	if s.finish(req, tx, res) {
 		return
 	}
-	s.finish(req, tx, res)
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("response not sent", "code", code, "method", req.Method, "error", err)
+	}
 }
 
 // respondBusy answers 503 with Retry-After: the cheap refusal under overload
